@@ -1,0 +1,23 @@
+#include "core/device.h"
+
+#include "core/error.h"
+
+namespace sf {
+
+std::string_view to_string(Device d) { return d == Device::cpu ? "cpu" : "cuda"; }
+
+Device parse_device(std::string_view s) {
+  if (s == "cpu") return Device::cpu;
+  if (s == "cuda") return Device::cuda;
+  fail_input("device", "unknown device '" + std::string(s) + "' (expected cpu or cuda)");
+}
+
+bool device_available(Device d) {
+#ifdef SPIKEFORGE_WITH_CUDA
+  return true;
+#else
+  return d == Device::cpu;
+#endif
+}
+
+}  // namespace sf

@@ -1,0 +1,39 @@
+// Typed errors: every failure a user can cause carries where it came from (file, line, key or op),
+// so the CLI can print one line and exit 2 instead of crashing or writing garbage.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace sf {
+
+enum class ErrorKind {
+  BadInput,  // a config, data file, checkpoint or flag the user gave is wrong → exit 2
+  Numeric,   // NaN/Inf during training → exit 3
+  Internal,  // a bug or an unsupported combination inside spikeforge → exit 1
+};
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorKind kind, std::string message) : std::runtime_error(message), kind_(kind) {}
+  ErrorKind kind() const { return kind_; }
+
+ private:
+  ErrorKind kind_;
+};
+
+// Helpers that format the location prefix consistently across the code base.
+[[noreturn]] inline void fail_input(const std::string& where, const std::string& what) {
+  throw Error(ErrorKind::BadInput, where.empty() ? what : where + ": " + what);
+}
+[[noreturn]] inline void fail_internal(const std::string& what) { throw Error(ErrorKind::Internal, what); }
+
+inline int exit_code(const Error& e) {
+  switch (e.kind()) {
+    case ErrorKind::BadInput: return 2;
+    case ErrorKind::Numeric: return 3;
+    case ErrorKind::Internal: return 1;
+  }
+  return 1;
+}
+
+}  // namespace sf

@@ -1,0 +1,34 @@
+// The op interface. An Op instance belongs to one graph node: prepare() sees the concrete input shapes
+// once, so kernels build their oneDNN primitives (or cuDNN descriptors) there and reuse them for every
+// batch — per-step work is then only the computation itself.
+#pragma once
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "core/attrs.h"
+
+namespace sf {
+
+class Op {
+ public:
+  virtual ~Op() = default;
+  virtual const char* type() const = 0;  // "conv2d", ...: the registry key
+  virtual const char* impl() const = 0;  // "reference", "onednn", "cuda", ...
+
+  // Validates input shapes and returns the output shape. Called once per graph before any forward.
+  virtual Shape prepare(std::span<const Shape> inputs) = 0;
+
+  virtual void forward(std::span<const Tensor* const> inputs, Tensor& output) = 0;
+
+  // Writes (overwrites, never accumulates) d loss / d input_i into grad_inputs[i]; a null entry means
+  // that input needs no gradient and the kernel may skip the work.
+  virtual void backward(std::span<const Tensor* const> inputs, const Tensor& output, const Tensor& grad_output,
+                        std::span<Tensor* const> grad_inputs) = 0;
+};
+
+using OpPtr = std::unique_ptr<Op>;
+
+}  // namespace sf

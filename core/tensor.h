@@ -1,0 +1,71 @@
+// A Tensor is float32, contiguous, row-major (NCHW for activations, OIHW for conv weights) with shared
+// storage on one device. It deliberately has no strides or views: every op here works on dense blocks,
+// and copies are explicit.
+#pragma once
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/device.h"
+
+namespace sf {
+
+using Shape = std::vector<int64_t>;
+
+int64_t numel(const Shape& s);
+std::string to_string(const Shape& s);
+
+// Owns one aligned allocation. 64-byte alignment lets oneDNN and AVX-512 loops use aligned loads.
+class Storage {
+ public:
+  Storage(int64_t count, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  float* data() { return data_; }
+  const float* data() const { return data_; }
+  int64_t count() const { return count_; }
+  Device device() const { return device_; }
+
+ private:
+  float* data_ = nullptr;
+  int64_t count_ = 0;
+  Device device_;
+};
+
+class Tensor {
+ public:
+  Tensor() = default;
+  Tensor(Shape shape, Device device = Device::cpu);  // uninitialised
+  static Tensor zeros(Shape shape, Device device = Device::cpu);
+  static Tensor full(Shape shape, float value, Device device = Device::cpu);
+  static Tensor from(Shape shape, const std::vector<float>& values);
+
+  bool defined() const { return storage_ != nullptr; }
+  const Shape& shape() const { return shape_; }
+  int64_t dim(int i) const { return shape_.at(i < 0 ? shape_.size() + i : i); }
+  int ndim() const { return static_cast<int>(shape_.size()); }
+  int64_t numel() const { return numel_; }
+  Device device() const { return storage_ ? storage_->device() : Device::cpu; }
+
+  float* data() { return storage_ ? storage_->data() : nullptr; }
+  const float* data() const { return storage_ ? storage_->data() : nullptr; }
+  float& operator[](int64_t i) { return data()[i]; }
+  float operator[](int64_t i) const { return data()[i]; }
+
+  // Same storage, new shape with the same element count (used by flatten and loaders).
+  Tensor reshaped(Shape shape) const;
+  Tensor clone() const;
+  void fill(float value);
+  void copy_from(const Tensor& other);  // shapes must have equal numel
+  std::vector<float> to_vector() const;
+
+ private:
+  std::shared_ptr<Storage> storage_;
+  Shape shape_;
+  int64_t numel_ = 0;
+};
+
+}  // namespace sf

@@ -1,0 +1,55 @@
+// In-memory image classification datasets and the batch loader the trainer and converters use.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/rng.h"
+#include "core/tensor.h"
+
+namespace sf {
+
+struct Dataset {
+  std::string name;             // "mnist/train", "fashion_mnist/test", ...
+  Tensor images;                // [N, C, H, W], float32, pixels / 255 → [0, 1]
+  std::vector<int32_t> labels;  // N labels in [0, num_classes)
+  int num_classes = 0;
+  int64_t size() const { return static_cast<int64_t>(labels.size()); }
+  Shape sample_shape() const { return {images.dim(1), images.dim(2), images.dim(3)}; }
+};
+
+struct DatasetSplit {
+  Dataset train, test;
+};
+
+// name: "mnist" or "fashion_mnist". dir: folder with the four IDX files (raw or .gz); empty = the default
+// (data/mnist, or /usr/share/datasets/fashion-mnist). Missing or truncated files raise BadInput naming the
+// path and, for a missing file, the command that fetches it.
+DatasetSplit load_dataset(const std::string& name, const std::string& dir = "");
+std::string default_dataset_dir(const std::string& name);
+std::vector<std::string> known_datasets();
+
+// Splits the last `fraction` of `train` off as a validation set (no shuffle: deterministic, like Keras
+// validation_split).
+Dataset split_tail(Dataset& train, double fraction);
+
+// Iterates a dataset in batches. shuffle=true draws a new permutation each epoch from Rng(seed + epoch), so
+// a run is reproducible and epochs differ. The last batch may be smaller (Keras semantics).
+class BatchLoader {
+ public:
+  BatchLoader(const Dataset& data, int64_t batch, bool shuffle, uint64_t seed);
+  void start_epoch(int epoch);
+  int64_t batches() const;
+  int64_t batch_size(int64_t b) const;  // number of samples in batch b
+  // Copies batch b: images [n, C, H, W], one-hot targets [n, K] (with the given on/off values), labels [n].
+  void fill(int64_t b, float* images, float* one_hot, int32_t* labels, float on = 1.0f, float off = 0.0f) const;
+
+ private:
+  const Dataset& data_;
+  int64_t batch_;
+  bool shuffle_;
+  uint64_t seed_;
+  std::vector<int64_t> order_;
+};
+
+}  // namespace sf

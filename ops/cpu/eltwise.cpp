@@ -1,0 +1,62 @@
+// ReLU and Softplus through oneDNN eltwise (relu backward reads the output, so the input may be
+// overwritten by later in-place work; soft_relu backward needs the input).
+#include "ops/activation.h"
+#include "ops/cpu/dnnl_context.h"
+#include "ops/cpu/kernels.h"
+#include "ops/shape_check.h"
+
+namespace sf::onednn {
+namespace {
+
+using namespace dnnl;
+
+class Eltwise final : public ActivationOp {
+ public:
+  using ActivationOp::ActivationOp;
+  const char* impl() const override { return "onednn"; }
+
+  Shape prepare(std::span<const Shape> in) override {
+    Shape out = ActivationOp::prepare(in);
+    expect(act_.kind != ActKind::noisy_softplus, "noisy_softplus", "no oneDNN eltwise form in oneDNN 2.6");
+    use_dst_ = act_.kind == ActKind::relu;
+    const auto algo = use_dst_ ? algorithm::eltwise_relu_use_dst_for_bwd : algorithm::eltwise_soft_relu;
+    const auto md = plain(out);
+    eltwise_forward::primitive_desc fwd_pd(eltwise_forward::desc(prop_kind::forward_training, algo, md, 0.f, 0.f),
+                                           engine());
+    fwd_ = eltwise_forward(fwd_pd);
+    bwd_ = eltwise_backward(
+        eltwise_backward::primitive_desc(eltwise_backward::desc(algo, md, md, 0.f, 0.f), engine(), fwd_pd));
+    src_ = unbound(md), dst_ = unbound(md), dsrc_ = unbound(md), ddst_ = unbound(md);
+    fwd_args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}};
+    bwd_args_ = {{use_dst_ ? DNNL_ARG_DST : DNNL_ARG_SRC, use_dst_ ? dst_ : src_},
+                 {DNNL_ARG_DIFF_DST, ddst_},
+                 {DNNL_ARG_DIFF_SRC, dsrc_}};
+    return out;
+  }
+
+  void forward(std::span<const Tensor* const> in, Tensor& out) override {
+    bind(src_, *in[0]), bind(dst_, out);
+    run(fwd_, fwd_args_);
+  }
+
+  void backward(std::span<const Tensor* const> in, const Tensor& out, const Tensor& gout,
+                std::span<Tensor* const> gin) override {
+    if (!gin[0]) return;
+    if (use_dst_) bind(dst_, out); else bind(src_, *in[0]);
+    bind(ddst_, gout), bind(dsrc_, *gin[0]);
+    run(bwd_, bwd_args_);
+  }
+
+ private:
+  bool use_dst_ = false;
+  eltwise_forward fwd_;
+  eltwise_backward bwd_;
+  memory src_, dst_, dsrc_, ddst_;
+  Args fwd_args_, bwd_args_;
+};
+
+}  // namespace
+
+OpPtr make_eltwise(const std::string& type, const Attrs& a) { return std::make_unique<Eltwise>(type, a); }
+
+}  // namespace sf::onednn

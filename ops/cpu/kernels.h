@@ -1,0 +1,12 @@
+// oneDNN-backed CPU kernels (primitives: convolution, pooling, inner product, eltwise).
+#pragma once
+#include "core/op.h"
+
+namespace sf::onednn {
+
+OpPtr make_conv2d(const Attrs& a);
+OpPtr make_avgpool2d(const Attrs& a);
+OpPtr make_dense(const Attrs& a);
+OpPtr make_eltwise(const std::string& type, const Attrs& a);
+
+}  // namespace sf::onednn

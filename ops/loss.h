@@ -1,0 +1,26 @@
+// Losses take (prediction [N,K], target [N,K]) and return a one-element tensor; only the prediction gets
+// a gradient.
+//   mse_loss              L = 1/(N·K) Σ (y − t)²   (Keras mean_squared_error: mean over classes, then batch)
+//                         dL/dy = 2 (y − t) / (N·K)
+//   softmax_cross_entropy L = −1/N Σ_n Σ_k t log softmax(y)_k — the softmax is inside the op, so the
+//                         loss always sees probabilities (the seed's pitfall of feeding it linear outputs
+//                         cannot happen); dL/dy = (softmax(y) − t) / N
+#pragma once
+#include "core/op.h"
+
+namespace sf {
+
+class LossOp : public Op {
+ public:
+  explicit LossOp(std::string type) : type_(std::move(type)) {}
+  const char* type() const override { return type_.c_str(); }
+  Shape prepare(std::span<const Shape> inputs) override;
+
+ protected:
+  std::string type_;
+  int64_t n_ = 0, k_ = 0;
+};
+
+bool is_loss(const std::string& type);
+
+}  // namespace sf

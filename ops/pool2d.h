@@ -1,0 +1,23 @@
+// avgpool2d: y[n,c,i,j] = mean over the k×k window at (i·s − p, j·s − p), padding excluded from the count
+// (Keras / TF "valid" pooling never pads; with pad > 0 this matches PyTorch count_include_pad=False).
+// Attrs: kernel (2), stride (= kernel), pad (0).
+#pragma once
+#include "core/op.h"
+
+namespace sf {
+
+struct PoolGeometry {
+  int64_t n, c, h, w, oh, ow, k, stride, pad;
+};
+
+class AvgPool2dOp : public Op {
+ public:
+  explicit AvgPool2dOp(const Attrs& a);
+  const char* type() const override { return "avgpool2d"; }
+  Shape prepare(std::span<const Shape> inputs) override;
+
+ protected:
+  PoolGeometry g_{};
+};
+
+}  // namespace sf
