@@ -1,1 +1,138 @@
-int main(){}
+// The `spikeforge` command. Thin by design: parse arguments, call the library, print. Errors print one line
+// and exit 2 for bad input, 3 for numerical failure (NaN/Inf), 1 for internal errors.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "datasets/dataset.h"
+#include "experiments/progress.h"
+#include "experiments/run.h"
+#include "models/zoo.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: spikeforge <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  train CONFIG.yaml [--set KEY=VALUE]... [--out DIR] [--threads N]\n"
+    "        train an experiment; writes DIR (default runs/<name>/): config.yaml, history.csv,\n"
+    "        summary.json, model.sfm\n"
+    "  evaluate MODEL.sfm [--dataset mnist|fashion_mnist] [--data-dir DIR] [--batch N] [--threads N]\n"
+    "        test accuracy and loss of a checkpoint\n"
+    "  info CONFIG.yaml [--set KEY=VALUE]...\n"
+    "        the model's layer table (name, type, output shape, parameters, MACs)\n";
+
+struct Args {
+  std::string command;
+  std::vector<std::string> positional;
+  std::vector<std::string> sets;
+  std::string out, dataset, data_dir;
+  int threads = 0, batch = 0;
+};
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  throw sf::Error(sf::ErrorKind::BadInput, msg + "\n" + kUsage);
+}
+
+int parse_int(const std::string& flag, const std::string& v) {
+  try {
+    size_t used = 0;
+    const int x = std::stoi(v, &used);
+    if (used == v.size() && x >= 0) return x;
+  } catch (const std::exception&) {
+  }
+  usage_error(flag + ": expected a non-negative integer, got '" + v + "'");
+}
+
+Args parse(int argc, char** argv) {
+  Args a;
+  if (argc < 2) usage_error("missing command");
+  a.command = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage_error(arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--set") a.sets.push_back(value());
+    else if (arg == "--out") a.out = value();
+    else if (arg == "--threads") a.threads = parse_int(arg, value());
+    else if (arg == "--dataset") a.dataset = value();
+    else if (arg == "--data-dir") a.data_dir = value();
+    else if (arg == "--batch") a.batch = parse_int(arg, value());
+    else if (arg.rfind("--", 0) == 0) usage_error("unknown option " + arg);
+    else a.positional.push_back(arg);
+  }
+  return a;
+}
+
+const std::string& one_positional(const Args& a, const char* what) {
+  if (a.positional.size() != 1) usage_error(a.command + " takes exactly one " + what);
+  return a.positional[0];
+}
+
+int cmd_train(const Args& a) {
+  std::vector<std::string> sets = a.sets;
+  if (a.threads > 0) sets.push_back("threads=" + std::to_string(a.threads));
+  const sf::Experiment e = sf::load_experiment(one_positional(a, "CONFIG.yaml"), sets);
+  const bool tty = ::isatty(STDOUT_FILENO);
+  sf::ConsoleProgress progress(stdout, tty);
+  std::printf("training %s (%s, %s, %d epochs, batch %d) from %s\n", e.name.c_str(), e.model.arch.c_str(),
+              e.model.activation.c_str(), e.train.epochs, e.train.batch, e.source.c_str());
+  const sf::RunResult r = sf::run_experiment(e, {a.out, &progress});
+  std::printf("test_accuracy=%.4f test_loss=%.6f train_seconds=%.2f parameters=%lld\nwrote %s/{config.yaml,history.csv,summary.json,model.sfm}\n",
+              r.test.accuracy, r.test.loss, r.train_seconds, static_cast<long long>(r.parameters), r.out_dir.c_str());
+  return 0;
+}
+
+int cmd_evaluate(const Args& a) {
+  const std::string& path = one_positional(a, "MODEL.sfm");
+  sf::set_threads(a.threads);
+  sf::LoadedModel m = sf::load_model(path);
+  const std::string dataset = a.dataset.empty() ? m.dataset : a.dataset;
+  const sf::DatasetSplit data = sf::load_dataset(dataset, a.data_dir);
+  sf::TrainSpec spec;
+  spec.loss = m.loss;
+  if (a.batch > 0) spec.eval_batch = a.batch;
+  sf::Trainer trainer(m.model, spec, sf::Device::cpu, 0);
+  const sf::EvalResult r = trainer.evaluate(data.test);
+  std::printf("%s on %s test (%lld images): accuracy=%.4f loss=%.6f\n", path.c_str(), dataset.c_str(),
+              static_cast<long long>(r.count), r.accuracy, r.loss);
+  return 0;
+}
+
+int cmd_info(const Args& a) {
+  const sf::Experiment e = sf::load_experiment(one_positional(a, "CONFIG.yaml"), a.sets);
+  const sf::Model m = sf::build_model(e.model, e.seed);
+  std::printf("%s: %s with %s\n%s", e.name.c_str(), e.model.arch.c_str(), e.model.activation.c_str(), m.summary().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Args a = parse(argc, argv);
+    if (a.command == "train") return cmd_train(a);
+    if (a.command == "evaluate") return cmd_evaluate(a);
+    if (a.command == "info") return cmd_info(a);
+    if (a.command == "-h" || a.command == "--help" || a.command == "help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    usage_error("unknown command '" + a.command + "'");
+  } catch (const sf::Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "\nspikeforge: error: %s\n", e.what());
+    return sf::exit_code(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "\nspikeforge: internal error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -19,9 +19,11 @@ Shape Conv2dOp::prepare(std::span<const Shape> in) {
   expect(in[1][1] == g_.c, "conv2d", "weight " + to_string(in[1]) + " does not match input channels " + to_string(in[0]));
   g_.bias = in.size() == 3;
   if (g_.bias) expect(in[2] == Shape{g_.o}, "conv2d", "bias must be [" + std::to_string(g_.o) + "]");
+  // Checked before dividing: integer division truncates toward zero, so (−1) / 2 + 1 would give 1.
+  expect(g_.h + 2 * g_.pad >= g_.kh && g_.w + 2 * g_.pad >= g_.kw, "conv2d",
+         "kernel larger than padded input " + to_string(in[0]));
   g_.oh = (g_.h + 2 * g_.pad - g_.kh) / g_.stride + 1;
   g_.ow = (g_.w + 2 * g_.pad - g_.kw) / g_.stride + 1;
-  expect(g_.oh > 0 && g_.ow > 0, "conv2d", "kernel larger than padded input " + to_string(in[0]));
   return {g_.n, g_.o, g_.oh, g_.ow};
 }
 

@@ -1,0 +1,116 @@
+#include "core/config.h"
+
+#include "core/io.h"
+
+namespace sf {
+namespace {
+
+std::string mark_prefix(const std::string& file, const YAML::Mark& m) {
+  return m.is_null() ? file : file + ":" + std::to_string(m.line + 1);
+}
+
+void apply_override(YAML::Node root, const std::string& assignment, ConfigSource& src) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    fail_input("--set " + assignment, "expected KEY=VALUE, e.g. --set train.epochs=2");
+  const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  YAML::Node value;
+  try {
+    value = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    fail_input("--set " + path, "value is not valid YAML: " + e.msg);
+  }
+  // Walk with explicit node copies: yaml-cpp's operator[] on a non-const node creates missing maps.
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    const auto dot = path.find('.', start);
+    parts.push_back(path.substr(start, dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  YAML::Node cur = root;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (parts[i].empty()) fail_input("--set " + path, "empty key segment");
+    YAML::Node next = cur[parts[i]];
+    if (next.IsDefined() && !next.IsMap() && !next.IsNull())
+      fail_input("--set " + path, "'" + parts[i] + "' is a value, not a section");
+    if (!next.IsDefined() || next.IsNull()) cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
+    cur.reset(cur[parts[i]]);
+  }
+  cur[parts.back()] = value;
+  src.overridden.insert(path);
+}
+
+}  // namespace
+
+ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<ConfigSource> source, std::string path)
+    : node_(std::move(node)), source_(std::move(source)), path_(std::move(path)) {}
+
+ConfigNode ConfigNode::load_string(const std::string& text, const std::string& source_name) {
+  auto src = std::make_shared<ConfigSource>();
+  src->file = source_name;
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    fail_input(mark_prefix(source_name, e.mark), "malformed YAML: " + e.msg);
+  }
+  if (root.IsNull() || !root.IsDefined()) root = YAML::Node(YAML::NodeType::Map);
+  if (!root.IsMap()) fail_input(source_name, "top level must be a map of keys");
+  return ConfigNode(root, src);
+}
+
+ConfigNode ConfigNode::load_file(const std::string& file, const std::vector<std::string>& overrides) {
+  ConfigNode c = load_string(read_file(file), file);
+  for (const auto& o : overrides) apply_override(c.node_, o, *c.source_);
+  return c;
+}
+
+bool ConfigNode::has(const std::string& key) const {
+  const YAML::Node v = node_[key];
+  return v.IsDefined() && !v.IsNull();
+}
+
+void ConfigNode::note(const std::string& key) const {
+  source_->used.insert(full(key));
+  source_->known[path_].insert(key);
+}
+
+ConfigNode ConfigNode::child(const std::string& key) const {
+  note(key);
+  if (!has(key)) return ConfigNode(YAML::Node(YAML::NodeType::Map), source_, full(key));
+  const YAML::Node v = node_[key];
+  if (!v.IsMap()) fail(key, "expected a section (a map of keys)");
+  return ConfigNode(v, source_, full(key));
+}
+
+std::string ConfigNode::where(const std::string& key) const {
+  const std::string k = full(key);
+  for (const auto& o : source_->overridden)
+    if (o == k || k.rfind(o + ".", 0) == 0) return "--set " + k;
+  const YAML::Node v = node_[key];
+  return (v.IsDefined() ? mark_prefix(source_->file, v.Mark()) : mark_prefix(source_->file, node_.Mark())) +
+         ": key '" + k + "'";
+}
+
+void ConfigNode::fail(const std::string& key, const std::string& what) const { fail_input(where(key), what); }
+
+void ConfigNode::check_unknown_keys() const { check_unknown(node_, path_); }
+
+void ConfigNode::check_unknown(const YAML::Node& n, const std::string& path) const {
+  if (!n.IsMap()) return;
+  for (const auto& kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string p = path.empty() ? key : path + "." + key;
+    if (!source_->used.count(p)) {
+      std::string known;
+      for (const auto& k : source_->known[path]) known += (known.empty() ? "" : ", ") + k;
+      const std::string loc = source_->overridden.count(p) ? "--set " + p
+                                                           : mark_prefix(source_->file, kv.first.Mark()) + ": key '" + p + "'";
+      fail_input(loc, "unknown key" + (known.empty() ? std::string() : " (expected one of: " + known + ")"));
+    }
+    check_unknown(kv.second, p);
+  }
+}
+
+}  // namespace sf

@@ -1,0 +1,139 @@
+#include "experiments/experiment.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+
+#include "core/device.h"
+
+namespace sf {
+namespace {
+
+template <class T>
+std::string join(const std::vector<T>& v) {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : ", ") + std::string(x);
+  return out;
+}
+
+std::string one_of(const ConfigNode& c, const std::string& key, const std::string& fallback,
+                   const std::vector<const char*>& allowed) {
+  const std::string v = c.get<std::string>(key, fallback);
+  if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return v == a; }))
+    c.fail(key, "'" + v + "' is not one of: " + join(allowed));
+  return v;
+}
+
+OptimizerSpec parse_optimizer(const ConfigNode& c) {
+  OptimizerSpec o;
+  o.type = one_of(c, "type", o.type, {"sgd"});
+  o.lr = c.get("lr", o.lr);
+  c.check(o.lr > 0, "lr", "must be > 0");
+  o.momentum = c.get("momentum", o.momentum);
+  c.check(o.momentum >= 0 && o.momentum < 1, "momentum", "must be in [0, 1)");
+  o.nesterov = c.get("nesterov", o.nesterov);
+  o.decay = c.get("decay", o.decay);
+  c.check(o.decay >= 0, "decay", "must be >= 0");
+  return o;
+}
+
+TrainSpec parse_train(const ConfigNode& c) {
+  TrainSpec t;
+  t.epochs = c.get("epochs", t.epochs);
+  c.check(t.epochs > 0, "epochs", "must be > 0, got " + std::to_string(t.epochs));
+  t.batch = c.get("batch", t.batch);
+  c.check(t.batch > 0, "batch", "must be > 0, got " + std::to_string(t.batch));
+  t.loss = one_of(c, "loss", t.loss, {"mse", "crossentropy"});
+  t.shuffle = c.get("shuffle", t.shuffle);
+  t.eval_batch = c.get("eval_batch", t.eval_batch);
+  c.check(t.eval_batch > 0, "eval_batch", "must be > 0");
+  t.optimizer = parse_optimizer(c.child("optimizer"));
+  return t;
+}
+
+DataSpec parse_data(const ConfigNode& c) {
+  DataSpec d;
+  d.name = one_of(c, "name", d.name, {"mnist", "fashion_mnist"});
+  d.path = c.get<std::string>("path", d.path);
+  d.validation = c.get<std::string>("validation", d.validation);
+  if (d.validation != "test" && d.validation != "none") {
+    double f = -1;
+    try {
+      size_t used = 0;
+      f = std::stod(d.validation, &used);
+      if (used != d.validation.size()) f = -1;
+    } catch (const std::exception&) {
+    }
+    c.check(f > 0 && f < 1, "validation", "expected test, none or a fraction in (0, 1), got '" + d.validation + "'");
+  }
+  return d;
+}
+
+}  // namespace
+
+ModelSpec parse_model_spec(const ConfigNode& c) {
+  ModelSpec m;
+  m.arch = one_of(c, "arch", m.arch, {"liu_small", "liu_large"});
+  m.activation = one_of(c, "activation", m.activation, {"relu", "softplus", "noisy_softplus"});
+  const ConfigNode nsp = c.child("noisy_softplus");
+  m.nsp_k = nsp.get("k", m.nsp_k);
+  nsp.check(m.nsp_k > 0, "k", "must be > 0");
+  m.nsp_sigma = nsp.get("sigma", m.nsp_sigma);
+  nsp.check(m.nsp_sigma > 0, "sigma", "must be > 0");
+  m.dense_bias = c.get("dense_bias", m.dense_bias);
+  return m;
+}
+
+Experiment load_experiment(const std::string& file, const std::vector<std::string>& overrides) {
+  const ConfigNode c = ConfigNode::load_file(file, overrides);
+  Experiment e;
+  e.source = file;
+  e.name = c.get<std::string>("name", std::filesystem::path(file).stem().string());
+  c.check(!e.name.empty() && e.name.find('/') == std::string::npos, "name", "must be a non-empty name without '/'");
+  e.seed = c.get<uint64_t>("seed", e.seed);
+  e.threads = c.get("threads", e.threads);
+  c.check(e.threads >= 0, "threads", "must be >= 0 (0 = all cores)");
+  e.device = one_of(c, "device", e.device, {"cpu", "cuda"});
+  if (!device_available(parse_device(e.device)))
+    c.fail("device", "this build has no " + e.device + " kernels (rebuild with -DSPIKEFORGE_CUDA=ON)");
+  e.data = parse_data(c.child("dataset"));
+  e.model = parse_model_spec(c.child("model"));
+  e.train = parse_train(c.child("train"));
+  c.check_unknown_keys();
+  return e;
+}
+
+std::string to_yaml(const ModelSpec& m) {
+  YAML::Emitter y;
+  y << YAML::BeginMap << YAML::Key << "arch" << YAML::Value << m.arch << YAML::Key << "activation" << YAML::Value
+    << m.activation << YAML::Key << "noisy_softplus" << YAML::Value << YAML::BeginMap << YAML::Key << "k"
+    << YAML::Value << m.nsp_k << YAML::Key << "sigma" << YAML::Value << m.nsp_sigma << YAML::EndMap << YAML::Key
+    << "dense_bias" << YAML::Value << m.dense_bias << YAML::EndMap;
+  return y.c_str();
+}
+
+std::string to_yaml(const Experiment& e) {
+  const auto& t = e.train;
+  const auto& o = t.optimizer;
+  YAML::Emitter y;
+  y << YAML::BeginMap;
+  y << YAML::Key << "name" << YAML::Value << e.name;
+  y << YAML::Key << "seed" << YAML::Value << e.seed;
+  y << YAML::Key << "threads" << YAML::Value << e.threads;
+  y << YAML::Key << "device" << YAML::Value << e.device;
+  y << YAML::Key << "dataset" << YAML::Value << YAML::BeginMap << YAML::Key << "name" << YAML::Value << e.data.name
+    << YAML::Key << "path" << YAML::Value << e.data.path << YAML::Key << "validation" << YAML::Value
+    << e.data.validation << YAML::EndMap;
+  y << YAML::Key << "model" << YAML::Value << YAML::Load(to_yaml(e.model));
+  y << YAML::Key << "train" << YAML::Value << YAML::BeginMap;
+  y << YAML::Key << "epochs" << YAML::Value << t.epochs << YAML::Key << "batch" << YAML::Value << t.batch;
+  y << YAML::Key << "loss" << YAML::Value << t.loss << YAML::Key << "shuffle" << YAML::Value << t.shuffle;
+  y << YAML::Key << "eval_batch" << YAML::Value << t.eval_batch;
+  y << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << o.type
+    << YAML::Key << "lr" << YAML::Value << o.lr << YAML::Key << "momentum" << YAML::Value << o.momentum << YAML::Key
+    << "nesterov" << YAML::Value << o.nesterov << YAML::Key << "decay" << YAML::Value << o.decay << YAML::EndMap;
+  y << YAML::EndMap << YAML::EndMap;
+  return std::string(y.c_str()) + "\n";
+}
+
+}  // namespace sf

@@ -1,0 +1,61 @@
+// An experiment file (experiments/*.yaml) parsed and validated into plain structs. Defaults are the seed's
+// (dnn_microbench generate_mnist_model: batch 50, 20 epochs, MSE on one-hot labels, SGD lr 0.1,
+// momentum 0.9). to_yaml() writes the fully resolved config (every default spelled out) for config.yaml.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+
+namespace sf {
+
+struct ModelSpec {
+  std::string arch = "liu_small";    // liu_small | liu_large
+  std::string activation = "relu";   // relu | softplus | noisy_softplus
+  double nsp_k = 0.17;               // Noisy Softplus k (seed default)
+  double nsp_sigma = 1.0;            // Noisy Softplus σ (seed form: one fixed scalar)
+  bool dense_bias = true;            // Keras Dense default; Liu's Matlab nets have none
+};
+
+struct OptimizerSpec {
+  std::string type = "sgd";
+  double lr = 0.1;
+  double momentum = 0.9;
+  bool nesterov = false;
+  double decay = 0.0;  // Keras time-based decay: lr_t = lr / (1 + decay · iterations)
+};
+
+struct TrainSpec {
+  int epochs = 20;
+  int batch = 50;
+  std::string loss = "mse";  // mse (on the linear outputs) | crossentropy (softmax inside the loss)
+  bool shuffle = true;
+  int eval_batch = 1000;
+  OptimizerSpec optimizer;
+};
+
+struct DataSpec {
+  std::string name = "mnist";       // mnist | fashion_mnist
+  std::string path;                 // empty: the dataset's default folder
+  std::string validation = "test";  // test | none | a fraction of the training set held out, e.g. 0.1
+};
+
+struct Experiment {
+  std::string name;
+  std::string source;     // the file it came from
+  uint64_t seed = 1;
+  int threads = 0;        // 0: all cores
+  std::string device = "cpu";
+  DataSpec data;
+  ModelSpec model;
+  TrainSpec train;
+};
+
+Experiment load_experiment(const std::string& file, const std::vector<std::string>& overrides = {});
+ModelSpec parse_model_spec(const ConfigNode& model);
+
+std::string to_yaml(const Experiment& e);
+std::string to_yaml(const ModelSpec& m);  // the model section alone (stored in checkpoints)
+
+}  // namespace sf

@@ -1,0 +1,117 @@
+#include "experiments/run.h"
+
+#include <omp.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "core/io.h"
+#include "core/json.h"
+#include "models/zoo.h"
+
+namespace sf {
+
+void set_threads(int threads) {
+  if (threads > 0) omp_set_num_threads(threads);
+}
+
+std::string history_csv(const std::vector<EpochStats>& history) {
+  std::string out = "epoch,loss,acc,val_loss,val_acc,seconds\n";
+  char line[256];
+  for (const auto& s : history) {
+    // Epochs are 0-based in Keras's CSVLogger; we keep that so the files line up with the seed's.
+    std::snprintf(line, sizeof line, "%d,%.8g,%.8g,%.8g,%.8g,%.4f\n", s.epoch - 1, s.loss, s.acc, s.val_loss,
+                  s.val_acc, s.seconds);
+    out += line;
+  }
+  return out;
+}
+
+std::string checkpoint_architecture(const Experiment& e) {
+  YAML::Emitter y;
+  y << YAML::BeginMap << YAML::Key << "model" << YAML::Value << YAML::Load(to_yaml(e.model)) << YAML::Key << "loss"
+    << YAML::Value << e.train.loss << YAML::Key << "dataset" << YAML::Value << e.data.name << YAML::EndMap;
+  return std::string(y.c_str()) + "\n";
+}
+
+LoadedModel load_model(const std::string& path) {
+  const Checkpoint ckpt = load_checkpoint(path);
+  const ConfigNode arch = ConfigNode::load_string(ckpt.architecture, path + " (architecture)");
+  ModelSpec spec = parse_model_spec(arch.child("model"));
+  const std::string loss = arch.get<std::string>("loss", "mse");
+  const std::string dataset = arch.get<std::string>("dataset", "mnist");
+  arch.check_unknown_keys();
+  Model model = build_model(spec, 0);
+  model.load_state(ckpt, path);
+  return {spec, loss, dataset, std::move(model)};
+}
+
+namespace {
+
+std::string summary_json(const Experiment& e, const RunResult& r, double final_lr) {
+  JsonWriter j;
+  j.begin_object();
+  j.field("name", e.name).field("source", e.source);
+  j.field("test_accuracy", r.test.accuracy).field("test_loss", r.test.loss);
+  j.field("epochs", static_cast<int64_t>(r.history.size()));
+  j.field("train_seconds", r.train_seconds).field("parameters", r.parameters);
+  j.field("seed", e.seed).field("threads", e.threads).field("device", e.device);
+  j.field("dataset", e.data.name).field("arch", e.model.arch).field("activation", e.model.activation);
+  j.field("final_lr", final_lr);
+  if (!r.history.empty()) {
+    const auto& last = r.history.back();
+    j.field("final_loss", last.loss).field("final_acc", last.acc);
+    j.field("images_per_second", last.images_per_second);
+  }
+  j.end_object();
+  return j.str();
+}
+
+}  // namespace
+
+RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
+  set_threads(e.threads);
+  RunResult r;
+  r.out_dir = opts.out_dir.empty() ? "runs/" + e.name : opts.out_dir;
+  DatasetSplit data = load_dataset(e.data.name, e.data.path);
+  Dataset held_out;
+  const Dataset* val = nullptr;
+  if (e.data.validation == "test") {
+    val = &data.test;
+  } else if (e.data.validation != "none") {
+    held_out = split_tail(data.train, std::stod(e.data.validation));
+    val = &held_out;
+  }
+
+  Model model = build_model(e.model, e.seed);
+  r.parameters = model.parameter_count();
+  make_dirs(r.out_dir);
+  write_file_atomic(r.out_dir + "/config.yaml", to_yaml(e));
+
+  // history.csv is refreshed after every epoch, so a long run can be watched (atomically each time).
+  struct CsvObserver final : TrainObserver {
+    TrainObserver* inner;
+    std::string path;
+    std::vector<EpochStats> seen;
+    void epoch_begin(int a, int b, int64_t c) override { if (inner) inner->epoch_begin(a, b, c); }
+    void batch_end(int64_t a, int64_t b, double c, double d, double f) override { if (inner) inner->batch_end(a, b, c, d, f); }
+    void epoch_end(const EpochStats& s) override {
+      seen.push_back(s);
+      write_file_atomic(path, history_csv(seen));
+      if (inner) inner->epoch_end(s);
+    }
+  } csv;
+  csv.inner = opts.observer;
+  csv.path = r.out_dir + "/history.csv";
+
+  Trainer trainer(model, e.train, parse_device(e.device), e.seed);
+  r.history = trainer.fit(data.train, val, &csv);
+  for (const auto& s : r.history) r.train_seconds += s.train_seconds;
+  r.test = trainer.evaluate(data.test);
+
+  save_checkpoint(r.out_dir + "/model.sfm", {checkpoint_architecture(e), model.state()});
+  write_file_atomic(r.out_dir + "/summary.json", summary_json(e, r, trainer.optimizer().current_lr()));
+  return r;
+}
+
+}  // namespace sf

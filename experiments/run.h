@@ -1,0 +1,43 @@
+// One experiment, end to end: load data, build the model, train, evaluate on the test set, and write the
+// run folder — config.yaml (resolved), history.csv (Keras CSVLogger columns + seconds), summary.json and
+// model.sfm. Every file is written atomically; history.csv is rewritten after each epoch so a long run
+// can be watched.
+#pragma once
+#include <string>
+
+#include "experiments/experiment.h"
+#include "experiments/trainer.h"
+
+namespace sf {
+
+struct RunResult {
+  std::string out_dir;
+  std::vector<EpochStats> history;
+  EvalResult test;
+  double train_seconds = 0;
+  int64_t parameters = 0;
+};
+
+struct RunOptions {
+  std::string out_dir;           // empty: runs/<experiment name>
+  TrainObserver* observer = nullptr;
+};
+
+RunResult run_experiment(const Experiment& e, const RunOptions& opts);
+
+// Checkpoint architecture text: the model section plus what evaluation needs (loss, dataset).
+std::string checkpoint_architecture(const Experiment& e);
+
+struct LoadedModel {
+  ModelSpec spec;
+  std::string loss;
+  std::string dataset;
+  Model model;
+};
+LoadedModel load_model(const std::string& checkpoint_path);
+
+std::string history_csv(const std::vector<EpochStats>& history);
+
+void set_threads(int threads);  // 0 leaves the OpenMP default (all cores)
+
+}  // namespace sf

@@ -1,0 +1,64 @@
+// The training loop: batches from a BatchLoader through a cached static graph (one per batch size),
+// backward, optimiser step. Keras semantics for what is reported: loss/acc are means over the epoch's
+// batches, val_* come from the validation set at the end of each epoch.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+
+#include "core/graph.h"
+#include "datasets/dataset.h"
+#include "experiments/experiment.h"
+#include "models/model.h"
+#include "optim/optimizer.h"
+
+namespace sf {
+
+struct EpochStats {
+  int epoch = 0;  // 1-based
+  double loss = 0, acc = 0, val_loss = NAN, val_acc = NAN;
+  double seconds = 0;        // whole epoch, validation included (Keras)
+  double train_seconds = 0;  // the training loop alone
+  double images_per_second = 0;
+};
+
+struct EvalResult {
+  double loss = 0, accuracy = 0;
+  int64_t count = 0;
+};
+
+class TrainObserver {
+ public:
+  virtual ~TrainObserver() = default;
+  virtual void epoch_begin(int epoch, int epochs, int64_t batches) {}
+  virtual void batch_end(int64_t done, int64_t batches, double loss, double acc, double images_per_second) {}
+  virtual void epoch_end(const EpochStats& stats) {}
+};
+
+// Name of the loss op for a `train.loss` value.
+std::string loss_op(const std::string& loss);
+
+class Trainer {
+ public:
+  Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t seed);
+  ~Trainer();
+
+  // Trains spec.epochs epochs; `val` may be null. Throws Error(Numeric) naming the first op whose output
+  // went non-finite if the loss becomes NaN or Inf.
+  std::vector<EpochStats> fit(const Dataset& train, const Dataset* val, TrainObserver* observer = nullptr);
+  EvalResult evaluate(const Dataset& data);
+  const Optimizer& optimizer() const { return *optimizer_; }
+
+ private:
+  struct Net;
+  Net& net(int64_t batch, bool training);
+
+  Model& model_;
+  TrainSpec spec_;
+  Device device_;
+  uint64_t seed_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::map<std::pair<int64_t, bool>, std::unique_ptr<Net>> nets_;
+};
+
+}  // namespace sf

@@ -1,0 +1,127 @@
+#include "models/model.h"
+
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+#include "ops/registry.h"
+
+namespace sf {
+
+Model::Model(Shape input_shape) : input_shape_(std::move(input_shape)) {}
+
+const Shape& Model::output_shape() const { return layers_.empty() ? input_shape_ : layers_.back().output_shape; }
+
+Layer& Model::add(std::string name, std::string type, Attrs attrs, std::vector<std::pair<std::string, Shape>> params) {
+  if (find(name)) fail_internal("model: duplicate layer name '" + name + "'");
+  Shape in = output_shape();
+  in.insert(in.begin(), 1);
+  std::vector<Shape> shapes{in};
+  Layer layer{std::move(name), std::move(type), std::move(attrs), {}, {}, 0};
+  for (auto& [pname, pshape] : params) {
+    shapes.push_back(pshape);
+    layer.params.push_back({pname, Tensor::zeros(pshape), Tensor::zeros(pshape)});
+  }
+  // The reference kernel's prepare() is the single source of shape rules.
+  Shape out = make_op(layer.type, layer.attrs, Device::cpu, "reference")->prepare(shapes);
+  out.erase(out.begin());
+  layer.output_shape = out;
+  if (layer.type == "conv2d" || layer.type == "dense") {
+    const Shape& w = layer.params.at(0).value.shape();
+    layer.macs = numel(out) * (numel(w) / w[0]);
+  }
+  layers_.push_back(std::move(layer));
+  return layers_.back();
+}
+
+const Layer* Model::find(const std::string& name) const {
+  for (const auto& l : layers_)
+    if (l.name == name) return &l;
+  return nullptr;
+}
+
+std::vector<Parameter*> Model::parameters() {
+  std::vector<Parameter*> out;
+  for (auto& l : layers_)
+    for (auto& p : l.params) out.push_back(&p);
+  return out;
+}
+
+int64_t Model::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& l : layers_)
+    for (const auto& p : l.params) n += p.value.numel();
+  return n;
+}
+
+int64_t Model::macs() const {
+  int64_t n = 0;
+  for (const auto& l : layers_) n += l.macs;
+  return n;
+}
+
+NodeId Model::build(Graph& g, NodeId input, bool with_grads, const std::string& impl) const {
+  NodeId cur = input;
+  for (const auto& l : layers_) {
+    std::vector<NodeId> ins{cur};
+    for (const auto& p : l.params)
+      ins.push_back(g.parameter(l.name + "." + p.name, p.value, with_grads ? p.grad : Tensor()));
+    cur = g.apply(l.name, make_op(l.type, l.attrs, g.device(), impl), std::move(ins));
+  }
+  return cur;
+}
+
+std::vector<NamedTensor> Model::state() const {
+  std::vector<NamedTensor> out;
+  for (const auto& l : layers_)
+    for (const auto& p : l.params) out.push_back({l.name + "." + p.name, p.value});
+  return out;
+}
+
+void Model::load_state(const Checkpoint& ckpt, const std::string& path) {
+  std::set<std::string> expected;
+  for (auto& l : layers_)
+    for (auto& p : l.params) {
+      const std::string name = l.name + "." + p.name;
+      expected.insert(name);
+      const Tensor* t = ckpt.find(name);
+      if (!t) fail_input(path, "checkpoint has no tensor '" + name + "' — it was saved from another architecture");
+      if (t->shape() != p.value.shape())
+        fail_input(path, "tensor '" + name + "' has shape " + to_string(t->shape()) + " but the model expects " +
+                             to_string(p.value.shape()) + " — the checkpoint is from another architecture");
+    }
+  for (const auto& nt : ckpt.tensors)
+    if (!expected.count(nt.name))
+      fail_input(path, "checkpoint tensor '" + nt.name + "' has no place in this model — another architecture");
+  for (auto& l : layers_)
+    for (auto& p : l.params) p.value.copy_from(*ckpt.find(l.name + "." + p.name));
+}
+
+std::string Model::summary() const {
+  std::string out;
+  char line[256];
+  std::snprintf(line, sizeof line, "%-10s %-15s %-14s %10s %12s\n", "layer", "type", "output", "params", "MACs");
+  out += line;
+  std::snprintf(line, sizeof line, "%-10s %-15s %-14s %10s %12s\n", "input", "", to_string(input_shape_).c_str(), "", "");
+  out += line;
+  for (const auto& l : layers_) {
+    int64_t np = 0;
+    for (const auto& p : l.params) np += p.value.numel();
+    std::snprintf(line, sizeof line, "%-10s %-15s %-14s %10lld %12lld\n", l.name.c_str(), l.type.c_str(),
+                  to_string(l.output_shape).c_str(), static_cast<long long>(np), static_cast<long long>(l.macs));
+    out += line;
+  }
+  std::snprintf(line, sizeof line, "total: %lld parameters, %lld MACs per image\n",
+                static_cast<long long>(parameter_count()), static_cast<long long>(macs()));
+  return out + line;
+}
+
+void glorot_uniform(Tensor& w, Rng& rng) {
+  const Shape& s = w.shape();
+  const int64_t receptive = s.size() == 4 ? s[2] * s[3] : 1;
+  const double fan_out = static_cast<double>(s[0] * receptive), fan_in = static_cast<double>(s[1] * receptive);
+  const double limit = std::sqrt(6.0 / (fan_in + fan_out));
+  for (int64_t i = 0; i < w.numel(); ++i) w[i] = static_cast<float>(rng.uniform(-limit, limit));
+}
+
+}  // namespace sf

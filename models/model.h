@@ -1,0 +1,67 @@
+// A model is data: an ordered list of named layers (type + attributes + named parameters) with per-sample
+// shapes. The trainer turns it into an autograd Graph; the checkpoint writer and the SNN converter walk the
+// same list by layer name. Every network in scope (Liu nets, MobileNet v1) is a chain, so layers are a
+// sequence; a layer's op takes the previous output followed by its parameters.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/attrs.h"
+#include "core/checkpoint.h"
+#include "core/graph.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+
+namespace sf {
+
+struct Parameter {
+  std::string name;  // "weight" | "bias"
+  Tensor value;
+  Tensor grad;
+};
+
+struct Layer {
+  std::string name;  // unique, e.g. "conv1"
+  std::string type;  // an op type from the registry: conv2d, avgpool2d, dense, flatten, relu, ...
+  Attrs attrs;
+  std::vector<Parameter> params;
+  Shape output_shape;  // per sample, no batch dimension
+  int64_t macs = 0;    // multiply-accumulates per sample
+};
+
+class Model {
+ public:
+  explicit Model(Shape input_shape);
+
+  // Appends a layer, inferring its output shape through the op's own shape rules. Parameters start at 0.
+  Layer& add(std::string name, std::string type, Attrs attrs = {}, std::vector<std::pair<std::string, Shape>> params = {});
+
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const;
+  std::vector<Layer>& layers() { return layers_; }
+  const std::vector<Layer>& layers() const { return layers_; }
+  const Layer* find(const std::string& name) const;
+  std::vector<Parameter*> parameters();
+  int64_t parameter_count() const;
+  int64_t macs() const;
+
+  // Appends the model's ops to `g` after `input` ([N, C, H, W]); returns the output node. Parameters get a
+  // gradient buffer only when with_grads (training); evaluation graphs skip all backward storage.
+  NodeId build(Graph& g, NodeId input, bool with_grads, const std::string& impl = "") const;
+
+  // Parameters as "<layer>.<param>" tensors, and the inverse with shape and name checks.
+  std::vector<NamedTensor> state() const;
+  void load_state(const Checkpoint& ckpt, const std::string& path);
+
+  // Layer table (name, type, output shape, parameters, MACs) as `spikeforge info` prints it.
+  std::string summary() const;
+
+ private:
+  Shape input_shape_;
+  std::vector<Layer> layers_;
+};
+
+// Keras glorot_uniform: U(−l, l), l = sqrt(6 / (fan_in + fan_out)); for conv fan = channels · kh · kw.
+void glorot_uniform(Tensor& w, Rng& rng);
+
+}  // namespace sf

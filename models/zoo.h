@@ -1,0 +1,19 @@
+// Named architectures built from a ModelSpec (the `model:` section of an experiment).
+#pragma once
+#include <cstdint>
+
+#include "experiments/experiment.h"
+#include "models/model.h"
+
+namespace sf {
+
+// Liu (2017) MNIST ConvNets (dnn_microbench generate_mnist_model):
+//   small: 28×28×1 → conv 6@5×5 (no bias) → act → avgpool 2 → conv 12@5×5 (no bias) → act → avgpool 2
+//          → flatten 192 → dense 10 (linear, bias): 3,880 parameters
+//   large: the same with 16 and 64 filters.
+Model make_liu(const ModelSpec& spec, Rng& rng);
+
+// Dispatches on spec.arch; weights initialised from `seed`.
+Model build_model(const ModelSpec& spec, uint64_t seed);
+
+}  // namespace sf

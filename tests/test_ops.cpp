@@ -1,0 +1,762 @@
+// Op kernels and the autograd graph.
+//   OpsTest       every non-reference CPU kernel against the "reference" oracle (forward and backward,
+//                 every subset of requested input gradients), plus registry and shape-error behaviour.
+//   GradCheckTest every kernel (reference included) against central finite differences of
+//                 L = Σ output ⊙ R, evaluated in double.
+//   GraphTest     fan-out gradient summation, frozen parameters, overwrite semantics, a Liu-style small
+//                 net run through the default kernels against the reference kernels and finite differences.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/graph.h"
+#include "core/rng.h"
+#include "ops/registry.h"
+
+namespace {
+
+using sf::Attrs;
+using sf::Device;
+using sf::NodeId;
+using sf::Rng;
+using sf::Shape;
+using sf::Tensor;
+
+// ---------------------------------------------------------------------------------------------------------
+// Helpers
+
+enum class Gen {
+  normal,       // N(0, scale²)
+  uniform01,    // U[0, 1) — images
+  act_special,  // N(0, 9) with exact 0, ±30, ±1e-3, ±5 planted; for FD, |x| ≥ 0.1 (relu kink avoided)
+  onehot,       // one 1 per row of an [N, K] tensor
+  soft,         // positive rows summing to 1
+};
+
+struct InputSpec {
+  Shape shape;
+  Gen gen = Gen::normal;
+  double scale = 1.0;
+  bool differentiable = true;
+};
+
+struct OpCase {
+  std::string name;  // test-name suffix
+  std::string type;
+  Attrs attrs;
+  std::vector<InputSpec> inputs;
+  double fd_eps = 1e-2;
+};
+
+std::vector<std::string> impls_of(const std::string& type) {
+  return sf::OpRegistry::instance().implementations(type, Device::cpu);
+}
+
+Tensor generate(const InputSpec& s, Rng& rng, bool for_fd) {
+  Tensor t(s.shape);
+  const int64_t n = t.numel();
+  switch (s.gen) {
+    case Gen::normal:
+      for (int64_t i = 0; i < n; ++i) t[i] = static_cast<float>(rng.normal() * s.scale);
+      break;
+    case Gen::uniform01:
+      for (int64_t i = 0; i < n; ++i) t[i] = static_cast<float>(rng.uniform());
+      break;
+    case Gen::act_special: {
+      for (int64_t i = 0; i < n; ++i) t[i] = static_cast<float>(3.0 * rng.normal());
+      const float planted[] = {0.0f, 30.0f, -30.0f, 1e-3f, -1e-3f, 5.0f, -5.0f, 0.0f};
+      for (int64_t i = 0; i < n && i < 8; ++i) t[i * (n / 8)] = planted[i];
+      if (for_fd)
+        for (int64_t i = 0; i < n; ++i)
+          if (std::fabs(t[i]) < 0.1f) t[i] = (t[i] < 0.0f ? -0.1f : 0.1f) + t[i];
+      break;
+    }
+    case Gen::onehot: {
+      t.fill(0.0f);
+      const int64_t rows = s.shape.at(0), k = s.shape.at(1);
+      for (int64_t r = 0; r < rows; ++r) t[r * k + static_cast<int64_t>(rng.below(k))] = 1.0f;
+      break;
+    }
+    case Gen::soft: {
+      const int64_t rows = s.shape.at(0), k = s.shape.at(1);
+      for (int64_t r = 0; r < rows; ++r) {
+        double sum = 0.0;
+        for (int64_t j = 0; j < k; ++j) sum += (t[r * k + j] = static_cast<float>(0.05 + rng.uniform()));
+        for (int64_t j = 0; j < k; ++j) t[r * k + j] = static_cast<float>(t[r * k + j] / sum);
+      }
+      break;
+    }
+  }
+  return t;
+}
+
+Tensor random_like(const Shape& shape, Rng& rng, double scale = 1.0) {
+  return generate(InputSpec{shape, Gen::normal, scale}, rng, false);
+}
+
+double max_abs(const Tensor& t) {
+  double m = 0.0;
+  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, static_cast<double>(std::fabs(t[i])));
+  return m;
+}
+
+// |got − want| ≤ rtol · (|want| + max|want|) elementwise: relative, scaled by the tensor's magnitude so that
+// entries that cancel to ~0 are judged against the size of what was summed. NaN (e.g. an unwritten,
+// NaN-prefilled gradient) always fails.
+void expect_close(const Tensor& got, const Tensor& want, double rtol, const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  const double scale = std::max(max_abs(want), 1e-6);
+  int bad = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const double diff = std::fabs(static_cast<double>(got[i]) - want[i]);
+    const double tol = rtol * (std::fabs(want[i]) + scale);
+    if (!(diff <= tol)) {
+      if (++bad <= 5)
+        ADD_FAILURE() << what << ": element " << i << " got " << got[i] << " want " << want[i] << " (tol " << tol
+                      << ")";
+    }
+  }
+  EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << want.numel() << " elements differ";
+}
+
+std::vector<const Tensor*> ptrs(const std::vector<Tensor>& ts) {
+  std::vector<const Tensor*> out;
+  for (const auto& t : ts) out.push_back(&t);
+  return out;
+}
+
+std::vector<Shape> shapes_of(const OpCase& c) {
+  std::vector<Shape> s;
+  for (const auto& in : c.inputs) s.push_back(in.shape);
+  return s;
+}
+
+std::vector<Tensor> make_inputs(const OpCase& c, Rng& rng, bool for_fd) {
+  std::vector<Tensor> ins;
+  for (const auto& spec : c.inputs) ins.push_back(generate(spec, rng, for_fd));
+  return ins;
+}
+
+// Gradient buffers for the inputs selected by `mask` (bit i → input i), prefilled with NaN so that a kernel
+// that accumulates instead of overwriting, or skips an element, is caught.
+std::vector<Tensor> nan_grads(const OpCase& c, unsigned mask) {
+  std::vector<Tensor> g;
+  for (size_t i = 0; i < c.inputs.size(); ++i)
+    g.push_back((mask >> i) & 1u ? Tensor::full(c.inputs[i].shape, std::numeric_limits<float>::quiet_NaN())
+                                 : Tensor());
+  return g;
+}
+
+std::vector<Tensor*> grad_ptrs(std::vector<Tensor>& g) {
+  std::vector<Tensor*> out;
+  for (auto& t : g) out.push_back(t.defined() ? &t : nullptr);
+  return out;
+}
+
+unsigned differentiable_mask(const OpCase& c) {
+  unsigned m = 0;
+  for (size_t i = 0; i < c.inputs.size(); ++i)
+    if (c.inputs[i].differentiable) m |= 1u << i;
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The case table shared by OpsTest (kernel vs reference) and GradCheckTest (kernel vs finite differences).
+
+std::vector<OpCase> all_cases() {
+  std::vector<OpCase> cs;
+  auto conv = [&](std::string name, Shape x, Shape w, bool bias, int stride, int pad) {
+    OpCase c{std::move(name), "conv2d", Attrs{{"stride", stride}, {"pad", pad}}, {}};
+    c.inputs.push_back({x, Gen::normal, 1.0});
+    const double fan_in = static_cast<double>(w[1] * w[2] * w[3]);
+    c.inputs.push_back({w, Gen::normal, 1.0 / std::sqrt(fan_in)});
+    if (bias) c.inputs.push_back({Shape{w[0]}, Gen::normal, 0.5});
+    cs.push_back(c);
+  };
+  // Liu et al. small net: conv1 1→6 5x5 on 28x28, conv2 6→12 5x5 on 12x12.
+  conv("conv_liu1_nobias", {4, 1, 28, 28}, {6, 1, 5, 5}, false, 1, 0);
+  conv("conv_liu1_bias", {4, 1, 28, 28}, {6, 1, 5, 5}, true, 1, 0);
+  conv("conv_liu2_nobias", {4, 6, 12, 12}, {12, 6, 5, 5}, false, 1, 0);
+  conv("conv_liu2_bias", {4, 6, 12, 12}, {12, 6, 5, 5}, true, 1, 0);
+  conv("conv_s1_p2", {2, 2, 9, 9}, {3, 2, 5, 5}, false, 1, 2);
+  conv("conv_s1_p2_bias", {2, 2, 9, 9}, {3, 2, 5, 5}, true, 1, 2);
+  conv("conv_s2_p0", {2, 3, 10, 10}, {4, 3, 3, 3}, false, 2, 0);
+  conv("conv_s2_p0_bias_odd", {2, 3, 11, 11}, {4, 3, 3, 3}, true, 2, 0);
+  conv("conv_s2_p2_bias", {2, 3, 12, 12}, {4, 3, 5, 5}, true, 2, 2);
+  conv("conv_s2_p2_odd", {2, 3, 11, 11}, {4, 3, 5, 5}, false, 2, 2);
+  conv("conv_nonsquare_p1_bias", {2, 3, 9, 11}, {4, 3, 3, 5}, true, 1, 1);
+  conv("conv_nonsquare_s2_p1", {2, 2, 10, 7}, {3, 2, 2, 4}, false, 2, 1);
+  conv("conv_1x1_bias", {3, 4, 5, 5}, {3, 4, 1, 1}, true, 1, 0);
+
+  auto pool = [&](std::string name, Shape x, int k, int stride, int pad) {
+    cs.push_back({std::move(name), "avgpool2d", Attrs{{"kernel", k}, {"stride", stride}, {"pad", pad}},
+                  {{x, Gen::normal, 1.0}}});
+  };
+  pool("pool_2x2_s2_liu", {4, 6, 24, 24}, 2, 2, 0);
+  pool("pool_2x2_s2", {2, 3, 8, 8}, 2, 2, 0);
+  pool("pool_2x2_s2_odd", {2, 2, 5, 7}, 2, 2, 0);
+  pool("pool_3x3_s2_p1", {2, 3, 12, 12}, 3, 2, 1);
+  pool("pool_3x3_s2_p1_odd", {2, 3, 11, 9}, 3, 2, 1);
+  pool("pool_3x3_s1_p1", {2, 2, 6, 6}, 3, 1, 1);
+  // Default attrs: kernel 2, stride = kernel.
+  cs.push_back({"pool_default_attrs", "avgpool2d", Attrs{}, {{{2, 3, 6, 6}, Gen::normal, 1.0}}});
+
+  auto dense = [&](std::string name, int64_t n, int64_t in, int64_t out, bool bias) {
+    OpCase c{std::move(name), "dense", Attrs{}, {}};
+    c.inputs.push_back({Shape{n, in}, Gen::normal, 1.0});
+    c.inputs.push_back({Shape{out, in}, Gen::normal, 1.0 / std::sqrt(static_cast<double>(in))});
+    if (bias) c.inputs.push_back({Shape{out}, Gen::normal, 0.5});
+    cs.push_back(c);
+  };
+  dense("dense_bias", 6, 20, 10, true);
+  dense("dense_nobias", 6, 20, 10, false);
+  dense("dense_liu_bias", 50, 192, 10, true);
+  dense("dense_single_row", 1, 7, 3, true);
+
+  cs.push_back({"flatten", "flatten", Attrs{}, {{{3, 2, 4, 5}, Gen::normal, 1.0}}});
+
+  for (const char* act : {"relu", "softplus"}) {
+    cs.push_back({std::string(act) + "_small", act, Attrs{}, {{{4, 6, 8, 8}, Gen::act_special}}, 3e-3});
+    // > 4096 elements: the OpenMP kernel takes its parallel path.
+    cs.push_back({std::string(act) + "_large", act, Attrs{}, {{{4, 6, 24, 24}, Gen::act_special}}, 3e-3});
+  }
+  cs.push_back({"noisy_softplus_default", "noisy_softplus", Attrs{}, {{{4, 6, 8, 8}, Gen::act_special}}, 3e-3});
+  cs.push_back({"noisy_softplus_k017_s1_large", "noisy_softplus", Attrs{{"k", 0.17}, {"sigma", 1.0}},
+                {{{4, 6, 24, 24}, Gen::act_special}}, 3e-3});
+  cs.push_back({"noisy_softplus_k03_s05", "noisy_softplus", Attrs{{"k", 0.3}, {"sigma", 0.5}},
+                {{{3, 50}, Gen::act_special}}, 3e-3});
+  cs.push_back({"noisy_softplus_k1_s2", "noisy_softplus", Attrs{{"k", 1.0}, {"sigma", 2.0}},
+                {{{3, 50}, Gen::act_special}}, 3e-3});
+
+  auto loss = [&](std::string name, const char* type, int64_t n, int64_t k, Gen target, double logit_scale) {
+    cs.push_back({std::move(name), type, Attrs{},
+                  {{{n, k}, Gen::normal, logit_scale}, {{n, k}, target, 1.0, /*differentiable=*/false}},
+                  5e-2});  // wide step: the float loss resolves ~1e-7 relative, per-element grads are ~1/N
+  };
+  loss("mse_onehot", "mse_loss", 8, 10, Gen::onehot, 1.0);
+  loss("mse_soft", "mse_loss", 8, 10, Gen::soft, 1.0);
+  loss("mse_batch64", "mse_loss", 64, 10, Gen::onehot, 1.0);  // parallel path
+  loss("ce_onehot", "softmax_cross_entropy", 8, 10, Gen::onehot, 1.0);
+  loss("ce_soft", "softmax_cross_entropy", 8, 10, Gen::soft, 1.0);
+  loss("ce_large_logits", "softmax_cross_entropy", 8, 10, Gen::onehot, 15.0);  // logits around ±30
+  loss("ce_batch64_soft", "softmax_cross_entropy", 64, 10, Gen::soft, 2.0);    // parallel path
+  return cs;
+}
+
+std::string case_name(const testing::TestParamInfo<OpCase>& info) { return info.param.name; }
+
+// ---------------------------------------------------------------------------------------------------------
+// OpsTest: every optimised kernel against the reference kernel.
+
+class OpsTest : public testing::TestWithParam<OpCase> {};
+
+TEST_P(OpsTest, MatchesReference) {
+  const OpCase& c = GetParam();
+  const auto shapes = shapes_of(c);
+  const unsigned diff = differentiable_mask(c);
+  int compared = 0;
+  for (const std::string& impl : impls_of(c.type)) {
+    if (impl == "reference") continue;
+    SCOPED_TRACE("impl " + impl);
+    auto ref = sf::make_op(c.type, c.attrs, Device::cpu, "reference");
+    auto op = sf::make_op(c.type, c.attrs, Device::cpu, impl);
+    EXPECT_EQ(op->impl(), impl);
+    EXPECT_EQ(std::string(op->type()), c.type);
+    const Shape out_shape = ref->prepare(shapes);
+    ASSERT_EQ(op->prepare(shapes), out_shape);
+
+    Rng rng(1234);
+    // Two rounds with different data through the same prepared op: kernels rebind their buffers per call.
+    for (int round = 0; round < 2; ++round) {
+      SCOPED_TRACE("round " + std::to_string(round));
+      const auto ins = make_inputs(c, rng, false);
+      Tensor want(out_shape), got = Tensor::full(out_shape, std::numeric_limits<float>::quiet_NaN());
+      ref->forward(ptrs(ins), want);
+      op->forward(ptrs(ins), got);
+      expect_close(got, want, 1e-4, "forward");
+
+      const Tensor gout = random_like(out_shape, rng);
+      // Every subset of requested gradients, the empty one included (must not crash or write anything).
+      for (unsigned mask = 0; mask <= diff; ++mask) {
+        if ((mask & ~diff) != 0) continue;
+        SCOPED_TRACE("grad mask " + std::to_string(mask));
+        auto gwant = nan_grads(c, mask), ggot = nan_grads(c, mask);
+        const auto pw = grad_ptrs(gwant), pg = grad_ptrs(ggot);
+        ref->backward(ptrs(ins), want, gout, pw);
+        op->backward(ptrs(ins), got, gout, pg);
+        for (size_t i = 0; i < c.inputs.size(); ++i)
+          if (pg[i]) expect_close(*pg[i], *pw[i], 1e-4, "grad of input " + std::to_string(i));
+      }
+    }
+    ++compared;
+  }
+  // Nothing to compare when the oracle is the only CPU kernel (flatten); GradCheckTest still covers it.
+  if (compared == 0) {
+    EXPECT_EQ(impls_of(c.type), std::vector<std::string>{"reference"});
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, OpsTest, testing::ValuesIn(all_cases()), case_name);
+
+// ---------------------------------------------------------------------------------------------------------
+// GradCheckTest: central differences of L = Σ y ⊙ R (so dL/dy = R), in double, for every kernel.
+
+class GradCheckTest : public testing::TestWithParam<OpCase> {};
+
+double objective(sf::Op& op, const std::vector<Tensor>& ins, Tensor& out, const Tensor& r) {
+  op.forward(ptrs(ins), out);
+  double l = 0.0;
+  for (int64_t i = 0; i < out.numel(); ++i) l += static_cast<double>(out[i]) * r[i];
+  return l;
+}
+
+TEST_P(GradCheckTest, FiniteDifference) {
+  const OpCase& c = GetParam();
+  const auto shapes = shapes_of(c);
+  const unsigned diff = differentiable_mask(c);
+  for (const std::string& impl : impls_of(c.type)) {
+    SCOPED_TRACE("impl " + impl);
+    auto op = sf::make_op(c.type, c.attrs, Device::cpu, impl);
+    const Shape out_shape = op->prepare(shapes);
+    Rng rng(99);
+    auto ins = make_inputs(c, rng, /*for_fd=*/true);
+    const Tensor r = random_like(out_shape, rng);
+    Tensor out(out_shape);
+    objective(*op, ins, out, r);
+    auto grads = nan_grads(c, diff);
+    op->backward(ptrs(ins), out, r, grad_ptrs(grads));
+
+    for (size_t k = 0; k < c.inputs.size(); ++k) {
+      if (!c.inputs[k].differentiable) continue;
+      SCOPED_TRACE("input " + std::to_string(k));
+      Tensor& x = ins[k];
+      // All elements of small tensors; for large ones the corners plus a fixed random sample.
+      std::set<int64_t> idx;
+      if (x.numel() <= 64) {
+        for (int64_t i = 0; i < x.numel(); ++i) idx.insert(i);
+      } else {
+        idx.insert(0);
+        idx.insert(x.numel() - 1);
+        while (idx.size() < 48) idx.insert(static_cast<int64_t>(rng.below(x.numel())));
+      }
+      std::vector<std::pair<int64_t, double>> fd;
+      double scale = 0.0;
+      for (int64_t i : idx) {
+        const float orig = x[i];
+        const float xp = orig + static_cast<float>(c.fd_eps), xm = orig - static_cast<float>(c.fd_eps);
+        x[i] = xp;
+        const double lp = objective(*op, ins, out, r);
+        x[i] = xm;
+        const double lm = objective(*op, ins, out, r);
+        x[i] = orig;
+        const double d = (lp - lm) / (static_cast<double>(xp) - xm);
+        fd.emplace_back(i, d);
+        scale = std::max(scale, std::fabs(d));
+      }
+      // A one-element (loss) output is a rounded float: a few of its ulps over the step bound what a
+      // difference can resolve. Outputs with many elements are summed in double, so no floor there.
+      double noise = 1e-9;
+      if (out.numel() == 1) {
+        const float y = out[0];
+        noise += 4.0 * (std::nextafter(std::fabs(y), INFINITY) - std::fabs(y)) * std::fabs(r[0]) / (2.0 * c.fd_eps);
+      }
+      int bad = 0;
+      for (auto [i, d] : fd) {
+        const double an = grads[k][i];
+        const double tol = 2e-3 * scale + 2e-2 * std::fabs(d) + noise;
+        if (!(std::fabs(an - d) <= tol) && ++bad <= 5)
+          ADD_FAILURE() << "element " << i << " (x=" << x[i] << "): analytic " << an << " finite difference " << d;
+      }
+      EXPECT_EQ(bad, 0) << bad << " of " << fd.size() << " checked elements differ";
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(GradCheck, GradCheckTest, testing::ValuesIn(all_cases()), case_name);
+
+// ---------------------------------------------------------------------------------------------------------
+// OpsTest: registry and shape errors.
+
+TEST(OpsTest, EveryOpTypeHasReferenceKernel) {
+  for (const char* type : {"conv2d", "avgpool2d", "dense", "flatten", "relu", "softplus", "noisy_softplus",
+                           "mse_loss", "softmax_cross_entropy"}) {
+    SCOPED_TRACE(type);
+    EXPECT_TRUE(sf::OpRegistry::instance().has_type(type));
+    const auto impls = impls_of(type);
+    EXPECT_NE(std::find(impls.begin(), impls.end(), "reference"), impls.end());
+    EXPECT_EQ(std::set<std::string>(impls.begin(), impls.end()).size(), impls.size()) << "duplicate impl";
+  }
+}
+
+TEST(OpsTest, DefaultPicksHighestPriorityKernel) {
+  // oneDNN wins where it exists, OpenMP loops where it does not.
+  EXPECT_STREQ(sf::make_op("conv2d", {{"stride", 1}})->impl(), "onednn");
+  EXPECT_STREQ(sf::make_op("dense")->impl(), "onednn");
+  EXPECT_STREQ(sf::make_op("avgpool2d")->impl(), "onednn");
+  EXPECT_STREQ(sf::make_op("relu")->impl(), "onednn");
+  EXPECT_STREQ(sf::make_op("noisy_softplus")->impl(), "openmp");
+  EXPECT_STREQ(sf::make_op("mse_loss")->impl(), "openmp");
+  EXPECT_STREQ(sf::make_op("dense", {}, Device::cpu, "reference")->impl(), "reference");
+}
+
+std::string error_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const sf::Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("WRONG EXCEPTION TYPE: ") + e.what();
+  }
+  return "NO EXCEPTION";
+}
+
+TEST(OpsTest, UnknownOpTypeOrImplThrows) {
+  EXPECT_THROW(sf::make_op("conv3d"), sf::Error);
+  EXPECT_NE(error_message([] { sf::make_op("conv3d"); }).find("conv3d"), std::string::npos);
+  EXPECT_THROW(sf::make_op("conv2d", {}, Device::cpu, "no_such_impl"), sf::Error);
+  EXPECT_NE(error_message([] { sf::make_op("conv2d", {}, Device::cpu, "no_such_impl"); }).find("conv2d"),
+            std::string::npos);
+  // Noisy Softplus has no oneDNN form; no CUDA kernels are registered.
+  EXPECT_THROW(sf::make_op("noisy_softplus", {}, Device::cpu, "onednn"), sf::Error);
+  EXPECT_THROW(sf::make_op("conv2d", {}, Device::cuda), sf::Error);
+  EXPECT_TRUE(impls_of("conv3d").empty());
+  EXPECT_FALSE(sf::OpRegistry::instance().has_type("conv3d"));
+}
+
+TEST(OpsTest, BadAttrsThrow) {
+  for (const std::string& impl : impls_of("conv2d")) {
+    EXPECT_THROW(sf::make_op("conv2d", {{"stride", 0}}, Device::cpu, impl), sf::Error) << impl;
+    EXPECT_THROW(sf::make_op("conv2d", {{"pad", -1}}, Device::cpu, impl), sf::Error) << impl;
+  }
+  for (const std::string& impl : impls_of("avgpool2d")) {
+    EXPECT_NE(error_message([&] { sf::make_op("avgpool2d", {{"kernel", 2}, {"pad", 2}}, Device::cpu, impl); })
+                  .find("avgpool2d"),
+              std::string::npos)
+        << impl;
+    EXPECT_THROW(sf::make_op("avgpool2d", {{"kernel", 0}}, Device::cpu, impl), sf::Error) << impl;
+  }
+  for (const std::string& impl : impls_of("noisy_softplus")) {
+    EXPECT_THROW(sf::make_op("noisy_softplus", {{"k", 0.0}}, Device::cpu, impl), sf::Error) << impl;
+    EXPECT_THROW(sf::make_op("noisy_softplus", {{"sigma", -1.0}}, Device::cpu, impl), sf::Error) << impl;
+  }
+}
+
+// prepare() on bad shapes must raise sf::Error naming the op, for every implementation.
+void expect_prepare_fails(const std::string& type, const Attrs& attrs, const std::vector<Shape>& shapes) {
+  for (const std::string& impl : impls_of(type)) {
+    SCOPED_TRACE(type + "/" + impl);
+    const std::string msg = error_message([&] { sf::make_op(type, attrs, Device::cpu, impl)->prepare(shapes); });
+    EXPECT_NE(msg.find(type), std::string::npos) << "message: " << msg;
+    EXPECT_EQ(msg.find("WRONG EXCEPTION"), std::string::npos) << msg;
+  }
+}
+
+TEST(OpsTest, ShapeMismatchNamesOp) {
+  const Attrs none;
+  expect_prepare_fails("conv2d", none, {{1, 3, 8, 8}, {4, 2, 3, 3}});             // channels
+  expect_prepare_fails("conv2d", none, {{3, 8, 8}, {4, 3, 3, 3}});                // input rank
+  expect_prepare_fails("conv2d", none, {{1, 3, 8, 8}, {4, 3, 3}});                // weight rank
+  expect_prepare_fails("conv2d", none, {{1, 3, 8, 8}, {4, 3, 3, 3}, {5}});        // bias
+  expect_prepare_fails("conv2d", none, {{1, 1, 3, 3}, {1, 1, 5, 5}});             // kernel > input
+  // (4 − 5) / 2 + 1 truncates to 1: the check must not rely on the output size.
+  expect_prepare_fails("conv2d", {{"stride", 2}}, {{1, 1, 4, 4}, {1, 1, 5, 5}});
+  expect_prepare_fails("conv2d", {{"stride", 3}, {"pad", 1}}, {{1, 1, 8, 2}, {1, 1, 3, 5}});
+  expect_prepare_fails("conv2d", none, {{1, 1, 8, 8}});                           // arity
+  expect_prepare_fails("conv2d", none, {{1, 1, 8, 8}, {1, 1, 3, 3}, {1}, {1}});  // arity
+  expect_prepare_fails("dense", none, {{2, 5}, {3, 4}});
+  expect_prepare_fails("dense", none, {{2, 3, 4}, {3, 4}});
+  expect_prepare_fails("dense", none, {{2, 4}, {3, 4}, {4}});
+  expect_prepare_fails("dense", none, {{2, 4}});
+  expect_prepare_fails("avgpool2d", none, {{2, 3, 4}});
+  expect_prepare_fails("avgpool2d", none, {{1, 1, 1, 1}});  // (1 − 2) / 2 + 1 truncates to 1
+  expect_prepare_fails("avgpool2d", {{"kernel", 3}, {"stride", 2}}, {{1, 1, 8, 2}});
+  expect_prepare_fails("avgpool2d", {{"kernel", 3}, {"stride", 2}, {"pad", 1}}, {{1, 1, 8, 0}});
+  expect_prepare_fails("avgpool2d", none, {{1, 1, 4, 4}, {1, 1, 4, 4}});
+  expect_prepare_fails("flatten", none, {});
+  expect_prepare_fails("flatten", none, {Shape{}});
+  for (const char* act : {"relu", "softplus", "noisy_softplus"}) {
+    expect_prepare_fails(act, none, {{2, 3}, {2, 3}});
+    expect_prepare_fails(act, none, {});
+  }
+  for (const char* loss : {"mse_loss", "softmax_cross_entropy"}) {
+    expect_prepare_fails(loss, none, {{2, 3}, {2, 4}});
+    expect_prepare_fails(loss, none, {{2, 3, 1}, {2, 3, 1}});
+    expect_prepare_fails(loss, none, {{2, 3}});
+  }
+}
+
+TEST(OpsTest, ShapeErrorSurfacesFromGraphApply) {
+  sf::Graph g;
+  const NodeId x = g.input("x", {2, 5});
+  const NodeId w = g.parameter("w", Tensor::zeros({3, 4}));
+  const std::string msg = error_message([&] { g.apply("fc", sf::make_op("dense"), {x, w}); });
+  EXPECT_NE(msg.find("dense"), std::string::npos) << msg;
+}
+
+// Flatten shares no storage with its input and round-trips the gradient.
+TEST(OpsTest, FlattenShapeAndData) {
+  auto op = sf::make_op("flatten");
+  EXPECT_EQ(op->prepare(std::vector<Shape>{{3, 2, 4, 5}}), (Shape{3, 40}));
+  Rng rng(5);
+  const Tensor x = random_like({3, 2, 4, 5}, rng);
+  Tensor y({3, 40});
+  op->forward(std::vector<const Tensor*>{&x}, y);
+  EXPECT_NE(y.data(), x.data());
+  EXPECT_EQ(y.to_vector(), x.to_vector());
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// GraphTest
+
+Tensor random_tensor(const Shape& s, Rng& rng, double scale) { return random_like(s, rng, scale); }
+
+// Central difference of the graph's loss with respect to one element of a tensor the graph reads.
+double graph_fd(sf::Graph& g, NodeId loss, Tensor& t, int64_t i, float eps) {
+  const float orig = t[i];
+  const float xp = orig + eps, xm = orig - eps;
+  t[i] = xp;
+  g.forward();
+  const double lp = g.value(loss)[0];
+  t[i] = xm;
+  g.forward();
+  const double lm = g.value(loss)[0];
+  t[i] = orig;
+  g.forward();
+  return (lp - lm) / (static_cast<double>(xp) - xm);
+}
+
+void expect_grad_matches_fd(sf::Graph& g, NodeId loss, Tensor& value, const Tensor& grad, const std::string& what,
+                            int max_checks = 1 << 30, float eps = 1e-2f) {
+  std::vector<std::pair<int64_t, double>> fd;
+  double scale = 0.0;
+  const int64_t step = std::max<int64_t>(1, value.numel() / max_checks);
+  for (int64_t i = 0; i < value.numel(); i += step) {
+    fd.emplace_back(i, graph_fd(g, loss, value, i, eps));
+    scale = std::max(scale, std::fabs(fd.back().second));
+  }
+  ASSERT_GT(scale, 0.0) << what << ": finite differences all zero — degenerate test";
+  // The loss is float: a few ulps of it, divided by the step, is the floor of what a difference resolves.
+  const double noise = 1e-6 * std::max(1.0, std::fabs(static_cast<double>(g.value(loss)[0]))) / eps;
+  for (auto [i, d] : fd) {
+    const double tol = 2e-3 * scale + 2e-2 * std::fabs(d) + noise;
+    EXPECT_NEAR(grad[i], d, tol) << what << " element " << i;
+  }
+}
+
+std::vector<std::string> graph_impls() { return {"", "reference"}; }  // default (highest priority), oracle
+
+// A parameter used by two ops: h = dense(x, W); y = dense(h, W); loss = mse(y, t). dL/dW is the sum of the
+// two uses' contributions.
+TEST(GraphTest, ParameterFanOutSumsGradients) {
+  for (const std::string& impl : graph_impls()) {
+    SCOPED_TRACE("impl '" + impl + "'");
+    Rng rng(11);
+    const int64_t n = 4, d = 5;
+    sf::Graph g;
+    Tensor w = random_tensor({d, d}, rng, 0.6), wg = Tensor::full({d, d}, 123.0f);
+    const NodeId x = g.input("x", {n, d});
+    const NodeId t = g.input("t", {n, d});
+    const NodeId wid = g.parameter("W", w, wg);
+    const NodeId h = g.apply("h", sf::make_op("dense", {}, Device::cpu, impl), {x, wid});
+    const NodeId y = g.apply("y", sf::make_op("dense", {}, Device::cpu, impl), {h, wid});
+    const NodeId loss = g.apply("loss", sf::make_op("mse_loss", {}, Device::cpu, impl), {y, t});
+    g.value(x).copy_from(random_tensor({n, d}, rng, 1.0));
+    g.value(t).copy_from(random_tensor({n, d}, rng, 1.0));
+    g.forward();
+    g.backward(loss);
+    EXPECT_EQ(g.grad(wid).data(), wg.data()) << "the graph must write into the caller's gradient tensor";
+    EXPECT_FALSE(g.grad(x).defined());
+    EXPECT_FALSE(g.grad(t).defined());
+
+    // Analytic: the two per-use contributions computed by hand with the reference kernels.
+    auto d1 = sf::make_op("dense", {}, Device::cpu, "reference");
+    auto d2 = sf::make_op("dense", {}, Device::cpu, "reference");
+    d1->prepare(std::vector<Shape>{{n, d}, {d, d}});
+    d2->prepare(std::vector<Shape>{{n, d}, {d, d}});
+    Tensor dy({n, d}), dh({n, d}), dw1({d, d}), dw2({d, d});
+    for (int64_t i = 0; i < dy.numel(); ++i) dy[i] = 2.0f * (g.value(y)[i] - g.value(t)[i]) / (n * d);
+    d2->backward(std::vector<const Tensor*>{&g.value(h), &w}, g.value(y), dy, std::vector<Tensor*>{&dh, &dw2});
+    d1->backward(std::vector<const Tensor*>{&g.value(x), &w}, g.value(h), dh, std::vector<Tensor*>{nullptr, &dw1});
+    Tensor sum({d, d});
+    for (int64_t i = 0; i < sum.numel(); ++i) sum[i] = dw1[i] + dw2[i];
+    expect_close(wg, sum, 1e-4, "dW vs sum of both uses");
+    expect_grad_matches_fd(g, loss, w, wg, "dW");
+  }
+}
+
+// An intermediate node read twice by the same op: h = softplus(x); y = dense(h, h) = h·hᵀ.
+TEST(GraphTest, IntermediateFanOutSumsGradients) {
+  for (const std::string& impl : graph_impls()) {
+    SCOPED_TRACE("impl '" + impl + "'");
+    Rng rng(12);
+    const int64_t n = 3, d = 4;
+    sf::Graph g;
+    Tensor x = random_tensor({n, d}, rng, 1.0), xg({n, d});
+    const NodeId xid = g.parameter("x", x, xg);
+    const NodeId t = g.input("t", {n, n});
+    const NodeId h = g.apply("h", sf::make_op("softplus", {}, Device::cpu, impl), {xid});
+    const NodeId y = g.apply("y", sf::make_op("dense", {}, Device::cpu, impl), {h, h});
+    const NodeId loss = g.apply("loss", sf::make_op("mse_loss", {}, Device::cpu, impl), {y, t});
+    g.value(t).copy_from(random_tensor({n, n}, rng, 1.0));
+    g.forward();
+    g.backward(loss);
+    expect_grad_matches_fd(g, loss, x, xg, "dx", 1 << 30, 3e-3f);
+  }
+}
+
+TEST(GraphTest, ParameterWithoutGradStaysUntouched) {
+  for (const std::string& impl : graph_impls()) {
+    SCOPED_TRACE("impl '" + impl + "'");
+    Rng rng(13);
+    sf::Graph g;
+    Tensor w = random_tensor({3, 6}, rng, 0.5), wg({3, 6});
+    Tensor b = random_tensor({3}, rng, 0.5);  // frozen: no gradient tensor
+    Tensor w2 = random_tensor({2, 3}, rng, 0.5);  // frozen weight of a later layer
+    const Tensor b_before = b.clone(), w2_before = w2.clone();
+    const NodeId x = g.input("x", {4, 6});
+    const NodeId t = g.input("t", {4, 2});
+    const NodeId wid = g.parameter("w", w, wg);
+    const NodeId bid = g.parameter("b", b);
+    const NodeId w2id = g.parameter("w2", w2);
+    const NodeId h = g.apply("h", sf::make_op("dense", {}, Device::cpu, impl), {x, wid, bid});
+    const NodeId a = g.apply("a", sf::make_op("softplus", {}, Device::cpu, impl), {h});
+    const NodeId y = g.apply("y", sf::make_op("dense", {}, Device::cpu, impl), {a, w2id});
+    const NodeId loss = g.apply("loss", sf::make_op("softmax_cross_entropy", {}, Device::cpu, impl), {y, t});
+    g.value(x).copy_from(random_tensor({4, 6}, rng, 1.0));
+    g.value(t).copy_from(generate({{4, 2}, Gen::onehot}, rng, false));
+    g.forward();
+    g.backward(loss);
+    EXPECT_FALSE(g.grad(bid).defined());
+    EXPECT_FALSE(g.grad(w2id).defined());
+    EXPECT_FALSE(g.grad(x).defined());
+    EXPECT_EQ(b.to_vector(), b_before.to_vector());
+    EXPECT_EQ(w2.to_vector(), w2_before.to_vector());
+    expect_grad_matches_fd(g, loss, w, wg, "dw", 1 << 30, 3e-3f);
+  }
+}
+
+TEST(GraphTest, LossMustBeOneElement) {
+  sf::Graph g;
+  Tensor w = Tensor::full({2, 3}, 0.1f), wg({2, 3});
+  const NodeId x = g.input("x", {4, 3});
+  const NodeId wid = g.parameter("w", w, wg);
+  const NodeId y = g.apply("y", sf::make_op("dense"), {x, wid});
+  g.forward();
+  EXPECT_THROW(g.backward(y), sf::Error);
+  EXPECT_THROW(g.backward(-1), sf::Error);
+  EXPECT_THROW(g.backward(g.size()), sf::Error);
+}
+
+// Backward overwrites: running it again (with or without a new forward) gives bit-identical gradients,
+// including for the fan-out buffers.
+TEST(GraphTest, BackwardTwiceIsIdentical) {
+  for (const std::string& impl : graph_impls()) {
+    SCOPED_TRACE("impl '" + impl + "'");
+    Rng rng(14);
+    const int64_t n = 4, d = 5;
+    sf::Graph g;
+    Tensor w = random_tensor({d, d}, rng, 0.6), wg({d, d});
+    Tensor b = random_tensor({d}, rng, 0.2), bg({d});
+    const NodeId x = g.input("x", {n, d});
+    const NodeId t = g.input("t", {n, d});
+    const NodeId wid = g.parameter("W", w, wg);
+    const NodeId bid = g.parameter("b", b, bg);
+    const NodeId h = g.apply("h", sf::make_op("dense", {}, Device::cpu, impl), {x, wid, bid});
+    const NodeId a = g.apply("a", sf::make_op("noisy_softplus", {}, Device::cpu, impl), {h});
+    const NodeId y = g.apply("y", sf::make_op("dense", {}, Device::cpu, impl), {a, wid, bid});
+    const NodeId loss = g.apply("loss", sf::make_op("mse_loss", {}, Device::cpu, impl), {y, t});
+    g.value(x).copy_from(random_tensor({n, d}, rng, 1.0));
+    g.value(t).copy_from(random_tensor({n, d}, rng, 1.0));
+    g.forward();
+    g.backward(loss);
+    const auto w1 = wg.to_vector(), b1 = bg.to_vector();
+    const float l1 = g.value(loss)[0];
+    g.backward(loss);
+    EXPECT_EQ(wg.to_vector(), w1);
+    EXPECT_EQ(bg.to_vector(), b1);
+    g.forward();
+    g.backward(loss);
+    EXPECT_EQ(g.value(loss)[0], l1);
+    EXPECT_EQ(wg.to_vector(), w1);
+    EXPECT_EQ(bg.to_vector(), b1);
+    expect_grad_matches_fd(g, loss, w, wg, "dW", 1 << 30, 3e-3f);
+    expect_grad_matches_fd(g, loss, b, bg, "db", 1 << 30, 3e-3f);
+  }
+}
+
+// Liu et al. small net (conv 1→6 5x5, Noisy Softplus, avgpool 2, conv 6→12 5x5, Noisy Softplus, avgpool 2,
+// flatten, dense 192→10, softmax cross-entropy) at batch 2: the default kernels against the reference ones,
+// then a finite-difference spot check of every parameter.
+struct SmallNet {
+  sf::Graph g;
+  NodeId x, t, loss;
+  std::vector<NodeId> params;
+  std::vector<Tensor> grads;
+};
+
+void build_small_net(SmallNet& net, const std::string& impl, const std::vector<Tensor>& values, bool conv_bias) {
+  auto& g = net.g;
+  auto op = [&](const char* type, Attrs a = {}) { return sf::make_op(type, a, Device::cpu, impl); };
+  net.x = g.input("x", {2, 1, 28, 28});
+  net.t = g.input("t", {2, 10});
+  for (size_t i = 0; i < values.size(); ++i) {
+    net.grads.emplace_back(values[i].shape());
+    net.params.push_back(g.parameter("p" + std::to_string(i), values[i], net.grads.back()));
+  }
+  const auto& p = net.params;
+  std::vector<NodeId> c1in{net.x, p[0]}, c2in;
+  size_t next = 1;
+  if (conv_bias) c1in.push_back(p[next++]);
+  NodeId h = g.apply("conv1", op("conv2d"), c1in);
+  h = g.apply("act1", op("noisy_softplus", {{"k", 0.17}, {"sigma", 1.0}}), {h});
+  h = g.apply("pool1", op("avgpool2d", {{"kernel", 2}}), {h});
+  c2in = {h, p[next++]};
+  if (conv_bias) c2in.push_back(p[next++]);
+  h = g.apply("conv2", op("conv2d"), c2in);
+  h = g.apply("act2", op("noisy_softplus", {{"k", 0.17}, {"sigma", 1.0}}), {h});
+  h = g.apply("pool2", op("avgpool2d", {{"kernel", 2}}), {h});
+  h = g.apply("flat", op("flatten"), {h});
+  h = g.apply("fc", op("dense"), {h, p[next], p[next + 1]});
+  net.loss = g.apply("loss", op("softmax_cross_entropy"), {h, net.t});
+}
+
+TEST(GraphTest, SmallNetDefaultKernelsMatchReferenceAndFiniteDifferences) {
+  for (bool conv_bias : {false, true}) {
+    SCOPED_TRACE(conv_bias ? "conv bias" : "no conv bias");
+    Rng rng(15);
+    std::vector<Tensor> values;
+    values.push_back(random_tensor({6, 1, 5, 5}, rng, 0.3));
+    if (conv_bias) values.push_back(random_tensor({6}, rng, 0.1));
+    values.push_back(random_tensor({12, 6, 5, 5}, rng, 0.1));
+    if (conv_bias) values.push_back(random_tensor({12}, rng, 0.1));
+    values.push_back(random_tensor({10, 192}, rng, 0.3));
+    values.push_back(random_tensor({10}, rng, 0.1));
+    const Tensor image = generate({{2, 1, 28, 28}, Gen::uniform01}, rng, false);
+    const Tensor target = generate({{2, 10}, Gen::onehot}, rng, false);
+
+    SmallNet fast, ref;
+    build_small_net(fast, "", values, conv_bias);
+    build_small_net(ref, "reference", values, conv_bias);
+    for (SmallNet* net : {&fast, &ref}) {
+      net->g.value(net->x).copy_from(image);
+      net->g.value(net->t).copy_from(target);
+      net->g.forward();
+      net->g.backward(net->loss);
+    }
+    EXPECT_NEAR(fast.g.value(fast.loss)[0], ref.g.value(ref.loss)[0], 1e-4 * std::fabs(ref.g.value(ref.loss)[0]));
+    for (size_t i = 0; i < values.size(); ++i) {
+      expect_close(fast.grads[i], ref.grads[i], 1e-4, "param " + std::to_string(i) + " vs reference");
+      expect_grad_matches_fd(fast.g, fast.loss, values[i], fast.grads[i], "param " + std::to_string(i), 6, 1e-2f);
+    }
+  }
+}
+
+}  // namespace
