@@ -180,7 +180,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   ckpt.architecture = r.str(arch_len, "architecture text");
 
   const uint32_t count = r.u32("tensor count");
-  r.need(static_cast<uint64_t>(count) * kMinTensorRecord, std::to_string(count) + " tensor records");
+  r.need(static_cast<uint64_t>(count) * kMinTensorRecord, "records for tensor count " + std::to_string(count));
   ckpt.tensors.reserve(count);
   std::unordered_set<std::string> seen;
   for (uint32_t t = 0; t < count; ++t) {
@@ -198,27 +198,23 @@ Checkpoint load_checkpoint(const std::string& path) {
       fail_input(path, what + " has rank " + std::to_string(rank) + " (at most " + std::to_string(kMaxRank) +
                            "; file is corrupt)");
     Shape shape(rank);
-    bool has_zero = false;
     for (uint32_t i = 0; i < rank; ++i) {
       shape[i] = r.i64(what + " dims");
       if (shape[i] < 0)
         fail_input(path, what + " has negative dimension " + std::to_string(shape[i]) + " (file is corrupt)");
-      has_zero |= shape[i] == 0;
     }
-    // Bound the element count by the bytes actually left before allocating, multiplying step by step
-    // so a corrupt dimension cannot overflow int64 or request a huge buffer.
-    const uint64_t max_elems = r.remaining() / sizeof(float);
+    // Multiply left to right as sf::numel does, refusing any prefix that would overflow int64; then bound
+    // the element count by the bytes actually left, so a corrupt dimension never requests a huge buffer.
     uint64_t n = 1;
-    if (has_zero) {
-      n = 0;
-    } else {
-      for (int64_t d : shape) {
-        if (static_cast<uint64_t>(d) > max_elems / n)
-          fail_input(path, "truncated (" + what + " of shape " + to_string(shape) + " needs more than the " +
-                               std::to_string(r.remaining()) + " bytes left)");
-        n *= static_cast<uint64_t>(d);
-      }
+    for (int64_t d : shape) {
+      if (n != 0 && static_cast<uint64_t>(d) > static_cast<uint64_t>(INT64_MAX) / n)
+        fail_input(path, what + " has shape " + to_string(shape) + " whose size overflows (file is corrupt)");
+      n *= static_cast<uint64_t>(d);
     }
+    if (n > r.remaining() / sizeof(float))
+      fail_input(path, "truncated (" + what + " of shape " + to_string(shape) + " needs " +
+                           std::to_string(n) + " floats, " + std::to_string(r.remaining()) +
+                           " left)");
     Tensor tensor(std::move(shape));
     r.floats(tensor.data(), static_cast<int64_t>(n), what + " data");
     ckpt.tensors.push_back({std::move(name), std::move(tensor)});

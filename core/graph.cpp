@@ -1,5 +1,6 @@
 #include "core/graph.h"
 
+#include <chrono>
 #include <cmath>
 
 #include "core/error.h"
@@ -64,13 +65,27 @@ void Graph::allocate_gradients() {
   grads_ready_ = true;
 }
 
+namespace {
+using Clock = std::chrono::steady_clock;
+double elapsed(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+}  // namespace
+
 void Graph::forward() {
+  if (profiling_) timing_.resize(nodes_.size());
   std::vector<const Tensor*> ins;
-  for (auto& n : nodes_) {
+  for (NodeId i = 0; i < size(); ++i) {
+    Node& n = nodes_[i];
     if (!n.op) continue;
     ins.clear();
     for (NodeId in : n.inputs) ins.push_back(&nodes_[in].value);
+    if (!profiling_) {
+      n.op->forward(ins, n.value);
+      continue;
+    }
+    const auto t0 = Clock::now();
     n.op->forward(ins, n.value);
+    timing_[i].forward_s += elapsed(t0);
+    ++timing_[i].calls;
   }
 }
 
@@ -111,7 +126,13 @@ void Graph::backward(NodeId loss) {
       int slot = written[in]++;
       gins.push_back(slot == 0 ? &src.grad : &src.extra.at(slot - 1));
     }
+    if (!profiling_) {
+      n.op->backward(ins, n.value, n.grad, gins);
+      continue;
+    }
+    const auto t0 = Clock::now();
     n.op->backward(ins, n.value, n.grad, gins);
+    timing_[i].backward_s += elapsed(t0);
   }
 }
 

@@ -51,7 +51,7 @@ Tensor Tensor::from(Shape shape, const std::vector<float>& values) {
   Tensor t(std::move(shape));
   if (static_cast<int64_t>(values.size()) != t.numel())
     fail_internal("Tensor::from: " + std::to_string(values.size()) + " values for shape " + to_string(t.shape()));
-  std::memcpy(t.data(), values.data(), values.size() * sizeof(float));
+  if (!values.empty()) std::memcpy(t.data(), values.data(), values.size() * sizeof(float));
   return t;
 }
 

@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "core/error.h"
@@ -44,9 +46,42 @@ struct Trainer::Net {
 };
 
 Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t seed)
-    : model_(model), spec_(spec), device_(device), seed_(seed), optimizer_(make_optimizer(spec.optimizer)) {}
+    : model_(model), spec_(spec), device_(device), seed_(seed), optimizer_(make_optimizer(spec.optimizer)) {
+  const char* env = std::getenv("SPIKEFORGE_PROFILE");
+  profiling_ = env && *env && std::string(env) != "0";
+}
 
-Trainer::~Trainer() = default;
+Trainer::~Trainer() {
+  if (profiling_) std::fputs(profile_report().c_str(), stderr);
+}
+
+std::string Trainer::profile_report() const {
+  std::string out = "profile (training graphs, per step):\n";
+  char line[200];
+  for (const auto& [key, net] : nets_) {
+    if (!key.second) continue;
+    const Graph& g = net->graph;
+    double total = 0;
+    int64_t steps = 0;
+    for (NodeId i = 0; i < g.size(); ++i) steps = std::max(steps, g.timing(i).calls);
+    if (!steps) continue;
+    std::snprintf(line, sizeof line, "batch %lld, %lld steps\n%-10s %-22s %10s %10s\n", (long long)key.first,
+                  (long long)steps, "node", "op/impl", "fwd us", "bwd us");
+    out += line;
+    for (NodeId i = 0; i < g.size(); ++i) {
+      if (!g.op(i)) continue;
+      const auto t = g.timing(i);
+      total += t.forward_s + t.backward_s;
+      std::snprintf(line, sizeof line, "%-10s %-22s %10.1f %10.1f\n", g.name(i).c_str(),
+                    (std::string(g.op(i)->type()) + "/" + g.op(i)->impl()).c_str(), 1e6 * t.forward_s / steps,
+                    1e6 * t.backward_s / steps);
+      out += line;
+    }
+    std::snprintf(line, sizeof line, "ops total %.1f us per step\n", 1e6 * total / steps);
+    out += line;
+  }
+  return out;
+}
 
 Trainer::Net& Trainer::net(int64_t batch, bool training) {
   auto& slot = nets_[{batch, training}];
@@ -59,6 +94,7 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
     n->targets = n->graph.input("targets", n->graph.value(n->output).shape());
     n->loss = n->graph.apply("loss", make_op(loss_op(spec_.loss), {}, device_), {n->output, n->targets});
     n->labels.resize(batch);
+    n->graph.set_profiling(profiling_);
     slot = std::move(n);
   }
   return *slot;

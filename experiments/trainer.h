@@ -48,6 +48,7 @@ class Trainer {
   std::vector<EpochStats> fit(const Dataset& train, const Dataset* val, TrainObserver* observer = nullptr);
   EvalResult evaluate(const Dataset& data);
   const Optimizer& optimizer() const { return *optimizer_; }
+  std::string profile_report() const;  // per-op times, when SPIKEFORGE_PROFILE is set
 
  private:
   struct Net;
@@ -58,6 +59,7 @@ class Trainer {
   Device device_;
   uint64_t seed_;
   std::unique_ptr<Optimizer> optimizer_;
+  bool profiling_ = false;
   std::map<std::pair<int64_t, bool>, std::unique_ptr<Net>> nets_;
 };
 

@@ -217,6 +217,13 @@ TEST_F(CheckpointTest, HugeLengthsDoNotAllocate) {
     for (int i = 0; i < 8; ++i) bytes[rank_pos + 4 + 8 * d + i] = static_cast<char>(i == 7 ? 0x3F : 0xFF);
   fix_crc(bytes);
   write_raw(p, bytes);
+  expect_bad(p, "overflows");
+
+  // First dim 2^40: fits int64 but far exceeds the bytes in the file.
+  bytes = base;
+  for (int i = 0; i < 8; ++i) bytes[rank_pos + 4 + i] = static_cast<char>(i == 5 ? 0x01 : 0x00);
+  fix_crc(bytes);
+  write_raw(p, bytes);
   expect_bad(p, "truncated");
 
   // Rank 1000.

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -252,6 +253,7 @@ std::vector<OpCase> all_cases() {
 }
 
 std::string case_name(const testing::TestParamInfo<OpCase>& info) { return info.param.name; }
+void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name << " (" << c.type << ")"; }
 
 // ---------------------------------------------------------------------------------------------------------
 // OpsTest: every optimised kernel against the reference kernel.

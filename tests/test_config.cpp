@@ -1,0 +1,125 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "experiments/experiment.h"
+
+namespace sf {
+namespace {
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const auto dir = std::filesystem::temp_directory_path() / "spikeforge_config_test";
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string error_of(const std::string& file, const std::vector<std::string>& sets = {}) {
+  try {
+    load_experiment(file, sets);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::BadInput);
+    return e.what();
+  }
+  ADD_FAILURE() << "no error for " << file;
+  return "";
+}
+
+TEST(ConfigTest, DefaultsAreTheSeeds) {
+  const Experiment e = load_experiment(write_temp("defaults.yaml", "name: d\n"));
+  EXPECT_EQ(e.train.epochs, 20);
+  EXPECT_EQ(e.train.batch, 50);
+  EXPECT_EQ(e.train.loss, "mse");
+  EXPECT_DOUBLE_EQ(e.train.optimizer.lr, 0.1);
+  EXPECT_DOUBLE_EQ(e.train.optimizer.momentum, 0.9);
+  EXPECT_EQ(e.model.arch, "liu_small");
+  EXPECT_EQ(e.data.name, "mnist");
+}
+
+TEST(ConfigTest, NameDefaultsToFileStem) {
+  EXPECT_EQ(load_experiment(write_temp("my_exp.yaml", "seed: 3\n")).name, "my_exp");
+}
+
+TEST(ConfigTest, OverridesApplyAndCreateSections) {
+  const auto f = write_temp("o.yaml", "train:\n  epochs: 5\n");
+  const Experiment e = load_experiment(f, {"train.epochs=2", "train.optimizer.lr=0.25", "model.activation=softplus"});
+  EXPECT_EQ(e.train.epochs, 2);
+  EXPECT_DOUBLE_EQ(e.train.optimizer.lr, 0.25);
+  EXPECT_EQ(e.model.activation, "softplus");
+}
+
+TEST(ConfigTest, MalformedYamlNamesFileAndLine) {
+  const auto f = write_temp("bad.yaml", "train:\n  epochs: [1, 2\n  batch: 3\n");
+  const std::string msg = error_of(f);
+  EXPECT_NE(msg.find("bad.yaml:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("malformed YAML"), std::string::npos) << msg;
+}
+
+TEST(ConfigTest, UnknownKeyNamesFileLineAndKey) {
+  const auto f = write_temp("unk.yaml", "name: x\ntrain:\n  epoch: 3\n");
+  const std::string msg = error_of(f);
+  EXPECT_NE(msg.find("unk.yaml:3"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("train.epoch"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unknown key"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("epochs"), std::string::npos) << "should list the expected keys: " << msg;
+}
+
+TEST(ConfigTest, UnknownOverrideKeyIsRejected) {
+  const std::string msg = error_of(write_temp("ok.yaml", "name: x\n"), {"train.epoch=3"});
+  EXPECT_NE(msg.find("--set train.epoch"), std::string::npos) << msg;
+}
+
+TEST(ConfigTest, WrongTypeNamesKeyAndValue) {
+  const std::string msg = error_of(write_temp("type.yaml", "train:\n  epochs: abc\n"));
+  EXPECT_NE(msg.find("type.yaml:2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("train.epochs"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'abc'"), std::string::npos) << msg;
+}
+
+TEST(ConfigTest, SectionGivenAsScalarIsRejected) {
+  const std::string msg = error_of(write_temp("sec.yaml", "train: 3\n"));
+  EXPECT_NE(msg.find("'train'"), std::string::npos) << msg;
+}
+
+TEST(ConfigTest, RangeChecks) {
+  const auto f = write_temp("r.yaml", "name: x\n");
+  EXPECT_NE(error_of(f, {"train.epochs=-1"}).find("--set train.epochs"), std::string::npos);
+  EXPECT_NE(error_of(f, {"train.epochs=0"}).find("must be > 0"), std::string::npos);
+  EXPECT_NE(error_of(f, {"train.batch=0"}).find("train.batch"), std::string::npos);
+  EXPECT_NE(error_of(f, {"train.optimizer.lr=-0.1"}).find("train.optimizer.lr"), std::string::npos);
+  EXPECT_NE(error_of(f, {"train.optimizer.momentum=1.5"}).find("momentum"), std::string::npos);
+  EXPECT_NE(error_of(f, {"model.activation=tanh"}).find("'tanh' is not one of"), std::string::npos);
+  EXPECT_NE(error_of(f, {"model.noisy_softplus.k=0"}).find("model.noisy_softplus.k"), std::string::npos);
+  EXPECT_NE(error_of(f, {"dataset.validation=1.5"}).find("dataset.validation"), std::string::npos);
+  EXPECT_NE(error_of(f, {"device=tpu"}).find("device"), std::string::npos);
+}
+
+TEST(ConfigTest, BadOverrideSyntax) {
+  const auto f = write_temp("s.yaml", "name: x\n");
+  EXPECT_NE(error_of(f, {"train.epochs"}).find("KEY=VALUE"), std::string::npos);
+  EXPECT_NE(error_of(f, {"name.x=3"}).find("not a section"), std::string::npos);
+}
+
+TEST(ConfigTest, ResolvedYamlRoundTrips) {
+  const Experiment a = load_experiment(write_temp("rt.yaml", "name: rt\nseed: 7\n"), {"model.activation=noisy_softplus"});
+  const Experiment b = load_experiment(write_temp("rt_resolved.yaml", to_yaml(a)));
+  EXPECT_EQ(to_yaml(a), to_yaml(b));
+  EXPECT_EQ(b.seed, 7u);
+  EXPECT_EQ(b.model.activation, "noisy_softplus");
+}
+
+TEST(ConfigTest, ShippedExperimentsParse) {
+  for (const char* name : {"mnist_relu", "mnist_softplus", "mnist_noisy_softplus"}) {
+    const std::string path = std::string(SPIKEFORGE_SOURCE_DIR) + "/experiments/" + name + ".yaml";
+    const Experiment e = load_experiment(path);
+    EXPECT_EQ(e.name, name);
+    EXPECT_EQ(e.train.epochs, 20);
+    EXPECT_EQ(e.train.batch, 50);
+  }
+}
+
+}  // namespace
+}  // namespace sf
