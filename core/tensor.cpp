@@ -27,10 +27,11 @@ Storage::Storage(int64_t count, Device device) : count_(count), device_(device) 
   if (device != Device::cpu)
     fail_internal("no allocator registered for device " + std::string(to_string(device)) +
                   " (build with SPIKEFORGE_CUDA)");
-  size_t bytes = static_cast<size_t>(count > 0 ? count : 1) * sizeof(float);
+  size_t bytes = static_cast<size_t>(count + kSlackFloats) * sizeof(float);
   bytes = (bytes + 63) / 64 * 64;
   data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
   if (!data_) throw std::bad_alloc();
+  std::memset(data_ + count, 0, static_cast<size_t>(kSlackFloats) * sizeof(float));
 }
 
 Storage::~Storage() { std::free(data_); }

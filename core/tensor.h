@@ -17,9 +17,12 @@ using Shape = std::vector<int64_t>;
 int64_t numel(const Shape& s);
 std::string to_string(const Shape& s);
 
-// Owns one aligned allocation. 64-byte alignment lets oneDNN and AVX-512 loops use aligned loads.
+// Owns one aligned allocation. 64-byte alignment lets oneDNN and AVX-512 loops use aligned loads, and
+// kSlackFloats zeroed floats after the end let vectorised kernels over-read a row (results from the slack
+// are discarded; it only saves them a scalar tail loop).
 class Storage {
  public:
+  static constexpr int64_t kSlackFloats = 64;
   Storage(int64_t count, Device device);
   ~Storage();
   Storage(const Storage&) = delete;

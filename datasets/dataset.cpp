@@ -166,12 +166,19 @@ int64_t BatchLoader::batch_size(int64_t b) const {
 
 // Any output pointer may be null (e.g. evaluation needs no one-hot targets).
 void BatchLoader::fill(int64_t b, float* images, float* one_hot, int32_t* labels, float on, float off) const {
-  const int64_t n = batch_size(b);
+  fill_range(b, 0, batch_size(b), images, one_hot, labels, on, off);
+}
+
+void BatchLoader::fill_range(int64_t b, int64_t first, int64_t count, float* images, float* one_hot,
+                             int32_t* labels, float on, float off) const {
+  if (first < 0 || count < 0 || first + count > batch_size(b))
+    fail_internal("BatchLoader::fill_range: samples [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                  ") outside batch " + std::to_string(b));
   const int64_t per = numel(data_.sample_shape());
   const int k = data_.num_classes;
   const float* src = data_.images.data();
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t idx = order_[static_cast<size_t>(b * batch_ + i)];
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t idx = order_[static_cast<size_t>(b * batch_ + first + i)];
     const int32_t y = data_.labels[static_cast<size_t>(idx)];
     if (images) std::memcpy(images + i * per, src + idx * per, static_cast<size_t>(per) * sizeof(float));
     if (one_hot) {

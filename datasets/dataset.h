@@ -43,6 +43,9 @@ class BatchLoader {
   int64_t batch_size(int64_t b) const;  // number of samples in batch b
   // Copies batch b: images [n, C, H, W], one-hot targets [n, K] (with the given on/off values), labels [n].
   void fill(int64_t b, float* images, float* one_hot, int32_t* labels, float on = 1.0f, float off = 0.0f) const;
+  // The same for samples [first, first + count) of batch b (one data-parallel shard of it).
+  void fill_range(int64_t b, int64_t first, int64_t count, float* images, float* one_hot, int32_t* labels,
+                  float on = 1.0f, float off = 0.0f) const;
 
  private:
   const Dataset& data_;

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include <omp.h>
+
 #include "core/error.h"
 #include "ops/registry.h"
 
@@ -38,17 +40,28 @@ std::string loss_op(const std::string& loss) {
   fail_input("train.loss", "unknown loss '" + loss + "' (expected mse or crossentropy)");
 }
 
-struct Trainer::Net {
+// One data-parallel shard of a batch: its own graph (batch = shard size) and, for shards after the first,
+// its own gradient buffers. Shard 0 writes straight into the model's gradients.
+struct Trainer::Replica {
   Graph graph;
   NodeId images = -1, targets = -1, output = -1, loss = -1;
   std::vector<int32_t> labels;
-  explicit Net(Device d) : graph(d) {}
+  std::vector<Tensor> grads;
+  int64_t first = 0, count = 0;
+  explicit Replica(Device d) : graph(d) {}
+};
+
+struct Trainer::Net {
+  std::vector<std::unique_ptr<Replica>> shards;
 };
 
 Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t seed)
     : model_(model), spec_(spec), device_(device), seed_(seed), optimizer_(make_optimizer(spec.optimizer)) {
   const char* env = std::getenv("SPIKEFORGE_PROFILE");
   profiling_ = env && *env && std::string(env) != "0";
+  // Kernels called inside a replica's thread must run single-threaded (oneDNN does so inside a parallel
+  // region; our OpenMP loops need nesting off).
+  omp_set_max_active_levels(1);
 }
 
 Trainer::~Trainer() {
@@ -56,17 +69,17 @@ Trainer::~Trainer() {
 }
 
 std::string Trainer::profile_report() const {
-  std::string out = "profile (training graphs, per step):\n";
+  std::string out = "profile (training graphs, per step, shard 0):\n";
   char line[200];
   for (const auto& [key, net] : nets_) {
     if (!key.second) continue;
-    const Graph& g = net->graph;
+    const Graph& g = net->shards[0]->graph;
     double total = 0;
     int64_t steps = 0;
     for (NodeId i = 0; i < g.size(); ++i) steps = std::max(steps, g.timing(i).calls);
     if (!steps) continue;
-    std::snprintf(line, sizeof line, "batch %lld, %lld steps\n%-10s %-22s %10s %10s\n", (long long)key.first,
-                  (long long)steps, "node", "op/impl", "fwd us", "bwd us");
+    std::snprintf(line, sizeof line, "batch %lld in %zu shards, %lld steps\n%-10s %-22s %10s %10s\n",
+                  (long long)key.first, net->shards.size(), (long long)steps, "node", "op/impl", "fwd us", "bwd us");
     out += line;
     for (NodeId i = 0; i < g.size(); ++i) {
       if (!g.op(i)) continue;
@@ -85,19 +98,81 @@ std::string Trainer::profile_report() const {
 
 Trainer::Net& Trainer::net(int64_t batch, bool training) {
   auto& slot = nets_[{batch, training}];
-  if (!slot) {
-    auto n = std::make_unique<Net>(device_);
+  if (slot) return *slot;
+  slot = std::make_unique<Net>();
+  // Training splits a batch across threads, one graph each: at 0.2 MMAC per image a per-op parallel split
+  // spends more on fork/join than on compute. Evaluation batches are large, so ops parallelise themselves.
+  const int64_t shards = training ? std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), batch)) : 1;
+  const auto params = model_.parameters();
+  for (int64_t s = 0, first = 0; s < shards; ++s) {
+    auto r = std::make_unique<Replica>(device_);
+    r->first = first;
+    r->count = batch / shards + (s < batch % shards ? 1 : 0);
+    first += r->count;
+    for (auto* p : params) r->grads.push_back(!training ? Tensor() : s == 0 ? p->grad : Tensor::zeros(p->grad.shape()));
     Shape in = model_.input_shape();
-    in.insert(in.begin(), batch);
-    n->images = n->graph.input("images", in);
-    n->output = model_.build(n->graph, n->images, training);
-    n->targets = n->graph.input("targets", n->graph.value(n->output).shape());
-    n->loss = n->graph.apply("loss", make_op(loss_op(spec_.loss), {}, device_), {n->output, n->targets});
-    n->labels.resize(batch);
-    n->graph.set_profiling(profiling_);
-    slot = std::move(n);
+    in.insert(in.begin(), r->count);
+    r->images = r->graph.input("images", in);
+    r->output = model_.build(r->graph, r->images, r->grads);
+    r->targets = r->graph.input("targets", r->graph.value(r->output).shape());
+    r->loss = r->graph.apply("loss", make_op(loss_op(spec_.loss), {}, device_), {r->output, r->targets});
+    r->labels.resize(r->count);
+    r->graph.set_profiling(profiling_);
+    slot->shards.push_back(std::move(r));
   }
   return *slot;
+}
+
+// Runs forward (and backward when training) of batch b on every shard, one thread per shard; returns
+// Σ_shards loss·count. The model's gradients end up as the batch mean: Σ_s (n_s / n)·grad_s, summed in
+// shard order so the result is deterministic.
+double Trainer::run_batch(Net& net, const BatchLoader& loader, int64_t b, bool training, int epoch) {
+  const int64_t shards = static_cast<int64_t>(net.shards.size());
+#pragma omp parallel for num_threads(shards) schedule(static, 1) if (shards > 1)
+  for (int64_t s = 0; s < shards; ++s) {
+    Replica& r = *net.shards[s];
+    loader.fill_range(b, r.first, r.count, r.graph.value(r.images).data(), r.graph.value(r.targets).data(),
+                      r.labels.data());
+    r.graph.forward();
+    if (training && std::isfinite(r.graph.value(r.loss)[0])) r.graph.backward(r.loss);
+  }
+  double loss_sum = 0;
+  int64_t total = 0;
+  for (const auto& r : net.shards) {
+    const float loss = r->graph.value(r->loss)[0];
+    if (training && !std::isfinite(loss)) {
+      const NodeId bad = r->graph.first_non_finite();
+      std::string culprit = bad >= 0 ? r->graph.name(bad) : "loss";
+      if (bad >= 0 && r->graph.op(bad)) culprit += " (" + std::string(r->graph.op(bad)->type()) + ")";
+      throw Error(ErrorKind::Numeric, "training diverged: loss is " + std::string(std::isnan(loss) ? "NaN" : "Inf") +
+                                          " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) +
+                                          "; first non-finite output in op '" + culprit +
+                                          "' — lower train.optimizer.lr or add decay");
+    }
+    loss_sum += loss * static_cast<double>(r->count);
+    total += r->count;
+  }
+  if (training && shards > 1) {
+    const auto params = model_.parameters();
+    for (size_t k = 0; k < params.size(); ++k) {
+      float* g = params[k]->grad.data();
+      const int64_t n = params[k]->grad.numel();
+      const float w0 = static_cast<float>(net.shards[0]->count) / total;
+      for (int64_t i = 0; i < n; ++i) g[i] *= w0;
+      for (int64_t s = 1; s < shards; ++s) {
+        const float ws = static_cast<float>(net.shards[s]->count) / total;
+        const float* gs = net.shards[s]->grads[k].data();
+        for (int64_t i = 0; i < n; ++i) g[i] += ws * gs[i];
+      }
+    }
+  }
+  return loss_sum;
+}
+
+int64_t Trainer::correct(const Net& net) const {
+  int64_t c = 0;
+  for (const auto& r : net.shards) c += count_correct(r->graph.value(r->output), r->labels, r->count);
+  return c;
 }
 
 std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, TrainObserver* observer) {
@@ -116,22 +191,9 @@ std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, T
     for (int64_t b = 0; b < loader.batches(); ++b) {
       const int64_t n = loader.batch_size(b);
       Net& net = this->net(n, true);
-      loader.fill(b, net.graph.value(net.images).data(), net.graph.value(net.targets).data(), net.labels.data());
-      net.graph.forward();
-      const float loss = net.graph.value(net.loss)[0];
-      if (!std::isfinite(loss)) {
-        const NodeId bad = net.graph.first_non_finite();
-        std::string culprit = bad >= 0 ? net.graph.name(bad) : "loss";
-        if (bad >= 0 && net.graph.op(bad)) culprit += " (" + std::string(net.graph.op(bad)->type()) + ")";
-        throw Error(ErrorKind::Numeric, "training diverged: loss is " + std::string(std::isnan(loss) ? "NaN" : "Inf") +
-                                            " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) +
-                                            "; first non-finite output in op '" + culprit +
-                                            "' — lower train.optimizer.lr or add decay");
-      }
-      net.graph.backward(net.loss);
+      loss_sum += run_batch(net, loader, b, true, epoch);
       optimizer_->step(params);
-      loss_sum += loss * static_cast<double>(n);
-      correct += count_correct(net.graph.value(net.output), net.labels, n);
+      correct += this->correct(net);
       seen += n;
       if (observer)
         observer->batch_end(b + 1, loader.batches(), loss_sum / seen, double(correct) / seen, seen / seconds_since(t0));
@@ -160,13 +222,10 @@ EvalResult Trainer::evaluate(const Dataset& data) {
   double loss_sum = 0;
   int64_t correct = 0;
   for (int64_t b = 0; b < loader.batches(); ++b) {
-    const int64_t n = loader.batch_size(b);
-    Net& net = this->net(n, false);
-    loader.fill(b, net.graph.value(net.images).data(), net.graph.value(net.targets).data(), net.labels.data());
-    net.graph.forward();
-    loss_sum += net.graph.value(net.loss)[0] * static_cast<double>(n);
-    correct += count_correct(net.graph.value(net.output), net.labels, n);
-    r.count += n;
+    Net& net = this->net(loader.batch_size(b), false);
+    loss_sum += run_batch(net, loader, b, false, 0);
+    correct += this->correct(net);
+    r.count += loader.batch_size(b);
   }
   if (r.count) {
     r.loss = loss_sum / r.count;

@@ -51,8 +51,11 @@ class Trainer {
   std::string profile_report() const;  // per-op times, when SPIKEFORGE_PROFILE is set
 
  private:
+  struct Replica;
   struct Net;
   Net& net(int64_t batch, bool training);
+  double run_batch(Net& net, const BatchLoader& loader, int64_t b, bool training, int epoch);
+  int64_t correct(const Net& net) const;
 
   Model& model_;
   TrainSpec spec_;

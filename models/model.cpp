@@ -61,11 +61,18 @@ int64_t Model::macs() const {
 }
 
 NodeId Model::build(Graph& g, NodeId input, bool with_grads, const std::string& impl) const {
+  std::vector<Tensor> grads;
+  for (const auto& l : layers_)
+    for (const auto& p : l.params) grads.push_back(with_grads ? p.grad : Tensor());
+  return build(g, input, grads, impl);
+}
+
+NodeId Model::build(Graph& g, NodeId input, const std::vector<Tensor>& grads, const std::string& impl) const {
   NodeId cur = input;
+  size_t k = 0;
   for (const auto& l : layers_) {
     std::vector<NodeId> ins{cur};
-    for (const auto& p : l.params)
-      ins.push_back(g.parameter(l.name + "." + p.name, p.value, with_grads ? p.grad : Tensor()));
+    for (const auto& p : l.params) ins.push_back(g.parameter(l.name + "." + p.name, p.value, grads.at(k++)));
     cur = g.apply(l.name, make_op(l.type, l.attrs, g.device(), impl), std::move(ins));
   }
   return cur;

@@ -48,6 +48,9 @@ class Model {
   // Appends the model's ops to `g` after `input` ([N, C, H, W]); returns the output node. Parameters get a
   // gradient buffer only when with_grads (training); evaluation graphs skip all backward storage.
   NodeId build(Graph& g, NodeId input, bool with_grads, const std::string& impl = "") const;
+  // The same with explicit gradient buffers, one per parameters() entry (data-parallel replicas each own one
+  // set and the trainer sums them).
+  NodeId build(Graph& g, NodeId input, const std::vector<Tensor>& grads, const std::string& impl = "") const;
 
   // Parameters as "<layer>.<param>" tensors, and the inverse with shape and name checks.
   std::vector<NamedTensor> state() const;

@@ -45,6 +45,16 @@ class GemmConv2d final : public Conv2dOp {
     partial_w_.assign(chunks * g_.o * kpad_, 0.0f);
     partial_b_.assign(chunks * g_.o, 0.0f);
     wt_.assign(k_ * g_.o, 0.0f);
+    // Unpadded stride-1 convolutions skip im2col: computed over "wide" rows (all W columns, the last KW−1
+    // discarded), row k = (c,u,v) of the GEMM's B is the input itself shifted by (c·H + u)·W + v.
+    qpad_ = round_up32(g_.oh * g_.w);
+    const int64_t overread = qpad_ - g_.oh * g_.w + g_.kw - 1;  // floats read past the image
+    wide_ = g_.stride == 1 && g_.pad == 0 && overread <= Storage::kSlackFloats;
+    off_.clear();
+    for (int64_t c = 0; c < g_.c; ++c)
+      for (int64_t u = 0; u < g_.kh; ++u)
+        for (int64_t v = 0; v < g_.kw; ++v) off_.push_back((c * g_.h + u) * g_.w + v);
+    if (wide_) scratch_per_thread_ = std::max(scratch_per_thread_, std::max(2 * g_.o * qpad_, kChunk * g_.o * qpad_));
     ensure_scratch();
     return out;
   }
@@ -56,6 +66,7 @@ class GemmConv2d final : public Conv2dOp {
     const float* b = g_.bias ? in[2]->data() : nullptr;
     float* y = out.data();
     ensure_scratch();
+    if (wide_) return forward_wide(x, w, b, y);
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < g_.n; ++n) {
       float* col = thread_scratch();
@@ -67,6 +78,22 @@ class GemmConv2d final : public Conv2dOp {
         const float* t = tile + o * ppad_;
         const float bo = b ? b[o] : 0.0f;
         for (int64_t p = 0; p < p_; ++p) yo[p] = t[p] + bo;
+      }
+    }
+  }
+
+  void forward_wide(const float* x, const float* w, const float* b, float* y) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < g_.n; ++n) {
+      float* tile = thread_scratch();  // [O][Qpad], row q = i·W + j
+      microgemm::gemm_offsets(g_.o, qpad_, k_, w, k_, x + n * g_.c * g_.h * g_.w, off_.data(), tile, qpad_);
+      for (int64_t o = 0; o < g_.o; ++o) {
+        const float bo = b ? b[o] : 0.0f;
+        for (int64_t i = 0; i < g_.oh; ++i) {
+          float* yr = y + ((n * g_.o + o) * g_.oh + i) * g_.ow;
+          const float* t = tile + o * qpad_ + i * g_.w;
+          for (int64_t j = 0; j < g_.ow; ++j) yr[j] = t[j] + bo;
+        }
       }
     }
   }
@@ -177,9 +204,27 @@ class GemmConv2d final : public Conv2dOp {
             for (int64_t p = 0; p < p_; ++p) s += dyn[o * p_ + p];
             db[o] += s;
           }
-        if (!gw) continue;
+        if (!gw || wide_) continue;
         im2row(x + n * g_.c * g_.h * g_.w, row);
         microgemm::gemm(g_.o, kpad_, p_, dyn, p_, row, kpad_, dw, kpad_, true);
+      }
+      if (gw && wide_) {
+        // dW[o][k] += Σ_{n ∈ chunk} Σ_q dY_wide_n[o][q] · x_n[off[k] + q]; dY_wide is zero in the discarded
+        // columns, so the wide rows' extra input columns contribute nothing.
+        const int64_t n0 = ch * kChunk, count = std::min(g_.n, n0 + kChunk) - n0;
+        float* dyw = row;  // [count][O][Qpad]
+        for (int64_t t = 0; t < count; ++t)
+          for (int64_t o = 0; o < g_.o; ++o) {
+            float* d = dyw + (t * g_.o + o) * qpad_;
+            const float* src = dy + ((n0 + t) * g_.o + o) * p_;
+            for (int64_t i = 0; i < g_.oh; ++i) {
+              for (int64_t j = 0; j < g_.ow; ++j) d[i * g_.w + j] = src[i * g_.ow + j];
+              for (int64_t j = g_.ow; j < g_.w; ++j) d[i * g_.w + j] = 0.0f;
+            }
+            for (int64_t q = g_.oh * g_.w; q < qpad_; ++q) d[q] = 0.0f;
+          }
+        const microgemm::DotBatch gb{count, g_.o * qpad_, g_.c * g_.h * g_.w};
+        microgemm::gemm_dot_offsets(gb, g_.o, k_, qpad_, dyw, qpad_, x + n0 * g_.c * g_.h * g_.w, off_.data(), dw, kpad_);
       }
     }
     if (gw) {
@@ -222,7 +267,9 @@ class GemmConv2d final : public Conv2dOp {
       }
   }
 
-  int64_t k_ = 0, p_ = 0, ppad_ = 0, kpad_ = 0, scratch_per_thread_ = 0;
+  int64_t k_ = 0, p_ = 0, ppad_ = 0, kpad_ = 0, qpad_ = 0, scratch_per_thread_ = 0;
+  bool wide_ = false;
+  std::vector<int64_t> off_;  // B-row offsets (c·H + u)·W + v of the implicit GEMM
   int threads_ = 0;
   std::vector<float> scratch_, partial_w_, partial_b_, wt_;
 };

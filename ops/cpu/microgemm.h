@@ -62,6 +62,101 @@ inline void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, c
   }
 }
 
+// Implicit-GEMM form: row k of B starts at base + off[k] (rows may overlap, as the shifted input rows of an
+// unpadded stride-1 convolution do), so no im2col copy is needed.
+template <int MB>
+inline void tile_offsets(int64_t K, const float* A, int64_t lda, const float* base, const int64_t* off, float* C,
+                         int64_t ldc) {
+  v16 lo[MB], hi[MB];
+  for (int q = 0; q < MB; ++q) lo[q] = hi[q] = v16{};
+  for (int64_t k = 0; k < K; ++k) {
+    const v16 b0 = load(base + off[k]), b1 = load(base + off[k] + 16);
+    for (int q = 0; q < MB; ++q) {
+      const float a = A[q * lda + k];
+      lo[q] += a * b0;
+      hi[q] += a * b1;
+    }
+  }
+  for (int q = 0; q < MB; ++q) {
+    store(C + q * ldc, lo[q]);
+    store(C + q * ldc + 16, hi[q]);
+  }
+}
+
+template <int... I>
+inline void tile_offsets_rows(int rows, std::integer_sequence<int, I...>, int64_t K, const float* A, int64_t lda,
+                              const float* base, const int64_t* off, float* C, int64_t ldc) {
+  ((rows == I + 1 ? tile_offsets<I + 1>(K, A, lda, base, off, C, ldc) : void()), ...);
+}
+
+// C[M][N] = A[M][K] · B, B[k][n] = base[off[k] + n]; N % 32 == 0.
+inline void gemm_offsets(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* base,
+                         const int64_t* off, float* C, int64_t ldc) {
+  for (int64_t m0 = 0; m0 < M; m0 += kMaxRows) {
+    const int rows = static_cast<int>(M - m0 < kMaxRows ? M - m0 : kMaxRows);
+    for (int64_t n0 = 0; n0 < N; n0 += 32)
+      tile_offsets_rows(rows, std::make_integer_sequence<int, kMaxRows>{}, K, A + m0 * lda, lda, base + n0, off,
+                        C + m0 * ldc + n0, ldc);
+  }
+}
+
+inline float hsum(v16 v) {
+  float s = 0.0f;
+  for (int i = 0; i < 16; ++i) s += v[i];
+  return s;
+}
+
+// Dot-product form for weight gradients, summed over a group of images g < G:
+//   C[m][k] += Σ_g Σ_n A_g[m][n] · B_g[k][n],  A_g = A + g·a_stride, B_g[k][n] = base[g·b_stride + off[k] + n]
+// for n < N (N % 16 == 0). An MB×NB block keeps MB·NB accumulators; each 16-wide step loads MB + NB vectors
+// for MB·NB FMAs, and the horizontal sums happen once per group, not per image.
+struct DotBatch {
+  int64_t count;     // images in the group
+  int64_t a_stride;  // floats between consecutive images' A
+  int64_t b_stride;  // floats between consecutive images' B base
+};
+
+template <int MB, int NB>
+inline void dot_tile(const DotBatch& gb, int64_t N, const float* A, int64_t lda, const float* base,
+                     const int64_t* off, float* C, int64_t ldc) {
+  v16 acc[MB][NB] = {};
+  for (int64_t g = 0; g < gb.count; ++g) {
+    const float* Ag = A + g * gb.a_stride;
+    const float* Bg = base + g * gb.b_stride;
+    for (int64_t n = 0; n < N; n += 16) {
+      v16 b[NB];
+      for (int j = 0; j < NB; ++j) b[j] = load(Bg + off[j] + n);
+      for (int i = 0; i < MB; ++i) {
+        const v16 a = load(Ag + i * lda + n);
+        for (int j = 0; j < NB; ++j) acc[i][j] += a * b[j];
+      }
+    }
+  }
+  for (int i = 0; i < MB; ++i)
+    for (int j = 0; j < NB; ++j) C[i * ldc + j] += hsum(acc[i][j]);
+}
+
+constexpr int kDotRows = 6, kDotCols = 4;
+
+template <int NB, int... I>
+inline void dot_rows(int rows, std::integer_sequence<int, I...>, const DotBatch& gb, int64_t N, const float* A,
+                     int64_t lda, const float* base, const int64_t* off, float* C, int64_t ldc) {
+  ((rows == I + 1 ? dot_tile<I + 1, NB>(gb, N, A, lda, base, off, C, ldc) : void()), ...);
+}
+
+// C[M][K] += Σ_g A_g[M][N] · B_gᵀ with B_g[k][n] = base[g·b_stride + off[k] + n]; N % 16 == 0.
+inline void gemm_dot_offsets(const DotBatch& gb, int64_t M, int64_t K, int64_t N, const float* A, int64_t lda,
+                             const float* base, const int64_t* off, float* C, int64_t ldc) {
+  const auto seq = std::make_integer_sequence<int, kDotRows>{};
+  for (int64_t m0 = 0; m0 < M; m0 += kDotRows) {
+    const int rows = static_cast<int>(M - m0 < kDotRows ? M - m0 : kDotRows);
+    int64_t k0 = 0;
+    for (; k0 + kDotCols <= K; k0 += kDotCols)
+      dot_rows<kDotCols>(rows, seq, gb, N, A + m0 * lda, lda, base, off + k0, C + m0 * ldc + k0, ldc);
+    for (; k0 < K; ++k0) dot_rows<1>(rows, seq, gb, N, A + m0 * lda, lda, base, off + k0, C + m0 * ldc + k0, ldc);
+  }
+}
+
 inline int64_t round_up32(int64_t n) { return (n + 31) / 32 * 32; }
 
 }  // namespace sf::microgemm

@@ -1,0 +1,92 @@
+// Average pooling as plain OpenMP loops over (image, channel) planes. oneDNN 2.6's pooling on plain NCHW
+// tensors is several times slower than a streaming loop for the Liu nets' 24×24 and 8×8 maps (see
+// bench/bench_ops.cpp), and those maps are too small to amortise its blocked-layout reorders. The common
+// 2×2 / stride 2 / unpadded case gets a dedicated inner loop; other geometries use the clipped-window form.
+#include <algorithm>
+
+#include "ops/cpu/kernels.h"
+#include "ops/pool2d.h"
+
+namespace sf::onednn {
+namespace {
+
+class LoopAvgPool2d final : public AvgPool2dOp {
+ public:
+  using AvgPool2dOp::AvgPool2dOp;
+  const char* impl() const override { return "loops"; }
+
+  void forward(std::span<const Tensor* const> in, Tensor& out) override {
+    const PoolGeometry g = g_;
+    const float* x = in[0]->data();
+    float* y = out.data();
+    const bool two = g.k == 2 && g.stride == 2 && g.pad == 0;
+#pragma omp parallel for schedule(static) if (g.n * g.c * g.h * g.w > 65536)
+    for (int64_t nc = 0; nc < g.n * g.c; ++nc) {
+      const float* xp = x + nc * g.h * g.w;
+      float* yp = y + nc * g.oh * g.ow;
+      for (int64_t i = 0; i < g.oh; ++i) {
+        if (two) {
+          const float* r0 = xp + 2 * i * g.w;
+          const float* r1 = r0 + g.w;
+          for (int64_t j = 0; j < g.ow; ++j)
+            yp[i * g.ow + j] = 0.25f * (r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]);
+          continue;
+        }
+        for (int64_t j = 0; j < g.ow; ++j) {
+          const auto [r0, r1, s0, s1] = window(i, j);
+          float acc = 0.0f;
+          for (int64_t r = r0; r < r1; ++r)
+            for (int64_t s = s0; s < s1; ++s) acc += xp[r * g.w + s];
+          yp[i * g.ow + j] = acc / static_cast<float>((r1 - r0) * (s1 - s0));
+        }
+      }
+    }
+  }
+
+  void backward(std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
+                std::span<Tensor* const> gin) override {
+    if (!gin[0]) return;
+    const PoolGeometry g = g_;
+    const float* dy = gout.data();
+    float* dx = gin[0]->data();
+    const bool two = g.k == 2 && g.stride == 2 && g.pad == 0;
+#pragma omp parallel for schedule(static) if (g.n * g.c * g.h * g.w > 65536)
+    for (int64_t nc = 0; nc < g.n * g.c; ++nc) {
+      float* dxp = dx + nc * g.h * g.w;
+      const float* dyp = dy + nc * g.oh * g.ow;
+      if (two) {
+        // Windows tile the map; rows/columns past the last window (odd sizes) get no gradient.
+        for (int64_t r = 0; r < g.h; ++r) {
+          const int64_t i = r / 2;
+          for (int64_t s = 0; s < g.w; ++s)
+            dxp[r * g.w + s] = (i < g.oh && s / 2 < g.ow) ? 0.25f * dyp[i * g.ow + s / 2] : 0.0f;
+        }
+        continue;
+      }
+      for (int64_t e = 0; e < g.h * g.w; ++e) dxp[e] = 0.0f;
+      for (int64_t i = 0; i < g.oh; ++i)
+        for (int64_t j = 0; j < g.ow; ++j) {
+          const auto [r0, r1, s0, s1] = window(i, j);
+          const float d = dyp[i * g.ow + j] / static_cast<float>((r1 - r0) * (s1 - s0));
+          for (int64_t r = r0; r < r1; ++r)
+            for (int64_t s = s0; s < s1; ++s) dxp[r * g.w + s] += d;
+        }
+    }
+  }
+
+ private:
+  struct Window {
+    int64_t r0, r1, s0, s1;
+  };
+  // The k×k window of output (i, j), clipped to the image (padding is excluded from the mean).
+  Window window(int64_t i, int64_t j) const {
+    return {std::max<int64_t>(i * g_.stride - g_.pad, 0), std::min(i * g_.stride - g_.pad + g_.k, g_.h),
+            std::max<int64_t>(j * g_.stride - g_.pad, 0), std::min(j * g_.stride - g_.pad + g_.k, g_.w)};
+  }
+};
+
+}  // namespace
+
+OpPtr make_avgpool2d_loops(const Attrs& a) { return std::make_unique<LoopAvgPool2d>(a); }
+
+}  // namespace sf::onednn
