@@ -2,6 +2,7 @@
 // and exit 2 for bad input, 3 for numerical failure (NaN/Inf), 1 for internal errors.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -30,6 +31,7 @@ const char* kUsage =
 
 struct Args {
   std::string command;
+  std::vector<std::string> flags;  // every option given, to reject ones the command does not take
   std::vector<std::string> positional;
   std::vector<std::string> sets;
   std::string out, dataset, data_dir;
@@ -58,6 +60,7 @@ Args parse(int argc, char** argv) {
     const std::string arg = argv[i];
     auto value = [&]() -> std::string {
       if (i + 1 >= argc) usage_error(arg + " needs a value");
+      a.flags.push_back(arg);
       return argv[++i];
     };
     if (arg == "--set") a.sets.push_back(value());
@@ -72,12 +75,19 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
+void allow_only(const Args& a, std::initializer_list<const char*> allowed) {
+  for (const auto& f : a.flags)
+    if (std::none_of(allowed.begin(), allowed.end(), [&](const char* x) { return f == x; }))
+      usage_error(a.command + " does not take " + f);
+}
+
 const std::string& one_positional(const Args& a, const char* what) {
   if (a.positional.size() != 1) usage_error(a.command + " takes exactly one " + what);
   return a.positional[0];
 }
 
 int cmd_train(const Args& a) {
+  allow_only(a, {"--set", "--out", "--threads"});
   std::vector<std::string> sets = a.sets;
   if (a.threads > 0) sets.push_back("threads=" + std::to_string(a.threads));
   const sf::Experiment e = sf::load_experiment(one_positional(a, "CONFIG.yaml"), sets);
@@ -92,6 +102,7 @@ int cmd_train(const Args& a) {
 }
 
 int cmd_evaluate(const Args& a) {
+  allow_only(a, {"--dataset", "--data-dir", "--batch", "--threads"});
   const std::string& path = one_positional(a, "MODEL.sfm");
   sf::set_threads(a.threads);
   sf::LoadedModel m = sf::load_model(path);
@@ -108,6 +119,7 @@ int cmd_evaluate(const Args& a) {
 }
 
 int cmd_info(const Args& a) {
+  allow_only(a, {"--set"});
   const sf::Experiment e = sf::load_experiment(one_positional(a, "CONFIG.yaml"), a.sets);
   const sf::Model m = sf::build_model(e.model, e.seed);
   std::printf("%s: %s with %s\n%s", e.name.c_str(), e.model.arch.c_str(), e.model.activation.c_str(), m.summary().c_str());

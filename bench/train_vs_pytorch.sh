@@ -58,11 +58,12 @@ echo "== spikeforge: $EPOCHS epoch(s), 2 threads" >&2
 OMP_NUM_THREADS=2 build/bin/spikeforge train experiments/mnist_relu.yaml \
   --set "train.epochs=$EPOCHS" --set train.optimizer.decay=0 --set threads=2 \
   --out "$tmpdir/sf"
-read -r sf_s sf_acc < <("$PY" -c '
+sf_vals="$("$PY" -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
 print(float(s["train_seconds"]), float(s["test_accuracy"]))
-' "$tmpdir/sf/summary.json")
+' "$tmpdir/sf/summary.json")"
+read -r sf_s sf_acc <<<"$sf_vals"
 
 # (e) PyTorch
 echo "== pytorch: $EPOCHS epoch(s), 2 threads" >&2

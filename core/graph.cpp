@@ -93,6 +93,7 @@ void Graph::backward(NodeId loss) {
   if (loss < 0 || loss >= size() || nodes_[loss].value.numel() != 1)
     fail_internal("backward: loss node must hold one value");
   if (!grads_ready_) allocate_gradients();
+  if (profiling_) timing_.resize(nodes_.size());
   Node& l = nodes_[loss];
   if (!l.needs_grad) return;
   l.grad.fill(1.0f);

@@ -4,7 +4,7 @@
 //                         dL/dy = 2 (y − t) / (N·K)
 //   softmax_cross_entropy L = −1/N Σ_n Σ_k t log softmax(y)_k — the softmax is inside the op, so the
 //                         loss always sees probabilities (the seed's pitfall of feeding it linear outputs
-//                         cannot happen); dL/dy = (softmax(y) − t) / N
+//                         cannot happen); dL/dy = (softmax(y)·Σt − t) / N
 #pragma once
 #include "core/op.h"
 

@@ -493,6 +493,11 @@ TEST_F(CliTest, UnknownCommandAndOptionExitTwo) {
   r = spikeforge(tmp, {"train", kConfig, "--threads", "many"});
   EXPECT_EQ(r.code, 2) << r.out << r.err;
   EXPECT_TRUE(contains(error_line(r, true), "--threads"));
+
+  // An option another command takes is still an error here, not silently ignored.
+  r = spikeforge(tmp, {"info", kConfig, "--out", tmp / "x"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_TRUE(contains(error_line(r, true), "info does not take --out"));
 }
 
 }  // namespace

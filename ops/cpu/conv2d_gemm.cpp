@@ -5,7 +5,7 @@
 // fast blocked kernels pad channels to 16 (2.7× wasted work for 6) and need reorders around every op.
 // Any stride and padding are supported; the oneDNN kernel remains registered below this one.
 //
-// Determinism: the weight gradient sums per-chunk partials (fixed 5-image chunks of the batch, not per
+// Determinism: the weight gradient sums per-chunk partials (fixed 25-image chunks of the batch, not per
 // thread) in chunk order, so the result is the same for any number of threads.
 // The row segments copied here are 5–28 floats: as library memmove/memset calls they cost more than the
 // GEMM itself, so keep GCC from turning the plain loops back into such calls.
@@ -25,7 +25,9 @@ namespace {
 
 using microgemm::round_up32;
 
-constexpr int64_t kChunk = 5;  // images per weight-gradient partial
+// Images per weight-gradient partial: large enough to amortise the per-tile horizontal sums, small enough
+// that a 50-image batch still splits across threads when the op runs multi-threaded.
+constexpr int64_t kChunk = 25;
 
 class GemmConv2d final : public Conv2dOp {
  public:
@@ -54,7 +56,8 @@ class GemmConv2d final : public Conv2dOp {
     for (int64_t c = 0; c < g_.c; ++c)
       for (int64_t u = 0; u < g_.kh; ++u)
         for (int64_t v = 0; v < g_.kw; ++v) off_.push_back((c * g_.h + u) * g_.w + v);
-    if (wide_) scratch_per_thread_ = std::max(scratch_per_thread_, std::max(2 * g_.o * qpad_, kChunk * g_.o * qpad_));
+    if (wide_)
+      scratch_per_thread_ = std::max({scratch_per_thread_, (k_ + g_.o) * qpad_, kChunk * g_.o * qpad_});
     ensure_scratch();
     return out;
   }
@@ -149,7 +152,20 @@ class GemmConv2d final : public Conv2dOp {
         }
   }
 
+  // dY of image n in the wide layout [O][Qpad] (row q = i·W + j), zero in the discarded columns.
+  void widen(const float* dyn, float* d) const {
+    for (int64_t o = 0; o < g_.o; ++o, d += qpad_) {
+      for (int64_t i = 0; i < g_.oh; ++i) {
+        for (int64_t j = 0; j < g_.ow; ++j) d[i * g_.w + j] = dyn[(o * g_.oh + i) * g_.ow + j];
+        for (int64_t j = g_.ow; j < g_.w; ++j) d[i * g_.w + j] = 0.0f;
+      }
+      for (int64_t q = g_.oh * g_.w; q < qpad_; ++q) d[q] = 0.0f;
+    }
+  }
+
   // dcol[K][P] = Wᵀ[K][O] · dY[O][P], then dx = col2im(dcol) (scatter-add of the im2col mapping).
+  // Wide layout: dcol row k is added to dx at offset off[k] as one contiguous run of (OH−1)·W + OW floats
+  // (ending exactly on the image's last element, so neighbouring images are never touched).
   void backward_data(const Tensor& wt, const Tensor& gout, Tensor& gin) {
     const float* w = wt.data();
     for (int64_t o = 0; o < g_.o; ++o)
@@ -157,6 +173,24 @@ class GemmConv2d final : public Conv2dOp {
     const float* dy = gout.data();
     float* dx = gin.data();
     ensure_scratch();
+    if (wide_) {
+      const int64_t run = (g_.oh - 1) * g_.w + g_.ow, image = g_.c * g_.h * g_.w;
+#pragma omp parallel for schedule(static)
+      for (int64_t n = 0; n < g_.n; ++n) {
+        float* dcol = thread_scratch();       // [K][Qpad]
+        float* dyw = dcol + k_ * qpad_;       // [O][Qpad]
+        widen(dy + n * g_.o * p_, dyw);
+        microgemm::gemm(k_, qpad_, g_.o, wt_.data(), g_.o, dyw, qpad_, dcol, qpad_, false);
+        float* dxn = dx + n * image;
+        for (int64_t e = 0; e < image; ++e) dxn[e] = 0.0f;
+        for (int64_t k = 0; k < k_; ++k) {
+          float* dst = dxn + off_[k];
+          const float* src = dcol + k * qpad_;
+          for (int64_t q = 0; q < run; ++q) dst[q] += src[q];
+        }
+      }
+      return;
+    }
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < g_.n; ++n) {
       float* dcol = thread_scratch();
@@ -213,16 +247,7 @@ class GemmConv2d final : public Conv2dOp {
         // columns, so the wide rows' extra input columns contribute nothing.
         const int64_t n0 = ch * kChunk, count = std::min(g_.n, n0 + kChunk) - n0;
         float* dyw = row;  // [count][O][Qpad]
-        for (int64_t t = 0; t < count; ++t)
-          for (int64_t o = 0; o < g_.o; ++o) {
-            float* d = dyw + (t * g_.o + o) * qpad_;
-            const float* src = dy + ((n0 + t) * g_.o + o) * p_;
-            for (int64_t i = 0; i < g_.oh; ++i) {
-              for (int64_t j = 0; j < g_.ow; ++j) d[i * g_.w + j] = src[i * g_.ow + j];
-              for (int64_t j = g_.ow; j < g_.w; ++j) d[i * g_.w + j] = 0.0f;
-            }
-            for (int64_t q = g_.oh * g_.w; q < qpad_; ++q) d[q] = 0.0f;
-          }
+        for (int64_t t = 0; t < count; ++t) widen(dy + (n0 + t) * g_.o * p_, dyw + t * g_.o * qpad_);
         const microgemm::DotBatch gb{count, g_.o * qpad_, g_.c * g_.h * g_.w};
         microgemm::gemm_dot_offsets(gb, g_.o, k_, qpad_, dyw, qpad_, x + n0 * g_.c * g_.h * g_.w, off_.data(), dw, kpad_);
       }

@@ -10,5 +10,6 @@ OpPtr make_avgpool2d(const Attrs& a);
 OpPtr make_avgpool2d_loops(const Attrs& a);  // OpenMP loops, faster than oneDNN on small NCHW maps
 OpPtr make_dense(const Attrs& a);
 OpPtr make_eltwise(const std::string& type, const Attrs& a);
+OpPtr make_activation_loops(const std::string& type, const Attrs& a);  // vectorised loops, any activation
 
 }  // namespace sf::onednn

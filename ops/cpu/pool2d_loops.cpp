@@ -55,12 +55,17 @@ class LoopAvgPool2d final : public AvgPool2dOp {
       float* dxp = dx + nc * g.h * g.w;
       const float* dyp = dy + nc * g.oh * g.ow;
       if (two) {
-        // Windows tile the map; rows/columns past the last window (odd sizes) get no gradient.
-        for (int64_t r = 0; r < g.h; ++r) {
-          const int64_t i = r / 2;
-          for (int64_t s = 0; s < g.w; ++s)
-            dxp[r * g.w + s] = (i < g.oh && s / 2 < g.ow) ? 0.25f * dyp[i * g.ow + s / 2] : 0.0f;
+        // Windows tile the map; a last odd row or column lies in no window and gets no gradient.
+        for (int64_t i = 0; i < g.oh; ++i) {
+          float* r0 = dxp + 2 * i * g.w;
+          float* r1 = r0 + g.w;
+          for (int64_t j = 0; j < g.ow; ++j) {
+            const float d = 0.25f * dyp[i * g.ow + j];
+            r0[2 * j] = r0[2 * j + 1] = r1[2 * j] = r1[2 * j + 1] = d;
+          }
+          for (int64_t s = 2 * g.ow; s < g.w; ++s) r0[s] = r1[s] = 0.0f;
         }
+        for (int64_t e = 2 * g.oh * g.w; e < g.h * g.w; ++e) dxp[e] = 0.0f;
         continue;
       }
       for (int64_t e = 0; e < g.h * g.w; ++e) dxp[e] = 0.0f;

@@ -1,6 +1,5 @@
-// Activation loops. The same code is the reference kernel (serial) and the CPU kernel for activations
-// oneDNN 2.6 lacks — Noisy Softplus needs softplus with a scale, and 2.6's soft_relu takes no alpha —
-// run over OpenMP threads (`parallel`). Each element is independent, so both give identical results.
+// Reference activation loops: scalar, with log1p for accuracy. The vectorised CPU kernels are in
+// ops/cpu/activation_loops.cpp.
 #include "ops/activation.h"
 
 #include "ops/reference/kernels.h"
@@ -10,16 +9,14 @@ namespace {
 
 class ActivationLoop final : public ActivationOp {
  public:
-  ActivationLoop(const std::string& type, const Attrs& a, bool parallel)
-      : ActivationOp(type, a), parallel_(parallel) {}
-  const char* impl() const override { return parallel_ ? "openmp" : "reference"; }
+  using ActivationOp::ActivationOp;
+  const char* impl() const override { return "reference"; }
 
   void forward(std::span<const Tensor* const> in, Tensor& out) override {
     const float* x = in[0]->data();
     float* y = out.data();
     const int64_t n = out.numel();
     const Activation act = act_;
-#pragma omp parallel for simd if (parallel_ && n > 4096) schedule(static)
     for (int64_t i = 0; i < n; ++i) y[i] = act.f(x[i]);
   }
 
@@ -31,18 +28,12 @@ class ActivationLoop final : public ActivationOp {
     float* dx = gin[0]->data();
     const int64_t n = gout.numel();
     const Activation act = act_;
-#pragma omp parallel for simd if (parallel_ && n > 4096) schedule(static)
     for (int64_t i = 0; i < n; ++i) dx[i] = act.df(x[i]) * dy[i];
   }
-
- private:
-  bool parallel_;
 };
 
 }  // namespace
 
-OpPtr make_activation(const std::string& type, const Attrs& a, bool parallel) {
-  return std::make_unique<ActivationLoop>(type, a, parallel);
-}
+OpPtr make_activation(const std::string& type, const Attrs& a) { return std::make_unique<ActivationLoop>(type, a); }
 
 }  // namespace sf::reference

@@ -8,7 +8,7 @@ namespace sf::reference {
 OpPtr make_conv2d(const Attrs& a);
 OpPtr make_avgpool2d(const Attrs& a);
 OpPtr make_dense(const Attrs& a);
-OpPtr make_activation(const std::string& type, const Attrs& a, bool parallel);
+OpPtr make_activation(const std::string& type, const Attrs& a);
 OpPtr make_loss(const std::string& type, bool parallel);
 
 }  // namespace sf::reference

@@ -44,9 +44,11 @@ class LossLoop final : public LossOp {
       const float *ys = y + s * k, *ts = t + s * k;
       float* d = dy + s * k;
       if (softmax_) {
-        // dL/dy = softmax(y) − t
+        // dL/dy = softmax(y)·Σt − t (= softmax(y) − t for one-hot or normalised targets)
         softmax(ys, d);
-        for (int64_t j = 0; j < k; ++j) d[j] = (d[j] - ts[j]) * scale;
+        float tsum = 0.0f;
+        for (int64_t j = 0; j < k; ++j) tsum += ts[j];
+        for (int64_t j = 0; j < k; ++j) d[j] = (d[j] * tsum - ts[j]) * scale;
       } else {
         // dL/dy = 2 (y − t)
         for (int64_t j = 0; j < k; ++j) d[j] = 2.0f * (ys[j] - ts[j]) * scale;

@@ -13,8 +13,7 @@ void register_reference_kernels(OpRegistry& r) {
   r.add({"flatten", cpu, "reference", 0, [](const Attrs& a) -> OpPtr { return std::make_unique<FlattenOp>(a); }});
   for (const char* act : {"relu", "softplus", "noisy_softplus"}) {
     const std::string type = act;
-    r.add({type, cpu, "reference", 0, [type](const Attrs& a) { return make_activation(type, a, false); }});
-    r.add({type, cpu, "openmp", 10, [type](const Attrs& a) { return make_activation(type, a, true); }});
+    r.add({type, cpu, "reference", 0, [type](const Attrs& a) { return make_activation(type, a); }});
   }
   for (const char* loss : {"mse_loss", "softmax_cross_entropy"}) {
     const std::string type = loss;
