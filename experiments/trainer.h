@@ -56,6 +56,7 @@ class Trainer {
   Net& net(int64_t batch, bool training);
   double run_batch(Net& net, const BatchLoader& loader, int64_t b, bool training, int epoch);
   int64_t correct(const Net& net) const;
+  void check_gradients(const Net& net, int64_t b, int epoch) const;
 
   Model& model_;
   TrainSpec spec_;
