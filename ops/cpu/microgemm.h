@@ -21,16 +21,18 @@ inline v16 load(const float* p) {
 }
 inline void store(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
 
-template <int MB>
-inline void tile(int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
-                 bool accumulate) {
+// One MB×32 tile: C[0:MB][0:32] (+)= A[0:MB][0:K] · B[0:K][0:32], where rows(k) points at row k of B. The
+// row accessor lets the same tile serve a plain matrix (B + k·ldb) and an implicit one (base + off[k]).
+template <int MB, class Rows>
+inline void tile(int64_t K, const float* A, int64_t lda, Rows rows, float* C, int64_t ldc, bool accumulate) {
   v16 lo[MB], hi[MB];
   for (int q = 0; q < MB; ++q) {
     lo[q] = accumulate ? load(C + q * ldc) : v16{};
     hi[q] = accumulate ? load(C + q * ldc + 16) : v16{};
   }
   for (int64_t k = 0; k < K; ++k) {
-    const v16 b0 = load(B + k * ldb), b1 = load(B + k * ldb + 16);
+    const float* b = rows(k);
+    const v16 b0 = load(b), b1 = load(b + 16);
     for (int q = 0; q < MB; ++q) {
       const float a = A[q * lda + k];
       lo[q] += a * b0;
@@ -41,63 +43,41 @@ inline void tile(int64_t K, const float* A, int64_t lda, const float* B, int64_t
     store(C + q * ldc, lo[q]);
     store(C + q * ldc + 16, hi[q]);
   }
-}
-
-template <int... I>
-inline void tile_rows(int rows, std::integer_sequence<int, I...>, int64_t K, const float* A, int64_t lda,
-                      const float* B, int64_t ldb, float* C, int64_t ldc, bool acc) {
-  ((rows == I + 1 ? tile<I + 1>(K, A, lda, B, ldb, C, ldc, acc) : void()), ...);
 }
 
 constexpr int kMaxRows = 12;
 
-// C[M][N] (+)= A[M][K] · B[K][N]; N % 32 == 0; lda ≥ K, ldb ≥ N, ldc ≥ N.
-inline void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
-                 int64_t ldc, bool accumulate) {
+template <class Rows, int... I>
+inline void tile_rows(int rows, std::integer_sequence<int, I...>, int64_t K, const float* A, int64_t lda, Rows b,
+                      float* C, int64_t ldc, bool acc) {
+  ((rows == I + 1 ? tile<I + 1>(K, A, lda, b, C, ldc, acc) : void()), ...);
+}
+
+// C[M][N] (+)= A[M][K] · B, B given as rows_at(n0) → (k → pointer to B[k][n0]); N % 32 == 0.
+template <class RowsAt>
+inline void gemm_rows(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, RowsAt rows_at, float* C,
+                      int64_t ldc, bool accumulate) {
   for (int64_t m0 = 0; m0 < M; m0 += kMaxRows) {
     const int rows = static_cast<int>(M - m0 < kMaxRows ? M - m0 : kMaxRows);
     for (int64_t n0 = 0; n0 < N; n0 += 32)
-      tile_rows(rows, std::make_integer_sequence<int, kMaxRows>{}, K, A + m0 * lda, lda, B + n0, ldb,
+      tile_rows(rows, std::make_integer_sequence<int, kMaxRows>{}, K, A + m0 * lda, lda, rows_at(n0),
                 C + m0 * ldc + n0, ldc, accumulate);
   }
 }
 
+// C[M][N] (+)= A[M][K] · B[K][N]; N % 32 == 0; lda ≥ K, ldb ≥ N, ldc ≥ N.
+inline void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+                 int64_t ldc, bool accumulate) {
+  gemm_rows(M, N, K, A, lda, [=](int64_t n0) { return [=](int64_t k) { return B + k * ldb + n0; }; }, C, ldc,
+            accumulate);
+}
+
 // Implicit-GEMM form: row k of B starts at base + off[k] (rows may overlap, as the shifted input rows of an
-// unpadded stride-1 convolution do), so no im2col copy is needed.
-template <int MB>
-inline void tile_offsets(int64_t K, const float* A, int64_t lda, const float* base, const int64_t* off, float* C,
-                         int64_t ldc) {
-  v16 lo[MB], hi[MB];
-  for (int q = 0; q < MB; ++q) lo[q] = hi[q] = v16{};
-  for (int64_t k = 0; k < K; ++k) {
-    const v16 b0 = load(base + off[k]), b1 = load(base + off[k] + 16);
-    for (int q = 0; q < MB; ++q) {
-      const float a = A[q * lda + k];
-      lo[q] += a * b0;
-      hi[q] += a * b1;
-    }
-  }
-  for (int q = 0; q < MB; ++q) {
-    store(C + q * ldc, lo[q]);
-    store(C + q * ldc + 16, hi[q]);
-  }
-}
-
-template <int... I>
-inline void tile_offsets_rows(int rows, std::integer_sequence<int, I...>, int64_t K, const float* A, int64_t lda,
-                              const float* base, const int64_t* off, float* C, int64_t ldc) {
-  ((rows == I + 1 ? tile_offsets<I + 1>(K, A, lda, base, off, C, ldc) : void()), ...);
-}
-
-// C[M][N] = A[M][K] · B, B[k][n] = base[off[k] + n]; N % 32 == 0.
+// unpadded stride-1 convolution do), so no im2col copy is needed. C[M][N] = A[M][K] · B; N % 32 == 0.
 inline void gemm_offsets(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* base,
                          const int64_t* off, float* C, int64_t ldc) {
-  for (int64_t m0 = 0; m0 < M; m0 += kMaxRows) {
-    const int rows = static_cast<int>(M - m0 < kMaxRows ? M - m0 : kMaxRows);
-    for (int64_t n0 = 0; n0 < N; n0 += 32)
-      tile_offsets_rows(rows, std::make_integer_sequence<int, kMaxRows>{}, K, A + m0 * lda, lda, base + n0, off,
-                        C + m0 * ldc + n0, ldc);
-  }
+  gemm_rows(M, N, K, A, lda, [=](int64_t n0) { return [=](int64_t k) { return base + off[k] + n0; }; }, C, ldc,
+            false);
 }
 
 inline float hsum(v16 v) {
