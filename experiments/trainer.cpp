@@ -48,11 +48,13 @@ struct Trainer::Replica {
   std::vector<int32_t> labels;
   std::vector<Tensor> grads;
   int64_t first = 0, count = 0;
+  double seconds = 0;  // inside the parallel region, when profiling
   explicit Replica(Device d) : graph(d) {}
 };
 
 struct Trainer::Net {
   std::vector<std::unique_ptr<Replica>> shards;
+  double region_seconds = 0;  // the whole parallel region, when profiling
 };
 
 Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t seed)
@@ -92,6 +94,13 @@ std::string Trainer::profile_report() const {
     }
     std::snprintf(line, sizeof line, "ops total %.1f us per step\n", 1e6 * total / steps);
     out += line;
+    for (size_t sh = 0; sh < net->shards.size(); ++sh) {
+      std::snprintf(line, sizeof line, "shard %zu: %.1f us per step (fill, forward, backward)\n", sh,
+                    1e6 * net->shards[sh]->seconds / steps);
+      out += line;
+    }
+    std::snprintf(line, sizeof line, "parallel region: %.1f us per step\n", 1e6 * net->region_seconds / steps);
+    out += line;
   }
   return out;
 }
@@ -128,14 +137,18 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
 // shard order so the result is deterministic.
 double Trainer::run_batch(Net& net, const BatchLoader& loader, int64_t b, bool training, int epoch) {
   const int64_t shards = static_cast<int64_t>(net.shards.size());
+  const auto t0 = Clock::now();
 #pragma omp parallel for num_threads(shards) schedule(static, 1) if (shards > 1)
   for (int64_t s = 0; s < shards; ++s) {
+    const auto ts = Clock::now();
     Replica& r = *net.shards[s];
     loader.fill_range(b, r.first, r.count, r.graph.value(r.images).data(), r.graph.value(r.targets).data(),
                       r.labels.data());
     r.graph.forward();
     if (training && std::isfinite(r.graph.value(r.loss)[0])) r.graph.backward(r.loss);
+    if (profiling_ && training) r.seconds += seconds_since(ts);
   }
+  if (profiling_ && training) net.region_seconds += seconds_since(t0);
   double loss_sum = 0;
   int64_t total = 0;
   for (const auto& r : net.shards) {

@@ -5,6 +5,7 @@
 // declarations are repeated here and the file keeps IEEE semantics. Every expression propagates NaN.
 #include "ops/activation.h"
 #include "ops/cpu/kernels.h"
+#include "ops/cpu/parallel.h"
 
 extern "C" {
 __attribute__((__simd__("notinbranch"))) float expf(float) noexcept;
@@ -19,6 +20,8 @@ namespace {
 inline float softplus(float z) { return (z < 0.0f ? 0.0f : z) + logf(1.0f + expf(-__builtin_fabsf(z))); }
 inline float logistic(float z) { return 1.0f / (1.0f + expf(-z)); }
 
+constexpr int64_t kGrain = 65536;  // elements below which one thread is faster
+
 class ActivationLoops final : public ActivationOp {
  public:
   using ActivationOp::ActivationOp;
@@ -31,16 +34,22 @@ class ActivationLoops final : public ActivationOp {
     const float ks = act_.ks, inv = 1.0f / act_.ks;
     switch (act_.kind) {
       case ActKind::relu:
-#pragma omp parallel for simd if (n > 65536) schedule(static)
-        for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+        parallel_for(n, kGrain, [=](int64_t lo, int64_t hi, int) {
+#pragma omp simd
+          for (int64_t i = lo; i < hi; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+        });
         break;
       case ActKind::softplus:
-#pragma omp parallel for simd if (n > 65536) schedule(static)
-        for (int64_t i = 0; i < n; ++i) y[i] = softplus(x[i]);
+        parallel_for(n, kGrain, [=](int64_t lo, int64_t hi, int) {
+#pragma omp simd
+          for (int64_t i = lo; i < hi; ++i) y[i] = softplus(x[i]);
+        });
         break;
       case ActKind::noisy_softplus:
-#pragma omp parallel for simd if (n > 65536) schedule(static)
-        for (int64_t i = 0; i < n; ++i) y[i] = ks * softplus(x[i] * inv);
+        parallel_for(n, kGrain, [=](int64_t lo, int64_t hi, int) {
+#pragma omp simd
+          for (int64_t i = lo; i < hi; ++i) y[i] = ks * softplus(x[i] * inv);
+        });
         break;
     }
   }
@@ -56,16 +65,22 @@ class ActivationLoops final : public ActivationOp {
     const float inv = 1.0f / act_.ks;
     switch (act_.kind) {
       case ActKind::relu:
-#pragma omp parallel for simd if (n > 65536) schedule(static)
-        for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f * dy[i];
+        parallel_for(n, kGrain, [=](int64_t lo, int64_t hi, int) {
+#pragma omp simd
+          for (int64_t i = lo; i < hi; ++i) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f * dy[i];
+        });
         break;
       case ActKind::softplus:
-#pragma omp parallel for simd if (n > 65536) schedule(static)
-        for (int64_t i = 0; i < n; ++i) dx[i] = logistic(x[i]) * dy[i];
+        parallel_for(n, kGrain, [=](int64_t lo, int64_t hi, int) {
+#pragma omp simd
+          for (int64_t i = lo; i < hi; ++i) dx[i] = logistic(x[i]) * dy[i];
+        });
         break;
       case ActKind::noisy_softplus:
-#pragma omp parallel for simd if (n > 65536) schedule(static)
-        for (int64_t i = 0; i < n; ++i) dx[i] = logistic(x[i] * inv) * dy[i];
+        parallel_for(n, kGrain, [=](int64_t lo, int64_t hi, int) {
+#pragma omp simd
+          for (int64_t i = lo; i < hi; ++i) dx[i] = logistic(x[i] * inv) * dy[i];
+        });
         break;
     }
   }

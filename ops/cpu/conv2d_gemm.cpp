@@ -19,6 +19,7 @@
 #include "ops/conv2d.h"
 #include "ops/cpu/kernels.h"
 #include "ops/cpu/microgemm.h"
+#include "ops/cpu/parallel.h"
 
 namespace sf::onednn {
 namespace {
@@ -56,8 +57,7 @@ class GemmConv2d final : public Conv2dOp {
     for (int64_t c = 0; c < g_.c; ++c)
       for (int64_t u = 0; u < g_.kh; ++u)
         for (int64_t v = 0; v < g_.kw; ++v) off_.push_back((c * g_.h + u) * g_.w + v);
-    if (wide_)
-      scratch_per_thread_ = std::max({scratch_per_thread_, (k_ + g_.o) * qpad_, kChunk * g_.o * qpad_});
+    if (wide_) scratch_per_thread_ = std::max({scratch_per_thread_, (k_ + g_.o) * qpad_, kChunk * g_.o * qpad_});
     ensure_scratch();
     return out;
   }
@@ -70,35 +70,37 @@ class GemmConv2d final : public Conv2dOp {
     float* y = out.data();
     ensure_scratch();
     if (wide_) return forward_wide(x, w, b, y);
-#pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < g_.n; ++n) {
-      float* col = thread_scratch();
-      float* tile = col + k_ * ppad_;  // [O][Ppad]
-      im2col(x + n * g_.c * g_.h * g_.w, col);
-      microgemm::gemm(g_.o, ppad_, k_, w, k_, col, ppad_, tile, ppad_, false);
-      for (int64_t o = 0; o < g_.o; ++o) {
-        float* yo = y + (n * g_.o + o) * p_;
-        const float* t = tile + o * ppad_;
-        const float bo = b ? b[o] : 0.0f;
-        for (int64_t p = 0; p < p_; ++p) yo[p] = t[p] + bo;
+    parallel_for(g_.n, 2, [&](int64_t lo, int64_t hi, int slot) {
+      for (int64_t n = lo; n < hi; ++n) {
+        float* col = scratch(slot);
+        float* tile = col + k_ * ppad_;  // [O][Ppad]
+        im2col(x + n * g_.c * g_.h * g_.w, col);
+        microgemm::gemm(g_.o, ppad_, k_, w, k_, col, ppad_, tile, ppad_, false);
+        for (int64_t o = 0; o < g_.o; ++o) {
+          float* yo = y + (n * g_.o + o) * p_;
+          const float* t = tile + o * ppad_;
+          const float bo = b ? b[o] : 0.0f;
+          for (int64_t p = 0; p < p_; ++p) yo[p] = t[p] + bo;
+        }
       }
-    }
+    });
   }
 
   void forward_wide(const float* x, const float* w, const float* b, float* y) {
-#pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < g_.n; ++n) {
-      float* tile = thread_scratch();  // [O][Qpad], row q = i·W + j
-      microgemm::gemm_offsets(g_.o, qpad_, k_, w, k_, x + n * g_.c * g_.h * g_.w, off_.data(), tile, qpad_);
-      for (int64_t o = 0; o < g_.o; ++o) {
-        const float bo = b ? b[o] : 0.0f;
-        for (int64_t i = 0; i < g_.oh; ++i) {
-          float* yr = y + ((n * g_.o + o) * g_.oh + i) * g_.ow;
-          const float* t = tile + o * qpad_ + i * g_.w;
-          for (int64_t j = 0; j < g_.ow; ++j) yr[j] = t[j] + bo;
+    parallel_for(g_.n, 2, [&](int64_t lo, int64_t hi, int slot) {
+      for (int64_t n = lo; n < hi; ++n) {
+        float* tile = scratch(slot);  // [O][Qpad], row q = i·W + j
+        microgemm::gemm_offsets(g_.o, qpad_, k_, w, k_, x + n * g_.c * g_.h * g_.w, off_.data(), tile, qpad_);
+        for (int64_t o = 0; o < g_.o; ++o) {
+          const float bo = b ? b[o] : 0.0f;
+          for (int64_t i = 0; i < g_.oh; ++i) {
+            float* yr = y + ((n * g_.o + o) * g_.oh + i) * g_.ow;
+            const float* t = tile + o * qpad_ + i * g_.w;
+            for (int64_t j = 0; j < g_.ow; ++j) yr[j] = t[j] + bo;
+          }
         }
       }
-    }
+    });
   }
 
   void backward(std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
@@ -116,7 +118,7 @@ class GemmConv2d final : public Conv2dOp {
       scratch_.assign(threads_ * scratch_per_thread_, 0.0f);
     }
   }
-  float* thread_scratch() { return scratch_.data() + omp_get_thread_num() * scratch_per_thread_; }
+  float* scratch(int slot) { return scratch_.data() + slot * scratch_per_thread_; }
 
   // Range of output columns j whose input column j·s + v − p lies inside the image.
   std::pair<int64_t, int64_t> valid_cols(int64_t v) const {
@@ -175,46 +177,48 @@ class GemmConv2d final : public Conv2dOp {
     ensure_scratch();
     if (wide_) {
       const int64_t run = (g_.oh - 1) * g_.w + g_.ow, image = g_.c * g_.h * g_.w;
-#pragma omp parallel for schedule(static)
-      for (int64_t n = 0; n < g_.n; ++n) {
-        float* dcol = thread_scratch();       // [K][Qpad]
-        float* dyw = dcol + k_ * qpad_;       // [O][Qpad]
-        widen(dy + n * g_.o * p_, dyw);
-        microgemm::gemm(k_, qpad_, g_.o, wt_.data(), g_.o, dyw, qpad_, dcol, qpad_, false);
-        float* dxn = dx + n * image;
-        for (int64_t e = 0; e < image; ++e) dxn[e] = 0.0f;
-        for (int64_t k = 0; k < k_; ++k) {
-          float* dst = dxn + off_[k];
-          const float* src = dcol + k * qpad_;
-          for (int64_t q = 0; q < run; ++q) dst[q] += src[q];
+      parallel_for(g_.n, 2, [&](int64_t lo, int64_t hi, int slot) {
+        for (int64_t n = lo; n < hi; ++n) {
+          float* dcol = scratch(slot);     // [K][Qpad]
+          float* dyw = dcol + k_ * qpad_;  // [O][Qpad]
+          widen(dy + n * g_.o * p_, dyw);
+          microgemm::gemm(k_, qpad_, g_.o, wt_.data(), g_.o, dyw, qpad_, dcol, qpad_, false);
+          float* dxn = dx + n * image;
+          for (int64_t e = 0; e < image; ++e) dxn[e] = 0.0f;
+          for (int64_t k = 0; k < k_; ++k) {
+            float* dst = dxn + off_[k];
+            const float* src = dcol + k * qpad_;
+            for (int64_t q = 0; q < run; ++q) dst[q] += src[q];
+          }
         }
-      }
+      });
       return;
     }
-#pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < g_.n; ++n) {
-      float* dcol = thread_scratch();
-      float* dyp = dcol + k_ * ppad_;  // dY padded to [O][Ppad]
-      for (int64_t o = 0; o < g_.o; ++o)
-        for (int64_t p = 0; p < p_; ++p) dyp[o * ppad_ + p] = dy[(n * g_.o + o) * p_ + p];
-      microgemm::gemm(k_, ppad_, g_.o, wt_.data(), g_.o, dyp, ppad_, dcol, ppad_, false);
-      float* dxn = dx + n * g_.c * g_.h * g_.w;
-      std::fill(dxn, dxn + g_.c * g_.h * g_.w, 0.0f);
-      for (int64_t c = 0; c < g_.c; ++c)
-        for (int64_t u = 0; u < g_.kh; ++u)
-          for (int64_t v = 0; v < g_.kw; ++v) {
-            const float* row = dcol + ((c * g_.kh + u) * g_.kw + v) * ppad_;
-            for (int64_t i = 0; i < g_.oh; ++i) {
-              const int64_t r = i * g_.stride + u - g_.pad;
-              if (r < 0 || r >= g_.h) continue;
-              float* dst = dxn + (c * g_.h + r) * g_.w;
-              for (int64_t j = 0; j < g_.ow; ++j) {
-                const int64_t s = j * g_.stride + v - g_.pad;
-                if (s >= 0 && s < g_.w) dst[s] += row[i * g_.ow + j];
+    parallel_for(g_.n, 2, [&](int64_t lo, int64_t hi, int slot) {
+      for (int64_t n = lo; n < hi; ++n) {
+        float* dcol = scratch(slot);
+        float* dyp = dcol + k_ * ppad_;  // dY padded to [O][Ppad]
+        for (int64_t o = 0; o < g_.o; ++o)
+          for (int64_t p = 0; p < p_; ++p) dyp[o * ppad_ + p] = dy[(n * g_.o + o) * p_ + p];
+        microgemm::gemm(k_, ppad_, g_.o, wt_.data(), g_.o, dyp, ppad_, dcol, ppad_, false);
+        float* dxn = dx + n * g_.c * g_.h * g_.w;
+        std::fill(dxn, dxn + g_.c * g_.h * g_.w, 0.0f);
+        for (int64_t c = 0; c < g_.c; ++c)
+          for (int64_t u = 0; u < g_.kh; ++u)
+            for (int64_t v = 0; v < g_.kw; ++v) {
+              const float* row = dcol + ((c * g_.kh + u) * g_.kw + v) * ppad_;
+              for (int64_t i = 0; i < g_.oh; ++i) {
+                const int64_t r = i * g_.stride + u - g_.pad;
+                if (r < 0 || r >= g_.h) continue;
+                float* dst = dxn + (c * g_.h + r) * g_.w;
+                for (int64_t j = 0; j < g_.ow; ++j) {
+                  const int64_t s = j * g_.stride + v - g_.pad;
+                  if (s >= 0 && s < g_.w) dst[s] += row[i * g_.ow + j];
+                }
               }
             }
-          }
-    }
+      }
+    });
   }
 
   // dW[O][K] = Σ_n dY_n[O][P] · im2row_n[P][K];  db[o] = Σ_{n,p} dY[n,o,p]
@@ -223,35 +227,37 @@ class GemmConv2d final : public Conv2dOp {
     const float* dy = gout.data();
     const int64_t chunks = (g_.n + kChunk - 1) / kChunk, wsize = g_.o * kpad_;
     ensure_scratch();
-#pragma omp parallel for schedule(static)
-    for (int64_t ch = 0; ch < chunks; ++ch) {
-      float* dw = partial_w_.data() + ch * wsize;
-      float* db = partial_b_.data() + ch * g_.o;
-      float* row = thread_scratch();  // im2row [P][Kpad]
-      std::fill(dw, dw + wsize, 0.0f);
-      std::fill(db, db + g_.o, 0.0f);
-      for (int64_t n = ch * kChunk; n < std::min(g_.n, (ch + 1) * kChunk); ++n) {
-        const float* dyn = dy + n * g_.o * p_;
-        if (gb)
-          for (int64_t o = 0; o < g_.o; ++o) {
-            float s = 0.0f;
-            for (int64_t p = 0; p < p_; ++p) s += dyn[o * p_ + p];
-            db[o] += s;
-          }
-        if (!gw || wide_) continue;
-        im2row(x + n * g_.c * g_.h * g_.w, row);
-        microgemm::gemm(g_.o, kpad_, p_, dyn, p_, row, kpad_, dw, kpad_, true);
+    parallel_for(chunks, 2, [&](int64_t lo, int64_t hi, int slot) {
+      for (int64_t ch = lo; ch < hi; ++ch) {
+        float* dw = partial_w_.data() + ch * wsize;
+        float* db = partial_b_.data() + ch * g_.o;
+        float* row = scratch(slot);  // im2row [P][Kpad]
+        std::fill(dw, dw + wsize, 0.0f);
+        std::fill(db, db + g_.o, 0.0f);
+        for (int64_t n = ch * kChunk; n < std::min(g_.n, (ch + 1) * kChunk); ++n) {
+          const float* dyn = dy + n * g_.o * p_;
+          if (gb)
+            for (int64_t o = 0; o < g_.o; ++o) {
+              float s = 0.0f;
+              for (int64_t p = 0; p < p_; ++p) s += dyn[o * p_ + p];
+              db[o] += s;
+            }
+          if (!gw || wide_) continue;
+          im2row(x + n * g_.c * g_.h * g_.w, row);
+          microgemm::gemm(g_.o, kpad_, p_, dyn, p_, row, kpad_, dw, kpad_, true);
+        }
+        if (gw && wide_) {
+          // dW[o][k] += Σ_{n ∈ chunk} Σ_q dY_wide_n[o][q] · x_n[off[k] + q]; dY_wide is zero in the discarded
+          // columns, so the wide rows' extra input columns contribute nothing.
+          const int64_t n0 = ch * kChunk, count = std::min(g_.n, n0 + kChunk) - n0;
+          float* dyw = row;  // [count][O][Qpad]
+          for (int64_t t = 0; t < count; ++t) widen(dy + (n0 + t) * g_.o * p_, dyw + t * g_.o * qpad_);
+          const microgemm::DotBatch gb{count, g_.o * qpad_, g_.c * g_.h * g_.w};
+          microgemm::gemm_dot_offsets(gb, g_.o, k_, qpad_, dyw, qpad_, x + n0 * g_.c * g_.h * g_.w, off_.data(), dw,
+                                      kpad_);
+        }
       }
-      if (gw && wide_) {
-        // dW[o][k] += Σ_{n ∈ chunk} Σ_q dY_wide_n[o][q] · x_n[off[k] + q]; dY_wide is zero in the discarded
-        // columns, so the wide rows' extra input columns contribute nothing.
-        const int64_t n0 = ch * kChunk, count = std::min(g_.n, n0 + kChunk) - n0;
-        float* dyw = row;  // [count][O][Qpad]
-        for (int64_t t = 0; t < count; ++t) widen(dy + (n0 + t) * g_.o * p_, dyw + t * g_.o * qpad_);
-        const microgemm::DotBatch gb{count, g_.o * qpad_, g_.c * g_.h * g_.w};
-        microgemm::gemm_dot_offsets(gb, g_.o, k_, qpad_, dyw, qpad_, x + n0 * g_.c * g_.h * g_.w, off_.data(), dw, kpad_);
-      }
-    }
+    });
     if (gw) {
       float* out = gw->data();
       for (int64_t o = 0; o < g_.o; ++o)

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "ops/cpu/kernels.h"
+#include "ops/cpu/parallel.h"
 #include "ops/pool2d.h"
 
 namespace sf::onednn {
@@ -20,27 +21,28 @@ class LoopAvgPool2d final : public AvgPool2dOp {
     const float* x = in[0]->data();
     float* y = out.data();
     const bool two = g.k == 2 && g.stride == 2 && g.pad == 0;
-#pragma omp parallel for schedule(static) if (g.n * g.c * g.h * g.w > 65536)
-    for (int64_t nc = 0; nc < g.n * g.c; ++nc) {
-      const float* xp = x + nc * g.h * g.w;
-      float* yp = y + nc * g.oh * g.ow;
-      for (int64_t i = 0; i < g.oh; ++i) {
-        if (two) {
-          const float* r0 = xp + 2 * i * g.w;
-          const float* r1 = r0 + g.w;
-          for (int64_t j = 0; j < g.ow; ++j)
-            yp[i * g.ow + j] = 0.25f * (r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]);
-          continue;
-        }
-        for (int64_t j = 0; j < g.ow; ++j) {
-          const auto [r0, r1, s0, s1] = window(i, j);
-          float acc = 0.0f;
-          for (int64_t r = r0; r < r1; ++r)
-            for (int64_t s = s0; s < s1; ++s) acc += xp[r * g.w + s];
-          yp[i * g.ow + j] = acc / static_cast<float>((r1 - r0) * (s1 - s0));
+    parallel_for(g.n * g.c, 65536 / (g.h * g.w) + 1, [&](int64_t lo, int64_t hi, int) {
+      for (int64_t nc = lo; nc < hi; ++nc) {
+        const float* xp = x + nc * g.h * g.w;
+        float* yp = y + nc * g.oh * g.ow;
+        for (int64_t i = 0; i < g.oh; ++i) {
+          if (two) {
+            const float* r0 = xp + 2 * i * g.w;
+            const float* r1 = r0 + g.w;
+            for (int64_t j = 0; j < g.ow; ++j)
+              yp[i * g.ow + j] = 0.25f * (r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]);
+            continue;
+          }
+          for (int64_t j = 0; j < g.ow; ++j) {
+            const auto [r0, r1, s0, s1] = window(i, j);
+            float acc = 0.0f;
+            for (int64_t r = r0; r < r1; ++r)
+              for (int64_t s = s0; s < s1; ++s) acc += xp[r * g.w + s];
+            yp[i * g.ow + j] = acc / static_cast<float>((r1 - r0) * (s1 - s0));
+          }
         }
       }
-    }
+    });
   }
 
   void backward(std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
@@ -50,33 +52,34 @@ class LoopAvgPool2d final : public AvgPool2dOp {
     const float* dy = gout.data();
     float* dx = gin[0]->data();
     const bool two = g.k == 2 && g.stride == 2 && g.pad == 0;
-#pragma omp parallel for schedule(static) if (g.n * g.c * g.h * g.w > 65536)
-    for (int64_t nc = 0; nc < g.n * g.c; ++nc) {
-      float* dxp = dx + nc * g.h * g.w;
-      const float* dyp = dy + nc * g.oh * g.ow;
-      if (two) {
-        // Windows tile the map; a last odd row or column lies in no window and gets no gradient.
-        for (int64_t i = 0; i < g.oh; ++i) {
-          float* r0 = dxp + 2 * i * g.w;
-          float* r1 = r0 + g.w;
-          for (int64_t j = 0; j < g.ow; ++j) {
-            const float d = 0.25f * dyp[i * g.ow + j];
-            r0[2 * j] = r0[2 * j + 1] = r1[2 * j] = r1[2 * j + 1] = d;
+    parallel_for(g.n * g.c, 65536 / (g.h * g.w) + 1, [&](int64_t lo, int64_t hi, int) {
+      for (int64_t nc = lo; nc < hi; ++nc) {
+        float* dxp = dx + nc * g.h * g.w;
+        const float* dyp = dy + nc * g.oh * g.ow;
+        if (two) {
+          // Windows tile the map; a last odd row or column lies in no window and gets no gradient.
+          for (int64_t i = 0; i < g.oh; ++i) {
+            float* r0 = dxp + 2 * i * g.w;
+            float* r1 = r0 + g.w;
+            for (int64_t j = 0; j < g.ow; ++j) {
+              const float d = 0.25f * dyp[i * g.ow + j];
+              r0[2 * j] = r0[2 * j + 1] = r1[2 * j] = r1[2 * j + 1] = d;
+            }
+            for (int64_t s = 2 * g.ow; s < g.w; ++s) r0[s] = r1[s] = 0.0f;
           }
-          for (int64_t s = 2 * g.ow; s < g.w; ++s) r0[s] = r1[s] = 0.0f;
+          for (int64_t e = 2 * g.oh * g.w; e < g.h * g.w; ++e) dxp[e] = 0.0f;
+          continue;
         }
-        for (int64_t e = 2 * g.oh * g.w; e < g.h * g.w; ++e) dxp[e] = 0.0f;
-        continue;
+        for (int64_t e = 0; e < g.h * g.w; ++e) dxp[e] = 0.0f;
+        for (int64_t i = 0; i < g.oh; ++i)
+          for (int64_t j = 0; j < g.ow; ++j) {
+            const auto [r0, r1, s0, s1] = window(i, j);
+            const float d = dyp[i * g.ow + j] / static_cast<float>((r1 - r0) * (s1 - s0));
+            for (int64_t r = r0; r < r1; ++r)
+              for (int64_t s = s0; s < s1; ++s) dxp[r * g.w + s] += d;
+          }
       }
-      for (int64_t e = 0; e < g.h * g.w; ++e) dxp[e] = 0.0f;
-      for (int64_t i = 0; i < g.oh; ++i)
-        for (int64_t j = 0; j < g.ow; ++j) {
-          const auto [r0, r1, s0, s1] = window(i, j);
-          const float d = dyp[i * g.ow + j] / static_cast<float>((r1 - r0) * (s1 - s0));
-          for (int64_t r = r0; r < r1; ++r)
-            for (int64_t s = s0; s < s1; ++s) dxp[r * g.w + s] += d;
-        }
-    }
+    });
   }
 
  private:
