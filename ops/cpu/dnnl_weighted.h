@@ -1,0 +1,31 @@
+// The three primitives of a oneDNN layer with weights (convolution, inner product) — forward, backward
+// data, backward weights — with their memory objects bound once and the argument maps built once. The
+// layer kernels only create the primitives; binding and the optional-gradient logic live here.
+#pragma once
+#include <span>
+
+#include "ops/cpu/dnnl_context.h"
+
+namespace sf::onednn {
+
+class WeightedPrimitives {
+ public:
+  // bias may be a zero desc (no bias). The primitives must already be set.
+  void bind_descs(const dnnl::memory::desc& src, const dnnl::memory::desc& wei, const dnnl::memory::desc& bia,
+                  const dnnl::memory::desc& dst, bool has_bias);
+
+  void forward(std::span<const Tensor* const> in, Tensor& out);
+  // grad_inputs as in Op::backward: {dx, dw[, db]}, any may be null. oneDNN computes dw and db together;
+  // an unwanted one goes to a scratch buffer.
+  void backward(std::span<const Tensor* const> in, const Tensor& gout, std::span<Tensor* const> gin);
+
+  dnnl::primitive fwd, bwd_data, bwd_weights;
+
+ private:
+  bool bias_ = false;
+  dnnl::memory src_, wei_, bia_, dst_, dsrc_, dwei_, dbia_, ddst_;
+  Args fwd_args_, bwd_data_args_, bwd_w_args_;
+  Tensor weight_scratch_, bias_scratch_;
+};
+
+}  // namespace sf::onednn
