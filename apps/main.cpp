@@ -65,7 +65,10 @@ Args parse(int argc, char** argv) {
     };
     if (arg == "--set") a.sets.push_back(value());
     else if (arg == "--out") a.out = value();
-    else if (arg == "--threads") a.threads = parse_int(arg, value());
+    else if (arg == "--threads") {
+      a.threads = parse_int(arg, value());
+      if (a.threads > 1024) usage_error("--threads: at most 1024");
+    }
     else if (arg == "--dataset") a.dataset = value();
     else if (arg == "--data-dir") a.data_dir = value();
     else if (arg == "--batch") a.batch = parse_int(arg, value());

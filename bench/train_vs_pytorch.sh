@@ -18,6 +18,7 @@ while [[ $# -gt 0 ]]; do
     --epochs) EPOCHS="${2:?--epochs needs a value}"; shift 2 ;;
     --epochs=*) EPOCHS="${1#*=}"; shift ;;
     --repeat) REPEAT="${2:?--repeat needs a value}"; shift 2 ;;
+    --repeat=*) REPEAT="${1#*=}"; shift ;;
     -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -43,14 +44,12 @@ fi
 if [[ ${#need_pkgs[@]} -gt 0 ]]; then
   echo "== installing ${need_pkgs[*]}" >&2
   $SUDO apt-get update
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${need_pkgs[@]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y "${need_pkgs[@]}"
 fi
 
-# (b) spikeforge build
-if [[ ! -x build/bin/spikeforge ]]; then
-  echo "== building spikeforge" >&2
-  scripts/build.sh
-fi
+# (b) spikeforge: its dependencies and an up-to-date build (both steps are idempotent and incremental)
+scripts/setup.sh
+scripts/build.sh
 
 # (c) data (idempotent)
 scripts/fetch_data.sh mnist

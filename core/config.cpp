@@ -72,7 +72,6 @@ bool ConfigNode::has(const std::string& key) const {
 }
 
 void ConfigNode::note(const std::string& key) const {
-  source_->used.insert(full(key));
   source_->known[path_].insert(key);
 }
 
@@ -102,7 +101,7 @@ void ConfigNode::check_unknown(const YAML::Node& n, const std::string& path) con
   for (const auto& kv : n) {
     const std::string key = kv.first.as<std::string>();
     const std::string p = path.empty() ? key : path + "." + key;
-    if (!source_->used.count(p)) {
+    if (!source_->known[path].count(key)) {
       std::string known;
       for (const auto& k : source_->known[path]) known += (known.empty() ? "" : ", ") + k;
       const std::string loc = source_->overridden.count(p) ? "--set " + p

@@ -17,7 +17,6 @@ namespace sf {
 struct ConfigSource {
   std::string file;                    // shown in messages
   std::set<std::string> overridden;    // key paths set on the command line (--set)
-  std::set<std::string> used;          // key paths read by the program
   std::map<std::string, std::set<std::string>> known;  // parent path → keys the program asked about
 };
 
@@ -35,7 +34,10 @@ class ConfigNode {
   template <class T>
   T get(const std::string& key, const T& fallback) const {
     note(key);
-    if (!has(key)) return fallback;
+    if (!has(key)) {
+      if (node_[key].IsDefined()) fail(key, "has no value (delete the key to use the default)");
+      return fallback;
+    }
     return convert<T>(key);
   }
   template <class T>

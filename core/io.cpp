@@ -32,7 +32,9 @@ void write_file_atomic(const std::string& path, std::string_view content) {
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  const bool synced = ::fsync(fd) == 0;
+  const bool closed = ::close(fd) == 0;
+  if (!synced || !closed) {
     ::unlink(tmp.c_str());
     fail_input(path, "cannot flush to disk");
   }
@@ -44,6 +46,9 @@ void write_file_atomic(const std::string& path, std::string_view content) {
 }
 
 std::string read_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    fail_input(path, "not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail_input(path, "cannot open file (" + std::string(std::strerror(errno)) + ")");
   std::ostringstream ss;

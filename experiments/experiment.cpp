@@ -1,6 +1,7 @@
 #include "experiments/experiment.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 
@@ -8,6 +9,8 @@
 
 namespace sf {
 namespace {
+
+constexpr int kMaxThreads = 1024;  // far above any CPU this runs on; stops a typo from spawning 1e5 threads
 
 template <class T>
 std::string join(const std::vector<T>& v) {
@@ -28,12 +31,12 @@ OptimizerSpec parse_optimizer(const ConfigNode& c) {
   OptimizerSpec o;
   o.type = one_of(c, "type", o.type, {"sgd"});
   o.lr = c.get("lr", o.lr);
-  c.check(o.lr > 0, "lr", "must be > 0");
+  c.check(o.lr > 0 && std::isfinite(o.lr), "lr", "must be a finite number > 0");
   o.momentum = c.get("momentum", o.momentum);
   c.check(o.momentum >= 0 && o.momentum < 1, "momentum", "must be in [0, 1)");
   o.nesterov = c.get("nesterov", o.nesterov);
   o.decay = c.get("decay", o.decay);
-  c.check(o.decay >= 0, "decay", "must be >= 0");
+  c.check(o.decay >= 0 && std::isfinite(o.decay), "decay", "must be a finite number >= 0");
   return o;
 }
 
@@ -77,9 +80,9 @@ ModelSpec parse_model_spec(const ConfigNode& c) {
   m.activation = one_of(c, "activation", m.activation, {"relu", "softplus", "noisy_softplus"});
   const ConfigNode nsp = c.child("noisy_softplus");
   m.nsp_k = nsp.get("k", m.nsp_k);
-  nsp.check(m.nsp_k > 0, "k", "must be > 0");
+  nsp.check(m.nsp_k > 0 && std::isfinite(m.nsp_k), "k", "must be a finite number > 0");
   m.nsp_sigma = nsp.get("sigma", m.nsp_sigma);
-  nsp.check(m.nsp_sigma > 0, "sigma", "must be > 0");
+  nsp.check(m.nsp_sigma > 0 && std::isfinite(m.nsp_sigma), "sigma", "must be a finite number > 0");
   m.dense_bias = c.get("dense_bias", m.dense_bias);
   return m;
 }
@@ -89,10 +92,12 @@ Experiment load_experiment(const std::string& file, const std::vector<std::strin
   Experiment e;
   e.source = file;
   e.name = c.get<std::string>("name", std::filesystem::path(file).stem().string());
-  c.check(!e.name.empty() && e.name.find('/') == std::string::npos, "name", "must be a non-empty name without '/'");
+  c.check(!e.name.empty() && e.name.find('/') == std::string::npos && e.name != "." && e.name != "..", "name",
+          "must be a folder name: not empty, no '/', not '.' or '..'");
   e.seed = c.get<uint64_t>("seed", e.seed);
   e.threads = c.get("threads", e.threads);
-  c.check(e.threads >= 0, "threads", "must be >= 0 (0 = all cores)");
+  c.check(e.threads >= 0 && e.threads <= kMaxThreads, "threads",
+          "must be between 0 (all cores) and " + std::to_string(kMaxThreads));
   e.device = one_of(c, "device", e.device, {"cpu", "cuda"});
   if (!device_available(parse_device(e.device)))
     c.fail("device", "this build has no " + e.device + " kernels (rebuild with -DSPIKEFORGE_CUDA=ON)");

@@ -213,7 +213,15 @@ int64_t Trainer::correct(const Net& net) const {
   return c;
 }
 
+void Trainer::check_input(const Dataset& data) const {
+  if (data.sample_shape() != model_.input_shape())
+    fail_input(data.name, "images are " + to_string(data.sample_shape()) + " but the model expects " +
+                              to_string(model_.input_shape()) + " (channels, height, width)");
+}
+
 std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, TrainObserver* observer) {
+  check_input(train);
+  if (val) check_input(*val);
   BatchLoader loader(train, spec_.batch, spec_.shuffle, seed_);
   const auto params = model_.parameters();
   std::vector<EpochStats> history;
@@ -254,6 +262,7 @@ std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, T
 }
 
 EvalResult Trainer::evaluate(const Dataset& data) {
+  check_input(data);
   BatchLoader loader(data, spec_.eval_batch, false, 0);
   loader.start_epoch(0);
   EvalResult r;

@@ -57,6 +57,7 @@ class Trainer {
   double run_batch(Net& net, const BatchLoader& loader, int64_t b, bool training, int epoch);
   int64_t correct(const Net& net) const;
   void check_gradients(const Net& net, int64_t b, int epoch) const;
+  void check_input(const Dataset& data) const;
 
   Model& model_;
   TrainSpec spec_;

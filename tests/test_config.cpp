@@ -97,6 +97,33 @@ TEST(ConfigTest, RangeChecks) {
   EXPECT_NE(error_of(f, {"device=tpu"}).find("device"), std::string::npos);
 }
 
+TEST(ConfigTest, DottedKeyAtTopLevelIsUnknown) {
+  // `train.epochs: 2` is not `train: {epochs: 2}`; accepting it silently would train 20 epochs.
+  const std::string msg = error_of(write_temp("dotted.yaml", "train.epochs: 2\n"));
+  EXPECT_NE(msg.find("unknown key"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("train.epochs"), std::string::npos) << msg;
+}
+
+TEST(ConfigTest, EmptyValueIsAnErrorNotTheDefault) {
+  EXPECT_NE(error_of(write_temp("empty.yaml", "train:\n  epochs:\n")).find("has no value"), std::string::npos);
+  EXPECT_NE(error_of(write_temp("ok2.yaml", "name: x\n"), {"train.epochs="}).find("train.epochs"), std::string::npos);
+}
+
+TEST(ConfigTest, NonFiniteAndPathLikeValuesAreRejected) {
+  const auto f = write_temp("inf.yaml", "name: x\n");
+  EXPECT_NE(error_of(f, {"train.optimizer.lr=.inf"}).find("train.optimizer.lr"), std::string::npos);
+  EXPECT_NE(error_of(f, {"train.optimizer.decay=.inf"}).find("train.optimizer.decay"), std::string::npos);
+  EXPECT_NE(error_of(f, {"model.noisy_softplus.sigma=.inf"}).find("sigma"), std::string::npos);
+  EXPECT_NE(error_of(f, {"name=.."}).find("must be a folder name"), std::string::npos);
+  EXPECT_NE(error_of(f, {"threads=100000"}).find("threads"), std::string::npos);
+}
+
+TEST(ConfigTest, DirectoryIsNotAConfig) {
+  const auto dir = std::filesystem::temp_directory_path() / "spikeforge_config_test";
+  std::filesystem::create_directories(dir);
+  EXPECT_NE(error_of(dir.string()).find("not a regular file"), std::string::npos);
+}
+
 TEST(ConfigTest, BadOverrideSyntax) {
   const auto f = write_temp("s.yaml", "name: x\n");
   EXPECT_NE(error_of(f, {"train.epochs"}).find("KEY=VALUE"), std::string::npos);

@@ -196,6 +196,8 @@ std::vector<OpCase> all_cases() {
   conv("conv_nonsquare_p1_bias", {2, 3, 9, 11}, {4, 3, 3, 5}, true, 1, 1);
   conv("conv_nonsquare_s2_p1", {2, 2, 10, 7}, {3, 2, 2, 4}, false, 2, 1);
   conv("conv_1x1_bias", {3, 4, 5, 5}, {3, 4, 1, 1}, true, 1, 0);
+  // 53 images: two full 25-image weight-gradient chunks and a partial third in the micro-GEMM kernel.
+  conv("conv_liu2_multichunk_bias", {53, 6, 12, 12}, {12, 6, 5, 5}, true, 1, 0);
 
   auto pool = [&](std::string name, Shape x, int k, int stride, int pad) {
     cs.push_back({std::move(name), "avgpool2d", Attrs{{"kernel", k}, {"stride", stride}, {"pad", pad}},

@@ -97,6 +97,25 @@ TEST(TrainerTest, DivergenceNamesTheOp) {
   }
 }
 
+TEST(TrainerTest, ImageSizeMustMatchTheModel) {
+  Dataset wrong;
+  wrong.name = "wrong/train";
+  wrong.num_classes = 10;
+  wrong.images = Tensor::zeros({4, 1, 20, 20});
+  wrong.labels = {0, 1, 2, 3};
+  Model m = build_model(ModelSpec{}, 3);
+  Trainer t(m, small_spec(1), Device::cpu, 3);
+  try {
+    t.fit(wrong, nullptr);
+    FAIL() << "expected a shape error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::BadInput);
+    EXPECT_NE(std::string(e.what()).find("wrong/train"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("[1,28,28]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(t.evaluate(wrong), Error);
+}
+
 // ReLU turns a NaN input into 0, so a poisoned weight can leave the loss finite; the gradient scan must
 // still stop the run.
 TEST(TrainerTest, NonFiniteWeightIsCaughtEvenWhenTheLossStaysFinite) {

@@ -58,7 +58,8 @@ class GemmConv2d final : public Conv2dOp {
       for (int64_t u = 0; u < g_.kh; ++u)
         for (int64_t v = 0; v < g_.kw; ++v) off_.push_back((c * g_.h + u) * g_.w + v);
     if (wide_) scratch_per_thread_ = std::max({scratch_per_thread_, (k_ + g_.o) * qpad_, kChunk * g_.o * qpad_});
-    ensure_scratch();
+    scratch_.clear();
+    threads_ = 0;
     return out;
   }
 
@@ -110,9 +111,11 @@ class GemmConv2d final : public Conv2dOp {
   }
 
  private:
-  // Sized for the current OpenMP thread count (which a caller may raise after prepare()).
+  // One slot per thread parallel_for may use: one inside a data-parallel shard (nested regions run on the
+  // calling thread), else the OpenMP thread count, which a caller may raise after prepare(). Allocated on
+  // first use, not in prepare(), so a shard's op never holds slots it cannot use.
   void ensure_scratch() {
-    const int threads = omp_get_max_threads();
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (threads > threads_ || scratch_.empty()) {
       threads_ = std::max(threads, threads_);
       scratch_.assign(threads_ * scratch_per_thread_, 0.0f);
