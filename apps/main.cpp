@@ -38,9 +38,7 @@ struct Args {
   int threads = 0, batch = 0;
 };
 
-[[noreturn]] void usage_error(const std::string& msg) {
-  throw sf::Error(sf::ErrorKind::BadInput, msg + "\n" + kUsage);
-}
+[[noreturn]] void usage_error(const std::string& msg) { throw sf::Error(sf::ErrorKind::BadInput, msg + "\n" + kUsage); }
 
 int parse_int(const std::string& flag, const std::string& v) {
   try {
@@ -63,17 +61,23 @@ Args parse(int argc, char** argv) {
       a.flags.push_back(arg);
       return argv[++i];
     };
-    if (arg == "--set") a.sets.push_back(value());
-    else if (arg == "--out") a.out = value();
+    if (arg == "--set")
+      a.sets.push_back(value());
+    else if (arg == "--out")
+      a.out = value();
     else if (arg == "--threads") {
       a.threads = parse_int(arg, value());
       if (a.threads > 1024) usage_error("--threads: at most 1024");
-    }
-    else if (arg == "--dataset") a.dataset = value();
-    else if (arg == "--data-dir") a.data_dir = value();
-    else if (arg == "--batch") a.batch = parse_int(arg, value());
-    else if (arg.rfind("--", 0) == 0) usage_error("unknown option " + arg);
-    else a.positional.push_back(arg);
+    } else if (arg == "--dataset")
+      a.dataset = value();
+    else if (arg == "--data-dir")
+      a.data_dir = value();
+    else if (arg == "--batch")
+      a.batch = parse_int(arg, value());
+    else if (arg.rfind("--", 0) == 0)
+      usage_error("unknown option " + arg);
+    else
+      a.positional.push_back(arg);
   }
   return a;
 }
@@ -99,8 +103,10 @@ int cmd_train(const Args& a) {
   std::printf("training %s (%s, %s, %d epochs, batch %d) from %s\n", e.name.c_str(), e.model.arch.c_str(),
               e.model.activation.c_str(), e.train.epochs, e.train.batch, e.source.c_str());
   const sf::RunResult r = sf::run_experiment(e, {a.out, &progress});
-  std::printf("test_accuracy=%.4f test_loss=%.6f train_seconds=%.2f parameters=%lld\nwrote %s/{config.yaml,history.csv,summary.json,model.sfm}\n",
-              r.test.accuracy, r.test.loss, r.train_seconds, static_cast<long long>(r.parameters), r.out_dir.c_str());
+  std::printf(
+      "test_accuracy=%.4f test_loss=%.6f train_seconds=%.2f parameters=%lld\nwrote "
+      "%s/{config.yaml,history.csv,summary.json,model.sfm}\n",
+      r.test.accuracy, r.test.loss, r.train_seconds, static_cast<long long>(r.parameters), r.out_dir.c_str());
   return 0;
 }
 
@@ -125,7 +131,8 @@ int cmd_info(const Args& a) {
   allow_only(a, {"--set"});
   const sf::Experiment e = sf::load_experiment(one_positional(a, "CONFIG.yaml"), a.sets);
   const sf::Model m = sf::build_model(e.model, e.seed);
-  std::printf("%s: %s with %s\n%s", e.name.c_str(), e.model.arch.c_str(), e.model.activation.c_str(), m.summary().c_str());
+  std::printf("%s: %s with %s\n%s", e.name.c_str(), e.model.arch.c_str(), e.model.activation.c_str(),
+              m.summary().c_str());
   return 0;
 }
 

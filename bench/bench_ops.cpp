@@ -3,9 +3,10 @@
 //   pool1    avgpool 2x2/2 on [50,6,24,24]   fc     dense 192→10 with bias
 // Forward and backward (data + weights) for each optimised CPU kernel (conv: oneDNN and the im2col
 // micro-GEMM "gemm"; pooling: oneDNN and "loops"; dense: oneDNN); the reference conv is timed forward only,
-// as the baseline. A kernel a later build no longer registers makes its cases error out, not crash. items_per_second is images/s; "FLOPs" is 2·MACs per second
-// (pooling counts one op per window element). The kernels run on OpenMP threads, so every case is timed on
-// the wall clock (UseRealTime): the main thread's CPU time would leave out the worker threads.
+// as the baseline. A kernel a later build no longer registers makes its cases error out, not crash. items_per_second is
+// images/s; "FLOPs" is 2·MACs per second (pooling counts one op per window element). The kernels run on OpenMP threads,
+// so every case is timed on the wall clock (UseRealTime): the main thread's CPU time would leave out the worker
+// threads.
 #include <benchmark/benchmark.h>
 
 #include <vector>
@@ -136,7 +137,7 @@ void BM_dense(benchmark::State& state, bool backward) {
 
 // conv: every CPU kernel forward; backward (data + weights, and weights only for conv1, the first layer) for
 // the optimised ones — the reference backward is too slow to be worth timing.
-#define SF_CONV_CASES(layer, L, IMPL)                                                                              \
+#define SF_CONV_CASES(layer, L, IMPL)                                                                         \
   BENCHMARK_CAPTURE(BM_conv_fwd, layer##_fwd_##IMPL, L, #IMPL)->Unit(benchmark::kMicrosecond)->UseRealTime(); \
   BENCHMARK_CAPTURE(BM_conv_bwd, layer##_bwd_##IMPL, L, #IMPL, true)->Unit(benchmark::kMicrosecond)->UseRealTime();
 SF_CONV_CASES(conv1, kConv1, onednn)

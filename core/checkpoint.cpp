@@ -56,8 +56,7 @@ void put_floats(std::string& out, const float* p, int64_t n) {
 // reports which field ran out.
 class Reader {
  public:
-  Reader(const std::string& path, const std::string& bytes, size_t end)
-      : path_(path), bytes_(bytes), end_(end) {}
+  Reader(const std::string& path, const std::string& bytes, size_t end) : path_(path), bytes_(bytes), end_(end) {}
 
   size_t pos() const { return pos_; }
   size_t remaining() const { return end_ - pos_; }
@@ -72,8 +71,7 @@ class Reader {
   U get_le(const std::string& what) {
     need(sizeof(U), what);
     U v = 0;
-    for (size_t i = 0; i < sizeof(U); ++i)
-      v |= static_cast<U>(static_cast<unsigned char>(bytes_[pos_ + i])) << (8 * i);
+    for (size_t i = 0; i < sizeof(U); ++i) v |= static_cast<U>(static_cast<unsigned char>(bytes_[pos_ + i])) << (8 * i);
     pos_ += sizeof(U);
     return v;
   }
@@ -212,9 +210,8 @@ Checkpoint load_checkpoint(const std::string& path) {
       n *= static_cast<uint64_t>(d);
     }
     if (n > r.remaining() / sizeof(float))
-      fail_input(path, "truncated (" + what + " of shape " + to_string(shape) + " needs " +
-                           std::to_string(n) + " floats, " + std::to_string(r.remaining()) +
-                           " left)");
+      fail_input(path, "truncated (" + what + " of shape " + to_string(shape) + " needs " + std::to_string(n) +
+                           " floats, " + std::to_string(r.remaining()) + " left)");
     Tensor tensor(std::move(shape));
     r.floats(tensor.data(), static_cast<int64_t>(n), what + " data");
     ckpt.tensors.push_back({std::move(name), std::move(tensor)});

@@ -71,9 +71,7 @@ bool ConfigNode::has(const std::string& key) const {
   return v.IsDefined() && !v.IsNull();
 }
 
-void ConfigNode::note(const std::string& key) const {
-  source_->known[path_].insert(key);
-}
+void ConfigNode::note(const std::string& key) const { source_->known[path_].insert(key); }
 
 ConfigNode ConfigNode::child(const std::string& key) const {
   note(key);
@@ -88,8 +86,8 @@ std::string ConfigNode::where(const std::string& key) const {
   for (const auto& o : source_->overridden)
     if (o == k || k.rfind(o + ".", 0) == 0) return "--set " + k;
   const YAML::Node v = node_[key];
-  return (v.IsDefined() ? mark_prefix(source_->file, v.Mark()) : mark_prefix(source_->file, node_.Mark())) +
-         ": key '" + k + "'";
+  return (v.IsDefined() ? mark_prefix(source_->file, v.Mark()) : mark_prefix(source_->file, node_.Mark())) + ": key '" +
+         k + "'";
 }
 
 void ConfigNode::fail(const std::string& key, const std::string& what) const { fail_input(where(key), what); }
@@ -104,8 +102,9 @@ void ConfigNode::check_unknown(const YAML::Node& n, const std::string& path) con
     if (!source_->known[path].count(key)) {
       std::string known;
       for (const auto& k : source_->known[path]) known += (known.empty() ? "" : ", ") + k;
-      const std::string loc = source_->overridden.count(p) ? "--set " + p
-                                                           : mark_prefix(source_->file, kv.first.Mark()) + ": key '" + p + "'";
+      const std::string loc = source_->overridden.count(p)
+                                  ? "--set " + p
+                                  : mark_prefix(source_->file, kv.first.Mark()) + ": key '" + p + "'";
       fail_input(loc, "unknown key" + (known.empty() ? std::string() : " (expected one of: " + known + ")"));
     }
     check_unknown(kv.second, p);

@@ -15,8 +15,8 @@
 namespace sf {
 
 struct ConfigSource {
-  std::string file;                    // shown in messages
-  std::set<std::string> overridden;    // key paths set on the command line (--set)
+  std::string file;                                    // shown in messages
+  std::set<std::string> overridden;                    // key paths set on the command line (--set)
   std::map<std::string, std::set<std::string>> known;  // parent path → keys the program asked about
 };
 
@@ -74,10 +74,10 @@ class ConfigNode {
 template <class T>
 T ConfigNode::convert(const std::string& key) const {
   const YAML::Node v = node_[key];
-  const char* expected = std::is_same_v<T, bool>          ? "true or false"
-                         : std::is_integral_v<T>          ? "an integer"
-                         : std::is_floating_point_v<T>    ? "a number"
-                                                          : "a string";
+  const char* expected = std::is_same_v<T, bool>       ? "true or false"
+                         : std::is_integral_v<T>       ? "an integer"
+                         : std::is_floating_point_v<T> ? "a number"
+                                                       : "a string";
   if (!v.IsScalar()) fail(key, std::string("expected ") + expected + ", got a " + (v.IsMap() ? "map" : "list"));
   try {
     return v.as<T>();

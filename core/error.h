@@ -29,9 +29,12 @@ class Error : public std::runtime_error {
 
 inline int exit_code(const Error& e) {
   switch (e.kind()) {
-    case ErrorKind::BadInput: return 2;
-    case ErrorKind::Numeric: return 3;
-    case ErrorKind::Internal: return 1;
+    case ErrorKind::BadInput:
+      return 2;
+    case ErrorKind::Numeric:
+      return 3;
+    case ErrorKind::Internal:
+      return 1;
   }
   return 1;
 }

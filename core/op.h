@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.h"
 #include "core/attrs.h"
+#include "core/tensor.h"
 
 namespace sf {
 

@@ -37,7 +37,8 @@ Storage::Storage(int64_t count, Device device) : count_(count), device_(device) 
 Storage::~Storage() { std::free(data_); }
 
 Tensor::Tensor(Shape shape, Device device)
-    : storage_(std::make_shared<Storage>(sf::numel(shape), device)), shape_(std::move(shape)),
+    : storage_(std::make_shared<Storage>(sf::numel(shape), device)),
+      shape_(std::move(shape)),
       numel_(sf::numel(shape_)) {}
 
 Tensor Tensor::zeros(Shape shape, Device device) { return full(std::move(shape), 0.0f, device); }
@@ -76,8 +77,7 @@ void Tensor::fill(float value) {
 }
 
 void Tensor::copy_from(const Tensor& other) {
-  if (other.numel() != numel_)
-    fail_internal("copy_from " + to_string(other.shape()) + " into " + to_string(shape_));
+  if (other.numel() != numel_) fail_internal("copy_from " + to_string(other.shape()) + " into " + to_string(shape_));
   if (numel_) std::memcpy(data(), other.data(), numel_ * sizeof(float));
 }
 

@@ -45,8 +45,7 @@ std::string shape_str(const std::vector<int64_t>& dims) { return to_string(Shape
 Dataset load_part(const std::string& name, const std::string& part, const std::string& images_path,
                   const std::string& labels_path) {
   IdxArray img = read_idx(images_path);
-  if (img.dims.size() != 3)
-    fail_input(images_path, "expected 3-D images [N, H, W], got shape " + shape_str(img.dims));
+  if (img.dims.size() != 3) fail_input(images_path, "expected 3-D images [N, H, W], got shape " + shape_str(img.dims));
   IdxArray lab = read_idx(labels_path);
   if (lab.dims.size() != 1) fail_input(labels_path, "expected 1-D labels [N], got shape " + shape_str(lab.dims));
   const int64_t n = img.dims[0], h = img.dims[1], w = img.dims[2];
@@ -169,8 +168,8 @@ void BatchLoader::fill(int64_t b, float* images, float* one_hot, int32_t* labels
   fill_range(b, 0, batch_size(b), images, one_hot, labels, on, off);
 }
 
-void BatchLoader::fill_range(int64_t b, int64_t first, int64_t count, float* images, float* one_hot,
-                             int32_t* labels, float on, float off) const {
+void BatchLoader::fill_range(int64_t b, int64_t first, int64_t count, float* images, float* one_hot, int32_t* labels,
+                             float on, float off) const {
   if (first < 0 || count < 0 || first + count > batch_size(b))
     fail_internal("BatchLoader::fill_range: samples [" + std::to_string(first) + ", " + std::to_string(first + count) +
                   ") outside batch " + std::to_string(b));

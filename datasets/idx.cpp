@@ -21,12 +21,18 @@ using GzPtr = std::unique_ptr<gzFile_s, GzClose>;
 
 std::string dtype_name(unsigned code) {
   switch (code) {
-    case 0x08: return "0x08 (unsigned byte)";
-    case 0x09: return "0x09 (signed byte)";
-    case 0x0B: return "0x0B (int16)";
-    case 0x0C: return "0x0C (int32)";
-    case 0x0D: return "0x0D (float32)";
-    case 0x0E: return "0x0E (float64)";
+    case 0x08:
+      return "0x08 (unsigned byte)";
+    case 0x09:
+      return "0x09 (signed byte)";
+    case 0x0B:
+      return "0x0B (int16)";
+    case 0x0C:
+      return "0x0C (int32)";
+    case 0x0D:
+      return "0x0D (float32)";
+    case 0x0E:
+      return "0x0E (float64)";
     default: {
       char buf[32];
       std::snprintf(buf, sizeof buf, "0x%02X (unknown)", code);
@@ -79,8 +85,8 @@ IdxArray read_idx(const std::string& path) {
   if (got_head < 4) fail_input(path, "truncated: file ends inside the 4-byte IDX header");
   if (head[0] != 0 || head[1] != 0) {
     char buf[96];
-    std::snprintf(buf, sizeof buf, "bad magic %02x %02x %02x %02x (an IDX file starts with 00 00)", head[0],
-                  head[1], head[2], head[3]);
+    std::snprintf(buf, sizeof buf, "bad magic %02x %02x %02x %02x (an IDX file starts with 00 00)", head[0], head[1],
+                  head[2], head[3]);
     fail_input(path, buf);
   }
   if (head[2] != 0x08)
@@ -124,8 +130,8 @@ IdxArray read_idx(const std::string& path) {
     if (r < n) break;
   }
   if (got < expected)
-    fail_input(path, "truncated: expected " + std::to_string(expected) + " bytes of data, found " +
-                         std::to_string(got));
+    fail_input(path,
+               "truncated: expected " + std::to_string(expected) + " bytes of data, found " + std::to_string(got));
 
   uint8_t extra[4096];
   int64_t trailing = 0;

@@ -111,9 +111,9 @@ Experiment load_experiment(const std::string& file, const std::vector<std::strin
 std::string to_yaml(const ModelSpec& m) {
   YAML::Emitter y;
   y << YAML::BeginMap << YAML::Key << "arch" << YAML::Value << m.arch << YAML::Key << "activation" << YAML::Value
-    << m.activation << YAML::Key << "noisy_softplus" << YAML::Value << YAML::BeginMap << YAML::Key << "k"
-    << YAML::Value << m.nsp_k << YAML::Key << "sigma" << YAML::Value << m.nsp_sigma << YAML::EndMap << YAML::Key
-    << "dense_bias" << YAML::Value << m.dense_bias << YAML::EndMap;
+    << m.activation << YAML::Key << "noisy_softplus" << YAML::Value << YAML::BeginMap << YAML::Key << "k" << YAML::Value
+    << m.nsp_k << YAML::Key << "sigma" << YAML::Value << m.nsp_sigma << YAML::EndMap << YAML::Key << "dense_bias"
+    << YAML::Value << m.dense_bias << YAML::EndMap;
   return y.c_str();
 }
 

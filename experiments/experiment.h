@@ -11,11 +11,11 @@
 namespace sf {
 
 struct ModelSpec {
-  std::string arch = "liu_small";    // liu_small | liu_large
-  std::string activation = "relu";   // relu | softplus | noisy_softplus
-  double nsp_k = 0.17;               // Noisy Softplus k (seed default)
-  double nsp_sigma = 1.0;            // Noisy Softplus σ (seed form: one fixed scalar)
-  bool dense_bias = true;            // Keras Dense default; Liu's Matlab nets have none
+  std::string arch = "liu_small";   // liu_small | liu_large
+  std::string activation = "relu";  // relu | softplus | noisy_softplus
+  double nsp_k = 0.17;              // Noisy Softplus k (seed default)
+  double nsp_sigma = 1.0;           // Noisy Softplus σ (seed form: one fixed scalar)
+  bool dense_bias = true;           // Keras Dense default; Liu's Matlab nets have none
 };
 
 struct OptimizerSpec {
@@ -43,9 +43,9 @@ struct DataSpec {
 
 struct Experiment {
   std::string name;
-  std::string source;     // the file it came from
+  std::string source;  // the file it came from
   uint64_t seed = 1;
-  int threads = 0;        // 0: all cores
+  int threads = 0;  // 0: all cores
   std::string device = "cpu";
   DataSpec data;
   ModelSpec model;

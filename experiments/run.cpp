@@ -20,8 +20,8 @@ std::string history_csv(const std::vector<EpochStats>& history) {
   char line[256];
   for (const auto& s : history) {
     // Epochs are 0-based in Keras's CSVLogger; we keep that so the files line up with the seed's.
-    std::snprintf(line, sizeof line, "%d,%.8g,%.8g,%.8g,%.8g,%.4f\n", s.epoch - 1, s.loss, s.acc, s.val_loss,
-                  s.val_acc, s.seconds);
+    std::snprintf(line, sizeof line, "%d,%.8g,%.8g,%.8g,%.8g,%.4f\n", s.epoch - 1, s.loss, s.acc, s.val_loss, s.val_acc,
+                  s.seconds);
     out += line;
   }
   return out;
@@ -93,8 +93,12 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
     TrainObserver* inner;
     std::string path;
     std::vector<EpochStats> seen;
-    void epoch_begin(int a, int b, int64_t c) override { if (inner) inner->epoch_begin(a, b, c); }
-    void batch_end(int64_t a, int64_t b, double c, double d, double f) override { if (inner) inner->batch_end(a, b, c, d, f); }
+    void epoch_begin(int a, int b, int64_t c) override {
+      if (inner) inner->epoch_begin(a, b, c);
+    }
+    void batch_end(int64_t a, int64_t b, double c, double d, double f) override {
+      if (inner) inner->batch_end(a, b, c, d, f);
+    }
     void epoch_end(const EpochStats& s) override {
       seen.push_back(s);
       write_file_atomic(path, history_csv(seen));

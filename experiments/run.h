@@ -19,7 +19,7 @@ struct RunResult {
 };
 
 struct RunOptions {
-  std::string out_dir;           // empty: runs/<experiment name>
+  std::string out_dir;  // empty: runs/<experiment name>
   TrainObserver* observer = nullptr;
 };
 

@@ -1,12 +1,12 @@
 #include "experiments/trainer.h"
 
+#include <omp.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
-
-#include <omp.h>
 
 #include "core/error.h"
 #include "ops/registry.h"

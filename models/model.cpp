@@ -109,7 +109,8 @@ std::string Model::summary() const {
   char line[256];
   std::snprintf(line, sizeof line, "%-10s %-15s %-14s %10s %12s\n", "layer", "type", "output", "params", "MACs");
   out += line;
-  std::snprintf(line, sizeof line, "%-10s %-15s %-14s %10s %12s\n", "input", "", to_string(input_shape_).c_str(), "", "");
+  std::snprintf(line, sizeof line, "%-10s %-15s %-14s %10s %12s\n", "input", "", to_string(input_shape_).c_str(), "",
+                "");
   out += line;
   for (const auto& l : layers_) {
     int64_t np = 0;

@@ -34,7 +34,8 @@ class Model {
   explicit Model(Shape input_shape);
 
   // Appends a layer, inferring its output shape through the op's own shape rules. Parameters start at 0.
-  Layer& add(std::string name, std::string type, Attrs attrs = {}, std::vector<std::pair<std::string, Shape>> params = {});
+  Layer& add(std::string name, std::string type, Attrs attrs = {},
+             std::vector<std::pair<std::string, Shape>> params = {});
 
   const Shape& input_shape() const { return input_shape_; }
   const Shape& output_shape() const;

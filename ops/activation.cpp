@@ -4,9 +4,7 @@
 
 namespace sf {
 
-bool is_activation(const std::string& type) {
-  return type == "relu" || type == "softplus" || type == "noisy_softplus";
-}
+bool is_activation(const std::string& type) { return type == "relu" || type == "softplus" || type == "noisy_softplus"; }
 
 Activation Activation::from(const std::string& type, const Attrs& a) {
   if (type == "relu") return {ActKind::relu, 1.0f};

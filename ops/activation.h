@@ -24,17 +24,23 @@ struct Activation {
 
   float f(float x) const {
     switch (kind) {
-      case ActKind::relu: return x > 0.0f ? x : 0.0f;
-      case ActKind::softplus: return softplus(x);
-      case ActKind::noisy_softplus: return ks * softplus(x / ks);
+      case ActKind::relu:
+        return x > 0.0f ? x : 0.0f;
+      case ActKind::softplus:
+        return softplus(x);
+      case ActKind::noisy_softplus:
+        return ks * softplus(x / ks);
     }
     return 0.0f;
   }
   float df(float x) const {
     switch (kind) {
-      case ActKind::relu: return x > 0.0f ? 1.0f : 0.0f;
-      case ActKind::softplus: return logistic(x);
-      case ActKind::noisy_softplus: return logistic(x / ks);
+      case ActKind::relu:
+        return x > 0.0f ? 1.0f : 0.0f;
+      case ActKind::softplus:
+        return logistic(x);
+      case ActKind::noisy_softplus:
+        return logistic(x / ks);
     }
     return 0.0f;
   }

@@ -16,7 +16,8 @@ Shape Conv2dOp::prepare(std::span<const Shape> in) {
   expect_rank("conv2d", "weight", in[1], 4);
   g_.n = in[0][0], g_.c = in[0][1], g_.h = in[0][2], g_.w = in[0][3];
   g_.o = in[1][0], g_.kh = in[1][2], g_.kw = in[1][3];
-  expect(in[1][1] == g_.c, "conv2d", "weight " + to_string(in[1]) + " does not match input channels " + to_string(in[0]));
+  expect(in[1][1] == g_.c, "conv2d",
+         "weight " + to_string(in[1]) + " does not match input channels " + to_string(in[0]));
   g_.bias = in.size() == 3;
   if (g_.bias) expect(in[2] == Shape{g_.o}, "conv2d", "bias must be [" + std::to_string(g_.o) + "]");
   // Checked before dividing: integer division truncates toward zero, so (−1) / 2 + 1 would give 1.

@@ -6,9 +6,9 @@
 namespace sf {
 
 struct ConvGeometry {
-  int64_t n, c, h, w;      // input
-  int64_t o, kh, kw;       // filters
-  int64_t oh, ow;          // output
+  int64_t n, c, h, w;  // input
+  int64_t o, kh, kw;   // filters
+  int64_t oh, ow;      // output
   int64_t stride, pad;
   bool bias;
 };

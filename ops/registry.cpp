@@ -28,8 +28,8 @@ OpPtr OpRegistry::make(const std::string& type, const Attrs& attrs, Device devic
   }
   if (!best) {
     if (!has_type(type)) fail_internal("unknown op '" + type + "'");
-    fail_internal("op '" + type + "': no " + (impl.empty() ? std::string() : "'" + impl + "' ") +
-                  "kernel for device " + std::string(to_string(device)));
+    fail_internal("op '" + type + "': no " + (impl.empty() ? std::string() : "'" + impl + "' ") + "kernel for device " +
+                  std::string(to_string(device)));
   }
   return best->factory(attrs);
 }

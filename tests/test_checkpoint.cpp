@@ -1,5 +1,3 @@
-#include "core/checkpoint.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -10,6 +8,7 @@
 #include <fstream>
 #include <string_view>
 
+#include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/io.h"
 
@@ -22,8 +21,7 @@ class CheckpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
     static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() /
-           ("sf_ckpt_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    dir_ = fs::temp_directory_path() / ("sf_ckpt_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     fs::create_directories(dir_);
   }
   void TearDown() override {

@@ -205,7 +205,7 @@ CmdResult train(const TempDir& tmp, const std::string& out_dir, std::vector<std:
                 const std::string& config = kConfig) {
   std::vector<std::string> args = {"train", config, "--out", out_dir};
   for (const char* set : {"train.epochs=2", "train.batch=10", "train.loss=mse", "train.optimizer.lr=0.2",
-                                 "train.optimizer.momentum=0.9", "train.optimizer.decay=0", "threads=1"}) {
+                          "train.optimizer.momentum=0.9", "train.optimizer.decay=0", "threads=1"}) {
     args.push_back("--set");
     args.push_back(set);
   }

@@ -131,7 +131,8 @@ TEST(ConfigTest, BadOverrideSyntax) {
 }
 
 TEST(ConfigTest, ResolvedYamlRoundTrips) {
-  const Experiment a = load_experiment(write_temp("rt.yaml", "name: rt\nseed: 7\n"), {"model.activation=noisy_softplus"});
+  const Experiment a =
+      load_experiment(write_temp("rt.yaml", "name: rt\nseed: 7\n"), {"model.activation=noisy_softplus"});
   const Experiment b = load_experiment(write_temp("rt_resolved.yaml", to_yaml(a)));
   EXPECT_EQ(to_yaml(a), to_yaml(b));
   EXPECT_EQ(b.seed, 7u);

@@ -26,9 +26,8 @@ class TempDir {
  public:
   TempDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("sf_datasets_" + std::string(info->test_suite_name()) + "_" + info->name() + "_" +
-             std::to_string(::getpid()));
+    path_ = fs::temp_directory_path() / ("sf_datasets_" + std::string(info->test_suite_name()) + "_" + info->name() +
+                                         "_" + std::to_string(::getpid()));
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -384,7 +383,7 @@ TEST(BatchLoaderTest, ShuffleIsDeterministicPermutation) {
 
   EXPECT_EQ(epoch_labels_order(b, d, 0), e0);  // same seed + epoch
   const auto e1 = epoch_labels_order(a, d, 1);
-  EXPECT_NE(e1, e0);                            // epochs differ
+  EXPECT_NE(e1, e0);                           // epochs differ
   EXPECT_EQ(epoch_labels_order(a, d, 0), e0);  // independent of history
   EXPECT_EQ(epoch_labels_order(b, d, 1), e1);
 
@@ -400,7 +399,9 @@ TEST(BatchLoaderTest, ShuffleIsDeterministicPermutation) {
   }
 }
 
-TEST(BatchLoaderTest, RejectsBadBatch) { bad_input([] { BatchLoader(make_dataset(3), 0, false, 0); }); }
+TEST(BatchLoaderTest, RejectsBadBatch) {
+  bad_input([] { BatchLoader(make_dataset(3), 0, false, 0); });
+}
 
 // ---------------------------------------------------------------- real data (skipped when absent)
 

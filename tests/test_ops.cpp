@@ -151,8 +151,7 @@ std::vector<Tensor> make_inputs(const OpCase& c, Rng& rng, bool for_fd) {
 std::vector<Tensor> nan_grads(const OpCase& c, unsigned mask) {
   std::vector<Tensor> g;
   for (size_t i = 0; i < c.inputs.size(); ++i)
-    g.push_back((mask >> i) & 1u ? Tensor::full(c.inputs[i].shape, std::numeric_limits<float>::quiet_NaN())
-                                 : Tensor());
+    g.push_back((mask >> i) & 1u ? Tensor::full(c.inputs[i].shape, std::numeric_limits<float>::quiet_NaN()) : Tensor());
   return g;
 }
 
@@ -200,7 +199,9 @@ std::vector<OpCase> all_cases() {
   conv("conv_liu2_multichunk_bias", {53, 6, 12, 12}, {12, 6, 5, 5}, true, 1, 0);
 
   auto pool = [&](std::string name, Shape x, int k, int stride, int pad) {
-    cs.push_back({std::move(name), "avgpool2d", Attrs{{"kernel", k}, {"stride", stride}, {"pad", pad}},
+    cs.push_back({std::move(name),
+                  "avgpool2d",
+                  Attrs{{"kernel", k}, {"stride", stride}, {"pad", pad}},
                   {{x, Gen::normal, 1.0}}});
   };
   pool("pool_2x2_s2_liu", {4, 6, 24, 24}, 2, 2, 0);
@@ -232,15 +233,26 @@ std::vector<OpCase> all_cases() {
     cs.push_back({std::string(act) + "_large", act, Attrs{}, {{{4, 6, 24, 24}, Gen::act_special}}, 3e-3});
   }
   cs.push_back({"noisy_softplus_default", "noisy_softplus", Attrs{}, {{{4, 6, 8, 8}, Gen::act_special}}, 3e-3});
-  cs.push_back({"noisy_softplus_k017_s1_large", "noisy_softplus", Attrs{{"k", 0.17}, {"sigma", 1.0}},
-                {{{4, 6, 24, 24}, Gen::act_special}}, 3e-3});
-  cs.push_back({"noisy_softplus_k03_s05", "noisy_softplus", Attrs{{"k", 0.3}, {"sigma", 0.5}},
-                {{{3, 50}, Gen::act_special}}, 3e-3});
-  cs.push_back({"noisy_softplus_k1_s2", "noisy_softplus", Attrs{{"k", 1.0}, {"sigma", 2.0}},
-                {{{3, 50}, Gen::act_special}}, 3e-3});
+  cs.push_back({"noisy_softplus_k017_s1_large",
+                "noisy_softplus",
+                Attrs{{"k", 0.17}, {"sigma", 1.0}},
+                {{{4, 6, 24, 24}, Gen::act_special}},
+                3e-3});
+  cs.push_back({"noisy_softplus_k03_s05",
+                "noisy_softplus",
+                Attrs{{"k", 0.3}, {"sigma", 0.5}},
+                {{{3, 50}, Gen::act_special}},
+                3e-3});
+  cs.push_back({"noisy_softplus_k1_s2",
+                "noisy_softplus",
+                Attrs{{"k", 1.0}, {"sigma", 2.0}},
+                {{{3, 50}, Gen::act_special}},
+                3e-3});
 
   auto loss = [&](std::string name, const char* type, int64_t n, int64_t k, Gen target, double logit_scale) {
-    cs.push_back({std::move(name), type, Attrs{},
+    cs.push_back({std::move(name),
+                  type,
+                  Attrs{},
                   {{{n, k}, Gen::normal, logit_scale}, {{n, k}, target, 1.0, /*differentiable=*/false}},
                   5e-2});  // wide step: the float loss resolves ~1e-7 relative, per-element grads are ~1/N
   };
@@ -390,8 +402,8 @@ INSTANTIATE_TEST_SUITE_P(GradCheck, GradCheckTest, testing::ValuesIn(all_cases()
 // OpsTest: registry and shape errors.
 
 TEST(OpsTest, EveryOpTypeHasReferenceKernel) {
-  for (const char* type : {"conv2d", "avgpool2d", "dense", "flatten", "relu", "softplus", "noisy_softplus",
-                           "mse_loss", "softmax_cross_entropy"}) {
+  for (const char* type : {"conv2d", "avgpool2d", "dense", "flatten", "relu", "softplus", "noisy_softplus", "mse_loss",
+                           "softmax_cross_entropy"}) {
     SCOPED_TRACE(type);
     EXPECT_TRUE(sf::OpRegistry::instance().has_type(type));
     const auto impls = impls_of(type);
@@ -442,8 +454,9 @@ TEST(OpsTest, BadAttrsThrow) {
     EXPECT_THROW(sf::make_op("conv2d", {{"pad", -1}}, Device::cpu, impl), sf::Error) << impl;
   }
   for (const std::string& impl : impls_of("avgpool2d")) {
-    EXPECT_NE(error_message([&] { sf::make_op("avgpool2d", {{"kernel", 2}, {"pad", 2}}, Device::cpu, impl); })
-                  .find("avgpool2d"),
+    EXPECT_NE(error_message([&] {
+                sf::make_op("avgpool2d", {{"kernel", 2}, {"pad", 2}}, Device::cpu, impl);
+              }).find("avgpool2d"),
               std::string::npos)
         << impl;
     EXPECT_THROW(sf::make_op("avgpool2d", {{"kernel", 0}}, Device::cpu, impl), sf::Error) << impl;
@@ -466,15 +479,15 @@ void expect_prepare_fails(const std::string& type, const Attrs& attrs, const std
 
 TEST(OpsTest, ShapeMismatchNamesOp) {
   const Attrs none;
-  expect_prepare_fails("conv2d", none, {{1, 3, 8, 8}, {4, 2, 3, 3}});             // channels
-  expect_prepare_fails("conv2d", none, {{3, 8, 8}, {4, 3, 3, 3}});                // input rank
-  expect_prepare_fails("conv2d", none, {{1, 3, 8, 8}, {4, 3, 3}});                // weight rank
-  expect_prepare_fails("conv2d", none, {{1, 3, 8, 8}, {4, 3, 3, 3}, {5}});        // bias
-  expect_prepare_fails("conv2d", none, {{1, 1, 3, 3}, {1, 1, 5, 5}});             // kernel > input
+  expect_prepare_fails("conv2d", none, {{1, 3, 8, 8}, {4, 2, 3, 3}});       // channels
+  expect_prepare_fails("conv2d", none, {{3, 8, 8}, {4, 3, 3, 3}});          // input rank
+  expect_prepare_fails("conv2d", none, {{1, 3, 8, 8}, {4, 3, 3}});          // weight rank
+  expect_prepare_fails("conv2d", none, {{1, 3, 8, 8}, {4, 3, 3, 3}, {5}});  // bias
+  expect_prepare_fails("conv2d", none, {{1, 1, 3, 3}, {1, 1, 5, 5}});       // kernel > input
   // (4 − 5) / 2 + 1 truncates to 1: the check must not rely on the output size.
   expect_prepare_fails("conv2d", {{"stride", 2}}, {{1, 1, 4, 4}, {1, 1, 5, 5}});
   expect_prepare_fails("conv2d", {{"stride", 3}, {"pad", 1}}, {{1, 1, 8, 2}, {1, 1, 3, 5}});
-  expect_prepare_fails("conv2d", none, {{1, 1, 8, 8}});                           // arity
+  expect_prepare_fails("conv2d", none, {{1, 1, 8, 8}});                          // arity
   expect_prepare_fails("conv2d", none, {{1, 1, 8, 8}, {1, 1, 3, 3}, {1}, {1}});  // arity
   expect_prepare_fails("dense", none, {{2, 5}, {3, 4}});
   expect_prepare_fails("dense", none, {{2, 3, 4}, {3, 4}});
@@ -623,7 +636,7 @@ TEST(GraphTest, ParameterWithoutGradStaysUntouched) {
     Rng rng(13);
     sf::Graph g;
     Tensor w = random_tensor({3, 6}, rng, 0.5), wg({3, 6});
-    Tensor b = random_tensor({3}, rng, 0.5);  // frozen: no gradient tensor
+    Tensor b = random_tensor({3}, rng, 0.5);      // frozen: no gradient tensor
     Tensor w2 = random_tensor({2, 3}, rng, 0.5);  // frozen weight of a later layer
     const Tensor b_before = b.clone(), w2_before = w2.clone();
     const NodeId x = g.input("x", {4, 6});

@@ -42,7 +42,10 @@ class Eltwise final : public ActivationOp {
   void backward(std::span<const Tensor* const> in, const Tensor& out, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     if (!gin[0]) return;
-    if (use_dst_) bind(dst_, out); else bind(src_, *in[0]);
+    if (use_dst_)
+      bind(dst_, out);
+    else
+      bind(src_, *in[0]);
     bind(ddst_, gout), bind(dsrc_, *gin[0]);
     run(bwd_, bwd_args_);
   }

@@ -60,24 +60,24 @@ inline void gemm_rows(int64_t M, int64_t N, int64_t K, const float* A, int64_t l
   for (int64_t m0 = 0; m0 < M; m0 += kMaxRows) {
     const int rows = static_cast<int>(M - m0 < kMaxRows ? M - m0 : kMaxRows);
     for (int64_t n0 = 0; n0 < N; n0 += 32)
-      tile_rows(rows, std::make_integer_sequence<int, kMaxRows>{}, K, A + m0 * lda, lda, rows_at(n0),
-                C + m0 * ldc + n0, ldc, accumulate);
+      tile_rows(rows, std::make_integer_sequence<int, kMaxRows>{}, K, A + m0 * lda, lda, rows_at(n0), C + m0 * ldc + n0,
+                ldc, accumulate);
   }
 }
 
 // C[M][N] (+)= A[M][K] · B[K][N]; N % 32 == 0; lda ≥ K, ldb ≥ N, ldc ≥ N.
 inline void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
                  int64_t ldc, bool accumulate) {
-  gemm_rows(M, N, K, A, lda, [=](int64_t n0) { return [=](int64_t k) { return B + k * ldb + n0; }; }, C, ldc,
-            accumulate);
+  gemm_rows(
+      M, N, K, A, lda, [=](int64_t n0) { return [=](int64_t k) { return B + k * ldb + n0; }; }, C, ldc, accumulate);
 }
 
 // Implicit-GEMM form: row k of B starts at base + off[k] (rows may overlap, as the shifted input rows of an
 // unpadded stride-1 convolution do), so no im2col copy is needed. C[M][N] = A[M][K] · B; N % 32 == 0.
 inline void gemm_offsets(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* base,
                          const int64_t* off, float* C, int64_t ldc) {
-  gemm_rows(M, N, K, A, lda, [=](int64_t n0) { return [=](int64_t k) { return base + off[k] + n0; }; }, C, ldc,
-            false);
+  gemm_rows(
+      M, N, K, A, lda, [=](int64_t n0) { return [=](int64_t k) { return base + off[k] + n0; }; }, C, ldc, false);
 }
 
 inline float hsum(v16 v) {
@@ -97,8 +97,8 @@ struct DotBatch {
 };
 
 template <int MB, int NB>
-inline void dot_tile(const DotBatch& gb, int64_t N, const float* A, int64_t lda, const float* base,
-                     const int64_t* off, float* C, int64_t ldc) {
+inline void dot_tile(const DotBatch& gb, int64_t N, const float* A, int64_t lda, const float* base, const int64_t* off,
+                     float* C, int64_t ldc) {
   v16 acc[MB][NB] = {};
   for (int64_t g = 0; g < gb.count; ++g) {
     const float* Ag = A + g * gb.a_stride;

@@ -17,7 +17,8 @@ class AvgPool2d final : public AvgPool2dOp {
     Shape out = AvgPool2dOp::prepare(in);
     const memory::dims strides{g_.stride, g_.stride}, kernel{g_.k, g_.k}, pad{g_.pad, g_.pad};
     // oneDNN requires the right padding to cover the last window exactly; compute it as oneDNN does.
-    const memory::dims pad_r{(g_.oh - 1) * g_.stride + g_.k - g_.h - g_.pad, (g_.ow - 1) * g_.stride + g_.k - g_.w - g_.pad};
+    const memory::dims pad_r{(g_.oh - 1) * g_.stride + g_.k - g_.h - g_.pad,
+                             (g_.ow - 1) * g_.stride + g_.k - g_.w - g_.pad};
     const auto src = plain(in[0]), dst = plain(out);
     const auto algo = algorithm::pooling_avg_exclude_padding;
     pooling_forward::primitive_desc fwd_pd(

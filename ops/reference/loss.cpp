@@ -1,10 +1,11 @@
 // Loss loops: the reference (serial) and the CPU kernel (OpenMP over the batch) share this code; oneDNN
 // has no loss primitives. Per-sample partial sums are reduced in a fixed order, so the result does not
 // depend on the thread count.
+#include "ops/loss.h"
+
 #include <cmath>
 #include <vector>
 
-#include "ops/loss.h"
 #include "ops/reference/kernels.h"
 
 namespace sf::reference {
@@ -26,7 +27,8 @@ class LossLoop final : public LossOp {
     const float *y = in[0]->data(), *t = in[1]->data();
     const int64_t n = n_, k = k_;
 #pragma omp parallel for if (parallel_ && n >= 64) schedule(static)
-    for (int64_t s = 0; s < n; ++s) per_sample_[s] = softmax_ ? cross_entropy(y + s * k, t + s * k) : squared(y + s * k, t + s * k);
+    for (int64_t s = 0; s < n; ++s)
+      per_sample_[s] = softmax_ ? cross_entropy(y + s * k, t + s * k) : squared(y + s * k, t + s * k);
     double total = 0.0;
     for (double v : per_sample_) total += v;
     out[0] = static_cast<float>(softmax_ ? total / n : total / (n * k));
