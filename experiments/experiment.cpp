@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 
 #include "core/device.h"
@@ -27,16 +28,35 @@ std::string one_of(const ConfigNode& c, const std::string& key, const std::strin
   return v;
 }
 
+double finite_in(const ConfigNode& c, const std::string& key, double fallback, double lo, double hi, bool lo_open) {
+  const double v = c.get(key, fallback);
+  const bool ok = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && v < hi;
+  c.check(ok, key, "must be in " + std::string(lo_open ? "(" : "[") + std::to_string(lo) + ", " +
+                       (std::isinf(hi) ? std::string("∞") : std::to_string(hi)) + ")");
+  return v;
+}
+
 OptimizerSpec parse_optimizer(const ConfigNode& c) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
   OptimizerSpec o;
-  o.type = one_of(c, "type", o.type, {"sgd"});
-  o.lr = c.get("lr", o.lr);
-  c.check(o.lr > 0 && std::isfinite(o.lr), "lr", "must be a finite number > 0");
-  o.momentum = c.get("momentum", o.momentum);
-  c.check(o.momentum >= 0 && o.momentum < 1, "momentum", "must be in [0, 1)");
-  o.nesterov = c.get("nesterov", o.nesterov);
-  o.decay = c.get("decay", o.decay);
-  c.check(o.decay >= 0 && std::isfinite(o.decay), "decay", "must be a finite number >= 0");
+  o.type = one_of(c, "type", o.type, {"sgd", "adam", "adadelta", "ada"});
+  if (o.type == "ada") o.type = "adadelta";  // the seed's name for it
+  const double default_lr = o.type == "adam" ? 0.001 : o.type == "adadelta" ? 1.0 : o.lr;
+  o.lr = finite_in(c, "lr", default_lr, 0, inf, true);
+  o.decay = finite_in(c, "decay", o.decay, 0, inf, false);
+  if (o.type == "sgd") {
+    o.momentum = finite_in(c, "momentum", o.momentum, 0, 1, false);
+    o.nesterov = c.get("nesterov", o.nesterov);
+    o.noise_std = finite_in(c, "noise_std", o.noise_std, 0, inf, false);
+    o.noise_anneal = finite_in(c, "noise_anneal", o.noise_anneal, 0, inf, false);
+  } else if (o.type == "adam") {
+    o.beta1 = finite_in(c, "beta1", o.beta1, 0, 1, false);
+    o.beta2 = finite_in(c, "beta2", o.beta2, 0, 1, false);
+    o.epsilon = finite_in(c, "epsilon", o.epsilon, 0, inf, true);
+  } else {
+    o.rho = finite_in(c, "rho", o.rho, 0, 1, false);
+    o.epsilon = finite_in(c, "epsilon", o.epsilon, 0, inf, true);
+  }
   return o;
 }
 
@@ -50,6 +70,8 @@ TrainSpec parse_train(const ConfigNode& c) {
   t.shuffle = c.get("shuffle", t.shuffle);
   t.eval_batch = c.get("eval_batch", t.eval_batch);
   c.check(t.eval_batch > 0, "eval_batch", "must be > 0");
+  t.l1 = finite_in(c, "l1", t.l1, 0, std::numeric_limits<double>::infinity(), false);
+  t.l2 = finite_in(c, "l2", t.l2, 0, std::numeric_limits<double>::infinity(), false);
   t.optimizer = parse_optimizer(c.child("optimizer"));
   return t;
 }
@@ -134,9 +156,19 @@ std::string to_yaml(const Experiment& e) {
   y << YAML::Key << "epochs" << YAML::Value << t.epochs << YAML::Key << "batch" << YAML::Value << t.batch;
   y << YAML::Key << "loss" << YAML::Value << t.loss << YAML::Key << "shuffle" << YAML::Value << t.shuffle;
   y << YAML::Key << "eval_batch" << YAML::Value << t.eval_batch;
-  y << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << o.type
-    << YAML::Key << "lr" << YAML::Value << o.lr << YAML::Key << "momentum" << YAML::Value << o.momentum << YAML::Key
-    << "nesterov" << YAML::Value << o.nesterov << YAML::Key << "decay" << YAML::Value << o.decay << YAML::EndMap;
+  y << YAML::Key << "l1" << YAML::Value << t.l1 << YAML::Key << "l2" << YAML::Value << t.l2;
+  y << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << o.type;
+  y << YAML::Key << "lr" << YAML::Value << o.lr << YAML::Key << "decay" << YAML::Value << o.decay;
+  if (o.type == "sgd")
+    y << YAML::Key << "momentum" << YAML::Value << o.momentum << YAML::Key << "nesterov" << YAML::Value << o.nesterov
+      << YAML::Key << "noise_std" << YAML::Value << o.noise_std << YAML::Key << "noise_anneal" << YAML::Value
+      << o.noise_anneal;
+  if (o.type == "adam")
+    y << YAML::Key << "beta1" << YAML::Value << o.beta1 << YAML::Key << "beta2" << YAML::Value << o.beta2;
+  if (o.type != "sgd") y << YAML::Key << (o.type == "adam" ? "epsilon" : "rho") << YAML::Value
+                         << (o.type == "adam" ? o.epsilon : o.rho);
+  if (o.type == "adadelta") y << YAML::Key << "epsilon" << YAML::Value << o.epsilon;
+  y << YAML::EndMap;
   y << YAML::EndMap << YAML::EndMap;
   return std::string(y.c_str()) + "\n";
 }

@@ -18,12 +18,22 @@ struct ModelSpec {
   bool dense_bias = true;           // Keras Dense default; Liu's Matlab nets have none
 };
 
+// Keras (2.x) optimisers. Keys that do not belong to the chosen type are rejected as unknown.
 struct OptimizerSpec {
-  std::string type = "sgd";
-  double lr = 0.1;
+  std::string type = "sgd";  // sgd | adam | adadelta
+  double lr = 0.1;           // default per type: sgd 0.1 (seed), adam 0.001, adadelta 1.0 (Keras)
+  double decay = 0.0;        // Keras time-based decay: lr_t = lr / (1 + decay · iterations)
+  // sgd
   double momentum = 0.9;
   bool nesterov = false;
-  double decay = 0.0;  // Keras time-based decay: lr_t = lr / (1 + decay · iterations)
+  double noise_std = 0.0;     // noisy SGD: N(0, σ_t²) added to every gradient element,
+  double noise_anneal = 0.55; // σ_t = noise_std / (1 + t)^(anneal / 2) (Neelakantan et al. 2015)
+  // adam
+  double beta1 = 0.9, beta2 = 0.999;
+  // adam, adadelta
+  double epsilon = 1e-7;
+  // adadelta
+  double rho = 0.95;
 };
 
 struct TrainSpec {
@@ -32,6 +42,8 @@ struct TrainSpec {
   std::string loss = "mse";  // mse (on the linear outputs) | crossentropy (softmax inside the loss)
   bool shuffle = true;
   int eval_batch = 1000;
+  double l1 = 0.0;  // Keras kernel regularisers on every weight tensor (not biases): loss += l1·Σ|w| + l2·Σw²
+  double l2 = 0.0;
   OptimizerSpec optimizer;
 };
 

@@ -58,7 +58,7 @@ struct Trainer::Net {
 };
 
 Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t seed)
-    : model_(model), spec_(spec), device_(device), seed_(seed), optimizer_(make_optimizer(spec.optimizer)) {
+    : model_(model), spec_(spec), device_(device), seed_(seed), optimizer_(make_optimizer(spec.optimizer, seed)) {
   const char* env = std::getenv("SPIKEFORGE_PROFILE");
   profiling_ = env && *env && std::string(env) != "0";
   // Kernels called inside a replica's thread must run single-threaded (oneDNN does so inside a parallel
@@ -180,8 +180,29 @@ double Trainer::run_batch(Net& net, const BatchLoader& loader, int64_t b, bool t
       }
     }
   }
+  // Keras reports the regularised loss, in training and in evaluation alike.
+  loss_sum += static_cast<double>(total) * penalty(training);
   if (training) check_gradients(net, b, epoch);
   return loss_sum;
+}
+
+// Keras kernel regularisers on every weight tensor: returns l1·Σ|w| + l2·Σw² and, when training, adds
+// l1·sign(w) + 2·l2·w to the weight gradients.
+double Trainer::penalty(bool add_gradient) {
+  if (spec_.l1 == 0 && spec_.l2 == 0) return 0.0;
+  const float l1 = static_cast<float>(spec_.l1), l2 = static_cast<float>(spec_.l2);
+  double total = 0;
+  for (auto& layer : model_.layers())
+    for (auto& p : layer.params) {
+      if (p.name != "weight") continue;
+      const float* w = p.value.data();
+      float* g = p.grad.data();
+      for (int64_t i = 0; i < p.value.numel(); ++i) {
+        total += spec_.l1 * std::fabs(w[i]) + spec_.l2 * double(w[i]) * w[i];
+        if (add_gradient) g[i] += l1 * static_cast<float>((w[i] > 0) - (w[i] < 0)) + 2.0f * l2 * w[i];
+      }
+    }
+  return total;
 }
 
 // A finite loss does not prove a healthy step: ReLU maps NaN to 0, so a NaN weight or activation can hide
@@ -214,8 +235,9 @@ int64_t Trainer::correct(const Net& net) const {
 }
 
 void Trainer::check_input(const Dataset& data) const {
-  if (data.sample_shape() != model_.input_shape())
-    fail_input(data.name, "images are " + to_string(data.sample_shape()) + " but the model expects " +
+  if (data.images.ndim() != 4 || data.sample_shape() != model_.input_shape())
+    fail_input(data.name, "images are " + to_string(data.images.ndim() == 4 ? data.sample_shape() : data.images.shape()) +
+                              " but the model expects " +
                               to_string(model_.input_shape()) + " (channels, height, width)");
 }
 

@@ -58,6 +58,7 @@ class Trainer {
   int64_t correct(const Net& net) const;
   void check_gradients(const Net& net, int64_t b, int epoch) const;
   void check_input(const Dataset& data) const;
+  double penalty(bool add_gradient);
 
   Model& model_;
   TrainSpec spec_;

@@ -1,9 +1,11 @@
-// Optimisers update model parameters from the gradients the graph wrote. Keras (2.x) semantics, since the
-// seed trained with Keras: the learning rate used at update t (t counted from 0) is lr / (1 + decay · t).
+// Optimisers update model parameters from the gradients the graph wrote, with Keras (2.x) semantics since
+// the seed trained with Keras. Every optimiser decays its rate the Keras way: the rate used at update t
+// (t counted from 0) is lr / (1 + decay · t).
 #pragma once
 #include <memory>
 #include <vector>
 
+#include "core/rng.h"
 #include "experiments/experiment.h"
 #include "models/model.h"
 
@@ -11,27 +13,60 @@ namespace sf {
 
 class Optimizer {
  public:
+  explicit Optimizer(const OptimizerSpec& spec) : spec_(spec) {}
   virtual ~Optimizer() = default;
-  virtual void step(const std::vector<Parameter*>& params) = 0;
-  virtual double current_lr() const = 0;  // the rate the next step() will use
+  void step(const std::vector<Parameter*>& params);
+  double current_lr() const { return spec_.lr / (1.0 + spec_.decay * static_cast<double>(iterations_)); }
   int64_t iterations() const { return iterations_; }
 
  protected:
-  int64_t iterations_ = 0;
-};
+  // Updates parameter k (value w, gradient g, n elements) at rate lr; t is the 0-based update count.
+  virtual void update(size_t k, float* w, const float* g, int64_t n, float lr) = 0;
+  // Per-parameter state tensor `which` (zero-initialised on the first step).
+  float* state(size_t k, int which) { return state_[which][k].data(); }
 
-// SGD with momentum (Keras: v ← μ·v − lr_t·g; w ← w + v), optional Nesterov (w ← w + μ·v − lr_t·g).
-class Sgd final : public Optimizer {
- public:
-  explicit Sgd(const OptimizerSpec& spec) : spec_(spec) {}
-  void step(const std::vector<Parameter*>& params) override;
-  double current_lr() const override { return spec_.lr / (1.0 + spec_.decay * static_cast<double>(iterations_)); }
+  OptimizerSpec spec_;
+  int64_t iterations_ = 0;
 
  private:
-  OptimizerSpec spec_;
-  std::vector<Tensor> velocity_;
+  virtual int state_count() const = 0;
+  std::vector<Tensor> state_[2];
 };
 
-std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec);
+// SGD with momentum (v ← μ·v − lr_t·g; w ← w + v), optional Nesterov (w ← w + μ·v − lr_t·g) and optional
+// gradient noise (the seed's noisy SGD): g ← g + N(0, σ_t²), σ_t = noise_std / (1 + t)^(noise_anneal / 2).
+class Sgd final : public Optimizer {
+ public:
+  Sgd(const OptimizerSpec& spec, uint64_t seed) : Optimizer(spec), rng_(seed ^ 0x5eedULL) {}
+
+ private:
+  void update(size_t k, float* w, const float* g, int64_t n, float lr) override;
+  int state_count() const override { return 1; }
+  Rng rng_;
+};
+
+// Adam (Kingma & Ba; Keras): m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
+// w ← w − lr_t·√(1−β2^(t+1))/(1−β1^(t+1)) · m / (√v + ε).
+class Adam final : public Optimizer {
+ public:
+  using Optimizer::Optimizer;
+
+ private:
+  void update(size_t k, float* w, const float* g, int64_t n, float lr) override;
+  int state_count() const override { return 2; }
+};
+
+// Adadelta (Zeiler; Keras, the seed's `ada`): a ← ρ·a + (1−ρ)·g²; u = g·√(d + ε)/√(a + ε);
+// w ← w − lr_t·u; d ← ρ·d + (1−ρ)·u².
+class Adadelta final : public Optimizer {
+ public:
+  using Optimizer::Optimizer;
+
+ private:
+  void update(size_t k, float* w, const float* g, int64_t n, float lr) override;
+  int state_count() const override { return 2; }
+};
+
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec, uint64_t seed = 0);
 
 }  // namespace sf

@@ -1,31 +1,28 @@
-#include "core/error.h"
+#include <cmath>
+
 #include "optim/optimizer.h"
 
 namespace sf {
 
-void Sgd::step(const std::vector<Parameter*>& params) {
-  if (velocity_.empty())
-    for (auto* p : params) velocity_.push_back(Tensor::zeros(p->value.shape(), p->value.device()));
-  if (velocity_.size() != params.size()) fail_internal("sgd: parameter list changed between steps");
-  const float lr = static_cast<float>(current_lr()), mu = static_cast<float>(spec_.momentum);
-  const bool nesterov = spec_.nesterov;
-  for (size_t k = 0; k < params.size(); ++k) {
-    float* w = params[k]->value.data();
-    const float* g = params[k]->grad.data();
-    float* v = velocity_[k].data();
-    const int64_t n = params[k]->value.numel();
-#pragma omp simd
+void Sgd::update(size_t k, float* w, const float* g, int64_t n, float lr) {
+  const float mu = static_cast<float>(spec_.momentum);
+  float* v = state(k, 0);
+  if (spec_.noise_std > 0) {
+    const double sigma =
+        spec_.noise_std / std::pow(1.0 + static_cast<double>(iterations_), spec_.noise_anneal / 2.0);
     for (int64_t i = 0; i < n; ++i) {
-      v[i] = mu * v[i] - lr * g[i];
-      w[i] += nesterov ? mu * v[i] - lr * g[i] : v[i];
+      const float gi = g[i] + static_cast<float>(sigma * rng_.normal());
+      v[i] = mu * v[i] - lr * gi;
+      w[i] += spec_.nesterov ? mu * v[i] - lr * gi : v[i];
     }
+    return;
   }
-  ++iterations_;
-}
-
-std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec) {
-  if (spec.type == "sgd") return std::make_unique<Sgd>(spec);
-  fail_input("train.optimizer.type", "unknown optimizer '" + spec.type + "'");
+  const bool nesterov = spec_.nesterov;
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    v[i] = mu * v[i] - lr * g[i];
+    w[i] += nesterov ? mu * v[i] - lr * g[i] : v[i];
+  }
 }
 
 }  // namespace sf

@@ -140,7 +140,7 @@ TEST(ConfigTest, ResolvedYamlRoundTrips) {
 }
 
 TEST(ConfigTest, ShippedExperimentsParse) {
-  for (const char* name : {"mnist_relu", "mnist_softplus", "mnist_noisy_softplus"}) {
+  for (const char* name : {"mnist_relu", "mnist_softplus", "mnist_noisy_softplus", "fashion_mnist_relu"}) {
     const std::string path = std::string(SPIKEFORGE_SOURCE_DIR) + "/experiments/" + name + ".yaml";
     const Experiment e = load_experiment(path);
     EXPECT_EQ(e.name, name);

@@ -2,7 +2,6 @@
 
 #include "core/error.h"
 #include "models/zoo.h"
-#include "optim/optimizer.h"
 
 namespace sf {
 namespace {
@@ -75,27 +74,6 @@ TEST(ModelTest, SummaryTable) {
   const std::string s = build_model(ModelSpec{}, 1).summary();
   for (const char* want : {"conv1", "act1", "pool1", "conv2", "pool2", "flatten", "dense", "[6,24,24]", "3880"})
     EXPECT_NE(s.find(want), std::string::npos) << want << " missing from\n" << s;
-}
-
-// Keras SGD: lr_t = lr / (1 + decay·t); v = μ v − lr_t g; w += v (Nesterov: w += μ v − lr_t g).
-TEST(SgdTest, MatchesKerasUpdateRule) {
-  for (bool nesterov : {false, true}) {
-    OptimizerSpec spec;
-    spec.lr = 0.1, spec.momentum = 0.9, spec.decay = 0.5, spec.nesterov = nesterov;
-    Sgd sgd(spec);
-    Parameter p{"w", Tensor::from({2}, {1.0f, -2.0f}), Tensor::from({2}, {0.5f, 1.0f})};
-    std::vector<Parameter*> ps{&p};
-    double w0 = 1.0, v = 0.0;
-    for (int t = 0; t < 3; ++t) {
-      const double lr = 0.1 / (1 + 0.5 * t), g = 0.5;
-      EXPECT_NEAR(sgd.current_lr(), lr, 1e-12);
-      sgd.step(ps);
-      v = 0.9 * v - lr * g;
-      w0 += nesterov ? 0.9 * v - lr * g : v;
-      EXPECT_NEAR(p.value[0], w0, 1e-6) << "step " << t << " nesterov " << nesterov;
-    }
-    EXPECT_EQ(sgd.iterations(), 3);
-  }
 }
 
 }  // namespace

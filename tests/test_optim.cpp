@@ -1,0 +1,164 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "experiments/trainer.h"
+#include "models/zoo.h"
+#include "optim/optimizer.h"
+
+namespace sf {
+namespace {
+
+// One parameter of two elements with a fixed gradient, stepped three times.
+struct OneParam {
+  Parameter p{"w", Tensor::from({2}, {1.0f, -2.0f}), Tensor::from({2}, {0.5f, -1.0f})};
+  std::vector<Parameter*> ps{&p};
+};
+
+// Keras SGD: lr_t = lr / (1 + decay·t); v = μ v − lr_t g; w += v (Nesterov: w += μ v − lr_t g).
+TEST(OptimTest, SgdMatchesKerasUpdateRule) {
+  for (bool nesterov : {false, true}) {
+    OptimizerSpec spec;
+    spec.lr = 0.1, spec.momentum = 0.9, spec.decay = 0.5, spec.nesterov = nesterov;
+    auto sgd = make_optimizer(spec);
+    OneParam x;
+    double w0 = 1.0, v = 0.0;
+    for (int t = 0; t < 3; ++t) {
+      const double lr = 0.1 / (1 + 0.5 * t), g = 0.5;
+      EXPECT_NEAR(sgd->current_lr(), lr, 1e-12);
+      sgd->step(x.ps);
+      v = 0.9 * v - lr * g;
+      w0 += nesterov ? 0.9 * v - lr * g : v;
+      EXPECT_NEAR(x.p.value[0], w0, 1e-6) << "step " << t << " nesterov " << nesterov;
+    }
+    EXPECT_EQ(sgd->iterations(), 3);
+  }
+}
+
+TEST(OptimTest, AdamMatchesKerasUpdateRule) {
+  OptimizerSpec spec;
+  spec.type = "adam", spec.lr = 0.01, spec.decay = 0.1;
+  auto adam = make_optimizer(spec);
+  OneParam x;
+  double w = -2.0, m = 0, v = 0;
+  for (int t = 0; t < 4; ++t) {
+    const double g = -1.0, lr = 0.01 / (1 + 0.1 * t);
+    const double lr_t = lr * std::sqrt(1 - std::pow(0.999, t + 1)) / (1 - std::pow(0.9, t + 1));
+    m = 0.9 * m + 0.1 * g;
+    v = 0.999 * v + 0.001 * g * g;
+    w -= lr_t * m / (std::sqrt(v) + 1e-7);
+    adam->step(x.ps);
+    EXPECT_NEAR(x.p.value[1], w, 1e-6) << "step " << t;
+  }
+}
+
+TEST(OptimTest, AdadeltaMatchesKerasUpdateRule) {
+  OptimizerSpec spec;
+  spec.type = "adadelta", spec.lr = 1.0;
+  auto ada = make_optimizer(spec);
+  OneParam x;
+  double w = 1.0, a = 0, d = 0;
+  for (int t = 0; t < 4; ++t) {
+    const double g = 0.5;
+    a = 0.95 * a + 0.05 * g * g;
+    const double u = g * std::sqrt(d + 1e-7) / std::sqrt(a + 1e-7);
+    w -= u;
+    d = 0.95 * d + 0.05 * u * u;
+    ada->step(x.ps);
+    EXPECT_NEAR(x.p.value[0], w, 1e-6) << "step " << t;
+  }
+}
+
+TEST(OptimTest, NoisySgdIsSeededAndAnnealed) {
+  OptimizerSpec spec;
+  spec.momentum = 0, spec.noise_std = 0.1, spec.noise_anneal = 0.55;
+  auto run = [&](uint64_t seed) {
+    auto sgd = make_optimizer(spec, seed);
+    OneParam x;
+    for (int t = 0; t < 5; ++t) sgd->step(x.ps);
+    return x.p.value.to_vector();
+  };
+  EXPECT_EQ(run(1), run(1));
+  EXPECT_NE(run(1), run(2));
+  OptimizerSpec clean = spec;
+  clean.noise_std = 0;
+  OneParam x;
+  auto sgd = make_optimizer(clean);
+  for (int t = 0; t < 5; ++t) sgd->step(x.ps);
+  // Without noise: w = 1 − 5·0.1·0.5; the noisy run stays within a few σ of it.
+  EXPECT_NEAR(x.p.value[0], 0.75f, 1e-6);
+  EXPECT_NEAR(run(1)[0], 0.75f, 5 * 0.1 * 0.1 * std::sqrt(5.0));
+  EXPECT_NE(run(1)[0], 0.75f);
+}
+
+TEST(OptimTest, OptimizerKeysAreCheckedPerType) {
+  const auto dir = std::filesystem::temp_directory_path() / "spikeforge_optim_test";
+  std::filesystem::create_directories(dir);
+  const std::string f = (dir / "o.yaml").string();
+  std::ofstream(f) << "name: o\n";
+  const Experiment adam = load_experiment(f, {"train.optimizer.type=adam"});
+  EXPECT_DOUBLE_EQ(adam.train.optimizer.lr, 0.001);  // Keras default for Adam
+  EXPECT_DOUBLE_EQ(load_experiment(f, {"train.optimizer.type=adadelta"}).train.optimizer.lr, 1.0);
+  // momentum belongs to SGD only: with Adam it is an unknown key, not silently ignored.
+  EXPECT_THROW(load_experiment(f, {"train.optimizer.type=adam", "train.optimizer.momentum=0.5"}), Error);
+  EXPECT_THROW(load_experiment(f, {"train.optimizer.type=adam", "train.optimizer.beta2=1"}), Error);
+  EXPECT_THROW(load_experiment(f, {"train.optimizer.type=rmsprop"}), Error);
+  EXPECT_THROW(load_experiment(f, {"train.l2=-1"}), Error);
+  const Experiment e = load_experiment(f, {"train.optimizer.type=adadelta", "train.optimizer.rho=0.9", "train.l2=0.01"});
+  EXPECT_DOUBLE_EQ(e.train.optimizer.rho, 0.9);
+  EXPECT_DOUBLE_EQ(e.train.l2, 0.01);
+}
+
+// The regularised loss (Keras: loss + l1·Σ|w| + l2·Σw² over weights) and its gradient, against finite
+// differences through the trainer's own evaluation.
+TEST(OptimTest, WeightPenaltiesAddToLossAndGradient) {
+  Dataset d;
+  d.name = "tiny";
+  d.num_classes = 10;
+  d.images = Tensor::zeros({8, 1, 28, 28});
+  Rng rng(4);
+  for (int64_t i = 0; i < d.images.numel(); ++i) d.images[i] = static_cast<float>(rng.uniform());
+  for (int i = 0; i < 8; ++i) d.labels.push_back(i);
+  TrainSpec spec;
+  spec.eval_batch = 8;
+  spec.l1 = 0.003, spec.l2 = 0.02;
+  Model m = build_model(ModelSpec{}, 7);
+  Trainer t(m, spec, Device::cpu, 7);
+  TrainSpec plain = spec;
+  plain.l1 = plain.l2 = 0;
+  Trainer t0(m, plain, Device::cpu, 7);
+  double penalty = 0;
+  for (const auto& l : m.layers())
+    for (const auto& p : l.params)
+      if (p.name == "weight")
+        for (float w : p.value.to_vector()) penalty += 0.003 * std::fabs(w) + 0.02 * double(w) * w;
+  EXPECT_NEAR(t.evaluate(d).loss, t0.evaluate(d).loss + penalty, 1e-5);
+  EXPECT_THROW(Trainer(m, spec, Device::cpu, 7).evaluate(Dataset{}), Error);
+
+  // One plain-SGD step from the same weights with and without penalties: the weights differ by exactly
+  // −lr·(l1·sign(w) + 2·l2·w); biases are not regularised.
+  auto step = [&](double l1, double l2) {
+    Model mm = build_model(ModelSpec{}, 7);
+    TrainSpec s = spec;
+    s.epochs = 1, s.batch = 8, s.shuffle = false, s.l1 = l1, s.l2 = l2;
+    s.optimizer.momentum = 0, s.optimizer.lr = 0.1;
+    Trainer tr(mm, s, Device::cpu, 7);
+    tr.fit(d, nullptr);
+    return mm;
+  };
+  const Model with = step(0.003, 0.02), without = step(0, 0);
+  const Tensor& w0 = m.find("conv2")->params[0].value;
+  const Tensor& w1 = with.find("conv2")->params[0].value;
+  const Tensor& w2 = without.find("conv2")->params[0].value;
+  for (int64_t i = 0; i < w0.numel(); i += 37) {
+    const double g = 0.003 * ((w0[i] > 0) - (w0[i] < 0)) + 2 * 0.02 * w0[i];
+    EXPECT_NEAR(w1[i] - w2[i], -0.1 * g, 1e-6) << i;
+  }
+  EXPECT_EQ(with.find("dense")->params[1].value.to_vector(), without.find("dense")->params[1].value.to_vector());
+}
+
+}  // namespace
+}  // namespace sf
