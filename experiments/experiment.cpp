@@ -72,6 +72,18 @@ TrainSpec parse_train(const ConfigNode& c) {
   c.check(t.eval_batch > 0, "eval_batch", "must be > 0");
   t.l1 = finite_in(c, "l1", t.l1, 0, std::numeric_limits<double>::infinity(), false);
   t.l2 = finite_in(c, "l2", t.l2, 0, std::numeric_limits<double>::infinity(), false);
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  t.clip_conv_weights = finite_in(c, "clip_conv_weights", t.clip_conv_weights, 0, inf, false);
+  // Layer names are checked against the model when training starts (run_experiment).
+  const ConfigNode mult = c.child("lr_multipliers");
+  for (const auto& kv : mult.node())
+    t.lr_multipliers[kv.first.as<std::string>()] = finite_in(mult, kv.first.as<std::string>(), 1.0, 0, inf, false);
+  const ConfigNode step = c.child("step_decay");
+  t.step_decay_factor = step.get("factor", t.step_decay_factor);
+  step.check(std::isfinite(t.step_decay_factor) && t.step_decay_factor > 0 && t.step_decay_factor <= 1, "factor",
+             "must be in (0, 1]");
+  t.step_decay_every = step.get("every", t.step_decay_every);
+  step.check(t.step_decay_every > 0, "every", "must be > 0 epochs");
   t.optimizer = parse_optimizer(c.child("optimizer"));
   return t;
 }
@@ -106,6 +118,7 @@ ModelSpec parse_model_spec(const ConfigNode& c) {
   m.nsp_sigma = nsp.get("sigma", m.nsp_sigma);
   nsp.check(m.nsp_sigma > 0 && std::isfinite(m.nsp_sigma), "sigma", "must be a finite number > 0");
   m.dense_bias = c.get("dense_bias", m.dense_bias);
+  m.pool_activation = c.get("pool_activation", m.pool_activation);
   return m;
 }
 
@@ -135,7 +148,8 @@ std::string to_yaml(const ModelSpec& m) {
   y << YAML::BeginMap << YAML::Key << "arch" << YAML::Value << m.arch << YAML::Key << "activation" << YAML::Value
     << m.activation << YAML::Key << "noisy_softplus" << YAML::Value << YAML::BeginMap << YAML::Key << "k" << YAML::Value
     << m.nsp_k << YAML::Key << "sigma" << YAML::Value << m.nsp_sigma << YAML::EndMap << YAML::Key << "dense_bias"
-    << YAML::Value << m.dense_bias << YAML::EndMap;
+    << YAML::Value << m.dense_bias << YAML::Key << "pool_activation" << YAML::Value << m.pool_activation
+    << YAML::EndMap;
   return y.c_str();
 }
 
@@ -157,6 +171,12 @@ std::string to_yaml(const Experiment& e) {
   y << YAML::Key << "loss" << YAML::Value << t.loss << YAML::Key << "shuffle" << YAML::Value << t.shuffle;
   y << YAML::Key << "eval_batch" << YAML::Value << t.eval_batch;
   y << YAML::Key << "l1" << YAML::Value << t.l1 << YAML::Key << "l2" << YAML::Value << t.l2;
+  y << YAML::Key << "clip_conv_weights" << YAML::Value << t.clip_conv_weights;
+  y << YAML::Key << "lr_multipliers" << YAML::Value << YAML::BeginMap;
+  for (const auto& [layer, factor] : t.lr_multipliers) y << YAML::Key << layer << YAML::Value << factor;
+  y << YAML::EndMap;
+  y << YAML::Key << "step_decay" << YAML::Value << YAML::BeginMap << YAML::Key << "factor" << YAML::Value
+    << t.step_decay_factor << YAML::Key << "every" << YAML::Value << t.step_decay_every << YAML::EndMap;
   y << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << o.type;
   y << YAML::Key << "lr" << YAML::Value << o.lr << YAML::Key << "decay" << YAML::Value << o.decay;
   if (o.type == "sgd")

@@ -3,6 +3,7 @@
 // momentum 0.9). to_yaml() writes the fully resolved config (every default spelled out) for config.yaml.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@ struct ModelSpec {
   double nsp_k = 0.17;              // Noisy Softplus k (seed default)
   double nsp_sigma = 1.0;           // Noisy Softplus σ (seed form: one fixed scalar)
   bool dense_bias = true;           // Keras Dense default; Liu's Matlab nets have none
+  bool pool_activation = false;  // Liu's Matlab nets apply the activation after each pooling layer too
 };
 
 // Keras (2.x) optimisers. Keys that do not belong to the chosen type are rejected as unknown.
@@ -44,6 +46,10 @@ struct TrainSpec {
   int eval_batch = 1000;
   double l1 = 0.0;  // Keras kernel regularisers on every weight tensor (not biases): loss += l1·Σ|w| + l2·Σw²
   double l2 = 0.0;
+  double clip_conv_weights = 0.0;                // Liu: after every step clip conv weights to ±c (0 = off)
+  std::map<std::string, double> lr_multipliers;  // per layer name (Liu: conv1 0.1, conv2 1.0, dense 0.1 of lr)
+  double step_decay_factor = 1.0;                // Liu: lr × factor every `step_decay_every` epochs
+  int step_decay_every = 1;
   OptimizerSpec optimizer;
 };
 

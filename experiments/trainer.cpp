@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -64,6 +65,25 @@ Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t se
   // Kernels called inside a replica's thread must run single-threaded (oneDNN does so inside a parallel
   // region; our OpenMP loops need nesting off).
   omp_set_max_active_levels(1);
+  // Per-layer learning-rate multipliers, by layer name.
+  std::vector<float> scales;
+  for (const auto& [name, factor] : spec_.lr_multipliers) {
+    const Layer* l = model_.find(name);
+    if (!l || l->params.empty()) {
+      std::string names;
+      for (const auto& layer : model_.layers())
+        if (!layer.params.empty()) names += (names.empty() ? "" : ", ") + layer.name;
+      fail_input("train.lr_multipliers", "no layer with weights named '" + name + "' (this model has: " + names + ")");
+    }
+  }
+  if (!spec_.lr_multipliers.empty()) {
+    for (const auto& layer : model_.layers())
+      for (size_t i = 0; i < layer.params.size(); ++i) {
+        const auto it = spec_.lr_multipliers.find(layer.name);
+        scales.push_back(it == spec_.lr_multipliers.end() ? 1.0f : static_cast<float>(it->second));
+      }
+    optimizer_->set_lr_scales(std::move(scales));
+  }
 }
 
 Trainer::~Trainer() {
@@ -186,6 +206,18 @@ double Trainer::run_batch(Net& net, const BatchLoader& loader, int64_t b, bool t
   return loss_sum;
 }
 
+// Liu's recipe: after every step, convolution weights are clipped to ±c.
+void Trainer::clip_conv_weights() {
+  const float c = static_cast<float>(spec_.clip_conv_weights);
+  for (auto& layer : model_.layers())
+    if (layer.type == "conv2d")
+      for (auto& p : layer.params)
+        if (p.name == "weight") {
+          float* w = p.value.data();
+          for (int64_t i = 0; i < p.value.numel(); ++i) w[i] = std::clamp(w[i], -c, c);
+        }
+}
+
 // Keras kernel regularisers on every weight tensor: returns l1·Σ|w| + l2·Σw² and, when training, adds
 // l1·sign(w) + 2·l2·w to the weight gradients.
 double Trainer::penalty(bool add_gradient) {
@@ -253,6 +285,7 @@ std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, T
   for (int epoch = 1; epoch <= spec_.epochs; ++epoch) {
     const auto t0 = Clock::now();
     loader.start_epoch(epoch);
+    optimizer_->set_schedule(std::pow(spec_.step_decay_factor, (epoch - 1) / spec_.step_decay_every));
     if (observer) observer->epoch_begin(epoch, spec_.epochs, loader.batches());
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
@@ -261,6 +294,7 @@ std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, T
       Net& net = this->net(n, true);
       loss_sum += run_batch(net, loader, b, true, epoch);
       optimizer_->step(params);
+      if (spec_.clip_conv_weights > 0) clip_conv_weights();
       correct += this->correct(net);
       seen += n;
       if (observer)

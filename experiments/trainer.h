@@ -59,6 +59,7 @@ class Trainer {
   void check_gradients(const Net& net, int64_t b, int epoch) const;
   void check_input(const Dataset& data) const;
   double penalty(bool add_gradient);
+  void clip_conv_weights();
 
   Model& model_;
   TrainSpec spec_;

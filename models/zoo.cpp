@@ -18,9 +18,11 @@ Model make_liu(const ModelSpec& spec, Rng& rng) {
   m.add("conv1", "conv2d", {}, {{"weight", {c1, 1, 5, 5}}});
   m.add("act1", spec.activation, act);
   m.add("pool1", "avgpool2d", {{"kernel", 2}});
+  if (spec.pool_activation) m.add("pool1_act", spec.activation, act);
   m.add("conv2", "conv2d", {}, {{"weight", {c2, c1, 5, 5}}});
   m.add("act2", spec.activation, act);
   m.add("pool2", "avgpool2d", {{"kernel", 2}});
+  if (spec.pool_activation) m.add("pool2_act", spec.activation, act);
   m.add("flatten", "flatten");
   const int64_t features = numel(m.output_shape());
   std::vector<std::pair<std::string, Shape>> dense{{"weight", {classes, features}}};

@@ -10,9 +10,13 @@ void Optimizer::step(const std::vector<Parameter*>& params) {
       for (auto* p : params) state_[s].push_back(Tensor::zeros(p->value.shape(), p->value.device()));
   if (state_count() > 0 && state_[0].size() != params.size())
     fail_internal("optimizer: parameter list changed between steps");
+  if (!lr_scales_.empty() && lr_scales_.size() != params.size())
+    fail_internal("optimizer: " + std::to_string(lr_scales_.size()) + " learning-rate scales for " +
+                  std::to_string(params.size()) + " parameters");
   const float lr = static_cast<float>(current_lr());
   for (size_t k = 0; k < params.size(); ++k)
-    update(k, params[k]->value.data(), params[k]->grad.data(), params[k]->value.numel(), lr);
+    update(k, params[k]->value.data(), params[k]->grad.data(), params[k]->value.numel(),
+           lr_scales_.empty() ? lr : lr * lr_scales_[k]);
   ++iterations_;
 }
 

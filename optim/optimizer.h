@@ -16,7 +16,12 @@ class Optimizer {
   explicit Optimizer(const OptimizerSpec& spec) : spec_(spec) {}
   virtual ~Optimizer() = default;
   void step(const std::vector<Parameter*>& params);
-  double current_lr() const { return spec_.lr / (1.0 + spec_.decay * static_cast<double>(iterations_)); }
+  // The rate the next step() uses: lr · schedule / (1 + decay · t), times a per-parameter scale.
+  double current_lr() const {
+    return spec_.lr * schedule_ / (1.0 + spec_.decay * static_cast<double>(iterations_));
+  }
+  void set_schedule(double factor) { schedule_ = factor; }  // epoch-level schedules (step decay)
+  void set_lr_scales(std::vector<float> scales) { lr_scales_ = std::move(scales); }  // one per parameter
   int64_t iterations() const { return iterations_; }
 
  protected:
@@ -29,6 +34,8 @@ class Optimizer {
   int64_t iterations_ = 0;
 
  private:
+  double schedule_ = 1.0;
+  std::vector<float> lr_scales_;
   virtual int state_count() const = 0;
   std::vector<Tensor> state_[2];
 };

@@ -140,7 +140,8 @@ TEST(ConfigTest, ResolvedYamlRoundTrips) {
 }
 
 TEST(ConfigTest, ShippedExperimentsParse) {
-  for (const char* name : {"mnist_relu", "mnist_softplus", "mnist_noisy_softplus", "fashion_mnist_relu"}) {
+  for (const char* name :
+       {"mnist_relu", "mnist_softplus", "mnist_noisy_softplus", "fashion_mnist_relu", "mnist_relu_liu"}) {
     const std::string path = std::string(SPIKEFORGE_SOURCE_DIR) + "/experiments/" + name + ".yaml";
     const Experiment e = load_experiment(path);
     EXPECT_EQ(e.name, name);

@@ -160,5 +160,65 @@ TEST(OptimTest, WeightPenaltiesAddToLossAndGradient) {
   EXPECT_EQ(with.find("dense")->params[1].value.to_vector(), without.find("dense")->params[1].value.to_vector());
 }
 
+// Liu's recipe options: per-layer rates, step decay, weight clipping, no biases, activation after pooling.
+TEST(OptimTest, LiuRecipeOptions) {
+  Dataset d;
+  d.name = "tiny";
+  d.num_classes = 10;
+  d.images = Tensor::zeros({20, 1, 28, 28});
+  Rng rng(5);
+  for (int64_t i = 0; i < d.images.numel(); ++i) d.images[i] = static_cast<float>(rng.uniform());
+  for (int i = 0; i < 20; ++i) d.labels.push_back(i % 10);
+
+  ModelSpec ms;
+  ms.dense_bias = false, ms.pool_activation = true;
+  Model m = build_model(ms, 3);
+  EXPECT_EQ(m.parameter_count(), 3870);
+  EXPECT_NE(m.find("pool1_act"), nullptr);
+  EXPECT_EQ(m.find("pool2_act")->type, "relu");
+
+  TrainSpec spec;
+  spec.epochs = 4, spec.batch = 10, spec.clip_conv_weights = 0.05;
+  spec.step_decay_factor = 0.5, spec.step_decay_every = 2;
+  spec.lr_multipliers = {{"conv2", 10.0}, {"dense", 0.0}};
+  const std::vector<float> dense_before = m.find("dense")->params[0].value.to_vector();
+  Trainer t(m, spec, Device::cpu, 3);
+  t.fit(d, nullptr);
+  for (const char* conv : {"conv1", "conv2"})
+    for (float w : m.find(conv)->params[0].value.to_vector()) EXPECT_LE(std::fabs(w), 0.05f) << conv;
+  EXPECT_EQ(m.find("dense")->params[0].value.to_vector(), dense_before) << "multiplier 0 freezes the layer";
+  // Epochs 3–4 run at lr · 0.5 (factor^⌊(epoch−1)/2⌋).
+  EXPECT_NEAR(t.optimizer().current_lr(), 0.1 * 0.5, 1e-12);
+
+  spec.lr_multipliers = {{"conv3", 2.0}};
+  try {
+    Trainer bad(m, spec, Device::cpu, 3);
+    FAIL() << "expected an unknown-layer error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("conv3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("conv1, conv2, dense"), std::string::npos) << e.what();
+  }
+}
+
+TEST(OptimTest, LiuRecipeKeysAreValidated) {
+  const auto dir = std::filesystem::temp_directory_path() / "spikeforge_optim_test";
+  std::filesystem::create_directories(dir);
+  const std::string f = (dir / "liu.yaml").string();
+  std::ofstream(f) << "name: liu\ntrain:\n  lr_multipliers: {conv1: 0.5}\n  step_decay: {factor: 0.9, every: 2}\n";
+  const Experiment e = load_experiment(f);
+  EXPECT_DOUBLE_EQ(e.train.lr_multipliers.at("conv1"), 0.5);
+  EXPECT_EQ(e.train.step_decay_every, 2);
+  EXPECT_THROW(load_experiment(f, {"train.step_decay.factor=1.5"}), Error);
+  EXPECT_THROW(load_experiment(f, {"train.step_decay.every=0"}), Error);
+  EXPECT_THROW(load_experiment(f, {"train.lr_multipliers.conv1=-1"}), Error);
+  EXPECT_THROW(load_experiment(f, {"train.clip_conv_weights=-0.2"}), Error);
+  const Experiment again = load_experiment(f, {"model.pool_activation=true", "model.dense_bias=false"});
+  EXPECT_TRUE(again.model.pool_activation);
+  // The resolved config round-trips the new keys.
+  const std::string resolved = (dir / "liu_resolved.yaml").string();
+  std::ofstream(resolved) << to_yaml(again);
+  EXPECT_EQ(to_yaml(load_experiment(resolved)), to_yaml(again));
+}
+
 }  // namespace
 }  // namespace sf
