@@ -119,6 +119,19 @@ ModelSpec parse_model_spec(const ConfigNode& c) {
   nsp.check(m.nsp_sigma > 0 && std::isfinite(m.nsp_sigma), "sigma", "must be a finite number > 0");
   m.dense_bias = c.get("dense_bias", m.dense_bias);
   m.pool_activation = c.get("pool_activation", m.pool_activation);
+  const ConfigNode ldr = c.child("ldr");
+  for (const char* what : {"weights", "activations"}) {
+    if (!ldr.has(what)) {
+      ldr.child(what);  // known key, absent: LDR off for it
+      continue;
+    }
+    const ConfigNode q = ldr.child(what);
+    QuantSpec& spec = std::string(what) == "weights" ? m.weight_quant : m.act_quant;
+    spec.bits = q.require<int>("bits");
+    q.check(spec.bits >= 1 && spec.bits <= 16, "bits", "must be in [1, 16]");
+    spec.fsr = q.require<int>("fsr");
+    q.check(spec.fsr >= -64 && spec.fsr <= 64, "fsr", "must be an exponent in [-64, 64] (full-scale range 2^fsr)");
+  }
   return m;
 }
 
@@ -148,8 +161,13 @@ std::string to_yaml(const ModelSpec& m) {
   y << YAML::BeginMap << YAML::Key << "arch" << YAML::Value << m.arch << YAML::Key << "activation" << YAML::Value
     << m.activation << YAML::Key << "noisy_softplus" << YAML::Value << YAML::BeginMap << YAML::Key << "k" << YAML::Value
     << m.nsp_k << YAML::Key << "sigma" << YAML::Value << m.nsp_sigma << YAML::EndMap << YAML::Key << "dense_bias"
-    << YAML::Value << m.dense_bias << YAML::Key << "pool_activation" << YAML::Value << m.pool_activation
-    << YAML::EndMap;
+    << YAML::Value << m.dense_bias << YAML::Key << "pool_activation" << YAML::Value << m.pool_activation;
+  y << YAML::Key << "ldr" << YAML::Value << YAML::BeginMap;
+  for (const auto& [what, q] : {std::pair{"weights", m.weight_quant}, std::pair{"activations", m.act_quant}})
+    if (q.enabled())
+      y << YAML::Key << what << YAML::Value << YAML::BeginMap << YAML::Key << "bits" << YAML::Value << q.bits
+        << YAML::Key << "fsr" << YAML::Value << q.fsr << YAML::EndMap;
+  y << YAML::EndMap << YAML::EndMap;
   return y.c_str();
 }
 

@@ -11,13 +11,22 @@
 
 namespace sf {
 
+// LDR log quantisation (ops/log_quantize.h): bits = 0 means off.
+struct QuantSpec {
+  int bits = 0;
+  int fsr = 0;
+  bool enabled() const { return bits > 0; }
+};
+
 struct ModelSpec {
   std::string arch = "liu_small";   // liu_small | liu_large
   std::string activation = "relu";  // relu | softplus | noisy_softplus
   double nsp_k = 0.17;              // Noisy Softplus k (seed default)
   double nsp_sigma = 1.0;           // Noisy Softplus σ (seed form: one fixed scalar)
   bool dense_bias = true;           // Keras Dense default; Liu's Matlab nets have none
-  bool pool_activation = false;  // Liu's Matlab nets apply the activation after each pooling layer too
+  bool pool_activation = false;
+  QuantSpec weight_quant;  // model.ldr.weights
+  QuantSpec act_quant;     // model.ldr.activations  // Liu's Matlab nets apply the activation after each pooling layer too
 };
 
 // Keras (2.x) optimisers. Keys that do not belong to the chosen type are rejected as unknown.

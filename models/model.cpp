@@ -72,7 +72,16 @@ NodeId Model::build(Graph& g, NodeId input, const std::vector<Tensor>& grads, co
   size_t k = 0;
   for (const auto& l : layers_) {
     std::vector<NodeId> ins{cur};
-    for (const auto& p : l.params) ins.push_back(g.parameter(l.name + "." + p.name, p.value, grads.at(k++)));
+    for (const auto& p : l.params) {
+      NodeId id = g.parameter(l.name + "." + p.name, p.value, grads.at(k++));
+      // LDR: the op sees the log-quantised weights; the straight-through gradient updates the float ones.
+      if (p.name == "weight" && l.attrs.has("weight_bits"))
+        id = g.apply(l.name + ".weight_q",
+                     make_op("log_quantize", {{"bits", l.attrs.get("weight_bits", 0)}, {"fsr", l.attrs.get("weight_fsr", 0)}},
+                             g.device(), impl == "reference" ? impl : ""),
+                     {id});
+      ins.push_back(id);
+    }
     cur = g.apply(l.name, make_op(l.type, l.attrs, g.device(), impl), std::move(ins));
   }
   return cur;

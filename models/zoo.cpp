@@ -8,26 +8,38 @@ Attrs activation_attrs(const ModelSpec& spec) {
   return {};
 }
 
+// The activation layer, followed by its LDR quantiser when activations are quantised.
+void add_activation(Model& m, const std::string& name, const ModelSpec& spec) {
+  m.add(name, spec.activation, activation_attrs(spec));
+  if (spec.act_quant.enabled())
+    m.add(name + "_q", "log_quantize", {{"bits", spec.act_quant.bits}, {"fsr", spec.act_quant.fsr}});
+}
+
+// Layer attributes asking Model::build to quantise the layer's weights (LDR, straight-through).
+Attrs weight_attrs(const ModelSpec& spec) {
+  if (!spec.weight_quant.enabled()) return {};
+  return {{"weight_bits", spec.weight_quant.bits}, {"weight_fsr", spec.weight_quant.fsr}};
+}
+
 }  // namespace
 
 Model make_liu(const ModelSpec& spec, Rng& rng) {
   const bool large = spec.arch == "liu_large";
   const int64_t c1 = large ? 16 : 6, c2 = large ? 64 : 12, classes = 10;
-  const Attrs act = activation_attrs(spec);
   Model m({1, 28, 28});
-  m.add("conv1", "conv2d", {}, {{"weight", {c1, 1, 5, 5}}});
-  m.add("act1", spec.activation, act);
+  m.add("conv1", "conv2d", weight_attrs(spec), {{"weight", {c1, 1, 5, 5}}});
+  add_activation(m, "act1", spec);
   m.add("pool1", "avgpool2d", {{"kernel", 2}});
-  if (spec.pool_activation) m.add("pool1_act", spec.activation, act);
-  m.add("conv2", "conv2d", {}, {{"weight", {c2, c1, 5, 5}}});
-  m.add("act2", spec.activation, act);
+  if (spec.pool_activation) add_activation(m, "pool1_act", spec);
+  m.add("conv2", "conv2d", weight_attrs(spec), {{"weight", {c2, c1, 5, 5}}});
+  add_activation(m, "act2", spec);
   m.add("pool2", "avgpool2d", {{"kernel", 2}});
-  if (spec.pool_activation) m.add("pool2_act", spec.activation, act);
+  if (spec.pool_activation) add_activation(m, "pool2_act", spec);
   m.add("flatten", "flatten");
   const int64_t features = numel(m.output_shape());
   std::vector<std::pair<std::string, Shape>> dense{{"weight", {classes, features}}};
   if (spec.dense_bias) dense.push_back({"bias", {classes}});
-  m.add("dense", "dense", {}, dense);
+  m.add("dense", "dense", weight_attrs(spec), dense);
   for (auto* p : m.parameters())
     if (p->name == "weight") glorot_uniform(p->value, rng);
   return m;

@@ -1,4 +1,5 @@
 #include "ops/flatten.h"
+#include "ops/log_quantize.h"
 #include "ops/reference/kernels.h"
 #include "ops/registry.h"
 
@@ -11,6 +12,8 @@ void register_reference_kernels(OpRegistry& r) {
   r.add({"avgpool2d", cpu, "reference", 0, make_avgpool2d});
   r.add({"dense", cpu, "reference", 0, make_dense});
   r.add({"flatten", cpu, "reference", 0, [](const Attrs& a) -> OpPtr { return std::make_unique<FlattenOp>(a); }});
+  r.add({"log_quantize", cpu, "reference", 0,
+         [](const Attrs& a) -> OpPtr { return std::make_unique<LogQuantizeOp>(a); }});
   for (const char* act : {"relu", "softplus", "noisy_softplus"}) {
     const std::string type = act;
     r.add({type, cpu, "reference", 0, [type](const Attrs& a) { return make_activation(type, a); }});

@@ -1,0 +1,42 @@
+// log_quantize (LDR, Miyashita et al. 2016, arXiv 1603.01025): log-domain quantisation with a
+// straight-through estimator.
+//   q(x) = 0                                                 if x = 0
+//          sign(x) · 2^clip(round(log2|x|), FSR − 2^bits, FSR)  otherwise
+// so a b-bit code spans exponents FSR − 2^b … FSR (full-scale range FSR as a power of two); values
+// beyond it saturate at the nearest end, zero stays zero. Backward passes the gradient straight
+// through (dq/dx := 1), as the paper trains. Attrs: bits (≥ 1), fsr (an integer exponent).
+#pragma once
+#include <algorithm>
+#include <cmath>
+
+#include "core/op.h"
+
+namespace sf {
+
+struct LogQuantizer {
+  float lo_exp, hi_exp;
+  LogQuantizer(int64_t bits, int64_t fsr)
+      : lo_exp(static_cast<float>(fsr) - std::ldexp(1.0f, static_cast<int>(bits))),
+        hi_exp(static_cast<float>(fsr)) {}
+  float operator()(float x) const {
+    if (x == 0.0f || std::isnan(x)) return x;
+    const float e = std::clamp(std::nearbyint(std::log2(std::fabs(x))), lo_exp, hi_exp);
+    return std::copysign(std::exp2(e), x);
+  }
+};
+
+class LogQuantizeOp : public Op {
+ public:
+  explicit LogQuantizeOp(const Attrs& a);
+  const char* type() const override { return "log_quantize"; }
+  const char* impl() const override { return "reference"; }
+  Shape prepare(std::span<const Shape> inputs) override;
+  void forward(std::span<const Tensor* const> in, Tensor& out) override;
+  void backward(std::span<const Tensor* const> in, const Tensor& out, const Tensor& gout,
+                std::span<Tensor* const> gin) override;
+
+ private:
+  LogQuantizer q_;
+};
+
+}  // namespace sf

@@ -1,0 +1,107 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "experiments/trainer.h"
+#include "models/zoo.h"
+#include "ops/log_quantize.h"
+#include "ops/registry.h"
+
+namespace sf {
+namespace {
+
+// q(x) = 0 if x = 0 else sign(x)·2^clip(round(log2|x|), FSR − 2^bits, FSR)
+TEST(LdrTest, QuantiserEdgeCases) {
+  const LogQuantizer q3(3, 0);  // exponents −8 … 0
+  EXPECT_EQ(q3(0.0f), 0.0f);
+  EXPECT_EQ(q3(0.3f), 0.25f);    // log2 0.3 = −1.74 → −2
+  EXPECT_EQ(q3(-0.3f), -0.25f);  // sign kept
+  EXPECT_EQ(q3(0.36f), 0.5f);    // log2 0.36 = −1.47 → −1
+  EXPECT_EQ(q3(5.0f), 1.0f);     // beyond FSR saturates at 2^0
+  EXPECT_EQ(q3(-1e9f), -1.0f);
+  EXPECT_EQ(q3(1e-6f), std::ldexp(1.0f, -8));  // below the range saturates at 2^(FSR − 2^bits)
+  EXPECT_TRUE(std::isnan(q3(NAN)));
+  const LogQuantizer q1(1, 2);  // bits = 1: exponents 0 … 2
+  EXPECT_EQ(q1(0.01f), 1.0f);
+  EXPECT_EQ(q1(3.0f), 4.0f);
+  EXPECT_EQ(q1(100.0f), 4.0f);
+  EXPECT_EQ(q1(-2.0f), -2.0f);
+  for (float x : {0.7f, 1.9f, 0.02f}) EXPECT_EQ(q3(q3(x)), q3(x)) << "idempotent at " << x;
+}
+
+TEST(LdrTest, OpForwardQuantisesBackwardIsStraightThrough) {
+  auto op = make_op("log_quantize", {{"bits", 4}, {"fsr", 1}});
+  std::vector<Shape> shapes{{2, 3}};
+  ASSERT_EQ(op->prepare(shapes), (Shape{2, 3}));
+  const Tensor x = Tensor::from({2, 3}, {0.0f, 0.3f, -3.0f, 7.0f, 1e-9f, -0.06f});
+  Tensor y({2, 3}), dy = Tensor::from({2, 3}, {1, 2, 3, 4, 5, 6}), dx({2, 3});
+  const Tensor* in[1] = {&x};
+  Tensor* gin[1] = {&dx};
+  op->forward(in, y);
+  const LogQuantizer q(4, 1);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(y[i], q(x[i]));
+  op->backward(in, y, dy, gin);
+  EXPECT_EQ(dx.to_vector(), dy.to_vector());
+  EXPECT_THROW(make_op("log_quantize", {{"bits", 0}, {"fsr", 0}}), Error);
+  EXPECT_THROW(make_op("log_quantize", {{"bits", 3}}), Error) << "fsr is required";
+}
+
+TEST(LdrTest, ModelQuantisesWeightsAndActivationsAndTrains) {
+  ModelSpec spec;
+  spec.weight_quant = {4, 0};
+  spec.act_quant = {4, 3};
+  Model m = build_model(spec, 2);
+  ASSERT_NE(m.find("act1_q"), nullptr);
+  EXPECT_EQ(m.find("act2_q")->type, "log_quantize");
+  EXPECT_EQ(m.parameter_count(), 3880) << "quantisers add no parameters";
+
+  // The graph's conv1 sees quantised weights: compare with a float model whose weights were quantised.
+  Graph g;
+  const NodeId x = g.input("x", {2, 1, 28, 28});
+  Rng rng(3);
+  for (int64_t i = 0; i < g.value(x).numel(); ++i) g.value(x)[i] = static_cast<float>(rng.uniform());
+  m.build(g, x, false);
+  g.forward();
+  ModelSpec plain;
+  plain.act_quant = spec.act_quant;
+  Model f = build_model(plain, 2);
+  const LogQuantizer q(4, 0);
+  for (auto& l : f.layers())
+    for (auto& p : l.params)
+      if (p.name == "weight")
+        for (int64_t i = 0; i < p.value.numel(); ++i) p.value[i] = q(p.value[i]);
+  Graph g2;
+  const NodeId x2 = g2.input("x", {2, 1, 28, 28});
+  g2.value(x2).copy_from(g.value(x));
+  const NodeId out2 = f.build(g2, x2, false);
+  g2.forward();
+  EXPECT_EQ(g.value(g.size() - 1).to_vector(), g2.value(out2).to_vector());
+}
+
+TEST(LdrTest, ConfigRejectsBadSettings) {
+  const auto dir = std::filesystem::temp_directory_path() / "spikeforge_ldr_test";
+  std::filesystem::create_directories(dir);
+  const std::string f = (dir / "ldr.yaml").string();
+  std::ofstream(f) << "name: ldr\nmodel:\n  ldr:\n    weights: {bits: 4, fsr: 0}\n";
+  const Experiment e = load_experiment(f);
+  EXPECT_EQ(e.model.weight_quant.bits, 4);
+  EXPECT_FALSE(e.model.act_quant.enabled());
+  auto message = [&](std::vector<std::string> sets) {
+    try {
+      load_experiment(f, sets);
+    } catch (const Error& err) {
+      return std::string(err.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message({"model.ldr.weights.bits=0"}).find("model.ldr.weights.bits"), std::string::npos);
+  EXPECT_NE(message({"model.ldr.activations.bits=3"}).find("model.ldr.activations.fsr"), std::string::npos)
+      << "FSR absent with LDR on";
+  EXPECT_NE(message({"model.ldr.weights.fsr=1.5"}).find("integer"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sf
