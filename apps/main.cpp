@@ -119,6 +119,7 @@ int cmd_evaluate(const Args& a) {
   const sf::DatasetSplit data = sf::load_dataset(dataset, a.data_dir);
   sf::TrainSpec spec;
   spec.loss = m.loss;
+  spec.l1 = m.l1, spec.l2 = m.l2;
   if (a.batch > 0) spec.eval_batch = a.batch;
   sf::Trainer trainer(m.model, spec, sf::Device::cpu, 0);
   const sf::EvalResult r = trainer.evaluate(data.test);

@@ -14,6 +14,7 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigSource
   if (eq == std::string::npos || eq == 0)
     fail_input("--set " + assignment, "expected KEY=VALUE, e.g. --set train.epochs=2");
   const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  if (text.empty()) fail_input("--set " + path, "empty value (use null to remove the key and get its default)");
   YAML::Node value;
   try {
     value = YAML::Load(text);
@@ -37,7 +38,11 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigSource
     if (!next.IsDefined() || next.IsNull()) cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
     cur.reset(cur[parts[i]]);
   }
-  cur[parts.back()] = value;
+  if (value.IsNull()) {
+    cur.remove(parts.back());  // `--set key=null` deletes the key, so its default applies
+  } else {
+    cur[parts.back()] = value;
+  }
   src.overridden.insert(path);
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/device.h"
+#include "models/zoo.h"
 
 namespace sf {
 namespace {
@@ -153,6 +154,16 @@ Experiment load_experiment(const std::string& file, const std::vector<std::strin
   e.model = parse_model_spec(c.child("model"));
   e.train = parse_train(c.child("train"));
   c.check_unknown_keys();
+  // Per-layer rates name layers of the model: check them now, with the key's line, not when training starts.
+  if (!e.train.lr_multipliers.empty()) {
+    const Model m = build_model(e.model, 0);
+    const ConfigNode mult = c.child("train").child("lr_multipliers");
+    for (const auto& [name, factor] : e.train.lr_multipliers) {
+      const Layer* l = m.find(name);
+      if (!l || l->params.empty())
+        mult.fail(name, "no layer with weights of that name (this model has: " + m.weighted_layer_names() + ")");
+    }
+  }
   return e;
 }
 

@@ -30,7 +30,8 @@ std::string history_csv(const std::vector<EpochStats>& history) {
 std::string checkpoint_architecture(const Experiment& e) {
   YAML::Emitter y;
   y << YAML::BeginMap << YAML::Key << "model" << YAML::Value << YAML::Load(to_yaml(e.model)) << YAML::Key << "loss"
-    << YAML::Value << e.train.loss << YAML::Key << "dataset" << YAML::Value << e.data.name << YAML::EndMap;
+    << YAML::Value << e.train.loss << YAML::Key << "l1" << YAML::Value << e.train.l1 << YAML::Key << "l2"
+    << YAML::Value << e.train.l2 << YAML::Key << "dataset" << YAML::Value << e.data.name << YAML::EndMap;
   return std::string(y.c_str()) + "\n";
 }
 
@@ -40,10 +41,11 @@ LoadedModel load_model(const std::string& path) {
   ModelSpec spec = parse_model_spec(arch.child("model"));
   const std::string loss = arch.get<std::string>("loss", "mse");
   const std::string dataset = arch.get<std::string>("dataset", "mnist");
+  const double l1 = arch.get("l1", 0.0), l2 = arch.get("l2", 0.0);
   arch.check_unknown_keys();
   Model model = build_model(spec, 0);
   model.load_state(ckpt, path);
-  return {spec, loss, dataset, std::move(model)};
+  return {spec, loss, l1, l2, dataset, std::move(model)};
 }
 
 namespace {

@@ -31,6 +31,7 @@ std::string checkpoint_architecture(const Experiment& e);
 struct LoadedModel {
   ModelSpec spec;
   std::string loss;
+  double l1 = 0, l2 = 0;  // penalties the reported loss includes (Keras)
   std::string dataset;
   Model model;
 };

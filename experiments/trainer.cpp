@@ -69,12 +69,9 @@ Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t se
   std::vector<float> scales;
   for (const auto& [name, factor] : spec_.lr_multipliers) {
     const Layer* l = model_.find(name);
-    if (!l || l->params.empty()) {
-      std::string names;
-      for (const auto& layer : model_.layers())
-        if (!layer.params.empty()) names += (names.empty() ? "" : ", ") + layer.name;
-      fail_input("train.lr_multipliers", "no layer with weights named '" + name + "' (this model has: " + names + ")");
-    }
+    if (!l || l->params.empty())
+      fail_input("train.lr_multipliers", "no layer with weights named '" + name +
+                                             "' (this model has: " + model_.weighted_layer_names() + ")");
   }
   if (!spec_.lr_multipliers.empty()) {
     for (const auto& layer : model_.layers())

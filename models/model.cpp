@@ -1,5 +1,6 @@
 #include "models/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -40,6 +41,13 @@ const Layer* Model::find(const std::string& name) const {
   return nullptr;
 }
 
+std::string Model::weighted_layer_names() const {
+  std::string names;
+  for (const auto& l : layers_)
+    if (!l.params.empty()) names += (names.empty() ? "" : ", ") + l.name;
+  return names;
+}
+
 std::vector<Parameter*> Model::parameters() {
   std::vector<Parameter*> out;
   for (auto& l : layers_)
@@ -67,6 +75,16 @@ NodeId Model::build(Graph& g, NodeId input, bool with_grads, const std::string& 
   return build(g, input, grads, impl);
 }
 
+namespace {
+// A requested implementation where the op has one, else the device's default (e.g. log_quantize and
+// flatten have a single kernel whatever a test asks of the others).
+std::string impl_for(const std::string& type, const std::string& impl, Device d) {
+  if (impl.empty()) return impl;
+  const auto have = OpRegistry::instance().implementations(type, d);
+  return std::find(have.begin(), have.end(), impl) != have.end() ? impl : "";
+}
+}  // namespace
+
 NodeId Model::build(Graph& g, NodeId input, const std::vector<Tensor>& grads, const std::string& impl) const {
   NodeId cur = input;
   size_t k = 0;
@@ -78,11 +96,11 @@ NodeId Model::build(Graph& g, NodeId input, const std::vector<Tensor>& grads, co
       if (p.name == "weight" && l.attrs.has("weight_bits"))
         id = g.apply(l.name + ".weight_q",
                      make_op("log_quantize", {{"bits", l.attrs.get("weight_bits", 0)}, {"fsr", l.attrs.get("weight_fsr", 0)}},
-                             g.device(), impl == "reference" ? impl : ""),
+                             g.device(), impl_for("log_quantize", impl, g.device())),
                      {id});
       ins.push_back(id);
     }
-    cur = g.apply(l.name, make_op(l.type, l.attrs, g.device(), impl), std::move(ins));
+    cur = g.apply(l.name, make_op(l.type, l.attrs, g.device(), impl_for(l.type, impl, g.device())), std::move(ins));
   }
   return cur;
 }

@@ -42,6 +42,7 @@ class Model {
   std::vector<Layer>& layers() { return layers_; }
   const std::vector<Layer>& layers() const { return layers_; }
   const Layer* find(const std::string& name) const;
+  std::string weighted_layer_names() const;  // "conv1, conv2, dense": the layers that own parameters
   std::vector<Parameter*> parameters();
   int64_t parameter_count() const;
   int64_t macs() const;

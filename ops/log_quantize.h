@@ -1,10 +1,11 @@
 // log_quantize (LDR, Miyashita et al. 2016, arXiv 1603.01025): log-domain quantisation with a
 // straight-through estimator.
-//   q(x) = 0                                                 if x = 0
-//          sign(x) · 2^clip(round(log2|x|), FSR − 2^bits, FSR)  otherwise
-// so a b-bit code spans exponents FSR − 2^b … FSR (full-scale range FSR as a power of two); values
-// beyond it saturate at the nearest end, zero stays zero. Backward passes the gradient straight
-// through (dq/dx := 1), as the paper trains. Attrs: bits (≥ 1), fsr (an integer exponent).
+//   q(x) = 0 if x = 0, else sign(x) · 2^Clip(round(log2|x|), FSR − 2^bits, FSR)
+// with the paper's Clip(e, min, max) = "zero" for e ≤ min, max − 1 for e ≥ max, e otherwise. A b-bit code
+// thus holds zero plus the 2^b − 1 exponents FSR − 2^b + 1 … FSR − 1: magnitudes too small for the range
+// become 0, too large ones saturate at 2^(FSR − 1), and the sign is kept (weights carry it separately).
+// ±Inf and NaN pass unchanged so divergence stays visible. Backward passes the gradient straight through
+// (dq/dx := 1), as the paper trains. Attrs: bits (≥ 1), fsr (an integer exponent).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -19,9 +20,10 @@ struct LogQuantizer {
       : lo_exp(static_cast<float>(fsr) - std::ldexp(1.0f, static_cast<int>(bits))),
         hi_exp(static_cast<float>(fsr)) {}
   float operator()(float x) const {
-    if (x == 0.0f || std::isnan(x)) return x;
-    const float e = std::clamp(std::nearbyint(std::log2(std::fabs(x))), lo_exp, hi_exp);
-    return std::copysign(std::exp2(e), x);
+    if (x == 0.0f || !std::isfinite(x)) return x;
+    const float e = std::nearbyint(std::log2(std::fabs(x)));
+    if (e <= lo_exp) return std::copysign(0.0f, x);
+    return std::copysign(std::exp2(std::min(e, hi_exp - 1.0f)), x);
   }
 };
 

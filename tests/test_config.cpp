@@ -124,6 +124,16 @@ TEST(ConfigTest, DirectoryIsNotAConfig) {
   EXPECT_NE(error_of(dir.string()).find("not a regular file"), std::string::npos);
 }
 
+TEST(ConfigTest, NullOverrideRemovesTheKey) {
+  const auto f = write_temp("null.yaml", "train:\n  epochs: 5\n  optimizer: {type: sgd, momentum: 0.5, lr: 0.3}\n");
+  EXPECT_EQ(load_experiment(f, {"train.epochs=null"}).train.epochs, 20);
+  // The seed's --optimizer ada on a file written for SGD: momentum must go, lr falls back to Adadelta's 1.0.
+  const Experiment e =
+      load_experiment(f, {"train.optimizer.type=ada", "train.optimizer.momentum=null", "train.optimizer.lr=null"});
+  EXPECT_EQ(e.train.optimizer.type, "adadelta");
+  EXPECT_DOUBLE_EQ(e.train.optimizer.lr, 1.0);
+}
+
 TEST(ConfigTest, BadOverrideSyntax) {
   const auto f = write_temp("s.yaml", "name: x\n");
   EXPECT_NE(error_of(f, {"train.epochs"}).find("KEY=VALUE"), std::string::npos);

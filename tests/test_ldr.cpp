@@ -3,8 +3,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "core/error.h"
+#include "experiments/run.h"
 #include "experiments/trainer.h"
 #include "models/zoo.h"
 #include "ops/log_quantize.h"
@@ -13,23 +15,36 @@
 namespace sf {
 namespace {
 
-// q(x) = 0 if x = 0 else sign(x)·2^clip(round(log2|x|), FSR − 2^bits, FSR)
+// q(x) = 0 if x = 0 else sign(x)·2^Clip(round(log2|x|), FSR − 2^bits, FSR), Clip as in the paper:
+// exponents ≤ FSR − 2^bits give 0, ≥ FSR give FSR − 1.
 TEST(LdrTest, QuantiserEdgeCases) {
-  const LogQuantizer q3(3, 0);  // exponents −8 … 0
+  const LogQuantizer q3(3, 0);  // zero and exponents −7 … −1: 2^3 codes
   EXPECT_EQ(q3(0.0f), 0.0f);
   EXPECT_EQ(q3(0.3f), 0.25f);    // log2 0.3 = −1.74 → −2
   EXPECT_EQ(q3(-0.3f), -0.25f);  // sign kept
   EXPECT_EQ(q3(0.36f), 0.5f);    // log2 0.36 = −1.47 → −1
-  EXPECT_EQ(q3(5.0f), 1.0f);     // beyond FSR saturates at 2^0
-  EXPECT_EQ(q3(-1e9f), -1.0f);
-  EXPECT_EQ(q3(1e-6f), std::ldexp(1.0f, -8));  // below the range saturates at 2^(FSR − 2^bits)
+  EXPECT_EQ(q3(5.0f), 0.5f);     // beyond FSR saturates at 2^(FSR − 1)
+  EXPECT_EQ(q3(-1e9f), -0.5f);
+  EXPECT_EQ(q3(0.009f), std::ldexp(1.0f, -7));  // log2 = −6.8 → −7, the smallest level
+  EXPECT_EQ(q3(0.005f), 0.0f);                  // log2 = −7.6 → −8 ≤ FSR − 2^bits: underflows to zero
+  EXPECT_EQ(q3(1e-6f), 0.0f);
+  EXPECT_TRUE(std::signbit(q3(-1e-6f))) << "the sign of an underflow is kept";
   EXPECT_TRUE(std::isnan(q3(NAN)));
-  const LogQuantizer q1(1, 2);  // bits = 1: exponents 0 … 2
-  EXPECT_EQ(q1(0.01f), 1.0f);
-  EXPECT_EQ(q1(3.0f), 4.0f);
-  EXPECT_EQ(q1(100.0f), 4.0f);
+  EXPECT_EQ(q3(INFINITY), INFINITY) << "divergence must stay visible";
+  const LogQuantizer q1(1, 2);  // bits = 1: zero and the single exponent 1
+  EXPECT_EQ(q1(0.01f), 0.0f);
+  EXPECT_EQ(q1(1.0f), 0.0f);  // exponent 0 = FSR − 2^1 → zero
+  EXPECT_EQ(q1(3.0f), 2.0f);
+  EXPECT_EQ(q1(100.0f), 2.0f);
   EXPECT_EQ(q1(-2.0f), -2.0f);
-  for (float x : {0.7f, 1.9f, 0.02f}) EXPECT_EQ(q3(q3(x)), q3(x)) << "idempotent at " << x;
+  for (float x : {0.7f, 1.9f, 0.02f, 0.006f}) EXPECT_EQ(q3(q3(x)), q3(x)) << "idempotent at " << x;
+  // Exactly 2^bits distinct magnitudes (zero included) over a wide sweep.
+  for (int bits : {1, 3, 5}) {
+    const LogQuantizer q(bits, 2);
+    std::set<float> levels;
+    for (double x = 1e-12; x < 1e6; x *= 1.1) levels.insert(q(static_cast<float>(x)));
+    EXPECT_EQ(levels.size(), size_t{1} << bits) << bits << " bits";
+  }
 }
 
 TEST(LdrTest, OpForwardQuantisesBackwardIsStraightThrough) {
@@ -79,6 +94,25 @@ TEST(LdrTest, ModelQuantisesWeightsAndActivationsAndTrains) {
   const NodeId out2 = f.build(g2, x2, false);
   g2.forward();
   EXPECT_EQ(g.value(g.size() - 1).to_vector(), g2.value(out2).to_vector());
+}
+
+// The checkpoint's architecture text rebuilds LDR and Liu-recipe models, and carries the penalties the
+// reported loss includes, so `spikeforge evaluate` reproduces the run's numbers.
+TEST(LdrTest, CheckpointRebuildsQuantisedModel) {
+  const auto dir = std::filesystem::temp_directory_path() / "spikeforge_ldr_test";
+  std::filesystem::create_directories(dir);
+  const std::string f = (dir / "ck.yaml").string();
+  std::ofstream(f) << "name: ck\nmodel:\n  dense_bias: false\n  pool_activation: true\n  ldr:\n"
+                      "    weights: {bits: 3, fsr: 0}\n    activations: {bits: 4, fsr: 3}\ntrain: {l2: 0.01}\n";
+  const Experiment e = load_experiment(f);
+  Model m = build_model(e.model, 5);
+  const std::string path = (dir / "ck.sfm").string();
+  save_checkpoint(path, {checkpoint_architecture(e), m.state()});
+  const LoadedModel back = load_model(path);
+  EXPECT_EQ(to_yaml(back.spec), to_yaml(e.model));
+  EXPECT_DOUBLE_EQ(back.l2, 0.01);
+  EXPECT_EQ(back.model.summary(), m.summary());
+  EXPECT_EQ(back.model.find("conv1")->attrs, m.find("conv1")->attrs);
 }
 
 TEST(LdrTest, ConfigRejectsBadSettings) {

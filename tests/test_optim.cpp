@@ -205,6 +205,12 @@ TEST(OptimTest, LiuRecipeKeysAreValidated) {
   std::filesystem::create_directories(dir);
   const std::string f = (dir / "liu.yaml").string();
   std::ofstream(f) << "name: liu\ntrain:\n  lr_multipliers: {conv1: 0.5}\n  step_decay: {factor: 0.9, every: 2}\n";
+  try {
+    load_experiment(f, {"train.lr_multipliers.nope=2"});
+    ADD_FAILURE() << "an unknown layer must be rejected when the file is read";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("train.lr_multipliers.nope"), std::string::npos) << err.what();
+  }
   const Experiment e = load_experiment(f);
   EXPECT_DOUBLE_EQ(e.train.lr_multipliers.at("conv1"), 0.5);
   EXPECT_EQ(e.train.step_decay_every, 2);
