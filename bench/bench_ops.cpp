@@ -55,6 +55,19 @@ void report(benchmark::State& state, double flops_per_batch) {
       benchmark::Counter(flops_per_batch * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+// Times forward, or backward after one forward, of a prepared op.
+void time_pass(benchmark::State& state, sf::Op& op, const std::vector<const Tensor*>& in, Tensor& y, const Tensor& dy,
+               const std::vector<Tensor*>& gin, bool backward) {
+  op.forward(in, y);
+  for (auto _ : state) {
+    if (backward)
+      op.backward(in, y, dy, gin);
+    else
+      op.forward(in, y);
+    benchmark::ClobberMemory();
+  }
+}
+
 void BM_conv_fwd(benchmark::State& state, ConvLayer l, const char* impl) {
   auto op = make_or_skip(state, "conv2d", {}, impl);
   if (!op) return;
@@ -101,14 +114,7 @@ void BM_pool(benchmark::State& state, const char* impl, bool backward) {
   Tensor y(out), dx(xs);
   const std::vector<const Tensor*> in{&x};
   const std::vector<Tensor*> gin{&dx};
-  op->forward(in, y);
-  for (auto _ : state) {
-    if (backward)
-      op->backward(in, y, dy, gin);
-    else
-      op->forward(in, y);
-    benchmark::ClobberMemory();
-  }
+  time_pass(state, *op, in, y, dy, gin, backward);
   report(state, static_cast<double>(sf::numel(out)) * 4.0);  // 2x2 window: 4 ops per output
 }
 
@@ -123,14 +129,7 @@ void BM_dense(benchmark::State& state, bool backward) {
   Tensor y(out), dx(xs), dw(ws), db(bs);
   const std::vector<const Tensor*> in{&x, &w, &b};
   const std::vector<Tensor*> gin{&dx, &dw, &db};
-  op->forward(in, y);
-  for (auto _ : state) {
-    if (backward)
-      op->backward(in, y, dy, gin);
-    else
-      op->forward(in, y);
-    benchmark::ClobberMemory();
-  }
+  time_pass(state, *op, in, y, dy, gin, backward);
   const double macs = double(kBatch) * 192 * 10;
   report(state, (backward ? 4.0 : 2.0) * macs);
 }

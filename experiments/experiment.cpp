@@ -32,8 +32,9 @@ std::string one_of(const ConfigNode& c, const std::string& key, const std::strin
 double finite_in(const ConfigNode& c, const std::string& key, double fallback, double lo, double hi, bool lo_open) {
   const double v = c.get(key, fallback);
   const bool ok = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && v < hi;
-  c.check(ok, key, "must be in " + std::string(lo_open ? "(" : "[") + std::to_string(lo) + ", " +
-                       (std::isinf(hi) ? std::string("∞") : std::to_string(hi)) + ")");
+  c.check(ok, key,
+          "must be in " + std::string(lo_open ? "(" : "[") + std::to_string(lo) + ", " +
+              (std::isinf(hi) ? std::string("∞") : std::to_string(hi)) + ")");
   return v;
 }
 
@@ -214,8 +215,8 @@ std::string to_yaml(const Experiment& e) {
       << o.noise_anneal;
   if (o.type == "adam")
     y << YAML::Key << "beta1" << YAML::Value << o.beta1 << YAML::Key << "beta2" << YAML::Value << o.beta2;
-  if (o.type != "sgd") y << YAML::Key << (o.type == "adam" ? "epsilon" : "rho") << YAML::Value
-                         << (o.type == "adam" ? o.epsilon : o.rho);
+  if (o.type != "sgd")
+    y << YAML::Key << (o.type == "adam" ? "epsilon" : "rho") << YAML::Value << (o.type == "adam" ? o.epsilon : o.rho);
   if (o.type == "adadelta") y << YAML::Key << "epsilon" << YAML::Value << o.epsilon;
   y << YAML::EndMap;
   y << YAML::EndMap << YAML::EndMap;

@@ -30,8 +30,8 @@ std::string history_csv(const std::vector<EpochStats>& history) {
 std::string checkpoint_architecture(const Experiment& e) {
   YAML::Emitter y;
   y << YAML::BeginMap << YAML::Key << "model" << YAML::Value << YAML::Load(to_yaml(e.model)) << YAML::Key << "loss"
-    << YAML::Value << e.train.loss << YAML::Key << "l1" << YAML::Value << e.train.l1 << YAML::Key << "l2"
-    << YAML::Value << e.train.l2 << YAML::Key << "dataset" << YAML::Value << e.data.name << YAML::EndMap;
+    << YAML::Value << e.train.loss << YAML::Key << "l1" << YAML::Value << e.train.l1 << YAML::Key << "l2" << YAML::Value
+    << e.train.l2 << YAML::Key << "dataset" << YAML::Value << e.data.name << YAML::EndMap;
   return std::string(y.c_str()) + "\n";
 }
 

@@ -70,8 +70,8 @@ Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t se
   for (const auto& [name, factor] : spec_.lr_multipliers) {
     const Layer* l = model_.find(name);
     if (!l || l->params.empty())
-      fail_input("train.lr_multipliers", "no layer with weights named '" + name +
-                                             "' (this model has: " + model_.weighted_layer_names() + ")");
+      fail_input("train.lr_multipliers",
+                 "no layer with weights named '" + name + "' (this model has: " + model_.weighted_layer_names() + ")");
   }
   if (!spec_.lr_multipliers.empty()) {
     for (const auto& layer : model_.layers())
@@ -265,9 +265,9 @@ int64_t Trainer::correct(const Net& net) const {
 
 void Trainer::check_input(const Dataset& data) const {
   if (data.images.ndim() != 4 || data.sample_shape() != model_.input_shape())
-    fail_input(data.name, "images are " + to_string(data.images.ndim() == 4 ? data.sample_shape() : data.images.shape()) +
-                              " but the model expects " +
-                              to_string(model_.input_shape()) + " (channels, height, width)");
+    fail_input(data.name,
+               "images are " + to_string(data.images.ndim() == 4 ? data.sample_shape() : data.images.shape()) +
+                   " but the model expects " + to_string(model_.input_shape()) + " (channels, height, width)");
 }
 
 std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, TrainObserver* observer) {

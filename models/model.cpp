@@ -94,10 +94,11 @@ NodeId Model::build(Graph& g, NodeId input, const std::vector<Tensor>& grads, co
       NodeId id = g.parameter(l.name + "." + p.name, p.value, grads.at(k++));
       // LDR: the op sees the log-quantised weights; the straight-through gradient updates the float ones.
       if (p.name == "weight" && l.attrs.has("weight_bits"))
-        id = g.apply(l.name + ".weight_q",
-                     make_op("log_quantize", {{"bits", l.attrs.get("weight_bits", 0)}, {"fsr", l.attrs.get("weight_fsr", 0)}},
-                             g.device(), impl_for("log_quantize", impl, g.device())),
-                     {id});
+        id = g.apply(
+            l.name + ".weight_q",
+            make_op("log_quantize", {{"bits", l.attrs.get("weight_bits", 0)}, {"fsr", l.attrs.get("weight_fsr", 0)}},
+                    g.device(), impl_for("log_quantize", impl, g.device())),
+            {id});
       ins.push_back(id);
     }
     cur = g.apply(l.name, make_op(l.type, l.attrs, g.device(), impl_for(l.type, impl, g.device())), std::move(ins));

@@ -17,8 +17,7 @@ namespace sf {
 struct LogQuantizer {
   float lo_exp, hi_exp;
   LogQuantizer(int64_t bits, int64_t fsr)
-      : lo_exp(static_cast<float>(fsr) - std::ldexp(1.0f, static_cast<int>(bits))),
-        hi_exp(static_cast<float>(fsr)) {}
+      : lo_exp(static_cast<float>(fsr) - std::ldexp(1.0f, static_cast<int>(bits))), hi_exp(static_cast<float>(fsr)) {}
   float operator()(float x) const {
     if (x == 0.0f || !std::isfinite(x)) return x;
     const float e = std::nearbyint(std::log2(std::fabs(x)));

@@ -8,8 +8,7 @@ void Sgd::update(size_t k, float* w, const float* g, int64_t n, float lr) {
   const float mu = static_cast<float>(spec_.momentum);
   float* v = state(k, 0);
   if (spec_.noise_std > 0) {
-    const double sigma =
-        spec_.noise_std / std::pow(1.0 + static_cast<double>(iterations_), spec_.noise_anneal / 2.0);
+    const double sigma = spec_.noise_std / std::pow(1.0 + static_cast<double>(iterations_), spec_.noise_anneal / 2.0);
     for (int64_t i = 0; i < n; ++i) {
       const float gi = g[i] + static_cast<float>(sigma * rng_.normal());
       v[i] = mu * v[i] - lr * gi;

@@ -12,6 +12,18 @@
 namespace sf {
 namespace {
 
+// n random 28×28 images with labels 0..9 cycling.
+Dataset noise_images(int64_t n, uint64_t seed) {
+  Dataset d;
+  d.name = "tiny";
+  d.num_classes = 10;
+  d.images = Tensor::zeros({n, 1, 28, 28});
+  Rng rng(seed);
+  for (int64_t i = 0; i < d.images.numel(); ++i) d.images[i] = static_cast<float>(rng.uniform());
+  for (int64_t i = 0; i < n; ++i) d.labels.push_back(static_cast<int32_t>(i % 10));
+  return d;
+}
+
 // One parameter of two elements with a fixed gradient, stepped three times.
 struct OneParam {
   Parameter p{"w", Tensor::from({2}, {1.0f, -2.0f}), Tensor::from({2}, {0.5f, -1.0f})};
@@ -107,21 +119,16 @@ TEST(OptimTest, OptimizerKeysAreCheckedPerType) {
   EXPECT_THROW(load_experiment(f, {"train.optimizer.type=adam", "train.optimizer.beta2=1"}), Error);
   EXPECT_THROW(load_experiment(f, {"train.optimizer.type=rmsprop"}), Error);
   EXPECT_THROW(load_experiment(f, {"train.l2=-1"}), Error);
-  const Experiment e = load_experiment(f, {"train.optimizer.type=adadelta", "train.optimizer.rho=0.9", "train.l2=0.01"});
+  const Experiment e =
+      load_experiment(f, {"train.optimizer.type=adadelta", "train.optimizer.rho=0.9", "train.l2=0.01"});
   EXPECT_DOUBLE_EQ(e.train.optimizer.rho, 0.9);
   EXPECT_DOUBLE_EQ(e.train.l2, 0.01);
 }
 
-// The regularised loss (Keras: loss + l1·Σ|w| + l2·Σw² over weights) and its gradient, against finite
-// differences through the trainer's own evaluation.
+// The regularised loss (Keras: loss + l1·Σ|w| + l2·Σw² over weights) through the trainer's evaluation,
+// and its gradient through one SGD step.
 TEST(OptimTest, WeightPenaltiesAddToLossAndGradient) {
-  Dataset d;
-  d.name = "tiny";
-  d.num_classes = 10;
-  d.images = Tensor::zeros({8, 1, 28, 28});
-  Rng rng(4);
-  for (int64_t i = 0; i < d.images.numel(); ++i) d.images[i] = static_cast<float>(rng.uniform());
-  for (int i = 0; i < 8; ++i) d.labels.push_back(i);
+  const Dataset d = noise_images(8, 4);
   TrainSpec spec;
   spec.eval_batch = 8;
   spec.l1 = 0.003, spec.l2 = 0.02;
@@ -162,13 +169,7 @@ TEST(OptimTest, WeightPenaltiesAddToLossAndGradient) {
 
 // Liu's recipe options: per-layer rates, step decay, weight clipping, no biases, activation after pooling.
 TEST(OptimTest, LiuRecipeOptions) {
-  Dataset d;
-  d.name = "tiny";
-  d.num_classes = 10;
-  d.images = Tensor::zeros({20, 1, 28, 28});
-  Rng rng(5);
-  for (int64_t i = 0; i < d.images.numel(); ++i) d.images[i] = static_cast<float>(rng.uniform());
-  for (int i = 0; i < 20; ++i) d.labels.push_back(i % 10);
+  const Dataset d = noise_images(20, 5);
 
   ModelSpec ms;
   ms.dense_bias = false, ms.pool_activation = true;
