@@ -32,7 +32,24 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigSource
   YAML::Node cur = root;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     if (parts[i].empty()) fail_input("--set " + path, "empty key segment");
+    if (cur.IsSequence()) {  // finetune.0.lr: an index into a list of sections
+      size_t used = 0;
+      size_t idx = 0;
+      try {
+        idx = std::stoul(parts[i], &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != parts[i].size() || idx >= cur.size())
+        fail_input("--set " + path, "'" + parts[i] + "' is not an item of a list of " + std::to_string(cur.size()));
+      cur.reset(cur[idx]);
+      continue;
+    }
     YAML::Node next = cur[parts[i]];
+    if (next.IsSequence()) {  // the next segment indexes it
+      cur.reset(next);
+      continue;
+    }
     if (next.IsDefined() && !next.IsMap() && !next.IsNull())
       fail_input("--set " + path, "'" + parts[i] + "' is a value, not a section");
     if (!next.IsDefined() || next.IsNull()) cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
@@ -86,6 +103,19 @@ ConfigNode ConfigNode::child(const std::string& key) const {
   return ConfigNode(v, source_, full(key));
 }
 
+std::vector<ConfigNode> ConfigNode::list(const std::string& key) const {
+  note(key);
+  std::vector<ConfigNode> out;
+  if (!has(key)) return out;
+  const YAML::Node v = node_[key];
+  if (!v.IsSequence()) fail(key, "expected a list of sections");
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].IsMap()) fail(key, "item " + std::to_string(i) + " must be a section (a map of keys)");
+    out.emplace_back(v[i], source_, full(key) + "." + std::to_string(i));
+  }
+  return out;
+}
+
 std::string ConfigNode::where(const std::string& key) const {
   const std::string k = full(key);
   for (const auto& o : source_->overridden)
@@ -100,6 +130,10 @@ void ConfigNode::fail(const std::string& key, const std::string& what) const { f
 void ConfigNode::check_unknown_keys() const { check_unknown(node_, path_); }
 
 void ConfigNode::check_unknown(const YAML::Node& n, const std::string& path) const {
+  if (n.IsSequence()) {  // sections in a list (ConfigNode::list) are checked item by item
+    for (size_t i = 0; i < n.size(); ++i) check_unknown(n[i], path + "." + std::to_string(i));
+    return;
+  }
   if (!n.IsMap()) return;
   for (const auto& kv : n) {
     const std::string key = kv.first.as<std::string>();

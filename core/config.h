@@ -30,6 +30,8 @@ class ConfigNode {
 
   bool has(const std::string& key) const;
   ConfigNode child(const std::string& key) const;  // a map; absent → empty map (all defaults)
+  // A list of sections, each a ConfigNode with path "key.i"; absent → empty.
+  std::vector<ConfigNode> list(const std::string& key) const;
 
   template <class T>
   T get(const std::string& key, const T& fallback) const {

@@ -86,6 +86,7 @@ TrainSpec parse_train(const ConfigNode& c) {
              "must be in (0, 1]");
   t.step_decay_every = step.get("every", t.step_decay_every);
   step.check(t.step_decay_every > 0, "every", "must be > 0 epochs");
+  t.label_shift = finite_in(c, "label_shift", t.label_shift, 0.0, 0.5, false);
   t.optimizer = parse_optimizer(c.child("optimizer"));
   return t;
 }
@@ -154,6 +155,20 @@ Experiment load_experiment(const std::string& file, const std::vector<std::strin
   e.data = parse_data(c.child("dataset"));
   e.model = parse_model_spec(c.child("model"));
   e.train = parse_train(c.child("train"));
+  {
+    const std::vector<ConfigNode> phases = c.list("finetune");
+    for (size_t i = 0; i < phases.size(); ++i) {
+      const ConfigNode& p = phases[i];
+      PhaseSpec ph;
+      ph.name = p.get<std::string>("name", "finetune" + std::to_string(i + 1));
+      ph.epochs = p.require<int>("epochs");
+      p.check(ph.epochs > 0, "epochs", "must be > 0, got " + std::to_string(ph.epochs));
+      ph.activation = one_of(p, "activation", e.model.activation, {"relu", "softplus", "noisy_softplus"});
+      ph.label_shift = finite_in(p, "label_shift", 0.0, 0.0, 0.5, false);
+      ph.lr = finite_in(p, "lr", e.train.optimizer.lr, 0.0, std::numeric_limits<double>::infinity(), true);
+      e.finetune.push_back(ph);
+    }
+  }
   c.check_unknown_keys();
   // Per-layer rates name layers of the model: check them now, with the key's line, not when training starts.
   if (!e.train.lr_multipliers.empty()) {
@@ -207,6 +222,7 @@ std::string to_yaml(const Experiment& e) {
   y << YAML::EndMap;
   y << YAML::Key << "step_decay" << YAML::Value << YAML::BeginMap << YAML::Key << "factor" << YAML::Value
     << t.step_decay_factor << YAML::Key << "every" << YAML::Value << t.step_decay_every << YAML::EndMap;
+  y << YAML::Key << "label_shift" << YAML::Value << t.label_shift;
   y << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << o.type;
   y << YAML::Key << "lr" << YAML::Value << o.lr << YAML::Key << "decay" << YAML::Value << o.decay;
   if (o.type == "sgd")
@@ -219,7 +235,16 @@ std::string to_yaml(const Experiment& e) {
     y << YAML::Key << (o.type == "adam" ? "epsilon" : "rho") << YAML::Value << (o.type == "adam" ? o.epsilon : o.rho);
   if (o.type == "adadelta") y << YAML::Key << "epsilon" << YAML::Value << o.epsilon;
   y << YAML::EndMap;
-  y << YAML::EndMap << YAML::EndMap;
+  y << YAML::EndMap;  // train
+  if (!e.finetune.empty()) {
+    y << YAML::Key << "finetune" << YAML::Value << YAML::BeginSeq;
+    for (const auto& p : e.finetune)
+      y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << p.name << YAML::Key << "epochs" << YAML::Value
+        << p.epochs << YAML::Key << "activation" << YAML::Value << p.activation << YAML::Key << "label_shift"
+        << YAML::Value << p.label_shift << YAML::Key << "lr" << YAML::Value << p.lr << YAML::EndMap;
+    y << YAML::EndSeq;
+  }
+  y << YAML::EndMap;
   return std::string(y.c_str()) + "\n";
 }
 

@@ -59,7 +59,18 @@ struct TrainSpec {
   std::map<std::string, double> lr_multipliers;  // per layer name (Liu: conv1 0.1, conv2 1.0, dense 0.1 of lr)
   double step_decay_factor = 1.0;                // Liu: lr × factor every `step_decay_every` epochs
   int step_decay_every = 1;
+  double label_shift = 0.0;  // targets t + shift (Liu's NSP fine-tuning: 0.01)
   OptimizerSpec optimizer;
+};
+
+// A fine-tuning phase run after `train`, continuing from its weights (Liu: train ReLU, then one epoch of
+// Noisy Softplus with labels shifted by +0.01). Unset fields keep the training values.
+struct PhaseSpec {
+  std::string name;
+  int epochs = 1;
+  std::string activation;   // "" keeps the model's
+  double label_shift = 0.0;
+  double lr = 0.0;          // 0 keeps train.optimizer.lr
 };
 
 struct DataSpec {
@@ -77,6 +88,7 @@ struct Experiment {
   DataSpec data;
   ModelSpec model;
   TrainSpec train;
+  std::vector<PhaseSpec> finetune;
 };
 
 Experiment load_experiment(const std::string& file, const std::vector<std::string>& overrides = {});

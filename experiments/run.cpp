@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 
 #include "core/io.h"
 #include "core/json.h"
@@ -60,6 +61,15 @@ std::string summary_json(const Experiment& e, const RunResult& r, double final_l
   j.field("seed", e.seed).field("threads", e.threads).field("device", e.device);
   j.field("dataset", e.data.name).field("arch", e.model.arch).field("activation", e.model.activation);
   j.field("final_lr", final_lr);
+  j.key("phases").begin_array();
+  for (const auto& p : r.phases)
+    j.begin_object()
+        .field("name", p.name)
+        .field("activation", p.activation)
+        .field("test_accuracy", p.test.accuracy)
+        .field("test_loss", p.test.loss)
+        .end_object();
+  j.end_array();
   if (!r.history.empty()) {
     const auto& last = r.history.back();
     j.field("final_loss", last.loss).field("final_acc", last.acc);
@@ -110,13 +120,33 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
   csv.inner = opts.observer;
   csv.path = r.out_dir + "/history.csv";
 
-  Trainer trainer(model, e.train, parse_device(e.device), e.seed);
-  r.history = trainer.fit(data.train, val, &csv);
-  for (const auto& s : r.history) r.train_seconds += s.train_seconds;
-  r.test = trainer.evaluate(data.test);
+  const Device device = parse_device(e.device);
+  auto trainer = std::make_unique<Trainer>(model, e.train, device, e.seed);
+  r.history = trainer->fit(data.train, val, &csv);
+  r.phases.push_back({"train", e.model.activation, trainer->evaluate(data.test)});
 
-  save_checkpoint(r.out_dir + "/model.sfm", {checkpoint_architecture(e), model.state()});
-  write_file_atomic(r.out_dir + "/summary.json", summary_json(e, r, trainer.optimizer().current_lr()));
+  // Fine-tuning phases continue from the weights so far, possibly with another activation (the layers with
+  // parameters are the same, so the state carries over by name) and shifted labels.
+  Experiment final_e = e;
+  for (const PhaseSpec& ph : e.finetune) {
+    final_e.model.activation = ph.activation;
+    Model next = build_model(final_e.model, e.seed);
+    next.load_state(Checkpoint{"", model.state()}, "phase " + ph.name);
+    model = std::move(next);
+    TrainSpec spec = e.train;
+    spec.epochs = ph.epochs;
+    spec.label_shift = ph.label_shift;
+    spec.optimizer.lr = ph.lr;
+    trainer = std::make_unique<Trainer>(model, spec, device, e.seed);
+    const auto more = trainer->fit(data.train, val, &csv, static_cast<int>(r.history.size()) + 1);
+    r.history.insert(r.history.end(), more.begin(), more.end());
+    r.phases.push_back({ph.name, ph.activation, trainer->evaluate(data.test)});
+  }
+  for (const auto& s : r.history) r.train_seconds += s.train_seconds;
+  r.test = r.phases.back().test;
+
+  save_checkpoint(r.out_dir + "/model.sfm", {checkpoint_architecture(final_e), model.state()});
+  write_file_atomic(r.out_dir + "/summary.json", summary_json(e, r, trainer->optimizer().current_lr()));
   return r;
 }
 

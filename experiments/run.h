@@ -10,8 +10,15 @@
 
 namespace sf {
 
+struct PhaseResult {
+  std::string name;  // "train", then each fine-tuning phase
+  std::string activation;
+  EvalResult test;
+};
+
 struct RunResult {
   std::string out_dir;
+  std::vector<PhaseResult> phases;
   std::vector<EpochStats> history;
   EvalResult test;
   double train_seconds = 0;

@@ -154,13 +154,14 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
 // shard order so the result is deterministic.
 double Trainer::run_batch(Net& net, const BatchLoader& loader, int64_t b, bool training, int epoch) {
   const int64_t shards = static_cast<int64_t>(net.shards.size());
+  const float off = static_cast<float>(spec_.label_shift), on = 1.0f + off;
   const auto t0 = Clock::now();
 #pragma omp parallel for num_threads(shards) schedule(static, 1) if (shards > 1)
   for (int64_t s = 0; s < shards; ++s) {
     const auto ts = Clock::now();
     Replica& r = *net.shards[s];
     loader.fill_range(b, r.first, r.count, r.graph.value(r.images).data(), r.graph.value(r.targets).data(),
-                      r.labels.data());
+                      r.labels.data(), on, off);
     r.graph.forward();
     if (training && std::isfinite(r.graph.value(r.loss)[0])) r.graph.backward(r.loss);
     if (profiling_ && training) r.seconds += seconds_since(ts);
@@ -270,7 +271,8 @@ void Trainer::check_input(const Dataset& data) const {
                    " but the model expects " + to_string(model_.input_shape()) + " (channels, height, width)");
 }
 
-std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, TrainObserver* observer) {
+std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, TrainObserver* observer,
+                                     int first_epoch) {
   check_input(train);
   if (val) check_input(*val);
   BatchLoader loader(train, spec_.batch, spec_.shuffle, seed_);
@@ -279,11 +281,12 @@ std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, T
   // Build every graph this run needs before the clock starts: primitive creation is one-time work.
   for (int64_t b = 0; b < loader.batches(); ++b) net(loader.batch_size(b), true);
 
-  for (int epoch = 1; epoch <= spec_.epochs; ++epoch) {
+  const int last_epoch = first_epoch + spec_.epochs - 1;
+  for (int epoch = first_epoch; epoch <= last_epoch; ++epoch) {
     const auto t0 = Clock::now();
     loader.start_epoch(epoch);
-    optimizer_->set_schedule(std::pow(spec_.step_decay_factor, (epoch - 1) / spec_.step_decay_every));
-    if (observer) observer->epoch_begin(epoch, spec_.epochs, loader.batches());
+    optimizer_->set_schedule(std::pow(spec_.step_decay_factor, (epoch - first_epoch) / spec_.step_decay_every));
+    if (observer) observer->epoch_begin(epoch, last_epoch, loader.batches());
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
     for (int64_t b = 0; b < loader.batches(); ++b) {

@@ -45,7 +45,9 @@ class Trainer {
 
   // Trains spec.epochs epochs; `val` may be null. Throws Error(Numeric) naming the first op whose output
   // went non-finite if the loss becomes NaN or Inf.
-  std::vector<EpochStats> fit(const Dataset& train, const Dataset* val, TrainObserver* observer = nullptr);
+  // Epochs are numbered from first_epoch (a fine-tuning phase continues the count; shuffling follows it).
+  std::vector<EpochStats> fit(const Dataset& train, const Dataset* val, TrainObserver* observer = nullptr,
+                              int first_epoch = 1);
   EvalResult evaluate(const Dataset& data);
   const Optimizer& optimizer() const { return *optimizer_; }
   std::string profile_report() const;  // per-op times, when SPIKEFORGE_PROFILE is set

@@ -231,6 +231,33 @@ class CliTest : public ::testing::Test {
 // ---------------------------------------------------------------------------------------------------------
 // Happy paths
 
+// Liu's default: train with ReLU, then fine-tune with Noisy Softplus and labels + 0.01 (issue 4).
+TEST_F(CliTest, FinetunePhaseContinuesWithAnotherActivation) {
+  const std::string out = tmp / "ft";
+  const CmdResult r =
+      train(tmp, out, {"--set", "finetune=[{name: nsp, epochs: 1, activation: noisy_softplus, label_shift: 0.01}]"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "epoch 3/3 ")) << r.out;
+  const auto history = lines_of(read_text(out + "/history.csv"));
+  ASSERT_EQ(history.size(), 4u) << "two training epochs and one fine-tuning epoch";
+  EXPECT_EQ(history[3].rfind("2,", 0), 0u) << history[3];
+  const std::string summary = read_text(out + "/summary.json");
+  EXPECT_TRUE(contains(summary, "\"phases\"")) << summary;
+  EXPECT_TRUE(contains(summary, "\"name\": \"nsp\"")) << summary;
+  EXPECT_TRUE(contains(read_text(out + "/config.yaml"), "label_shift: 0.01"));
+  // The checkpoint is the fine-tuned Noisy Softplus net, and evaluate rebuilds it as such.
+  const CmdResult ev = spikeforge(tmp, {"evaluate", out + "/model.sfm", "--data-dir", tmp / "data"});
+  ASSERT_EQ(ev.code, 0) << ev.out << ev.err;
+  EXPECT_NEAR(json_number(summary, "test_accuracy"), std::stod(ev.out.substr(ev.out.find("accuracy=") + 9)), 1e-4);
+
+  const CmdResult bad = train(tmp, tmp / "ft0", {"--set", "finetune=[{epochs: 0}]"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(contains(error_line(bad), "finetune.0.epochs")) << bad.err;
+  const CmdResult typo = train(tmp, tmp / "ft1", {"--set", "finetune=[{epochs: 1, activaton: relu}]"});
+  EXPECT_EQ(typo.code, 2);
+  EXPECT_TRUE(contains(error_line(typo), "finetune.0.activaton")) << typo.err;
+}
+
 TEST_F(CliTest, TrainWritesRunFolder) {
   const std::string out = tmp / "run";
   const CmdResult r = train(tmp, out);

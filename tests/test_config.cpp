@@ -134,6 +134,17 @@ TEST(ConfigTest, NullOverrideRemovesTheKey) {
   EXPECT_DOUBLE_EQ(e.train.optimizer.lr, 1.0);
 }
 
+TEST(ConfigTest, OverridesReachIntoListsOfSections) {
+  const auto f = write_temp("list.yaml", "finetune:\n  - {epochs: 1, activation: noisy_softplus, lr: 0.05}\n");
+  EXPECT_DOUBLE_EQ(load_experiment(f, {"finetune.0.lr=0.5"}).finetune.at(0).lr, 0.5);
+  EXPECT_NE(error_of(f, {"finetune.2.lr=0.5"}).find("not an item"), std::string::npos);
+  EXPECT_NE(error_of(f, {"finetune.0.lrr=0.5"}).find("--set finetune.0.lrr"), std::string::npos);
+  const std::string msg = error_of(write_temp("list0.yaml", "finetune:\n  - {epochs: 0}\n"));
+  EXPECT_NE(msg.find("list0.yaml:2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("finetune.0.epochs"), std::string::npos) << msg;
+  EXPECT_NE(error_of(write_temp("list1.yaml", "finetune: 3\n")).find("list of sections"), std::string::npos);
+}
+
 TEST(ConfigTest, BadOverrideSyntax) {
   const auto f = write_temp("s.yaml", "name: x\n");
   EXPECT_NE(error_of(f, {"train.epochs"}).find("KEY=VALUE"), std::string::npos);
@@ -150,8 +161,8 @@ TEST(ConfigTest, ResolvedYamlRoundTrips) {
 }
 
 TEST(ConfigTest, ShippedExperimentsParse) {
-  for (const char* name :
-       {"mnist_relu", "mnist_softplus", "mnist_noisy_softplus", "fashion_mnist_relu", "mnist_relu_liu"}) {
+  for (const char* name : {"mnist_relu", "mnist_softplus", "mnist_noisy_softplus", "fashion_mnist_relu",
+                           "mnist_relu_liu", "mnist_relu_then_nsp"}) {
     const std::string path = std::string(SPIKEFORGE_SOURCE_DIR) + "/experiments/" + name + ".yaml";
     const Experiment e = load_experiment(path);
     EXPECT_EQ(e.name, name);
