@@ -116,10 +116,18 @@ ModelSpec parse_model_spec(const ConfigNode& c) {
   m.arch = one_of(c, "arch", m.arch, {"liu_small", "liu_large"});
   m.activation = one_of(c, "activation", m.activation, {"relu", "softplus", "noisy_softplus"});
   const ConfigNode nsp = c.child("noisy_softplus");
-  m.nsp_k = nsp.get("k", m.nsp_k);
+  m.nsp_per_neuron = nsp.has("sigma") && nsp.node()["sigma"].IsScalar() && nsp.node()["sigma"].Scalar() == "per_neuron";
+  m.nsp_k = nsp.get("k", m.nsp_per_neuron ? 0.31 : m.nsp_k);
   nsp.check(m.nsp_k > 0 && std::isfinite(m.nsp_k), "k", "must be a finite number > 0");
-  m.nsp_sigma = nsp.get("sigma", m.nsp_sigma);
-  nsp.check(m.nsp_sigma > 0 && std::isfinite(m.nsp_sigma), "sigma", "must be a finite number > 0");
+  if (m.nsp_per_neuron) {
+    nsp.get<std::string>("sigma", "");  // read, so it counts as a known key
+    m.paf_scale = nsp.get("paf_scale", 1.085);
+    nsp.check(m.paf_scale > 0 && std::isfinite(m.paf_scale), "paf_scale", "must be a finite number > 0");
+  } else {
+    m.nsp_sigma = nsp.get("sigma", m.nsp_sigma);
+    nsp.check(m.nsp_sigma > 0 && std::isfinite(m.nsp_sigma), "sigma",
+              "must be a number > 0 (fixed σ, the seed's form) or per_neuron (Liu's form)");
+  }
   m.dense_bias = c.get("dense_bias", m.dense_bias);
   m.pool_activation = c.get("pool_activation", m.pool_activation);
   const ConfigNode ldr = c.child("ldr");
@@ -187,7 +195,12 @@ std::string to_yaml(const ModelSpec& m) {
   YAML::Emitter y;
   y << YAML::BeginMap << YAML::Key << "arch" << YAML::Value << m.arch << YAML::Key << "activation" << YAML::Value
     << m.activation << YAML::Key << "noisy_softplus" << YAML::Value << YAML::BeginMap << YAML::Key << "k" << YAML::Value
-    << m.nsp_k << YAML::Key << "sigma" << YAML::Value << m.nsp_sigma << YAML::EndMap << YAML::Key << "dense_bias"
+    << m.nsp_k << YAML::Key << "sigma";
+  if (m.nsp_per_neuron)
+    y << YAML::Value << "per_neuron" << YAML::Key << "paf_scale" << YAML::Value << m.paf_scale;
+  else
+    y << YAML::Value << m.nsp_sigma;
+  y << YAML::EndMap << YAML::Key << "dense_bias"
     << YAML::Value << m.dense_bias << YAML::Key << "pool_activation" << YAML::Value << m.pool_activation;
   y << YAML::Key << "ldr" << YAML::Value << YAML::BeginMap;
   for (const auto& [what, q] : {std::pair{"weights", m.weight_quant}, std::pair{"activations", m.act_quant}})

@@ -23,6 +23,20 @@ Layer& Model::add(std::string name, std::string type, Attrs attrs, std::vector<s
     shapes.push_back(pshape);
     layer.params.push_back({pname, Tensor::zeros(pshape), Tensor::zeros(pshape)});
   }
+  if (layer.type == "noisy_softplus_liu") {
+    // Per-neuron σ reads the previous layer's input and weights; record which kind of layer that is.
+    const Layer* src = layers_.empty() ? nullptr : &layers_.back();
+    const std::string kind = src ? src->type : "input";
+    if (kind != "conv2d" && kind != "dense" && kind != "avgpool2d")
+      fail_input("model layer " + layer.name, "per-neuron Noisy Softplus needs a conv2d, dense or avgpool2d layer before it, not " + kind);
+    layer.attrs.set("source", kind == "conv2d" ? 1 : kind == "dense" ? 2 : 3);
+    for (const char* g : {"stride", "pad", "kernel"})
+      if (src->attrs.has(g)) layer.attrs.set(g, src->attrs.get(g, 0));
+    Shape src_in = layers_.size() >= 2 ? layers_[layers_.size() - 2].output_shape : input_shape_;
+    src_in.insert(src_in.begin(), 1);
+    shapes.push_back(src_in);
+    if (kind != "avgpool2d") shapes.push_back(src->params.at(0).value.shape());
+  }
   // The reference kernel's prepare() is the single source of shape rules.
   Shape out = make_op(layer.type, layer.attrs, Device::cpu, "reference")->prepare(shapes);
   out.erase(out.begin());
@@ -88,8 +102,15 @@ std::string impl_for(const std::string& type, const std::string& impl, Device d)
 NodeId Model::build(Graph& g, NodeId input, const std::vector<Tensor>& grads, const std::string& impl) const {
   NodeId cur = input;
   size_t k = 0;
+  NodeId prev_in = -1, prev_weight = -1;  // the previous layer's input and (first) weight node
   for (const auto& l : layers_) {
     std::vector<NodeId> ins{cur};
+    if (l.type == "noisy_softplus_liu") {  // σ² = source layer run on |input| with ½w² (see Model::add)
+      ins.push_back(prev_in);
+      if (l.attrs.get_int("source", 1) != 3) ins.push_back(prev_weight);
+    }
+    const NodeId layer_in = cur;
+    NodeId layer_weight = -1;
     for (const auto& p : l.params) {
       NodeId id = g.parameter(l.name + "." + p.name, p.value, grads.at(k++));
       // LDR: the op sees the log-quantised weights; the straight-through gradient updates the float ones.
@@ -99,9 +120,11 @@ NodeId Model::build(Graph& g, NodeId input, const std::vector<Tensor>& grads, co
             make_op("log_quantize", {{"bits", l.attrs.get("weight_bits", 0)}, {"fsr", l.attrs.get("weight_fsr", 0)}},
                     g.device(), impl_for("log_quantize", impl, g.device())),
             {id});
+      if (layer_weight < 0) layer_weight = id;
       ins.push_back(id);
     }
     cur = g.apply(l.name, make_op(l.type, l.attrs, g.device(), impl_for(l.type, impl, g.device())), std::move(ins));
+    prev_in = layer_in, prev_weight = layer_weight;
   }
   return cur;
 }

@@ -10,7 +10,10 @@ Attrs activation_attrs(const ModelSpec& spec) {
 
 // The activation layer, followed by its LDR quantiser when activations are quantised.
 void add_activation(Model& m, const std::string& name, const ModelSpec& spec) {
-  m.add(name, spec.activation, activation_attrs(spec));
+  if (spec.activation == "noisy_softplus" && spec.nsp_per_neuron)
+    m.add(name, "noisy_softplus_liu", {{"k", spec.nsp_k}, {"scale", spec.paf_scale}});
+  else
+    m.add(name, spec.activation, activation_attrs(spec));
   if (spec.act_quant.enabled())
     m.add(name + "_q", "log_quantize", {{"bits", spec.act_quant.bits}, {"fsr", spec.act_quant.fsr}});
 }

@@ -1,5 +1,6 @@
 #include "ops/flatten.h"
 #include "ops/log_quantize.h"
+#include "ops/noisy_softplus_liu.h"
 #include "ops/reference/kernels.h"
 #include "ops/registry.h"
 
@@ -12,6 +13,11 @@ void register_reference_kernels(OpRegistry& r) {
   r.add({"avgpool2d", cpu, "reference", 0, make_avgpool2d});
   r.add({"dense", cpu, "reference", 0, make_dense});
   r.add({"flatten", cpu, "reference", 0, [](const Attrs& a) -> OpPtr { return std::make_unique<FlattenOp>(a); }});
+  // The σ² pass runs the source layer's reference kernel (oracle) or its default kernel (CPU).
+  r.add({"noisy_softplus_liu", cpu, "reference", 0,
+         [](const Attrs& a) -> OpPtr { return std::make_unique<NoisySoftplusLiuOp>(a, "reference"); }});
+  r.add({"noisy_softplus_liu", cpu, "openmp", 10,
+         [](const Attrs& a) -> OpPtr { return std::make_unique<NoisySoftplusLiuOp>(a, ""); }});
   r.add({"log_quantize", cpu, "reference", 0,
          [](const Attrs& a) -> OpPtr { return std::make_unique<LogQuantizeOp>(a); }});
   for (const char* act : {"relu", "softplus", "noisy_softplus"}) {

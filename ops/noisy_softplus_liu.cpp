@@ -1,0 +1,92 @@
+#include "ops/noisy_softplus_liu.h"
+
+#include <cmath>
+
+#include "ops/registry.h"
+#include "ops/shape_check.h"
+
+namespace sf {
+
+const char* sigma_source_type(SigmaSource s) {
+  switch (s) {
+    case SigmaSource::conv2d:
+      return "conv2d";
+    case SigmaSource::dense:
+      return "dense";
+    case SigmaSource::avgpool2d:
+      return "avgpool2d";
+  }
+  return "?";
+}
+
+NoisySoftplusLiuOp::NoisySoftplusLiuOp(const Attrs& a, std::string inner_impl)
+    : attrs_(a), inner_impl_(std::move(inner_impl)) {
+  k_ = static_cast<float>(a.get("k", 0.31));
+  scale_ = static_cast<float>(a.get("scale", 1.085));
+  const int64_t s = a.get_int("source", 1);
+  expect(k_ > 0 && scale_ > 0, "noisy_softplus_liu", "k and scale must be > 0");
+  expect(s >= 1 && s <= 3, "noisy_softplus_liu", "source must be 1 (conv2d), 2 (dense) or 3 (avgpool2d)");
+  source_ = static_cast<SigmaSource>(s);
+}
+
+Shape NoisySoftplusLiuOp::prepare(std::span<const Shape> in) {
+  const bool weighted = source_ != SigmaSource::avgpool2d;
+  expect_inputs("noisy_softplus_liu", in, weighted ? 3 : 2, weighted ? 3 : 2);
+  inner_ = make_op(sigma_source_type(source_), attrs_, Device::cpu, inner_impl_);
+  std::vector<Shape> inner_in{in[1]};
+  if (weighted) inner_in.push_back(in[2]);
+  const Shape s2 = inner_->prepare(inner_in);
+  expect(s2 == in[0], "noisy_softplus_liu",
+         "input " + to_string(in[0]) + " is not what the source layer makes of " + to_string(in[1]));
+  if (source_ == SigmaSource::avgpool2d) {
+    const double kk = attrs_.get("kernel", 2);
+    pool_factor_ = static_cast<float>(0.5 / (kk * kk));
+  }
+  abs_in_ = Tensor(in[1]);
+  if (weighted) half_w2_ = Tensor(in[2]);
+  sigma2_ = Tensor(in[0]);
+  return in[0];
+}
+
+void NoisySoftplusLiuOp::forward(std::span<const Tensor* const> in, Tensor& out) {
+  // σ² = source(|a|, ½w²)
+  const float* a = in[1]->data();
+  float* aa = abs_in_.data();
+  for (int64_t i = 0; i < abs_in_.numel(); ++i) aa[i] = std::fabs(a[i]);
+  std::vector<const Tensor*> inner_in{&abs_in_};
+  if (source_ != SigmaSource::avgpool2d) {
+    const float* w = in[2]->data();
+    float* hw = half_w2_.data();
+    for (int64_t i = 0; i < half_w2_.numel(); ++i) hw[i] = 0.5f * w[i] * w[i];
+    inner_in.push_back(&half_w2_);
+  }
+  inner_->forward(inner_in, sigma2_);
+  float* s2 = sigma2_.data();
+  if (source_ == SigmaSource::avgpool2d)
+    for (int64_t i = 0; i < sigma2_.numel(); ++i) s2[i] *= pool_factor_;  // avg = Σ/k²; ½Σ/k⁴ = avg·½/k²
+
+  // f = p·(max(x, 0) + kσ·log1p(e^−|x|/(kσ))): the stable form of p·kσ·softplus(x/(kσ)), finite as σ → 0.
+  const float* x = in[0]->data();
+  float* y = out.data();
+  for (int64_t i = 0; i < out.numel(); ++i) {
+    const float ks = std::max(k_ * std::sqrt(std::max(s2[i], 0.0f)), 1e-12f);
+    y[i] = scale_ * (std::max(x[i], 0.0f) + ks * std::log1p(std::exp(-std::fabs(x[i]) / ks)));
+  }
+}
+
+// dx = p·logistic(x/(kσ))·dy; σ is a constant of the backward pass, so a and w get no gradient from here.
+void NoisySoftplusLiuOp::backward(std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
+                                  std::span<Tensor* const> gin) {
+  const float* x = in[0]->data();
+  const float* s2 = sigma2_.data();
+  const float* dy = gout.data();
+  if (Tensor* dx = gin[0])
+    for (int64_t i = 0; i < dx->numel(); ++i) {
+      const float ks = std::max(k_ * std::sqrt(std::max(s2[i], 0.0f)), 1e-12f);
+      (*dx)[i] = scale_ * dy[i] / (1.0f + std::exp(-x[i] / ks));
+    }
+  for (size_t j = 1; j < gin.size(); ++j)
+    if (gin[j]) gin[j]->fill(0.0f);
+}
+
+}  // namespace sf

@@ -1,0 +1,44 @@
+// noisy_softplus_liu: Liu's Noisy Softplus with σ computed per neuron on every forward pass (Liu 2017,
+// thesis ch. 4; shared/DESIGN.md §2):
+//   σ² = Σ_i ½ · w_i² · |a_i|   over the inputs a_i that feed the neuron through weights w_i
+//   f  = p · kσ · log(1 + exp(x / (kσ))),   df/dx = p · logistic(x / (kσ))   (σ held constant in backward)
+// with the parametric-activation scale p = S·τsyn (1.085 for S = 217, τsyn = 5 ms) and k = 0.31.
+// Inputs: x (the source layer's output), a (the source layer's input) and, for conv2d / dense sources, w
+// (its weights). σ² is the source layer run again on |a| with weights ½w² — through whatever conv / dense
+// kernel the registry gives — and for an average pool of k×k (weights 1/k²) it is ½/k² · avgpool(|a|).
+// Attrs: k (0.31), scale (1.085), source (1 conv2d, 2 dense, 3 avgpool2d) plus the source's own attrs.
+#pragma once
+#include <string>
+
+#include "core/op.h"
+
+namespace sf {
+
+enum class SigmaSource { conv2d = 1, dense = 2, avgpool2d = 3 };
+
+class NoisySoftplusLiuOp final : public Op {
+ public:
+  // inner_impl: the kernel for the σ² pass ("reference" makes this op the test oracle).
+  NoisySoftplusLiuOp(const Attrs& a, std::string inner_impl);
+  const char* type() const override { return "noisy_softplus_liu"; }
+  const char* impl() const override { return inner_impl_.empty() ? "openmp" : "reference"; }
+  Shape prepare(std::span<const Shape> inputs) override;
+  void forward(std::span<const Tensor* const> in, Tensor& out) override;
+  void backward(std::span<const Tensor* const> in, const Tensor& out, const Tensor& gout,
+                std::span<Tensor* const> gin) override;
+
+  const Tensor& sigma_squared() const { return sigma2_; }  // of the last forward, per output element
+
+ private:
+  Attrs attrs_;
+  std::string inner_impl_;
+  float k_, scale_;
+  SigmaSource source_;
+  float pool_factor_ = 0.5f;  // ½/k² for a k×k average pool
+  OpPtr inner_;
+  Tensor abs_in_, half_w2_, sigma2_;
+};
+
+const char* sigma_source_type(SigmaSource s);  // "conv2d", "dense", "avgpool2d"
+
+}  // namespace sf
