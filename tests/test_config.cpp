@@ -162,7 +162,7 @@ TEST(ConfigTest, ResolvedYamlRoundTrips) {
 
 TEST(ConfigTest, ShippedExperimentsParse) {
   for (const char* name : {"mnist_relu", "mnist_softplus", "mnist_noisy_softplus", "fashion_mnist_relu",
-                           "mnist_relu_liu", "mnist_relu_then_nsp"}) {
+                           "mnist_relu_liu", "mnist_relu_then_nsp", "mnist_nsp_liu", "mnist_ldr"}) {
     const std::string path = std::string(SPIKEFORGE_SOURCE_DIR) + "/experiments/" + name + ".yaml";
     const Experiment e = load_experiment(path);
     EXPECT_EQ(e.name, name);
