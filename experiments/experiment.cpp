@@ -121,13 +121,15 @@ ModelSpec parse_model_spec(const ConfigNode& c) {
   nsp.check(m.nsp_k > 0 && std::isfinite(m.nsp_k), "k", "must be a finite number > 0");
   if (m.nsp_per_neuron) {
     nsp.get<std::string>("sigma", "");  // read, so it counts as a known key
-    m.paf_scale = nsp.get("paf_scale", 1.085);
-    nsp.check(m.paf_scale > 0 && std::isfinite(m.paf_scale), "paf_scale", "must be a finite number > 0");
   } else {
     m.nsp_sigma = nsp.get("sigma", m.nsp_sigma);
     nsp.check(m.nsp_sigma > 0 && std::isfinite(m.nsp_sigma), "sigma",
               "must be a number > 0 (fixed σ, the seed's form) or per_neuron (Liu's form)");
   }
+  // Liu's parametric-activation scale, for every activation; 1.085 = S·τsyn by default in Liu's NSP form.
+  const bool liu_nsp = m.activation == "noisy_softplus" && m.nsp_per_neuron;
+  m.paf_scale = c.get("paf_scale", liu_nsp ? 1.085 : 1.0);
+  c.check(m.paf_scale > 0 && std::isfinite(m.paf_scale), "paf_scale", "must be a finite number > 0");
   m.dense_bias = c.get("dense_bias", m.dense_bias);
   m.pool_activation = c.get("pool_activation", m.pool_activation);
   const ConfigNode ldr = c.child("ldr");
@@ -197,10 +199,10 @@ std::string to_yaml(const ModelSpec& m) {
     << m.activation << YAML::Key << "noisy_softplus" << YAML::Value << YAML::BeginMap << YAML::Key << "k" << YAML::Value
     << m.nsp_k << YAML::Key << "sigma";
   if (m.nsp_per_neuron)
-    y << YAML::Value << "per_neuron" << YAML::Key << "paf_scale" << YAML::Value << m.paf_scale;
+    y << YAML::Value << "per_neuron";
   else
     y << YAML::Value << m.nsp_sigma;
-  y << YAML::EndMap << YAML::Key << "dense_bias"
+  y << YAML::EndMap << YAML::Key << "paf_scale" << YAML::Value << m.paf_scale << YAML::Key << "dense_bias"
     << YAML::Value << m.dense_bias << YAML::Key << "pool_activation" << YAML::Value << m.pool_activation;
   y << YAML::Key << "ldr" << YAML::Value << YAML::BeginMap;
   for (const auto& [what, q] : {std::pair{"weights", m.weight_quant}, std::pair{"activations", m.act_quant}})

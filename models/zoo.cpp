@@ -4,8 +4,9 @@ namespace sf {
 namespace {
 
 Attrs activation_attrs(const ModelSpec& spec) {
-  if (spec.activation == "noisy_softplus") return {{"k", spec.nsp_k}, {"sigma", spec.nsp_sigma}};
-  return {};
+  Attrs a{{"scale", spec.paf_scale}};
+  if (spec.activation == "noisy_softplus") a.set("k", spec.nsp_k).set("sigma", spec.nsp_sigma);
+  return a;
 }
 
 // The activation layer, followed by its LDR quantiser when activations are quantised.

@@ -3,6 +3,7 @@
 //   softplus        f = log(1 + eˣ)                     f' = logistic(x)
 //   noisy_softplus  f = kσ · log(1 + exp(x / (kσ)))     f' = logistic(x / (kσ))   (Liu 2017, seed form:
 //                   fixed scalars k and σ; attrs k (0.17), sigma (1.0))
+// each times Liu's parametric-activation scale p (attr scale, default 1): f → p·f, f' → p·f'.
 #pragma once
 #include <cmath>
 #include <string>
@@ -15,7 +16,8 @@ enum class ActKind { relu, softplus, noisy_softplus };
 
 struct Activation {
   ActKind kind;
-  float ks = 1.0f;  // kσ; 1 for plain softplus
+  float ks = 1.0f;     // kσ; 1 for plain softplus
+  float scale = 1.0f;  // p
 
   static Activation from(const std::string& type, const Attrs& a);
 
@@ -25,22 +27,22 @@ struct Activation {
   float f(float x) const {
     switch (kind) {
       case ActKind::relu:
-        return x > 0.0f ? x : 0.0f;
+        return scale * (x > 0.0f ? x : 0.0f);
       case ActKind::softplus:
-        return softplus(x);
+        return scale * softplus(x);
       case ActKind::noisy_softplus:
-        return ks * softplus(x / ks);
+        return scale * ks * softplus(x / ks);
     }
     return 0.0f;
   }
   float df(float x) const {
     switch (kind) {
       case ActKind::relu:
-        return x > 0.0f ? 1.0f : 0.0f;
+        return scale * (x > 0.0f ? 1.0f : 0.0f);
       case ActKind::softplus:
-        return logistic(x);
+        return scale * logistic(x);
       case ActKind::noisy_softplus:
-        return logistic(x / ks);
+        return scale * logistic(x / ks);
     }
     return 0.0f;
   }

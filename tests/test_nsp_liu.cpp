@@ -123,6 +123,38 @@ TEST(NspLiuTest, ModelWiresSourceLayersAndTrains) {
   EXPECT_THROW(bad.add("act0", "noisy_softplus_liu", {{"k", 0.31}}), Error) << "no source layer before it";
 }
 
+// Liu's parametric-activation scale p multiplies every activation and its derivative.
+TEST(NspLiuTest, PafScaleOnEveryActivation) {
+  const Tensor x = Tensor::from({1, 6}, {-3.0f, -0.4f, 0.0f, 0.2f, 1.5f, 30.0f});
+  const Tensor dy = Tensor::full({1, 6}, 1.0f);
+  for (const char* type : {"relu", "softplus", "noisy_softplus"}) {
+    std::vector<float> base_y, base_d;
+    for (double p : {1.0, 1.085})
+      for (const std::string impl : {"reference", "openmp"}) {
+        auto op = make_op(type, {{"scale", p}}, Device::cpu, impl);
+        std::vector<Shape> shapes{x.shape()};
+        op->prepare(shapes);
+        Tensor y(x.shape()), dx(x.shape());
+        const Tensor* in[1] = {&x};
+        Tensor* gin[1] = {&dx};
+        op->forward(in, y);
+        op->backward(in, y, dy, gin);
+        if (p == 1.0 && impl == "reference") {
+          base_y = y.to_vector(), base_d = dx.to_vector();
+          continue;
+        }
+        for (int i = 0; i < 6; ++i) {
+          EXPECT_NEAR(y[i], p * base_y[i], 1e-5 * (1 + std::fabs(y[i]))) << type << " " << impl << " " << i;
+          EXPECT_NEAR(dx[i], p * base_d[i], 1e-5) << type << " " << impl << " " << i;
+        }
+      }
+  }
+  std::vector<Shape> shapes{x.shape()};
+  EXPECT_THROW(make_op("relu", {{"scale", 1.085}}, Device::cpu, "onednn")->prepare(shapes), Error)
+      << "oneDNN's eltwise has no output scale: it must refuse rather than ignore it";
+  EXPECT_THROW(make_op("relu", {{"scale", 0.0}}), Error);
+}
+
 TEST(NspLiuTest, ConfigSigmaFixedOrPerNeuron) {
   const auto dir = std::filesystem::temp_directory_path() / "spikeforge_nsp_test";
   std::filesystem::create_directories(dir);
@@ -136,9 +168,10 @@ TEST(NspLiuTest, ConfigSigmaFixedOrPerNeuron) {
   std::ofstream(resolved) << to_yaml(e);
   EXPECT_EQ(to_yaml(load_experiment(resolved)), to_yaml(e));
   EXPECT_THROW(load_experiment(f, {"model.noisy_softplus.sigma=per_layer"}), Error);
-  EXPECT_THROW(load_experiment(f, {"model.noisy_softplus.paf_scale=0"}), Error);
-  EXPECT_THROW(load_experiment(f, {"model.noisy_softplus.sigma=1", "model.noisy_softplus.paf_scale=2"}), Error)
-      << "paf_scale belongs to the per-neuron form";
+  EXPECT_THROW(load_experiment(f, {"model.paf_scale=0"}), Error);
+  // Fixed σ: p defaults to 1, and any activation takes an explicit p.
+  EXPECT_DOUBLE_EQ(load_experiment(f, {"model.noisy_softplus.sigma=1"}).model.paf_scale, 1.0);
+  EXPECT_DOUBLE_EQ(load_experiment(f, {"model.activation=relu", "model.paf_scale=1.085"}).model.paf_scale, 1.085);
 }
 
 }  // namespace

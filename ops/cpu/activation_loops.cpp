@@ -50,14 +50,14 @@ class ActivationLoops final : public ActivationOp {
     const float* x = in[0]->data();
     float* y = out.data();
     const int64_t n = out.numel();
-    const float ks = act_.ks, inv = 1.0f / act_.ks;
+    const float p = act_.scale, pks = act_.scale * act_.ks, inv = 1.0f / act_.ks;
     switch (act_.kind) {
       case ActKind::relu:
-        return map(n, x, y, [](float v) { return v < 0.0f ? 0.0f : v; });
+        return map(n, x, y, [p](float v) { return p * (v < 0.0f ? 0.0f : v); });
       case ActKind::softplus:
-        return map(n, x, y, [](float v) { return softplus(v); });
+        return map(n, x, y, [p](float v) { return p * softplus(v); });
       case ActKind::noisy_softplus:
-        return map(n, x, y, [ks, inv](float v) { return ks * softplus(v * inv); });
+        return map(n, x, y, [pks, inv](float v) { return pks * softplus(v * inv); });
     }
   }
 
@@ -67,14 +67,16 @@ class ActivationLoops final : public ActivationOp {
     if (!gin[0]) return;
     const float* x = in[0]->data();
     const int64_t n = gout.numel();
-    const float inv = 1.0f / act_.ks;
+    const float p = act_.scale, inv = 1.0f / act_.ks;
     switch (act_.kind) {
       case ActKind::relu:  // 0·dy rather than 0 keeps a NaN gradient visible
-        return map_grad(n, x, gout.data(), gin[0]->data(), [](float v, float d) { return v > 0.0f ? d : 0.0f * d; });
+        return map_grad(n, x, gout.data(), gin[0]->data(),
+                        [p](float v, float d) { return v > 0.0f ? p * d : 0.0f * d; });
       case ActKind::softplus:
-        return map_grad(n, x, gout.data(), gin[0]->data(), [](float v, float d) { return logistic(v) * d; });
+        return map_grad(n, x, gout.data(), gin[0]->data(), [p](float v, float d) { return p * logistic(v) * d; });
       case ActKind::noisy_softplus:
-        return map_grad(n, x, gout.data(), gin[0]->data(), [inv](float v, float d) { return logistic(v * inv) * d; });
+        return map_grad(n, x, gout.data(), gin[0]->data(),
+                        [p, inv](float v, float d) { return p * logistic(v * inv) * d; });
     }
   }
 };

@@ -18,6 +18,7 @@ class Eltwise final : public ActivationOp {
   Shape prepare(std::span<const Shape> in) override {
     Shape out = ActivationOp::prepare(in);
     expect(act_.kind != ActKind::noisy_softplus, "noisy_softplus", "no oneDNN eltwise form in oneDNN 2.6");
+    expect(act_.scale == 1.0f, type_.c_str(), "oneDNN 2.6 eltwise has no output scale; use the openmp kernel");
     use_dst_ = act_.kind == ActKind::relu;
     const auto algo = use_dst_ ? algorithm::eltwise_relu_use_dst_for_bwd : algorithm::eltwise_soft_relu;
     const auto md = plain(out);
