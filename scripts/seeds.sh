@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains each experiment with seeds 1..N and prints test accuracy as mean ± sample standard deviation
 # (with min–max) in a markdown table, also written to OUT/seeds.md. Issue targets quote mean and spread
-# of 3 seeds.
+# of 3 seeds. Runs already finished in OUT are reused.
 #   scripts/seeds.sh [--seeds N] [--out DIR] experiments/a.yaml [experiments/b.yaml ...]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,13 +30,17 @@ for config in "${configs[@]}"; do
   accs=()
   for ((seed = 1; seed <= SEEDS; seed++)); do
     log="$OUT/${name}_s$seed.log"
-    build/bin/spikeforge train "$config" --set "seed=$seed" --out "$OUT/${name}_s$seed" >"$log" 2>&1 ||
-      { echo "seeds.sh: $name seed $seed failed, see $log" >&2; exit 1; }
+    # A finished run in OUT (its log ends with the test accuracy) is reused, so an interrupted sweep resumes.
+    if ! grep -q '^test_accuracy=' "$log" 2>/dev/null; then
+      build/bin/spikeforge train "$config" --set "seed=$seed" --out "$OUT/${name}_s$seed" >"$log" 2>&1 ||
+        { echo "seeds.sh: $name seed $seed failed, see $log" >&2; exit 1; }
+    fi
     accs+=("$(sed -n 's/^test_accuracy=\([0-9.]*\).*/\1/p' "$log")")
   done
   row="$(printf '%s\n' "${accs[@]}" | awk '{ a[NR] = 100 * $1; s += a[NR] } END {
     m = s / NR; for (i = 1; i <= NR; i++) { v += (a[i] - m) ^ 2; lo = (i == 1 || a[i] < lo) ? a[i] : lo; hi = (i == 1 || a[i] > hi) ? a[i] : hi }
-    printf "%.2f ± %.2f %% (%.2f–%.2f)", m, NR > 1 ? sqrt(v / (NR - 1)) : 0, lo, hi }')"
+    sd = (NR > 1) ? sqrt(v / (NR - 1)) : 0
+    printf "%.2f ± %.2f %% (%.2f–%.2f)", m, sd, lo, hi }')"
   table+="
 | $name | $row |"
 done
