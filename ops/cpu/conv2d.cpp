@@ -8,10 +8,9 @@ namespace {
 
 using namespace dnnl;
 
-class Conv2d final : public Conv2dOp {
+class Conv2d final : public WeightedOp<Conv2dOp> {
  public:
-  using Conv2dOp::Conv2dOp;
-  const char* impl() const override { return "onednn"; }
+  using WeightedOp::WeightedOp;
 
   Shape prepare(std::span<const Shape> in) override {
     Shape out = Conv2dOp::prepare(in);
@@ -34,15 +33,6 @@ class Conv2d final : public Conv2dOp {
     p_.bind_descs(src, wei, bia, dst, g_.bias);
     return out;
   }
-
-  void forward(std::span<const Tensor* const> in, Tensor& out) override { p_.forward(in, out); }
-  void backward(std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
-                std::span<Tensor* const> gin) override {
-    p_.backward(in, gout, gin);
-  }
-
- private:
-  WeightedPrimitives p_;
 };
 
 }  // namespace

@@ -8,10 +8,9 @@ namespace {
 
 using namespace dnnl;
 
-class Dense final : public DenseOp {
+class Dense final : public WeightedOp<DenseOp> {
  public:
-  using DenseOp::DenseOp;
-  const char* impl() const override { return "onednn"; }
+  using WeightedOp::WeightedOp;
 
   Shape prepare(std::span<const Shape> in) override {
     Shape out = DenseOp::prepare(in);
@@ -30,15 +29,6 @@ class Dense final : public DenseOp {
     p_.bind_descs(src, wei, bia, dst, g_.bias);
     return out;
   }
-
-  void forward(std::span<const Tensor* const> in, Tensor& out) override { p_.forward(in, out); }
-  void backward(std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
-                std::span<Tensor* const> gin) override {
-    p_.backward(in, gout, gin);
-  }
-
- private:
-  WeightedPrimitives p_;
 };
 
 }  // namespace

@@ -28,4 +28,21 @@ class WeightedPrimitives {
   Tensor weight_scratch_, bias_scratch_;
 };
 
+// An op whose kernels are WeightedPrimitives: `ShapeRules` is the op's shape class (Conv2dOp, DenseOp);
+// the derived kernel only builds the primitives in prepare().
+template <class ShapeRules>
+class WeightedOp : public ShapeRules {
+ public:
+  using ShapeRules::ShapeRules;
+  const char* impl() const override { return "onednn"; }
+  void forward(std::span<const Tensor* const> in, Tensor& out) override { p_.forward(in, out); }
+  void backward(std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
+                std::span<Tensor* const> gin) override {
+    p_.backward(in, gout, gin);
+  }
+
+ protected:
+  WeightedPrimitives p_;
+};
+
 }  // namespace sf::onednn
