@@ -9,6 +9,19 @@ std::string mark_prefix(const std::string& file, const YAML::Mark& m) {
   return m.is_null() ? file : file + ":" + std::to_string(m.line + 1);
 }
 
+// The item index `part` of the list `seq` (an override path such as finetune.0.lr).
+size_t list_index(const YAML::Node& seq, const std::string& part, const std::string& path) {
+  size_t used = 0, idx = 0;
+  try {
+    idx = std::stoul(part, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != part.size() || idx >= seq.size())
+    fail_input("--set " + path, "'" + part + "' is not an item of a list of " + std::to_string(seq.size()));
+  return idx;
+}
+
 void apply_override(YAML::Node root, const std::string& assignment, ConfigSource& src) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
@@ -33,16 +46,7 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigSource
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     if (parts[i].empty()) fail_input("--set " + path, "empty key segment");
     if (cur.IsSequence()) {  // finetune.0.lr: an index into a list of sections
-      size_t used = 0;
-      size_t idx = 0;
-      try {
-        idx = std::stoul(parts[i], &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used != parts[i].size() || idx >= cur.size())
-        fail_input("--set " + path, "'" + parts[i] + "' is not an item of a list of " + std::to_string(cur.size()));
-      cur.reset(cur[idx]);
+      cur.reset(cur[list_index(cur, parts[i], path)]);
       continue;
     }
     YAML::Node next = cur[parts[i]];
@@ -55,7 +59,17 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigSource
     if (!next.IsDefined() || next.IsNull()) cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
     cur.reset(cur[parts[i]]);
   }
-  if (value.IsNull()) {
+  if (cur.IsSequence()) {  // finetune.0=…: replace or (null) delete a whole list item
+    const size_t idx = list_index(cur, parts.back(), path);
+    if (value.IsNull()) {
+      YAML::Node kept(YAML::NodeType::Sequence);
+      for (size_t j = 0; j < cur.size(); ++j)
+        if (j != idx) kept.push_back(cur[j]);
+      cur = kept;
+    } else {
+      cur[idx] = value;
+    }
+  } else if (value.IsNull()) {
     cur.remove(parts.back());  // `--set key=null` deletes the key, so its default applies
   } else {
     cur[parts.back()] = value;

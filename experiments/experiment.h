@@ -25,7 +25,8 @@ struct ModelSpec {
   double nsp_sigma = 1.0;           // Noisy Softplus σ (seed form: one fixed scalar)
   bool nsp_per_neuron = false;      // `sigma: per_neuron`: Liu's σ² = Σ ½w²|a| (k defaults to 0.31 then)
   double paf_scale = 1.0;           // Liu's parametric-activation scale p = S·τsyn on every activation
-                                    // (default 1.085 with per-neuron σ, else 1)
+                                    // (default 1.085 when the model's own activation is per-neuron NSP,
+                                    // else 1 — a ReLU run fine-tuned to NSP should set it explicitly)
   bool dense_bias = true;           // Keras Dense default; Liu's Matlab nets have none
   bool pool_activation = false;
   QuantSpec weight_quant;  // model.ldr.weights

@@ -146,7 +146,7 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
   r.test = r.phases.back().test;
 
   save_checkpoint(r.out_dir + "/model.sfm", {checkpoint_architecture(final_e), model.state()});
-  write_file_atomic(r.out_dir + "/summary.json", summary_json(e, r, trainer->optimizer().current_lr()));
+  write_file_atomic(r.out_dir + "/summary.json", summary_json(final_e, r, trainer->optimizer().current_lr()));
   return r;
 }
 

@@ -154,7 +154,9 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
 // shard order so the result is deterministic.
 double Trainer::run_batch(Net& net, const BatchLoader& loader, int64_t b, bool training, int epoch) {
   const int64_t shards = static_cast<int64_t>(net.shards.size());
-  const float off = static_cast<float>(spec_.label_shift), on = 1.0f + off;
+  // Shifted labels are a training target; losses are reported against the true one-hot labels, so they
+  // compare across phases and match `spikeforge evaluate`.
+  const float off = training ? static_cast<float>(spec_.label_shift) : 0.0f, on = 1.0f + off;
   const auto t0 = Clock::now();
 #pragma omp parallel for num_threads(shards) schedule(static, 1) if (shards > 1)
   for (int64_t s = 0; s < shards; ++s) {

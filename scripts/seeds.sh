@@ -4,7 +4,6 @@
 # of 3 seeds. Runs already finished in OUT are reused.
 #   scripts/seeds.sh [--seeds N] [--out DIR] experiments/a.yaml [experiments/b.yaml ...]
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SEEDS=3
 OUT=runs/seeds
 configs=()
@@ -13,11 +12,13 @@ while [[ $# -gt 0 ]]; do
     --seeds) SEEDS="${2:?--seeds needs a value}"; shift 2 ;;
     --out) OUT="${2:?--out needs a value}"; shift 2 ;;
     -*) echo "seeds.sh: unknown option $1" >&2; exit 2 ;;
-    *) configs+=("$1"); shift ;;
+    *) configs+=("$(realpath "$1")"); shift ;;  # resolved before the cd below
   esac
 done
 [[ ${#configs[@]} -gt 0 ]] || { echo "usage: scripts/seeds.sh [--seeds N] [--out DIR] CONFIG.yaml..." >&2; exit 2; }
 [[ "$SEEDS" =~ ^[1-9][0-9]*$ ]] || { echo "seeds.sh: --seeds must be a positive integer" >&2; exit 2; }
+OUT="$(realpath -m "$OUT")"
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh >/dev/null
 scripts/build.sh >/dev/null
 scripts/fetch_data.sh mnist >/dev/null
@@ -27,12 +28,13 @@ table="| experiment | test accuracy, mean ± sd (min–max), $SEEDS seeds |
 |---|---|"
 for config in "${configs[@]}"; do
   name="$(basename "$config" .yaml)"
+  key="$name-$(sha1sum <"$config" | cut -c1-8)"  # an edited config does not reuse old runs
   accs=()
   for ((seed = 1; seed <= SEEDS; seed++)); do
-    log="$OUT/${name}_s$seed.log"
+    log="$OUT/${key}_s$seed.log"
     # A finished run in OUT (its log ends with the test accuracy) is reused, so an interrupted sweep resumes.
     if ! grep -q '^test_accuracy=' "$log" 2>/dev/null; then
-      build/bin/spikeforge train "$config" --set "seed=$seed" --out "$OUT/${name}_s$seed" >"$log" 2>&1 ||
+      build/bin/spikeforge train "$config" --set "seed=$seed" --out "$OUT/${key}_s$seed" >"$log" 2>&1 ||
         { echo "seeds.sh: $name seed $seed failed, see $log" >&2; exit 1; }
     fi
     accs+=("$(sed -n 's/^test_accuracy=\([0-9.]*\).*/\1/p' "$log")")

@@ -249,6 +249,8 @@ TEST_F(CliTest, FinetunePhaseContinuesWithAnotherActivation) {
   const CmdResult ev = spikeforge(tmp, {"evaluate", out + "/model.sfm", "--data-dir", tmp / "data"});
   ASSERT_EQ(ev.code, 0) << ev.out << ev.err;
   EXPECT_NEAR(json_number(summary, "test_accuracy"), std::stod(ev.out.substr(ev.out.find("accuracy=") + 9)), 1e-4);
+  // Losses are reported against the true labels, not the shifted training targets.
+  EXPECT_NEAR(json_number(summary, "test_loss"), std::stod(ev.out.substr(ev.out.find("loss=") + 5)), 2e-6);
 
   const CmdResult bad = train(tmp, tmp / "ft0", {"--set", "finetune=[{epochs: 0}]"});
   EXPECT_EQ(bad.code, 2);

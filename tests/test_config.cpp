@@ -143,6 +143,10 @@ TEST(ConfigTest, OverridesReachIntoListsOfSections) {
   EXPECT_NE(msg.find("list0.yaml:2"), std::string::npos) << msg;
   EXPECT_NE(msg.find("finetune.0.epochs"), std::string::npos) << msg;
   EXPECT_NE(error_of(write_temp("list1.yaml", "finetune: 3\n")).find("list of sections"), std::string::npos);
+  // A whole item: replaced, or deleted with null; an index is required.
+  EXPECT_EQ(load_experiment(f, {"finetune.0={epochs: 2, activation: relu}"}).finetune.at(0).epochs, 2);
+  EXPECT_TRUE(load_experiment(f, {"finetune.0=null"}).finetune.empty());
+  EXPECT_NE(error_of(f, {"finetune.lr=0.1"}).find("--set finetune.lr"), std::string::npos);
 }
 
 TEST(ConfigTest, BadOverrideSyntax) {
