@@ -65,22 +65,21 @@ Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t se
   // Kernels called inside a replica's thread must run single-threaded (oneDNN does so inside a parallel
   // region; our OpenMP loops need nesting off).
   omp_set_max_active_levels(1);
-  // Per-layer learning-rate multipliers, by layer name.
-  std::vector<float> scales;
+  // Per-layer learning-rate multipliers, by layer name, expanded to one scale per parameter.
+  if (spec_.lr_multipliers.empty()) return;
   for (const auto& [name, factor] : spec_.lr_multipliers) {
     const Layer* l = model_.find(name);
     if (!l || l->params.empty())
       fail_input("train.lr_multipliers",
                  "no layer with weights named '" + name + "' (this model has: " + model_.weighted_layer_names() + ")");
   }
-  if (!spec_.lr_multipliers.empty()) {
-    for (const auto& layer : model_.layers())
-      for (size_t i = 0; i < layer.params.size(); ++i) {
-        const auto it = spec_.lr_multipliers.find(layer.name);
-        scales.push_back(it == spec_.lr_multipliers.end() ? 1.0f : static_cast<float>(it->second));
-      }
-    optimizer_->set_lr_scales(std::move(scales));
+  std::vector<float> scales;
+  for (const auto& layer : model_.layers()) {
+    const auto it = spec_.lr_multipliers.find(layer.name);
+    scales.insert(scales.end(), layer.params.size(),
+                  it == spec_.lr_multipliers.end() ? 1.0f : static_cast<float>(it->second));
   }
+  optimizer_->set_lr_scales(std::move(scales));
 }
 
 Trainer::~Trainer() {

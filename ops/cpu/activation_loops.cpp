@@ -3,7 +3,7 @@
 // alpha — and benchmarked against oneDNN where it has one.
 #include "ops/activation.h"
 #include "ops/cpu/kernels.h"
-#include "ops/cpu/parallel.h"
+#include "core/parallel.h"
 #include "ops/simd_math.h"
 
 namespace sf::onednn {

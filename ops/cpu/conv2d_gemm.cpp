@@ -19,7 +19,7 @@
 #include "ops/conv2d.h"
 #include "ops/cpu/kernels.h"
 #include "ops/cpu/microgemm.h"
-#include "ops/cpu/parallel.h"
+#include "core/parallel.h"
 
 namespace sf::onednn {
 namespace {

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "ops/cpu/kernels.h"
-#include "ops/cpu/parallel.h"
+#include "core/parallel.h"
 #include "ops/pool2d.h"
 
 namespace sf::onednn {

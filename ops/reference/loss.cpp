@@ -6,10 +6,13 @@
 #include <cmath>
 #include <vector>
 
+#include "core/parallel.h"
 #include "ops/reference/kernels.h"
 
 namespace sf::reference {
 namespace {
+
+constexpr int64_t kGrain = 64;  // samples below which one thread is faster
 
 class LossLoop final : public LossOp {
  public:
@@ -26,9 +29,10 @@ class LossLoop final : public LossOp {
   void forward(std::span<const Tensor* const> in, Tensor& out) override {
     const float *y = in[0]->data(), *t = in[1]->data();
     const int64_t n = n_, k = k_;
-#pragma omp parallel for if (parallel_ && n >= 64) schedule(static)
-    for (int64_t s = 0; s < n; ++s)
-      per_sample_[s] = softmax_ ? cross_entropy(y + s * k, t + s * k) : squared(y + s * k, t + s * k);
+    parallel_for(n, parallel_ ? kGrain : n + 1, [&](int64_t lo, int64_t hi, int) {
+      for (int64_t s = lo; s < hi; ++s)
+        per_sample_[s] = softmax_ ? cross_entropy(y + s * k, t + s * k) : squared(y + s * k, t + s * k);
+    });
     double total = 0.0;
     for (double v : per_sample_) total += v;
     out[0] = static_cast<float>(softmax_ ? total / n : total / (n * k));
@@ -41,21 +45,22 @@ class LossLoop final : public LossOp {
     float* dy = gin[0]->data();
     const float scale = gout[0] / static_cast<float>(softmax_ ? n_ : n_ * k_);
     const int64_t n = n_, k = k_;
-#pragma omp parallel for if (parallel_ && n >= 64) schedule(static)
-    for (int64_t s = 0; s < n; ++s) {
-      const float *ys = y + s * k, *ts = t + s * k;
-      float* d = dy + s * k;
-      if (softmax_) {
-        // dL/dy = softmax(y)·Σt − t (= softmax(y) − t for one-hot or normalised targets)
-        softmax(ys, d);
-        float tsum = 0.0f;
-        for (int64_t j = 0; j < k; ++j) tsum += ts[j];
-        for (int64_t j = 0; j < k; ++j) d[j] = (d[j] * tsum - ts[j]) * scale;
-      } else {
-        // dL/dy = 2 (y − t)
-        for (int64_t j = 0; j < k; ++j) d[j] = 2.0f * (ys[j] - ts[j]) * scale;
+    parallel_for(n, parallel_ ? kGrain : n + 1, [&](int64_t lo, int64_t hi, int) {
+      for (int64_t s = lo; s < hi; ++s) {
+        const float *ys = y + s * k, *ts = t + s * k;
+        float* d = dy + s * k;
+        if (softmax_) {
+          // dL/dy = softmax(y)·Σt − t (= softmax(y) − t for one-hot or normalised targets)
+          softmax(ys, d);
+          float tsum = 0.0f;
+          for (int64_t j = 0; j < k; ++j) tsum += ts[j];
+          for (int64_t j = 0; j < k; ++j) d[j] = (d[j] * tsum - ts[j]) * scale;
+        } else {
+          // dL/dy = 2 (y − t)
+          for (int64_t j = 0; j < k; ++j) d[j] = 2.0f * (ys[j] - ts[j]) * scale;
+        }
       }
-    }
+    });
   }
 
  private:
