@@ -3,13 +3,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
+#include "backends/conversion_run.h"
 #include "datasets/dataset.h"
 #include "experiments/progress.h"
 #include "experiments/run.h"
@@ -27,7 +31,14 @@ const char* kUsage =
     "  evaluate MODEL.sfm [--dataset mnist|fashion_mnist] [--data-dir DIR] [--batch N] [--threads N]\n"
     "        test accuracy and loss of a checkpoint\n"
     "  info CONFIG.yaml [--set KEY=VALUE]...\n"
-    "        the model's layer table (name, type, output shape, parameters, MACs)\n";
+    "        the model's layer table (name, type, output shape, parameters, MACs)\n"
+    "  convert MODEL.sfm [--backend cpu] [--norm none|data|robust|spike] [--percentile 99.9]\n"
+    "        [--neuron if|if_subtract|lif] [--input poisson|current|regular] [--max-rate HZ] [--steps N]\n"
+    "        [--dt MS] [--images N] [--pool auto|spiking|merged] [--propagation event|dense] [--v-init F]\n"
+    "        [--norm-images N] [--seed N] [--record-input] [--dataset NAME] [--data-dir DIR] [--threads N]\n"
+    "        [--out DIR]\n"
+    "        convert to a rate-coded SNN and simulate it; writes DIR (default <model folder>/convert-cpu/):\n"
+    "        summary.json, accuracy_vs_time.{csv,svg}, layers.csv, predictions.csv, network.json\n";
 
 struct Args {
   std::string command;
@@ -36,9 +47,26 @@ struct Args {
   std::vector<std::string> sets;
   std::string out, dataset, data_dir;
   int threads = 0, batch = 0;
+  std::map<std::string, std::string> values;  // the conversion options, by flag
+  bool record_input = false;
 };
 
+// Options that take a value and are read by the command that allows them.
+const std::set<std::string> kValueFlags = {"--backend", "--norm",   "--percentile",   "--neuron", "--input",
+                                           "--max-rate", "--steps", "--dt",           "--images", "--pool",
+                                           "--propagation", "--v-init", "--norm-images", "--seed", "--trials"};
+
 [[noreturn]] void usage_error(const std::string& msg) { throw sf::Error(sf::ErrorKind::BadInput, msg + "\n" + kUsage); }
+
+double parse_double(const std::string& flag, const std::string& v) {
+  try {
+    size_t used = 0;
+    const double x = std::stod(v, &used);
+    if (used == v.size() && std::isfinite(x)) return x;
+  } catch (const std::exception&) {
+  }
+  usage_error(flag + ": expected a number, got '" + v + "'");
+}
 
 int parse_int(const std::string& flag, const std::string& v) {
   try {
@@ -74,6 +102,10 @@ Args parse(int argc, char** argv) {
       a.data_dir = value();
     else if (arg == "--batch")
       a.batch = parse_int(arg, value());
+    else if (kValueFlags.count(arg))
+      a.values[arg] = value();
+    else if (arg == "--record-input")
+      a.record_input = true, a.flags.push_back(arg);
     else if (arg.rfind("--", 0) == 0)
       usage_error("unknown option " + arg);
     else
@@ -137,6 +169,62 @@ int cmd_info(const Args& a) {
   return 0;
 }
 
+// Conversion options from the flags; the library validates ranges and names the flag in its errors.
+sf::ConvertRunOptions convert_options(const Args& a) {
+  sf::ConvertRunOptions o;
+  auto get = [&](const char* flag) -> const std::string* {
+    auto it = a.values.find(flag);
+    return it == a.values.end() ? nullptr : &it->second;
+  };
+  if (auto v = get("--backend")) o.backend = *v;
+  if (auto v = get("--norm")) o.convert.norm = sf::snn::parse_norm(*v);
+  if (auto v = get("--percentile")) o.convert.percentile = parse_double("--percentile", *v);
+  if (auto v = get("--neuron")) o.convert.neuron = sf::snn::parse_neuron_model(*v);
+  if (auto v = get("--input")) o.convert.input.kind = sf::snn::parse_input_encoding(*v);
+  if (auto v = get("--max-rate")) o.convert.input.max_rate_hz = parse_double("--max-rate", *v);
+  if (auto v = get("--dt")) o.convert.dt_ms = parse_double("--dt", *v);
+  if (auto v = get("--pool")) o.convert.pools = sf::snn::parse_pool_mode(*v);
+  if (auto v = get("--v-init")) o.convert.v_init = parse_double("--v-init", *v);
+  if (auto v = get("--norm-images")) o.convert.norm_images = parse_int("--norm-images", *v);
+  if (auto v = get("--steps")) {
+    const double steps = parse_double("--steps", *v);
+    if (!(steps >= 1) || steps != std::floor(steps) || steps > 1e7)
+      usage_error("--steps: expected a whole number of steps ≥ 1, got '" + *v + "'");
+    o.sim.steps = static_cast<int>(steps);
+  }
+  if (auto v = get("--images")) {
+    o.sim.images = parse_int("--images", *v);
+    if (o.sim.images == 0) usage_error("--images: expected at least 1");
+  }
+  if (auto v = get("--seed")) o.sim.seed = o.convert.seed = static_cast<uint64_t>(parse_int("--seed", *v));
+  if (auto v = get("--propagation")) {
+    if (*v != "event" && *v != "dense") usage_error("--propagation: event or dense, got '" + *v + "'");
+    o.sim.propagation = *v == "event" ? sf::Propagation::event : sf::Propagation::dense;
+  }
+  o.sim.record_input = a.record_input;
+  o.out_dir = a.out;
+  o.dataset = a.dataset;
+  o.data_dir = a.data_dir;
+  return o;
+}
+
+int cmd_convert(const Args& a) {
+  allow_only(a, {"--backend", "--norm", "--percentile", "--neuron", "--input", "--max-rate", "--steps", "--dt",
+                 "--images", "--pool", "--propagation", "--v-init", "--norm-images", "--seed", "--record-input",
+                 "--dataset", "--data-dir", "--threads", "--out"});
+  sf::ConvertRunOptions o = convert_options(a);
+  o.checkpoint = one_positional(a, "MODEL.sfm");
+  sf::set_threads(a.threads);
+  const sf::ConvertRunResult r = sf::run_conversion(o);
+  std::printf("windows:");
+  for (const auto& w : r.windows) std::printf(" %d:%.4f", w.step, w.accuracy);
+  std::printf("\nann_accuracy=%.4f snn_accuracy=%.4f steps=%d images=%lld seconds=%.2f\nwrote %s/{summary.json,"
+              "accuracy_vs_time.csv,accuracy_vs_time.svg,layers.csv,predictions.csv,network.json}\n",
+              r.ann_accuracy, r.sim.accuracy_at(r.sim.steps), r.sim.steps, static_cast<long long>(r.sim.images),
+              r.sim.seconds, r.out_dir.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -145,6 +233,7 @@ int main(int argc, char** argv) {
     if (a.command == "train") return cmd_train(a);
     if (a.command == "evaluate") return cmd_evaluate(a);
     if (a.command == "info") return cmd_info(a);
+    if (a.command == "convert") return cmd_convert(a);
     if (a.command == "-h" || a.command == "--help" || a.command == "help") {
       std::fputs(kUsage, stdout);
       return 0;

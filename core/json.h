@@ -55,6 +55,12 @@ class JsonWriter {
     return *this;
   }
   JsonWriter& value(const char* s) { return value(std::string_view(s)); }
+  // A value already formatted as JSON (e.g. a long number array kept on one line).
+  JsonWriter& raw(std::string_view json) {
+    comma();
+    out_ += json;
+    return *this;
+  }
   template <class T>
   JsonWriter& field(std::string_view k, const T& v) {
     key(k);

@@ -1,0 +1,192 @@
+#include "backends/conversion_run.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "core/error.h"
+#include "core/io.h"
+#include "core/json.h"
+#include "core/svg_plot.h"
+#include "experiments/run.h"
+
+namespace sf {
+
+std::vector<int> report_steps(int steps, double dt_ms) {
+  std::set<int> s;
+  for (int k = 1; k <= 10; ++k) s.insert(std::max(1, static_cast<int>(static_cast<int64_t>(steps) * k / 10)));
+  for (int t : {16, 32, 64}) s.insert(t);
+  for (double ms : {100.0, 400.0, 1000.0}) s.insert(static_cast<int>(std::lround(ms / dt_ms)));
+  std::vector<int> out;
+  for (int t : s)
+    if (t >= 1 && t <= steps) out.push_back(t);
+  return out;
+}
+
+double ann_accuracy(const Model& model, const Dataset& data, int64_t count) {
+  count = std::min(count, data.size());
+  if (count <= 0) return 0.0;
+  const std::vector<float> out = snn::layer_outputs(model, data, count, {model.layers().back().name})[0];
+  const int64_t classes = static_cast<int64_t>(out.size()) / count;
+  int64_t correct = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    const float* row = out.data() + i * classes;
+    correct += std::max_element(row, row + classes) - row == data.labels[i];
+  }
+  return static_cast<double>(correct) / static_cast<double>(count);
+}
+
+namespace {
+
+std::string summary_json(const ConvertRunOptions& o, const ConvertRunResult& r, const std::string& dataset) {
+  const snn::Network& net = r.conversion.net;
+  const SimResult& s = r.sim;
+  JsonWriter j;
+  j.begin_object();
+  j.field("checkpoint", o.checkpoint).field("backend", o.backend).field("dataset", dataset);
+  j.field("ann_accuracy", r.ann_accuracy).field("snn_accuracy", s.accuracy_at(s.steps));
+  j.field("steps", s.steps).field("dt_ms", net.dt_ms).field("images", s.images);
+  j.field("seconds", s.seconds).field("convert_seconds", r.convert_seconds);
+  j.field("norm", snn::to_string(o.convert.norm)).field("conversion", net.conversion);
+  j.field("percentile", o.convert.percentile);
+  j.field("neuron", snn::to_string(net.neuron)).field("input", snn::to_string(net.input.kind));
+  j.field("max_rate_hz", net.input.max_rate_hz).field("seed", o.sim.seed);
+  j.field("propagation", o.sim.propagation == Propagation::event ? "event" : "dense");
+  j.field("neurons", net.neurons()).field("synapses", net.synapses());
+  int64_t spikes = 0, events = 0;
+  for (const auto& l : s.layers) spikes += l.spikes, events += l.synaptic_events;
+  j.field("spikes_per_image", s.images ? static_cast<double>(spikes) / static_cast<double>(s.images) : 0.0);
+  j.field("synaptic_events_per_image", s.images ? static_cast<double>(events) / static_cast<double>(s.images) : 0.0);
+  j.key("windows").begin_array();
+  for (const auto& w : r.windows)
+    j.begin_object().field("step", w.step).field("time_ms", w.step * net.dt_ms).field("accuracy", w.accuracy).end_object();
+  j.end_array();
+  j.key("thresholds").begin_array();
+  for (const auto& l : net.layers) j.begin_object().field("layer", l.name).field("threshold", l.threshold).end_object();
+  j.end_array();
+  j.key("scales").begin_array();
+  for (const auto& sc : r.conversion.scales)
+    j.begin_object().field("layer", sc.name).field("lambda", sc.lambda).field("max_activation", sc.max_activation).end_object();
+  j.end_array();
+  j.key("notes").begin_array();
+  for (const auto& n : r.conversion.notes) j.value(n);
+  j.end_array();
+  j.end_object();
+  return j.str();
+}
+
+std::string accuracy_csv(const SimResult& s, double dt_ms) {
+  std::string out = "step,time_ms,accuracy\n";
+  char line[96];
+  for (int t = 1; t <= s.steps; ++t) {
+    std::snprintf(line, sizeof line, "%d,%g,%.6f\n", t, t * dt_ms, s.accuracy_at(t));
+    out += line;
+  }
+  return out;
+}
+
+std::string layers_csv(const SimResult& s, const snn::Network& net) {
+  std::string out = "layer,kind,neurons,spikes,spikes_per_image,mean_rate_hz,max_rate_hz,synaptic_events,threshold\n";
+  char line[256];
+  for (size_t l = 0; l < s.layers.size(); ++l) {
+    const LayerStats& st = s.layers[l];
+    std::snprintf(line, sizeof line, "%s,%s,%lld,%lld,%.3f,%.4f,%.4f,%lld,%.6g\n", st.name.c_str(),
+                  snn::to_string(net.layers[l].kind), static_cast<long long>(st.neurons),
+                  static_cast<long long>(st.spikes), s.images ? static_cast<double>(st.spikes) / s.images : 0.0,
+                  st.mean_rate_hz, st.max_rate_hz, static_cast<long long>(st.synaptic_events), net.layers[l].threshold);
+    out += line;
+  }
+  return out;
+}
+
+std::string predictions_csv(const SimResult& s) {
+  std::string out = "image,label,predicted,output_spikes\n";
+  const int64_t classes = s.images ? static_cast<int64_t>(s.output_counts.size()) / s.images : 0;
+  for (int64_t i = 0; i < s.images; ++i) {
+    out += std::to_string(i) + "," + std::to_string(s.labels[i]) + "," + std::to_string(s.predicted[i]) + ",";
+    for (int64_t c = 0; c < classes; ++c) out += (c ? " " : "") + std::to_string(s.output_counts[i * classes + c]);
+    out += "\n";
+  }
+  return out;
+}
+
+std::string input_spikes_csv(const SimResult& s) {
+  std::string out = "image,pixel,step\n";
+  out.reserve(out.size() + s.input_spikes.size() * 16);
+  for (const auto& sp : s.input_spikes)
+    out += std::to_string(sp.image) + "," + std::to_string(sp.pixel) + "," + std::to_string(sp.step) + "\n";
+  return out;
+}
+
+std::string accuracy_svg(const ConvertRunResult& r, const std::string& title) {
+  const SimResult& s = r.sim;
+  LinePlot p;
+  p.title = title;
+  p.x_label = "simulation time (ms)";
+  p.y_label = "test accuracy";
+  PlotSeries snn{"SNN (" + std::to_string(s.images) + " images)", {}, {}, ""};
+  // At most ~1000 points: a longer run is thinned evenly (the CSV keeps every step).
+  const int every = std::max(1, s.steps / 1000);
+  for (int t = every; t <= s.steps; t += every) {
+    snn.x.push_back(t * r.conversion.net.dt_ms);
+    snn.y.push_back(s.accuracy_at(t));
+  }
+  p.series.push_back(std::move(snn));
+  p.hlines.push_back({"ANN " + std::to_string(r.ann_accuracy * 100).substr(0, 5) + " %", r.ann_accuracy, ""});
+  return render_svg(p);
+}
+
+}  // namespace
+
+ConvertRunResult run_conversion(const ConvertRunOptions& o) {
+  if (o.sim.steps <= 0) fail_input("--steps", "must be > 0");
+  if (!(o.convert.dt_ms > 0)) fail_input("--dt", "must be > 0");
+  if (!(o.convert.percentile > 0 && o.convert.percentile <= 100)) fail_input("--percentile", "must be in (0, 100]");
+  std::unique_ptr<Backend> backend = make_backend(o.backend);
+  LoadedModel m = load_model(o.checkpoint);
+  const std::string dataset = o.dataset.empty() ? m.dataset : o.dataset;
+  const DatasetSplit data = load_dataset(dataset, o.data_dir);
+  if (o.sim.images > data.test.size())
+    fail_input("--images", std::to_string(o.sim.images) + " requested, the " + dataset + " test set has " +
+                               std::to_string(data.test.size()));
+  ConvertRunResult r;
+  r.out_dir = o.out_dir.empty()
+                  ? (std::filesystem::path(o.checkpoint).parent_path() / ("convert-" + o.backend)).string()
+                  : o.out_dir;
+  const int64_t images = o.sim.images > 0 ? o.sim.images : data.test.size();
+
+  const auto start = std::chrono::steady_clock::now();
+  r.conversion = snn::convert(m.model, data.train, o.convert, backend.get(), o.checkpoint);
+  r.convert_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.ann_accuracy = ann_accuracy(m.model, data.test, images);
+  if (!o.quiet) {
+    std::printf("converted %s (%s norm, %s neurons, %s input): %lld neurons, %lld synapses in %.2f s\n",
+                o.checkpoint.c_str(), snn::to_string(o.convert.norm), snn::to_string(r.conversion.net.neuron),
+                snn::to_string(r.conversion.net.input.kind), static_cast<long long>(r.conversion.net.neurons()),
+                static_cast<long long>(r.conversion.net.synapses()), r.convert_seconds);
+    for (const auto& n : r.conversion.notes) std::printf("  note: %s\n", n.c_str());
+    std::fflush(stdout);
+  }
+  SimOptions sim = o.sim;
+  sim.images = images;
+  r.sim = backend->simulate(r.conversion.net, data.test, sim);
+  for (int t : report_steps(sim.steps, r.conversion.net.dt_ms)) r.windows.push_back({t, r.sim.accuracy_at(t)});
+
+  make_dirs(r.out_dir);
+  const snn::Network& net = r.conversion.net;
+  write_file_atomic(r.out_dir + "/network.json", snn::to_json(net));
+  write_file_atomic(r.out_dir + "/accuracy_vs_time.csv", accuracy_csv(r.sim, net.dt_ms));
+  write_file_atomic(r.out_dir + "/layers.csv", layers_csv(r.sim, net));
+  write_file_atomic(r.out_dir + "/predictions.csv", predictions_csv(r.sim));
+  if (o.sim.record_input) write_file_atomic(r.out_dir + "/input_spikes.csv", input_spikes_csv(r.sim));
+  const std::string title = std::filesystem::path(o.checkpoint).parent_path().filename().string() + ": " +
+                            snn::to_string(net.neuron) + ", " + snn::to_string(o.convert.norm) + " norm, " +
+                            snn::to_string(net.input.kind) + " input";
+  write_file_atomic(r.out_dir + "/accuracy_vs_time.svg", accuracy_svg(r, title));
+  write_file_atomic(r.out_dir + "/summary.json", summary_json(o, r, dataset));
+  return r;
+}
+
+}  // namespace sf

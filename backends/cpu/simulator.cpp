@@ -1,0 +1,434 @@
+#include "backends/cpu/simulator.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "backends/cpu/encoder.h"
+#include "backends/cpu/neurons.h"
+#include "core/error.h"
+#include "core/graph.h"
+#include "ops/registry.h"
+
+namespace sf::cpu {
+namespace {
+
+using snn::LayerKind;
+
+// A layer prepared for simulation: shapes as ints, the event-path weights rearranged so that a spike's
+// fan-out is contiguous in the (channels-last) target, and the bias expanded per neuron in both layouts.
+struct LayerPlan {
+  const snn::Layer* layer;
+  NeuronConstants k;
+  LayerKind kind;
+  int pool = 0;            // merged average pooling window before the weights
+  int pc, ph, pw;          // input after that pooling
+  int oc, oh, ow;
+  int kernel = 0, stride = 1, pad = 0;
+  std::vector<float> wt;   // conv [C][K][K][O], depthwise [C][K][K], dense [pooled HWC index][O]
+  float pool_weight = 0;   // avgpool layer weight (times the merged-pool factor)
+  std::vector<float> bias_hwc, bias_chw;  // per neuron, empty without bias
+  int64_t neurons;
+  double fanout;           // mean synapses per presynaptic spike (for the event statistics)
+
+  LayerPlan(const snn::Network& net, const snn::Layer& l) : layer(&l), k(net, l), kind(l.kind) {
+    pool = l.pool_in;
+    const int p = std::max(pool, 1);
+    pc = static_cast<int>(l.in_shape[0]), ph = static_cast<int>(l.in_shape[1]) / p,
+    pw = static_cast<int>(l.in_shape[2]) / p;
+    oc = static_cast<int>(l.out_shape[0]), oh = static_cast<int>(l.out_shape[1]), ow = static_cast<int>(l.out_shape[2]);
+    kernel = l.kernel, stride = l.stride, pad = l.padding;
+    neurons = l.neurons();
+    const float merged = 1.0f / static_cast<float>(p * p);
+    const int K = kernel, O = oc;
+    switch (kind) {
+      case LayerKind::conv:
+        wt.resize(static_cast<size_t>(pc) * K * K * O);
+        for (int o = 0; o < O; ++o)
+          for (int c = 0; c < pc; ++c)
+            for (int i = 0; i < K * K; ++i) wt[(c * K * K + i) * O + o] = l.weight[(o * pc + c) * K * K + i] * merged;
+        break;
+      case LayerKind::depthwise_conv:
+        wt.resize(static_cast<size_t>(pc) * K * K);
+        for (size_t i = 0; i < wt.size(); ++i) wt[i] = l.weight[static_cast<int64_t>(i)] * merged;
+        break;
+      case LayerKind::dense:
+        wt.resize(static_cast<size_t>(pc) * ph * pw * O);
+        for (int c = 0; c < pc; ++c)
+          for (int y = 0; y < ph; ++y)
+            for (int x = 0; x < pw; ++x) {
+              const int64_t chw = (static_cast<int64_t>(c) * ph + y) * pw + x, hwc = (y * pw + x) * pc + c;
+              for (int o = 0; o < O; ++o) wt[hwc * O + o] = l.weight[o * (pc * ph * pw) + chw] * merged;
+            }
+        break;
+      case LayerKind::avgpool:
+        pool_weight = l.pool_weight * merged;
+        break;
+    }
+    if (l.bias.defined()) {
+      bias_hwc.resize(neurons), bias_chw.resize(neurons);
+      for (int c = 0; c < oc; ++c)
+        for (int i = 0; i < oh * ow; ++i) bias_chw[c * oh * ow + i] = bias_hwc[i * oc + c] = l.bias[c];
+    }
+    const int64_t in_neurons = numel(l.in_shape);
+    fanout = in_neurons ? static_cast<double>(synapses(l)) / static_cast<double>(in_neurons) : 0.0;
+  }
+
+  static int64_t synapses(const snn::Layer& l) {
+    snn::Network one;
+    one.layers.push_back(l);
+    return one.synapses();
+  }
+
+  // Adds amplitude · (the weights of presynaptic neuron (c, y, x)) to `dst` (this layer's input, HWC).
+  void scatter(int c, int y, int x, float a, float* dst) const {
+    if (pool > 1) {
+      y /= pool, x /= pool;
+      if (y >= ph || x >= pw) return;
+    }
+    switch (kind) {
+      case LayerKind::conv:
+      case LayerKind::depthwise_conv: {
+        const bool dw = kind == LayerKind::depthwise_conv;
+        const int K = kernel, O = oc;
+        for (int ky = 0; ky < K; ++ky) {
+          const int ny = y + pad - ky;
+          if (ny < 0) break;
+          if (ny % stride || ny / stride >= oh) continue;
+          for (int kx = 0; kx < K; ++kx) {
+            const int nx = x + pad - kx;
+            if (nx < 0) break;
+            if (nx % stride || nx / stride >= ow) continue;
+            const int64_t pos = static_cast<int64_t>(ny / stride) * ow + nx / stride;
+            if (dw) {
+              dst[pos * O + c] += a * wt[(c * K + ky) * K + kx];
+            } else {
+              const float* w = &wt[static_cast<size_t>((c * K + ky) * K + kx) * O];
+              float* d = dst + pos * O;
+              for (int o = 0; o < O; ++o) d[o] += a * w[o];
+            }
+          }
+        }
+        break;
+      }
+      case LayerKind::dense: {
+        const float* w = &wt[static_cast<size_t>((y * pw + x) * pc + c) * oc];
+        for (int o = 0; o < oc; ++o) dst[o] += a * w[o];
+        break;
+      }
+      case LayerKind::avgpool: {
+        const int oy = y / kernel, ox = x / kernel;
+        if (oy < oh && ox < ow) dst[(oy * ow + ox) * oc + c] += a * pool_weight;
+        break;
+      }
+    }
+  }
+};
+
+// Per-thread accumulators, summed at the end in a fixed order (deterministic whatever the schedule).
+struct Tally {
+  std::vector<int64_t> correct;
+  std::vector<std::vector<int64_t>> neuron_counts;  // per layer, per neuron (own layout; only max/sum are used)
+  float probe_max = 0;
+  Tally(int steps, const std::vector<LayerPlan>& plans) : correct(steps, 0) {
+    for (const auto& p : plans) neuron_counts.emplace_back(p.neurons, 0);
+  }
+};
+
+// Class of the output population: most spikes, ties to the higher membrane potential, then the lower index.
+int32_t readout(const Population& out) {
+  int32_t best = 0;
+  for (int32_t j = 1; j < static_cast<int32_t>(out.counts.size()); ++j)
+    if (out.counts[j] > out.counts[best] || (out.counts[j] == out.counts[best] && out.v[j] > out.v[best])) best = j;
+  return best;
+}
+
+struct Context {
+  const snn::Network& net;
+  const Dataset& data;
+  const SimOptions& opts;
+  std::vector<LayerPlan> plans;
+  int last;            // index of the last simulated layer
+  int64_t n_input;     // input neurons
+  int ic, ih, iw;      // input shape
+  float current_scale; // current input: amplitude of a pixel of value 1 per step
+};
+
+uint64_t image_seed(uint64_t seed, int64_t image) { return seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(image); }
+
+// Input of one image: spike trains (poisson/regular) or the constant first-layer current (current).
+struct ImageInput {
+  InputTrains trains;
+  std::vector<float> constant;  // first layer input per step (HWC), current encoding only
+
+  void prepare(const Context& cx, int64_t image, bool hwc) {
+    const float* px = cx.data.images.data() + image * cx.n_input;
+    if (cx.net.input.kind == snn::InputEncoding::current) {
+      const LayerPlan& l0 = cx.plans[0];
+      constant.assign(l0.neurons, 0.0f);
+      if (hwc)
+        for (int64_t i = 0; i < cx.n_input; ++i)
+          if (px[i] != 0.0f)
+            l0.scatter(static_cast<int>(i / (cx.ih * cx.iw)), static_cast<int>(i / cx.iw % cx.ih),
+                       static_cast<int>(i % cx.iw), px[i] * cx.current_scale, constant.data());
+      return;
+    }
+    Rng rng(image_seed(cx.opts.seed, image));
+    trains.generate(px, cx.n_input, cx.net.input, cx.net.dt_ms, cx.opts.steps, rng);
+  }
+};
+
+// ---- event-driven propagation -------------------------------------------------------------------------
+
+class EventEngine {
+ public:
+  explicit EventEngine(const Context& cx) : cx_(cx), pops_(cx.last + 1) {}
+
+  void run_image(int64_t image, Tally& tally, SimResult& r) {
+    const auto& plans = cx_.plans;
+    for (int l = 0; l <= cx_.last; ++l) pops_[l].reset(plans[l].neurons, plans[l].k);
+    input_.prepare(cx_, image, true);
+    const bool delayed = cx_.net.delay_steps > 0;
+    const int32_t label = cx_.data.labels[image];
+    float* probe = cx_.opts.probe_layer >= 0 ? &tally.probe_max : nullptr;
+    for (int t = 0; t < cx_.opts.steps; ++t) {
+      if (!delayed) feed_input(t);
+      // With a one-step delay, running the layers last to first makes every population read the spikes its
+      // source fired in the previous step; first to last propagates within the step.
+      for (int i = 0; i <= cx_.last; ++i) {
+        const int l = delayed ? cx_.last - i : i;
+        const LayerPlan& p = plans[l];
+        step_population(pops_[l], p.k, p.bias_hwc.empty() ? nullptr : p.bias_hwc.data(),
+                        l == cx_.opts.probe_layer ? probe : nullptr);
+        if (l < cx_.last) {
+          const LayerPlan& next = plans[l + 1];
+          float* dst = pops_[l + 1].in.data();
+          for (int32_t j : pops_[l].spikes) next.scatter(j % p.oc, j / p.oc / p.ow, j / p.oc % p.ow, 1.0f, dst);
+        }
+      }
+      if (delayed) feed_input(t);
+      if (cx_.opts.probe_layer < 0) tally.correct[t] += readout(pops_.back()) == label;
+    }
+    finish_image(cx_, pops_, image, tally, r);
+  }
+
+  static void finish_image(const Context& cx, const std::vector<Population>& pops, int64_t image, Tally& tally,
+                           SimResult& r) {
+    for (int l = 0; l <= cx.last; ++l)
+      for (size_t j = 0; j < pops[l].counts.size(); ++j) tally.neuron_counts[l][j] += pops[l].counts[j];
+    if (cx.opts.probe_layer >= 0) return;
+    const Population& out = pops.back();
+    r.predicted[image] = readout(out);
+    const int64_t classes = static_cast<int64_t>(out.counts.size());
+    std::copy(out.counts.begin(), out.counts.end(), r.output_counts.begin() + image * classes);
+  }
+
+ private:
+  void feed_input(int t) {
+    float* dst = pops_[0].in.data();
+    if (!input_.constant.empty()) {
+      for (size_t j = 0; j < input_.constant.size(); ++j) dst[j] += input_.constant[j];
+      return;
+    }
+    const int hw = cx_.ih * cx_.iw;
+    for (int32_t px : input_.trains.at(t)) cx_.plans[0].scatter(px / hw, px / cx_.iw % cx_.ih, px % cx_.iw, 1.0f, dst);
+  }
+
+  const Context& cx_;
+  std::vector<Population> pops_;
+  ImageInput input_;
+};
+
+// ---- dense propagation ----------------------------------------------------------------------------------
+
+// One graph per layer over a batch: [B, C, H, W] 0/1 spikes → (merged avgpool) → conv / inner product /
+// avgpool through the registered CPU kernels → the layer's input (NCHW) for every image of the batch.
+class DenseEngine {
+ public:
+  DenseEngine(const Context& cx, int64_t batch) : cx_(cx), batch_(batch), pops_(batch) {
+    for (auto& p : pops_) p.resize(cx.last + 1);
+    Shape in{batch, cx.ic, cx.ih, cx.iw};
+    for (int l = 0; l <= cx.last; ++l) {
+      const snn::Layer& sl = *cx.plans[l].layer;
+      auto g = std::make_unique<Graph>();
+      const NodeId x0 = g->input("spikes", in);
+      NodeId x = x0;
+      if (sl.pool_in > 1) x = g->apply("pool_in", make_op("avgpool2d", {{"kernel", sl.pool_in}}), {x});
+      switch (sl.kind) {
+        case LayerKind::conv:
+          x = g->apply(sl.name, make_op("conv2d", {{"stride", sl.stride}, {"pad", sl.padding}}),
+                       {x, g->parameter("w", sl.weight)});
+          break;
+        case LayerKind::dense:
+          x = g->apply("flatten", make_op("flatten"), {x});
+          x = g->apply(sl.name, make_op("dense"), {x, g->parameter("w", sl.weight)});
+          break;
+        case LayerKind::avgpool:
+          x = g->apply(sl.name, make_op("avgpool2d", {{"kernel", sl.kernel}}), {x});
+          break;
+        case LayerKind::depthwise_conv:
+          fail_input("--propagation dense", "layer '" + sl.name + "': no dense depthwise kernel; use event");
+      }
+      // avgpool computes the mean; the layer's weight per input may differ (Liu: 0.25 nA for any window).
+      scale_.push_back(sl.kind == LayerKind::avgpool ? sl.pool_weight * sl.kernel * sl.kernel : 1.0f);
+      inputs_.push_back(x0);
+      outputs_.push_back(x);
+      graphs_.push_back(std::move(g));
+      in = {batch, sl.out_shape[0], sl.out_shape[1], sl.out_shape[2]};
+    }
+  }
+
+  // Simulates images [first, first + count), count ≤ batch.
+  void run_batch(int64_t first, int64_t count, Tally& tally, SimResult& r) {
+    const auto& plans = cx_.plans;
+    for (int64_t b = 0; b < count; ++b) {
+      for (int l = 0; l <= cx_.last; ++l) pops_[b][l].reset(plans[l].neurons, plans[l].k);
+    }
+    inputs_data_.resize(count);
+    for (int64_t b = 0; b < count; ++b) inputs_data_[b].prepare(cx_, first + b, false);
+    for (size_t l = 0; l < graphs_.size(); ++l) graphs_[l]->value(inputs_[l]).fill(0.0f);
+    const bool delayed = cx_.net.delay_steps > 0;
+    float* probe = cx_.opts.probe_layer >= 0 ? &tally.probe_max : nullptr;
+    for (int t = 0; t < cx_.opts.steps; ++t) {
+      if (!delayed) feed_input(t, count);
+      for (int i = 0; i <= cx_.last; ++i) {
+        const int l = delayed ? cx_.last - i : i;
+        const LayerPlan& p = plans[l];
+        graphs_[l]->forward();
+        const float* out = graphs_[l]->value(outputs_[l]).data();
+        float* next = l < cx_.last ? graphs_[l + 1]->value(inputs_[l + 1]).data() : nullptr;
+        if (next) std::fill(next, next + batch_ * p.neurons, 0.0f);
+        for (int64_t b = 0; b < count; ++b) {
+          Population& pop = pops_[b][l];
+          const float* src = out + b * p.neurons;
+          for (int64_t j = 0; j < p.neurons; ++j) pop.in[j] = src[j] * scale_[l];
+          step_population(pop, p.k, p.bias_chw.empty() ? nullptr : p.bias_chw.data(),
+                          l == cx_.opts.probe_layer ? probe : nullptr);
+          if (next)
+            for (int32_t j : pop.spikes) next[b * p.neurons + j] = 1.0f;
+        }
+      }
+      if (delayed) feed_input(t, count);
+      if (cx_.opts.probe_layer < 0)
+        for (int64_t b = 0; b < count; ++b) tally.correct[t] += readout(pops_[b].back()) == cx_.data.labels[first + b];
+    }
+    for (int64_t b = 0; b < count; ++b) EventEngine::finish_image(cx_, pops_[b], first + b, tally, r);
+  }
+
+ private:
+  void feed_input(int t, int64_t count) {
+    float* x = graphs_[0]->value(inputs_[0]).data();
+    const int64_t n = cx_.n_input;
+    std::fill(x, x + batch_ * n, 0.0f);
+    for (int64_t b = 0; b < count; ++b)
+      for (int32_t px : inputs_data_[b].trains.at(t)) x[b * n + px] = 1.0f;
+  }
+
+  const Context& cx_;
+  int64_t batch_;
+  std::vector<std::vector<Population>> pops_;
+  std::vector<std::unique_ptr<Graph>> graphs_;
+  std::vector<NodeId> inputs_, outputs_;
+  std::vector<float> scale_;
+  std::vector<ImageInput> inputs_data_;
+};
+
+}  // namespace
+
+SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, const SimOptions& opts) {
+  snn::validate(net);
+  if (opts.steps <= 0) fail_input("--steps", "must be > 0");
+  if (data.sample_shape() != net.input_shape)
+    fail_input(data.name, "images are " + to_string(data.sample_shape()) + ", the network reads " +
+                              to_string(net.input_shape));
+  if (opts.images < 0 || opts.images > data.size())
+    fail_input("--images", std::to_string(opts.images) + " requested, the " + data.name + " set has " +
+                               std::to_string(data.size()));
+  if (opts.probe_layer >= static_cast<int>(net.layers.size())) fail_internal("probe layer out of range");
+  const auto start = std::chrono::steady_clock::now();
+
+  Context cx{net, data, opts, {}, 0, 0, 0, 0, 0, 1.0f};
+  for (const auto& l : net.layers) cx.plans.emplace_back(net, l);
+  cx.last = opts.probe_layer >= 0 ? opts.probe_layer : static_cast<int>(net.layers.size()) - 1;
+  cx.n_input = numel(net.input_shape);
+  cx.ic = static_cast<int>(net.input_shape[0]), cx.ih = static_cast<int>(net.input_shape[1]),
+  cx.iw = static_cast<int>(net.input_shape[2]);
+  // Analog input: IF layers get the pixel value per step (Rueckauer 2017: the normalised unit is one spike
+  // per step); LIF gets the mean synaptic drive of the Poisson train at max_rate, so the same weights hold.
+  cx.current_scale = net.neuron == snn::NeuronModel::lif ? static_cast<float>(net.input.max_rate_hz * net.dt_ms / 1000.0)
+                                                         : 1.0f;
+  if (opts.propagation == Propagation::dense && net.input.kind == snn::InputEncoding::current)
+    fail_input("--propagation dense", "current input is simulated by the event kernel only");
+
+  const int64_t images = opts.images > 0 ? opts.images : data.size();
+  SimResult r;
+  r.steps = opts.steps;
+  r.images = images;
+  r.correct.assign(opts.steps, 0);
+  r.predicted.assign(images, -1);
+  r.labels.assign(data.labels.begin(), data.labels.begin() + images);
+  const int64_t classes = net.layers.back().neurons();
+  r.output_counts.assign(images * classes, 0);
+
+  const int threads = std::max(1, std::min<int>(omp_get_max_threads(), static_cast<int>(images)));
+  std::vector<Tally> tallies(threads, Tally(opts.steps, cx.plans));
+  const int64_t chunk = opts.propagation == Propagation::dense ? std::max<int64_t>(1, opts.batch) : 1;
+  const int64_t chunks = (images + chunk - 1) / chunk;
+#pragma omp parallel num_threads(threads)
+  {
+    Tally& tally = tallies[omp_get_thread_num()];
+    std::unique_ptr<EventEngine> ev;
+    std::unique_ptr<DenseEngine> de;
+    if (opts.propagation == Propagation::dense)
+      de = std::make_unique<DenseEngine>(cx, chunk);
+    else
+      ev = std::make_unique<EventEngine>(cx);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t ch = 0; ch < chunks; ++ch) {
+      const int64_t first = ch * chunk, count = std::min(chunk, images - first);
+      if (de)
+        de->run_batch(first, count, tally, r);
+      else
+        ev->run_image(first, tally, r);
+    }
+  }
+
+  for (const Tally& t : tallies) {
+    for (int s = 0; s < opts.steps; ++s) r.correct[s] += t.correct[s];
+    r.probe_max_input = std::max(r.probe_max_input, static_cast<double>(t.probe_max));
+  }
+  const double duration_s = opts.steps * net.dt_ms / 1000.0;
+  for (int l = 0; l <= cx.last; ++l) {
+    const LayerPlan& p = cx.plans[l];
+    LayerStats s;
+    s.name = net.layers[l].name;
+    s.neurons = p.neurons;
+    std::vector<int64_t> per_neuron(p.neurons, 0);
+    for (const Tally& t : tallies)
+      for (int64_t j = 0; j < p.neurons; ++j) per_neuron[j] += t.neuron_counts[l][j];
+    int64_t mx = 0;
+    for (int64_t c : per_neuron) s.spikes += c, mx = std::max(mx, c);
+    const double per_neuron_second = static_cast<double>(images) * duration_s;
+    s.mean_rate_hz = static_cast<double>(s.spikes) / (static_cast<double>(p.neurons) * per_neuron_second);
+    s.max_rate_hz = static_cast<double>(mx) / per_neuron_second;
+    if (l + 1 < static_cast<int>(cx.plans.size()))
+      s.synaptic_events = static_cast<int64_t>(static_cast<double>(s.spikes) * cx.plans[l + 1].fanout);
+    r.layers.push_back(s);
+  }
+  if (opts.record_input && net.input.kind != snn::InputEncoding::current) {
+    // Regenerated from the same per-image streams the simulation used (cheap next to simulating).
+    InputTrains trains;
+    for (int64_t i = 0; i < images; ++i) {
+      Rng rng(image_seed(opts.seed, i));
+      trains.generate(data.images.data() + i * cx.n_input, cx.n_input, net.input, net.dt_ms, opts.steps, rng);
+      for (int t = 0; t < opts.steps; ++t)
+        for (int32_t px : trains.at(t)) r.input_spikes.push_back({static_cast<int32_t>(i), px, t});
+    }
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace sf::cpu

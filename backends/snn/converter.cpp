@@ -1,0 +1,338 @@
+#include "backends/snn/converter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "core/error.h"
+#include "core/graph.h"
+#include "ops/log_quantize.h"
+
+namespace sf::snn {
+
+const char* to_string(Norm n) {
+  switch (n) {
+    case Norm::none:
+      return "none";
+    case Norm::data:
+      return "data";
+    case Norm::robust:
+      return "robust";
+    case Norm::spike:
+      return "spike";
+  }
+  return "?";
+}
+
+Norm parse_norm(const std::string& s) {
+  for (auto n : {Norm::none, Norm::data, Norm::robust, Norm::spike})
+    if (s == to_string(n)) return n;
+  fail_input("--norm", "unknown normalisation '" + s + "' (none, data, robust, spike)");
+}
+
+PoolMode parse_pool_mode(const std::string& s) {
+  if (s == "auto") return PoolMode::automatic;
+  if (s == "spiking") return PoolMode::spiking;
+  if (s == "merged") return PoolMode::merged;
+  fail_input("--pool", "unknown pooling mode '" + s + "' (auto, spiking, merged)");
+}
+
+void fold_batchnorm(Tensor& weight, Tensor& bias, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                    const Tensor& var, double eps) {
+  const int64_t out = weight.dim(0), per = weight.numel() / out;
+  if (gamma.numel() != out || beta.numel() != out || mean.numel() != out || var.numel() != out)
+    fail_input("batchnorm", "parameters must have one value per output channel");
+  if (!bias.defined()) bias = Tensor::zeros({out});
+  for (int64_t o = 0; o < out; ++o) {
+    const double s = gamma[o] / std::sqrt(static_cast<double>(var[o]) + eps);
+    for (int64_t i = 0; i < per; ++i) weight[o * per + i] = static_cast<float>(weight[o * per + i] * s);
+    bias[o] = static_cast<float>((bias[o] - mean[o]) * s + beta[o]);
+  }
+}
+
+double positive_percentile(std::vector<float> values, double p) {
+  if (!(p > 0 && p <= 100)) fail_input("--percentile", "must be in (0, 100]");
+  values.erase(std::remove_if(values.begin(), values.end(), [](float v) { return !(v > 0); }), values.end());
+  if (values.empty()) return 0.0;
+  // Nearest rank: the smallest value with at least p % of the values at or below it.
+  const auto rank = static_cast<int64_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
+  const auto k = std::clamp<int64_t>(rank - 1, 0, static_cast<int64_t>(values.size()) - 1);
+  std::nth_element(values.begin(), values.begin() + k, values.end());
+  return values[k];
+}
+
+std::vector<std::vector<float>> layer_outputs(const Model& model, const Dataset& data, int64_t count,
+                                              const std::vector<std::string>& node_names) {
+  count = std::min(count, data.size());
+  std::vector<std::vector<float>> out(node_names.size());
+  if (count <= 0) return out;
+  const Shape sample = data.sample_shape();
+  const int64_t per_image = numel(sample), batch = std::min<int64_t>(count, 500);
+  // One evaluation graph per batch size (the full batches and the tail); the input buffer is refilled.
+  auto run = [&](int64_t first, int64_t last, int64_t n) {
+    Graph g;
+    const NodeId in = g.input("images", {n, sample[0], sample[1], sample[2]});
+    model.build(g, in, false);
+    std::vector<NodeId> ids;
+    for (const auto& name : node_names) {
+      NodeId found = -1;
+      for (NodeId id = 0; id < g.size(); ++id)
+        if (g.name(id) == name) found = id;
+      if (found < 0) fail_internal("layer_outputs: no node '" + name + "'");
+      ids.push_back(found);
+    }
+    for (int64_t i = first; i < last; i += n) {
+      std::copy_n(data.images.data() + i * per_image, n * per_image, g.value(in).data());
+      g.forward();
+      for (size_t k = 0; k < ids.size(); ++k) {
+        const Tensor& v = g.value(ids[k]);
+        out[k].insert(out[k].end(), v.data(), v.data() + v.numel());
+      }
+    }
+  };
+  const int64_t full = count / batch * batch;
+  if (full > 0) run(0, full, batch);
+  if (full < count) run(full, count, count - full);
+  return out;
+}
+
+namespace {
+
+using AnnLayer = ::sf::Layer;  // a trained model's layer; plain `Layer` here is the SNN's
+
+const std::set<std::string> kActivations = {"relu", "softplus", "noisy_softplus", "noisy_softplus_liu"};
+const char* kSupported =
+    "supported: conv2d, depthwise_conv2d, dense, avgpool2d, flatten, batchnorm, relu, softplus, noisy_softplus, "
+    "noisy_softplus_liu, log_quantize";
+
+// One spiking population and the projection that feeds it, as found in the ANN.
+struct Stage {
+  const AnnLayer* weighted = nullptr;  // conv2d / depthwise_conv2d / dense, or null for a spiking pool
+  const AnnLayer* pool = nullptr;      // avgpool2d as a spiking population
+  int pool_in = 0;                  // merged avgpool before the weights
+  Tensor weight, bias;
+  double act_scale = 1.0;
+  std::string node;  // the ANN node whose values are this population's activations
+  Shape in_shape, out_shape;
+};
+
+const Tensor* param(const AnnLayer& l, const std::string& name) {
+  for (const auto& p : l.params)
+    if (p.name == name) return &p.value;
+  return nullptr;
+}
+
+int pool_window(const AnnLayer& l) {
+  const int k = static_cast<int>(l.attrs.get_int("kernel", 2));
+  if (l.attrs.get_int("stride", k) != k || l.attrs.get_int("pad", 0) != 0)
+    fail_input("layer '" + l.name + "'", "only average pooling with stride = window and no padding converts");
+  return k;
+}
+
+std::vector<Stage> find_stages(const Model& model, bool spiking_pools, std::vector<std::string>& notes) {
+  std::vector<Stage> stages;
+  const auto& layers = model.layers();
+  int pending_pool = 0;
+  std::string pending_name;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const AnnLayer& l = layers[i];
+    const std::string where = "layer '" + l.name + "' (" + l.type + ")";
+    if (l.type == "conv2d" || l.type == "depthwise_conv2d" || l.type == "dense") {
+      Stage s;
+      s.weighted = &l;
+      s.pool_in = pending_pool;
+      s.in_shape = stages.empty() ? model.input_shape() : stages.back().out_shape;
+      s.weight = param(l, "weight")->clone();
+      if (const Tensor* b = param(l, "bias")) s.bias = b->clone();
+      if (l.attrs.has("weight_bits")) {  // LDR: the net was trained on the quantised weights
+        const LogQuantizer q(l.attrs.get_int("weight_bits", 0), l.attrs.get_int("weight_fsr", 0));
+        for (int64_t k = 0; k < s.weight.numel(); ++k) s.weight[k] = q(s.weight[k]);
+      }
+      s.node = l.name;
+      s.out_shape = l.output_shape.size() == 1 ? Shape{l.output_shape[0], 1, 1} : l.output_shape;
+      stages.push_back(std::move(s));
+      pending_pool = 0;
+    } else if (l.type == "avgpool2d") {
+      const int k = pool_window(l);
+      if (pending_pool) fail_input(where, "two average poolings in a row do not convert");
+      // A pool followed by an activation (Liu's Matlab nets) is a population of its own.
+      const bool act_next = i + 1 < layers.size() && kActivations.count(layers[i + 1].type);
+      if (spiking_pools || act_next) {
+        Stage s;
+        s.pool = &l;
+        s.in_shape = stages.empty() ? model.input_shape() : stages.back().out_shape;
+        s.out_shape = l.output_shape;
+        s.node = l.name;
+        stages.push_back(std::move(s));
+      } else {
+        if (stages.empty()) fail_input(where, "a network starting with pooling does not convert");
+        pending_pool = k;
+        pending_name = l.name;
+      }
+    } else if (kActivations.count(l.type)) {
+      if (stages.empty()) fail_input(where, "an activation on the input does not convert");
+      if (pending_pool) fail_input(where, "an activation after a merged pooling: convert with --pool spiking");
+      stages.back().act_scale *= l.attrs.get("scale", 1.0);
+      stages.back().node = l.name;
+      if (l.type != "relu" && notes.size() < 8)
+        notes.push_back(l.name + ": " + l.type + " runs as the IF/LIF rate function (≈ ReLU), as in Liu 2017");
+    } else if (l.type == "log_quantize") {
+      notes.push_back(l.name + ": LDR activation quantisation is not represented; spikes carry the rate");
+    } else if (l.type == "batchnorm") {
+      if (stages.empty() || !stages.back().weighted || stages.back().node != stages.back().weighted->name)
+        fail_input(where, "batch normalisation converts only right after a conv or dense layer");
+      Stage& s = stages.back();
+      const Tensor *g = param(l, "gamma"), *b = param(l, "beta"), *m = param(l, "mean"), *v = param(l, "var");
+      if (!g || !b || !m || !v) fail_input(where, "needs gamma, beta, mean and var");
+      fold_batchnorm(s.weight, s.bias, *g, *b, *m, *v, l.attrs.get("eps", 1e-3));
+      s.node = l.name;
+    } else if (l.type != "flatten") {  // flatten: dense layers index inputs in C, H, W order anyway
+
+      fail_input(where, std::string("cannot be converted to spiking neurons; ") + kSupported);
+    }
+  }
+  if (pending_pool) fail_input("layer '" + pending_name + "'", "the network ends with a pooling layer");
+  if (stages.empty()) fail_input("model", "no layer to convert");
+  return stages;
+}
+
+Layer make_layer(const Stage& s) {
+  Layer l;
+  l.in_shape = s.in_shape;
+  l.out_shape = s.out_shape;
+  l.pool_in = s.pool_in;
+  if (s.pool) {
+    l.name = s.pool->name;
+    l.kind = LayerKind::avgpool;
+    l.kernel = l.stride = pool_window(*s.pool);
+    l.pool_weight = 1.0f / static_cast<float>(l.kernel * l.kernel);
+    return l;
+  }
+  const AnnLayer& w = *s.weighted;
+  l.name = w.name;
+  l.kind = w.type == "dense" ? LayerKind::dense : w.type == "conv2d" ? LayerKind::conv : LayerKind::depthwise_conv;
+  if (l.kind != LayerKind::dense) {
+    l.kernel = static_cast<int>(s.weight.dim(2));
+    if (s.weight.dim(2) != s.weight.dim(3)) fail_input("layer '" + w.name + "'", "only square kernels convert");
+    l.stride = static_cast<int>(w.attrs.get_int("stride", 1));
+    l.padding = static_cast<int>(w.attrs.get_int("pad", 0));
+  }
+  l.weight = s.weight.clone();
+  if (s.bias.defined()) l.bias = s.bias.clone();
+  return l;
+}
+
+void scale_layer(Layer& l, double weight_factor, double bias_factor) {
+  if (l.kind == LayerKind::avgpool) {
+    l.pool_weight = static_cast<float>(l.pool_weight * weight_factor);
+    return;
+  }
+  for (int64_t i = 0; i < l.weight.numel(); ++i) l.weight[i] = static_cast<float>(l.weight[i] * weight_factor);
+  if (l.bias.defined())
+    for (int64_t i = 0; i < l.bias.numel(); ++i) l.bias[i] = static_cast<float>(l.bias[i] * bias_factor);
+}
+
+double max_positive_weight(const Layer& l) {
+  if (l.kind == LayerKind::avgpool) return l.pool_weight;
+  double m = 0;
+  for (int64_t i = 0; i < l.weight.numel(); ++i) m = std::max(m, static_cast<double>(l.weight[i]));
+  return m;
+}
+
+}  // namespace
+
+Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOptions& opts, Backend* calibrator,
+                   const std::string& source) {
+  if (!(opts.dt_ms > 0)) fail_input("--dt", "must be > 0");
+  if (!(opts.input.max_rate_hz > 0) || opts.input.max_rate_hz * opts.dt_ms > 1000.0)
+    fail_input("--max-rate", "must be > 0 and at most one spike per step (1000 / dt Hz)");
+  if (!(opts.percentile > 0 && opts.percentile <= 100)) fail_input("--percentile", "must be in (0, 100]");
+  if (norm_data.images.defined() && norm_data.sample_shape() != model.input_shape())
+    fail_input("normalisation data", "images are " + sf::to_string(norm_data.sample_shape()) + ", the model reads " +
+                                         sf::to_string(model.input_shape()));
+  Conversion c;
+  const bool lif = opts.neuron == NeuronModel::lif;
+  const bool spiking_pools = opts.pools == PoolMode::spiking || (opts.pools == PoolMode::automatic && lif);
+  std::vector<Stage> stages = find_stages(model, spiking_pools, c.notes);
+
+  Network& net = c.net;
+  net.input_shape = model.input_shape();
+  net.neuron = opts.neuron;
+  net.lif = opts.lif;
+  net.input = opts.input;
+  net.dt_ms = opts.dt_ms;
+  net.delay_steps = lif ? 1 : 0;  // PyNN's minimum delay is one step; IF conversions propagate within the step
+  net.v_init = opts.v_init;
+  net.source = source;
+  net.conversion = opts.norm == Norm::none && lif ? "liu" : to_string(opts.norm);
+  // Rate code: a neuron firing every step stands for activation 1, and the input fires at most p_in per step
+  // (pixel 1 at max_rate), so every rate is p_in × its activation. A bias, which acts every step, is scaled
+  // by p_in to keep its weight against the spikes (current input into IF: p_in = 1, the analog value).
+  // Liu's LIF mapping keeps trained biases as the nA they were trained as.
+  const bool liu = lif && opts.norm == Norm::none;
+  const double p_in = opts.input.kind == InputEncoding::current && !lif ? 1.0
+                                                                         : opts.input.max_rate_hz * opts.dt_ms / 1000.0;
+  for (const Stage& s : stages) {
+    Layer l = make_layer(s);
+    if (s.weighted) scale_layer(l, s.act_scale, s.act_scale * (liu ? 1.0 : p_in));  // PAF p folded in
+    net.layers.push_back(std::move(l));
+  }
+
+  if (opts.norm == Norm::data || opts.norm == Norm::robust) {
+    if (norm_data.size() == 0) fail_input("--norm", "data/robust normalisation needs the training images");
+    std::vector<std::string> nodes;
+    for (const Stage& s : stages) nodes.push_back(s.node);
+    const std::vector<std::vector<float>> acts = layer_outputs(model, norm_data, opts.norm_images, nodes);
+    double prev = 1.0;  // inputs are pixels in [0, 1]
+    for (size_t k = 0; k < stages.size(); ++k) {
+      Layer& l = net.layers[k];
+      double max_act = 0;
+      for (float v : acts[k]) max_act = std::max(max_act, static_cast<double>(v));
+      double lambda;
+      if (l.kind == LayerKind::avgpool) {
+        lambda = prev;  // an average of rates in [0, 1] stays in [0, 1]: keep 1/k² weights
+      } else if (opts.norm == Norm::data) {
+        lambda = std::max(max_act, max_positive_weight(l));
+      } else {
+        lambda = positive_percentile(acts[k], opts.percentile);
+      }
+      if (!(lambda > 0)) {
+        c.notes.push_back(l.name + ": no positive activation on the normalisation data; λ left at 1");
+        lambda = 1.0;
+      }
+      scale_layer(l, prev / lambda, 1.0 / lambda);
+      c.scales.push_back({l.name, lambda, max_act});
+      prev = lambda;
+    }
+  } else if (opts.norm == Norm::spike) {
+    if (!calibrator || !calibrator->simulates()) fail_internal("spike normalisation needs a simulator");
+    if (norm_data.size() == 0) fail_input("--norm", "spike normalisation needs the training images");
+    // Thresholds are found in IF units, whatever the target neuron, then mapped like data/robust.
+    Network probe = net;
+    if (lif) probe.neuron = NeuronModel::if_subtract, probe.delay_steps = 0;
+    SimOptions so;
+    so.steps = opts.spike_norm_steps > 0 ? opts.spike_norm_steps : static_cast<int>(std::lround(1000.0 / opts.dt_ms));
+    so.images = std::min(opts.spike_norm_images, norm_data.size());
+    so.seed = opts.seed;
+    for (size_t k = 0; k < probe.layers.size(); ++k) {
+      so.probe_layer = static_cast<int>(k);
+      const double theta = calibrator->simulate(probe, norm_data, so).probe_max_input;
+      const double t = theta > 0 ? theta : 1.0;
+      if (!(theta > 0)) c.notes.push_back(probe.layers[k].name + ": received no input while calibrating; θ = 1");
+      scale_layer(probe.layers[k], 1.0 / t, 1.0 / t);
+      scale_layer(net.layers[k], 1.0 / t, 1.0 / t);
+      c.scales.push_back({net.layers[k].name, t, 0.0});
+    }
+  }
+  if (lif && !liu) {
+    // Unit weight → g nA into the synapse. A bias b (per-step units) becomes the direct current equal to the
+    // steady synaptic current of b·g injected every step: b·g / (1 − e^(−dt/τs)).
+    const double g = opts.lif.cm * (opts.lif.v_thresh - opts.lif.v_reset) / opts.lif.tau_syn;
+    const double steady = 1.0 / (1.0 - std::exp(-opts.dt_ms / opts.lif.tau_syn));
+    for (Layer& l : net.layers) scale_layer(l, g, g * steady);
+  }
+  validate(net);
+  return c;
+}
+
+}  // namespace sf::snn

@@ -1,0 +1,75 @@
+// ANN → SNN conversion: walks a trained Model layer by layer and builds the SNN description.
+//   - BN folding into the preceding conv / dense (w·γ/√(var+ε), (b−μ)·γ/√(var+ε)+β);
+//   - the activation's PAF scale p and LDR-quantised weights are folded in, so the SNN sees what the ANN saw;
+//   - average pooling is merged into the next weighted layer (tensor_genn) or kept as a spiking population
+//     with weights 1/k² (Liu's thesis; automatic for LIF and for nets with an activation after pooling);
+//   - normalisation: none (trained weights as they are — Liu: as nA), data (Diehl 2015: λ_l =
+//     max(max activation, max weight)), robust (Rueckauer 2017: λ_l = p-th percentile of the non-zero
+//     activations), spike (Sengupta 2019: thresholds from the largest input seen while simulating, layer by
+//     layer). data/robust scale w_l by λ_(l−1)/λ_l and b_l by 1/λ_l, with threshold 1.
+//   - LIF (IF_curr_exp) with a normalisation maps unit weights to g = cm·(v_thresh − v_reset)/τ_syn nA, the
+//     current whose charge, without leak, lifts the membrane from reset to threshold.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "backends/snn/network.h"
+#include "datasets/dataset.h"
+#include "models/model.h"
+
+namespace sf::snn {
+
+enum class Norm { none, data, robust, spike };
+const char* to_string(Norm n);
+Norm parse_norm(const std::string& s);
+
+enum class PoolMode { automatic, spiking, merged };
+PoolMode parse_pool_mode(const std::string& s);
+
+struct ConvertOptions {
+  Norm norm = Norm::data;
+  double percentile = 99.9;  // robust
+  NeuronModel neuron = NeuronModel::if_reset_zero;
+  LifParams lif;
+  Encoder input;
+  double dt_ms = 1.0;
+  double v_init = 0.0;  // IF initial membrane / threshold
+  PoolMode pools = PoolMode::automatic;
+  int64_t norm_images = 10000;       // data/robust: activations of the first N norm-set images
+  int64_t spike_norm_images = 100;   // spike: images simulated per layer
+  int spike_norm_steps = 0;          // spike: steps per image (0: 1000 ms / dt)
+  uint64_t seed = 1;
+};
+
+struct LayerScale {
+  std::string name;
+  double lambda = 1;      // the activation value that maps to threshold (data/robust) or the spike-norm threshold
+  double max_activation = 0;
+};
+
+struct Conversion {
+  Network net;
+  std::vector<LayerScale> scales;
+  std::vector<std::string> notes;  // approximations made (e.g. softplus as ReLU), printed by the CLI
+};
+
+// norm_data: the images normalisation reads (training set); may be empty for Norm::none. calibrator: a
+// simulator, needed for Norm::spike. Unsupported layers raise BadInput naming the layer and the choices.
+Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOptions& opts,
+                   Backend* calibrator = nullptr, const std::string& source = "");
+
+// Folds y = γ·(x − μ)/√(var + ε) + β into the layer producing x. weight is [O, ...]; bias [O] (created if
+// undefined).
+void fold_batchnorm(Tensor& weight, Tensor& bias, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                    const Tensor& var, double eps);
+
+// Values of `node_names` (layer names of `model`) for images [0, count) of `data`, as one flat vector per
+// name (count × per-sample size), computed through the model's own evaluation graph.
+std::vector<std::vector<float>> layer_outputs(const Model& model, const Dataset& data, int64_t count,
+                                              const std::vector<std::string>& node_names);
+
+// The p-th percentile (0 < p ≤ 100) of the positive values, by nearest rank; 0 when none is positive.
+double positive_percentile(std::vector<float> values, double p);
+
+}  // namespace sf::snn

@@ -1,0 +1,210 @@
+#include "backends/snn/network.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "core/error.h"
+#include "core/json.h"
+
+namespace sf::snn {
+
+const char* to_string(NeuronModel m) {
+  switch (m) {
+    case NeuronModel::if_reset_zero:
+      return "if";
+    case NeuronModel::if_subtract:
+      return "if_subtract";
+    case NeuronModel::lif:
+      return "lif";
+  }
+  return "?";
+}
+
+const char* to_string(InputEncoding e) {
+  switch (e) {
+    case InputEncoding::poisson:
+      return "poisson";
+    case InputEncoding::current:
+      return "current";
+    case InputEncoding::regular:
+      return "regular";
+  }
+  return "?";
+}
+
+const char* to_string(LayerKind k) {
+  switch (k) {
+    case LayerKind::conv:
+      return "conv";
+    case LayerKind::depthwise_conv:
+      return "depthwise_conv";
+    case LayerKind::dense:
+      return "dense";
+    case LayerKind::avgpool:
+      return "avgpool";
+  }
+  return "?";
+}
+
+NeuronModel parse_neuron_model(const std::string& s) {
+  for (auto m : {NeuronModel::if_reset_zero, NeuronModel::if_subtract, NeuronModel::lif})
+    if (s == to_string(m)) return m;
+  fail_input("--neuron", "unknown neuron model '" + s + "' (if, if_subtract, lif)");
+}
+
+InputEncoding parse_input_encoding(const std::string& s) {
+  for (auto e : {InputEncoding::poisson, InputEncoding::current, InputEncoding::regular})
+    if (s == to_string(e)) return e;
+  fail_input("--input", "unknown input encoding '" + s + "' (poisson, current, regular)");
+}
+
+int64_t Network::neurons() const {
+  int64_t n = 0;
+  for (const auto& l : layers) n += l.neurons();
+  return n;
+}
+
+int64_t Network::synapses() const {
+  int64_t n = 0;
+  for (const auto& l : layers) {
+    int64_t layer = 0;
+    switch (l.kind) {
+      case LayerKind::conv:
+        layer = l.neurons() * l.weight.dim(1) * l.kernel * l.kernel;
+        break;
+      case LayerKind::depthwise_conv:
+        layer = l.neurons() * l.kernel * l.kernel;
+        break;
+      case LayerKind::dense:
+        layer = l.weight.numel();
+        break;
+      case LayerKind::avgpool:
+        layer = l.neurons() * l.kernel * l.kernel;
+        break;
+    }
+    // Merged pooling: every pooled input stands for pool_in² presynaptic neurons, each with its own synapse.
+    n += l.pool_in > 0 ? layer * l.pool_in * l.pool_in : layer;
+  }
+  return n;
+}
+
+namespace {
+
+std::string shape_json(const Shape& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+// Floats to 9 significant digits round-trip exactly; one line per tensor keeps the file greppable.
+std::string floats_json(const Tensor& t) {
+  std::string out = "[";
+  char buf[32];
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    std::snprintf(buf, sizeof buf, "%s%.9g", i ? ", " : "", static_cast<double>(t[i]));
+    out += buf;
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+std::string to_json(const Network& net) {
+  JsonWriter j;
+  j.begin_object();
+  j.field("format", "spikeforge-snn").field("version", 1);
+  j.field("source", net.source).field("conversion", net.conversion);
+  j.key("input_shape").raw(shape_json(net.input_shape));
+  j.field("neuron", to_string(net.neuron));
+  j.key("lif").begin_object();
+  j.field("cm", net.lif.cm).field("tau_m", net.lif.tau_m).field("tau_refrac", net.lif.tau_refrac);
+  j.field("v_rest", net.lif.v_rest).field("v_reset", net.lif.v_reset).field("v_thresh", net.lif.v_thresh);
+  j.field("tau_syn", net.lif.tau_syn).field("i_offset", net.lif.i_offset);
+  j.end_object();
+  j.key("input").begin_object();
+  j.field("encoding", to_string(net.input.kind)).field("max_rate_hz", net.input.max_rate_hz);
+  j.end_object();
+  j.field("dt_ms", net.dt_ms).field("delay_steps", net.delay_steps).field("v_init", net.v_init);
+  j.key("layers").begin_array();
+  for (const auto& l : net.layers) {
+    j.begin_object();
+    j.field("name", l.name).field("kind", to_string(l.kind));
+    j.key("in_shape").raw(shape_json(l.in_shape));
+    j.key("out_shape").raw(shape_json(l.out_shape));
+    j.field("pool_in", l.pool_in).field("kernel", l.kernel).field("stride", l.stride).field("padding", l.padding);
+    j.field("pool_weight", static_cast<double>(l.pool_weight)).field("threshold", l.threshold);
+    if (l.weight.defined()) {
+      j.key("weight_shape").raw(shape_json(l.weight.shape()));
+      j.key("weight").raw(floats_json(l.weight));
+    }
+    if (l.bias.defined()) j.key("bias").raw(floats_json(l.bias));
+    j.end_object();
+  }
+  j.end_array();
+  j.end_object();
+  return j.str();
+}
+
+namespace {
+
+int64_t conv_out(int64_t in, int kernel, int stride, int padding) { return (in + 2 * padding - kernel) / stride + 1; }
+
+void check_finite(const Tensor& t, const std::string& where) {
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (!std::isfinite(t[i])) fail_input(where, "non-finite value at index " + std::to_string(i));
+}
+
+}  // namespace
+
+void validate(const Network& net) {
+  if (net.input_shape.size() != 3) fail_input("snn", "input shape must be [C, H, W]");
+  if (!(net.dt_ms > 0)) fail_input("snn", "dt must be > 0");
+  if (net.delay_steps < 0 || net.delay_steps > 1) fail_input("snn", "delay_steps must be 0 or 1");
+  if (net.layers.empty()) fail_input("snn", "the network has no layers");
+  if (net.neuron == NeuronModel::lif) {
+    const LifParams& p = net.lif;
+    if (!(p.cm > 0 && p.tau_m > 0 && p.tau_syn > 0 && p.tau_refrac >= 0))
+      fail_input("snn.lif", "cm, tau_m, tau_syn must be > 0 and tau_refrac ≥ 0");
+    if (!(p.v_thresh > p.v_reset)) fail_input("snn.lif", "v_thresh must be above v_reset");
+    if (p.tau_m == p.tau_syn) fail_input("snn.lif", "tau_m equal to tau_syn is not supported (singular propagator)");
+  }
+  Shape prev = net.input_shape;
+  for (const auto& l : net.layers) {
+    const std::string where = "snn layer '" + l.name + "'";
+    if (l.in_shape != prev)
+      fail_input(where, "reads " + sf::to_string(l.in_shape) + " but the previous population is " + sf::to_string(prev));
+    if (l.out_shape.size() != 3) fail_input(where, "output shape must be [C, H, W]");
+    Shape in = l.in_shape;
+    if (l.pool_in > 0) in = {in[0], in[1] / l.pool_in, in[2] / l.pool_in};
+    Shape expect;
+    switch (l.kind) {
+      case LayerKind::conv:
+      case LayerKind::depthwise_conv: {
+        const bool dw = l.kind == LayerKind::depthwise_conv;
+        const int64_t o = dw ? in[0] : l.weight.defined() ? l.weight.dim(0) : -1;
+        const Shape w{o, dw ? 1 : in[0], l.kernel, l.kernel};
+        if (!l.weight.defined() || l.weight.shape() != w)
+          fail_input(where, "weight must be " + sf::to_string(w));
+        expect = {o, conv_out(in[1], l.kernel, l.stride, l.padding), conv_out(in[2], l.kernel, l.stride, l.padding)};
+        break;
+      }
+      case LayerKind::dense:
+        if (!l.weight.defined() || l.weight.ndim() != 2 || l.weight.dim(1) != numel(in))
+          fail_input(where, "weight must be [O, " + std::to_string(numel(in)) + "]");
+        expect = {l.weight.dim(0), 1, 1};
+        break;
+      case LayerKind::avgpool:
+        if (l.kernel < 1) fail_input(where, "pool window must be ≥ 1");
+        expect = {in[0], in[1] / l.kernel, in[2] / l.kernel};
+        break;
+    }
+    if (l.out_shape != expect) fail_input(where, "output shape " + sf::to_string(l.out_shape) + ", expected " + sf::to_string(expect));
+    if (l.bias.defined() && l.bias.numel() != l.out_shape[0]) fail_input(where, "bias must have one value per channel");
+    if (l.weight.defined()) check_finite(l.weight, where + " weight");
+    if (l.bias.defined()) check_finite(l.bias, where + " bias");
+    if (!(l.threshold > 0) || !std::isfinite(l.threshold)) fail_input(where, "threshold must be a positive number");
+    prev = l.out_shape;
+  }
+}
+
+}  // namespace sf::snn

@@ -1,0 +1,100 @@
+// The SNN description (IR): what a converter produces and every backend (CPU / CUDA simulators, the
+// SpiNNaker exporter) consumes. It names no simulator and holds no state: a chain of synaptic layers, each
+// feeding one population of identical spiking neurons, plus the input encoder and the readout.
+//
+// Units. IF neurons are dimensionless: a spike of weight w adds w to the membrane, a bias adds b every
+// step, the layer fires at v ≥ threshold. LIF neurons follow PyNN's IF_curr_exp: weights are nA added
+// to an exponentially decaying synaptic current, voltages in mV, times in ms, the threshold is
+// lif.v_thresh (per-layer `threshold` is unused).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace sf::snn {
+
+enum class NeuronModel {
+  if_reset_zero,  // "if": integrate and fire, reset to 0 (Diehl 2015, tensor_genn)
+  if_subtract,    // "if_subtract": reset by subtracting the threshold (Rueckauer 2017)
+  lif,            // "lif": current-based LIF with an exponential synapse (PyNN IF_curr_exp)
+};
+
+// PyNN IF_curr_exp parameters, defaults from Liu's thesis (shared/DESIGN.md §2).
+struct LifParams {
+  double cm = 0.25;          // nF
+  double tau_m = 20.0;       // ms
+  double tau_refrac = 1.0;   // ms
+  double v_rest = -65.0;     // mV
+  double v_reset = -65.0;    // mV
+  double v_thresh = -50.0;   // mV
+  double tau_syn = 5.0;      // ms, both tau_syn_E and tau_syn_I (an export writes it to both)
+  double i_offset = 0.1;     // nA, constant current into every neuron
+};
+
+enum class InputEncoding {
+  poisson,  // each pixel spikes with probability pixel · max_rate · dt per step
+  current,  // the pixel value is injected as a constant current every step (analog input)
+  regular,  // deterministic spike train at pixel · max_rate (a phase accumulator per pixel)
+};
+
+struct Encoder {
+  InputEncoding kind = InputEncoding::poisson;
+  double max_rate_hz = 200.0;  // rate of a pixel of value 1 (poisson, regular)
+};
+
+enum class LayerKind {
+  conv,            // weight [O, C, KH, KW]
+  depthwise_conv,  // weight [C, 1, KH, KW], one filter per channel
+  dense,           // weight [O, I]; I indexes the previous population flattened in C, H, W order
+  avgpool,         // no weight tensor: every input in a pool x pool window adds `pool_weight`
+};
+
+struct Layer {
+  std::string name;  // the ANN layer it came from ("conv1", "pool1", "dense")
+  LayerKind kind = LayerKind::conv;
+  Shape in_shape;   // [C, H, W] of the population (or input) it reads, before pool_in
+  Shape out_shape;  // [C, H, W] of its own population; dense: [O, 1, 1]
+  // An average pooling applied to the incoming spikes before the weights (a non-spiking ANN avgpool merged
+  // into the next layer, as tensor_genn does): pool_in x pool_in windows, stride pool_in. 0 = none.
+  int pool_in = 0;
+  int kernel = 0;  // conv/depthwise: kernel size (square); avgpool: window (= stride)
+  int stride = 1, padding = 0;
+  float pool_weight = 0.0f;  // avgpool: weight of each input (1/k² for IF; Liu: 0.25 nA)
+  Tensor weight;
+  Tensor bias;  // per output channel; IF: added to v every step, LIF: constant current (nA). Empty = none.
+  double threshold = 1.0;  // IF threshold
+  int64_t neurons() const { return numel(out_shape); }
+};
+
+struct Network {
+  Shape input_shape;  // [C, H, W]
+  NeuronModel neuron = NeuronModel::if_reset_zero;
+  LifParams lif;
+  Encoder input;
+  double dt_ms = 1.0;
+  int delay_steps = 0;  // synaptic delay between layers: 0 (snn_toolbox, tensor_genn) or 1 (PyNN, 1 ms)
+  double v_init = 0.0;  // initial IF membrane as a fraction of the threshold (Bu 2022: 0.5)
+  std::vector<Layer> layers;
+  std::string source;       // checkpoint it was converted from
+  std::string conversion;   // "data", "robust", "spike", "none", "liu"
+  int64_t neurons() const;
+  int64_t synapses() const;  // connections, counting each conv kernel tap once per output position
+};
+
+const char* to_string(NeuronModel m);
+const char* to_string(InputEncoding e);
+const char* to_string(LayerKind k);
+NeuronModel parse_neuron_model(const std::string& s);    // BadInput naming the choices
+InputEncoding parse_input_encoding(const std::string& s);
+
+// The IR as JSON (format "spikeforge-snn", version 1): every field above, weights as flat arrays in the
+// tensors' own (OIHW / [O, I]) order. Backends outside this process (the PyNN exporter, the Brian2 bench)
+// read this file.
+std::string to_json(const Network& net);
+
+// Checks shapes, weights and parameters; BadInput naming the layer.
+void validate(const Network& net);
+
+}  // namespace sf::snn
