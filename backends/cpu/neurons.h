@@ -11,6 +11,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <vector>
 
 #include "backends/snn/network.h"
@@ -71,12 +74,39 @@ struct Population {
   }
 };
 
+// Appends the indices j with v[j] ≥ θ to `spikes` and applies the reset. Few neurons fire in a step (a few %),
+// so the scan compares a vector of membranes at once and walks only the set bits of the comparison mask
+// (a byte-per-neuron scan was 40 % of a LIF run, mostly mispredicted branches).
+template <class Reset>
+inline void collect_spikes(const float* __restrict v, int64_t n, float threshold, std::vector<int32_t>& spikes,
+                           Reset reset) {
+  int64_t j = 0;
+  auto take = [&](int64_t base, uint32_t mask) {
+    while (mask) {
+      const int64_t i = base + __builtin_ctz(mask);
+      mask &= mask - 1;
+      reset(i);
+      spikes.push_back(static_cast<int32_t>(i));
+    }
+  };
+#if defined(__AVX512F__)
+  const __m512 th = _mm512_set1_ps(threshold);
+  for (; j + 16 <= n; j += 16) take(j, _mm512_cmp_ps_mask(_mm512_loadu_ps(v + j), th, _CMP_GE_OQ));
+#elif defined(__AVX__)
+  const __m256 th = _mm256_set1_ps(threshold);
+  for (; j + 8 <= n; j += 8)
+    take(j, static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(v + j), th, _CMP_GE_OQ))));
+#endif
+  for (; j < n; ++j)
+    if (v[j] >= threshold) take(j, 1u);
+}
+
 // Advances `p` by one step with input p.in (then cleared) and a per-neuron bias (may be null); fills
 // p.spikes. When `max_input` is non-null it records the largest in + bias seen (spike-norm calibration).
-inline void step_population(Population& p, const NeuronConstants& k, const float* bias, float* max_input) {
+inline void step_population(Population& p, const NeuronConstants& k, const float* __restrict bias, float* max_input) {
   const int64_t n = static_cast<int64_t>(p.v.size());
-  float* v = p.v.data();
-  float* in = p.in.data();
+  float* __restrict v = p.v.data();
+  float* __restrict in = p.in.data();
   p.spikes.clear();
   if (max_input) {
     float m = *max_input;
@@ -90,30 +120,28 @@ inline void step_population(Population& p, const NeuronConstants& k, const float
         for (int64_t j = 0; j < n; ++j) v[j] += in[j] + bias[j];
       else
         for (int64_t j = 0; j < n; ++j) v[j] += in[j];
-      const bool subtract = k.model == snn::NeuronModel::if_subtract;
-      for (int64_t j = 0; j < n; ++j)
-        if (v[j] >= k.threshold) {
-          v[j] = subtract ? v[j] - k.threshold : 0.0f;
-          p.spikes.push_back(static_cast<int32_t>(j));
-        }
+      const float theta = k.threshold;
+      if (k.model == snn::NeuronModel::if_subtract)
+        collect_spikes(v, n, theta, p.spikes, [&](int64_t j) { v[j] -= theta; });
+      else
+        collect_spikes(v, n, theta, p.spikes, [&](int64_t j) { v[j] = 0.0f; });
       break;
     }
     case snn::NeuronModel::lif: {
-      float* isyn = p.i_syn.data();
-      int32_t* ref = p.refractory.data();
+      float* __restrict isyn = p.i_syn.data();
+      int32_t* __restrict ref = p.refractory.data();
+      const float rest = k.v_rest, p22 = k.p22, p21 = k.p21, p20 = k.p20, p11 = k.p11, offset = k.i_offset;
       for (int64_t j = 0; j < n; ++j) {
-        const float drive = k.i_offset + (bias ? bias[j] : 0.0f);
-        const float updated = k.v_rest + (v[j] - k.v_rest) * k.p22 + isyn[j] * k.p21 + drive * k.p20;
-        v[j] = ref[j] > 0 ? v[j] : updated;
-        ref[j] = ref[j] > 0 ? ref[j] - 1 : 0;
-        isyn[j] = isyn[j] * k.p11 + in[j];
+        const float drive = offset + (bias ? bias[j] : 0.0f);
+        const float updated = rest + (v[j] - rest) * p22 + isyn[j] * p21 + drive * p20;
+        const bool refractory = ref[j] > 0;
+        v[j] = refractory ? v[j] : updated;
+        ref[j] = refractory ? ref[j] - 1 : 0;
+        isyn[j] = isyn[j] * p11 + in[j];
       }
-      for (int64_t j = 0; j < n; ++j)
-        if (v[j] >= k.threshold) {
-          v[j] = k.v_reset;
-          ref[j] = k.refractory_steps;
-          p.spikes.push_back(static_cast<int32_t>(j));
-        }
+      const float v_reset = k.v_reset;
+      const int32_t ref_steps = k.refractory_steps;
+      collect_spikes(v, n, k.threshold, p.spikes, [&](int64_t j) { v[j] = v_reset, ref[j] = ref_steps; });
       break;
     }
   }

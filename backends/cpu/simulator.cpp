@@ -17,112 +17,145 @@ namespace {
 
 using snn::LayerKind;
 
-// A layer prepared for simulation: shapes as ints, the event-path weights rearranged so that a spike's
-// fan-out is contiguous in the (channels-last) target, and the bias expanded per neuron in both layouts.
+// Adds a · w[0..n) to d[0..n); n known at compile time for the common channel counts so the loop unrolls
+// into whole vector operations instead of a scalar remainder.
+template <int N>
+inline void add_runs(const int32_t* tap, const int32_t* end, const float* wt, float a, float* dst) {
+  for (; tap < end; tap += 2) {
+    float* d = dst + tap[0];
+    const float* w = wt + tap[1];
+    for (int o = 0; o < N; ++o) d[o] += a * w[o];
+  }
+}
+
+// A layer prepared for simulation. The event path does not decode coordinates per spike (integer divisions
+// cost more than the additions): every presynaptic neuron has a precomputed row of (target offset, weight
+// offset) taps, each adding a contiguous run of `run` weights to the channels-last target — one tap per
+// kernel position for conv, one per input for dense. The bias is expanded per neuron in both layouts.
 struct LayerPlan {
   const snn::Layer* layer;
   NeuronConstants k;
-  LayerKind kind;
-  int pool = 0;            // merged average pooling window before the weights
-  int pc, ph, pw;          // input after that pooling
   int oc, oh, ow;
-  int kernel = 0, stride = 1, pad = 0;
-  std::vector<float> wt;   // conv [C][K][K][O], depthwise [C][K][K], dense [pooled HWC index][O]
-  float pool_weight = 0;   // avgpool layer weight (times the merged-pool factor)
+  int run = 1;               // weights per tap: O for conv/dense, 1 for depthwise/avgpool
+  std::vector<float> wt;     // conv [C][K][K][O], depthwise [C][K][K], dense [pooled HWC index][O], avgpool {w}
+  std::vector<int32_t> row;  // taps of presynaptic neuron j: taps[2·row[j] .. 2·row[j + 1])
+  std::vector<int32_t> taps; // (target offset, weight offset) pairs
   std::vector<float> bias_hwc, bias_chw;  // per neuron, empty without bias
   int64_t neurons;
-  double fanout;           // mean synapses per presynaptic spike (for the event statistics)
+  double fanout;             // mean synapses per presynaptic spike (for the event statistics)
 
-  LayerPlan(const snn::Network& net, const snn::Layer& l) : layer(&l), k(net, l), kind(l.kind) {
-    pool = l.pool_in;
-    const int p = std::max(pool, 1);
-    pc = static_cast<int>(l.in_shape[0]), ph = static_cast<int>(l.in_shape[1]) / p,
-    pw = static_cast<int>(l.in_shape[2]) / p;
+  // source_chw: the presynaptic population is the input (flat C, H, W); otherwise a population (H, W, C).
+  LayerPlan(const snn::Network& net, const snn::Layer& l, bool source_chw) : layer(&l), k(net, l) {
+    const int P = std::max(l.pool_in, 1);
+    const int C = static_cast<int>(l.in_shape[0]), H = static_cast<int>(l.in_shape[1]),
+              W = static_cast<int>(l.in_shape[2]);
+    const int ph = H / P, pw = W / P;
     oc = static_cast<int>(l.out_shape[0]), oh = static_cast<int>(l.out_shape[1]), ow = static_cast<int>(l.out_shape[2]);
-    kernel = l.kernel, stride = l.stride, pad = l.padding;
     neurons = l.neurons();
-    const float merged = 1.0f / static_cast<float>(p * p);
-    const int K = kernel, O = oc;
-    switch (kind) {
+    const float merged = 1.0f / static_cast<float>(P * P);
+    const int K = l.kernel, O = oc;
+    switch (l.kind) {
       case LayerKind::conv:
-        wt.resize(static_cast<size_t>(pc) * K * K * O);
+        run = O;
+        wt.resize(static_cast<size_t>(C) * K * K * O);
         for (int o = 0; o < O; ++o)
-          for (int c = 0; c < pc; ++c)
-            for (int i = 0; i < K * K; ++i) wt[(c * K * K + i) * O + o] = l.weight[(o * pc + c) * K * K + i] * merged;
+          for (int c = 0; c < C; ++c)
+            for (int i = 0; i < K * K; ++i) wt[(c * K * K + i) * O + o] = l.weight[(o * C + c) * K * K + i] * merged;
         break;
       case LayerKind::depthwise_conv:
-        wt.resize(static_cast<size_t>(pc) * K * K);
+        wt.resize(static_cast<size_t>(C) * K * K);
         for (size_t i = 0; i < wt.size(); ++i) wt[i] = l.weight[static_cast<int64_t>(i)] * merged;
         break;
       case LayerKind::dense:
-        wt.resize(static_cast<size_t>(pc) * ph * pw * O);
-        for (int c = 0; c < pc; ++c)
+        run = O;
+        wt.resize(static_cast<size_t>(C) * ph * pw * O);
+        for (int c = 0; c < C; ++c)
           for (int y = 0; y < ph; ++y)
             for (int x = 0; x < pw; ++x) {
-              const int64_t chw = (static_cast<int64_t>(c) * ph + y) * pw + x, hwc = (y * pw + x) * pc + c;
-              for (int o = 0; o < O; ++o) wt[hwc * O + o] = l.weight[o * (pc * ph * pw) + chw] * merged;
+              const int64_t chw = (static_cast<int64_t>(c) * ph + y) * pw + x, hwc = (y * pw + x) * C + c;
+              for (int o = 0; o < O; ++o) wt[hwc * O + o] = l.weight[o * (C * ph * pw) + chw] * merged;
             }
         break;
       case LayerKind::avgpool:
-        pool_weight = l.pool_weight * merged;
+        wt = {l.pool_weight * merged};
         break;
+    }
+    const int64_t pre = numel(l.in_shape);
+    row.assign(pre + 1, 0);
+    for (int64_t j = 0; j < pre; ++j) {
+      int c, y, x;
+      if (source_chw)
+        c = static_cast<int>(j / (H * W)), y = static_cast<int>(j / W % H), x = static_cast<int>(j % W);
+      else
+        c = static_cast<int>(j % C), x = static_cast<int>(j / C % W), y = static_cast<int>(j / C / W);
+      y /= P, x /= P;  // merged pooling: the pooled input this neuron averages into
+      if (y < ph && x < pw) add_taps(l, c, y, x, pw);
+      row[j + 1] = static_cast<int32_t>(taps.size() / 2);
     }
     if (l.bias.defined()) {
       bias_hwc.resize(neurons), bias_chw.resize(neurons);
       for (int c = 0; c < oc; ++c)
         for (int i = 0; i < oh * ow; ++i) bias_chw[c * oh * ow + i] = bias_hwc[i * oc + c] = l.bias[c];
     }
-    const int64_t in_neurons = numel(l.in_shape);
-    fanout = in_neurons ? static_cast<double>(synapses(l)) / static_cast<double>(in_neurons) : 0.0;
+    fanout = pre ? static_cast<double>(taps.size() / 2) * run / static_cast<double>(pre) : 0.0;
   }
 
-  static int64_t synapses(const snn::Layer& l) {
-    snn::Network one;
-    one.layers.push_back(l);
-    return one.synapses();
-  }
-
-  // Adds amplitude · (the weights of presynaptic neuron (c, y, x)) to `dst` (this layer's input, HWC).
-  void scatter(int c, int y, int x, float a, float* dst) const {
-    if (pool > 1) {
-      y /= pool, x /= pool;
-      if (y >= ph || x >= pw) return;
-    }
-    switch (kind) {
+  // Taps of (pooled) input (c, y, x): out[o, oy, ox] reads in[c, oy·S + ky − pad, ox·S + kx − pad].
+  void add_taps(const snn::Layer& l, int c, int y, int x, int pw) {
+    const int K = l.kernel, S = l.stride, pad = l.padding, C = static_cast<int>(l.in_shape[0]);
+    auto tap = [&](int64_t target, int64_t weight) {
+      taps.push_back(static_cast<int32_t>(target));
+      taps.push_back(static_cast<int32_t>(weight));
+    };
+    switch (l.kind) {
       case LayerKind::conv:
-      case LayerKind::depthwise_conv: {
-        const bool dw = kind == LayerKind::depthwise_conv;
-        const int K = kernel, O = oc;
+      case LayerKind::depthwise_conv:
         for (int ky = 0; ky < K; ++ky) {
           const int ny = y + pad - ky;
-          if (ny < 0) break;
-          if (ny % stride || ny / stride >= oh) continue;
+          if (ny < 0 || ny % S || ny / S >= oh) continue;
           for (int kx = 0; kx < K; ++kx) {
             const int nx = x + pad - kx;
-            if (nx < 0) break;
-            if (nx % stride || nx / stride >= ow) continue;
-            const int64_t pos = static_cast<int64_t>(ny / stride) * ow + nx / stride;
-            if (dw) {
-              dst[pos * O + c] += a * wt[(c * K + ky) * K + kx];
-            } else {
-              const float* w = &wt[static_cast<size_t>((c * K + ky) * K + kx) * O];
-              float* d = dst + pos * O;
-              for (int o = 0; o < O; ++o) d[o] += a * w[o];
-            }
+            if (nx < 0 || nx % S || nx / S >= ow) continue;
+            const int64_t pos = static_cast<int64_t>(ny / S) * ow + nx / S;
+            if (l.kind == LayerKind::conv)
+              tap(pos * oc, static_cast<int64_t>((c * K + ky) * K + kx) * oc);
+            else
+              tap(pos * oc + c, (c * K + ky) * K + kx);
           }
         }
         break;
-      }
-      case LayerKind::dense: {
-        const float* w = &wt[static_cast<size_t>((y * pw + x) * pc + c) * oc];
-        for (int o = 0; o < oc; ++o) dst[o] += a * w[o];
+      case LayerKind::dense:
+        tap(0, static_cast<int64_t>((y * pw + x) * C + c) * oc);
         break;
-      }
-      case LayerKind::avgpool: {
-        const int oy = y / kernel, ox = x / kernel;
-        if (oy < oh && ox < ow) dst[(oy * ow + ox) * oc + c] += a * pool_weight;
+      case LayerKind::avgpool:
+        if (y / l.kernel < oh && x / l.kernel < ow) tap((static_cast<int64_t>(y / l.kernel) * ow + x / l.kernel) * oc + c, 0);
         break;
-      }
+    }
+  }
+
+  // Adds a · (the outgoing weights of presynaptic neuron `pre`) to `dst` (this layer's input, HWC).
+  void scatter(int32_t pre, float a, float* dst) const {
+    const int32_t* t = taps.data() + 2 * static_cast<int64_t>(row[pre]);
+    const int32_t* e = taps.data() + 2 * static_cast<int64_t>(row[pre + 1]);
+    const float* w = wt.data();
+    switch (run) {
+      case 1:
+        return add_runs<1>(t, e, w, a, dst);
+      case 6:
+        return add_runs<6>(t, e, w, a, dst);
+      case 10:
+        return add_runs<10>(t, e, w, a, dst);
+      case 12:
+        return add_runs<12>(t, e, w, a, dst);
+      case 16:
+        return add_runs<16>(t, e, w, a, dst);
+      case 32:
+        return add_runs<32>(t, e, w, a, dst);
+      case 64:
+        return add_runs<64>(t, e, w, a, dst);
+      default:
+        for (; t < e; t += 2)
+          for (int o = 0; o < run; ++o) dst[t[0] + o] += a * w[t[1] + o];
     }
   }
 };
@@ -170,9 +203,7 @@ struct ImageInput {
       constant.assign(l0.neurons, 0.0f);
       if (hwc)
         for (int64_t i = 0; i < cx.n_input; ++i)
-          if (px[i] != 0.0f)
-            l0.scatter(static_cast<int>(i / (cx.ih * cx.iw)), static_cast<int>(i / cx.iw % cx.ih),
-                       static_cast<int>(i % cx.iw), px[i] * cx.current_scale, constant.data());
+          if (px[i] != 0.0f) l0.scatter(static_cast<int32_t>(i), px[i] * cx.current_scale, constant.data());
       return;
     }
     Rng rng(image_seed(cx.opts.seed, image));
@@ -205,7 +236,7 @@ class EventEngine {
         if (l < cx_.last) {
           const LayerPlan& next = plans[l + 1];
           float* dst = pops_[l + 1].in.data();
-          for (int32_t j : pops_[l].spikes) next.scatter(j % p.oc, j / p.oc / p.ow, j / p.oc % p.ow, 1.0f, dst);
+          for (int32_t j : pops_[l].spikes) next.scatter(j, 1.0f, dst);
         }
       }
       if (delayed) feed_input(t);
@@ -232,8 +263,7 @@ class EventEngine {
       for (size_t j = 0; j < input_.constant.size(); ++j) dst[j] += input_.constant[j];
       return;
     }
-    const int hw = cx_.ih * cx_.iw;
-    for (int32_t px : input_.trains.at(t)) cx_.plans[0].scatter(px / hw, px / cx_.iw % cx_.ih, px % cx_.iw, 1.0f, dst);
+    for (int32_t px : input_.trains.at(t)) cx_.plans[0].scatter(px, 1.0f, dst);
   }
 
   const Context& cx_;
@@ -350,7 +380,7 @@ SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, c
   const auto start = std::chrono::steady_clock::now();
 
   Context cx{net, data, opts, {}, 0, 0, 0, 0, 0, 1.0f};
-  for (const auto& l : net.layers) cx.plans.emplace_back(net, l);
+  for (size_t l = 0; l < net.layers.size(); ++l) cx.plans.emplace_back(net, net.layers[l], l == 0);
   cx.last = opts.probe_layer >= 0 ? opts.probe_layer : static_cast<int>(net.layers.size()) - 1;
   cx.n_input = numel(net.input_shape);
   cx.ic = static_cast<int>(net.input_shape[0]), cx.ih = static_cast<int>(net.input_shape[1]),

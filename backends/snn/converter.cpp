@@ -309,6 +309,10 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
     if (norm_data.size() == 0) fail_input("--norm", "spike normalisation needs the training images");
     // Thresholds are found in IF units, whatever the target neuron, then mapped like data/robust.
     Network probe = net;
+    for (Layer& l : probe.layers) {  // own copies: tensors share storage
+      if (l.weight.defined()) l.weight = l.weight.clone();
+      if (l.bias.defined()) l.bias = l.bias.clone();
+    }
     if (lif) probe.neuron = NeuronModel::if_subtract, probe.delay_steps = 0;
     SimOptions so;
     so.steps = opts.spike_norm_steps > 0 ? opts.spike_norm_steps : static_cast<int>(std::lround(1000.0 / opts.dt_ms));

@@ -1,0 +1,432 @@
+// The SNN conversion path: neuron models against their closed-form responses, encoders, each normaliser on a
+// hand-computed two-layer net, BN folding, the event and dense kernels against each other, and bad input.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <vector>
+
+#include "backends/cpu/encoder.h"
+#include "backends/cpu/neurons.h"
+#include "backends/cpu/simulator.h"
+#include "backends/snn/converter.h"
+#include "core/error.h"
+#include "models/zoo.h"
+
+namespace sf {
+namespace {
+
+using snn::NeuronModel;
+
+// One population of `n` neurons driven by a constant per-neuron bias for `steps` steps; spike steps (1-based)
+// of neuron 0.
+std::vector<int> spike_steps(const snn::Network& net, float bias, int steps, int n = 1) {
+  const cpu::NeuronConstants k(net, net.layers.at(0));
+  cpu::Population p;
+  p.reset(n, k);
+  std::vector<float> b(n, bias);
+  std::vector<int> out;
+  for (int t = 1; t <= steps; ++t) {
+    cpu::step_population(p, k, b.data(), nullptr);
+    for (int32_t j : p.spikes)
+      if (j == 0) out.push_back(t);
+  }
+  return out;
+}
+
+snn::Network one_layer(NeuronModel m, double threshold = 1.0) {
+  snn::Network net;
+  net.neuron = m;
+  snn::Layer l;
+  l.threshold = threshold;
+  net.layers.push_back(l);
+  return net;
+}
+
+TEST(SnnNeuronTest, IfResetToZeroFiresEveryCeilThetaOverInputSteps) {
+  // v_n = n·c; a spike when v ≥ θ, then v = 0: period ⌈θ/c⌉ (the surplus is lost).
+  const auto s = spike_steps(one_layer(NeuronModel::if_reset_zero, 1.0), 0.3f, 100);
+  ASSERT_EQ(s.size(), 25u);  // period ⌈1/0.3⌉ = 4
+  for (size_t i = 0; i < s.size(); ++i) EXPECT_EQ(s[i], 4 * static_cast<int>(i + 1));
+}
+
+TEST(SnnNeuronTest, IfSubtractRateIsInputOverThreshold) {
+  // Reset by subtraction keeps the surplus: exactly floor(T·c/θ) spikes when c/θ is exact in binary...
+  const auto exact = spike_steps(one_layer(NeuronModel::if_subtract, 1.5), 0.375f, 100);
+  ASSERT_EQ(exact.size(), 25u);
+  for (size_t i = 0; i < exact.size(); ++i) EXPECT_EQ(exact[i], 4 * static_cast<int>(i + 1));
+  // ...and within one spike of T·c/θ otherwise (the k-th spike at ⌈k·θ/c⌉, up to float rounding).
+  const auto s = spike_steps(one_layer(NeuronModel::if_subtract, 1.0), 0.3f, 1000);
+  EXPECT_NEAR(static_cast<double>(s.size()), 300.0, 1.0);
+  EXPECT_EQ(s.at(0), 4);
+  EXPECT_EQ(s.at(1), 7);  // v: 0.2 after the first spike, 1.1 at step 7
+  EXPECT_EQ(s.at(2), 10);
+}
+
+TEST(SnnNeuronTest, LifConstantCurrentMatchesClosedForm) {
+  // From rest, a constant current I gives v_n − v_rest = I·R·(1 − e^(−n·h/τm)), R = τm/cm; the first spike is
+  // at n* = ⌈−τm/h · ln(1 − Δ/(I·R))⌉ with Δ = v_thresh − v_rest, and after each spike the neuron is held for
+  // τ_ref/h steps and climbs again: spikes at n* + k·(n* + ref).
+  snn::Network net = one_layer(NeuronModel::lif);
+  net.lif.i_offset = 0.0;
+  const snn::LifParams& p = net.lif;
+  for (double I : {0.2, 0.3, 0.5, 1.0}) {
+    const double R = p.tau_m / p.cm, delta = p.v_thresh - p.v_rest;
+    const int first = static_cast<int>(std::ceil(-p.tau_m / net.dt_ms * std::log(1.0 - delta / (I * R))));
+    const int ref = static_cast<int>(std::lround(p.tau_refrac / net.dt_ms));
+    const auto s = spike_steps(net, static_cast<float>(I), 1000);
+    ASSERT_FALSE(s.empty()) << I;
+    for (size_t k = 0; k < s.size(); ++k) EXPECT_EQ(s[k], first + static_cast<int>(k) * (first + ref)) << I << " " << k;
+    // Rate within one step's discretisation of the continuous formula 1 / (τ_ref + τm·ln(IR / (IR − Δ))).
+    const double isi = p.tau_refrac + p.tau_m * std::log(I * R / (I * R - delta));
+    const double rate = static_cast<double>(s.size()) / 1.0;  // spikes per second over 1000 ms
+    EXPECT_NEAR(rate, 1000.0 / isi, 1000.0 / isi - 1000.0 / (isi + net.dt_ms) + 1.0) << I;
+  }
+  // Below rheobase (I·R < Δ) it never fires.
+  EXPECT_TRUE(spike_steps(net, 0.18f, 1000).empty());
+}
+
+TEST(SnnNeuronTest, LifPostsynapticPotentialMatchesExactSolution) {
+  // A weight w (nA) into i_syn at step 0 decays with τs; the membrane follows
+  // v(t) − v_rest = w·τm·τs / (cm·(τs − τm)) · (e^(−t/τs) − e^(−t/τm)), t counted from the step after arrival.
+  snn::Network net = one_layer(NeuronModel::lif);
+  net.lif.i_offset = 0.0;
+  const snn::LifParams& p = net.lif;
+  const cpu::NeuronConstants k(net, net.layers[0]);
+  cpu::Population pop;
+  pop.reset(1, k);
+  const float w = 0.5f;
+  pop.in[0] = w;
+  cpu::step_population(pop, k, nullptr, nullptr);  // v unchanged, i_syn = w
+  EXPECT_FLOAT_EQ(pop.v[0], static_cast<float>(p.v_rest));
+  for (int t = 1; t <= 60; ++t) {
+    cpu::step_population(pop, k, nullptr, nullptr);
+    const double expect = w * p.tau_m * p.tau_syn / (p.cm * (p.tau_syn - p.tau_m)) *
+                          (std::exp(-t / p.tau_syn) - std::exp(-t / p.tau_m));
+    EXPECT_NEAR(pop.v[0] - p.v_rest, expect, 1e-4 + 1e-4 * std::fabs(expect)) << t;
+  }
+}
+
+TEST(SnnEncoderTest, PoissonRateRegularTrainAndSeeding) {
+  const std::vector<float> px = {0.0f, 0.5f, 1.0f};
+  const int steps = 20000;
+  auto count = [&](const cpu::InputTrains& tr, int32_t pixel) {
+    int c = 0;
+    for (int t = 0; t < steps; ++t)
+      for (int32_t p : tr.at(t)) c += p == pixel;
+    return c;
+  };
+  snn::Encoder enc;  // Poisson, 200 Hz: p = pixel · 0.2 per 1 ms step
+  cpu::InputTrains a, b;
+  Rng r1(7), r2(7);
+  a.generate(px.data(), 3, enc, 1.0, steps, r1);
+  b.generate(px.data(), 3, enc, 1.0, steps, r2);
+  EXPECT_EQ(count(a, 0), 0);
+  // Binomial(20000, 0.1): mean 2000, sd 42; Binomial(20000, 0.2): mean 4000, sd 57. 4 sd bounds.
+  EXPECT_NEAR(count(a, 1), 2000, 170);
+  EXPECT_NEAR(count(a, 2), 4000, 230);
+  for (int t = 0; t < steps; ++t) {  // same seed → same trains; at most one spike per pixel and step
+    ASSERT_EQ(std::vector<int32_t>(a.at(t).begin(), a.at(t).end()), std::vector<int32_t>(b.at(t).begin(), b.at(t).end()));
+    ASSERT_LE(a.at(t).size(), 2u);
+  }
+  enc.kind = snn::InputEncoding::regular;
+  cpu::InputTrains reg;
+  reg.generate(px.data(), 3, enc, 1.0, 100, r1);
+  std::vector<int> steps_of_1;
+  for (int t = 0; t < 100; ++t)
+    for (int32_t p : reg.at(t))
+      if (p == 1) steps_of_1.push_back(t);
+  ASSERT_EQ(steps_of_1.size(), 10u);  // p = 0.1: the k-th spike when (s + 1)·0.1 ≥ k, i.e. s = 10k − 1
+  for (size_t k = 0; k < steps_of_1.size(); ++k) EXPECT_EQ(steps_of_1[k], 10 * static_cast<int>(k + 1) - 1);
+}
+
+// ---- normalisers on a hand-computed two-layer net -----------------------------------------------------------
+// x (2 pixels) → dense1 W1 = [[1, 1], [1, −1]] → ReLU → dense2 W2 = [[0.5, 2]], b2 = 0.1.
+// Data x_a = (1, 1), x_b = (1, 0), x_c = (0.2, 0.6):
+//   h = ReLU(W1 x) = (2, 0), (1, 1), (0.8, 0)        max 2, positive values {2, 1, 1, 0.8}
+//   y = W2 h + b2 = 1.1, 2.6, 0.5                     max 2.6
+Model two_layer_net() {
+  Model m({1, 1, 2});
+  m.add("flatten", "flatten");
+  m.add("dense1", "dense", {}, {{"weight", {2, 2}}});
+  m.add("act1", "relu");
+  m.add("dense2", "dense", {}, {{"weight", {1, 2}}, {"bias", {1}}});
+  auto params = m.parameters();
+  params[0]->value = Tensor::from({2, 2}, {1, 1, 1, -1});
+  params[1]->value = Tensor::from({1, 2}, {0.5f, 2.0f});
+  params[2]->value = Tensor::from({1}, {0.1f});
+  return m;
+}
+
+Dataset two_layer_data() {
+  Dataset d;
+  d.name = "hand";
+  d.images = Tensor::from({3, 1, 1, 2}, {1, 1, 1, 0, 0.2f, 0.6f});
+  d.labels = {0, 0, 0};
+  d.num_classes = 1;
+  return d;
+}
+
+snn::ConvertOptions analog_if() {
+  snn::ConvertOptions o;
+  o.input.kind = snn::InputEncoding::current;  // IF + current input: the bias keeps its per-step value
+  return o;
+}
+
+void expect_weights(const snn::Network& net, std::vector<float> w1, std::vector<float> w2, float b2) {
+  ASSERT_EQ(net.layers.size(), 2u);
+  EXPECT_EQ(net.layers[0].weight.to_vector(), w1);
+  for (int i = 0; i < 2; ++i) EXPECT_FLOAT_EQ(net.layers[1].weight[i], w2[i]) << i;
+  EXPECT_FLOAT_EQ(net.layers[1].bias[0], b2);
+  EXPECT_EQ(net.layers[0].threshold, 1.0);
+  EXPECT_EQ(net.layers[1].threshold, 1.0);
+}
+
+TEST(SnnConvertTest, DataNormIsDiehlMaxOfActivationAndWeight) {
+  auto o = analog_if();
+  const auto c = snn::convert(two_layer_net(), two_layer_data(), o);
+  // λ1 = max(2, max w 1) = 2, λ2 = max(2.6, 2) = 2.6; w_l · λ_(l−1)/λ_l, b_l / λ_l.
+  ASSERT_EQ(c.scales.size(), 2u);
+  EXPECT_DOUBLE_EQ(c.scales[0].lambda, 2.0);
+  EXPECT_NEAR(c.scales[1].lambda, 2.6, 1e-6);
+  expect_weights(c.net, {0.5f, 0.5f, 0.5f, -0.5f}, {0.5f * 2 / 2.6f, 2.0f * 2 / 2.6f}, 0.1f / 2.6f);
+  // When the largest weight exceeds every activation it sets λ (Diehl's model-based part): inputs × 0.1 give
+  // h ≤ 0.2 < max w1 = 1, so λ1 = 1.
+  Dataset small = two_layer_data();
+  for (int64_t i = 0; i < small.images.numel(); ++i) small.images[i] *= 0.1f;
+  const auto c2 = snn::convert(two_layer_net(), small, o);
+  EXPECT_DOUBLE_EQ(c2.scales[0].lambda, 1.0);
+  EXPECT_NEAR(c2.scales[0].max_activation, 0.2, 1e-6);
+}
+
+TEST(SnnConvertTest, RobustNormUsesPercentileOfPositiveActivations) {
+  auto o = analog_if();
+  o.norm = snn::Norm::robust;
+  o.percentile = 50;  // nearest rank: layer 1 (0.8, 1, 1, 2) → 1; layer 2 (0.5, 1.1, 2.6) → 1.1
+  const auto c = snn::convert(two_layer_net(), two_layer_data(), o);
+  EXPECT_DOUBLE_EQ(c.scales[0].lambda, 1.0);
+  EXPECT_NEAR(c.scales[1].lambda, 1.1, 1e-6);
+  expect_weights(c.net, {1, 1, 1, -1}, {0.5f / 1.1f, 2.0f / 1.1f}, 0.1f / 1.1f);
+  EXPECT_DOUBLE_EQ(snn::positive_percentile({0, -1, 3, 1, 2}, 100), 3.0);
+  EXPECT_DOUBLE_EQ(snn::positive_percentile({0, -1}, 99.9), 0.0);
+  EXPECT_THROW(snn::positive_percentile({1}, 0), Error);
+}
+
+TEST(SnnConvertTest, SpikeNormSetsThresholdsFromSimulatedInputs) {
+  // Layer 1 receives W1·x each step: largest 2 (x_a, neuron 0) → θ1 = 2. With W1/2, x_b drives both layer-1
+  // neurons by 0.5 per step, so they fire together every second step and layer 2 sees 0.5 + 2 + 0.1 = 2.6.
+  auto o = analog_if();
+  o.norm = snn::Norm::spike;
+  o.spike_norm_steps = 20;
+  cpu::CpuSimulator sim;
+  const auto c = snn::convert(two_layer_net(), two_layer_data(), o, &sim);
+  ASSERT_EQ(c.scales.size(), 2u);
+  EXPECT_NEAR(c.scales[0].lambda, 2.0, 1e-6);
+  EXPECT_NEAR(c.scales[1].lambda, 2.6, 1e-6);
+  expect_weights(c.net, {0.5f, 0.5f, 0.5f, -0.5f}, {0.5f / 2.6f, 2.0f / 2.6f}, 0.1f / 2.6f);
+}
+
+TEST(SnnConvertTest, RateCodeAndLifUnits) {
+  // Poisson input at 200 Hz, 1 ms: rates are 0.2 × activations, so biases are scaled by 0.2 too.
+  snn::ConvertOptions o;
+  auto c = snn::convert(two_layer_net(), two_layer_data(), o);
+  EXPECT_FLOAT_EQ(c.net.layers[1].bias[0], 0.1f * 0.2f / 2.6f);
+  EXPECT_EQ(c.net.delay_steps, 0);
+  // LIF: unit weight → g = cm·(v_thresh − v_reset)/τs = 0.25·15/5 = 0.75 nA; bias as the steady current.
+  o.neuron = NeuronModel::lif;
+  c = snn::convert(two_layer_net(), two_layer_data(), o);
+  EXPECT_FLOAT_EQ(c.net.layers[0].weight[0], 0.75f * 0.5f);
+  EXPECT_FLOAT_EQ(c.net.layers[1].bias[0], static_cast<float>(0.75 * 0.1 * 0.2 / 2.6 / (1.0 - std::exp(-0.2))));
+  EXPECT_EQ(c.net.delay_steps, 1);
+  EXPECT_EQ(c.net.conversion, "data");
+  // Liu's mapping (LIF, no normalisation): the trained weights are the nA.
+  o.norm = snn::Norm::none;
+  c = snn::convert(two_layer_net(), two_layer_data(), o);
+  EXPECT_EQ(c.net.conversion, "liu");
+  EXPECT_EQ(c.net.layers[1].weight.to_vector(), (std::vector<float>{0.5f, 2.0f}));
+  EXPECT_FLOAT_EQ(c.net.layers[1].bias[0], 0.1f);
+}
+
+TEST(SnnConvertTest, LiuNetPoolingMergedForIfSpikingForLifAndPafFolded) {
+  ModelSpec spec;
+  spec.paf_scale = 2.0;
+  const Model m = build_model(spec, 3);
+  snn::ConvertOptions o;
+  o.norm = snn::Norm::none;
+  auto c = snn::convert(m, Dataset{}, o);
+  ASSERT_EQ(c.net.layers.size(), 3u);  // conv1, conv2 (pool1 merged), dense (pool2 merged)
+  EXPECT_EQ(c.net.layers[1].pool_in, 2);
+  EXPECT_EQ(c.net.layers[2].pool_in, 2);
+  EXPECT_EQ(c.net.layers[2].in_shape, (Shape{12, 8, 8}));
+  // The activation scale p multiplies the weights feeding it (ReLU is positively homogeneous).
+  EXPECT_FLOAT_EQ(c.net.layers[0].weight[0], 2.0f * m.layers()[0].params[0].value[0]);
+  EXPECT_FLOAT_EQ(c.net.layers[2].weight[0], m.find("dense")->params[0].value[0]);  // no activation after dense
+  o.neuron = NeuronModel::lif;
+  c = snn::convert(m, Dataset{}, o);
+  ASSERT_EQ(c.net.layers.size(), 5u);  // Liu: pools are populations with weight 1/4 (0.25 nA)
+  EXPECT_EQ(c.net.layers[1].kind, snn::LayerKind::avgpool);
+  EXPECT_FLOAT_EQ(c.net.layers[1].pool_weight, 0.25f);
+  EXPECT_EQ(c.net.layers[1].out_shape, (Shape{6, 12, 12}));
+  EXPECT_EQ(c.net.neurons(), 3456 + 864 + 768 + 192 + 10);
+}
+
+TEST(SnnConvertTest, BatchNormFolding) {
+  // y = γ(x − μ)/√(var + ε) + β with x = w·a + b: w' = w·s, b' = (b − μ)·s + β, s = γ/√(var + ε).
+  Tensor w = Tensor::from({2, 2}, {1, 2, 3, 4}), b;
+  snn::fold_batchnorm(w, b, Tensor::from({2}, {2, 1}), Tensor::from({2}, {0.5f, -1}), Tensor::from({2}, {1, 0}),
+                      Tensor::from({2}, {3, 0.25f}), 1.0);
+  const std::vector<float> expect_w = {1, 2, static_cast<float>(3 / std::sqrt(1.25)), static_cast<float>(4 / std::sqrt(1.25))};
+  for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(w[i], expect_w[i]) << i;
+  EXPECT_FLOAT_EQ(b[0], -1 + 0.5f);
+  EXPECT_FLOAT_EQ(b[1], -1);
+  // Folded through the converter: a batchnorm layer right after a dense one.
+  Model m({1, 1, 2});
+  m.add("flatten", "flatten");
+  m.add("dense", "dense", {}, {{"weight", {2, 2}}});
+  Layer bn;
+  bn.name = "bn", bn.type = "batchnorm", bn.output_shape = {2};
+  bn.attrs.set("eps", 1.0);
+  for (auto [name, values] : std::vector<std::pair<std::string, std::vector<float>>>{
+           {"gamma", {2, 1}}, {"beta", {0.5f, -1}}, {"mean", {1, 0}}, {"var", {3, 0.25f}}})
+    bn.params.push_back({name, Tensor::from({2}, values), {}});
+  m.layers().push_back(bn);
+  m.parameters()[0]->value = Tensor::from({2, 2}, {1, 2, 3, 4});
+  snn::ConvertOptions o;
+  o.norm = snn::Norm::none;
+  o.input.kind = snn::InputEncoding::current;
+  const auto c = snn::convert(m, Dataset{}, o);
+  EXPECT_EQ(c.net.layers[0].weight.to_vector(), w.to_vector());
+  EXPECT_EQ(c.net.layers[0].bias.to_vector(), b.to_vector());
+}
+
+TEST(SnnConvertTest, UnsupportedLayersAndBadOptionsAreNamed) {
+  Model m = build_model(ModelSpec{}, 1);
+  m.layers()[2].type = "maxpool2d";  // pool1
+  try {
+    snn::convert(m, Dataset{}, snn::ConvertOptions{.norm = snn::Norm::none});
+    FAIL() << "max pooling converted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::BadInput);
+    EXPECT_NE(std::string(e.what()).find("pool1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("avgpool2d"), std::string::npos) << e.what();
+  }
+  const Model ok = build_model(ModelSpec{}, 1);
+  snn::ConvertOptions o;
+  o.norm = snn::Norm::none;
+  o.dt_ms = 0;
+  EXPECT_THROW(snn::convert(ok, Dataset{}, o), Error);
+  o.dt_ms = 1, o.percentile = 100.5;
+  EXPECT_THROW(snn::convert(ok, Dataset{}, o), Error);
+  o.percentile = 99.9, o.input.max_rate_hz = 2000;  // more than one spike per 1 ms step
+  EXPECT_THROW(snn::convert(ok, Dataset{}, o), Error);
+  o.input.max_rate_hz = 200, o.norm = snn::Norm::data;  // data norm without data
+  EXPECT_THROW(snn::convert(ok, Dataset{}, o), Error);
+  EXPECT_THROW(snn::parse_norm("max"), Error);
+  EXPECT_THROW(snn::parse_neuron_model("izhikevich"), Error);
+  EXPECT_THROW(snn::parse_input_encoding("rank"), Error);
+}
+
+// ---- the simulator ------------------------------------------------------------------------------------------
+
+// Random images in [0, 1] with labels, for a Liu net whose weights are Glorot-random.
+Dataset random_images(int64_t n, uint64_t seed) {
+  Dataset d;
+  d.name = "random";
+  d.images = Tensor({n, 1, 28, 28});
+  Rng rng(seed);
+  for (int64_t i = 0; i < d.images.numel(); ++i) d.images[i] = rng.uniform() < 0.3 ? static_cast<float>(rng.uniform()) : 0.0f;
+  for (int64_t i = 0; i < n; ++i) d.labels.push_back(static_cast<int32_t>(rng.below(10)));
+  d.num_classes = 10;
+  return d;
+}
+
+TEST(SnnSimulatorTest, EventAndDenseKernelsAgreeAndRunsAreDeterministic) {
+  const Model m = build_model(ModelSpec{}, 5);
+  const Dataset data = random_images(12, 2);
+  cpu::CpuSimulator sim;
+  for (NeuronModel neuron : {NeuronModel::if_reset_zero, NeuronModel::lif}) {
+    snn::ConvertOptions o;
+    o.neuron = neuron;
+    o.norm_images = 12;
+    const auto c = snn::convert(m, data, o);
+    SimOptions so;
+    so.steps = 120;
+    so.batch = 5;  // uneven last batch
+    const SimResult event = sim.simulate(c.net, data, so);
+    so.propagation = Propagation::dense;
+    const SimResult dense = sim.simulate(c.net, data, so);
+    // Same spikes up to float summation order: identical output counts on (almost) every image.
+    int same = 0;
+    for (int64_t i = 0; i < 12; ++i)
+      same += std::equal(event.output_counts.begin() + i * 10, event.output_counts.begin() + i * 10 + 10,
+                         dense.output_counts.begin() + i * 10);
+    EXPECT_GE(same, 11) << snn::to_string(neuron);
+    int64_t spikes = 0;
+    for (const auto& l : event.layers) spikes += l.spikes;
+    EXPECT_GT(spikes, 0);
+    // Same seed, other thread count → bit-identical; another seed → other input spikes.
+    so.propagation = Propagation::event;
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const SimResult one = sim.simulate(c.net, data, so);
+    omp_set_num_threads(threads);
+    EXPECT_EQ(one.output_counts, event.output_counts);
+    EXPECT_EQ(one.correct, event.correct);
+    so.seed = 99;
+    EXPECT_NE(sim.simulate(c.net, data, so).output_counts, event.output_counts);
+  }
+}
+
+TEST(SnnSimulatorTest, RecordsInputSpikesAndRejectsBadRuns) {
+  const Model m = build_model(ModelSpec{}, 5);
+  const Dataset data = random_images(3, 4);
+  snn::ConvertOptions o;
+  o.norm = snn::Norm::none;
+  const auto c = snn::convert(m, data, o);
+  cpu::CpuSimulator sim;
+  SimOptions so;
+  so.steps = 50;
+  so.record_input = true;
+  const SimResult r = sim.simulate(c.net, data, so);
+  ASSERT_FALSE(r.input_spikes.empty());
+  for (const auto& s : r.input_spikes) {
+    ASSERT_GT(data.images[s.image * 784 + s.pixel], 0.0f);  // only lit pixels spike
+    ASSERT_LT(s.step, 50);
+  }
+  EXPECT_EQ(r.correct.size(), 50u);
+  so.steps = 0;
+  EXPECT_THROW(sim.simulate(c.net, data, so), Error);
+  so.steps = 10, so.images = 4;
+  EXPECT_THROW(sim.simulate(c.net, data, so), Error);
+  EXPECT_THROW(make_backend("loihi"), Error);
+  EXPECT_THROW(make_backend("spinnaker"), Error);
+}
+
+TEST(SnnSimulatorTest, ReadoutBreaksTiesByMembranePotential) {
+  // A 1-step run where no output neuron fires: the class is the highest membrane potential, i.e. the
+  // largest bias.
+  snn::Network net;
+  net.input_shape = {1, 1, 1};
+  net.input.kind = snn::InputEncoding::current;
+  snn::Layer l;
+  l.name = "out";
+  l.kind = snn::LayerKind::dense;
+  l.in_shape = {1, 1, 1};
+  l.out_shape = {3, 1, 1};
+  l.weight = Tensor::zeros({3, 1});
+  l.bias = Tensor::from({3}, {0.1f, 0.3f, 0.2f});
+  net.layers.push_back(l);
+  Dataset d;
+  d.name = "one";
+  d.images = Tensor::zeros({1, 1, 1, 1});
+  d.labels = {1};
+  d.num_classes = 3;
+  SimOptions so;
+  so.steps = 1;
+  const SimResult r = cpu::CpuSimulator().simulate(net, d, so);
+  EXPECT_EQ(r.predicted[0], 1);
+  EXPECT_EQ(r.correct[0], 1);
+}
+
+}  // namespace
+}  // namespace sf
