@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "backends/conversion_run.h"
+#include "backends/reproduce.h"
 #include "datasets/dataset.h"
 #include "experiments/progress.h"
 #include "experiments/run.h"
@@ -35,10 +36,15 @@ const char* kUsage =
     "  convert MODEL.sfm [--backend cpu] [--norm none|data|robust|spike] [--percentile 99.9]\n"
     "        [--neuron if|if_subtract|lif] [--input poisson|current|regular] [--max-rate HZ] [--steps N]\n"
     "        [--dt MS] [--images N] [--pool auto|spiking|merged] [--propagation event|dense] [--v-init F]\n"
-    "        [--norm-images N] [--seed N] [--record-input] [--dataset NAME] [--data-dir DIR] [--threads N]\n"
+    "        [--norm-images N] [--seed N] [--record-input] [--lif KEY=VALUE]... [--dataset NAME]\n"
+    "        [--data-dir DIR] [--threads N]\n"
     "        [--out DIR]\n"
     "        convert to a rate-coded SNN and simulate it; writes DIR (default <model folder>/convert-cpu/):\n"
-    "        summary.json, accuracy_vs_time.{csv,svg}, layers.csv, predictions.csv, network.json\n";
+    "        summary.json, accuracy_vs_time.{csv,svg}, layers.csv, predictions.csv, network.json\n"
+    "  reproduce liu2017|tensor_genn [--trials N] [--images N] [--lif KEY=VALUE]... [--data-dir DIR]\n"
+    "        [--threads N] [--out DIR]\n"
+    "        train (or reuse) and convert the nets of a paper table; prints ours beside the paper's and\n"
+    "        writes DIR (default runs/reproduce-<table>/): table.md, results.json\n";
 
 struct Args {
   std::string command;
@@ -48,6 +54,7 @@ struct Args {
   std::string out, dataset, data_dir;
   int threads = 0, batch = 0;
   std::map<std::string, std::string> values;  // the conversion options, by flag
+  std::vector<std::string> lif;               // --lif KEY=VALUE, in order
   bool record_input = false;
 };
 
@@ -102,6 +109,8 @@ Args parse(int argc, char** argv) {
       a.data_dir = value();
     else if (arg == "--batch")
       a.batch = parse_int(arg, value());
+    else if (arg == "--lif")
+      a.lif.push_back(value());
     else if (kValueFlags.count(arg))
       a.values[arg] = value();
     else if (arg == "--record-input")
@@ -201,6 +210,7 @@ sf::ConvertRunOptions convert_options(const Args& a) {
     if (*v != "event" && *v != "dense") usage_error("--propagation: event or dense, got '" + *v + "'");
     o.sim.propagation = *v == "event" ? sf::Propagation::event : sf::Propagation::dense;
   }
+  sf::apply_lif_overrides(o.convert.lif, a.lif);
   o.sim.record_input = a.record_input;
   o.out_dir = a.out;
   o.dataset = a.dataset;
@@ -210,7 +220,7 @@ sf::ConvertRunOptions convert_options(const Args& a) {
 
 int cmd_convert(const Args& a) {
   allow_only(a, {"--backend", "--norm", "--percentile", "--neuron", "--input", "--max-rate", "--steps", "--dt",
-                 "--images", "--pool", "--propagation", "--v-init", "--norm-images", "--seed", "--record-input",
+                 "--images", "--pool", "--propagation", "--v-init", "--norm-images", "--seed", "--record-input", "--lif",
                  "--dataset", "--data-dir", "--threads", "--out"});
   sf::ConvertRunOptions o = convert_options(a);
   o.checkpoint = one_positional(a, "MODEL.sfm");
@@ -225,6 +235,21 @@ int cmd_convert(const Args& a) {
   return 0;
 }
 
+int cmd_reproduce(const Args& a) {
+  allow_only(a, {"--trials", "--images", "--lif", "--data-dir", "--threads", "--out"});
+  sf::ReproduceOptions o;
+  o.table = one_positional(a, "table name");
+  if (auto it = a.values.find("--trials"); it != a.values.end()) o.trials = parse_int("--trials", it->second);
+  if (auto it = a.values.find("--images"); it != a.values.end()) o.images = parse_int("--images", it->second);
+  o.lif = a.lif;
+  o.data_dir = a.data_dir;
+  o.out_dir = a.out;
+  sf::set_threads(a.threads);
+  const sf::ReproduceResult r = sf::reproduce(o);
+  std::printf("\n%s\nwrote %s/{table.md,results.json}\n", r.markdown.c_str(), r.out_dir.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -234,6 +259,7 @@ int main(int argc, char** argv) {
     if (a.command == "evaluate") return cmd_evaluate(a);
     if (a.command == "info") return cmd_info(a);
     if (a.command == "convert") return cmd_convert(a);
+    if (a.command == "reproduce") return cmd_reproduce(a);
     if (a.command == "-h" || a.command == "--help" || a.command == "help") {
       std::fputs(kUsage, stdout);
       return 0;
