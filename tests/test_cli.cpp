@@ -623,5 +623,33 @@ TEST_F(ConvertCliTest, BadOptionsExitTwoNamingTheFlag) {
   EXPECT_TRUE(contains(missing.err, "nope.sfm")) << missing.err;
 }
 
+// reproduce: the whole table pipeline on the synthetic data (20 test images, 1 trial), then a rerun that
+// reuses the checkpoints instead of training again.
+TEST_F(CliTest, ReproduceTrainsConvertsAndReusesCheckpoints) {
+  const std::string out = tmp / "rep";
+  const std::vector<std::string> args = {"reproduce", "liu2017", "--trials", "1", "--images", "20", "--data-dir",
+                                         tmp / "data", "--threads", "1", "--out", out};
+  const CmdResult r = spikeforge(tmp, args);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const std::string table = read_text(out + "/table.md");
+  for (const char* row : {"| ReLU |", "| Noisy Softplus |", "| Softplus |", "97.81", "SNN 1 s (thesis)"})
+    EXPECT_TRUE(contains(table, row)) << row << " missing from\n" << table;
+  EXPECT_TRUE(contains(r.out, table.substr(0, 40))) << r.out;
+  EXPECT_TRUE(fs::is_regular_file(out + "/mnist_nsp_liu/seed1/model.sfm"));
+  EXPECT_TRUE(fs::is_regular_file(out + "/mnist_nsp_liu/seed1/snn/summary.json"));
+  EXPECT_TRUE(contains(read_text(out + "/results.json"), "\"snn_accuracy\""));
+  const CmdResult again = spikeforge(tmp, args);
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_TRUE(contains(again.out, "reusing")) << again.out;
+  EXPECT_FALSE(contains(again.out, "training")) << again.out;
+
+  const CmdResult bad = spikeforge(tmp, {"reproduce", "diehl2015", "--out", tmp / "bad"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(contains(error_line(bad), "liu2017, tensor_genn")) << bad.err;
+  const CmdResult trials = spikeforge(tmp, {"reproduce", "liu2017", "--trials", "0", "--out", tmp / "bad"});
+  EXPECT_EQ(trials.code, 2);
+  EXPECT_TRUE(contains(error_line(trials), "--trials")) << trials.err;
+}
+
 }  // namespace
 }  // namespace sf
