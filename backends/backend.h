@@ -26,8 +26,8 @@ struct SimOptions {
   Propagation propagation = Propagation::event;
   int64_t batch = 32;  // images per dense-propagation batch
   bool record_input = false;  // keep every input spike (image, pixel, step), for exporters and peers
-  // Spike-norm calibration: simulate layers 0..probe_layer only and report the largest input one of its
-  // neurons receives in a step (Sengupta 2019). -1 = a normal run.
+  // Spike-norm calibration: simulate layers 0..probe_layer only and report, per channel, the largest synaptic
+  // input (bias excluded) one of its neurons receives in a step (Sengupta 2019). -1 = a normal run.
   int probe_layer = -1;
 };
 
@@ -53,7 +53,7 @@ struct SimResult {
   std::vector<int32_t> output_counts;  // [images × classes] spike counts of the output layer
   std::vector<LayerStats> layers;
   std::vector<InputSpike> input_spikes;  // when record_input
-  double probe_max_input = 0;            // when probe_layer ≥ 0
+  std::vector<float> probe_max_input;    // when probe_layer ≥ 0: per output channel of that layer
   double seconds = 0;                    // simulation wall time
   double accuracy_at(int step) const {   // step in 1..steps
     return images ? static_cast<double>(correct.at(step - 1)) / static_cast<double>(images) : 0.0;

@@ -27,7 +27,7 @@ std::vector<int> spike_steps(const snn::Network& net, float bias, int steps, int
   std::vector<float> b(n, bias);
   std::vector<int> out;
   for (int t = 1; t <= steps; ++t) {
-    cpu::step_population(p, k, b.data(), nullptr);
+    cpu::step_population(p, k, b.data());
     for (int32_t j : p.spikes)
       if (j == 0) out.push_back(t);
   }
@@ -97,10 +97,10 @@ TEST(SnnNeuronTest, LifPostsynapticPotentialMatchesExactSolution) {
   pop.reset(1, k);
   const float w = 0.5f;
   pop.in[0] = w;
-  cpu::step_population(pop, k, nullptr, nullptr);  // v unchanged, i_syn = w
+  cpu::step_population(pop, k, nullptr);  // v unchanged, i_syn = w
   EXPECT_FLOAT_EQ(pop.v[0], static_cast<float>(p.v_rest));
   for (int t = 1; t <= 60; ++t) {
-    cpu::step_population(pop, k, nullptr, nullptr);
+    cpu::step_population(pop, k, nullptr);
     const double expect = w * p.tau_m * p.tau_syn / (p.cm * (p.tau_syn - p.tau_m)) *
                           (std::exp(-t / p.tau_syn) - std::exp(-t / p.tau_m));
     EXPECT_NEAR(pop.v[0] - p.v_rest, expect, 1e-4 + 1e-4 * std::fabs(expect)) << t;
@@ -213,17 +213,22 @@ TEST(SnnConvertTest, RobustNormUsesPercentileOfPositiveActivations) {
 }
 
 TEST(SnnConvertTest, SpikeNormSetsThresholdsFromSimulatedInputs) {
-  // Layer 1 receives W1·x each step: largest 2 (x_a, neuron 0) → θ1 = 2. With W1/2, x_b drives both layer-1
-  // neurons by 0.5 per step, so they fire together every second step and layer 2 sees 0.5 + 2 + 0.1 = 2.6.
+  // Layer 1 receives W1·x each step: largest 2 (x_a, neuron 0) → θ1 = 2. With W1/2 and reset to zero over
+  // 20 steps, layer 1 fires 20 (x_a: 1 per step), 10 + 10 (x_b: 0.5 each, together every second step) and
+  // 6 (x_c: 0.4 per step, every third step) spikes: ρ1 = 46 / (2 neurons · 3 images · 20 steps) per step,
+  // against a mean ANN activation of 4.8 / 6 = 0.8, so the bias becomes 0.1 · ρ1 / 0.8. Layer 2's largest
+  // synaptic input is 0.5 + 2 = 2.5 (x_b), so θ2 = 2.5 + that bias.
   auto o = analog_if();
   o.norm = snn::Norm::spike;
   o.spike_norm_steps = 20;
   cpu::CpuSimulator sim;
   const auto c = snn::convert(two_layer_net(), two_layer_data(), o, &sim);
+  const double bias = 0.1 * (46.0 / 120.0) / 0.8, theta2 = 2.5 + bias;
   ASSERT_EQ(c.scales.size(), 2u);
   EXPECT_NEAR(c.scales[0].lambda, 2.0, 1e-6);
-  EXPECT_NEAR(c.scales[1].lambda, 2.6, 1e-6);
-  expect_weights(c.net, {0.5f, 0.5f, 0.5f, -0.5f}, {0.5f / 2.6f, 2.0f / 2.6f}, 0.1f / 2.6f);
+  EXPECT_NEAR(c.scales[1].lambda, theta2, 1e-6);
+  expect_weights(c.net, {0.5f, 0.5f, 0.5f, -0.5f}, {static_cast<float>(0.5 / theta2), static_cast<float>(2 / theta2)},
+                 static_cast<float>(bias / theta2));
 }
 
 TEST(SnnConvertTest, RateCodeAndLifUnits) {

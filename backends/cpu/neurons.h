@@ -102,17 +102,12 @@ inline void collect_spikes(const float* __restrict v, int64_t n, float threshold
 }
 
 // Advances `p` by one step with input p.in (then cleared) and a per-neuron bias (may be null); fills
-// p.spikes. When `max_input` is non-null it records the largest in + bias seen (spike-norm calibration).
-inline void step_population(Population& p, const NeuronConstants& k, const float* __restrict bias, float* max_input) {
+// p.spikes.
+inline void step_population(Population& p, const NeuronConstants& k, const float* __restrict bias) {
   const int64_t n = static_cast<int64_t>(p.v.size());
   float* __restrict v = p.v.data();
   float* __restrict in = p.in.data();
   p.spikes.clear();
-  if (max_input) {
-    float m = *max_input;
-    for (int64_t j = 0; j < n; ++j) m = std::max(m, in[j] + (bias ? bias[j] : 0.0f));
-    *max_input = m;
-  }
   switch (k.model) {
     case snn::NeuronModel::if_reset_zero:
     case snn::NeuronModel::if_subtract: {

@@ -164,9 +164,18 @@ struct LayerPlan {
 struct Tally {
   std::vector<int64_t> correct;
   std::vector<std::vector<int64_t>> neuron_counts;  // per layer, per neuron (own layout; only max/sum are used)
-  float probe_max = 0;
-  Tally(int steps, const std::vector<LayerPlan>& plans) : correct(steps, 0) {
+  std::vector<float> probe_max;  // per channel of the probed layer
+  Tally(int steps, const std::vector<LayerPlan>& plans, int probe) : correct(steps, 0) {
     for (const auto& p : plans) neuron_counts.emplace_back(p.neurons, 0);
+    if (probe >= 0) probe_max.assign(plans[probe].oc, 0.0f);
+  }
+  // Spike-norm calibration: the largest input per channel; `hwc` tells the layout of `in`.
+  void record_probe(const LayerPlan& p, const float* in, bool hwc) {
+    const int64_t per_channel = p.neurons / p.oc;
+    for (int64_t j = 0; j < p.neurons; ++j) {
+      float& m = probe_max[hwc ? j % p.oc : j / per_channel];
+      m = std::max(m, in[j]);
+    }
   }
 };
 
@@ -223,7 +232,6 @@ class EventEngine {
     input_.prepare(cx_, image, true);
     const bool delayed = cx_.net.delay_steps > 0;
     const int32_t label = cx_.data.labels[image];
-    float* probe = cx_.opts.probe_layer >= 0 ? &tally.probe_max : nullptr;
     for (int t = 0; t < cx_.opts.steps; ++t) {
       if (!delayed) feed_input(t);
       // With a one-step delay, running the layers last to first makes every population read the spikes its
@@ -231,8 +239,8 @@ class EventEngine {
       for (int i = 0; i <= cx_.last; ++i) {
         const int l = delayed ? cx_.last - i : i;
         const LayerPlan& p = plans[l];
-        step_population(pops_[l], p.k, p.bias_hwc.empty() ? nullptr : p.bias_hwc.data(),
-                        l == cx_.opts.probe_layer ? probe : nullptr);
+        if (l == cx_.opts.probe_layer) tally.record_probe(p, pops_[l].in.data(), true);
+        step_population(pops_[l], p.k, p.bias_hwc.empty() ? nullptr : p.bias_hwc.data());
         if (l < cx_.last) {
           const LayerPlan& next = plans[l + 1];
           float* dst = pops_[l + 1].in.data();
@@ -320,7 +328,6 @@ class DenseEngine {
     for (int64_t b = 0; b < count; ++b) inputs_data_[b].prepare(cx_, first + b, false);
     for (size_t l = 0; l < graphs_.size(); ++l) graphs_[l]->value(inputs_[l]).fill(0.0f);
     const bool delayed = cx_.net.delay_steps > 0;
-    float* probe = cx_.opts.probe_layer >= 0 ? &tally.probe_max : nullptr;
     for (int t = 0; t < cx_.opts.steps; ++t) {
       if (!delayed) feed_input(t, count);
       for (int i = 0; i <= cx_.last; ++i) {
@@ -334,8 +341,8 @@ class DenseEngine {
           Population& pop = pops_[b][l];
           const float* src = out + b * p.neurons;
           for (int64_t j = 0; j < p.neurons; ++j) pop.in[j] = src[j] * scale_[l];
-          step_population(pop, p.k, p.bias_chw.empty() ? nullptr : p.bias_chw.data(),
-                          l == cx_.opts.probe_layer ? probe : nullptr);
+          if (l == cx_.opts.probe_layer) tally.record_probe(p, pop.in.data(), false);
+          step_population(pop, p.k, p.bias_chw.empty() ? nullptr : p.bias_chw.data());
           if (next)
             for (int32_t j : pop.spikes) next[b * p.neurons + j] = 1.0f;
         }
@@ -403,7 +410,7 @@ SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, c
   r.output_counts.assign(images * classes, 0);
 
   const int threads = std::max(1, std::min<int>(omp_get_max_threads(), static_cast<int>(images)));
-  std::vector<Tally> tallies(threads, Tally(opts.steps, cx.plans));
+  std::vector<Tally> tallies(threads, Tally(opts.steps, cx.plans, opts.probe_layer));
   const int64_t chunk = opts.propagation == Propagation::dense ? std::max<int64_t>(1, opts.batch) : 1;
   const int64_t chunks = (images + chunk - 1) / chunk;
 #pragma omp parallel num_threads(threads)
@@ -427,7 +434,8 @@ SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, c
 
   for (const Tally& t : tallies) {
     for (int s = 0; s < opts.steps; ++s) r.correct[s] += t.correct[s];
-    r.probe_max_input = std::max(r.probe_max_input, static_cast<double>(t.probe_max));
+    if (r.probe_max_input.empty()) r.probe_max_input.assign(t.probe_max.size(), 0.0f);
+    for (size_t c = 0; c < t.probe_max.size(); ++c) r.probe_max_input[c] = std::max(r.probe_max_input[c], t.probe_max[c]);
   }
   const double duration_s = opts.steps * net.dt_ms / 1000.0;
   for (int l = 0; l <= cx.last; ++l) {

@@ -318,14 +318,37 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
     so.steps = opts.spike_norm_steps > 0 ? opts.spike_norm_steps : static_cast<int>(std::lround(1000.0 / opts.dt_ms));
     so.images = std::min(opts.spike_norm_images, norm_data.size());
     so.seed = opts.seed;
+    // Spikes carry no scale: a layer's rate per unit of ANN activation, ρ, is whatever the thresholds below it
+    // made it (p_in for the input). A bias must act at that same scale to keep its weight against the spikes,
+    // so layer k's bias is rescaled from p_in to ρ_(k−1), measured in the same run that finds layer k's
+    // largest input (recorded per channel without the bias, so the rescaled bias can be added afterwards).
+    std::vector<std::string> nodes;
+    for (const Stage& s : stages) nodes.push_back(s.node);
+    const std::vector<std::vector<float>> acts = layer_outputs(model, norm_data, so.images, nodes);
     for (size_t k = 0; k < probe.layers.size(); ++k) {
       so.probe_layer = static_cast<int>(k);
-      const double theta = calibrator->simulate(probe, norm_data, so).probe_max_input;
+      const SimResult run = calibrator->simulate(probe, norm_data, so);
+      Layer& l = net.layers[k];
+      if (k > 0 && l.bias.defined()) {
+        const LayerStats& below = run.layers.at(k - 1);
+        double mean_act = 0;
+        for (float v : acts[k - 1]) mean_act += v;
+        mean_act /= static_cast<double>(std::max<size_t>(acts[k - 1].size(), 1));
+        const double rho = static_cast<double>(below.spikes) /
+                           (static_cast<double>(below.neurons) * static_cast<double>(so.images) * so.steps);
+        if (mean_act > 0 && rho > 0) {
+          scale_layer(probe.layers[k], 1.0, rho / (mean_act * p_in));
+          scale_layer(l, 1.0, rho / (mean_act * p_in));
+        }
+      }
+      double theta = 0;
+      for (size_t ch = 0; ch < run.probe_max_input.size(); ++ch)
+        theta = std::max(theta, run.probe_max_input[ch] + (l.bias.defined() ? static_cast<double>(l.bias[ch]) : 0.0));
       const double t = theta > 0 ? theta : 1.0;
-      if (!(theta > 0)) c.notes.push_back(probe.layers[k].name + ": received no input while calibrating; θ = 1");
+      if (!(theta > 0)) c.notes.push_back(l.name + ": received no input while calibrating; θ = 1");
       scale_layer(probe.layers[k], 1.0 / t, 1.0 / t);
-      scale_layer(net.layers[k], 1.0 / t, 1.0 / t);
-      c.scales.push_back({net.layers[k].name, t, 0.0});
+      scale_layer(l, 1.0 / t, 1.0 / t);
+      c.scales.push_back({l.name, t, 0.0});
     }
   }
   if (lif && !liu) {
