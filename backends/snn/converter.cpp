@@ -4,38 +4,23 @@
 #include <cmath>
 #include <set>
 
+#include "core/enum_names.h"
 #include "core/error.h"
 #include "core/graph.h"
 #include "ops/log_quantize.h"
 
 namespace sf::snn {
 
-const char* to_string(Norm n) {
-  switch (n) {
-    case Norm::none:
-      return "none";
-    case Norm::data:
-      return "data";
-    case Norm::robust:
-      return "robust";
-    case Norm::spike:
-      return "spike";
-  }
-  return "?";
-}
+namespace {
+constexpr std::pair<Norm, const char*> kNormNames[] = {
+    {Norm::none, "none"}, {Norm::data, "data"}, {Norm::robust, "robust"}, {Norm::spike, "spike"}};
+constexpr std::pair<PoolMode, const char*> kPoolNames[] = {
+    {PoolMode::automatic, "auto"}, {PoolMode::spiking, "spiking"}, {PoolMode::merged, "merged"}};
+}  // namespace
 
-Norm parse_norm(const std::string& s) {
-  for (auto n : {Norm::none, Norm::data, Norm::robust, Norm::spike})
-    if (s == to_string(n)) return n;
-  fail_input("--norm", "unknown normalisation '" + s + "' (none, data, robust, spike)");
-}
-
-PoolMode parse_pool_mode(const std::string& s) {
-  if (s == "auto") return PoolMode::automatic;
-  if (s == "spiking") return PoolMode::spiking;
-  if (s == "merged") return PoolMode::merged;
-  fail_input("--pool", "unknown pooling mode '" + s + "' (auto, spiking, merged)");
-}
+const char* to_string(Norm n) { return name_of(kNormNames, n); }
+Norm parse_norm(const std::string& s) { return parse_name(kNormNames, s, "--norm", "normalisation"); }
+PoolMode parse_pool_mode(const std::string& s) { return parse_name(kPoolNames, s, "--pool", "pooling mode"); }
 
 void fold_batchnorm(Tensor& weight, Tensor& bias, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
                     const Tensor& var, double eps) {

@@ -4,58 +4,28 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "core/enum_names.h"
 #include "core/json.h"
 
 namespace sf::snn {
 
-const char* to_string(NeuronModel m) {
-  switch (m) {
-    case NeuronModel::if_reset_zero:
-      return "if";
-    case NeuronModel::if_subtract:
-      return "if_subtract";
-    case NeuronModel::lif:
-      return "lif";
-  }
-  return "?";
-}
+namespace {
+constexpr std::pair<NeuronModel, const char*> kNeuronNames[] = {
+    {NeuronModel::if_reset_zero, "if"}, {NeuronModel::if_subtract, "if_subtract"}, {NeuronModel::lif, "lif"}};
+constexpr std::pair<InputEncoding, const char*> kEncodingNames[] = {
+    {InputEncoding::poisson, "poisson"}, {InputEncoding::current, "current"}, {InputEncoding::regular, "regular"}};
+constexpr std::pair<LayerKind, const char*> kLayerNames[] = {{LayerKind::conv, "conv"},
+                                                             {LayerKind::depthwise_conv, "depthwise_conv"},
+                                                             {LayerKind::dense, "dense"},
+                                                             {LayerKind::avgpool, "avgpool"}};
+}  // namespace
 
-const char* to_string(InputEncoding e) {
-  switch (e) {
-    case InputEncoding::poisson:
-      return "poisson";
-    case InputEncoding::current:
-      return "current";
-    case InputEncoding::regular:
-      return "regular";
-  }
-  return "?";
-}
-
-const char* to_string(LayerKind k) {
-  switch (k) {
-    case LayerKind::conv:
-      return "conv";
-    case LayerKind::depthwise_conv:
-      return "depthwise_conv";
-    case LayerKind::dense:
-      return "dense";
-    case LayerKind::avgpool:
-      return "avgpool";
-  }
-  return "?";
-}
-
-NeuronModel parse_neuron_model(const std::string& s) {
-  for (auto m : {NeuronModel::if_reset_zero, NeuronModel::if_subtract, NeuronModel::lif})
-    if (s == to_string(m)) return m;
-  fail_input("--neuron", "unknown neuron model '" + s + "' (if, if_subtract, lif)");
-}
-
+const char* to_string(NeuronModel m) { return name_of(kNeuronNames, m); }
+const char* to_string(InputEncoding e) { return name_of(kEncodingNames, e); }
+const char* to_string(LayerKind k) { return name_of(kLayerNames, k); }
+NeuronModel parse_neuron_model(const std::string& s) { return parse_name(kNeuronNames, s, "--neuron", "neuron model"); }
 InputEncoding parse_input_encoding(const std::string& s) {
-  for (auto e : {InputEncoding::poisson, InputEncoding::current, InputEncoding::regular})
-    if (s == to_string(e)) return e;
-  fail_input("--input", "unknown input encoding '" + s + "' (poisson, current, regular)");
+  return parse_name(kEncodingNames, s, "--input", "input encoding");
 }
 
 int64_t Network::neurons() const {
