@@ -41,7 +41,7 @@ const char* kUsage =
     "        [--out DIR]\n"
     "        convert to a rate-coded SNN and simulate it; writes DIR (default <model folder>/convert-cpu/):\n"
     "        summary.json, accuracy_vs_time.{csv,svg}, layers.csv, predictions.csv, network.json\n"
-    "  reproduce liu2017|tensor_genn [--trials N] [--images N] [--lif KEY=VALUE]... [--data-dir DIR]\n"
+    "  reproduce liu2017|tensor_genn [--trials N] [--images N] [--dt MS] [--lif KEY=VALUE]... [--data-dir DIR]\n"
     "        [--threads N] [--out DIR]\n"
     "        train (or reuse) and convert the nets of a paper table; prints ours beside the paper's and\n"
     "        writes DIR (default runs/reproduce-<table>/): table.md, results.json\n";
@@ -236,11 +236,15 @@ int cmd_convert(const Args& a) {
 }
 
 int cmd_reproduce(const Args& a) {
-  allow_only(a, {"--trials", "--images", "--lif", "--data-dir", "--threads", "--out"});
+  allow_only(a, {"--trials", "--images", "--lif", "--dt", "--data-dir", "--threads", "--out"});
   sf::ReproduceOptions o;
   o.table = one_positional(a, "table name");
   if (auto it = a.values.find("--trials"); it != a.values.end()) o.trials = parse_int("--trials", it->second);
   if (auto it = a.values.find("--images"); it != a.values.end()) o.images = parse_int("--images", it->second);
+  if (auto it = a.values.find("--dt"); it != a.values.end()) {
+    o.dt_ms = parse_double("--dt", it->second);
+    if (!(o.dt_ms > 0)) usage_error("--dt: must be > 0");
+  }
   o.lif = a.lif;
   o.data_dir = a.data_dir;
   o.out_dir = a.out;

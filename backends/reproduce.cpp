@@ -121,6 +121,7 @@ std::vector<Row> rows_for(const ReproduceOptions& o) {
 
 ReproduceResult reproduce(const ReproduceOptions& o) {
   if (o.trials < 1 || o.trials > 20) fail_input("--trials", "must be between 1 and 20");
+  if (o.dt_ms < 0 || o.dt_ms > 10) fail_input("--dt", "must be in (0, 10] ms");
   std::vector<Row> rows = rows_for(o);
   ReproduceResult result;
   result.out_dir = o.out_dir.empty() ? "runs/reproduce-" + o.table : o.out_dir;
@@ -153,6 +154,10 @@ ReproduceResult reproduce(const ReproduceOptions& o) {
       c.data_dir = o.data_dir;
       c.sim.images = o.images;
       c.sim.seed = c.convert.seed = static_cast<uint64_t>(t);
+      if (o.dt_ms > 0) {  // same duration in ms at another resolution
+        c.sim.steps = static_cast<int>(std::lround(c.sim.steps * c.convert.dt_ms / o.dt_ms));
+        c.convert.dt_ms = o.dt_ms;
+      }
       c.quiet = true;
       const ConvertRunResult cr = run_conversion(c);
       const int steps = cr.sim.steps;
@@ -210,7 +215,10 @@ ReproduceResult reproduce(const ReproduceOptions& o) {
   }
   const int64_t images = o.images > 0 ? o.images : 10000;
   md += "\n" + std::to_string(o.trials) + " trial(s) (seeds 1.." + std::to_string(o.trials) + "), " +
-        std::to_string(images) + " test images per conversion; accuracies in %, mean ± sample sd.\n";
+        std::to_string(images) + " test images per conversion; accuracies in %, mean ± sample sd";
+  if (o.dt_ms > 0) md += "; dt " + std::to_string(o.dt_ms).substr(0, 5) + " ms";
+  for (const auto& kv : o.lif) md += "; " + kv;
+  md += ".\n";
   result.markdown = md;
   write_file_atomic(result.out_dir + "/table.md", md);
   write_file_atomic(result.out_dir + "/results.json", j.str());

@@ -20,6 +20,7 @@ struct ReproduceOptions {
   int64_t images = 0;     // test images per conversion; 0 = all
   std::string data_dir;   // MNIST folder; empty = the default
   std::vector<std::string> lif;  // LIF parameter overrides, "key=value" (as `convert --lif`)
+  double dt_ms = 0;              // 0: the paper's (1 ms); the run keeps the paper's duration in ms
 };
 
 struct ReproduceResult {
