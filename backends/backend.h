@@ -37,7 +37,8 @@ struct LayerStats {
   int64_t spikes = 0;            // over all images and steps
   double mean_rate_hz = 0;       // spikes / (neurons · images · duration)
   double max_rate_hz = 0;        // of the most active neuron, averaged over images
-  int64_t synaptic_events = 0;   // spikes × fan-out into the next layer (the output layer has none)
+  int64_t synaptic_events = 0;   // synapse activations delivered into this layer: presynaptic spikes × fan-out
+                                 // (the input's spikes for the first layer; 0 for analog input)
 };
 
 struct InputSpike {

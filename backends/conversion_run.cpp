@@ -144,6 +144,8 @@ ConvertRunResult run_conversion(const ConvertRunOptions& o) {
   if (o.sim.steps <= 0) fail_input("--steps", "must be > 0");
   if (!(o.convert.dt_ms > 0)) fail_input("--dt", "must be > 0");
   if (!(o.convert.percentile > 0 && o.convert.percentile <= 100)) fail_input("--percentile", "must be in (0, 100]");
+  if (o.sim.record_input && o.convert.input.kind == snn::InputEncoding::current)
+    fail_input("--record-input", "current input has no spikes to record");
   std::unique_ptr<Backend> backend = make_backend(o.backend);
   LoadedModel m = load_model(o.checkpoint);
   const std::string dataset = o.dataset.empty() ? m.dataset : o.dataset;

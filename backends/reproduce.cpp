@@ -157,6 +157,8 @@ ReproduceResult reproduce(const ReproduceOptions& o) {
       if (o.dt_ms > 0) {  // same duration in ms at another resolution
         c.sim.steps = static_cast<int>(std::lround(c.sim.steps * c.convert.dt_ms / o.dt_ms));
         c.convert.dt_ms = o.dt_ms;
+        // At most one input spike per step: tensor_genn's "every step" input becomes 1000/dt Hz.
+        c.convert.input.max_rate_hz = std::min(c.convert.input.max_rate_hz, 1000.0 / o.dt_ms);
       }
       c.quiet = true;
       const ConvertRunResult cr = run_conversion(c);

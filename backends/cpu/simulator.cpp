@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <exception>
 
 #include "backends/cpu/encoder.h"
 #include "backends/cpu/neurons.h"
@@ -104,6 +105,8 @@ struct LayerPlan {
   void add_taps(const snn::Layer& l, int c, int y, int x, int pw) {
     const int K = l.kernel, S = l.stride, pad = l.padding, C = static_cast<int>(l.in_shape[0]);
     auto tap = [&](int64_t target, int64_t weight) {
+      if (target > INT32_MAX || weight > INT32_MAX || taps.size() / 2 >= static_cast<size_t>(INT32_MAX))
+        fail_input("snn layer '" + l.name + "'", "too large for the CPU simulator's 32-bit synapse tables");
       taps.push_back(static_cast<int32_t>(target));
       taps.push_back(static_cast<int32_t>(weight));
     };
@@ -165,6 +168,7 @@ struct Tally {
   std::vector<int64_t> correct;
   std::vector<std::vector<int64_t>> neuron_counts;  // per layer, per neuron (own layout; only max/sum are used)
   std::vector<float> probe_max;  // per channel of the probed layer
+  int64_t input_spikes = 0;
   Tally(int steps, const std::vector<LayerPlan>& plans, int probe) : correct(steps, 0) {
     for (const auto& p : plans) neuron_counts.emplace_back(p.neurons, 0);
     if (probe >= 0) probe_max.assign(plans[probe].oc, 0.0f);
@@ -230,6 +234,7 @@ class EventEngine {
     const auto& plans = cx_.plans;
     for (int l = 0; l <= cx_.last; ++l) pops_[l].reset(plans[l].neurons, plans[l].k);
     input_.prepare(cx_, image, true);
+    tally.input_spikes += input_.trains.total();
     const bool delayed = cx_.net.delay_steps > 0;
     const int32_t label = cx_.data.labels[image];
     for (int t = 0; t < cx_.opts.steps; ++t) {
@@ -325,7 +330,10 @@ class DenseEngine {
       for (int l = 0; l <= cx_.last; ++l) pops_[b][l].reset(plans[l].neurons, plans[l].k);
     }
     inputs_data_.resize(count);
-    for (int64_t b = 0; b < count; ++b) inputs_data_[b].prepare(cx_, first + b, false);
+    for (int64_t b = 0; b < count; ++b) {
+      inputs_data_[b].prepare(cx_, first + b, false);
+      tally.input_spikes += inputs_data_[b].trains.total();
+    }
     for (size_t l = 0; l < graphs_.size(); ++l) graphs_[l]->value(inputs_[l]).fill(0.0f);
     const bool delayed = cx_.net.delay_steps > 0;
     for (int t = 0; t < cx_.opts.steps; ++t) {
@@ -396,10 +404,16 @@ SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, c
   // per step); LIF gets the mean synaptic drive of the Poisson train at max_rate, so the same weights hold.
   cx.current_scale = net.neuron == snn::NeuronModel::lif ? static_cast<float>(net.input.max_rate_hz * net.dt_ms / 1000.0)
                                                          : 1.0f;
-  if (opts.propagation == Propagation::dense && net.input.kind == snn::InputEncoding::current)
-    fail_input("--propagation dense", "current input is simulated by the event kernel only");
+  if (opts.propagation == Propagation::dense) {
+    if (net.input.kind == snn::InputEncoding::current)
+      fail_input("--propagation dense", "current input is simulated by the event kernel only");
+    for (const auto& l : net.layers)
+      if (l.kind == snn::LayerKind::depthwise_conv)
+        fail_input("--propagation dense", "layer '" + l.name + "': no dense depthwise kernel; use event");
+  }
 
   const int64_t images = opts.images > 0 ? opts.images : data.size();
+  if (images == 0) fail_input(data.name, "no images to simulate");
   SimResult r;
   r.steps = opts.steps;
   r.images = images;
@@ -409,28 +423,36 @@ SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, c
   const int64_t classes = net.layers.back().neurons();
   r.output_counts.assign(images * classes, 0);
 
-  const int threads = std::max(1, std::min<int>(omp_get_max_threads(), static_cast<int>(images)));
-  std::vector<Tally> tallies(threads, Tally(opts.steps, cx.plans, opts.probe_layer));
   const int64_t chunk = opts.propagation == Propagation::dense ? std::max<int64_t>(1, opts.batch) : 1;
   const int64_t chunks = (images + chunk - 1) / chunk;
+  const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), chunks)));
+  std::vector<Tally> tallies(threads, Tally(opts.steps, cx.plans, opts.probe_layer));
+  // An exception must not leave an OpenMP region (std::terminate): the first one is kept and rethrown.
+  std::exception_ptr failure;
 #pragma omp parallel num_threads(threads)
   {
-    Tally& tally = tallies[omp_get_thread_num()];
-    std::unique_ptr<EventEngine> ev;
-    std::unique_ptr<DenseEngine> de;
-    if (opts.propagation == Propagation::dense)
-      de = std::make_unique<DenseEngine>(cx, chunk);
-    else
-      ev = std::make_unique<EventEngine>(cx);
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t ch = 0; ch < chunks; ++ch) {
-      const int64_t first = ch * chunk, count = std::min(chunk, images - first);
-      if (de)
-        de->run_batch(first, count, tally, r);
+    try {
+      Tally& tally = tallies[omp_get_thread_num()];
+      std::unique_ptr<EventEngine> ev;
+      std::unique_ptr<DenseEngine> de;
+      if (opts.propagation == Propagation::dense)
+        de = std::make_unique<DenseEngine>(cx, chunk);
       else
-        ev->run_image(first, tally, r);
+        ev = std::make_unique<EventEngine>(cx);
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t ch = 0; ch < chunks; ++ch) {
+        const int64_t first = ch * chunk, count = std::min(chunk, images - first);
+        if (de)
+          de->run_batch(first, count, tally, r);
+        else
+          ev->run_image(first, tally, r);
+      }
+    } catch (...) {
+#pragma omp critical(sf_sim_failure)
+      if (!failure) failure = std::current_exception();
     }
   }
+  if (failure) std::rethrow_exception(failure);
 
   for (const Tally& t : tallies) {
     for (int s = 0; s < opts.steps; ++s) r.correct[s] += t.correct[s];
@@ -451,9 +473,14 @@ SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, c
     const double per_neuron_second = static_cast<double>(images) * duration_s;
     s.mean_rate_hz = static_cast<double>(s.spikes) / (static_cast<double>(p.neurons) * per_neuron_second);
     s.max_rate_hz = static_cast<double>(mx) / per_neuron_second;
-    if (l + 1 < static_cast<int>(cx.plans.size()))
-      s.synaptic_events = static_cast<int64_t>(static_cast<double>(s.spikes) * cx.plans[l + 1].fanout);
     r.layers.push_back(s);
+  }
+  // Events into each layer: its source's spikes times its mean fan-out per presynaptic neuron.
+  int64_t input_spikes = 0;
+  for (const Tally& t : tallies) input_spikes += t.input_spikes;
+  for (int l = 0; l <= cx.last; ++l) {
+    const int64_t source = l == 0 ? input_spikes : r.layers[l - 1].spikes;
+    r.layers[l].synaptic_events = static_cast<int64_t>(static_cast<double>(source) * cx.plans[l].fanout);
   }
   if (opts.record_input && net.input.kind != snn::InputEncoding::current) {
     // Regenerated from the same per-image streams the simulation used (cheap next to simulating).

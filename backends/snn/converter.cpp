@@ -232,6 +232,8 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
   if (!(opts.input.max_rate_hz > 0) || opts.input.max_rate_hz * opts.dt_ms > 1000.0)
     fail_input("--max-rate", "must be > 0 and at most one spike per step (1000 / dt Hz)");
   if (!(opts.percentile > 0 && opts.percentile <= 100)) fail_input("--percentile", "must be in (0, 100]");
+  if (opts.norm_images < 1 || opts.spike_norm_images < 1) fail_input("--norm-images", "must be at least 1");
+  if (!(opts.v_init >= 0 && opts.v_init < 1)) fail_input("--v-init", "must be in [0, 1) (a fraction of θ)");
   if (norm_data.images.defined() && norm_data.sample_shape() != model.input_shape())
     fail_input("normalisation data", "images are " + sf::to_string(norm_data.sample_shape()) + ", the model reads " +
                                          sf::to_string(model.input_shape()));
@@ -257,9 +259,13 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
   const bool liu = lif && opts.norm == Norm::none;
   const double p_in = opts.input.kind == InputEncoding::current && !lif ? 1.0
                                                                          : opts.input.max_rate_hz * opts.dt_ms / 1000.0;
+  // The activation's PAF scale p is folded into the weights (and a pool population's weight) feeding it:
+  // p·ReLU(x) = ReLU(p·x). Not for Liu's mapping, where p = S·τsyn is the LIF neuron's own gain: a rate λ
+  // already gives the next layer w·λ·τsyn = w·(p·f).
   for (const Stage& s : stages) {
     Layer l = make_layer(s);
-    if (s.weighted) scale_layer(l, s.act_scale, s.act_scale * (liu ? 1.0 : p_in));  // PAF p folded in
+    const double p = liu ? 1.0 : s.act_scale;
+    scale_layer(l, p, p * (liu ? 1.0 : p_in));
     net.layers.push_back(std::move(l));
   }
 
@@ -337,11 +343,23 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
     }
   }
   if (lif && !liu) {
-    // Unit weight → g nA into the synapse. A bias b (per-step units) becomes the direct current equal to the
-    // steady synaptic current of b·g injected every step: b·g / (1 − e^(−dt/τs)).
-    const double g = opts.lif.cm * (opts.lif.v_thresh - opts.lif.v_reset) / opts.lif.tau_syn;
-    const double steady = 1.0 / (1.0 - std::exp(-opts.dt_ms / opts.lif.tau_syn));
-    for (Layer& l : net.layers) scale_layer(l, g, g * steady);
+    // Unit weight → g nA into the synapse, chosen so that the largest normalised input (unit-weight spikes at
+    // the input's top rate p_in per step) drives the neuron at that same top rate: the steady current
+    // I = g·p_in/(1 − P11) must give an inter-spike interval 1/max_rate = τ_ref + τm·ln(I·R / (I·R − Δ)),
+    // R = τm/cm, Δ = v_thresh − v_reset. Below Δ/R the LIF is silent (the leak's dead zone; Liu trains for
+    // it, normalised ReLU nets lose what lies there). A bias b (per-step units) becomes the direct current
+    // that moves the membrane as much per step as b·g injected into the synapse every step: b·g/(1 − P11)
+    // of synaptic current acts through P21, a direct current through P20 (neurons.h).
+    const LifParams& lp = opts.lif;
+    const double h = opts.dt_ms, R = lp.tau_m / lp.cm, delta = lp.v_thresh - lp.v_reset;
+    const double isi = 1000.0 / opts.input.max_rate_hz - lp.tau_refrac;
+    if (!(isi > 0)) fail_input("--max-rate", "the top rate must leave time after the refractory period");
+    const double i_max = delta / (R * (1.0 - std::exp(-isi / lp.tau_m)));
+    const double p11 = std::exp(-h / lp.tau_syn), p22 = std::exp(-h / lp.tau_m);
+    const double p20 = lp.tau_m / lp.cm * (1.0 - p22);
+    const double p21 = lp.tau_m * lp.tau_syn / (lp.cm * (lp.tau_syn - lp.tau_m)) * (p11 - p22);
+    const double g = i_max * (1.0 - p11) / p_in;
+    for (Layer& l : net.layers) scale_layer(l, g, g * p21 / (p20 * (1.0 - p11)));
   }
   validate(net);
   return c;

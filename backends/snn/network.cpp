@@ -131,12 +131,15 @@ void validate(const Network& net) {
   if (!(net.dt_ms > 0)) fail_input("snn", "dt must be > 0");
   if (net.delay_steps < 0 || net.delay_steps > 1) fail_input("snn", "delay_steps must be 0 or 1");
   if (net.layers.empty()) fail_input("snn", "the network has no layers");
+  if (net.input.kind != InputEncoding::current && !(net.input.max_rate_hz > 0 && net.input.max_rate_hz * net.dt_ms <= 1000))
+    fail_input("--max-rate", "must be > 0 and at most one spike per step (1000 / dt Hz)");
   if (net.neuron == NeuronModel::lif) {
     const LifParams& p = net.lif;
     if (!(p.cm > 0 && p.tau_m > 0 && p.tau_syn > 0 && p.tau_refrac >= 0))
       fail_input("snn.lif", "cm, tau_m, tau_syn must be > 0 and tau_refrac ≥ 0");
     if (!(p.v_thresh > p.v_reset)) fail_input("snn.lif", "v_thresh must be above v_reset");
     if (p.tau_m == p.tau_syn) fail_input("snn.lif", "tau_m equal to tau_syn is not supported (singular propagator)");
+    if (!std::isfinite(p.i_offset)) fail_input("snn.lif", "i_offset must be a number");
   }
   Shape prev = net.input_shape;
   for (const auto& l : net.layers) {
@@ -150,6 +153,7 @@ void validate(const Network& net) {
     switch (l.kind) {
       case LayerKind::conv:
       case LayerKind::depthwise_conv: {
+        if (l.kernel < 1 || l.stride < 1 || l.padding < 0) fail_input(where, "kernel and stride must be ≥ 1");
         const bool dw = l.kind == LayerKind::depthwise_conv;
         const int64_t o = dw ? in[0] : l.weight.defined() ? l.weight.dim(0) : -1;
         const Shape w{o, dw ? 1 : in[0], l.kernel, l.kernel};
@@ -175,6 +179,8 @@ void validate(const Network& net) {
     if (!(l.threshold > 0) || !std::isfinite(l.threshold)) fail_input(where, "threshold must be a positive number");
     prev = l.out_shape;
   }
+  const Shape& out = net.layers.back().out_shape;
+  if (out[1] != 1 || out[2] != 1) fail_input("snn", "the readout layer must be [classes, 1, 1] (a dense layer)");
 }
 
 }  // namespace sf::snn

@@ -7,6 +7,7 @@
 // to an exponentially decaying synaptic current, voltages in mV, times in ms, the threshold is
 // lif.v_thresh (per-layer `threshold` is unused).
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,7 +31,8 @@ struct LifParams {
   double v_reset = -65.0;    // mV
   double v_thresh = -50.0;   // mV
   double tau_syn = 5.0;      // ms, both tau_syn_E and tau_syn_I (an export writes it to both)
-  double i_offset = 0.1;     // nA, constant current into every neuron
+  double i_offset = 0.1;     // nA, constant current into every neuron (8 mV at rest: it narrows the leak's
+                             // dead zone below threshold, for normalised nets too)
 };
 
 enum class InputEncoding {
