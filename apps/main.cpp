@@ -35,7 +35,8 @@ const char* kUsage =
     "        the model's layer table (name, type, output shape, parameters, MACs)\n"
     "  convert MODEL.sfm [--backend cpu] [--norm none|data|robust|spike] [--percentile 99.9]\n"
     "        [--neuron if|if_subtract|lif] [--input poisson|current|regular] [--max-rate HZ] [--steps N]\n"
-    "        [--dt MS] [--images N] [--pool auto|spiking|merged] [--propagation event|dense] [--v-init F]\n"
+    "        [--dt MS] [--images N] [--pool auto|spiking|merged] [--propagation event|dense] [--batch N]\n"
+    "        [--v-init F]\n"
     "        [--norm-images N] [--seed N] [--record-input] [--lif KEY=VALUE]... [--dataset NAME]\n"
     "        [--data-dir DIR] [--threads N]\n"
     "        [--out DIR]\n"
@@ -211,6 +212,7 @@ sf::ConvertRunOptions convert_options(const Args& a) {
     o.sim.propagation = *v == "event" ? sf::Propagation::event : sf::Propagation::dense;
   }
   sf::apply_lif_overrides(o.convert.lif, a.lif);
+  if (a.batch > 0) o.sim.batch = a.batch;
   o.sim.record_input = a.record_input;
   o.out_dir = a.out;
   o.dataset = a.dataset;
@@ -220,7 +222,7 @@ sf::ConvertRunOptions convert_options(const Args& a) {
 
 int cmd_convert(const Args& a) {
   allow_only(a, {"--backend", "--norm", "--percentile", "--neuron", "--input", "--max-rate", "--steps", "--dt",
-                 "--images", "--pool", "--propagation", "--v-init", "--norm-images", "--seed", "--record-input", "--lif",
+                 "--images", "--pool", "--propagation", "--batch", "--v-init", "--norm-images", "--seed", "--record-input", "--lif",
                  "--dataset", "--data-dir", "--threads", "--out"});
   sf::ConvertRunOptions o = convert_options(a);
   o.checkpoint = one_positional(a, "MODEL.sfm");
