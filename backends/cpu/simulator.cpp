@@ -18,15 +18,29 @@ namespace {
 
 using snn::LayerKind;
 
-// Adds a · w[0..n) to d[0..n); n known at compile time for the common channel counts so the loop unrolls
-// into whole vector operations instead of a scalar remainder.
+// Adds a · w[0..n) to d[0..n) for every tap in [tap, end); n known at compile time for the common channel
+// counts so the loop unrolls into whole vector operations instead of a scalar remainder.
+using RunAdder = void (*)(const int32_t* tap, const int32_t* end, const float* wt, float a, float* dst, int n);
+
 template <int N>
-inline void add_runs(const int32_t* tap, const int32_t* end, const float* wt, float a, float* dst) {
+void add_runs(const int32_t* tap, const int32_t* end, const float* wt, float a, float* dst, int) {
   for (; tap < end; tap += 2) {
     float* d = dst + tap[0];
     const float* w = wt + tap[1];
     for (int o = 0; o < N; ++o) d[o] += a * w[o];
   }
+}
+
+inline void add_runs_any(const int32_t* tap, const int32_t* end, const float* wt, float a, float* dst, int n) {
+  for (; tap < end; tap += 2)
+    for (int o = 0; o < n; ++o) dst[tap[0] + o] += a * wt[tap[1] + o];
+}
+
+template <int... N>
+RunAdder adder_for(int n) {
+  RunAdder f = add_runs_any;
+  ((f = n == N ? add_runs<N> : f), ...);
+  return f;
 }
 
 // A layer prepared for simulation. The event path does not decode coordinates per spike (integer divisions
@@ -38,6 +52,7 @@ struct LayerPlan {
   NeuronConstants k;
   int oc, oh, ow;
   int run = 1;               // weights per tap: O for conv/dense, 1 for depthwise/avgpool
+  RunAdder adder = add_runs_any;
   std::vector<float> wt;     // conv [C][K][K][O], depthwise [C][K][K], dense [pooled HWC index][O], avgpool {w}
   std::vector<int32_t> row;  // taps of presynaptic neuron j: taps[2·row[j] .. 2·row[j + 1])
   std::vector<int32_t> taps; // (target offset, weight offset) pairs
@@ -99,6 +114,7 @@ struct LayerPlan {
         for (int i = 0; i < oh * ow; ++i) bias_chw[c * oh * ow + i] = bias_hwc[i * oc + c] = l.bias[c];
     }
     fanout = pre ? static_cast<double>(taps.size() / 2) * run / static_cast<double>(pre) : 0.0;
+    adder = adder_for<1, 6, 8, 10, 12, 16, 32, 64>(run);
   }
 
   // Taps of (pooled) input (c, y, x): out[o, oy, ox] reads in[c, oy·S + ky − pad, ox·S + kx − pad].
@@ -140,26 +156,7 @@ struct LayerPlan {
   void scatter(int32_t pre, float a, float* dst) const {
     const int32_t* t = taps.data() + 2 * static_cast<int64_t>(row[pre]);
     const int32_t* e = taps.data() + 2 * static_cast<int64_t>(row[pre + 1]);
-    const float* w = wt.data();
-    switch (run) {
-      case 1:
-        return add_runs<1>(t, e, w, a, dst);
-      case 6:
-        return add_runs<6>(t, e, w, a, dst);
-      case 10:
-        return add_runs<10>(t, e, w, a, dst);
-      case 12:
-        return add_runs<12>(t, e, w, a, dst);
-      case 16:
-        return add_runs<16>(t, e, w, a, dst);
-      case 32:
-        return add_runs<32>(t, e, w, a, dst);
-      case 64:
-        return add_runs<64>(t, e, w, a, dst);
-      default:
-        for (; t < e; t += 2)
-          for (int o = 0; o < run; ++o) dst[t[0] + o] += a * w[t[1] + o];
-    }
+    adder(t, e, wt.data(), a, dst, run);
   }
 };
 
