@@ -632,11 +632,11 @@ TEST_F(CliTest, ReproduceTrainsConvertsAndReusesCheckpoints) {
   const CmdResult r = spikeforge(tmp, args);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   const std::string table = read_text(out + "/table.md");
-  for (const char* row : {"| ReLU |", "| Noisy Softplus |", "| Softplus |", "97.81", "SNN 1 s (thesis)"})
+  for (const char* row : {"| ReLU |", "| Noisy Softplus |", "| Softplus (seed recipe) |", "97.81", "SNN 1 s (thesis)"})
     EXPECT_TRUE(contains(table, row)) << row << " missing from\n" << table;
   EXPECT_TRUE(contains(r.out, table.substr(0, 40))) << r.out;
-  EXPECT_TRUE(fs::is_regular_file(out + "/mnist_nsp_liu/seed1/model.sfm"));
-  EXPECT_TRUE(fs::is_regular_file(out + "/mnist_nsp_liu/seed1/snn/summary.json"));
+  EXPECT_TRUE(fs::is_regular_file(out + "/mnist_nsp_liu_recipe/seed1/model.sfm"));
+  EXPECT_TRUE(fs::is_regular_file(out + "/mnist_nsp_liu_recipe/seed1/snn/summary.json"));
   EXPECT_TRUE(contains(read_text(out + "/results.json"), "\"snn_accuracy\""));
   const CmdResult again = spikeforge(tmp, args);
   ASSERT_EQ(again.code, 0) << again.err;
