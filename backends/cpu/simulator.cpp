@@ -199,8 +199,6 @@ struct Context {
   float current_scale; // current input: amplitude of a pixel of value 1 per step
 };
 
-uint64_t image_seed(uint64_t seed, int64_t image) { return seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(image); }
-
 // Input of one image: spike trains (poisson/regular) or the constant first-layer current (current).
 struct ImageInput {
   InputTrains trains;
@@ -216,7 +214,7 @@ struct ImageInput {
           if (px[i] != 0.0f) l0.scatter(static_cast<int32_t>(i), px[i] * cx.current_scale, constant.data());
       return;
     }
-    Rng rng(image_seed(cx.opts.seed, image));
+    Rng rng(image_stream_seed(cx.opts.seed, image));
     trains.generate(px, cx.n_input, cx.net.input, cx.net.dt_ms, cx.opts.steps, rng);
   }
 };
@@ -483,7 +481,7 @@ SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, c
     // Regenerated from the same per-image streams the simulation used (cheap next to simulating).
     InputTrains trains;
     for (int64_t i = 0; i < images; ++i) {
-      Rng rng(image_seed(opts.seed, i));
+      Rng rng(image_stream_seed(opts.seed, i));
       trains.generate(data.images.data() + i * cx.n_input, cx.n_input, net.input, net.dt_ms, opts.steps, rng);
       for (int t = 0; t < opts.steps; ++t)
         for (int32_t px : trains.at(t)) r.input_spikes.push_back({static_cast<int32_t>(i), px, t});

@@ -1,0 +1,303 @@
+#include "backends/spinnaker/exporter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include "backends/cpu/encoder.h"
+#include "backends/spinnaker/project_files.h"
+#include "core/error.h"
+#include "core/io.h"
+#include "core/json.h"
+
+namespace sf::spinnaker {
+
+using snn::LayerKind;
+
+std::vector<Synapse> expand_layer(const snn::Layer& l) {
+  std::vector<Synapse> out;
+  const int P = std::max(l.pool_in, 1);
+  const int64_t C = l.in_shape[0], H = l.in_shape[1], W = l.in_shape[2];
+  const int64_t ph = H / P, pw = W / P;
+  const int64_t O = l.out_shape[0], OH = l.out_shape[1], OW = l.out_shape[2];
+  const float merged = 1.0f / static_cast<float>(P * P);
+  // Every pooled input (c, y, x) stands for its P × P presynaptic neurons, each with weight w / P².
+  auto add = [&](int64_t c, int64_t y, int64_t x, int64_t post, float w) {
+    if (w == 0.0f) return;
+    for (int dy = 0; dy < P; ++dy)
+      for (int dx = 0; dx < P; ++dx)
+        out.push_back({static_cast<int32_t>((c * H + y * P + dy) * W + x * P + dx), static_cast<int32_t>(post),
+                       w * merged});
+  };
+  switch (l.kind) {
+    case LayerKind::conv:
+    case LayerKind::depthwise_conv: {
+      const bool dw = l.kind == LayerKind::depthwise_conv;
+      const int64_t K = l.kernel, cin = dw ? 1 : C;
+      for (int64_t o = 0; o < O; ++o)
+        for (int64_t oy = 0; oy < OH; ++oy)
+          for (int64_t ox = 0; ox < OW; ++ox)
+            for (int64_t ci = 0; ci < cin; ++ci)
+              for (int64_t ky = 0; ky < K; ++ky)
+                for (int64_t kx = 0; kx < K; ++kx) {
+                  const int64_t iy = oy * l.stride + ky - l.padding, ix = ox * l.stride + kx - l.padding;
+                  if (iy < 0 || ix < 0 || iy >= ph || ix >= pw) continue;
+                  add(dw ? o : ci, iy, ix, (o * OH + oy) * OW + ox, l.weight[((o * cin + ci) * K + ky) * K + kx]);
+                }
+      break;
+    }
+    case LayerKind::dense:
+      for (int64_t o = 0; o < O; ++o)
+        for (int64_t j = 0; j < C * ph * pw; ++j)
+          add(j / (ph * pw), j / pw % ph, j % pw, o, l.weight[o * C * ph * pw + j]);
+      break;
+    case LayerKind::avgpool:
+      for (int64_t c = 0; c < O; ++c)
+        for (int64_t oy = 0; oy < OH; ++oy)
+          for (int64_t ox = 0; ox < OW; ++ox)
+            for (int64_t dy = 0; dy < l.kernel; ++dy)
+              for (int64_t dx = 0; dx < l.kernel; ++dx)
+                add(c, oy * l.kernel + dy, ox * l.kernel + dx, (c * OH + oy) * OW + ox, l.pool_weight);
+      break;
+  }
+  return out;
+}
+
+namespace {
+
+constexpr int kMaxNeuronsPerCore = 256;  // sPyNNaker's default and its limit for IF_curr_exp
+constexpr int kCoresPerChip = 16;        // 18 cores: one monitor, one spare
+constexpr double kSdramPerChipMb = 123.5;
+constexpr int kMaxDelayTicks = 16;       // on-core delays; longer ones need delay-extension cores
+
+// sPyNNaker holds weights as 16-bit integers with one power-of-two scale per synapse type of a population,
+// chosen so that the largest input a neuron can receive in one step still fits: LSB = 2^(⌈log2 max_sum⌉ − 16).
+double weight_lsb(double max_summed_input) {
+  if (!(max_summed_input > 0)) return 0;
+  return std::ldexp(1.0, static_cast<int>(std::ceil(std::log2(max_summed_input))) - 16);
+}
+
+double quantise(double w, double lsb) { return lsb > 0 ? std::copysign(std::round(std::fabs(w) / lsb) * lsb, w) : w; }
+
+struct LayerProjections {
+  ProjectionReport exc, inh;
+};
+
+LayerProjections analyse_layer(const snn::Layer& l, const std::vector<Synapse>& syn) {
+  LayerProjections r;
+  r.exc.name = l.name + "_exc", r.exc.receptor = "excitatory";
+  r.inh.name = l.name + "_inh", r.inh.receptor = "inhibitory";
+  const int64_t pre_n = numel(l.in_shape), post_n = l.neurons();
+  for (ProjectionReport* p : {&r.exc, &r.inh}) {
+    const bool exc = p == &r.exc;
+    std::vector<int64_t> rows(pre_n, 0);
+    std::vector<double> sums(post_n, 0.0);
+    for (const Synapse& s : syn) {
+      if ((s.weight > 0) != exc) continue;
+      ++p->synapses;
+      ++rows[s.pre];
+      sums[s.post] += std::fabs(s.weight);
+      p->max_weight = std::max(p->max_weight, static_cast<double>(std::fabs(s.weight)));
+    }
+    p->longest_row = rows.empty() ? 0 : *std::max_element(rows.begin(), rows.end());
+    p->weight_lsb = weight_lsb(sums.empty() ? 0.0 : *std::max_element(sums.begin(), sums.end()));
+    for (const Synapse& s : syn) {
+      if ((s.weight > 0) != exc) continue;
+      const double q = quantise(s.weight, p->weight_lsb);
+      if (q == 0)
+        ++p->zero_weights;
+      else
+        p->max_relative_error = std::max(p->max_relative_error, std::fabs(q - s.weight) / std::fabs(s.weight));
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+Report analyse(const snn::Network& net, int neurons_per_core) {
+  if (neurons_per_core < 1 || neurons_per_core > kMaxNeuronsPerCore)
+    fail_input("--neurons-per-core", "must be in 1.." + std::to_string(kMaxNeuronsPerCore));
+  snn::validate(net);
+  Report r;
+  auto population = [&](const std::string& name, int64_t n) {
+    const int64_t cores = (n + neurons_per_core - 1) / neurons_per_core;
+    r.populations.push_back({name, n, cores});
+    r.cores += cores;
+  };
+  population("input", numel(net.input_shape));
+  double sdram = 0;
+  const int delay = std::max(1, net.delay_steps);
+  r.delay_min_ticks = r.delay_max_ticks = delay;
+  for (const auto& l : net.layers) {
+    population(l.name, l.neurons());
+    const LayerProjections p = analyse_layer(l, expand_layer(l));
+    for (const ProjectionReport& pr : {p.exc, p.inh}) {
+      if (pr.synapses == 0) continue;
+      r.projections.push_back(pr);
+      r.synapses += pr.synapses;
+      // Synaptic matrix: one 4-byte word per synapse plus a 3-word header per presynaptic row.
+      sdram += 4.0 * pr.synapses + 12.0 * numel(l.in_shape);
+      const double zero_fraction = static_cast<double>(pr.zero_weights) / static_cast<double>(pr.synapses);
+      if (zero_fraction > 0.01) {
+        char buf[256];
+        std::snprintf(buf, sizeof buf, "%s: %.1f %% of the weights round to 0 at 16 bits (resolution %.3g)",
+                      pr.name.c_str(), 100 * zero_fraction, pr.weight_lsb);
+        r.warnings.push_back(buf);
+      }
+    }
+    sdram += 128.0 * l.neurons();  // neuron state and parameters
+  }
+  if (net.neuron == snn::NeuronModel::if_subtract)
+    r.warnings.push_back(
+        "reset by subtraction: no PyNN standard cell has it, the export resets to a value (expect a small "
+        "accuracy cost; `convert --export-exact` predicts it)");
+  if (r.delay_max_ticks > kMaxDelayTicks)
+    r.warnings.push_back("delays above " + std::to_string(kMaxDelayTicks) + " ticks need delay-extension cores");
+  r.sdram_mb = sdram / (1024.0 * 1024.0);
+  r.chips = std::max<int64_t>((r.cores + kCoresPerChip - 1) / kCoresPerChip,
+                              static_cast<int64_t>(std::ceil(r.sdram_mb / kSdramPerChipMb)));
+  return r;
+}
+
+std::string Report::text() const {
+  std::string out = "population        neurons   cores\n";
+  char buf[256];
+  for (const auto& p : populations) {
+    std::snprintf(buf, sizeof buf, "%-16s %8lld %7lld\n", p.name.c_str(), static_cast<long long>(p.neurons),
+                  static_cast<long long>(p.cores));
+    out += buf;
+  }
+  out += "projection          synapses  longest row   max |w|   16-bit LSB  zero  max rel. error\n";
+  for (const auto& p : projections) {
+    std::snprintf(buf, sizeof buf, "%-18s %9lld %12lld %9.4g %12.3g %5lld %14.2e\n", p.name.c_str(),
+                  static_cast<long long>(p.synapses), static_cast<long long>(p.longest_row), p.max_weight,
+                  p.weight_lsb, static_cast<long long>(p.zero_weights), p.max_relative_error);
+    out += buf;
+  }
+  std::snprintf(buf, sizeof buf,
+                "total: %lld cores on %lld chip(s), %lld synapses, ≈ %.2f MB SDRAM (estimate), delays %d–%d ticks\n",
+                static_cast<long long>(cores), static_cast<long long>(chips), static_cast<long long>(synapses),
+                sdram_mb, delay_min_ticks, delay_max_ticks);
+  out += buf;
+  for (const auto& w : warnings) out += "warning: " + w + "\n";
+  return out;
+}
+
+std::string Report::json() const {
+  JsonWriter j;
+  j.begin_object();
+  j.field("cores", cores).field("chips", chips).field("synapses", synapses).field("sdram_mb_estimate", sdram_mb);
+  j.field("delay_min_ticks", delay_min_ticks).field("delay_max_ticks", delay_max_ticks);
+  j.key("populations").begin_array();
+  for (const auto& p : populations)
+    j.begin_object().field("name", p.name).field("neurons", p.neurons).field("cores", p.cores).end_object();
+  j.end_array();
+  j.key("projections").begin_array();
+  for (const auto& p : projections)
+    j.begin_object()
+        .field("name", p.name)
+        .field("receptor", p.receptor)
+        .field("synapses", p.synapses)
+        .field("longest_row", p.longest_row)
+        .field("max_weight", p.max_weight)
+        .field("weight_lsb", p.weight_lsb)
+        .field("zero_weights", p.zero_weights)
+        .field("max_relative_error", p.max_relative_error)
+        .end_object();
+  j.end_array();
+  j.key("warnings").begin_array();
+  for (const auto& w : warnings) j.value(w);
+  j.end_array();
+  j.end_object();
+  return j.str();
+}
+
+snn::Network as_exported(const snn::Network& net, bool quantise_weights) {
+  snn::Network out = net;
+  if (out.neuron == snn::NeuronModel::if_subtract) out.neuron = snn::NeuronModel::if_reset_zero;
+  for (auto& l : out.layers) {
+    if (l.weight.defined()) l.weight = l.weight.clone();
+    if (!quantise_weights) continue;
+    // The tensor holds w; each exported synapse carries w / P² (merged pooling), quantised per sign.
+    const LayerProjections p = analyse_layer(l, expand_layer(l));
+    const double P2 = static_cast<double>(std::max(l.pool_in, 1)) * std::max(l.pool_in, 1);
+    auto q = [&](float w) {
+      const double lsb = w > 0 ? p.exc.weight_lsb : p.inh.weight_lsb;
+      return static_cast<float>(quantise(w / P2, lsb) * P2);
+    };
+    if (l.kind == LayerKind::avgpool)
+      l.pool_weight = q(l.pool_weight);
+    else
+      for (int64_t i = 0; i < l.weight.numel(); ++i) l.weight[i] = q(l.weight[i]);
+  }
+  return out;
+}
+
+namespace {
+
+void write_connections(const std::string& path, const std::vector<Synapse>& syn, bool excitatory, double delay_ms) {
+  // PyNN's FromFileConnector format: a column header, then "i j weight delay" per synapse. Inhibitory
+  // weights are written negative: pyNN.brian2 does not check the sign (a positive weight on an inhibitory
+  // receptor silently excites); sPyNNaker takes |w| and the receptor.
+  std::string out = "# columns = [\"i\", \"j\", \"weight\", \"delay\"]\n";
+  char buf[96];
+  for (const Synapse& s : syn) {
+    if ((s.weight > 0) != excitatory) continue;
+    std::snprintf(buf, sizeof buf, "%d %d %.9g %g\n", s.pre, s.post, static_cast<double>(s.weight), delay_ms);
+    out += buf;
+  }
+  write_file_atomic(path, out);
+}
+
+}  // namespace
+
+Report export_project(const snn::Network& net, const Dataset& test, const ExportOptions& o) {
+  namespace fs = std::filesystem;
+  if (o.out_dir.empty()) fail_input("--out", "the SpiNNaker backend needs an output folder");
+  if (fs::exists(o.out_dir) && !fs::is_empty(o.out_dir) && !o.force)
+    fail_input(o.out_dir, "exists and is not empty; pass --force to write into it");
+  if (o.images < 1 || o.images > test.size())
+    fail_input("--images", std::to_string(o.images) + " requested, the test set has " + std::to_string(test.size()));
+  if (o.steps < 1) fail_input("--steps", "must be > 0");
+  if (net.input.kind == snn::InputEncoding::current)
+    fail_input("--input", "current input cannot be exported: PyNN inputs are spike sources (use poisson or regular)");
+  Report report = analyse(net, o.neurons_per_core);
+  make_dirs(o.out_dir + "/connections");
+  write_file_atomic(o.out_dir + "/network.json", snn::to_json(net));
+  const double delay_ms = std::max(1, net.delay_steps) * net.dt_ms;
+  for (const auto& l : net.layers) {
+    const std::vector<Synapse> syn = expand_layer(l);
+    write_connections(o.out_dir + "/connections/" + l.name + "_exc.txt", syn, true, delay_ms);
+    write_connections(o.out_dir + "/connections/" + l.name + "_inh.txt", syn, false, delay_ms);
+  }
+  // The test images, their labels, and the input spikes the CPU backend draws for them with the same seed.
+  const int64_t per = numel(net.input_shape);
+  std::string images = "label,pixels...\n", spikes = "image,pixel,step\n";
+  char buf[64];
+  cpu::InputTrains trains;
+  for (int64_t i = 0; i < o.images; ++i) {
+    images += std::to_string(test.labels[i]);
+    for (int64_t k = 0; k < per; ++k) {
+      std::snprintf(buf, sizeof buf, ",%.6g", static_cast<double>(test.images[i * per + k]));
+      images += buf;
+    }
+    images += "\n";
+    Rng rng(cpu::image_stream_seed(o.seed, i));
+    trains.generate(test.images.data() + i * per, per, net.input, net.dt_ms, o.steps, rng);
+    for (int t = 0; t < o.steps; ++t)
+      for (int32_t px : trains.at(t)) spikes += std::to_string(i) + "," + std::to_string(px) + "," + std::to_string(t) + "\n";
+  }
+  write_file_atomic(o.out_dir + "/test_images.csv", images);
+  write_file_atomic(o.out_dir + "/input_spikes.csv", spikes);
+  write_file_atomic(o.out_dir + "/resources.json", report.json());
+  write_file_atomic(o.out_dir + "/run.py", run_py(o.steps, o.neurons_per_core));
+  write_file_atomic(o.out_dir + "/README.md", project_readme(net, report, o.images, o.steps));
+  fs::permissions(o.out_dir + "/run.py", fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
+                  fs::perm_options::add);
+  return report;
+}
+
+}  // namespace sf::spinnaker

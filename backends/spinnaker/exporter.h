@@ -1,0 +1,68 @@
+// The SpiNNaker backend: exports an SNN description as a plain PyNN project (run.py + connection lists +
+// the test images' input spike trains) that runs unchanged on sPyNNaker or pyNN.brian2, with a resource
+// report (cores, synapses, rows, SDRAM, chips, delays, 16-bit weight quantisation) no peer tool gives.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "backends/snn/network.h"
+#include "datasets/dataset.h"
+
+namespace sf::spinnaker {
+
+struct ExportOptions {
+  std::string out_dir;
+  int64_t images = 100;       // test images whose input spikes are exported
+  int steps = 1000;           // per image
+  int neurons_per_core = 256;
+  uint64_t seed = 1;          // Poisson input: the same streams as the CPU backend (same seed → same spikes)
+  bool force = false;         // allow a non-empty out_dir
+};
+
+// One pre→post synapse in PyNN indices (populations flattened in C, H, W order).
+struct Synapse {
+  int32_t pre, post;
+  float weight;
+};
+// The layer's synapses, zero weights left out; merged pooling composed into the weights.
+std::vector<Synapse> expand_layer(const snn::Layer& layer);
+
+struct ProjectionReport {
+  std::string name;       // "<layer>_exc" / "<layer>_inh"
+  std::string receptor;   // excitatory | inhibitory
+  int64_t synapses = 0;
+  int64_t longest_row = 0;  // most synapses from one presynaptic neuron
+  double max_weight = 0;    // |w|
+  double weight_lsb = 0;    // 16-bit resolution chosen for this synapse type (power of two)
+  int64_t zero_weights = 0; // weights that round to 0 at that resolution
+  double max_relative_error = 0;
+};
+
+struct PopulationReport {
+  std::string name;
+  int64_t neurons = 0, cores = 0;
+};
+
+struct Report {
+  std::vector<PopulationReport> populations;
+  std::vector<ProjectionReport> projections;
+  int64_t cores = 0, chips = 0, synapses = 0;
+  double sdram_mb = 0;
+  int delay_min_ticks = 0, delay_max_ticks = 0;
+  std::vector<std::string> warnings;
+  std::string text() const;  // the printed report
+  std::string json() const;  // resources.json
+};
+
+// Writes the project into opts.out_dir and returns the report. BadInput for a non-empty folder without
+// force, a neuron count per core outside 1..256, or a network the board could not run.
+Report export_project(const snn::Network& net, const Dataset& test, const ExportOptions& opts);
+
+// The resource report alone (no files).
+Report analyse(const snn::Network& net, int neurons_per_core);
+
+// What the export describes, for the CPU simulator: cells reset to a value (no PyNN standard cell resets by
+// subtraction) and, when quantise, every weight rounded to its synapse type's 16-bit resolution.
+snn::Network as_exported(const snn::Network& net, bool quantise);
+
+}  // namespace sf::spinnaker
