@@ -623,6 +623,49 @@ TEST_F(ConvertCliTest, BadOptionsExitTwoNamingTheFlag) {
   EXPECT_TRUE(contains(missing.err, "nope.sfm")) << missing.err;
 }
 
+// --backend spinnaker (issue 6): the project folder, the printed report, and its bad inputs.
+TEST_F(ConvertCliTest, SpinnakerExportWritesProjectAndReport) {
+  const std::string out = tmp / "spinn";
+  const std::vector<std::string> base = {"--backend", "spinnaker", "--neuron", "lif", "--norm", "none", "--images", "5",
+                                         "--steps", "100", "--out", out};
+  const CmdResult r = convert(base);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  for (const char* f : {"run.py", "README.md", "network.json", "input_spikes.csv", "test_images.csv", "resources.json",
+                        "connections/conv1_exc.txt", "connections/conv1_inh.txt", "connections/dense_exc.txt"})
+    EXPECT_TRUE(fs::is_regular_file(out + "/" + f)) << f;
+  EXPECT_TRUE(contains(r.out, "cores")) << r.out;
+  EXPECT_TRUE(contains(r.out, "16-bit LSB")) << r.out;
+  EXPECT_EQ(lines_of(read_text(out + "/test_images.csv")).size(), 6u);
+  const auto inh = lines_of(read_text(out + "/connections/conv1_inh.txt"));
+  ASSERT_GT(inh.size(), 1u);
+  EXPECT_EQ(inh[0].rfind("# columns", 0), 0u);
+  EXPECT_TRUE(contains(inh[1], " -")) << inh[1];  // inhibitory weights are written negative
+  EXPECT_TRUE(contains(read_text(out + "/resources.json"), "\"chips\""));
+
+  // An existing, non-empty folder is refused unless --force.
+  const CmdResult again = convert(base);
+  EXPECT_EQ(again.code, 2);
+  EXPECT_TRUE(contains(error_line(again), "--force")) << again.err;
+  std::vector<std::string> forced = base;
+  forced.push_back("--force");
+  EXPECT_EQ(convert(forced).code, 0);
+
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"--neurons-per-core", "300"}, "--neurons-per-core"},
+      {{"--conv-connector", "convolution"}, "--conv-connector"},
+      {{"--input", "current"}, "--input"},
+      {{"--export-exact"}, "--export-exact"},
+  };
+  for (const auto& [extra, flag] : bad) {
+    std::vector<std::string> a = {"--backend", "spinnaker", "--neuron", "lif", "--norm", "none", "--images", "5",
+                                  "--out", tmp / "bad_spinn"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    const CmdResult b = convert(a);
+    EXPECT_EQ(b.code, 2) << extra[0] << "\n" << b.out << b.err;
+    EXPECT_TRUE(contains(error_line(b, true), flag)) << extra[0] << ": " << b.err;
+  }
+}
+
 // reproduce: the whole table pipeline on the synthetic data (20 test images, 1 trial), then a rerun that
 // reuses the checkpoints instead of training again.
 TEST_F(CliTest, ReproduceTrainsConvertsAndReusesCheckpoints) {
