@@ -218,6 +218,7 @@ std::string Report::json() const {
 snn::Network as_exported(const snn::Network& net, bool quantise_weights) {
   snn::Network out = net;
   if (out.neuron == snn::NeuronModel::if_subtract) out.neuron = snn::NeuronModel::if_reset_zero;
+  out.delay_steps = std::max(1, out.delay_steps);  // PyNN's minimum delay: one step per layer
   for (auto& l : out.layers) {
     if (l.weight.defined()) l.weight = l.weight.clone();
     if (!quantise_weights) continue;

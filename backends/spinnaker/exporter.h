@@ -62,7 +62,8 @@ Report export_project(const snn::Network& net, const Dataset& test, const Export
 Report analyse(const snn::Network& net, int neurons_per_core);
 
 // What the export describes, for the CPU simulator: cells reset to a value (no PyNN standard cell resets by
-// subtraction) and, when quantise, every weight rounded to its synapse type's 16-bit resolution.
+// subtraction), a one-step delay per layer (PyNN's minimum; IF conversions otherwise propagate within the
+// step) and, when quantise, every weight rounded to its synapse type's 16-bit resolution.
 snn::Network as_exported(const snn::Network& net, bool quantise);
 
 }  // namespace sf::spinnaker
