@@ -314,7 +314,9 @@ TEST(SnnConvertTest, UnsupportedLayersAndBadOptionsAreNamed) {
   Model m = build_model(ModelSpec{}, 1);
   m.layers()[2].type = "maxpool2d";  // pool1
   try {
-    snn::convert(m, Dataset{}, snn::ConvertOptions{.norm = snn::Norm::none});
+    snn::ConvertOptions none;
+    none.norm = snn::Norm::none;
+    snn::convert(m, Dataset{}, none);
     FAIL() << "max pooling converted";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::BadInput);
