@@ -87,8 +87,12 @@ def main():
         cell_type = sim.IF_curr_exp
     else:
         # IF neurons: IF_curr_delta without leak (tau_m far beyond the run), weights as voltage jumps, reset to
-        # 0 (no PyNN standard cell resets by subtraction), the bias as a constant current.
-        cell_type = sim.IF_curr_delta
+        # 0 (no PyNN standard cell resets by subtraction), the bias as a constant current. Brian2 tests the
+        # threshold before a step's voltage-step synapses act and then resets, wiping input that arrives in a
+        # spike step; there IF runs as IF_curr_exp with a synaptic time constant far below dt and weights
+        # scaled to deliver the same charge (w·cm/tau_fast nA for w mV), which the reset leaves alone.
+        cell_type = sim.IF_curr_exp if brian2 is not None else sim.IF_curr_delta
+        tau_fast = 0.01 * dt
     if spinnaker:
         sim.set_number_of_neurons_per_core(cell_type, NEURONS_PER_CORE)
 
@@ -106,16 +110,27 @@ def main():
             v0 = p["v_rest"]
         else:
             theta = float(layer["threshold"])
-            cell = sim.IF_curr_delta(cm=1.0, tau_m=1.0e9, tau_refrac=0.0, v_rest=0.0, v_reset=0.0, v_thresh=theta,
-                                     i_offset=bias / dt)
+            params = dict(cm=1.0, tau_m=1.0e9, tau_refrac=0.0, v_rest=0.0, v_reset=0.0, v_thresh=theta,
+                          i_offset=bias / dt)
+            if brian2 is not None:
+                cell = sim.IF_curr_exp(tau_syn_E=tau_fast, tau_syn_I=tau_fast, **params)
+            else:
+                cell = sim.IF_curr_delta(**params)
             v0 = float(net["v_init"]) * theta
         pop = sim.Population(n, cell, label=layer["name"])
         pop.initialize(v=v0)
         for receptor in ("excitatory", "inhibitory"):
             path = os.path.join(HERE, "connections", "%s_%s.txt" % (layer["name"], receptor[:3]))
-            if os.path.getsize(path) > 0 and len(open(path).read().splitlines()) > 1:
-                sim.Projection(pops[-1], pop, sim.FromFileConnector(path), sim.StaticSynapse(),
-                               receptor_type=receptor, label="%s_%s" % (layer["name"], receptor[:3]))
+            if len(open(path).read().splitlines()) <= 1:
+                continue  # header only: no synapse of this sign
+            if not lif and brian2 is not None:
+                rows = np.loadtxt(path, skiprows=1, ndmin=2)
+                rows[:, 2] *= 1.0 / tau_fast  # cm = 1 nF: w mV of charge = w·cm/tau_fast nA over tau_fast
+                connector = sim.FromListConnector([tuple(r) for r in rows], column_names=["weight", "delay"])
+            else:
+                connector = sim.FromFileConnector(path)
+            sim.Projection(pops[-1], pop, connector, sim.StaticSynapse(), receptor_type=receptor,
+                           label="%s_%s" % (layer["name"], receptor[:3]))
         pops.append(pop)
     out = pops[-1]
     out.record(["spikes", "v"])
