@@ -149,6 +149,14 @@ ConvertRunResult run_conversion(const ConvertRunOptions& o) {
     fail_input("--record-input", "current input has no spikes to record");
   std::unique_ptr<Backend> backend = make_backend(o.backend);
   const bool exporting = !backend->simulates();
+  // What an export would refuse is refused before converting (spike-norm can take minutes).
+  if (exporting) {
+    if (o.export_exact) fail_input("--export-exact", "is a mode of the simulating backends (cpu)");
+    if (o.convert.input.kind == snn::InputEncoding::current)
+      fail_input("--input", "current input cannot be exported: PyNN inputs are spike sources (use poisson or regular)");
+    if (!o.out_dir.empty() && std::filesystem::exists(o.out_dir) && !std::filesystem::is_empty(o.out_dir) && !o.force)
+      fail_input(o.out_dir, "exists and is not empty; pass --force to write into it");
+  }
   // Spike-norm calibrates by simulating, whichever backend receives the network.
   std::unique_ptr<Backend> calibrator = exporting ? make_backend("cpu") : nullptr;
   LoadedModel m = load_model(o.checkpoint);

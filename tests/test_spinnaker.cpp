@@ -96,8 +96,9 @@ TEST(SpinnakerExportTest, ConnectionListsMatchTheLayerFormulas) {
 }
 
 TEST(SpinnakerExportTest, ReportQuantisesWeightsPerSynapseType) {
-  // One dense layer 3 → 2: neuron 0 receives 1.0 and 0.5 (Σ 1.5 → LSB 2^(1 − 16)), and a tiny 1e-6 weight;
-  // neuron 1 an inhibitory −0.25.
+  // One dense layer 3 → 2: neuron 0 receives 1.0, 0.5 and a tiny 1e-6 (fan-in 3), neuron 1 an inhibitory −0.25.
+  // sPyNNaker's bound M = max|w| × max fan-in: excitatory 3 → shift 2 → LSB 2^(2 − 15); inhibitory 0.25 →
+  // shift 0 → LSB 2^−15.
   snn::Network net;
   net.input_shape = {3, 1, 1};
   snn::Layer l;
@@ -109,11 +110,19 @@ TEST(SpinnakerExportTest, ReportQuantisesWeightsPerSynapseType) {
   const auto& exc = r.projections[0];
   EXPECT_EQ(exc.synapses, 3);
   EXPECT_EQ(exc.longest_row, 1);
-  EXPECT_DOUBLE_EQ(exc.weight_lsb, std::ldexp(1.0, 1 - 16));
+  EXPECT_DOUBLE_EQ(exc.weight_lsb, std::ldexp(1.0, 2 - 15));
   EXPECT_EQ(exc.zero_weights, 1);  // 1e-6 < LSB / 2
   const auto& inh = r.projections[1];
   EXPECT_EQ(inh.synapses, 1);
-  EXPECT_DOUBLE_EQ(inh.weight_lsb, std::ldexp(1.0, -2 - 16));
+  EXPECT_DOUBLE_EQ(inh.weight_lsb, std::ldexp(1.0, -15));
+  // M exactly a power of two takes one more bit (a weight of 2^shift would not fit in 16 bits otherwise).
+  snn::Network pow2 = net;
+  pow2.layers[0].weight = Tensor::from({2, 3}, {2.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f});
+  EXPECT_DOUBLE_EQ(spinnaker::analyse(pow2, 256).projections[0].weight_lsb, std::ldexp(1.0, 2 - 15));
+  // Names become file names: they must be unique and safe.
+  snn::Network twice = net;
+  twice.layers[0].name = "../fc";
+  EXPECT_THROW(spinnaker::analyse(twice, 256), Error);
   ASSERT_FALSE(r.warnings.empty());  // 1 of 3 excitatory weights lost: more than 1 %
   EXPECT_NE(r.warnings[0].find("fc_exc"), std::string::npos) << r.warnings[0];
   EXPECT_EQ(r.cores, 2);  // input and fc, one core each

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "backends/cpu/encoder.h"
 #include "backends/spinnaker/project_files.h"
@@ -72,11 +73,15 @@ constexpr int kCoresPerChip = 16;        // 18 cores: one monitor, one spare
 constexpr double kSdramPerChipMb = 123.5;
 constexpr int kMaxDelayTicks = 16;       // on-core delays; longer ones need delay-extension cores
 
-// sPyNNaker holds weights as 16-bit integers with one power-of-two scale per synapse type of a population,
-// chosen so that the largest input a neuron can receive in one step still fits: LSB = 2^(⌈log2 max_sum⌉ − 16).
-double weight_lsb(double max_summed_input) {
-  if (!(max_summed_input > 0)) return 0;
-  return std::ldexp(1.0, static_cast<int>(std::ceil(std::log2(max_summed_input))) - 16);
+// sPyNNaker holds weights as 16-bit integers with one power-of-two scale per synapse type of a population.
+// Its synaptic manager bounds the input a neuron can receive in one step by M = max|w| × the largest fan-in,
+// takes shift = max(0, ⌈log2 M⌉), one more when 2^shift ≤ M, and stores w in units of 2^(shift − 15).
+double weight_lsb(double max_weight, int64_t max_fan_in) {
+  const double m = max_weight * static_cast<double>(max_fan_in);
+  if (!(m > 0)) return 0;
+  int shift = std::max(0, static_cast<int>(std::ceil(std::log2(m))));
+  if (std::ldexp(1.0, shift) <= m) ++shift;
+  return std::ldexp(1.0, shift - 15);
 }
 
 double quantise(double w, double lsb) { return lsb > 0 ? std::copysign(std::round(std::fabs(w) / lsb) * lsb, w) : w; }
@@ -92,17 +97,16 @@ LayerProjections analyse_layer(const snn::Layer& l, const std::vector<Synapse>& 
   const int64_t pre_n = numel(l.in_shape), post_n = l.neurons();
   for (ProjectionReport* p : {&r.exc, &r.inh}) {
     const bool exc = p == &r.exc;
-    std::vector<int64_t> rows(pre_n, 0);
-    std::vector<double> sums(post_n, 0.0);
+    std::vector<int64_t> rows(pre_n, 0), fan_in(post_n, 0);
     for (const Synapse& s : syn) {
       if ((s.weight > 0) != exc) continue;
       ++p->synapses;
       ++rows[s.pre];
-      sums[s.post] += std::fabs(s.weight);
+      ++fan_in[s.post];
       p->max_weight = std::max(p->max_weight, static_cast<double>(std::fabs(s.weight)));
     }
     p->longest_row = rows.empty() ? 0 : *std::max_element(rows.begin(), rows.end());
-    p->weight_lsb = weight_lsb(sums.empty() ? 0.0 : *std::max_element(sums.begin(), sums.end()));
+    p->weight_lsb = weight_lsb(p->max_weight, fan_in.empty() ? 0 : *std::max_element(fan_in.begin(), fan_in.end()));
     for (const Synapse& s : syn) {
       if ((s.weight > 0) != exc) continue;
       const double q = quantise(s.weight, p->weight_lsb);
@@ -121,6 +125,13 @@ Report analyse(const snn::Network& net, int neurons_per_core) {
   if (neurons_per_core < 1 || neurons_per_core > kMaxNeuronsPerCore)
     fail_input("--neurons-per-core", "must be in 1.." + std::to_string(kMaxNeuronsPerCore));
   snn::validate(net);
+  std::set<std::string> names = {"input"};
+  for (const auto& l : net.layers) {
+    const bool safe = !l.name.empty() && l.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                                   "0123456789_-") == std::string::npos;
+    if (!safe || !names.insert(l.name).second)
+      fail_input("snn layer '" + l.name + "'", "layer names must be unique and made of letters, digits, _ and -");
+  }
   Report r;
   auto population = [&](const std::string& name, int64_t n) {
     const int64_t cores = (n + neurons_per_core - 1) / neurons_per_core;
@@ -266,13 +277,20 @@ Report export_project(const snn::Network& net, const Dataset& test, const Export
   if (net.input.kind == snn::InputEncoding::current)
     fail_input("--input", "current input cannot be exported: PyNN inputs are spike sources (use poisson or regular)");
   Report report = analyse(net, o.neurons_per_core);
-  make_dirs(o.out_dir + "/connections");
-  write_file_atomic(o.out_dir + "/network.json", snn::to_json(net));
+  // The project is written into a sibling folder and renamed into place, so a failure part-way never leaves
+  // a half-written export (nor, with --force, a mix of an old and a new one).
+  fs::path final_dir = fs::absolute(fs::path(o.out_dir)).lexically_normal();
+  if (final_dir.filename().empty()) final_dir = final_dir.parent_path();  // "DIR/"
+  const std::string dir = (final_dir.parent_path() / ("." + final_dir.filename().string() + ".partial")).string();
+  fs::remove_all(dir);
+  make_dirs(dir + "/connections");
+  try {
+  write_file_atomic(dir + "/network.json", snn::to_json(net));
   const double delay_ms = std::max(1, net.delay_steps) * net.dt_ms;
   for (const auto& l : net.layers) {
     const std::vector<Synapse> syn = expand_layer(l);
-    write_connections(o.out_dir + "/connections/" + l.name + "_exc.txt", syn, true, delay_ms);
-    write_connections(o.out_dir + "/connections/" + l.name + "_inh.txt", syn, false, delay_ms);
+    write_connections(dir + "/connections/" + l.name + "_exc.txt", syn, true, delay_ms);
+    write_connections(dir + "/connections/" + l.name + "_inh.txt", syn, false, delay_ms);
   }
   // The test images, their labels, and the input spikes the CPU backend draws for them with the same seed.
   const int64_t per = numel(net.input_shape);
@@ -291,13 +309,20 @@ Report export_project(const snn::Network& net, const Dataset& test, const Export
     for (int t = 0; t < o.steps; ++t)
       for (int32_t px : trains.at(t)) spikes += std::to_string(i) + "," + std::to_string(px) + "," + std::to_string(t) + "\n";
   }
-  write_file_atomic(o.out_dir + "/test_images.csv", images);
-  write_file_atomic(o.out_dir + "/input_spikes.csv", spikes);
-  write_file_atomic(o.out_dir + "/resources.json", report.json());
-  write_file_atomic(o.out_dir + "/run.py", run_py(o.steps, o.neurons_per_core));
-  write_file_atomic(o.out_dir + "/README.md", project_readme(net, report, o.images, o.steps));
-  fs::permissions(o.out_dir + "/run.py", fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
+  write_file_atomic(dir + "/test_images.csv", images);
+  write_file_atomic(dir + "/input_spikes.csv", spikes);
+  write_file_atomic(dir + "/resources.json", report.json());
+  write_file_atomic(dir + "/run.py", run_py(o.steps, o.neurons_per_core));
+  write_file_atomic(dir + "/README.md", project_readme(net, report, o.images, o.steps));
+  fs::permissions(dir + "/run.py", fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
                   fs::perm_options::add);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    throw;
+  }
+  fs::remove_all(final_dir);
+  fs::rename(dir, final_dir);
   return report;
 }
 
