@@ -200,7 +200,7 @@ The last line is `accuracy=<fraction> images=<n>`; one line per image before it 
 
 | file | content |
 |---|---|
-| `run.py` | plain PyNN: one Population per layer (IF_curr_exp for LIF, IF_curr_delta for IF), Projections with FromFileConnector, SpikeSourceArray input, recording, class read-out; sPyNNaker extras (neurons per core, time-scale factor) only when the simulator is sPyNNaker |
+| `run.py` | plain PyNN: one Population per layer (IF_curr_exp for LIF, IF_curr_delta for IF), Projections from the connection lists, SpikeSourceArray input, recording, class read-out; sPyNNaker extras (neurons per core, time-scale factor) only when the simulator is sPyNNaker |
 | `connections/<layer>_{exc,inh}.txt` | FromFileConnector lists `i j weight delay` (nA or mV); inhibitory weights are negative |
 | `network.json` | the SNN description the lists were expanded from |
 | `input_spikes.csv` | `image,pixel,step`: the input spikes spikeforge's CPU backend drew for these images (same seed, same spikes) |
