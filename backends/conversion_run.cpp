@@ -176,9 +176,9 @@ ConvertRunResult run_conversion(const ConvertRunOptions& o) {
   r.conversion = snn::convert(m.model, data.train, o.convert, exporting ? calibrator.get() : backend.get(), o.checkpoint);
   r.convert_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (o.export_exact) {
-    if (exporting) fail_input("--export-exact", "is a mode of the simulating backends (cpu)");
     r.conversion.net = spinnaker::as_exported(r.conversion.net, true);
-    r.conversion.notes.push_back("export-exact: cells reset to a value, weights at sPyNNaker's 16-bit resolution");
+    r.conversion.notes.push_back(
+        "export-exact: cells reset to a value, one-step delays, weights at sPyNNaker's 16-bit resolution");
   }
   r.ann_accuracy = ann_accuracy(m.model, data.test, images);
   if (!o.quiet) {
