@@ -244,6 +244,14 @@ int cmd_convert(const Args& a) {
                  "--dataset", "--data-dir", "--threads", "--out"});
   sf::ConvertRunOptions o = convert_options(a);
   o.checkpoint = one_positional(a, "MODEL.sfm");
+  // Options of the other kind of backend would be ignored: say so instead.
+  const bool exporting = o.backend == "spinnaker";
+  for (const auto& f : a.flags) {
+    const bool export_only = f == "--neurons-per-core" || f == "--conv-connector" || f == "--force";
+    const bool simulate_only = f == "--propagation" || f == "--batch" || f == "--record-input" || f == "--export-exact";
+    if ((export_only && !exporting) || (simulate_only && exporting))
+      usage_error(f + " does not apply to --backend " + o.backend);
+  }
   sf::set_threads(a.threads);
   const sf::ConvertRunResult r = sf::run_conversion(o);
   if (r.exported) {

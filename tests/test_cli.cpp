@@ -609,6 +609,7 @@ TEST_F(ConvertCliTest, BadOptionsExitTwoNamingTheFlag) {
       {{"--backend", "loihi"}, "--backend"},
       {{"--backend", "cuda"}, "cuda"},
       {{"--steps", "ten"}, "--steps"},
+      {{"--neurons-per-core", "128"}, "--neurons-per-core"},  // an export option: would be ignored
   };
   for (const auto& [args, flag] : cases) {
     std::vector<std::string> a = args;
@@ -655,6 +656,7 @@ TEST_F(ConvertCliTest, SpinnakerExportWritesProjectAndReport) {
       {{"--conv-connector", "convolution"}, "--conv-connector"},
       {{"--input", "current"}, "--input"},
       {{"--export-exact"}, "--export-exact"},
+      {{"--propagation", "dense"}, "--propagation"},  // a simulator option: would be ignored
   };
   for (const auto& [extra, flag] : bad) {
     std::vector<std::string> a = {"--backend", "spinnaker", "--neuron", "lif", "--norm", "none", "--images", "5",
