@@ -150,12 +150,13 @@ ConvertRunResult run_conversion(const ConvertRunOptions& o) {
   std::unique_ptr<Backend> backend = make_backend(o.backend);
   const bool exporting = !backend->simulates();
   // What an export would refuse is refused before converting (spike-norm can take minutes).
+  ConvertRunResult r;
+  r.out_dir = o.out_dir.empty()
+                  ? (std::filesystem::path(o.checkpoint).parent_path() / ("convert-" + o.backend)).string()
+                  : o.out_dir;
   if (exporting) {
     if (o.export_exact) fail_input("--export-exact", "is a mode of the simulating backends (cpu)");
-    if (o.convert.input.kind == snn::InputEncoding::current)
-      fail_input("--input", "current input cannot be exported: PyNN inputs are spike sources (use poisson or regular)");
-    if (!o.out_dir.empty() && std::filesystem::exists(o.out_dir) && !std::filesystem::is_empty(o.out_dir) && !o.force)
-      fail_input(o.out_dir, "exists and is not empty; pass --force to write into it");
+    spinnaker::check_export(r.out_dir, o.force, o.convert.input.kind);
   }
   // Spike-norm calibrates by simulating, whichever backend receives the network.
   std::unique_ptr<Backend> calibrator = exporting ? make_backend("cpu") : nullptr;
@@ -165,10 +166,6 @@ ConvertRunResult run_conversion(const ConvertRunOptions& o) {
   if (o.sim.images > data.test.size())
     fail_input("--images", std::to_string(o.sim.images) + " requested, the " + dataset + " test set has " +
                                std::to_string(data.test.size()));
-  ConvertRunResult r;
-  r.out_dir = o.out_dir.empty()
-                  ? (std::filesystem::path(o.checkpoint).parent_path() / ("convert-" + o.backend)).string()
-                  : o.out_dir;
   const int64_t images = o.sim.images > 0 ? o.sim.images : exporting ? std::min<int64_t>(100, data.test.size())
                                                                     : data.test.size();
 

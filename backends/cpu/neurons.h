@@ -36,11 +36,11 @@ struct NeuronConstants {
       threshold = static_cast<float>(p.v_thresh);
       v_start = v_rest = static_cast<float>(p.v_rest);
       v_reset = static_cast<float>(p.v_reset);
-      p11 = static_cast<float>(std::exp(-h / p.tau_syn));
-      p22 = static_cast<float>(std::exp(-h / p.tau_m));
-      p20 = static_cast<float>(p.tau_m / p.cm * (1.0 - std::exp(-h / p.tau_m)));
-      p21 = static_cast<float>(p.tau_m * p.tau_syn / (p.cm * (p.tau_syn - p.tau_m)) *
-                               (std::exp(-h / p.tau_syn) - std::exp(-h / p.tau_m)));
+      const snn::LifPropagators prop(p, h);
+      p11 = static_cast<float>(prop.p11);
+      p22 = static_cast<float>(prop.p22);
+      p20 = static_cast<float>(prop.p20);
+      p21 = static_cast<float>(prop.p21);
       i_offset = static_cast<float>(p.i_offset);
       refractory_steps = static_cast<int>(std::lround(p.tau_refrac / h));
     } else {

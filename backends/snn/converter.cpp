@@ -355,11 +355,9 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
     const double isi = 1000.0 / opts.input.max_rate_hz - lp.tau_refrac;
     if (!(isi > 0)) fail_input("--max-rate", "the top rate must leave time after the refractory period");
     const double i_max = delta / (R * (1.0 - std::exp(-isi / lp.tau_m)));
-    const double p11 = std::exp(-h / lp.tau_syn), p22 = std::exp(-h / lp.tau_m);
-    const double p20 = lp.tau_m / lp.cm * (1.0 - p22);
-    const double p21 = lp.tau_m * lp.tau_syn / (lp.cm * (lp.tau_syn - lp.tau_m)) * (p11 - p22);
-    const double g = i_max * (1.0 - p11) / p_in;
-    for (Layer& l : net.layers) scale_layer(l, g, g * p21 / (p20 * (1.0 - p11)));
+    const LifPropagators prop(lp, h);
+    const double g = i_max * (1.0 - prop.p11) / p_in;
+    for (Layer& l : net.layers) scale_layer(l, g, g * prop.p21 / (prop.p20 * (1.0 - prop.p11)));
   }
   validate(net);
   return c;

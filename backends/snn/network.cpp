@@ -34,27 +34,27 @@ int64_t Network::neurons() const {
   return n;
 }
 
+int64_t Layer::synapses() const {
+  int64_t n = 0;
+  switch (kind) {
+    case LayerKind::conv:
+      n = neurons() * weight.dim(1) * kernel * kernel;
+      break;
+    case LayerKind::depthwise_conv:
+    case LayerKind::avgpool:
+      n = neurons() * kernel * kernel;
+      break;
+    case LayerKind::dense:
+      n = weight.numel();
+      break;
+  }
+  // Merged pooling: every pooled input stands for pool_in² presynaptic neurons, each with its own synapse.
+  return pool_in > 0 ? n * pool_in * pool_in : n;
+}
+
 int64_t Network::synapses() const {
   int64_t n = 0;
-  for (const auto& l : layers) {
-    int64_t layer = 0;
-    switch (l.kind) {
-      case LayerKind::conv:
-        layer = l.neurons() * l.weight.dim(1) * l.kernel * l.kernel;
-        break;
-      case LayerKind::depthwise_conv:
-        layer = l.neurons() * l.kernel * l.kernel;
-        break;
-      case LayerKind::dense:
-        layer = l.weight.numel();
-        break;
-      case LayerKind::avgpool:
-        layer = l.neurons() * l.kernel * l.kernel;
-        break;
-    }
-    // Merged pooling: every pooled input stands for pool_in² presynaptic neurons, each with its own synapse.
-    n += l.pool_in > 0 ? layer * l.pool_in * l.pool_in : layer;
-  }
+  for (const auto& l : layers) n += l.synapses();
   return n;
 }
 

@@ -35,6 +35,17 @@ struct LifParams {
                              // dead zone below threshold, for normalised nets too)
 };
 
+// Exact one-step propagators of IF_curr_exp at step h (NEST iaf_psc_exp): i_syn ← i_syn·p11 + input;
+// v ← v_rest + (v − v_rest)·p22 + i_syn·p21 + I_direct·p20.
+struct LifPropagators {
+  double p11, p22, p20, p21;
+  LifPropagators(const LifParams& p, double h)
+      : p11(std::exp(-h / p.tau_syn)),
+        p22(std::exp(-h / p.tau_m)),
+        p20(p.tau_m / p.cm * (1.0 - p22)),
+        p21(p.tau_m * p.tau_syn / (p.cm * (p.tau_syn - p.tau_m)) * (p11 - p22)) {}
+};
+
 enum class InputEncoding {
   poisson,  // each pixel spikes with probability pixel · max_rate · dt per step
   current,  // the pixel value is injected as a constant current every step (analog input)
@@ -68,6 +79,7 @@ struct Layer {
   Tensor bias;  // per output channel; IF: added to v every step, LIF: constant current (nA). Empty = none.
   double threshold = 1.0;  // IF threshold
   int64_t neurons() const { return numel(out_shape); }
+  int64_t synapses() const;  // connections from the source population (merged pooling expanded)
 };
 
 struct Network {

@@ -266,16 +266,21 @@ void write_connections(const std::string& path, const std::vector<Synapse>& syn,
 
 }  // namespace
 
+void check_export(const std::string& out_dir, bool force, snn::InputEncoding input) {
+  namespace fs = std::filesystem;
+  if (out_dir.empty()) fail_input("--out", "the SpiNNaker backend needs an output folder");
+  if (fs::exists(out_dir) && !fs::is_empty(out_dir) && !force)
+    fail_input(out_dir, "exists and is not empty; pass --force to write into it");
+  if (input == snn::InputEncoding::current)
+    fail_input("--input", "current input cannot be exported: PyNN inputs are spike sources (use poisson or regular)");
+}
+
 Report export_project(const snn::Network& net, const Dataset& test, const ExportOptions& o) {
   namespace fs = std::filesystem;
-  if (o.out_dir.empty()) fail_input("--out", "the SpiNNaker backend needs an output folder");
-  if (fs::exists(o.out_dir) && !fs::is_empty(o.out_dir) && !o.force)
-    fail_input(o.out_dir, "exists and is not empty; pass --force to write into it");
+  check_export(o.out_dir, o.force, net.input.kind);
   if (o.images < 1 || o.images > test.size())
     fail_input("--images", std::to_string(o.images) + " requested, the test set has " + std::to_string(test.size()));
   if (o.steps < 1) fail_input("--steps", "must be > 0");
-  if (net.input.kind == snn::InputEncoding::current)
-    fail_input("--input", "current input cannot be exported: PyNN inputs are spike sources (use poisson or regular)");
   Report report = analyse(net, o.neurons_per_core);
   // The project is written into a sibling folder and renamed into place, so a failure part-way never leaves
   // a half-written export (nor, with --force, a mix of an old and a new one).

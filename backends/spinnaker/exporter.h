@@ -54,6 +54,10 @@ struct Report {
   std::string json() const;  // resources.json
 };
 
+// The refusals that need no network (non-empty folder without force, analog input), for callers that want
+// them before a long conversion; export_project applies them too.
+void check_export(const std::string& out_dir, bool force, snn::InputEncoding input);
+
 // Writes the project into opts.out_dir and returns the report. BadInput for a non-empty folder without
 // force, a neuron count per core outside 1..256, or a network the board could not run.
 Report export_project(const snn::Network& net, const Dataset& test, const ExportOptions& opts);
