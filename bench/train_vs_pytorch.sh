@@ -63,7 +63,8 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
   # (d) spikeforge
   echo "== run $rep/$REPEAT spikeforge: $EPOCHS epoch(s), 2 threads" >&2
   OMP_NUM_THREADS=2 build/bin/spikeforge train experiments/mnist_relu.yaml \
-    --set "train.epochs=$EPOCHS" --set train.optimizer.lr=0.1 --set train.optimizer.decay=0 --set threads=2 \
+    --set "train.epochs=$EPOCHS" --set train.loss=mse --set train.optimizer.lr=0.1 --set train.optimizer.decay=0 \
+    --set threads=2 \
     --out "$tmpdir/sf" >&2
   sf_vals="$("$PY" -c '
 import json, sys
