@@ -42,8 +42,8 @@ const char* kUsage =
     "        [--out DIR]\n"
     "        convert to a rate-coded SNN and simulate it; writes DIR (default <model folder>/convert-cpu/):\n"
     "        summary.json, accuracy_vs_time.{csv,svg}, layers.csv, predictions.csv, network.json\n"
-    "  convert MODEL.sfm --backend spinnaker [--images 100] [--neurons-per-core 256] [--conv-connector list]\n"
-    "        [--force] [--out DIR] (+ the conversion options above)\n"
+    "  convert MODEL.sfm --backend spinnaker [--images 100] [--neurons-per-core 256]\n"
+    "        [--conv-connector list|convolution] [--force] [--out DIR] (+ the conversion options above)\n"
     "        export a PyNN / sPyNNaker project: run.py, connections/, input spikes, resources.json\n"
     "  reproduce liu2017|tensor_genn [--trials N] [--images N] [--dt MS] [--lif KEY=VALUE]... [--data-dir DIR]\n"
     "        [--threads N] [--out DIR]\n"
@@ -223,10 +223,8 @@ sf::ConvertRunOptions convert_options(const Args& a) {
   if (a.batch > 0) o.sim.batch = a.batch;
   if (auto v = get("--neurons-per-core")) o.neurons_per_core = parse_int("--neurons-per-core", *v);
   if (auto v = get("--conv-connector")) {
-    if (*v == "convolution")
-      usage_error("--conv-connector convolution: sPyNNaker 7's ConvolutionConnector export is not written yet "
-                  "(it cannot be run or checked here); use list");
-    if (*v != "list") usage_error("--conv-connector: list or convolution, got '" + *v + "'");
+    if (*v != "list" && *v != "convolution") usage_error("--conv-connector: list or convolution, got '" + *v + "'");
+    o.conv_connector = *v == "list" ? sf::spinnaker::ConvConnector::list : sf::spinnaker::ConvConnector::convolution;
   }
   o.force = a.force;
   o.export_exact = a.export_exact;

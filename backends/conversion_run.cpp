@@ -192,6 +192,7 @@ ConvertRunResult run_conversion(const ConvertRunOptions& o) {
     eo.images = images;
     eo.steps = o.sim.steps;
     eo.neurons_per_core = o.neurons_per_core;
+    eo.conv_connector = o.conv_connector;
     eo.seed = o.sim.seed;
     eo.force = o.force;
     const auto t0 = std::chrono::steady_clock::now();

@@ -7,6 +7,7 @@
 
 #include "backends/backend.h"
 #include "backends/snn/converter.h"
+#include "backends/spinnaker/exporter.h"
 
 namespace sf {
 
@@ -23,6 +24,7 @@ struct ConvertRunOptions {
   bool export_exact = false;
   // spinnaker: the export's options (images default to 100 there).
   int neurons_per_core = 256;
+  spinnaker::ConvConnector conv_connector = spinnaker::ConvConnector::list;
   bool force = false;
 };
 

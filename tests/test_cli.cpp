@@ -651,9 +651,18 @@ TEST_F(ConvertCliTest, SpinnakerExportWritesProjectAndReport) {
   forced.push_back("--force");
   EXPECT_EQ(convert(forced).code, 0);
 
+  // --conv-connector convolution: the report names the layers sPyNNaker's ConvolutionConnector will carry.
+  std::vector<std::string> conv = forced;
+  conv.insert(conv.end(), {"--conv-connector", "convolution"});
+  const CmdResult c = convert(conv);
+  ASSERT_EQ(c.code, 0) << c.out << c.err;
+  EXPECT_TRUE(contains(c.out, "ConvolutionConnector on sPyNNaker")) << c.out;
+  const std::string resources = read_text(out + "/resources.json");
+  EXPECT_TRUE(contains(resources, "\"convolution_layers\": [\n    \"conv1\",\n    \"conv2\"\n  ]")) << resources;
+
   const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
       {{"--neurons-per-core", "300"}, "--neurons-per-core"},
-      {{"--conv-connector", "convolution"}, "--conv-connector"},
+      {{"--conv-connector", "kernels"}, "--conv-connector"},
       {{"--input", "current"}, "--input"},
       {{"--export-exact"}, "--export-exact"},
       {{"--propagation", "dense"}, "--propagation"},  // a simulator option: would be ignored

@@ -121,7 +121,20 @@ LayerProjections analyse_layer(const snn::Layer& l, const std::vector<Synapse>& 
 
 }  // namespace
 
-Report analyse(const snn::Network& net, int neurons_per_core) {
+std::string convolution_unsupported(const snn::Layer& l) {
+  if (l.kind != LayerKind::conv && l.kind != LayerKind::depthwise_conv) return "not a convolution";
+  // sPyNNaker 7.x (master, 7.4): strided outputs and even kernels are computed wrongly (the kernel index runs
+  // past the array for even sizes; the stride fix was never merged), and padding is either 0 or K/2.
+  if (l.stride != 1) return "stride " + std::to_string(l.stride) + " (sPyNNaker 7 computes strided convolutions wrongly)";
+  if (l.kernel % 2 == 0) return "even kernel size " + std::to_string(l.kernel) + " (sPyNNaker 7 handles odd sizes only)";
+  if (l.padding != 0 && l.padding != l.kernel / 2)
+    return "padding " + std::to_string(l.padding) + " (the connector pads by 0 or K/2 only)";
+  const int P = std::max(l.pool_in, 1);
+  if (l.in_shape[1] % P != 0 || l.in_shape[2] % P != 0) return "merged pooling does not divide the input";
+  return "";
+}
+
+Report analyse(const snn::Network& net, int neurons_per_core, ConvConnector conv) {
   if (neurons_per_core < 1 || neurons_per_core > kMaxNeuronsPerCore)
     fail_input("--neurons-per-core", "must be in 1.." + std::to_string(kMaxNeuronsPerCore));
   snn::validate(net);
@@ -160,7 +173,16 @@ Report analyse(const snn::Network& net, int neurons_per_core) {
       }
     }
     sdram += 128.0 * l.neurons();  // neuron state and parameters
+    if (conv == ConvConnector::convolution && (l.kind == LayerKind::conv || l.kind == LayerKind::depthwise_conv)) {
+      const std::string why = convolution_unsupported(l);
+      if (why.empty())
+        r.convolution_layers.push_back(l.name);
+      else
+        r.warnings.push_back(l.name + ": exported as connection lists, not ConvolutionConnector: " + why);
+    }
   }
+  if (conv == ConvConnector::convolution && r.convolution_layers.empty())
+    r.warnings.push_back("--conv-connector convolution: no layer can use sPyNNaker's ConvolutionConnector");
   if (net.neuron == snn::NeuronModel::if_subtract)
     r.warnings.push_back(
         "reset by subtraction: no PyNN standard cell has it, the export resets to a value (expect a small "
@@ -193,6 +215,11 @@ std::string Report::text() const {
                 static_cast<long long>(cores), static_cast<long long>(chips), static_cast<long long>(synapses),
                 sdram_mb, delay_min_ticks, delay_max_ticks);
   out += buf;
+  if (!convolution_layers.empty()) {
+    out += "ConvolutionConnector on sPyNNaker (local-only, one projection per channel pair):";
+    for (const auto& n : convolution_layers) out += " " + n;
+    out += "\n  (synapse counts above are what the kernels expand to; local-only weights are scaled per kernel)\n";
+  }
   for (const auto& w : warnings) out += "warning: " + w + "\n";
   return out;
 }
@@ -218,6 +245,9 @@ std::string Report::json() const {
         .field("zero_weights", p.zero_weights)
         .field("max_relative_error", p.max_relative_error)
         .end_object();
+  j.end_array();
+  j.key("convolution_layers").begin_array();
+  for (const auto& n : convolution_layers) j.value(n);
   j.end_array();
   j.key("warnings").begin_array();
   for (const auto& w : warnings) j.value(w);
@@ -281,7 +311,7 @@ Report export_project(const snn::Network& net, const Dataset& test, const Export
   if (o.images < 1 || o.images > test.size())
     fail_input("--images", std::to_string(o.images) + " requested, the test set has " + std::to_string(test.size()));
   if (o.steps < 1) fail_input("--steps", "must be > 0");
-  Report report = analyse(net, o.neurons_per_core);
+  Report report = analyse(net, o.neurons_per_core, o.conv_connector);
   // The project is written into a sibling folder and renamed into place, so a failure part-way never leaves
   // a half-written export (nor, with --force, a mix of an old and a new one).
   fs::path final_dir = fs::absolute(fs::path(o.out_dir)).lexically_normal();

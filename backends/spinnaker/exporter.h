@@ -10,6 +10,11 @@
 
 namespace sf::spinnaker {
 
+// How convolution layers reach the board: connection lists (any PyNN backend), or sPyNNaker 7's local-only
+// ConvolutionConnector (one kernel per channel pair instead of one synapse per pixel pair; sPyNNaker only,
+// run.py keeps the lists for every other simulator).
+enum class ConvConnector { list, convolution };
+
 struct ExportOptions {
   std::string out_dir;
   int64_t images = 100;       // test images whose input spikes are exported
@@ -17,7 +22,12 @@ struct ExportOptions {
   int neurons_per_core = 256;
   uint64_t seed = 1;          // Poisson input: the same streams as the CPU backend (same seed → same spikes)
   bool force = false;         // allow a non-empty out_dir
+  ConvConnector conv_connector = ConvConnector::list;
 };
+
+// Why sPyNNaker 7's ConvolutionConnector cannot reproduce this layer exactly ("" when it can): it takes
+// stride-1, odd, square kernels with no or "same" padding, on inputs the merged pooling divides evenly.
+std::string convolution_unsupported(const snn::Layer& layer);
 
 // One pre→post synapse in PyNN indices (populations flattened in C, H, W order).
 struct Synapse {
@@ -49,6 +59,7 @@ struct Report {
   int64_t cores = 0, chips = 0, synapses = 0;
   double sdram_mb = 0;
   int delay_min_ticks = 0, delay_max_ticks = 0;
+  std::vector<std::string> convolution_layers;  // exported for sPyNNaker's ConvolutionConnector
   std::vector<std::string> warnings;
   std::string text() const;  // the printed report
   std::string json() const;  // resources.json
@@ -63,7 +74,7 @@ void check_export(const std::string& out_dir, bool force, snn::InputEncoding inp
 Report export_project(const snn::Network& net, const Dataset& test, const ExportOptions& opts);
 
 // The resource report alone (no files).
-Report analyse(const snn::Network& net, int neurons_per_core);
+Report analyse(const snn::Network& net, int neurons_per_core, ConvConnector conv = ConvConnector::list);
 
 // What the export describes, for the CPU simulator: cells reset to a value (no PyNN standard cell resets by
 // subtraction), a one-step delay per layer (PyNN's minimum; IF conversions otherwise propagate within the
