@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch reference for the spikeforge "Liu small net" MNIST speed benchmark.
 
-Recipe (Keras semantics, mirrored by experiments/mnist_relu.yaml with --set train.loss=mse):
+Recipe (Keras semantics, mirrored by experiments/mnist_relu.yaml with --set train.loss=mse, decay=0):
 
   input 1x28x28, pixels / 255
   Conv2d 1->6, 5x5, valid, no bias  -> ReLU -> AvgPool 2x2

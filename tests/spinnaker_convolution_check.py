@@ -10,10 +10,14 @@ local_only/neuron_impl convolution code and convolution_connector.py):
   - each pre neuron (x, y) is pooled to (x // pool_stride, y // pool_stride) and the kernel divided by the
     pool area;
   - it drives post (x', y') = pooled − (k − 1) + pad + (kc, kr) with weight K[kr][kc], i.e. a true convolution
-    (the kernel flipped against cross-correlation); pad = k // 2 with padding=True, else 0;
+    (the kernel flipped against cross-correlation); padding is decoded as an int or a pair first (so True
+    means 1, not k // 2), None means 0;
   - the post shape is shape // pool_stride − (k − 1) + 2·pad; populations are Grid2D, raster order x fastest;
   - positive weights go to the excitatory receptor, negative ones to the inhibitory;
-  - a Population receiving a Convolution projection may receive no other kind.
+  - a Population receiving a Convolution projection may receive no other kind;
+  - a 2-D population is split over cores in equal (width, height) tiles of at most the neurons per core.
+Besides the synapses it checks each population's bias current and threshold, the delays, and that each
+layer's parts cover its neurons in order.
 """
 import importlib.util
 import json
@@ -70,11 +74,22 @@ class Recorder:
         raise AssertionError("convolution exports set neurons per core per population, not per cell type")
 
 
+def decode_padding(padding):
+    """The padding as sPyNNaker's ConvolutionConnector reads it (ints and pairs first: a bool is an int)."""
+    if padding is None:
+        return 0
+    if isinstance(padding, int):
+        return int(padding)
+    pair = [int(p) for p in padding]
+    assert len(pair) == 2 and pair[0] == pair[1], "square padding expected, got %s" % (padding,)
+    return pair[0]
+
+
 def expand_convolution(pre_shape, post_shape, conn):
     """(pre local, post local, weight) for one ConvolutionConnector, as sPyNNaker computes it."""
     k = conn.kernel.shape[0]
     assert conn.kernel.shape == (k, k) and k % 2 == 1, "sPyNNaker 7 handles odd square kernels only"
-    pad = k // 2 if conn.padding is True else 0
+    pad = decode_padding(conn.padding)
     stride = conn.pool_stride[0] if conn.pool_stride else 1
     area = float(np.prod(conn.pool_shape)) if conn.pool_shape else 1.0
     (h, w), (oh, ow) = pre_shape, post_shape
@@ -92,28 +107,52 @@ def expand_convolution(pre_shape, post_shape, conn):
     return out
 
 
+def check_cell(net, layer, cell, first, size):
+    """The population's bias current (and IF threshold) against network.json, for its slice of the layer."""
+    c, h, w = (int(s) for s in layer["out_shape"])
+    bias = np.repeat(np.asarray(layer.get("bias", [0.0] * c), dtype=float), h * w)[first:first + size]
+    if net["neuron"] == "lif":
+        want = net["lif"]["i_offset"] + bias
+    else:
+        want = bias / float(net["dt_ms"])
+        assert cell["v_thresh"] == float(layer["threshold"]), layer["name"]
+    assert np.allclose(np.asarray(cell["i_offset"], dtype=float), want, rtol=1e-12, atol=0), "%s: i_offset" % layer["name"]
+
+
 def main():
     export = sys.argv[1]
     spec = importlib.util.spec_from_file_location("run", os.path.join(export, "run.py"))
     run = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(run)
     net = json.load(open(os.path.join(export, "network.json")))
-    conv_layers = json.load(open(os.path.join(export, "resources.json")))["convolution_layers"]
+    resources = json.load(open(os.path.join(export, "resources.json")))
+    conv_layers = resources["convolution_layers"]
     assert conv_layers, "the export lists no convolution layer"
-
     sim = Recorder()
-    model = run.Layers(sim, net, "spinnaker", conv_layers)
+    model = run.Layers(sim, net, "spinnaker", resources)
     shapes = [net["input_shape"]] + [l["out_shape"] for l in net["layers"]]
+    names = ["input"] + [l["name"] for l in net["layers"]]
+    layout = {p["name"]: p for p in resources["populations"]}
     where = {}  # population → (layer index, first neuron, per-channel map (h, w) or None)
     for i, parts in enumerate(model.parts):
         c, h, w = (int(s) for s in shapes[i])
+        assert [(first, size) for _, first, size in parts] == (
+            [(ch * h * w, h * w) for ch in range(c)] if len(parts) > 1 else [(0, c * h * w)]), names[i]
         for pop, first, size in parts:
             two_d = pop.structure is not None
+            assert two_d == ("channels" in layout[names[i]]), pop.label
             if two_d:
                 assert size == h * w and abs(pop.structure.aspect_ratio - w / h) < 1e-12, pop.label
-            assert pop.max_atoms is not None, "%s: no neurons-per-core limit" % pop.label
+                tw, th = pop.max_atoms
+                assert (tw, th) == tuple(layout[names[i]]["tile"]), pop.label
+                assert w % tw == 0 and h % th == 0 and tw * th <= run.NEURONS_PER_CORE, "%s: tile" % pop.label
+            else:
+                assert pop.max_atoms == run.NEURONS_PER_CORE, "%s: no neurons-per-core limit" % pop.label
             where[id(pop)] = (i, first, (h, w) if two_d else None)
+            if i > 0:
+                check_cell(net, net["layers"][i - 1], pop.cell, first, size)
 
+    delay = max(1, int(net["delay_steps"])) * float(net["dt_ms"])
     got = [defaultdict(float) for _ in net["layers"]]
     kinds = defaultdict(set)  # post population → synapse kinds it receives
     used = set()
@@ -125,10 +164,12 @@ def main():
         if isinstance(conn, Recorder.ConvolutionConnector):
             assert pre_map and post_map, "%s: ConvolutionConnector needs 2-D populations" % label
             used.add(net["layers"][i]["name"])
+            assert synapse.delay == delay, "%s: delay %s, expected %s" % (label, synapse.delay, delay)
             synapses = expand_convolution(pre_map, post_map, conn)
         else:
             sign = 1 if receptor == "excitatory" else -1
             assert np.all(conn.rows[:, 2] * sign > 0), "%s: weight sign does not match the receptor" % label
+            assert np.all(conn.rows[:, 3] == delay), "%s: delays" % label
             synapses = [(int(a), int(b), wt) for a, b, wt, _ in conn.rows]
         for a, b, wt in synapses:
             got[i][(p0 + a, q0 + b)] += wt

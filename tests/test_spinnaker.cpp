@@ -296,6 +296,8 @@ TEST(SpinnakerExportTest, ConvolutionConnectorTakesOnlyLayersSpynnakerComputesEx
   snn::Layer p = l;
   p.kernel = 5, p.padding = 1;
   refused(p, "padding 1");
+  p.padding = 2, p.out_shape = {3, 8, 8};
+  EXPECT_EQ(spinnaker::convolution_unsupported(p), "");
   snn::Layer q = l;
   q.pool_in = 3;
   refused(q, "pooling");
@@ -335,7 +337,7 @@ spinnaker::Report check_convolution_export(const snn::Network& net, const std::s
   return report;
 }
 
-// Same padding, a depthwise layer, a spiking pooling layer between per-channel populations, and a stride-2
+// Same padding (5×5: padding 2, which sPyNNaker only reads from a number), a depthwise layer, a spiking pooling layer between per-channel populations, and a stride-2
 // convolution that sPyNNaker 7 would get wrong, so it stays a list (split over the per-channel populations).
 TEST(SpinnakerExportTest, ConvolutionExportBuildsTheListsSynapsesOnSpynnaker) {
   if (!pynn_available()) GTEST_SKIP() << "/usr/bin/python3 cannot import pyNN (scripts/setup.sh installs it)";
@@ -346,8 +348,9 @@ TEST(SpinnakerExportTest, ConvolutionExportBuildsTheListsSynapsesOnSpynnaker) {
   net.delay_steps = 1;
   std::vector<snn::Layer>& ls = net.layers;
   ls.resize(5);
-  ls[0].name = "same", ls[0].in_shape = {2, 8, 8}, ls[0].out_shape = {3, 8, 8}, ls[0].kernel = 3, ls[0].padding = 1;
-  ls[0].weight = signed_ramp({3, 2, 3, 3});
+  ls[0].name = "same", ls[0].in_shape = {2, 8, 8}, ls[0].out_shape = {3, 8, 8}, ls[0].kernel = 5, ls[0].padding = 2;
+  ls[0].weight = signed_ramp({3, 2, 5, 5});
+  ls[0].bias = signed_ramp({3});
   ls[1].name = "dw", ls[1].kind = snn::LayerKind::depthwise_conv, ls[1].in_shape = {3, 8, 8};
   ls[1].out_shape = {3, 6, 6}, ls[1].kernel = 3, ls[1].weight = signed_ramp({3, 1, 3, 3});
   ls[1].bias = signed_ramp({3});
@@ -359,6 +362,11 @@ TEST(SpinnakerExportTest, ConvolutionExportBuildsTheListsSynapsesOnSpynnaker) {
   ls[4].weight = signed_ramp({10, 16});
   const spinnaker::Report r = check_convolution_export(net, "mixed");
   EXPECT_EQ(r.convolution_layers, (std::vector<std::string>{"same", "dw"}));
+  // Per-channel populations: input (read by "same"), "same", "dw" (a convolution) and "pool" (feeding none).
+  ASSERT_EQ(r.populations.size(), 6u);
+  for (size_t i = 0; i < r.populations.size(); ++i) EXPECT_EQ(r.populations[i].channels > 0, i <= 2) << i;
+  EXPECT_EQ(r.populations[1].tile_w, 8);  // 8×8 maps at 64 neurons per core: one tile each
+  EXPECT_EQ(r.populations[1].cores, 3);
   bool warned = false;
   for (const auto& w : r.warnings) warned |= w.find("strided") != std::string::npos && w.find("stride 2") != std::string::npos;
   EXPECT_TRUE(warned) << r.text();
@@ -384,6 +392,10 @@ TEST(SpinnakerExportTest, ConvolutionExportOfTheLiuNetWithMergedPooling) {
   EXPECT_EQ(net.layers[1].pool_in, 2);
   const spinnaker::Report r = check_convolution_export(net, "liu");
   EXPECT_EQ(r.convolution_layers, (std::vector<std::string>{"conv1", "conv2"}));
+  // conv1's 24×24 maps at 64 neurons per core: 24×2 tiles, 12 cores per channel.
+  EXPECT_EQ(r.populations[1].tile_w, 24);
+  EXPECT_EQ(r.populations[1].tile_h, 2);
+  EXPECT_EQ(r.populations[1].cores, 6 * 12);
 }
 
 }  // namespace

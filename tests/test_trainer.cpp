@@ -38,7 +38,7 @@ TrainSpec small_spec(int epochs) {
 }
 
 // Softplus is left out: its 0.69 offset at 0 makes plain-SGD MSE training slow to start (on MNIST it needs
-// lr ≤ 0.05 and hundreds of steps), more than this 40-step toy run gives it. mnist_softplus.yaml covers it.
+// lr ≤ 0.05 and hundreds of steps), more than this 40-step toy run gives it. mnist_softplus.yaml (cross-entropy) covers it.
 TEST(TrainerTest, LearnsToyProblemWithReluAndNoisySoftplus) {
   const Dataset train = toy(300, 1), test = toy(200, 2);
   for (const char* act : {"relu", "noisy_softplus"}) {

@@ -146,22 +146,55 @@ Report analyse(const snn::Network& net, int neurons_per_core, ConvConnector conv
       fail_input("snn layer '" + l.name + "'", "layer names must be unique and made of letters, digits, _ and -");
   }
   Report r;
-  auto population = [&](const std::string& name, int64_t n) {
-    const int64_t cores = (n + neurons_per_core - 1) / neurons_per_core;
-    r.populations.push_back({name, n, cores});
-    r.cores += cores;
+  // Which layers a ConvolutionConnector carries; their populations, and those feeding them, go per channel.
+  std::vector<bool> conv_layer(net.layers.size() + 1, false);
+  for (size_t i = 0; i < net.layers.size(); ++i) {
+    const snn::Layer& l = net.layers[i];
+    if (conv != ConvConnector::convolution || (l.kind != LayerKind::conv && l.kind != LayerKind::depthwise_conv))
+      continue;
+    const std::string why = convolution_unsupported(l);
+    conv_layer[i] = why.empty();
+    if (why.empty())
+      r.convolution_layers.push_back(l.name);
+    else
+      r.warnings.push_back(l.name + ": exported as connection lists, not ConvolutionConnector: " + why);
+  }
+  if (conv == ConvConnector::convolution && r.convolution_layers.empty())
+    r.warnings.push_back("--conv-connector convolution: no layer can use sPyNNaker's ConvolutionConnector");
+  auto population = [&](const std::string& name, const Shape& shape, bool per_channel) {
+    PopulationReport p{name, numel(shape), 0};
+    if (!per_channel) {
+      p.cores = (p.neurons + neurons_per_core - 1) / neurons_per_core;
+    } else {
+      // sPyNNaker splits a 2-D population into equal tiles: whole rows where a row fits on a core.
+      const int64_t h = shape[1], w = shape[2];
+      auto largest_divisor = [](int64_t n, int64_t limit) {
+        int64_t d = 1;
+        for (int64_t k = 1; k <= std::min(n, limit); ++k)
+          if (n % k == 0) d = k;
+        return d;
+      };
+      p.channels = shape[0];
+      p.tile_w = w <= neurons_per_core ? w : largest_divisor(w, neurons_per_core);
+      p.tile_h = w <= neurons_per_core ? largest_divisor(h, neurons_per_core / w) : 1;
+      p.cores = p.channels * (h / p.tile_h) * (w / p.tile_w);
+    }
+    r.cores += p.cores;
+    r.populations.push_back(p);
   };
-  population("input", numel(net.input_shape));
+  population("input", net.input_shape, conv_layer[0]);
   double sdram = 0;
   const int delay = std::max(1, net.delay_steps);
   r.delay_min_ticks = r.delay_max_ticks = delay;
-  for (const auto& l : net.layers) {
-    population(l.name, l.neurons());
+  for (size_t i = 0; i < net.layers.size(); ++i) {
+    const snn::Layer& l = net.layers[i];
+    population(l.name, l.out_shape, conv_layer[i] || conv_layer[i + 1]);
     const LayerProjections p = analyse_layer(l, expand_layer(l));
     for (const ProjectionReport& pr : {p.exc, p.inh}) {
       if (pr.synapses == 0) continue;
       r.projections.push_back(pr);
       r.synapses += pr.synapses;
+      if (conv_layer[i]) continue;  // kernels, not synaptic rows: no 16-bit row weights to warn about
       // Synaptic matrix: one 4-byte word per synapse plus a 3-word header per presynaptic row.
       sdram += 4.0 * pr.synapses + 12.0 * numel(l.in_shape);
       const double zero_fraction = static_cast<double>(pr.zero_weights) / static_cast<double>(pr.synapses);
@@ -172,17 +205,9 @@ Report analyse(const snn::Network& net, int neurons_per_core, ConvConnector conv
         r.warnings.push_back(buf);
       }
     }
+    if (conv_layer[i]) sdram += 4.0 * static_cast<double>(l.weight.numel());  // the kernels
     sdram += 128.0 * l.neurons();  // neuron state and parameters
-    if (conv == ConvConnector::convolution && (l.kind == LayerKind::conv || l.kind == LayerKind::depthwise_conv)) {
-      const std::string why = convolution_unsupported(l);
-      if (why.empty())
-        r.convolution_layers.push_back(l.name);
-      else
-        r.warnings.push_back(l.name + ": exported as connection lists, not ConvolutionConnector: " + why);
-    }
   }
-  if (conv == ConvConnector::convolution && r.convolution_layers.empty())
-    r.warnings.push_back("--conv-connector convolution: no layer can use sPyNNaker's ConvolutionConnector");
   if (net.neuron == snn::NeuronModel::if_subtract)
     r.warnings.push_back(
         "reset by subtraction: no PyNN standard cell has it, the export resets to a value (expect a small "
@@ -199,9 +224,15 @@ std::string Report::text() const {
   std::string out = "population        neurons   cores\n";
   char buf[256];
   for (const auto& p : populations) {
-    std::snprintf(buf, sizeof buf, "%-16s %8lld %7lld\n", p.name.c_str(), static_cast<long long>(p.neurons),
+    std::snprintf(buf, sizeof buf, "%-16s %8lld %7lld", p.name.c_str(), static_cast<long long>(p.neurons),
                   static_cast<long long>(p.cores));
     out += buf;
+    if (p.channels > 0) {
+      std::snprintf(buf, sizeof buf, "   %lld × 2-D, %lld×%lld per core", static_cast<long long>(p.channels),
+                    static_cast<long long>(p.tile_w), static_cast<long long>(p.tile_h));
+      out += buf;
+    }
+    out += "\n";
   }
   out += "projection          synapses  longest row   max |w|   16-bit LSB  zero  max rel. error\n";
   for (const auto& p : projections) {
@@ -218,7 +249,8 @@ std::string Report::text() const {
   if (!convolution_layers.empty()) {
     out += "ConvolutionConnector on sPyNNaker (local-only, one projection per channel pair):";
     for (const auto& n : convolution_layers) out += " " + n;
-    out += "\n  (synapse counts above are what the kernels expand to; local-only weights are scaled per kernel)\n";
+    out += "\n  (their synapse counts are what the kernels expand to; their 16-bit columns describe the lists, while\n"
+           "   sPyNNaker scales local-only weights per population and receptor, and --export-exact models the lists)\n";
   }
   for (const auto& w : warnings) out += "warning: " + w + "\n";
   return out;
@@ -230,8 +262,15 @@ std::string Report::json() const {
   j.field("cores", cores).field("chips", chips).field("synapses", synapses).field("sdram_mb_estimate", sdram_mb);
   j.field("delay_min_ticks", delay_min_ticks).field("delay_max_ticks", delay_max_ticks);
   j.key("populations").begin_array();
-  for (const auto& p : populations)
-    j.begin_object().field("name", p.name).field("neurons", p.neurons).field("cores", p.cores).end_object();
+  for (const auto& p : populations) {
+    j.begin_object().field("name", p.name).field("neurons", p.neurons).field("cores", p.cores);
+    if (p.channels > 0) {
+      j.field("channels", p.channels).key("tile").begin_array();
+      j.value(p.tile_w).value(p.tile_h);
+      j.end_array();
+    }
+    j.end_object();
+  }
   j.end_array();
   j.key("projections").begin_array();
   for (const auto& p : projections)

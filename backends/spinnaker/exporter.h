@@ -51,6 +51,10 @@ struct ProjectionReport {
 struct PopulationReport {
   std::string name;
   int64_t neurons = 0, cores = 0;
+  // --conv-connector convolution: a layer read or written by a ConvolutionConnector runs as one 2-D
+  // population per channel, split over cores in tile_w × tile_h tiles (run.py reads this layout).
+  int64_t channels = 0;  // 0: one population
+  int64_t tile_w = 0, tile_h = 0;
 };
 
 struct Report {

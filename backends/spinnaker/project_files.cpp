@@ -63,22 +63,17 @@ def per_neuron(values_per_channel, shape):
     return np.repeat(np.asarray(values_per_channel, dtype=float), int(shape[1]) * int(shape[2]))
 
 
-def core_tile(h, w):
-    """Neurons per core of a 2-D population as sPyNNaker wants them: a (width, height) tile dividing the map."""
-    if w > NEURONS_PER_CORE:
-        return (max(d for d in range(1, NEURONS_PER_CORE + 1) if w % d == 0), 1)
-    return (w, max(d for d in range(1, h + 1) if h % d == 0 and w * d <= NEURONS_PER_CORE))
-
-
 class Layers:
-    """The network in PyNN: each layer's neurons as parts [(population, first index, size)], one part, or one
-    2-D part per channel where a ConvolutionConnector reads or writes the layer."""
+    """The network in PyNN: each layer's neurons as parts [(population, first index, size)], one part, or on
+    sPyNNaker one 2-D part per channel where a ConvolutionConnector reads or writes the layer (the layout and
+    the per-core tiles come from resources.json)."""
 
-    def __init__(self, sim, net, simulator, conv_layers=()):
+    def __init__(self, sim, net, simulator, resources):
         self.sim, self.net = sim, net
         self.spinnaker = simulator == "spinnaker"
         self.brian2 = simulator == "brian2"
-        self.conv = set(conv_layers) if self.spinnaker else set()
+        self.conv = set(resources.get("convolution_layers", [])) if self.spinnaker else set()
+        self.layout = {p["name"]: p for p in resources.get("populations", [])}
         dt = float(net["dt_ms"])
         self.dt = dt
         self.delay = max(1, int(net["delay_steps"])) * dt
@@ -97,19 +92,18 @@ class Layers:
         if self.spinnaker and not self.conv:
             sim.set_number_of_neurons_per_core(self.cell_type, NEURONS_PER_CORE)
 
-        layers = net["layers"]
-        split = [name in self.conv for name in [l["name"] for l in layers][1:]] + [False]
-        first_conv = bool(layers) and layers[0]["name"] in self.conv
         n_in = int(np.prod(net["input_shape"]))
-        self.inputs = self.populations(n_in, net["input_shape"], first_conv, "input",
+        self.inputs = self.populations(n_in, net["input_shape"], "input",
                                        lambda lo, hi: sim.SpikeSourceArray(spike_times=[[] for _ in range(hi - lo)]))
         self.parts = [self.inputs]  # per layer, input first
-        for layer, per_channel in zip(layers, split):
-            self.parts.append(self.add_layer(layer, self.parts[-1], per_channel or layer["name"] in self.conv))
+        for layer in net["layers"]:
+            self.parts.append(self.add_layer(layer, self.parts[-1]))
         self.outputs = self.parts[-1]
 
-    def populations(self, n, shape, per_channel, label, make_cell, v0=None):
+    def populations(self, n, shape, label, make_cell, v0=None):
         sim = self.sim
+        layout = self.layout.get(label, {})
+        per_channel = bool(self.conv) and layout.get("channels", 0) > 0
         parts = []
         if per_channel:
             c, h, w = (int(s) for s in shape)
@@ -123,10 +117,10 @@ class Layers:
             if v0 is not None:
                 pop.initialize(v=v0)
             if self.conv:  # per population: sPyNNaker wants 2-D limits for 2-D populations
-                pop.set_max_atoms_per_core(core_tile(int(shape[1]), int(shape[2])) if per_channel else NEURONS_PER_CORE)
+                pop.set_max_atoms_per_core(tuple(layout["tile"]) if per_channel else NEURONS_PER_CORE)
         return parts
 
-    def add_layer(self, layer, pre, per_channel):
+    def add_layer(self, layer, pre):
         sim, shape = self.sim, layer["out_shape"]
         n = int(np.prod(shape))
         bias = per_neuron(layer["bias"], shape) if "bias" in layer else np.zeros(n)
@@ -157,7 +151,7 @@ class Layers:
                     return sim.IF_curr_exp(tau_syn_E=self.tau_fast, tau_syn_I=self.tau_fast, **params)
                 return sim.IF_curr_delta(**params)
             v0 = float(self.net["v_init"]) * theta
-        post = self.populations(n, shape, per_channel, layer["name"], make_cell, v0)
+        post = self.populations(n, shape, layer["name"], make_cell, v0)
         if layer["name"] in self.conv:
             self.connect_convolution(layer, pre, post)
         else:
@@ -193,11 +187,11 @@ class Layers:
         (x, y) tuples for square kernels alike, averages merged pooling itself (pool_shape/pool_stride divide
         the kernel by the pool area) and sends each weight to the excitatory or inhibitory receptor by sign."""
         sim = self.sim
-        k = int(layer["kernel"])
         weight = np.asarray(layer["weight"], dtype=float).reshape([int(s) for s in layer["weight_shape"]])
         depthwise = layer["kind"] == "depthwise_conv"
         pool = max(1, int(layer["pool_in"]))
-        options = dict(padding=True if int(layer["padding"]) == k // 2 and k > 1 else None)
+        pad = int(layer["padding"])  # 0 or k // 2; sPyNNaker reads a bool as 0 or 1, so pass the number
+        options = dict(padding=(pad, pad))
         if pool > 1:
             options.update(pool_shape=(pool, pool), pool_stride=(pool, pool))
         for o, (post_pop, _, _) in enumerate(post):
@@ -235,7 +229,7 @@ def main():
         # pyNN.brian2 0.10 runs SpikeSourceArrays on brian2's default clock (0.1 ms): align it with dt.
         brian2.defaultclock.dt = dt * brian2.ms
 
-    model = Layers(sim, net, args.simulator, resources.get("convolution_layers", []))
+    model = Layers(sim, net, args.simulator, resources)
     for pop, _, _ in model.outputs:
         pop.record(["spikes", "v"])
     n_out = sum(size for _, _, size in model.outputs)
