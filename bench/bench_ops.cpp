@@ -134,7 +134,7 @@ void BM_dense(benchmark::State& state, bool backward) {
   report(state, (backward ? 4.0 : 2.0) * macs);
 }
 
-// conv: every CPU kernel forward; backward (data + weights, and weights only for conv1, the first layer) for
+// conv: every CPU kernel forward; backward (data + weights, and weights only for conv1, the first layer, and conv2) for
 // the optimised ones — the reference backward is too slow to be worth timing.
 #define SF_CONV_CASES(layer, L, IMPL)                                                                         \
   BENCHMARK_CAPTURE(BM_conv_fwd, layer##_fwd_##IMPL, L, #IMPL)->Unit(benchmark::kMicrosecond)->UseRealTime(); \
@@ -145,6 +145,10 @@ BENCHMARK_CAPTURE(BM_conv_bwd, conv1_bwd_weights_only_onednn, kConv1, "onednn", 
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 BENCHMARK_CAPTURE(BM_conv_bwd, conv1_bwd_weights_only_gemm, kConv1, "gemm", false)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+// conv2's backward split: weights alone (the data gradient is the difference to conv2_bwd_gemm).
+BENCHMARK_CAPTURE(BM_conv_bwd, conv2_bwd_weights_only_gemm, kConv2, "gemm", false)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 BENCHMARK_CAPTURE(BM_conv_fwd, conv1_fwd_reference, kConv1, "reference")->Unit(benchmark::kMicrosecond)->UseRealTime();

@@ -14,6 +14,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "ops/conv2d.h"
@@ -58,6 +59,12 @@ class GemmConv2d final : public Conv2dOp {
       for (int64_t u = 0; u < g_.kh; ++u)
         for (int64_t v = 0; v < g_.kw; ++v) off_.push_back((c * g_.h + u) * g_.w + v);
     if (wide_) scratch_per_thread_ = std::max({scratch_per_thread_, (k_ + g_.o) * qpad_, kChunk * g_.o * qpad_});
+    // Wide data gradient: dcol rows sit in zero margins wide enough for every tap's shift, so each input
+    // element gathers its taps with plain (unconditional) loads; see backward_data.
+    plane16_ = (g_.h * g_.w + 15) / 16 * 16;
+    margin_ = ((g_.kh - 1) * g_.w + g_.kw - 1 + 15) / 16 * 16;
+    gather_stride_ = margin_ + std::max(qpad_, plane16_);
+    dcol_.clear();
     scratch_.clear();
     threads_ = 0;
     return out;
@@ -119,6 +126,8 @@ class GemmConv2d final : public Conv2dOp {
     if (threads > threads_ || scratch_.empty()) {
       threads_ = std::max(threads, threads_);
       scratch_.assign(threads_ * scratch_per_thread_, 0.0f);
+      // Only the GEMM writes dcol_, and only inside the margins: they stay zero.
+      if (wide_) dcol_.assign(threads_ * k_ * gather_stride_, 0.0f);
     }
   }
   float* scratch(int slot) { return scratch_.data() + slot * scratch_per_thread_; }
@@ -169,8 +178,11 @@ class GemmConv2d final : public Conv2dOp {
   }
 
   // dcol[K][P] = Wᵀ[K][O] · dY[O][P], then dx = col2im(dcol) (scatter-add of the im2col mapping).
-  // Wide layout: dcol row k is added to dx at offset off[k] as one contiguous run of (OH−1)·W + OW floats
-  // (ending exactly on the image's last element, so neighbouring images are never touched).
+  // Wide layout: dx[c][p] = Σ_{u,v} dcol[(c,u,v)][p − off(u,v)], a gather: each 16-float block of dx sums its
+  // KH·KW shifted dcol loads in registers and is stored once. (The scatter form — add each dcol row into dx at
+  // its offset — writes rows that overlap one float apart, and the misaligned store-to-load forwarding made it
+  // cost as much as the GEMM.) Shifts that fall before row 0 or past the last output row read the zero
+  // margins; the wide rows' discarded columns are zero because dY is zero there.
   void backward_data(const Tensor& wt, const Tensor& gout, Tensor& gin) {
     const float* w = wt.data();
     for (int64_t o = 0; o < g_.o; ++o)
@@ -179,19 +191,33 @@ class GemmConv2d final : public Conv2dOp {
     float* dx = gin.data();
     ensure_scratch();
     if (wide_) {
-      const int64_t run = (g_.oh - 1) * g_.w + g_.ow, image = g_.c * g_.h * g_.w;
+      const int64_t plane = g_.h * g_.w, taps = g_.kh * g_.kw;
       parallel_for(g_.n, 2, [&](int64_t lo, int64_t hi, int slot) {
+        float* dcol = dcol_.data() + slot * k_ * gather_stride_;  // [K][margin | Qpad | zeros]
+        float* dyw = scratch(slot);                               // [O][Qpad]
         for (int64_t n = lo; n < hi; ++n) {
-          float* dcol = scratch(slot);     // [K][Qpad]
-          float* dyw = dcol + k_ * qpad_;  // [O][Qpad]
           widen(dy + n * g_.o * p_, dyw);
-          microgemm::gemm(k_, qpad_, g_.o, wt_.data(), g_.o, dyw, qpad_, dcol, qpad_, false);
-          float* dxn = dx + n * image;
-          for (int64_t e = 0; e < image; ++e) dxn[e] = 0.0f;
-          for (int64_t k = 0; k < k_; ++k) {
-            float* dst = dxn + off_[k];
-            const float* src = dcol + k * qpad_;
-            for (int64_t q = 0; q < run; ++q) dst[q] += src[q];
+          microgemm::gemm(k_, qpad_, g_.o, wt_.data(), g_.o, dyw, qpad_, dcol + margin_, gather_stride_, false);
+          for (int64_t c = 0; c < g_.c; ++c) {
+            const float* rows = dcol + c * taps * gather_stride_ + margin_;
+            float* dxc = dx + (n * g_.c + c) * plane;
+            // Four 16-float blocks at a time: four independent add chains instead of one.
+            for (int64_t b0 = 0; b0 < plane16_; b0 += 4 * 16) {
+              const int blocks = static_cast<int>(std::min<int64_t>(4, (plane16_ - b0) / 16));
+              microgemm::v16 acc[4] = {};
+              for (int64_t t = 0; t < taps; ++t) {
+                const float* row = rows + t * gather_stride_ + b0 - off_[t];
+                for (int j = 0; j < 4; ++j)
+                  if (j < blocks) acc[j] += microgemm::load(row + 16 * j);
+              }
+              for (int j = 0; j < blocks; ++j) {
+                const int64_t p0 = b0 + 16 * j;
+                if (p0 + 16 <= plane)
+                  microgemm::store(dxc + p0, acc[j]);
+                else
+                  std::memcpy(dxc + p0, &acc[j], sizeof(float) * (plane - p0));
+              }
+            }
           }
         }
       });
@@ -302,10 +328,11 @@ class GemmConv2d final : public Conv2dOp {
   }
 
   int64_t k_ = 0, p_ = 0, ppad_ = 0, kpad_ = 0, qpad_ = 0, scratch_per_thread_ = 0;
+  int64_t plane16_ = 0, margin_ = 0, gather_stride_ = 0;  // the wide data gradient's dcol layout
   bool wide_ = false;
   std::vector<int64_t> off_;  // B-row offsets (c·H + u)·W + v of the implicit GEMM
   int threads_ = 0;
-  std::vector<float> scratch_, partial_w_, partial_b_, wt_;
+  std::vector<float> scratch_, partial_w_, partial_b_, wt_, dcol_;
 };
 
 }  // namespace
