@@ -59,6 +59,14 @@ class GemmConv2d final : public Conv2dOp {
       for (int64_t u = 0; u < g_.kh; ++u)
         for (int64_t v = 0; v < g_.kw; ++v) off_.push_back((c * g_.h + u) * g_.w + v);
     if (wide_) scratch_per_thread_ = std::max({scratch_per_thread_, (k_ + g_.o) * qpad_, kChunk * g_.o * qpad_});
+    // Output rows a multiple of 8 wide: forward and weight gradient cover them exactly in 8-float blocks.
+    blocks_ = wide_ && g_.ow % 8 == 0;
+    boff_.clear(), block8_.clear(), dy_rows_.clear();
+    if (blocks_) {
+      for (int64_t i = 0; i < g_.oh; ++i)
+        for (int64_t j = 0; j < g_.ow; j += 8) boff_.push_back(i * g_.w + j), block8_.push_back(i * g_.ow + j);
+      for (int64_t o = 0; o < g_.o; ++o) dy_rows_.push_back(o * p_);
+    }
     // Wide data gradient: dcol rows sit in zero margins wide enough for every tap's shift, so each input
     // element gathers its taps with plain (unconditional) loads; see backward_data.
     plane16_ = (g_.h * g_.w + 15) / 16 * 16;
@@ -77,6 +85,15 @@ class GemmConv2d final : public Conv2dOp {
     const float* b = g_.bias ? in[2]->data() : nullptr;
     float* y = out.data();
     ensure_scratch();
+    if (blocks_) {
+      const int64_t image = g_.c * g_.h * g_.w, blocks = static_cast<int64_t>(boff_.size());
+      parallel_for(g_.n, 2, [&](int64_t lo, int64_t hi, int) {
+        for (int64_t n = lo; n < hi; ++n)
+          microgemm::gemm_blocks(g_.o, blocks, k_, w, k_, x + n * image, off_.data(), boff_.data(), b,
+                                 y + n * g_.o * p_, p_, block8_.data());
+      });
+      return;
+    }
     if (wide_) return forward_wide(x, w, b, y);
     parallel_for(g_.n, 2, [&](int64_t lo, int64_t hi, int slot) {
       for (int64_t n = lo; n < hi; ++n) {
@@ -196,8 +213,14 @@ class GemmConv2d final : public Conv2dOp {
         float* dcol = dcol_.data() + slot * k_ * gather_stride_;  // [K][margin | Qpad | zeros]
         float* dyw = scratch(slot);                               // [O][Qpad]
         for (int64_t n = lo; n < hi; ++n) {
-          widen(dy + n * g_.o * p_, dyw);
-          microgemm::gemm(k_, qpad_, g_.o, wt_.data(), g_.o, dyw, qpad_, dcol + margin_, gather_stride_, false);
+          if (blocks_) {  // only the kept columns of each wide row; the discarded ones stay zero
+            microgemm::gemm_blocks(k_, static_cast<int64_t>(boff_.size()), g_.o, wt_.data(), g_.o, dy + n * g_.o * p_,
+                                   dy_rows_.data(), block8_.data(), nullptr, dcol + margin_, gather_stride_,
+                                   boff_.data());
+          } else {
+            widen(dy + n * g_.o * p_, dyw);
+            microgemm::gemm(k_, qpad_, g_.o, wt_.data(), g_.o, dyw, qpad_, dcol + margin_, gather_stride_, false);
+          }
           for (int64_t c = 0; c < g_.c; ++c) {
             const float* rows = dcol + c * taps * gather_stride_ + margin_;
             float* dxc = dx + (n * g_.c + c) * plane;
@@ -271,11 +294,17 @@ class GemmConv2d final : public Conv2dOp {
               for (int64_t p = 0; p < p_; ++p) s += dyn[o * p_ + p];
               db[o] += s;
             }
-          if (!gw || wide_) continue;
+          if (!gw || wide_ || blocks_) continue;
           im2row(x + n * g_.c * g_.h * g_.w, row);
           microgemm::gemm(g_.o, kpad_, p_, dyn, p_, row, kpad_, dw, kpad_, true);
         }
-        if (gw && wide_) {
+        if (gw && blocks_) {
+          // dW[o][k] += Σ_{n ∈ chunk} Σ_b dY_n[o][block b] · x_n[off[k] + boff[b] : +8]: dY as it is, no widening.
+          const int64_t n0 = ch * kChunk, count = std::min(g_.n, n0 + kChunk) - n0;
+          const microgemm::DotBatch gb{count, g_.o * p_, g_.c * g_.h * g_.w};
+          microgemm::gemm_dot_blocks(gb, g_.o, k_, static_cast<int64_t>(boff_.size()), dy + n0 * g_.o * p_, p_,
+                                     x + n0 * g_.c * g_.h * g_.w, off_.data(), boff_.data(), dw, kpad_);
+        } else if (gw && wide_) {
           // dW[o][k] += Σ_{n ∈ chunk} Σ_q dY_wide_n[o][q] · x_n[off[k] + q]; dY_wide is zero in the discarded
           // columns, so the wide rows' extra input columns contribute nothing.
           const int64_t n0 = ch * kChunk, count = std::min(g_.n, n0 + kChunk) - n0;
@@ -329,8 +358,11 @@ class GemmConv2d final : public Conv2dOp {
 
   int64_t k_ = 0, p_ = 0, ppad_ = 0, kpad_ = 0, qpad_ = 0, scratch_per_thread_ = 0;
   int64_t plane16_ = 0, margin_ = 0, gather_stride_ = 0;  // the wide data gradient's dcol layout
-  bool wide_ = false;
-  std::vector<int64_t> off_;  // B-row offsets (c·H + u)·W + v of the implicit GEMM
+  bool wide_ = false, blocks_ = false;
+  std::vector<int64_t> off_;   // B-row offsets (c·H + u)·W + v of the implicit GEMM
+  std::vector<int64_t> boff_;     // row blocks: offset i·W + j of output block (i, j..j+7) in the input
+  std::vector<int64_t> block8_;   // ... and i·OW + j in the output
+  std::vector<int64_t> dy_rows_;  // o·OH·OW: row o of dY, the data gradient's B
   int threads_ = 0;
   std::vector<float> scratch_, partial_w_, partial_b_, wt_, dcol_;
 };
