@@ -118,8 +118,8 @@ void BM_pool(benchmark::State& state, const char* impl, bool backward) {
   report(state, static_cast<double>(sf::numel(out)) * 4.0);  // 2x2 window: 4 ops per output
 }
 
-void BM_dense(benchmark::State& state, bool backward) {
-  auto op = make_or_skip(state, "dense", {}, "onednn");
+void BM_dense(benchmark::State& state, const char* impl, bool backward) {
+  auto op = make_or_skip(state, "dense", {}, impl);
   if (!op) return;
   const Shape xs{kBatch, 192}, ws{10, 192}, bs{10};
   const Shape out = op->prepare(std::vector<Shape>{xs, ws, bs});
@@ -161,7 +161,8 @@ BENCHMARK_CAPTURE(BM_pool, pool1_fwd_onednn, "onednn", false)->Unit(benchmark::k
 BENCHMARK_CAPTURE(BM_pool, pool1_bwd_onednn, "onednn", true)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_pool, pool1_fwd_loops, "loops", false)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_pool, pool1_bwd_loops, "loops", true)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_dense, fc_fwd_onednn, false)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_dense, fc_bwd_onednn, true)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_dense, fc_fwd_onednn, "onednn", false)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_dense, fc_bwd_onednn, "onednn", true)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_dense, fc_fwd_loops, "loops", false)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace

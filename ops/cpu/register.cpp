@@ -11,6 +11,7 @@ void register_onednn_kernels(OpRegistry& r) {
   r.add({"avgpool2d", cpu, "onednn", 20, make_avgpool2d});
   r.add({"avgpool2d", cpu, "loops", 30, make_avgpool2d_loops});
   r.add({"dense", cpu, "onednn", 20, make_dense});
+  r.add({"dense", cpu, "loops", 30, make_dense_loops});
   for (const char* act : {"relu", "softplus"}) {
     const std::string type = act;
     r.add({type, cpu, "onednn", 20, [type](const Attrs& a) { return make_eltwise(type, a); }});
