@@ -207,6 +207,7 @@ std::vector<OpCase> all_cases() {
   pool("pool_2x2_s2_liu", {4, 6, 24, 24}, 2, 2, 0);
   pool("pool_2x2_s2", {2, 3, 8, 8}, 2, 2, 0);
   pool("pool_2x2_s2_odd", {2, 2, 5, 7}, 2, 2, 0);
+  pool("pool_2x2_s2_tails", {2, 2, 6, 27}, 2, 2, 0);  // 13 outputs per row: an 8-block, a 4-block, one left
   pool("pool_3x3_s2_p1", {2, 3, 12, 12}, 3, 2, 1);
   pool("pool_3x3_s2_p1_odd", {2, 3, 11, 9}, 3, 2, 1);
   pool("pool_3x3_s1_p1", {2, 2, 6, 6}, 3, 1, 1);

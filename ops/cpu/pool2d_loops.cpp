@@ -3,13 +3,17 @@
 // bench/bench_ops.cpp), and those maps are too small to amortise its blocked-layout reorders. The common
 // 2×2 / stride 2 / unpadded case gets a dedicated inner loop; other geometries use the clipped-window form.
 #include <algorithm>
+#include <cstring>
 
 #include "ops/cpu/kernels.h"
+#include "ops/cpu/microgemm.h"
 #include "core/parallel.h"
 #include "ops/pool2d.h"
 
 namespace sf::onednn {
 namespace {
+
+typedef float v4 __attribute__((vector_size(16)));
 
 class LoopAvgPool2d final : public AvgPool2dOp {
  public:
@@ -29,7 +33,21 @@ class LoopAvgPool2d final : public AvgPool2dOp {
           if (two) {
             const float* r0 = xp + 2 * i * g.w;
             const float* r1 = r0 + g.w;
-            for (int64_t j = 0; j < g.ow; ++j)
+            int64_t j = 0;
+            // 8 outputs from 16 inputs of each row: add the rows, then the even and odd lanes.
+            for (; j + 8 <= g.ow; j += 8) {
+              const microgemm::v16 s = microgemm::load(r0 + 2 * j) + microgemm::load(r1 + 2 * j);
+              const microgemm::v8 even = __builtin_shufflevector(s, s, 0, 2, 4, 6, 8, 10, 12, 14);
+              const microgemm::v8 odd = __builtin_shufflevector(s, s, 1, 3, 5, 7, 9, 11, 13, 15);
+              microgemm::store8(yp + i * g.ow + j, 0.25f * (even + odd));
+            }
+            for (; j + 4 <= g.ow; j += 4) {  // the same with 4 outputs (12- and 4-wide pooled maps)
+              const microgemm::v8 s = microgemm::load8(r0 + 2 * j) + microgemm::load8(r1 + 2 * j);
+              const v4 pair = __builtin_shufflevector(s, s, 0, 2, 4, 6) + __builtin_shufflevector(s, s, 1, 3, 5, 7);
+              const v4 out = 0.25f * pair;
+              std::memcpy(yp + i * g.ow + j, &out, sizeof out);
+            }
+            for (; j < g.ow; ++j)
               yp[i * g.ow + j] = 0.25f * (r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]);
             continue;
           }
@@ -61,7 +79,23 @@ class LoopAvgPool2d final : public AvgPool2dOp {
           for (int64_t i = 0; i < g.oh; ++i) {
             float* r0 = dxp + 2 * i * g.w;
             float* r1 = r0 + g.w;
-            for (int64_t j = 0; j < g.ow; ++j) {
+            int64_t j = 0;
+            for (; j + 8 <= g.ow; j += 8) {  // each of 8 gradients to its 2 × 2 window: lanes duplicated
+              const microgemm::v8 d = 0.25f * microgemm::load8(dyp + i * g.ow + j);
+              const microgemm::v16 both =
+                  __builtin_shufflevector(d, d, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+              microgemm::store(r0 + 2 * j, both);
+              microgemm::store(r1 + 2 * j, both);
+            }
+            for (; j + 4 <= g.ow; j += 4) {
+              v4 d;
+              std::memcpy(&d, dyp + i * g.ow + j, sizeof d);
+              d *= 0.25f;
+              const microgemm::v8 both = __builtin_shufflevector(d, d, 0, 0, 1, 1, 2, 2, 3, 3);
+              microgemm::store8(r0 + 2 * j, both);
+              microgemm::store8(r1 + 2 * j, both);
+            }
+            for (; j < g.ow; ++j) {
               const float d = 0.25f * dyp[i * g.ow + j];
               r0[2 * j] = r0[2 * j + 1] = r1[2 * j] = r1[2 * j + 1] = d;
             }
