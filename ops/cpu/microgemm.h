@@ -13,13 +13,23 @@
 namespace sf::microgemm {
 
 typedef float v16 __attribute__((vector_size(64)));
+typedef float v8 __attribute__((vector_size(32)));
 
-inline v16 load(const float* p) {
-  v16 v;
+// Unaligned vector loads and stores (memcpy compiles to one move).
+template <class V>
+inline V load_as(const float* p) {
+  V v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void store(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
+template <class V>
+inline void store_as(float* p, V v) {
+  std::memcpy(p, &v, sizeof v);
+}
+inline v16 load(const float* p) { return load_as<v16>(p); }
+inline void store(float* p, v16 v) { store_as(p, v); }
+inline v8 load8(const float* p) { return load_as<v8>(p); }
+inline void store8(float* p, v8 v) { store_as(p, v); }
 
 // One MB×32 tile: C[0:MB][0:32] (+)= A[0:MB][0:K] · B[0:K][0:32], where rows(k) points at row k of B. The
 // row accessor lets the same tile serve a plain matrix (B + k·ldb) and an implicit one (base + off[k]).
@@ -142,14 +152,6 @@ inline void gemm_dot_offsets(const DotBatch& gb, int64_t M, int64_t K, int64_t N
 // conv2 of the Liu net (8 of 12 columns kept). With 8-float vectors the output row is covered exactly: block b
 // (8 outputs of one row) reads row k of B at base + off[k] + boff[b]. Half-width vectors issue two per cycle
 // where full-width ones issue one, so nothing is lost per multiply-add.
-typedef float v8 __attribute__((vector_size(32)));
-
-inline v8 load8(const float* p) {
-  v8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store8(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
 inline float hsum8(v8 v) {
   float s = 0.0f;
   for (int i = 0; i < 8; ++i) s += v[i];
