@@ -195,6 +195,11 @@ std::vector<OpCase> all_cases() {
   conv("conv_nonsquare_p1_bias", {2, 3, 9, 11}, {4, 3, 3, 5}, true, 1, 1);
   conv("conv_nonsquare_s2_p1", {2, 2, 10, 7}, {3, 2, 2, 4}, false, 2, 1);
   conv("conv_1x1_bias", {3, 4, 5, 5}, {3, 4, 1, 1}, true, 1, 0);
+  // Row-block kernels off the Liu shapes: 16-wide rows with a block tail and a partial 6-row tile, kh ≠ kw with
+  // H ≠ W; and the wide data-gradient gather with zero margins (7-wide rows).
+  conv("conv_rows16_tails", {2, 2, 21, 20}, {7, 2, 5, 5}, true, 1, 0);
+  conv("conv_rows16_nonsquare", {2, 3, 10, 20}, {4, 3, 3, 5}, false, 1, 0);
+  conv("conv_wide_gather", {2, 2, 9, 9}, {3, 2, 3, 3}, false, 1, 0);
   // 53 images: two full 25-image weight-gradient chunks and a partial third in the micro-GEMM kernel.
   conv("conv_liu2_multichunk_bias", {53, 6, 12, 12}, {12, 6, 5, 5}, true, 1, 0);
 

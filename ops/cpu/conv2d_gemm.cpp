@@ -301,8 +301,8 @@ class GemmConv2d final : public Conv2dOp {
         if (gw && blocks_) {
           // dW[o][k] += Σ_{n ∈ chunk} Σ_b dY_n[o][block b] · x_n[off[k] + boff[b] : +8]: dY as it is, no widening.
           const int64_t n0 = ch * kChunk, count = std::min(g_.n, n0 + kChunk) - n0;
-          const microgemm::DotBatch gb{count, g_.o * p_, g_.c * g_.h * g_.w};
-          microgemm::gemm_dot_blocks(gb, g_.o, k_, static_cast<int64_t>(boff_.size()), dy + n0 * g_.o * p_, p_,
+          const microgemm::DotBatch group{count, g_.o * p_, g_.c * g_.h * g_.w};
+          microgemm::gemm_dot_blocks(group, g_.o, k_, static_cast<int64_t>(boff_.size()), dy + n0 * g_.o * p_, p_,
                                      x + n0 * g_.c * g_.h * g_.w, off_.data(), boff_.data(), dw, kpad_);
         } else if (gw && wide_) {
           // dW[o][k] += Σ_{n ∈ chunk} Σ_q dY_wide_n[o][q] · x_n[off[k] + q]; dY_wide is zero in the discarded
@@ -310,8 +310,8 @@ class GemmConv2d final : public Conv2dOp {
           const int64_t n0 = ch * kChunk, count = std::min(g_.n, n0 + kChunk) - n0;
           float* dyw = row;  // [count][O][Qpad]
           for (int64_t t = 0; t < count; ++t) widen(dy + (n0 + t) * g_.o * p_, dyw + t * g_.o * qpad_);
-          const microgemm::DotBatch gb{count, g_.o * qpad_, g_.c * g_.h * g_.w};
-          microgemm::gemm_dot_offsets(gb, g_.o, k_, qpad_, dyw, qpad_, x + n0 * g_.c * g_.h * g_.w, off_.data(), dw,
+          const microgemm::DotBatch group{count, g_.o * qpad_, g_.c * g_.h * g_.w};
+          microgemm::gemm_dot_offsets(group, g_.o, k_, qpad_, dyw, qpad_, x + n0 * g_.c * g_.h * g_.w, off_.data(), dw,
                                       kpad_);
         }
       }
