@@ -286,7 +286,8 @@ class GemmConv2d final : public Conv2dOp {
         float* row = scratch(slot);  // im2row [P][Kpad]
         std::fill(dw, dw + wsize, 0.0f);
         std::fill(db, db + g_.o, 0.0f);
-        for (int64_t n = ch * kChunk; n < std::min(g_.n, (ch + 1) * kChunk); ++n) {
+        const int64_t n0 = ch * kChunk, count = std::min(g_.n, n0 + kChunk) - n0;
+        for (int64_t n = n0; n < n0 + count; ++n) {
           const float* dyn = dy + n * g_.o * p_;
           if (gb)
             for (int64_t o = 0; o < g_.o; ++o) {
@@ -294,20 +295,18 @@ class GemmConv2d final : public Conv2dOp {
               for (int64_t p = 0; p < p_; ++p) s += dyn[o * p_ + p];
               db[o] += s;
             }
-          if (!gw || wide_ || blocks_) continue;
+          if (!gw || wide_) continue;  // the wide forms (blocks_ among them) take the whole chunk below
           im2row(x + n * g_.c * g_.h * g_.w, row);
           microgemm::gemm(g_.o, kpad_, p_, dyn, p_, row, kpad_, dw, kpad_, true);
         }
         if (gw && blocks_) {
           // dW[o][k] += Σ_{n ∈ chunk} Σ_b dY_n[o][block b] · x_n[off[k] + boff[b] : +8]: dY as it is, no widening.
-          const int64_t n0 = ch * kChunk, count = std::min(g_.n, n0 + kChunk) - n0;
           const microgemm::DotBatch group{count, g_.o * p_, g_.c * g_.h * g_.w};
           microgemm::gemm_dot_blocks(group, g_.o, k_, static_cast<int64_t>(boff_.size()), dy + n0 * g_.o * p_, p_,
                                      x + n0 * g_.c * g_.h * g_.w, off_.data(), boff_.data(), dw, kpad_);
         } else if (gw && wide_) {
           // dW[o][k] += Σ_{n ∈ chunk} Σ_q dY_wide_n[o][q] · x_n[off[k] + q]; dY_wide is zero in the discarded
           // columns, so the wide rows' extra input columns contribute nothing.
-          const int64_t n0 = ch * kChunk, count = std::min(g_.n, n0 + kChunk) - n0;
           float* dyw = row;  // [count][O][Qpad]
           for (int64_t t = 0; t < count; ++t) widen(dy + (n0 + t) * g_.o * p_, dyw + t * g_.o * qpad_);
           const microgemm::DotBatch group{count, g_.o * qpad_, g_.c * g_.h * g_.w};
