@@ -312,13 +312,7 @@ bool pynn_available() { return std::system("/usr/bin/python3 -c 'import pyNN.spa
 // sPyNNaker network (per-channel Grid2D populations, one ConvolutionConnector per kernel, lists elsewhere),
 // expanded with sPyNNaker 7's convolution semantics, must be exactly the synapses of the connection lists.
 spinnaker::Report check_convolution_export(const snn::Network& net, const std::string& tag) {
-  Dataset data;
-  data.name = "random";
-  data.images = Tensor({2, net.input_shape[0], net.input_shape[1], net.input_shape[2]});
-  Rng rng(3);
-  for (int64_t i = 0; i < data.images.numel(); ++i) data.images[i] = static_cast<float>(rng.uniform());
-  data.labels = {0, 1};
-  data.num_classes = 10;
+  const Dataset data = random_images(2, net.input_shape, 3);
   const fs::path dir = fs::temp_directory_path() / ("spikeforge_conv_" + tag + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   spinnaker::ExportOptions eo;
@@ -377,13 +371,7 @@ TEST(SpinnakerExportTest, ConvolutionExportBuildsTheListsSynapsesOnSpynnaker) {
 TEST(SpinnakerExportTest, ConvolutionExportOfTheLiuNetWithMergedPooling) {
   if (!pynn_available()) GTEST_SKIP() << "/usr/bin/python3 cannot import pyNN (scripts/setup.sh installs it)";
   const Model m = build_model(ModelSpec{}, 7);
-  Dataset data;
-  data.name = "random";
-  data.images = Tensor({4, 1, 28, 28});
-  Rng rng(5);
-  for (int64_t i = 0; i < data.images.numel(); ++i) data.images[i] = static_cast<float>(rng.uniform());
-  data.labels = {0, 1, 2, 3};
-  data.num_classes = 10;
+  const Dataset data = random_images(4, {1, 28, 28}, 5);
   snn::ConvertOptions o;
   o.norm = snn::Norm::data;
   o.neuron = snn::NeuronModel::if_reset_zero;
