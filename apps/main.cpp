@@ -222,10 +222,7 @@ sf::ConvertRunOptions convert_options(const Args& a) {
   sf::apply_lif_overrides(o.convert.lif, a.lif);
   if (a.batch > 0) o.sim.batch = a.batch;
   if (auto v = get("--neurons-per-core")) o.neurons_per_core = parse_int("--neurons-per-core", *v);
-  if (auto v = get("--conv-connector")) {
-    if (*v != "list" && *v != "convolution") usage_error("--conv-connector: list or convolution, got '" + *v + "'");
-    o.conv_connector = *v == "list" ? sf::spinnaker::ConvConnector::list : sf::spinnaker::ConvConnector::convolution;
-  }
+  if (auto v = get("--conv-connector")) o.conv_connector = sf::spinnaker::parse_conv_connector(*v);
   o.force = a.force;
   o.export_exact = a.export_exact;
   o.sim.record_input = a.record_input;

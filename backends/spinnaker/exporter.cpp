@@ -9,6 +9,7 @@
 
 #include "backends/cpu/encoder.h"
 #include "backends/spinnaker/project_files.h"
+#include "core/enum_names.h"
 #include "core/error.h"
 #include "core/io.h"
 #include "core/json.h"
@@ -120,6 +121,12 @@ LayerProjections analyse_layer(const snn::Layer& l, const std::vector<Synapse>& 
 }
 
 }  // namespace
+
+ConvConnector parse_conv_connector(const std::string& s) {
+  static constexpr std::pair<ConvConnector, const char*> kNames[] = {{ConvConnector::list, "list"},
+                                                                     {ConvConnector::convolution, "convolution"}};
+  return parse_name(kNames, s, "--conv-connector", "connector");
+}
 
 std::string convolution_unsupported(const snn::Layer& l) {
   if (l.kind != LayerKind::conv && l.kind != LayerKind::depthwise_conv) return "not a convolution";

@@ -14,6 +14,7 @@ namespace sf::spinnaker {
 // ConvolutionConnector (one kernel per channel pair instead of one synapse per pixel pair; sPyNNaker only,
 // run.py keeps the lists for every other simulator).
 enum class ConvConnector { list, convolution };
+ConvConnector parse_conv_connector(const std::string& s);  // BadInput naming the choices
 
 struct ExportOptions {
   std::string out_dir;
