@@ -36,7 +36,7 @@ const char* kUsage =
     "  convert MODEL.sfm [--backend cpu] [--norm none|data|robust|spike] [--percentile 99.9]\n"
     "        [--neuron if|if_subtract|lif] [--input poisson|current|regular] [--max-rate HZ] [--steps N]\n"
     "        [--dt MS] [--images N] [--pool auto|spiking|merged] [--propagation event|dense] [--batch N]\n"
-    "        [--v-init F] [--export-exact]\n"
+    "        [--v-init F] [--softplus-offset on|off] [--export-exact]\n"
     "        [--norm-images N] [--seed N] [--record-input] [--lif KEY=VALUE]... [--dataset NAME]\n"
     "        [--data-dir DIR] [--threads N]\n"
     "        [--out DIR]\n"
@@ -66,7 +66,7 @@ struct Args {
 const std::set<std::string> kValueFlags = {"--backend", "--norm",   "--percentile",   "--neuron", "--input",
                                            "--max-rate", "--steps", "--dt",           "--images", "--pool",
                                            "--propagation", "--v-init", "--norm-images", "--seed", "--trials",
-                                           "--neurons-per-core", "--conv-connector"};
+                                           "--neurons-per-core", "--conv-connector", "--softplus-offset"};
 
 [[noreturn]] void usage_error(const std::string& msg) { throw sf::Error(sf::ErrorKind::BadInput, msg + "\n" + kUsage); }
 
@@ -203,6 +203,10 @@ sf::ConvertRunOptions convert_options(const Args& a) {
   if (auto v = get("--dt")) o.convert.dt_ms = parse_double("--dt", *v);
   if (auto v = get("--pool")) o.convert.pools = sf::snn::parse_pool_mode(*v);
   if (auto v = get("--v-init")) o.convert.v_init = parse_double("--v-init", *v);
+  if (auto v = get("--softplus-offset")) {
+    if (*v != "on" && *v != "off") usage_error("--softplus-offset: on or off, got '" + *v + "'");
+    o.convert.softplus_offset = *v == "on";
+  }
   if (auto v = get("--norm-images")) o.convert.norm_images = parse_int("--norm-images", *v);
   if (auto v = get("--steps")) {
     const double steps = parse_double("--steps", *v);
@@ -234,7 +238,7 @@ sf::ConvertRunOptions convert_options(const Args& a) {
 
 int cmd_convert(const Args& a) {
   allow_only(a, {"--backend", "--norm", "--percentile", "--neuron", "--input", "--max-rate", "--steps", "--dt",
-                 "--images", "--pool", "--propagation", "--batch", "--v-init", "--norm-images", "--seed", "--record-input", "--lif",
+                 "--images", "--pool", "--propagation", "--batch", "--v-init", "--softplus-offset", "--norm-images", "--seed", "--record-input", "--lif",
                  "--export-exact", "--neurons-per-core", "--conv-connector", "--force",
                  "--dataset", "--data-dir", "--threads", "--out"});
   sf::ConvertRunOptions o = convert_options(a);

@@ -145,11 +145,11 @@ TEST(SnnEncoderTest, PoissonRateRegularTrainAndSeeding) {
 // Data x_a = (1, 1), x_b = (1, 0), x_c = (0.2, 0.6):
 //   h = ReLU(W1 x) = (2, 0), (1, 1), (0.8, 0)        max 2, positive values {2, 1, 1, 0.8}
 //   y = W2 h + b2 = 1.1, 2.6, 0.5                     max 2.6
-Model two_layer_net() {
+Model two_layer_net(const std::string& activation = "relu", Attrs act_attrs = {}) {
   Model m({1, 1, 2});
   m.add("flatten", "flatten");
   m.add("dense1", "dense", {}, {{"weight", {2, 2}}});
-  m.add("act1", "relu");
+  m.add("act1", activation, std::move(act_attrs));
   m.add("dense2", "dense", {}, {{"weight", {1, 2}}, {"bias", {1}}});
   auto params = m.parameters();
   params[0]->value = Tensor::from({2, 2}, {1, 1, 1, -1});
@@ -256,6 +256,39 @@ TEST(SnnConvertTest, RateCodeAndLifUnits) {
   EXPECT_EQ(c.net.conversion, "liu");
   EXPECT_EQ(c.net.layers[1].weight.to_vector(), (std::vector<float>{0.5f, 2.0f}));
   EXPECT_FLOAT_EQ(c.net.layers[1].bias[0], 0.1f);
+}
+
+TEST(SnnConvertTest, SoftplusFamilyInputRaisedByItsValueAtZero) {
+  // f(x) ≈ ReLU(x + f(0)): the bias-free dense1 gets a bias f(0) in its activation units, then the usual
+  // rate-code scaling (× p_in = 0.2 at 200 Hz Poisson, × p for a PAF scale).
+  snn::ConvertOptions o;
+  o.norm = snn::Norm::none;
+  o.input.kind = snn::InputEncoding::current;
+  auto bias0 = [&](const Model& m) {
+    const auto c = snn::convert(m, Dataset{}, o);
+    return c.net.layers[0].bias.defined() ? c.net.layers[0].bias.to_vector() : std::vector<float>{};
+  };
+  const float ln2 = static_cast<float>(std::log(2.0));
+  EXPECT_EQ(bias0(two_layer_net("softplus")), (std::vector<float>{ln2, ln2}));
+  EXPECT_EQ(bias0(two_layer_net("relu")), std::vector<float>{});
+  const std::vector<float> nsp = bias0(two_layer_net("noisy_softplus", {{"k", 0.2}, {"sigma", 0.5}, {"scale", 2.0}}));
+  ASSERT_EQ(nsp.size(), 2u);
+  EXPECT_FLOAT_EQ(nsp[0], static_cast<float>(2.0 * 0.1 * std::log(2.0)));  // p·kσ·ln 2
+  // Liu's per-neuron-σ form leaves the smoothing to the SNN's own input noise.
+  EXPECT_EQ(bias0(two_layer_net("noisy_softplus_liu", {{"k", 0.31}, {"scale", 1.0}})), std::vector<float>{});
+  o.input.kind = snn::InputEncoding::poisson;  // 200 Hz at 1 ms: 0.2 spikes per step stand for activation 1
+  EXPECT_FLOAT_EQ(bias0(two_layer_net("softplus"))[1], 0.2f * ln2);
+  o.softplus_offset = false;
+  EXPECT_EQ(bias0(two_layer_net("softplus")), std::vector<float>{});
+  // Robust norm: λ1 comes from the softplus activations themselves, the raised bias is divided by it as well.
+  o.softplus_offset = true;
+  o.norm = snn::Norm::robust;
+  o.percentile = 100;
+  o.input.kind = snn::InputEncoding::current;
+  const auto c = snn::convert(two_layer_net("softplus"), two_layer_data(), o);
+  const double lambda1 = std::log1p(std::exp(2.0));  // softplus(W1·x_a)[0] = softplus(2), the largest
+  EXPECT_NEAR(c.scales[0].lambda, lambda1, 1e-5);
+  EXPECT_NEAR(c.net.layers[0].bias[0], std::log(2.0) / lambda1, 1e-6);
 }
 
 TEST(SnnConvertTest, LiuNetPoolingMergedForIfSpikingForLifAndPafFolded) {

@@ -40,6 +40,7 @@ struct ConvertOptions {
   int64_t spike_norm_images = 100;   // spike: images simulated per layer
   int spike_norm_steps = 0;          // spike: steps per image (0: 1000 ms / dt)
   uint64_t seed = 1;
+  bool softplus_offset = true;  // Softplus / fixed-σ Noisy Softplus: neuron input raised by f(0) (converter.cpp)
 };
 
 struct LayerScale {
