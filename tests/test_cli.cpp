@@ -609,6 +609,7 @@ TEST_F(ConvertCliTest, BadOptionsExitTwoNamingTheFlag) {
       {{"--backend", "loihi"}, "--backend"},
       {{"--backend", "cuda"}, "cuda"},
       {{"--steps", "ten"}, "--steps"},
+      {{"--softplus-offset", "yes"}, "--softplus-offset"},
       {{"--neurons-per-core", "128"}, "--neurons-per-core"},  // an export option: would be ignored
   };
   for (const auto& [args, flag] : cases) {
@@ -686,7 +687,7 @@ TEST_F(CliTest, ReproduceTrainsConvertsAndReusesCheckpoints) {
   const CmdResult r = spikeforge(tmp, args);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   const std::string table = read_text(out + "/table.md");
-  for (const char* row : {"| ReLU |", "| Noisy Softplus |", "| Softplus (seed recipe) |", "97.81", "SNN 1 s (thesis)"})
+  for (const char* row : {"| ReLU |", "| Noisy Softplus |", "| Softplus (seed recipe, robust norm) |", "97.81", "SNN 1 s (thesis)"})
     EXPECT_TRUE(contains(table, row)) << row << " missing from\n" << table;
   EXPECT_TRUE(contains(r.out, table.substr(0, 40))) << r.out;
   EXPECT_TRUE(fs::is_regular_file(out + "/mnist_nsp_liu_recipe/seed1/model.sfm"));

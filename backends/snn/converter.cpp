@@ -110,9 +110,9 @@ const Tensor* param(const AnnLayer& l, const std::string& name) {
 
 // A spiking neuron's rate is ≈ ReLU of its input, while Softplus-family units give f(0) = kσ·ln 2 > 0 (plain
 // Softplus: ln 2) and nets trained with them lean on that baseline: run as plain ReLU, the seed-recipe Softplus
-// net drops from 98.5 % to 92.7 % (ANN with ReLU swapped in, 5,000 test images). ReLU(x + f(0)) matches f at
-// zero and tends to it on both sides (error ≤ f(0) for large x, ≈ 0 of the rate's relative error), and swapped
-// in it keeps 98.4 %: so the converter adds f(0) to the neuron's bias. Liu's per-neuron-σ Noisy Softplus is
+// net drops from 98.5 % to 92.7 % (ANN with ReLU swapped in, 5,000 test images). ReLU(x + f(0)) equals f at
+// zero, tends to it for negative x and is never more than f(0) from it; swapped in it keeps 98.4 %. So the
+// converter adds f(0) to the neuron's bias. Liu's per-neuron-σ Noisy Softplus is
 // excluded: there the SNN's own input noise supplies the smoothing, which is the point of that activation.
 double zero_offset(const AnnLayer& l) {
   if (l.type == "softplus") return std::log(2.0);
