@@ -112,8 +112,8 @@ const Tensor* param(const AnnLayer& l, const std::string& name) {
 // Softplus: ln 2) and nets trained with them lean on that baseline: run as plain ReLU, the seed-recipe Softplus
 // net drops from 98.5 % to 92.7 % (ANN with ReLU swapped in, 5,000 test images). ReLU(x + f(0)) equals f at
 // zero, tends to it for negative x and is never more than f(0) from it; swapped in it keeps 98.4 %. So the
-// converter adds f(0) to the neuron's bias. Liu's per-neuron-σ Noisy Softplus is
-// excluded: there the SNN's own input noise supplies the smoothing, which is the point of that activation.
+// converter adds f(0) to the neuron's bias. Liu's per-neuron-σ Noisy Softplus is excluded: there the SNN's
+// own input noise supplies the smoothing, which is the point of that activation.
 double zero_offset(const AnnLayer& l) {
   if (l.type == "softplus") return std::log(2.0);
   if (l.type == "noisy_softplus") return l.attrs.get("k", 0.0) * l.attrs.get("sigma", 0.0) * std::log(2.0);
