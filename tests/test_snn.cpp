@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 #include <vector>
 
 #include "backends/cpu/encoder.h"
@@ -210,6 +212,36 @@ TEST(SnnConvertTest, RobustNormUsesPercentileOfPositiveActivations) {
   EXPECT_DOUBLE_EQ(snn::positive_percentile({0, -1, 3, 1, 2}, 100), 3.0);
   EXPECT_DOUBLE_EQ(snn::positive_percentile({0, -1}, 99.9), 0.0);
   EXPECT_THROW(snn::positive_percentile({1}, 0), Error);
+}
+
+TEST(SnnConvertTest, StreamingSummaryMatchesTheWholeArray) {
+  // Activations fed in uneven batches must give positive_percentile's answer on all of them, holding only
+  // about (1 − p/100) of the values.
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t n = 20000;
+  std::vector<float> values(n);
+  for (auto& v : values) v = normal(rng);
+  for (int64_t i = 0; i < n; i += 97) values[i] = 0.0f;   // exact zeros are not positive
+  for (int64_t i = 5; i < n; i += 501) values[i] = 1.5f;  // ties
+  for (double p : {50.0, 90.0, 99.0, 99.9, 100.0}) {
+    snn::ActivationSummary s(p, n);
+    for (int64_t i = 0, chunk = 1; i < n; i += chunk, chunk = chunk % 700 + 37)
+      s.add(values.data() + i, std::min(chunk, n - i));
+    EXPECT_EQ(s.percentile(), snn::positive_percentile(values, p)) << p;
+    EXPECT_LE(s.values_held(), 2 * static_cast<int64_t>((1 - p / 100) * n) + 4) << p;
+    EXPECT_FLOAT_EQ(static_cast<float>(s.max()), *std::max_element(values.begin(), values.end()));
+    double sum = 0;
+    for (float v : values) sum += v;
+    EXPECT_NEAR(s.mean(), sum / n, 1e-9);
+  }
+  snn::ActivationSummary none(99.9, 3);
+  const float negatives[] = {-1.0f, 0.0f, -2.0f};
+  none.add(negatives, 3);
+  EXPECT_EQ(none.percentile(), 0.0);
+  EXPECT_EQ(none.max(), 0.0);
+  EXPECT_THROW(none.add(negatives, 1), Error);  // more values than announced
+  EXPECT_THROW(snn::ActivationSummary(0.0, 10), Error);
 }
 
 TEST(SnnConvertTest, SpikeNormSetsThresholdsFromSimulatedInputs) {

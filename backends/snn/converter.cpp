@@ -46,11 +46,10 @@ double positive_percentile(std::vector<float> values, double p) {
   return values[k];
 }
 
-std::vector<std::vector<float>> layer_outputs(const Model& model, const Dataset& data, int64_t count,
-                                              const std::vector<std::string>& node_names) {
+void for_each_layer_output(const Model& model, const Dataset& data, int64_t count,
+                           const std::vector<std::string>& node_names, const LayerOutputVisitor& visit) {
   count = std::min(count, data.size());
-  std::vector<std::vector<float>> out(node_names.size());
-  if (count <= 0) return out;
+  if (count <= 0) return;
   const Shape sample = data.sample_shape();
   const int64_t per_image = numel(sample), batch = std::min<int64_t>(count, 500);
   // One evaluation graph per batch size (the full batches and the tail); the input buffer is refilled.
@@ -63,7 +62,7 @@ std::vector<std::vector<float>> layer_outputs(const Model& model, const Dataset&
       NodeId found = -1;
       for (NodeId id = 0; id < g.size(); ++id)
         if (g.name(id) == name) found = id;
-      if (found < 0) fail_internal("layer_outputs: no node '" + name + "'");
+      if (found < 0) fail_internal("layer outputs: no node '" + name + "'");
       ids.push_back(found);
     }
     for (int64_t i = first; i < last; i += n) {
@@ -71,13 +70,33 @@ std::vector<std::vector<float>> layer_outputs(const Model& model, const Dataset&
       g.forward();
       for (size_t k = 0; k < ids.size(); ++k) {
         const Tensor& v = g.value(ids[k]);
-        out[k].insert(out[k].end(), v.data(), v.data() + v.numel());
+        visit(k, v.data(), v.numel(), n);
       }
     }
   };
   const int64_t full = count / batch * batch;
   if (full > 0) run(0, full, batch);
   if (full < count) run(full, count, count - full);
+}
+
+std::vector<std::vector<float>> layer_outputs(const Model& model, const Dataset& data, int64_t count,
+                                              const std::vector<std::string>& node_names) {
+  std::vector<std::vector<float>> out(node_names.size());
+  for_each_layer_output(model, data, count, node_names,
+                        [&](size_t k, const float* v, int64_t n, int64_t) { out[k].insert(out[k].end(), v, v + n); });
+  return out;
+}
+
+std::vector<ActivationSummary> summarise_layer_outputs(const Model& model, const Dataset& data, int64_t count,
+                                                       const std::vector<std::string>& node_names,
+                                                       double percentile) {
+  count = std::min(count, data.size());
+  std::vector<ActivationSummary> out;
+  for_each_layer_output(model, data, count, node_names, [&](size_t k, const float* v, int64_t n, int64_t images) {
+    if (k == out.size()) out.emplace_back(percentile, n / images * count);  // batches visit nodes in order
+    out[k].add(v, n);
+  });
+  while (out.size() < node_names.size()) out.emplace_back(percentile, 0);  // no images
   return out;
 }
 
@@ -295,19 +314,20 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
     if (norm_data.size() == 0) fail_input("--norm", "data/robust normalisation needs the training images");
     std::vector<std::string> nodes;
     for (const Stage& s : stages) nodes.push_back(s.node);
-    const std::vector<std::vector<float>> acts = layer_outputs(model, norm_data, opts.norm_images, nodes);
+    // Data norm needs only the maxima: percentile 100 keeps no more than two values per layer.
+    const std::vector<ActivationSummary> acts = summarise_layer_outputs(
+        model, norm_data, opts.norm_images, nodes, opts.norm == Norm::robust ? opts.percentile : 100.0);
     double prev = 1.0;  // inputs are pixels in [0, 1]
     for (size_t k = 0; k < stages.size(); ++k) {
       Layer& l = net.layers[k];
-      double max_act = 0;
-      for (float v : acts[k]) max_act = std::max(max_act, static_cast<double>(v));
+      const double max_act = acts[k].max();
       double lambda;
       if (l.kind == LayerKind::avgpool) {
         lambda = prev;  // an average of rates in [0, 1] stays in [0, 1]: keep 1/k² weights
       } else if (opts.norm == Norm::data) {
         lambda = std::max(max_act, max_positive_weight(l));
       } else {
-        lambda = positive_percentile(acts[k], opts.percentile);
+        lambda = acts[k].percentile();
       }
       if (!(lambda > 0)) {
         c.notes.push_back(l.name + ": no positive activation on the normalisation data; λ left at 1");
@@ -337,16 +357,14 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
     // largest input (recorded per channel without the bias, so the rescaled bias can be added afterwards).
     std::vector<std::string> nodes;
     for (const Stage& s : stages) nodes.push_back(s.node);
-    const std::vector<std::vector<float>> acts = layer_outputs(model, norm_data, so.images, nodes);
+    const std::vector<ActivationSummary> acts = summarise_layer_outputs(model, norm_data, so.images, nodes, 100.0);
     for (size_t k = 0; k < probe.layers.size(); ++k) {
       so.probe_layer = static_cast<int>(k);
       const SimResult run = calibrator->simulate(probe, norm_data, so);
       Layer& l = net.layers[k];
       if (k > 0 && l.bias.defined()) {
         const LayerStats& below = run.layers.at(k - 1);
-        double mean_act = 0;
-        for (float v : acts[k - 1]) mean_act += v;
-        mean_act /= static_cast<double>(std::max<size_t>(acts[k - 1].size(), 1));
+        const double mean_act = acts[k - 1].mean();
         const double rho = static_cast<double>(below.spikes) /
                            (static_cast<double>(below.neurons) * static_cast<double>(so.images) * so.steps);
         if (mean_act > 0 && rho > 0) {

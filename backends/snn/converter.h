@@ -7,13 +7,17 @@
 //     max(max activation, max weight)), robust (Rueckauer 2017: λ_l = p-th percentile of the non-zero
 //     activations), spike (Sengupta 2019: thresholds from the largest input seen while simulating, layer by
 //     layer). data/robust scale w_l by λ_(l−1)/λ_l and b_l by 1/λ_l, with threshold 1.
-//   - LIF (IF_curr_exp) with a normalisation maps unit weights to g = cm·(v_thresh − v_reset)/τ_syn nA, the
-//     current whose charge, without leak, lifts the membrane from reset to threshold.
+//   - Softplus-family activations add their value at zero, f(0), to the neuron's bias (a rate is ≈ ReLU, and
+//     ReLU(x + f(0)) ≈ f), unless ConvertOptions::softplus_offset is off;
+//   - LIF (IF_curr_exp) with a normalisation maps unit weight to the g nA whose input at the top input rate
+//     drives the neuron at that same rate through its f–I curve (see convert()).
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/snn/activation_summary.h"
 #include "backends/snn/network.h"
 #include "datasets/dataset.h"
 #include "models/model.h"
@@ -65,10 +69,22 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
 void fold_batchnorm(Tensor& weight, Tensor& bias, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
                     const Tensor& var, double eps);
 
-// Values of `node_names` (layer names of `model`) for images [0, count) of `data`, as one flat vector per
-// name (count × per-sample size), computed through the model's own evaluation graph.
+// Runs images [0, count) of `data` through the model's own evaluation graph in batches and hands each batch's
+// values of node_names[k] (layer names of `model`) to visit(k, values, value count, images in the batch), in
+// node order within a batch and batches in image order.
+using LayerOutputVisitor = std::function<void(size_t, const float*, int64_t, int64_t)>;
+void for_each_layer_output(const Model& model, const Dataset& data, int64_t count,
+                           const std::vector<std::string>& node_names, const LayerOutputVisitor& visit);
+
+// The values of each node as one flat vector (count × per-sample size).
 std::vector<std::vector<float>> layer_outputs(const Model& model, const Dataset& data, int64_t count,
                                               const std::vector<std::string>& node_names);
+
+// Each node's values summarised as they stream past (max, mean, `percentile` of the positive values), so
+// normalisation over many images of a large net does not hold all its activations.
+std::vector<ActivationSummary> summarise_layer_outputs(const Model& model, const Dataset& data, int64_t count,
+                                                       const std::vector<std::string>& node_names,
+                                                       double percentile);
 
 // The p-th percentile (0 < p ≤ 100) of the positive values, by nearest rank; 0 when none is positive.
 double positive_percentile(std::vector<float> values, double p);
