@@ -215,26 +215,35 @@ TEST(SnnConvertTest, RobustNormUsesPercentileOfPositiveActivations) {
 }
 
 TEST(SnnConvertTest, StreamingSummaryMatchesTheWholeArray) {
-  // Activations fed in uneven batches must give positive_percentile's answer on all of them, holding only
-  // about (1 − p/100) of the values.
+  // Activations fed in uneven batches must give positive_percentile's answer on all of them while holding
+  // only about (1 − p/100) of them. All-positive values with the capacity exactly their count leave the kept
+  // set no slack; small integers put ties on the answer; n·p/100 whole (1000 × 99.9, 2000 × 99.95) puts the
+  // rank on a boundary.
   std::mt19937 rng(7);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  const int64_t n = 20000;
-  std::vector<float> values(n);
-  for (auto& v : values) v = normal(rng);
-  for (int64_t i = 0; i < n; i += 97) values[i] = 0.0f;   // exact zeros are not positive
-  for (int64_t i = 5; i < n; i += 501) values[i] = 1.5f;  // ties
-  for (double p : {50.0, 90.0, 99.0, 99.9, 100.0}) {
-    snn::ActivationSummary s(p, n);
-    for (int64_t i = 0, chunk = 1; i < n; i += chunk, chunk = chunk % 700 + 37)
-      s.add(values.data() + i, std::min(chunk, n - i));
-    EXPECT_EQ(s.percentile(), snn::positive_percentile(values, p)) << p;
-    EXPECT_LE(s.values_held(), 2 * static_cast<int64_t>((1 - p / 100) * n) + 4) << p;
-    EXPECT_FLOAT_EQ(static_cast<float>(s.max()), *std::max_element(values.begin(), values.end()));
-    double sum = 0;
-    for (float v : values) sum += v;
-    EXPECT_NEAR(s.mean(), sum / n, 1e-9);
+  std::uniform_int_distribution<int> level(1, 40);
+  for (int64_t n : {1, 7, 999, 1000, 1001, 2000, 20000}) {
+    std::vector<float> values(n);
+    for (auto& v : values) v = static_cast<float>(level(rng));
+    for (double p : {0.1, 50.0, 75.0, 99.0, 99.9, 99.95, 100.0}) {
+      snn::ActivationSummary s(p, n);
+      for (int64_t i = 0, chunk = 1; i < n; i += chunk, chunk = chunk % 700 + 37)
+        s.add(values.data() + i, std::min(chunk, n - i));
+      EXPECT_EQ(s.percentile(), snn::positive_percentile(values, p)) << n << " " << p;
+      EXPECT_LE(s.values_held(), 2 * static_cast<int64_t>((1 - p / 100) * n) + 4) << n << " " << p;
+      EXPECT_EQ(s.max(), *std::max_element(values.begin(), values.end()));
+    }
   }
+  // Zeros and negatives count in the mean but are not positive.
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> mixed(5000);
+  for (auto& v : mixed) v = normal(rng);
+  for (size_t i = 0; i < mixed.size(); i += 97) mixed[i] = 0.0f;
+  snn::ActivationSummary m(99.9, static_cast<int64_t>(mixed.size()));
+  m.add(mixed.data(), static_cast<int64_t>(mixed.size()));
+  EXPECT_EQ(m.percentile(), snn::positive_percentile(mixed, 99.9));
+  double sum = 0;
+  for (float v : mixed) sum += v;
+  EXPECT_NEAR(m.mean(), sum / static_cast<double>(mixed.size()), 1e-9);
   snn::ActivationSummary none(99.9, 3);
   const float negatives[] = {-1.0f, 0.0f, -2.0f};
   none.add(negatives, 3);
@@ -242,6 +251,31 @@ TEST(SnnConvertTest, StreamingSummaryMatchesTheWholeArray) {
   EXPECT_EQ(none.max(), 0.0);
   EXPECT_THROW(none.add(negatives, 1), Error);  // more values than announced
   EXPECT_THROW(snn::ActivationSummary(0.0, 10), Error);
+}
+
+TEST(SnnConvertTest, SummarisedLayerOutputsMatchTheStoredOnes) {
+  // 1,234 images: two full evaluation batches of 500 and a tail of 234.
+  const int64_t n = 1234;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+  Dataset d;
+  d.name = "random";
+  d.images = Tensor::zeros({n, 1, 1, 2});
+  for (int64_t i = 0; i < d.images.numel(); ++i) d.images[i] = pixel(rng);
+  d.labels.assign(static_cast<size_t>(n), 0);
+  d.num_classes = 1;
+  const Model model = two_layer_net("softplus");
+  const std::vector<std::string> nodes = {"act1", "dense2"};
+  const auto stored = snn::layer_outputs(model, d, n, nodes);
+  for (double p : {50.0, 99.9}) {
+    const auto summaries = snn::summarise_layer_outputs(model, d, n, nodes, p);
+    ASSERT_EQ(summaries.size(), 2u);
+    for (size_t k = 0; k < 2; ++k) {
+      EXPECT_EQ(summaries[k].count(), static_cast<int64_t>(stored[k].size())) << k;
+      EXPECT_EQ(summaries[k].percentile(), snn::positive_percentile(stored[k], p)) << k << " " << p;
+      EXPECT_EQ(summaries[k].max(), std::max(0.0f, *std::max_element(stored[k].begin(), stored[k].end()))) << k;
+    }
+  }
 }
 
 TEST(SnnConvertTest, SpikeNormSetsThresholdsFromSimulatedInputs) {
@@ -303,13 +337,37 @@ TEST(SnnConvertTest, SoftplusFamilyInputRaisedByItsValueAtZero) {
   const float ln2 = static_cast<float>(std::log(2.0));
   EXPECT_EQ(bias0(two_layer_net("softplus")), (std::vector<float>{ln2, ln2}));
   EXPECT_EQ(bias0(two_layer_net("relu")), std::vector<float>{});
+  // Without attributes noisy_softplus is the op's default kσ = 0.17·1.
+  const std::vector<float> nsp_default = bias0(two_layer_net("noisy_softplus"));
+  ASSERT_EQ(nsp_default.size(), 2u);
+  EXPECT_FLOAT_EQ(nsp_default[0], static_cast<float>(0.17 * std::log(2.0)));
   const std::vector<float> nsp = bias0(two_layer_net("noisy_softplus", {{"k", 0.2}, {"sigma", 0.5}, {"scale", 2.0}}));
   ASSERT_EQ(nsp.size(), 2u);
   EXPECT_FLOAT_EQ(nsp[0], static_cast<float>(2.0 * 0.1 * std::log(2.0)));  // p·kσ·ln 2
   // Liu's per-neuron-σ form leaves the smoothing to the SNN's own input noise.
   EXPECT_EQ(bias0(two_layer_net("noisy_softplus_liu", {{"k", 0.31}, {"scale", 1.0}})), std::vector<float>{});
   o.input.kind = snn::InputEncoding::poisson;  // 200 Hz at 1 ms: 0.2 spikes per step stand for activation 1
-  EXPECT_FLOAT_EQ(bias0(two_layer_net("softplus"))[1], 0.2f * ln2);
+  const std::vector<float> poisson = bias0(two_layer_net("softplus"));
+  ASSERT_EQ(poisson.size(), 2u);
+  EXPECT_FLOAT_EQ(poisson[1], 0.2f * ln2);
+  // Liu-style nets apply the activation after pooling too: the pool population gets the offset, scaled like
+  // any bias — × p_in for IF, as nA (unscaled) under Liu's LIF mapping.
+  ModelSpec spec;
+  spec.activation = "softplus";
+  spec.pool_activation = true;
+  const Model liu_softplus = build_model(spec, 3);
+  auto pool_bias = [&](const snn::ConvertOptions& opts) {
+    const auto c = snn::convert(liu_softplus, Dataset{}, opts);
+    EXPECT_EQ(c.net.layers.size(), 5u);
+    const snn::Layer& pool1 = c.net.layers.at(1);
+    EXPECT_EQ(pool1.kind, snn::LayerKind::avgpool);
+    EXPECT_TRUE(pool1.bias.defined());
+    return pool1.bias.defined() ? pool1.bias[5] : 0.0f;
+  };
+  EXPECT_FLOAT_EQ(pool_bias(o), 0.2f * ln2);
+  snn::ConvertOptions liu = o;
+  liu.neuron = NeuronModel::lif;
+  EXPECT_FLOAT_EQ(pool_bias(liu), ln2);
   o.softplus_offset = false;
   EXPECT_EQ(bias0(two_layer_net("softplus")), std::vector<float>{});
   // Robust norm: λ1 comes from the softplus activations themselves, the raised bias is divided by it as well.

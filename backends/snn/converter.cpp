@@ -7,6 +7,7 @@
 #include "core/enum_names.h"
 #include "core/error.h"
 #include "core/graph.h"
+#include "ops/activation.h"
 #include "ops/log_quantize.h"
 
 namespace sf::snn {
@@ -134,9 +135,8 @@ const Tensor* param(const AnnLayer& l, const std::string& name) {
 // converter adds f(0) to the neuron's bias. Liu's per-neuron-σ Noisy Softplus is excluded: there the SNN's
 // own input noise supplies the smoothing, which is the point of that activation.
 double zero_offset(const AnnLayer& l) {
-  if (l.type == "softplus") return std::log(2.0);
-  if (l.type == "noisy_softplus") return l.attrs.get("k", 0.0) * l.attrs.get("sigma", 0.0) * std::log(2.0);
-  return 0.0;
+  if (l.type != "softplus" && l.type != "noisy_softplus") return 0.0;
+  return Activation::from(l.type, l.attrs).ks * std::log(2.0);  // the op's own kσ, defaults included
 }
 
 int pool_window(const AnnLayer& l) {
@@ -192,7 +192,7 @@ std::vector<Stage> find_stages(const Model& model, bool spiking_pools, bool shif
       if (pending_pool) fail_input(where, "an activation after a merged pooling: convert with --pool spiking");
       Stage& s = stages.back();
       s.act_scale *= l.attrs.get("scale", 1.0);
-      s.act_offset = shift_activations ? zero_offset(l) : 0.0;
+      if (shift_activations && zero_offset(l) != 0) s.act_offset = zero_offset(l);  // ReLU(Softplus) = Softplus
       s.node = l.name;
       if (l.type != "relu" && notes.size() < 8)
         notes.push_back(l.name + ": " + l.type + " runs as the IF/LIF rate function (≈ ReLU)" +
@@ -245,11 +245,10 @@ Layer make_layer(const Stage& s) {
 }
 
 void scale_layer(Layer& l, double weight_factor, double bias_factor) {
-  if (l.kind == LayerKind::avgpool) {
+  if (l.kind == LayerKind::avgpool)  // a pool population has a bias too when a Softplus follows it
     l.pool_weight = static_cast<float>(l.pool_weight * weight_factor);
-    return;
-  }
-  for (int64_t i = 0; i < l.weight.numel(); ++i) l.weight[i] = static_cast<float>(l.weight[i] * weight_factor);
+  if (l.weight.defined())
+    for (int64_t i = 0; i < l.weight.numel(); ++i) l.weight[i] = static_cast<float>(l.weight[i] * weight_factor);
   if (l.bias.defined())
     for (int64_t i = 0; i < l.bias.numel(); ++i) l.bias[i] = static_cast<float>(l.bias[i] * bias_factor);
 }
