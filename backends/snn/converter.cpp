@@ -192,7 +192,8 @@ std::vector<Stage> find_stages(const Model& model, bool spiking_pools, bool shif
       if (pending_pool) fail_input(where, "an activation after a merged pooling: convert with --pool spiking");
       Stage& s = stages.back();
       s.act_scale *= l.attrs.get("scale", 1.0);
-      if (shift_activations && zero_offset(l) != 0) s.act_offset = zero_offset(l);  // ReLU(Softplus) = Softplus
+      const double offset = shift_activations ? zero_offset(l) : 0.0;
+      if (offset != 0) s.act_offset = offset;  // kept through a later ReLU: ReLU(Softplus) = Softplus
       s.node = l.name;
       if (l.type != "relu" && notes.size() < 8)
         notes.push_back(l.name + ": " + l.type + " runs as the IF/LIF rate function (≈ ReLU)" +
