@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/enum_names.h"
 #include "core/error.h"
 #include "backends/conversion_run.h"
 #include "backends/reproduce.h"
@@ -204,8 +205,8 @@ sf::ConvertRunOptions convert_options(const Args& a) {
   if (auto v = get("--pool")) o.convert.pools = sf::snn::parse_pool_mode(*v);
   if (auto v = get("--v-init")) o.convert.v_init = parse_double("--v-init", *v);
   if (auto v = get("--softplus-offset")) {
-    if (*v != "on" && *v != "off") usage_error("--softplus-offset: on or off, got '" + *v + "'");
-    o.convert.softplus_offset = *v == "on";
+    constexpr std::pair<bool, const char*> kOnOff[] = {{true, "on"}, {false, "off"}};
+    o.convert.softplus_offset = sf::parse_name(kOnOff, *v, "--softplus-offset", "setting");
   }
   if (auto v = get("--norm-images")) o.convert.norm_images = parse_int("--norm-images", *v);
   if (auto v = get("--steps")) {
