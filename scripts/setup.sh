@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libdnnl-dev        # oneDNN: CPU conv / pooling / inner product / eltwise primitives
+  ocl-icd-opencl-dev # Debian's dnnl-config.cmake calls find_package(OpenCL); only a Recommends of libdnnl-dev
   libyaml-cpp-dev    # experiment files
   libstb-dev         # stb_image for image-folder datasets
   zlib1g-dev         # .gz IDX files, checkpoint CRC-32
