@@ -17,8 +17,8 @@
 #include "backends/conversion_run.h"
 #include "backends/reproduce.h"
 #include "datasets/dataset.h"
-#include "experiments/progress.h"
-#include "experiments/run.h"
+#include "train/progress.h"
+#include "train/run.h"
 #include "models/zoo.h"
 
 namespace {

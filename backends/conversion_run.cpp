@@ -11,7 +11,7 @@
 #include "core/json.h"
 #include "core/svg_plot.h"
 #include "backends/spinnaker/exporter.h"
-#include "experiments/run.h"
+#include "train/run.h"
 
 namespace sf {
 

@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "core/json.h"
-#include "experiments/run.h"
+#include "train/run.h"
 
 #ifndef SPIKEFORGE_SOURCE_DIR
 #define SPIKEFORGE_SOURCE_DIR "."

@@ -9,16 +9,11 @@
 #include "core/attrs.h"
 #include "core/checkpoint.h"
 #include "core/graph.h"
+#include "core/parameter.h"
 #include "core/rng.h"
 #include "core/tensor.h"
 
 namespace sf {
-
-struct Parameter {
-  std::string name;  // "weight" | "bias"
-  Tensor value;
-  Tensor grad;
-};
 
 struct Layer {
   std::string name;  // unique, e.g. "conv1"

@@ -2,8 +2,8 @@
 #pragma once
 #include <cstdint>
 
-#include "experiments/experiment.h"
 #include "models/model.h"
+#include "models/model_spec.h"
 
 namespace sf {
 

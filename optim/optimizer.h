@@ -5,9 +5,9 @@
 #include <memory>
 #include <vector>
 
+#include "core/parameter.h"
 #include "core/rng.h"
-#include "experiments/experiment.h"
-#include "models/model.h"
+#include "optim/optimizer_spec.h"
 
 namespace sf {
 

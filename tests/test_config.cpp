@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "experiments/experiment.h"
+#include "train/experiment.h"
 
 namespace sf {
 namespace {

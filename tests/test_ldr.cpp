@@ -6,8 +6,8 @@
 #include <set>
 
 #include "core/error.h"
-#include "experiments/run.h"
-#include "experiments/trainer.h"
+#include "train/run.h"
+#include "train/trainer.h"
 #include "models/zoo.h"
 #include "ops/log_quantize.h"
 #include "ops/registry.h"

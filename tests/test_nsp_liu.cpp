@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "experiments/trainer.h"
+#include "train/trainer.h"
 #include "models/zoo.h"
 #include "ops/noisy_softplus_liu.h"
 #include "ops/registry.h"

@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "experiments/trainer.h"
+#include "train/trainer.h"
 #include "models/zoo.h"
 #include "optim/optimizer.h"
 

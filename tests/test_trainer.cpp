@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "experiments/trainer.h"
+#include "train/trainer.h"
 #include "models/zoo.h"
 
 namespace sf {

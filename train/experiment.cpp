@@ -1,4 +1,4 @@
-#include "experiments/experiment.h"
+#include "train/experiment.h"
 
 #include <algorithm>
 #include <cmath>

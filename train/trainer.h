@@ -8,7 +8,7 @@
 
 #include "core/graph.h"
 #include "datasets/dataset.h"
-#include "experiments/experiment.h"
+#include "train/experiment.h"
 #include "models/model.h"
 #include "optim/optimizer.h"
 

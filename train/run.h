@@ -5,8 +5,8 @@
 #pragma once
 #include <string>
 
-#include "experiments/experiment.h"
-#include "experiments/trainer.h"
+#include "train/experiment.h"
+#include "train/trainer.h"
 
 namespace sf {
 

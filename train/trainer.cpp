@@ -1,4 +1,4 @@
-#include "experiments/trainer.h"
+#include "train/trainer.h"
 
 #include <omp.h>
 

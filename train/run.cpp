@@ -1,4 +1,4 @@
-#include "experiments/run.h"
+#include "train/run.h"
 
 #include <omp.h>
 

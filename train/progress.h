@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
-#include "experiments/trainer.h"
+#include "train/trainer.h"
 
 namespace sf {
 

@@ -8,48 +8,10 @@
 #include <vector>
 
 #include "core/config.h"
+#include "models/model_spec.h"
+#include "optim/optimizer_spec.h"
 
 namespace sf {
-
-// LDR log quantisation (ops/log_quantize.h): bits = 0 means off.
-struct QuantSpec {
-  int bits = 0;
-  int fsr = 0;
-  bool enabled() const { return bits > 0; }
-};
-
-struct ModelSpec {
-  std::string arch = "liu_small";   // liu_small | liu_large
-  std::string activation = "relu";  // relu | softplus | noisy_softplus
-  double nsp_k = 0.17;              // Noisy Softplus k (seed default)
-  double nsp_sigma = 1.0;           // Noisy Softplus σ (seed form: one fixed scalar)
-  bool nsp_per_neuron = false;      // `sigma: per_neuron`: Liu's σ² = Σ ½w²|a| (k defaults to 0.31 then)
-  double paf_scale = 1.0;           // Liu's parametric-activation scale p = S·τsyn on every activation
-                                    // (default 1.085 when the model's own activation is per-neuron NSP,
-                                    // else 1 — a ReLU run fine-tuned to NSP should set it explicitly)
-  bool dense_bias = true;           // Keras Dense default; Liu's Matlab nets have none
-  bool pool_activation = false;
-  QuantSpec weight_quant;  // model.ldr.weights
-  QuantSpec act_quant;     // model.ldr.activations  // Liu's Matlab nets apply the activation after each pooling layer too
-};
-
-// Keras (2.x) optimisers. Keys that do not belong to the chosen type are rejected as unknown.
-struct OptimizerSpec {
-  std::string type = "sgd";  // sgd | adam | adadelta
-  double lr = 0.1;           // default per type: sgd 0.1 (seed), adam 0.001, adadelta 1.0 (Keras)
-  double decay = 0.0;        // Keras time-based decay: lr_t = lr / (1 + decay · iterations)
-  // sgd
-  double momentum = 0.9;
-  bool nesterov = false;
-  double noise_std = 0.0;     // noisy SGD: N(0, σ_t²) added to every gradient element,
-  double noise_anneal = 0.55; // σ_t = noise_std / (1 + t)^(anneal / 2) (Neelakantan et al. 2015)
-  // adam
-  double beta1 = 0.9, beta2 = 0.999;
-  // adam, adadelta
-  double epsilon = 1e-7;
-  // adadelta
-  double rho = 0.95;
-};
 
 struct TrainSpec {
   int epochs = 20;

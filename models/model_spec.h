@@ -1,0 +1,30 @@
+// What a model is built from: the `model:` section of an experiment, parsed by the training library
+// (train/experiment.h) and stored in checkpoints. It lives here so that models/ needs nothing above it.
+#pragma once
+#include <string>
+
+namespace sf {
+
+// LDR log quantisation (ops/log_quantize.h): bits = 0 means off.
+struct QuantSpec {
+  int bits = 0;
+  int fsr = 0;
+  bool enabled() const { return bits > 0; }
+};
+
+struct ModelSpec {
+  std::string arch = "liu_small";   // liu_small | liu_large
+  std::string activation = "relu";  // relu | softplus | noisy_softplus
+  double nsp_k = 0.17;              // Noisy Softplus k (seed default)
+  double nsp_sigma = 1.0;           // Noisy Softplus σ (seed form: one fixed scalar)
+  bool nsp_per_neuron = false;      // `sigma: per_neuron`: Liu's σ² = Σ ½w²|a| (k defaults to 0.31 then)
+  double paf_scale = 1.0;           // Liu's parametric-activation scale p = S·τsyn on every activation
+                                    // (default 1.085 when the model's own activation is per-neuron NSP,
+                                    // else 1 — a ReLU run fine-tuned to NSP should set it explicitly)
+  bool dense_bias = true;           // Keras Dense default; Liu's Matlab nets have none
+  bool pool_activation = false;    // Liu's Matlab nets apply the activation after each pooling layer too
+  QuantSpec weight_quant;  // model.ldr.weights
+  QuantSpec act_quant;     // model.ldr.activations
+};
+
+}  // namespace sf
