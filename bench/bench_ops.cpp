@@ -17,6 +17,9 @@
 
 namespace {
 
+// Ops called directly (outside a graph) run in eval mode on the CPU.
+const sf::ExecContext kCtx;
+
 using sf::Shape;
 using sf::Tensor;
 
@@ -58,12 +61,12 @@ void report(benchmark::State& state, double flops_per_batch) {
 // Times forward, or backward after one forward, of a prepared op.
 void time_pass(benchmark::State& state, sf::Op& op, const std::vector<const Tensor*>& in, Tensor& y, const Tensor& dy,
                const std::vector<Tensor*>& gin, bool backward) {
-  op.forward(in, y);
+  op.forward(kCtx, in, y);
   for (auto _ : state) {
     if (backward)
-      op.backward(in, y, dy, gin);
+      op.backward(kCtx, in, y, dy, gin);
     else
-      op.forward(in, y);
+      op.forward(kCtx, in, y);
     benchmark::ClobberMemory();
   }
 }
@@ -77,7 +80,7 @@ void BM_conv_fwd(benchmark::State& state, ConvLayer l, const char* impl) {
   Tensor y(out);
   const std::vector<const Tensor*> in{&x, &w};
   for (auto _ : state) {
-    op->forward(in, y);
+    op->forward(kCtx, in, y);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -95,9 +98,9 @@ void BM_conv_bwd(benchmark::State& state, ConvLayer l, const char* impl, bool wi
   Tensor y(out), dx(l.x()), dw(l.wt());
   const std::vector<const Tensor*> in{&x, &w};
   const std::vector<Tensor*> gin{with_data ? &dx : nullptr, &dw};
-  op->forward(in, y);
+  op->forward(kCtx, in, y);
   for (auto _ : state) {
-    op->backward(in, y, dy, gin);
+    op->backward(kCtx, in, y, dy, gin);
     benchmark::DoNotOptimize(dw.data());
     benchmark::ClobberMemory();
   }

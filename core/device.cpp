@@ -1,6 +1,7 @@
 #include "core/device.h"
 
 #include "core/error.h"
+#include "core/tensor.h"
 
 namespace sf {
 
@@ -12,12 +13,6 @@ Device parse_device(std::string_view s) {
   fail_input("device", "unknown device '" + std::string(s) + "' (expected cpu or cuda)");
 }
 
-bool device_available(Device d) {
-#ifdef SPIKEFORGE_WITH_CUDA
-  return true;
-#else
-  return d == Device::cpu;
-#endif
-}
+bool device_available(Device d) { return has_allocator(d); }
 
 }  // namespace sf

@@ -1,16 +1,16 @@
 #include "core/graph.h"
 
 #include <chrono>
-#include <cmath>
 
 #include "core/error.h"
+#include "core/primitives.h"
 
 namespace sf {
 
 NodeId Graph::input(std::string name, Shape shape) {
   Node n;
   n.name = std::move(name);
-  n.value = Tensor::zeros(std::move(shape), device_);
+  n.value = Tensor::zeros(std::move(shape), context_.device);
   nodes_.push_back(std::move(n));
   grads_ready_ = false;
   return size() - 1;
@@ -40,7 +40,7 @@ NodeId Graph::apply(std::string name, OpPtr op, std::vector<NodeId> inputs) {
   Node n;
   n.name = std::move(name);
   Shape out = op->prepare(shapes);
-  n.value = Tensor(std::move(out), device_);
+  n.value = Tensor(std::move(out), context_.device);
   n.op = std::move(op);
   n.inputs = std::move(inputs);
   n.needs_grad = needs_grad;
@@ -58,9 +58,9 @@ void Graph::allocate_gradients() {
   }
   for (auto& n : nodes_) {
     if (!n.needs_grad) continue;
-    if (!n.grad.defined()) n.grad = Tensor(n.value.shape(), device_);
+    if (!n.grad.defined()) n.grad = Tensor(n.value.shape(), context_.device);
     n.extra.clear();
-    for (int k = 1; k < n.consumers; ++k) n.extra.emplace_back(n.value.shape(), device_);
+    for (int k = 1; k < n.consumers; ++k) n.extra.emplace_back(n.value.shape(), context_.device);
   }
   grads_ready_ = true;
 }
@@ -79,11 +79,11 @@ void Graph::forward() {
     ins.clear();
     for (NodeId in : n.inputs) ins.push_back(&nodes_[in].value);
     if (!profiling_) {
-      n.op->forward(ins, n.value);
+      n.op->forward(context_, ins, n.value);
       continue;
     }
     const auto t0 = Clock::now();
-    n.op->forward(ins, n.value);
+    n.op->forward(context_, ins, n.value);
     timing_[i].forward_s += elapsed(t0);
     ++timing_[i].calls;
   }
@@ -108,11 +108,7 @@ void Graph::backward(NodeId loss) {
     if (!n.needs_grad) continue;
     if (i != loss) {
       if (written[i] == 0) continue;  // not on the path to the loss
-      for (int k = 1; k < written[i]; ++k) {
-        float* g = n.grad.data();
-        const float* e = n.extra[k - 1].data();
-        for (int64_t j = 0; j < n.grad.numel(); ++j) g[j] += e[j];
-      }
+      for (int k = 1; k < written[i]; ++k) axpy(1.0f, n.extra[k - 1], n.grad);
     }
     if (!n.op) continue;
     ins.clear();
@@ -128,22 +124,18 @@ void Graph::backward(NodeId loss) {
       gins.push_back(slot == 0 ? &src.grad : &src.extra.at(slot - 1));
     }
     if (!profiling_) {
-      n.op->backward(ins, n.value, n.grad, gins);
+      n.op->backward(context_, ins, n.value, n.grad, gins);
       continue;
     }
     const auto t0 = Clock::now();
-    n.op->backward(ins, n.value, n.grad, gins);
+    n.op->backward(context_, ins, n.value, n.grad, gins);
     timing_[i].backward_s += elapsed(t0);
   }
 }
 
 NodeId Graph::first_non_finite() const {
-  for (NodeId i = 0; i < size(); ++i) {
-    const Tensor& v = nodes_[i].value;
-    const float* p = v.data();
-    for (int64_t j = 0; j < v.numel(); ++j)
-      if (!std::isfinite(p[j])) return i;
-  }
+  for (NodeId i = 0; i < size(); ++i)
+    if (sf::first_non_finite(nodes_[i].value) >= 0) return i;
   return -1;
 }
 

@@ -4,9 +4,11 @@
 // backward() then only compute, which is what makes a 0.2 MMAC/image network fast: no allocation and no
 // primitive creation on the hot path.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/context.h"
 #include "core/op.h"
 #include "core/tensor.h"
 
@@ -16,7 +18,10 @@ using NodeId = int;
 
 class Graph {
  public:
-  explicit Graph(Device device = Device::cpu) : device_(device) {}
+  explicit Graph(Device device = Device::cpu) : workspace_(std::make_unique<Workspace>(device)) {
+    context_.device = device;
+    context_.workspace = workspace_.get();
+  }
   Graph(const Graph&) = delete;
   Graph& operator=(const Graph&) = delete;
   Graph(Graph&&) = default;
@@ -30,6 +35,7 @@ class Graph {
   // Appends op(inputs...). The op's prepare() runs here and fixes the output shape.
   NodeId apply(std::string name, OpPtr op, std::vector<NodeId> inputs);
 
+  // Runs every op in order with context() (train or eval mode, random key, workspace).
   void forward();
   // Seeds d loss = 1 (loss must be a one-element node) and propagates to every parameter with a gradient.
   void backward(NodeId loss);
@@ -40,7 +46,10 @@ class Graph {
   const std::string& name(NodeId id) const { return nodes_.at(id).name; }
   const Op* op(NodeId id) const { return nodes_.at(id).op.get(); }
   int size() const { return static_cast<int>(nodes_.size()); }
-  Device device() const { return device_; }
+  Device device() const { return context_.device; }
+  // What every op of this graph receives: set the mode, the step's random key and the workspace here.
+  ExecContext& context() { return context_; }
+  const ExecContext& context() const { return context_; }
 
   // First node (in execution order) whose value holds NaN/Inf, or -1. Used to name the culprit op when
   // the loss goes non-finite; never called on the hot path.
@@ -68,7 +77,8 @@ class Graph {
   };
   void allocate_gradients();
   std::vector<Node> nodes_;
-  Device device_;
+  std::unique_ptr<Workspace> workspace_;  // behind a pointer: context_ points at it and graphs move
+  ExecContext context_;
   bool grads_ready_ = false;
   bool profiling_ = false;
   std::vector<NodeTiming> timing_;

@@ -1,6 +1,7 @@
 // The op interface. An Op instance belongs to one graph node: prepare() sees the concrete input shapes
 // once, so kernels build their oneDNN primitives (or cuDNN descriptors) there and reuse them for every
-// batch — per-step work is then only the computation itself.
+// batch — per-step work is then only the computation itself. forward() and backward() get the execution
+// context (core/context.h): device and stream, train or eval mode, the step's random key, scratch.
 #pragma once
 #include <memory>
 #include <span>
@@ -8,6 +9,8 @@
 #include <vector>
 
 #include "core/attrs.h"
+#include "core/context.h"
+#include "core/error.h"
 #include "core/tensor.h"
 
 namespace sf {
@@ -21,12 +24,19 @@ class Op {
   // Validates input shapes and returns the output shape. Called once per graph before any forward.
   virtual Shape prepare(std::span<const Shape> inputs) = 0;
 
-  virtual void forward(std::span<const Tensor* const> inputs, Tensor& output) = 0;
+  virtual void forward(const ExecContext& ctx, std::span<const Tensor* const> inputs, Tensor& output) = 0;
 
   // Writes (overwrites, never accumulates) d loss / d input_i into grad_inputs[i]; a null entry means
   // that input needs no gradient and the kernel may skip the work.
-  virtual void backward(std::span<const Tensor* const> inputs, const Tensor& output, const Tensor& grad_output,
-                        std::span<Tensor* const> grad_inputs) = 0;
+  virtual void backward(const ExecContext& ctx, std::span<const Tensor* const> inputs, const Tensor& output,
+                        const Tensor& grad_output, std::span<Tensor* const> grad_inputs) = 0;
+
+  // Model state the op reads and, in train mode when ctx.update_state is set, updates (batch-norm running
+  // statistics): tensors that share storage with the model's buffers, bound once when the graph is built.
+  // Ops without state accept none.
+  virtual void bind_state(std::span<const Tensor> state) {
+    if (!state.empty()) fail_internal(std::string("op '") + type() + "' takes no state buffers");
+  }
 };
 
 using OpPtr = std::unique_ptr<Op>;

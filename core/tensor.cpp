@@ -5,6 +5,7 @@
 #include <new>
 
 #include "core/error.h"
+#include "core/primitives.h"
 
 namespace sf {
 
@@ -23,18 +24,40 @@ std::string to_string(const Shape& s) {
   return out + "]";
 }
 
-Storage::Storage(int64_t count, Device device) : count_(count), device_(device) {
-  if (device != Device::cpu)
-    fail_internal("no allocator registered for device " + std::string(to_string(device)) +
-                  " (build with SPIKEFORGE_CUDA)");
-  size_t bytes = static_cast<size_t>(count + kSlackFloats) * sizeof(float);
-  bytes = (bytes + 63) / 64 * 64;
-  data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-  if (!data_) throw std::bad_alloc();
-  std::memset(data_ + count, 0, static_cast<size_t>(kSlackFloats) * sizeof(float));
+namespace {
+
+class HostAllocator final : public Allocator {
+ public:
+  void* allocate(size_t bytes, size_t slack_bytes) override {
+    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p) throw std::bad_alloc();
+    std::memset(static_cast<char*>(p) + bytes - slack_bytes, 0, slack_bytes);
+    return p;
+  }
+  void deallocate(void* p) override { std::free(p); }
+};
+
+Allocator*& allocator_slot(Device device) {
+  static HostAllocator host;
+  static Allocator* slots[] = {&host, nullptr};
+  return slots[static_cast<int>(device)];
 }
 
-Storage::~Storage() { std::free(data_); }
+}  // namespace
+
+void register_allocator(Device device, Allocator* allocator) { allocator_slot(device) = allocator; }
+bool has_allocator(Device device) { return allocator_slot(device) != nullptr; }
+
+Storage::Storage(int64_t count, Device device) : count_(count), device_(device) {
+  Allocator* a = allocator_slot(device);
+  if (!a)
+    fail_internal("no allocator for device " + std::string(to_string(device)) +
+                  " in this build (configure with CUDA found: scripts/build.sh -DSPIKEFORGE_CUDA=ON)");
+  const size_t slack = static_cast<size_t>(kSlackFloats) * sizeof(float);
+  data_ = static_cast<float*>(a->allocate(static_cast<size_t>(count) * sizeof(float) + slack, slack));
+}
+
+Storage::~Storage() { allocator_slot(device_)->deallocate(data_); }
 
 Tensor::Tensor(Shape shape, Device device)
     : storage_(std::make_shared<Storage>(sf::numel(shape), device)),
@@ -57,30 +80,35 @@ Tensor Tensor::from(Shape shape, const std::vector<float>& values) {
   return t;
 }
 
-Tensor Tensor::reshaped(Shape shape) const {
-  if (sf::numel(shape) != numel_)
-    fail_internal("reshape " + to_string(shape_) + " -> " + to_string(shape) + ": element count differs");
-  Tensor t = *this;
-  t.shape_ = std::move(shape);
-  return t;
-}
-
 Tensor Tensor::clone() const {
   Tensor t(shape_, device());
   t.copy_from(*this);
   return t;
 }
 
-void Tensor::fill(float value) {
-  float* p = data();
-  for (int64_t i = 0; i < numel_; ++i) p[i] = value;
+Tensor Tensor::to(Device device) const {
+  if (device == this->device()) return *this;
+  Tensor t(shape_, device);
+  t.copy_from(*this);
+  return t;
 }
+
+void Tensor::fill(float value) { primitives(device()).fill(raw(), numel_, value); }
 
 void Tensor::copy_from(const Tensor& other) {
   if (other.numel() != numel_) fail_internal("copy_from " + to_string(other.shape()) + " into " + to_string(shape_));
-  if (numel_) std::memcpy(data(), other.data(), numel_ * sizeof(float));
+  copy_between(raw(), device(), other.raw(), other.device(), numel_);
 }
 
-std::vector<float> Tensor::to_vector() const { return std::vector<float>(data(), data() + numel_); }
+std::vector<float> Tensor::to_vector() const {
+  std::vector<float> out(static_cast<size_t>(numel_));
+  copy_between(out.data(), Device::cpu, raw(), device(), numel_);
+  return out;
+}
+
+void Tensor::host_access_error() const {
+  fail_internal("host access to a tensor of shape " + to_string(shape_) + " on " + std::string(to_string(device())) +
+                " (copy it with to(Device::cpu) first)");
+}
 
 }  // namespace sf

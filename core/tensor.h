@@ -1,6 +1,7 @@
 // A Tensor is float32, contiguous, row-major (NCHW for activations, OIHW for conv weights) with shared
 // storage on one device. It deliberately has no strides or views: every op here works on dense blocks,
-// and copies are explicit.
+// and copies are explicit. Host code reads and writes through data(), which refuses device memory; kernels
+// and device primitives (core/primitives.h) take raw() on their own device.
 #pragma once
 #include <cstdint>
 #include <initializer_list>
@@ -16,6 +17,17 @@ using Shape = std::vector<int64_t>;
 
 int64_t numel(const Shape& s);
 std::string to_string(const Shape& s);
+
+// Memory of one device. The CPU allocator is built in; a CUDA build registers its own.
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  // `bytes` bytes, 64-byte aligned at least, the last `slack_bytes` of them zeroed.
+  virtual void* allocate(size_t bytes, size_t slack_bytes) = 0;
+  virtual void deallocate(void* p) = 0;
+};
+void register_allocator(Device device, Allocator* allocator);  // not owned; lives as long as the process
+bool has_allocator(Device device);
 
 // Owns one aligned allocation. 64-byte alignment lets oneDNN and AVX-512 loops use aligned loads, and
 // kSlackFloats zeroed floats after the end let vectorised kernels over-read a row (results from the slack
@@ -53,19 +65,29 @@ class Tensor {
   int64_t numel() const { return numel_; }
   Device device() const { return storage_ ? storage_->device() : Device::cpu; }
 
-  float* data() { return storage_ ? storage_->data() : nullptr; }
-  const float* data() const { return storage_ ? storage_->data() : nullptr; }
+  bool on_host() const { return device() == Device::cpu; }
+
+  // Host memory: fails (internal error) on a tensor that lives on another device instead of handing out a
+  // pointer the host cannot dereference. Copy it with to(Device::cpu) first.
+  float* data() {
+    if (storage_ && !on_host()) host_access_error();
+    return storage_ ? storage_->data() : nullptr;
+  }
+  const float* data() const { return const_cast<Tensor*>(this)->data(); }
   float& operator[](int64_t i) { return data()[i]; }
   float operator[](int64_t i) const { return data()[i]; }
+  // The storage's own pointer on its own device: for kernels and device primitives of that device.
+  float* raw() { return storage_ ? storage_->data() : nullptr; }
+  const float* raw() const { return storage_ ? storage_->data() : nullptr; }
 
-  // Same storage, new shape with the same element count (used by flatten and loaders).
-  Tensor reshaped(Shape shape) const;
   Tensor clone() const;
+  Tensor to(Device device) const;  // a copy on `device` (the same tensor when already there)
   void fill(float value);
-  void copy_from(const Tensor& other);  // shapes must have equal numel
-  std::vector<float> to_vector() const;
+  void copy_from(const Tensor& other);   // shapes must have equal numel; any devices
+  std::vector<float> to_vector() const;  // host copy of the values, from any device
 
  private:
+  [[noreturn]] void host_access_error() const;
   std::shared_ptr<Storage> storage_;
   Shape shape_;
   int64_t numel_ = 0;

@@ -11,8 +11,10 @@ class FlattenOp : public Op {
   const char* type() const override { return "flatten"; }
   const char* impl() const override { return "reference"; }
   Shape prepare(std::span<const Shape> inputs) override;
-  void forward(std::span<const Tensor* const> in, Tensor& out) override { out.copy_from(*in[0]); }
-  void backward(std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
+  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
+    out.copy_from(*in[0]);
+  }
+  void backward(const ExecContext& ctx, std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     if (gin[0]) gin[0]->copy_from(gout);
   }

@@ -24,14 +24,14 @@ Shape LogQuantizeOp::prepare(std::span<const Shape> in) {
 
 // The quantiser is elementwise on at most a few hundred thousand values per step; one plain loop serves
 // as reference and CPU kernel alike.
-void LogQuantizeOp::forward(std::span<const Tensor* const> in, Tensor& out) {
+void LogQuantizeOp::forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) {
   const float* x = in[0]->data();
   float* y = out.data();
   for (int64_t i = 0; i < out.numel(); ++i) y[i] = q_(x[i]);
 }
 
 // Straight-through estimator: d q / d x := 1.
-void LogQuantizeOp::backward(std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
+void LogQuantizeOp::backward(const ExecContext& ctx, std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
                              std::span<Tensor* const> gin) {
   if (gin[0]) gin[0]->copy_from(gout);
 }

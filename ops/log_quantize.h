@@ -32,8 +32,8 @@ class LogQuantizeOp : public Op {
   const char* type() const override { return "log_quantize"; }
   const char* impl() const override { return "reference"; }
   Shape prepare(std::span<const Shape> inputs) override;
-  void forward(std::span<const Tensor* const> in, Tensor& out) override;
-  void backward(std::span<const Tensor* const> in, const Tensor& out, const Tensor& gout,
+  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override;
+  void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor& out, const Tensor& gout,
                 std::span<Tensor* const> gin) override;
 
  private:

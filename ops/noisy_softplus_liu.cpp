@@ -29,8 +29,8 @@ inline float floored_ks(float k, float sigma2) {
 }
 }  // namespace
 
-NoisySoftplusLiuOp::NoisySoftplusLiuOp(const Attrs& a, std::string inner_impl)
-    : attrs_(a), inner_impl_(std::move(inner_impl)) {
+NoisySoftplusLiuOp::NoisySoftplusLiuOp(const Attrs& a, std::string inner_impl, Device device)
+    : attrs_(a), inner_impl_(std::move(inner_impl)), device_(device) {
   k_ = static_cast<float>(a.get("k", 0.31));
   scale_ = static_cast<float>(a.get("scale", 1.085));
   const int64_t s = a.get_int("source", 1);
@@ -42,7 +42,7 @@ NoisySoftplusLiuOp::NoisySoftplusLiuOp(const Attrs& a, std::string inner_impl)
 Shape NoisySoftplusLiuOp::prepare(std::span<const Shape> in) {
   const bool weighted = source_ != SigmaSource::avgpool2d;
   expect_inputs("noisy_softplus_liu", in, weighted ? 3 : 2, weighted ? 3 : 2);
-  inner_ = make_op(sigma_source_type(source_), attrs_, Device::cpu, inner_impl_);
+  inner_ = make_op(sigma_source_type(source_), attrs_, device_, inner_impl_);
   std::vector<Shape> inner_in{in[1]};
   if (weighted) inner_in.push_back(in[2]);
   const Shape s2 = inner_->prepare(inner_in);
@@ -58,7 +58,7 @@ Shape NoisySoftplusLiuOp::prepare(std::span<const Shape> in) {
   return in[0];
 }
 
-void NoisySoftplusLiuOp::forward(std::span<const Tensor* const> in, Tensor& out) {
+void NoisySoftplusLiuOp::forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) {
   // σ² = source(|a|, ½w²)
   const float* a = in[1]->data();
   float* aa = abs_in_.data();
@@ -70,12 +70,13 @@ void NoisySoftplusLiuOp::forward(std::span<const Tensor* const> in, Tensor& out)
     for (int64_t i = 0; i < half_w2_.numel(); ++i) hw[i] = 0.5f * w[i] * w[i];
     inner_in.push_back(&half_w2_);
   }
-  inner_->forward(inner_in, sigma2_);
+  inner_->forward(ctx, inner_in, sigma2_);
   float* s2 = sigma2_.data();
   if (source_ == SigmaSource::avgpool2d)
     for (int64_t i = 0; i < sigma2_.numel(); ++i) s2[i] *= pool_factor_;  // avg = Σ/k²; ½Σ/k⁴ = avg·½/k²
 
-  // f = p·kσ·softplus(x/(kσ)). The reference kernel (inner_impl_ "reference") stays scalar with log1p; the CPU kernel vectorises.
+  // f = p·kσ·softplus(x/(kσ)). The reference kernel (inner_impl_ "reference") stays scalar with log1p; the CPU kernel
+  // vectorises.
   const float* __restrict x = in[0]->data();
   float* __restrict y = out.data();
   const int64_t n = out.numel();
@@ -95,8 +96,8 @@ void NoisySoftplusLiuOp::forward(std::span<const Tensor* const> in, Tensor& out)
 }
 
 // dx = p·logistic(x/(kσ))·dy; σ is a constant of the backward pass, so a and w get no gradient from here.
-void NoisySoftplusLiuOp::backward(std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
-                                  std::span<Tensor* const> gin) {
+void NoisySoftplusLiuOp::backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor&,
+                                  const Tensor& gout, std::span<Tensor* const> gin) {
   const float* __restrict x = in[0]->data();
   const float* __restrict s2 = sigma2_.data();
   const float* __restrict dy = gout.data();

@@ -19,12 +19,12 @@ enum class SigmaSource { conv2d = 1, dense = 2, avgpool2d = 3 };
 class NoisySoftplusLiuOp final : public Op {
  public:
   // inner_impl: the kernel for the σ² pass ("reference" makes this op the test oracle).
-  NoisySoftplusLiuOp(const Attrs& a, std::string inner_impl);
+  NoisySoftplusLiuOp(const Attrs& a, std::string inner_impl, Device device);
   const char* type() const override { return "noisy_softplus_liu"; }
   const char* impl() const override { return inner_impl_.empty() ? "openmp" : "reference"; }
   Shape prepare(std::span<const Shape> inputs) override;
-  void forward(std::span<const Tensor* const> in, Tensor& out) override;
-  void backward(std::span<const Tensor* const> in, const Tensor& out, const Tensor& gout,
+  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override;
+  void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor& out, const Tensor& gout,
                 std::span<Tensor* const> gin) override;
 
   const Tensor& sigma_squared() const { return sigma2_; }  // of the last forward, per output element
@@ -32,6 +32,7 @@ class NoisySoftplusLiuOp final : public Op {
  private:
   Attrs attrs_;
   std::string inner_impl_;
+  Device device_;  // where the op was registered: the σ² pass runs the source layer's kernel there too
   float k_, scale_;
   SigmaSource source_;
   float pool_factor_ = 0.5f;  // ½/k² for a k×k average pool

@@ -15,8 +15,7 @@ void Optimizer::step(const std::vector<Parameter*>& params) {
                   std::to_string(params.size()) + " parameters");
   const float lr = static_cast<float>(current_lr());
   for (size_t k = 0; k < params.size(); ++k)
-    update(k, params[k]->value.data(), params[k]->grad.data(), params[k]->value.numel(),
-           lr_scales_.empty() ? lr : lr * lr_scales_[k]);
+    update(k, params[k]->value, params[k]->grad, lr_scales_.empty() ? lr : lr * lr_scales_[k]);
   ++iterations_;
 }
 

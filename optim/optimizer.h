@@ -17,18 +17,17 @@ class Optimizer {
   virtual ~Optimizer() = default;
   void step(const std::vector<Parameter*>& params);
   // The rate the next step() uses: lr · schedule / (1 + decay · t), times a per-parameter scale.
-  double current_lr() const {
-    return spec_.lr * schedule_ / (1.0 + spec_.decay * static_cast<double>(iterations_));
-  }
+  double current_lr() const { return spec_.lr * schedule_ / (1.0 + spec_.decay * static_cast<double>(iterations_)); }
   void set_schedule(double factor) { schedule_ = factor; }  // epoch-level schedules (step decay)
   void set_lr_scales(std::vector<float> scales) { lr_scales_ = std::move(scales); }  // one per parameter
   int64_t iterations() const { return iterations_; }
 
  protected:
-  // Updates parameter k (value w, gradient g, n elements) at rate lr; t is the 0-based update count.
-  virtual void update(size_t k, float* w, const float* g, int64_t n, float lr) = 0;
-  // Per-parameter state tensor `which` (zero-initialised on the first step).
-  float* state(size_t k, int which) { return state_[which][k].data(); }
+  // Updates parameter k (value w, gradient g) at rate lr through the device's kernel (optim/kernels.h);
+  // iterations_ is the 0-based update count.
+  virtual void update(size_t k, Tensor& w, const Tensor& g, float lr) = 0;
+  // Per-parameter state tensor `which`, on the parameter's device (zero-initialised on the first step).
+  Tensor& state(size_t k, int which) { return state_[which][k]; }
 
   OptimizerSpec spec_;
   int64_t iterations_ = 0;
@@ -47,7 +46,7 @@ class Sgd final : public Optimizer {
   Sgd(const OptimizerSpec& spec, uint64_t seed) : Optimizer(spec), rng_(seed ^ 0x5eedULL) {}
 
  private:
-  void update(size_t k, float* w, const float* g, int64_t n, float lr) override;
+  void update(size_t k, Tensor& w, const Tensor& g, float lr) override;
   int state_count() const override { return 1; }
   Rng rng_;
 };
@@ -59,7 +58,7 @@ class Adam final : public Optimizer {
   using Optimizer::Optimizer;
 
  private:
-  void update(size_t k, float* w, const float* g, int64_t n, float lr) override;
+  void update(size_t k, Tensor& w, const Tensor& g, float lr) override;
   int state_count() const override { return 2; }
 };
 
@@ -70,7 +69,7 @@ class Adadelta final : public Optimizer {
   using Optimizer::Optimizer;
 
  private:
-  void update(size_t k, float* w, const float* g, int64_t n, float lr) override;
+  void update(size_t k, Tensor& w, const Tensor& g, float lr) override;
   int state_count() const override { return 2; }
 };
 

@@ -1,27 +1,29 @@
 #include <cmath>
 
+#include "core/error.h"
+#include "optim/kernels.h"
 #include "optim/optimizer.h"
 
 namespace sf {
 
-void Sgd::update(size_t k, float* w, const float* g, int64_t n, float lr) {
+void Sgd::update(size_t k, Tensor& w, const Tensor& g, float lr) {
   const float mu = static_cast<float>(spec_.momentum);
-  float* v = state(k, 0);
+  Tensor& v = state(k, 0);
   if (spec_.noise_std > 0) {
+    // The noise is drawn element by element from one sequential stream, so it runs on the host.
+    if (!w.on_host()) fail_input("train.optimizer.noise_std", "gradient noise is implemented on the CPU only");
     const double sigma = spec_.noise_std / std::pow(1.0 + static_cast<double>(iterations_), spec_.noise_anneal / 2.0);
-    for (int64_t i = 0; i < n; ++i) {
-      const float gi = g[i] + static_cast<float>(sigma * rng_.normal());
-      v[i] = mu * v[i] - lr * gi;
-      w[i] += spec_.nesterov ? mu * v[i] - lr * gi : v[i];
+    float* wp = w.data();
+    float* vp = v.data();
+    const float* gp = g.data();
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      const float gi = gp[i] + static_cast<float>(sigma * rng_.normal());
+      vp[i] = mu * vp[i] - lr * gi;
+      wp[i] += spec_.nesterov ? mu * vp[i] - lr * gi : vp[i];
     }
     return;
   }
-  const bool nesterov = spec_.nesterov;
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) {
-    v[i] = mu * v[i] - lr * g[i];
-    w[i] += nesterov ? mu * v[i] - lr * g[i] : v[i];
-  }
+  optim_kernels(w.device()).sgd(w.raw(), g.raw(), v.raw(), w.numel(), mu, lr, spec_.nesterov);
 }
 
 }  // namespace sf

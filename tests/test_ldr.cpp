@@ -6,14 +6,17 @@
 #include <set>
 
 #include "core/error.h"
-#include "train/run.h"
-#include "train/trainer.h"
 #include "models/zoo.h"
 #include "ops/log_quantize.h"
 #include "ops/registry.h"
+#include "train/run.h"
+#include "train/trainer.h"
 
 namespace sf {
 namespace {
+
+// Ops called directly (outside a graph) run in eval mode on the CPU.
+const sf::ExecContext kCtx;
 
 // q(x) = 0 if x = 0 else sign(x)·2^Clip(round(log2|x|), FSR − 2^bits, FSR), Clip as in the paper:
 // exponents ≤ FSR − 2^bits give 0, ≥ FSR give FSR − 1.
@@ -55,10 +58,10 @@ TEST(LdrTest, OpForwardQuantisesBackwardIsStraightThrough) {
   Tensor y({2, 3}), dy = Tensor::from({2, 3}, {1, 2, 3, 4, 5, 6}), dx({2, 3});
   const Tensor* in[1] = {&x};
   Tensor* gin[1] = {&dx};
-  op->forward(in, y);
+  op->forward(kCtx, in, y);
   const LogQuantizer q(4, 1);
   for (int i = 0; i < 6; ++i) EXPECT_EQ(y[i], q(x[i]));
-  op->backward(in, y, dy, gin);
+  op->backward(kCtx, in, y, dy, gin);
   EXPECT_EQ(dx.to_vector(), dy.to_vector());
   EXPECT_THROW(make_op("log_quantize", {{"bits", 0}, {"fsr", 0}}), Error);
   EXPECT_THROW(make_op("log_quantize", {{"bits", 3}}), Error) << "fsr is required";

@@ -5,13 +5,16 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "train/trainer.h"
 #include "models/zoo.h"
 #include "ops/noisy_softplus_liu.h"
 #include "ops/registry.h"
+#include "train/trainer.h"
 
 namespace sf {
 namespace {
+
+// Ops called directly (outside a graph) run in eval mode on the CPU.
+const sf::ExecContext kCtx;
 
 // f = p·kσ·softplus(x/(kσ)), the closed form the tests compare against.
 double nsp(double x, double sigma2, double k, double p) {
@@ -36,8 +39,8 @@ Outputs run(const std::string& impl, const Attrs& a, const Tensor& x, const Tens
     ins.push_back(w);
     gin.push_back(&r.dw);
   }
-  op->forward(ins, r.y);
-  op->backward(ins, r.y, Tensor::full(x.shape(), 1.0f), gin);
+  op->forward(kCtx, ins, r.y);
+  op->backward(kCtx, ins, r.y, Tensor::full(x.shape(), 1.0f), gin);
   return r;
 }
 
@@ -85,10 +88,10 @@ TEST(NspLiuTest, ConvSourceMatchesReferenceAndFiniteDifferences) {
   for (int64_t i = 0; i < x.numel(); i += 97) {
     const float h = 1e-2f;
     xp[i] = x[i] + h;
-    op->forward(std::vector<const Tensor*>{&xp, &a, &w}, y);
+    op->forward(kCtx, std::vector<const Tensor*>{&xp, &a, &w}, y);
     const double up = y[i];
     xp[i] = x[i] - h;
-    op->forward(std::vector<const Tensor*>{&xp, &a, &w}, y);
+    op->forward(kCtx, std::vector<const Tensor*>{&xp, &a, &w}, y);
     const double down = y[i];
     xp[i] = x[i];
     EXPECT_NEAR((up - down) / (2 * h), ref.dx[i], 2e-3) << i;
@@ -137,8 +140,8 @@ TEST(NspLiuTest, PafScaleOnEveryActivation) {
         Tensor y(x.shape()), dx(x.shape());
         const Tensor* in[1] = {&x};
         Tensor* gin[1] = {&dx};
-        op->forward(in, y);
-        op->backward(in, y, dy, gin);
+        op->forward(kCtx, in, y);
+        op->backward(kCtx, in, y, dy, gin);
         if (p == 1.0 && impl == "reference") {
           base_y = y.to_vector(), base_d = dx.to_vector();
           continue;

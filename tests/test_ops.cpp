@@ -24,6 +24,9 @@
 
 namespace {
 
+// Ops called directly (outside a graph) run in eval mode on the CPU.
+const sf::ExecContext kCtx;
+
 using sf::Attrs;
 using sf::Device;
 using sf::NodeId;
@@ -301,8 +304,8 @@ TEST_P(OpsTest, MatchesReference) {
       SCOPED_TRACE("round " + std::to_string(round));
       const auto ins = make_inputs(c, rng, false);
       Tensor want(out_shape), got = Tensor::full(out_shape, std::numeric_limits<float>::quiet_NaN());
-      ref->forward(ptrs(ins), want);
-      op->forward(ptrs(ins), got);
+      ref->forward(kCtx, ptrs(ins), want);
+      op->forward(kCtx, ptrs(ins), got);
       expect_close(got, want, 1e-4, "forward");
 
       const Tensor gout = random_like(out_shape, rng);
@@ -312,8 +315,8 @@ TEST_P(OpsTest, MatchesReference) {
         SCOPED_TRACE("grad mask " + std::to_string(mask));
         auto gwant = nan_grads(c, mask), ggot = nan_grads(c, mask);
         const auto pw = grad_ptrs(gwant), pg = grad_ptrs(ggot);
-        ref->backward(ptrs(ins), want, gout, pw);
-        op->backward(ptrs(ins), got, gout, pg);
+        ref->backward(kCtx, ptrs(ins), want, gout, pw);
+        op->backward(kCtx, ptrs(ins), got, gout, pg);
         for (size_t i = 0; i < c.inputs.size(); ++i)
           if (pg[i]) expect_close(*pg[i], *pw[i], 1e-4, "grad of input " + std::to_string(i));
       }
@@ -334,7 +337,7 @@ INSTANTIATE_TEST_SUITE_P(Ops, OpsTest, testing::ValuesIn(all_cases()), case_name
 class GradCheckTest : public testing::TestWithParam<OpCase> {};
 
 double objective(sf::Op& op, const std::vector<Tensor>& ins, Tensor& out, const Tensor& r) {
-  op.forward(ptrs(ins), out);
+  op.forward(kCtx, ptrs(ins), out);
   double l = 0.0;
   for (int64_t i = 0; i < out.numel(); ++i) l += static_cast<double>(out[i]) * r[i];
   return l;
@@ -354,7 +357,7 @@ TEST_P(GradCheckTest, FiniteDifference) {
     Tensor out(out_shape);
     objective(*op, ins, out, r);
     auto grads = nan_grads(c, diff);
-    op->backward(ptrs(ins), out, r, grad_ptrs(grads));
+    op->backward(kCtx, ptrs(ins), out, r, grad_ptrs(grads));
 
     for (size_t k = 0; k < c.inputs.size(); ++k) {
       if (!c.inputs[k].differentiable) continue;
@@ -533,7 +536,7 @@ TEST(OpsTest, FlattenShapeAndData) {
   Rng rng(5);
   const Tensor x = random_like({3, 2, 4, 5}, rng);
   Tensor y({3, 40});
-  op->forward(std::vector<const Tensor*>{&x}, y);
+  op->forward(kCtx, std::vector<const Tensor*>{&x}, y);
   EXPECT_NE(y.data(), x.data());
   EXPECT_EQ(y.to_vector(), x.to_vector());
 }
@@ -608,8 +611,9 @@ TEST(GraphTest, ParameterFanOutSumsGradients) {
     d2->prepare(std::vector<Shape>{{n, d}, {d, d}});
     Tensor dy({n, d}), dh({n, d}), dw1({d, d}), dw2({d, d});
     for (int64_t i = 0; i < dy.numel(); ++i) dy[i] = 2.0f * (g.value(y)[i] - g.value(t)[i]) / (n * d);
-    d2->backward(std::vector<const Tensor*>{&g.value(h), &w}, g.value(y), dy, std::vector<Tensor*>{&dh, &dw2});
-    d1->backward(std::vector<const Tensor*>{&g.value(x), &w}, g.value(h), dh, std::vector<Tensor*>{nullptr, &dw1});
+    d2->backward(kCtx, std::vector<const Tensor*>{&g.value(h), &w}, g.value(y), dy, std::vector<Tensor*>{&dh, &dw2});
+    d1->backward(kCtx, std::vector<const Tensor*>{&g.value(x), &w}, g.value(h), dh,
+                 std::vector<Tensor*>{nullptr, &dw1});
     Tensor sum({d, d});
     for (int64_t i = 0; i < sum.numel(); ++i) sum[i] = dw1[i] + dw2[i];
     expect_close(wg, sum, 1e-4, "dW vs sum of both uses");

@@ -72,6 +72,7 @@ TrainSpec parse_train(const ConfigNode& c) {
   t.shuffle = c.get("shuffle", t.shuffle);
   t.eval_batch = c.get("eval_batch", t.eval_batch);
   c.check(t.eval_batch > 0, "eval_batch", "must be > 0");
+  t.parallel = one_of(c, "parallel", t.parallel, {"auto", "batch_split", "op_parallel"});
   t.l1 = finite_in(c, "l1", t.l1, 0, std::numeric_limits<double>::infinity(), false);
   t.l2 = finite_in(c, "l2", t.l2, 0, std::numeric_limits<double>::infinity(), false);
   constexpr double inf = std::numeric_limits<double>::infinity();
@@ -230,6 +231,7 @@ std::string to_yaml(const Experiment& e) {
   y << YAML::Key << "epochs" << YAML::Value << t.epochs << YAML::Key << "batch" << YAML::Value << t.batch;
   y << YAML::Key << "loss" << YAML::Value << t.loss << YAML::Key << "shuffle" << YAML::Value << t.shuffle;
   y << YAML::Key << "eval_batch" << YAML::Value << t.eval_batch;
+  y << YAML::Key << "parallel" << YAML::Value << t.parallel;
   y << YAML::Key << "l1" << YAML::Value << t.l1 << YAML::Key << "l2" << YAML::Value << t.l2;
   y << YAML::Key << "clip_conv_weights" << YAML::Value << t.clip_conv_weights;
   y << YAML::Key << "lr_multipliers" << YAML::Value << YAML::BeginMap;

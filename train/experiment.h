@@ -19,6 +19,7 @@ struct TrainSpec {
   std::string loss = "mse";  // mse (on the linear outputs) | crossentropy (softmax inside the loss)
   bool shuffle = true;
   int eval_batch = 1000;
+  std::string parallel = "auto";  // auto | batch_split | op_parallel (train/parallel.h)
   double l1 = 0.0;  // Keras kernel regularisers on every weight tensor (not biases): loss += l1·Σ|w| + l2·Σw²
   double l2 = 0.0;
   double clip_conv_weights = 0.0;                // Liu: after every step clip conv weights to ±c (0 = off)
@@ -34,9 +35,9 @@ struct TrainSpec {
 struct PhaseSpec {
   std::string name;
   int epochs = 1;
-  std::string activation;   // "" keeps the model's
+  std::string activation;  // "" keeps the model's
   double label_shift = 0.0;
-  double lr = 0.0;          // 0 keeps train.optimizer.lr
+  double lr = 0.0;  // 0 keeps train.optimizer.lr
 };
 
 struct DataSpec {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/primitives.h"
 #include "ops/registry.h"
 
 namespace sf {
@@ -18,20 +19,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// Number of rows of `out` ([n, K]) whose argmax equals the label (first maximum wins, as numpy/Keras).
-int64_t count_correct(const Tensor& out, const std::vector<int32_t>& labels, int64_t n) {
-  const int64_t k = out.dim(1);
-  int64_t correct = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float* row = out.data() + i * k;
-    int64_t best = 0;
-    for (int64_t j = 1; j < k; ++j)
-      if (row[j] > row[best]) best = j;
-    correct += best == labels[i];
-  }
-  return correct;
-}
 
 }  // namespace
 
@@ -59,7 +46,13 @@ struct Trainer::Net {
 };
 
 Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t seed)
-    : model_(model), spec_(spec), device_(device), seed_(seed), optimizer_(make_optimizer(spec.optimizer, seed)) {
+    : model_(model),
+      spec_(spec),
+      device_(device),
+      seed_(seed),
+      strategy_(parse_parallel_strategy(spec.parallel)),
+      optimizer_(make_optimizer(spec.optimizer, seed)),
+      reducer_(std::make_unique<LocalReducer>()) {
   const char* env = std::getenv("SPIKEFORGE_PROFILE");
   profiling_ = env && *env && std::string(env) != "0";
   // Kernels called inside a replica's thread must run single-threaded (oneDNN does so inside a parallel
@@ -125,16 +118,19 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
   auto& slot = nets_[{batch, training}];
   if (slot) return *slot;
   slot = std::make_unique<Net>();
-  // Training splits a batch across threads, one graph each: at 0.2 MMAC per image a per-op parallel split
-  // spends more on fork/join than on compute. Evaluation batches are large, so ops parallelise themselves.
-  const int64_t shards = training ? std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), batch)) : 1;
+  // Training follows the parallel strategy (train/parallel.h). Evaluation batches are large, so ops
+  // parallelise themselves.
+  const int64_t shards = training ? training_shards(strategy_, model_.macs(), batch, omp_get_max_threads()) : 1;
   const auto params = model_.parameters();
   for (int64_t s = 0, first = 0; s < shards; ++s) {
     auto r = std::make_unique<Replica>(device_);
+    r->graph.context().mode = training ? Mode::train : Mode::eval;
+    r->graph.context().update_state = s == 0;
     r->first = first;
     r->count = batch / shards + (s < batch % shards ? 1 : 0);
     first += r->count;
-    for (auto* p : params) r->grads.push_back(!training ? Tensor() : s == 0 ? p->grad : Tensor::zeros(p->grad.shape()));
+    for (auto* p : params)
+      r->grads.push_back(!training ? Tensor() : s == 0 ? p->grad : Tensor::zeros(p->grad.shape(), device_));
     Shape in = model_.input_shape();
     in.insert(in.begin(), r->count);
     r->images = r->graph.input("images", in);
@@ -186,18 +182,13 @@ double Trainer::run_batch(Net& net, const BatchLoader& loader, int64_t b, bool t
   }
 
   if (training && shards > 1) {
-    const auto params = model_.parameters();
-    for (size_t k = 0; k < params.size(); ++k) {
-      float* g = params[k]->grad.data();
-      const int64_t n = params[k]->grad.numel();
-      const float w0 = static_cast<float>(net.shards[0]->count) / total;
-      for (int64_t i = 0; i < n; ++i) g[i] *= w0;
-      for (int64_t s = 1; s < shards; ++s) {
-        const float ws = static_cast<float>(net.shards[s]->count) / total;
-        const float* gs = net.shards[s]->grads[k].data();
-        for (int64_t i = 0; i < n; ++i) g[i] += ws * gs[i];
-      }
+    std::vector<std::vector<Tensor>> grads;
+    std::vector<float> weights;
+    for (const auto& r : net.shards) {
+      grads.push_back(r->grads);
+      weights.push_back(static_cast<float>(r->count) / total);
     }
+    reducer_->reduce(grads, weights);
   }
   // Keras reports the regularised loss, in training and in evaluation alike.
   loss_sum += static_cast<double>(total) * penalty(training);
@@ -211,28 +202,17 @@ void Trainer::clip_conv_weights() {
   for (auto& layer : model_.layers())
     if (layer.type == "conv2d")
       for (auto& p : layer.params)
-        if (p.name == "weight") {
-          float* w = p.value.data();
-          for (int64_t i = 0; i < p.value.numel(); ++i) w[i] = std::clamp(w[i], -c, c);
-        }
+        if (p.name == "weight") clamp(p.value, -c, c);
 }
 
 // Keras kernel regularisers on every weight tensor: returns l1·Σ|w| + l2·Σw² and, when training, adds
 // l1·sign(w) + 2·l2·w to the weight gradients.
 double Trainer::penalty(bool add_gradient) {
   if (spec_.l1 == 0 && spec_.l2 == 0) return 0.0;
-  const float l1 = static_cast<float>(spec_.l1), l2 = static_cast<float>(spec_.l2);
   double total = 0;
   for (auto& layer : model_.layers())
-    for (auto& p : layer.params) {
-      if (p.name != "weight") continue;
-      const float* w = p.value.data();
-      float* g = p.grad.data();
-      for (int64_t i = 0; i < p.value.numel(); ++i) {
-        total += spec_.l1 * std::fabs(w[i]) + spec_.l2 * double(w[i]) * w[i];
-        if (add_gradient) g[i] += l1 * static_cast<float>((w[i] > 0) - (w[i] < 0)) + 2.0f * l2 * w[i];
-      }
-    }
+    for (auto& p : layer.params)
+      if (p.name == "weight") total += weight_penalty(p.value, add_gradient ? &p.grad : nullptr, spec_.l1, spec_.l2);
   return total;
 }
 
@@ -242,26 +222,27 @@ double Trainer::penalty(bool add_gradient) {
 void Trainer::check_gradients(const Net& net, int64_t b, int epoch) const {
   for (const auto& layer : model_.layers())
     for (const auto& p : layer.params) {
-      const float* g = p.grad.data();
-      for (int64_t i = 0; i < p.grad.numel(); ++i) {
-        if (std::isfinite(g[i])) continue;
-        std::string culprit = "none (activations are finite)";
-        for (const auto& r : net.shards)
-          if (const NodeId bad = r->graph.first_non_finite(); bad >= 0) {
-            culprit = "'" + r->graph.name(bad) + "'";
-            break;
-          }
-        throw Error(ErrorKind::Numeric, "training diverged: gradient of " + layer.name + "." + p.name + " is " +
-                                            (std::isnan(g[i]) ? "NaN" : "Inf") + " at epoch " + std::to_string(epoch) +
-                                            ", batch " + std::to_string(b + 1) + "; first non-finite output in op " +
-                                            culprit + " — lower train.optimizer.lr or add decay");
-      }
+      const int64_t i = first_non_finite(p.grad);
+      if (i < 0) continue;
+      std::string culprit = "none (activations are finite)";
+      for (const auto& r : net.shards)
+        if (const NodeId bad = r->graph.first_non_finite(); bad >= 0) {
+          culprit = "'" + r->graph.name(bad) + "'";
+          break;
+        }
+      const float bad_value = p.grad.to_vector()[static_cast<size_t>(i)];
+      throw Error(ErrorKind::Numeric, "training diverged: gradient of " + layer.name + "." + p.name + " is " +
+                                          (std::isnan(bad_value) ? "NaN" : "Inf") + " at epoch " +
+                                          std::to_string(epoch) + ", batch " + std::to_string(b + 1) +
+                                          "; first non-finite output in op " + culprit +
+                                          " — lower train.optimizer.lr or add decay");
     }
 }
 
 int64_t Trainer::correct(const Net& net) const {
   int64_t c = 0;
-  for (const auto& r : net.shards) c += count_correct(r->graph.value(r->output), r->labels, r->count);
+  for (const auto& r : net.shards)
+    c += count_argmax_equal(r->graph.value(r->output), r->graph.value(r->targets), r->count);
   return c;
 }
 

@@ -8,9 +8,10 @@
 
 #include "core/graph.h"
 #include "datasets/dataset.h"
-#include "train/experiment.h"
 #include "models/model.h"
 #include "optim/optimizer.h"
+#include "train/experiment.h"
+#include "train/parallel.h"
 
 namespace sf {
 
@@ -67,7 +68,9 @@ class Trainer {
   TrainSpec spec_;
   Device device_;
   uint64_t seed_;
+  ParallelStrategy strategy_;
   std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<GradientReducer> reducer_;
   bool profiling_ = false;
   std::map<std::pair<int64_t, bool>, std::unique_ptr<Net>> nets_;
 };

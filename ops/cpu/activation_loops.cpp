@@ -1,9 +1,9 @@
 // Vectorised activation loops (OpenMP threads × SIMD, exp/log from libmvec via ops/simd_math.h), used where
 // oneDNN 2.6 has no primitive — Noisy Softplus needs softplus with a scale, and 2.6's soft_relu takes no
 // alpha — and benchmarked against oneDNN where it has one.
+#include "core/parallel.h"
 #include "ops/activation.h"
 #include "ops/cpu/kernels.h"
-#include "core/parallel.h"
 #include "ops/simd_math.h"
 
 namespace sf::onednn {
@@ -46,7 +46,7 @@ class ActivationLoops final : public ActivationOp {
   using ActivationOp::ActivationOp;
   const char* impl() const override { return "openmp"; }
 
-  void forward(std::span<const Tensor* const> in, Tensor& out) override {
+  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
     const float* x = in[0]->data();
     float* y = out.data();
     const int64_t n = out.numel();
@@ -62,7 +62,7 @@ class ActivationLoops final : public ActivationOp {
   }
 
   // dx = f'(x) · dy
-  void backward(std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
+  void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     if (!gin[0]) return;
     const float* x = in[0]->data();

@@ -17,10 +17,10 @@
 #include <cstring>
 #include <vector>
 
+#include "core/parallel.h"
 #include "ops/conv2d.h"
 #include "ops/cpu/kernels.h"
 #include "ops/cpu/microgemm.h"
-#include "core/parallel.h"
 
 namespace sf::onednn {
 namespace {
@@ -79,7 +79,7 @@ class GemmConv2d final : public Conv2dOp {
   }
 
   // Y[O][P] = W[O][K] · col[K][P] per image, + bias.
-  void forward(std::span<const Tensor* const> in, Tensor& out) override {
+  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
     const float* x = in[0]->data();
     const float* w = in[1]->data();
     const float* b = g_.bias ? in[2]->data() : nullptr;
@@ -128,7 +128,7 @@ class GemmConv2d final : public Conv2dOp {
     });
   }
 
-  void backward(std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
+  void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     if (gin[0]) backward_data(*in[1], gout, *gin[0]);
     if (gin[1] || (g_.bias && gin[2])) backward_weights(*in[0], gout, gin[1], g_.bias ? gin[2] : nullptr);
@@ -358,7 +358,7 @@ class GemmConv2d final : public Conv2dOp {
   int64_t k_ = 0, p_ = 0, ppad_ = 0, kpad_ = 0, qpad_ = 0, scratch_per_thread_ = 0;
   int64_t plane16_ = 0, margin_ = 0, gather_stride_ = 0;  // the wide data gradient's dcol layout
   bool wide_ = false, blocks_ = false;
-  std::vector<int64_t> off_;   // B-row offsets (c·H + u)·W + v of the implicit GEMM
+  std::vector<int64_t> off_;      // B-row offsets (c·H + u)·W + v of the implicit GEMM
   std::vector<int64_t> boff_;     // row blocks: offset i·W + j of output block (i, j..j+7) in the input
   std::vector<int64_t> block8_;   // ... and i·OW + j in the output
   std::vector<int64_t> dy_rows_;  // o·OH·OW: row o of dY, the data gradient's B

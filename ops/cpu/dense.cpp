@@ -1,8 +1,8 @@
 #include "ops/dense.h"
 
+#include "core/parallel.h"
 #include "ops/cpu/dnnl_weighted.h"
 #include "ops/cpu/kernels.h"
-#include "core/parallel.h"
 
 namespace sf::onednn {
 namespace {
@@ -52,7 +52,7 @@ class DenseLoops final : public DenseOp {
   using DenseOp::DenseOp;
   const char* impl() const override { return "loops"; }
 
-  void forward(std::span<const Tensor* const> in, Tensor& out) override {
+  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
     const float* x = in[0]->data();
     const float* w = in[1]->data();
     const float* b = g_.bias ? in[2]->data() : nullptr;
@@ -72,7 +72,7 @@ class DenseLoops final : public DenseOp {
   }
 
   // dx[n] = Σ_o dy[n,o]·w[o];  dw[o] = Σ_n dy[n,o]·x[n];  db[o] = Σ_n dy[n,o] (each gradient optional).
-  void backward(std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
+  void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     const float* x = in[0]->data();
     const float* w = in[1]->data();

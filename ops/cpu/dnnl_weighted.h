@@ -4,6 +4,7 @@
 #pragma once
 #include <span>
 
+#include "core/op.h"
 #include "ops/cpu/dnnl_context.h"
 
 namespace sf::onednn {
@@ -35,8 +36,8 @@ class WeightedOp : public ShapeRules {
  public:
   using ShapeRules::ShapeRules;
   const char* impl() const override { return "onednn"; }
-  void forward(std::span<const Tensor* const> in, Tensor& out) override { p_.forward(in, out); }
-  void backward(std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
+  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override { p_.forward(in, out); }
+  void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     p_.backward(in, gout, gin);
   }

@@ -35,12 +35,12 @@ class Eltwise final : public ActivationOp {
     return out;
   }
 
-  void forward(std::span<const Tensor* const> in, Tensor& out) override {
+  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
     bind(src_, *in[0]), bind(dst_, out);
     run(fwd_, fwd_args_);
   }
 
-  void backward(std::span<const Tensor* const> in, const Tensor& out, const Tensor& gout,
+  void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor& out, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     if (!gin[0]) return;
     if (use_dst_)

@@ -32,12 +32,12 @@ class AvgPool2d final : public AvgPool2dOp {
     return out;
   }
 
-  void forward(std::span<const Tensor* const> in, Tensor& out) override {
+  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
     bind(src_, *in[0]), bind(dst_, out);
     run(fwd_, fwd_args_);
   }
 
-  void backward(std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
+  void backward(const ExecContext& ctx, std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     if (!gin[0]) return;
     bind(dsrc_, *gin[0]), bind(ddst_, gout);

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/parallel.h"
 #include "ops/cpu/kernels.h"
 #include "ops/cpu/microgemm.h"
-#include "core/parallel.h"
 #include "ops/pool2d.h"
 
 namespace sf::onednn {
@@ -20,7 +20,7 @@ class LoopAvgPool2d final : public AvgPool2dOp {
   using AvgPool2dOp::AvgPool2dOp;
   const char* impl() const override { return "loops"; }
 
-  void forward(std::span<const Tensor* const> in, Tensor& out) override {
+  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
     const PoolGeometry g = g_;
     const float* x = in[0]->data();
     float* y = out.data();
@@ -47,8 +47,7 @@ class LoopAvgPool2d final : public AvgPool2dOp {
               const v4 out = 0.25f * pair;
               std::memcpy(yp + i * g.ow + j, &out, sizeof out);
             }
-            for (; j < g.ow; ++j)
-              yp[i * g.ow + j] = 0.25f * (r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]);
+            for (; j < g.ow; ++j) yp[i * g.ow + j] = 0.25f * (r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]);
             continue;
           }
           for (int64_t j = 0; j < g.ow; ++j) {
@@ -63,7 +62,7 @@ class LoopAvgPool2d final : public AvgPool2dOp {
     });
   }
 
-  void backward(std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
+  void backward(const ExecContext& ctx, std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     if (!gin[0]) return;
     const PoolGeometry g = g_;
@@ -82,8 +81,7 @@ class LoopAvgPool2d final : public AvgPool2dOp {
             int64_t j = 0;
             for (; j + 8 <= g.ow; j += 8) {  // each of 8 gradients to its 2 × 2 window: lanes duplicated
               const microgemm::v8 d = 0.25f * microgemm::load8(dyp + i * g.ow + j);
-              const microgemm::v16 both =
-                  __builtin_shufflevector(d, d, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+              const microgemm::v16 both = __builtin_shufflevector(d, d, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
               microgemm::store(r0 + 2 * j, both);
               microgemm::store(r1 + 2 * j, both);
             }

@@ -12,7 +12,7 @@ class ActivationLoop final : public ActivationOp {
   using ActivationOp::ActivationOp;
   const char* impl() const override { return "reference"; }
 
-  void forward(std::span<const Tensor* const> in, Tensor& out) override {
+  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
     const float* x = in[0]->data();
     float* y = out.data();
     const int64_t n = out.numel();
@@ -21,7 +21,7 @@ class ActivationLoop final : public ActivationOp {
   }
 
   // dx = f'(x) · dy
-  void backward(std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
+  void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     if (!gin[0]) return;
     const float *x = in[0]->data(), *dy = gout.data();

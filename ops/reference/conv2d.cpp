@@ -11,7 +11,7 @@ class Conv2d final : public Conv2dOp {
   const char* impl() const override { return "reference"; }
 
   // y[n,o,i,j] = b[o] + Σ_{c,u,v} w[o,c,u,v] · x[n,c,i·s+u−p, j·s+v−p]
-  void forward(std::span<const Tensor* const> in, Tensor& out) override {
+  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
     const auto& g = g_;
     const float *x = in[0]->data(), *w = in[1]->data(), *b = g.bias ? in[2]->data() : nullptr;
     float* y = out.data();
@@ -33,7 +33,7 @@ class Conv2d final : public Conv2dOp {
 
   // dx[n,c,r,s] = Σ w[o,c,u,v] · dy[n,o,i,j] over (i,u), (j,v) with r = i·s+u−p, s = j·s+v−p
   // dw[o,c,u,v] = Σ_{n,i,j} dy[n,o,i,j] · x[n,c,i·s+u−p, j·s+v−p];  db[o] = Σ_{n,i,j} dy[n,o,i,j]
-  void backward(std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
+  void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     const auto& g = g_;
     const float *x = in[0]->data(), *w = in[1]->data(), *dy = gout.data();

@@ -11,7 +11,7 @@ class Dense final : public DenseOp {
   const char* impl() const override { return "reference"; }
 
   // y[n,o] = b[o] + Σ_i w[o,i] x[n,i]
-  void forward(std::span<const Tensor* const> in, Tensor& out) override {
+  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
     const float *x = in[0]->data(), *w = in[1]->data(), *b = g_.bias ? in[2]->data() : nullptr;
     float* y = out.data();
     for (int64_t n = 0; n < g_.n; ++n)
@@ -23,7 +23,7 @@ class Dense final : public DenseOp {
   }
 
   // dx[n,i] = Σ_o w[o,i] dy[n,o];  dw[o,i] = Σ_n dy[n,o] x[n,i];  db[o] = Σ_n dy[n,o]
-  void backward(std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
+  void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     const float *x = in[0]->data(), *w = in[1]->data(), *dy = gout.data();
     if (Tensor* dx = gin[0])

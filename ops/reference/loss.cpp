@@ -26,7 +26,7 @@ class LossLoop final : public LossOp {
     return s;
   }
 
-  void forward(std::span<const Tensor* const> in, Tensor& out) override {
+  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
     const float *y = in[0]->data(), *t = in[1]->data();
     const int64_t n = n_, k = k_;
     parallel_for(n, parallel_ ? kGrain : n + 1, [&](int64_t lo, int64_t hi, int) {
@@ -38,7 +38,7 @@ class LossLoop final : public LossOp {
     out[0] = static_cast<float>(softmax_ ? total / n : total / (n * k));
   }
 
-  void backward(std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
+  void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     if (!gin[0]) return;
     const float *y = in[0]->data(), *t = in[1]->data();

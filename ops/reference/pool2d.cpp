@@ -26,7 +26,7 @@ class AvgPool2d final : public AvgPool2dOp {
   }
 
   // y[n,c,i,j] = mean_{(r,s) ∈ window(i,j)} x[n,c,r,s]
-  void forward(std::span<const Tensor* const> in, Tensor& out) override {
+  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
     const auto& g = g_;
     const float* x = in[0]->data();
     float* y = out.data();
@@ -42,7 +42,7 @@ class AvgPool2d final : public AvgPool2dOp {
   }
 
   // dx[n,c,r,s] = Σ_{(i,j) whose window holds (r,s)} dy[n,c,i,j] / |window(i,j)|
-  void backward(std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
+  void backward(const ExecContext& ctx, std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     if (!gin[0]) return;
     const auto& g = g_;

@@ -15,9 +15,9 @@ void register_reference_kernels(OpRegistry& r) {
   r.add({"flatten", cpu, "reference", 0, [](const Attrs& a) -> OpPtr { return std::make_unique<FlattenOp>(a); }});
   // The σ² pass runs the source layer's reference kernel (oracle) or its default kernel (CPU).
   r.add({"noisy_softplus_liu", cpu, "reference", 0,
-         [](const Attrs& a) -> OpPtr { return std::make_unique<NoisySoftplusLiuOp>(a, "reference"); }});
+         [cpu](const Attrs& a) -> OpPtr { return std::make_unique<NoisySoftplusLiuOp>(a, "reference", cpu); }});
   r.add({"noisy_softplus_liu", cpu, "openmp", 10,
-         [](const Attrs& a) -> OpPtr { return std::make_unique<NoisySoftplusLiuOp>(a, ""); }});
+         [cpu](const Attrs& a) -> OpPtr { return std::make_unique<NoisySoftplusLiuOp>(a, "", cpu); }});
   r.add({"log_quantize", cpu, "reference", 0,
          [](const Attrs& a) -> OpPtr { return std::make_unique<LogQuantizeOp>(a); }});
   for (const char* act : {"relu", "softplus", "noisy_softplus"}) {

@@ -1,0 +1,49 @@
+// The execution context every op's forward and backward receives: where it runs, in which mode, with which
+// randomness and scratch memory. Ops hold no such state of their own, so one op instance serves training and
+// evaluation alike and a CUDA kernel finds its stream and workspace in the same place a CPU kernel finds
+// nothing to do with them.
+#pragma once
+#include <cstdint>
+
+#include "core/device.h"
+#include "core/tensor.h"
+
+namespace sf {
+
+enum class Mode { train, eval };
+
+// Grow-only workspace (cuDNN algorithms, im2col buffers): ops ask for what prepare() computed they need; the
+// memory is reused by every op of the graph, one after the other.
+class Workspace {
+ public:
+  explicit Workspace(Device device = Device::cpu) : device_(device) {}
+  // At least `floats` floats on the workspace's device, valid until the next call.
+  float* get(int64_t floats) {
+    if (!buffer_.defined() || buffer_.numel() < floats) buffer_ = Tensor({floats}, device_);
+    return buffer_.raw();
+  }
+  int64_t capacity() const { return buffer_.defined() ? buffer_.numel() : 0; }
+
+ private:
+  Device device_;
+  Tensor buffer_;
+};
+
+struct ExecContext {
+  Device device = Device::cpu;
+  void* stream = nullptr;  // cudaStream_t on CUDA; unused on the CPU
+  Mode mode = Mode::eval;
+  // Whether train-mode ops may update model state (batch-norm running statistics). Data-parallel replicas
+  // after the first compute with their own shard's statistics but leave the shared running ones alone, so
+  // the result does not depend on the order the replicas finish in.
+  bool update_state = true;
+  // Key of this step's random stream (dropout masks): derived from (seed, epoch, step) by the trainer. Ops
+  // derive per-op, per-sample streams from it (core/rng.h stream_seed), so results do not depend on how a
+  // batch is split over threads.
+  uint64_t random_key = 0;
+  Workspace* workspace = nullptr;
+
+  bool training() const { return mode == Mode::train; }
+};
+
+}  // namespace sf

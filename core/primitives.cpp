@@ -1,0 +1,152 @@
+#include "core/primitives.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/error.h"
+#include "core/parallel.h"
+
+namespace sf {
+namespace {
+
+// Element-wise loops split over threads only past this size: below it a parallel region costs more than the
+// loop (core/parallel.h); a MobileNet's 4 M-element gradient is well above it, a Liu net's 3,880 well below.
+constexpr int64_t kGrain = 1 << 16;
+
+template <class F>
+void elementwise(int64_t n, F&& f) {
+  parallel_for(n, kGrain, [&](int64_t lo, int64_t hi, int) {
+#pragma omp simd
+    for (int64_t i = lo; i < hi; ++i) f(i);
+  });
+}
+
+void cpu_fill(float* x, int64_t n, float v) {
+  elementwise(n, [=](int64_t i) { x[i] = v; });
+}
+void cpu_copy(float* dst, const float* src, int64_t n) {
+  if (n) std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+}
+void cpu_scale(float* x, int64_t n, float a) {
+  elementwise(n, [=](int64_t i) { x[i] *= a; });
+}
+void cpu_axpy(float a, const float* x, float* y, int64_t n) {
+  elementwise(n, [=](int64_t i) { y[i] += a * x[i]; });
+}
+double cpu_sum(const float* x, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += x[i];
+  return s;
+}
+int64_t cpu_first_non_finite(const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i])) return i;
+  return -1;
+}
+void cpu_clamp(float* x, int64_t n, float lo, float hi) {
+  elementwise(n, [=](int64_t i) { x[i] = std::clamp(x[i], lo, hi); });
+}
+int64_t argmax(const float* row, int64_t k) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < k; ++j)
+    if (row[j] > row[best]) best = j;
+  return best;
+}
+int64_t cpu_count_argmax_equal(const float* logits, const float* targets, int64_t rows, int64_t k) {
+  int64_t n = 0;
+  for (int64_t i = 0; i < rows; ++i) n += argmax(logits + i * k, k) == argmax(targets + i * k, k);
+  return n;
+}
+double cpu_weight_penalty(const float* w, float* g, int64_t n, double l1, double l2) {
+  const float l1f = static_cast<float>(l1), l2f = static_cast<float>(l2);
+  double total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    total += l1 * std::fabs(w[i]) + l2 * double(w[i]) * w[i];
+    if (g) g[i] += l1f * static_cast<float>((w[i] > 0) - (w[i] < 0)) + 2.0f * l2f * w[i];
+  }
+  return total;
+}
+void cpu_gather_rows(float* dst, const float* src, const int64_t* index, int64_t count, int64_t row) {
+  for (int64_t i = 0; i < count; ++i)
+    std::memcpy(dst + i * row, src + index[i] * row, static_cast<size_t>(row) * sizeof(float));
+}
+
+const DevicePrimitives kCpu = {cpu_fill,
+                               cpu_copy,
+                               cpu_scale,
+                               cpu_axpy,
+                               cpu_sum,
+                               cpu_first_non_finite,
+                               cpu_clamp,
+                               cpu_count_argmax_equal,
+                               cpu_weight_penalty,
+                               cpu_gather_rows,
+                               cpu_copy,
+                               cpu_copy};
+
+const DevicePrimitives*& slot(Device d) {
+  static const DevicePrimitives* tables[] = {&kCpu, nullptr};
+  return tables[static_cast<int>(d)];
+}
+
+Device common_device(const Tensor& a, const Tensor& b, const char* what) {
+  if (a.device() != b.device())
+    fail_internal(std::string(what) + ": operands on " + std::string(to_string(a.device())) + " and " +
+                  std::string(to_string(b.device())));
+  return a.device();
+}
+
+void same_numel(const Tensor& a, const Tensor& b, const char* what) {
+  if (a.numel() != b.numel())
+    fail_internal(std::string(what) + ": " + to_string(a.shape()) + " and " + to_string(b.shape()) + " differ in size");
+}
+
+}  // namespace
+
+const DevicePrimitives& primitives(Device device) {
+  const DevicePrimitives* t = slot(device);
+  if (!t)
+    fail_internal("no device primitives for " + std::string(to_string(device)) +
+                  " in this build (configure with CUDA found: scripts/build.sh -DSPIKEFORGE_CUDA=ON)");
+  return *t;
+}
+
+void register_primitives(Device device, const DevicePrimitives* table) { slot(device) = table; }
+
+void copy_between(float* dst, Device dst_device, const float* src, Device src_device, int64_t n) {
+  if (dst_device == src_device) return primitives(dst_device).copy(dst, src, n);
+  if (dst_device == Device::cpu) return primitives(src_device).to_host(dst, src, n);
+  if (src_device == Device::cpu) return primitives(dst_device).from_host(dst, src, n);
+  std::vector<float> staging(static_cast<size_t>(n));
+  primitives(src_device).to_host(staging.data(), src, n);
+  primitives(dst_device).from_host(dst, staging.data(), n);
+}
+
+void axpy(float a, const Tensor& x, Tensor& y) {
+  same_numel(x, y, "axpy");
+  primitives(common_device(x, y, "axpy")).axpy(a, x.raw(), y.raw(), y.numel());
+}
+void scale(Tensor& x, float a) { primitives(x.device()).scale(x.raw(), x.numel(), a); }
+double sum(const Tensor& x) { return primitives(x.device()).sum(x.raw(), x.numel()); }
+int64_t first_non_finite(const Tensor& x) { return primitives(x.device()).first_non_finite(x.raw(), x.numel()); }
+void clamp(Tensor& x, float lo, float hi) { primitives(x.device()).clamp(x.raw(), x.numel(), lo, hi); }
+
+int64_t count_argmax_equal(const Tensor& logits, const Tensor& targets, int64_t rows) {
+  same_numel(logits, targets, "count_argmax_equal");
+  if (logits.ndim() != 2 || rows > logits.dim(0))
+    fail_internal("count_argmax_equal: " + std::to_string(rows) + " rows of " + to_string(logits.shape()));
+  return primitives(common_device(logits, targets, "count_argmax_equal"))
+      .count_argmax_equal(logits.raw(), targets.raw(), rows, logits.dim(1));
+}
+
+double weight_penalty(const Tensor& w, Tensor* grad, double l1, double l2) {
+  if (grad) {
+    same_numel(w, *grad, "weight_penalty");
+    common_device(w, *grad, "weight_penalty");
+  }
+  return primitives(w.device()).weight_penalty(w.raw(), grad ? grad->raw() : nullptr, w.numel(), l1, l2);
+}
+
+}  // namespace sf

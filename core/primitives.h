@@ -1,0 +1,50 @@
+// Device primitives: the glue around ops that every device implements (tinygrad's idea of a few primitives
+// each backend provides; ggml's backend table). The graph's fan-out sums, the gradient reduction, the
+// regulariser, weight clipping, accuracy counting and the divergence checks are written against this table
+// only, so a CUDA build adds one table and the trainer does not change. Pointers are on the table's device.
+#pragma once
+#include <cstdint>
+
+#include "core/device.h"
+#include "core/tensor.h"
+
+namespace sf {
+
+struct DevicePrimitives {
+  void (*fill)(float* x, int64_t n, float value);
+  void (*copy)(float* dst, const float* src, int64_t n);       // both on this device
+  void (*scale)(float* x, int64_t n, float a);                 // x ← a·x
+  void (*axpy)(float a, const float* x, float* y, int64_t n);  // y ← y + a·x
+  double (*sum)(const float* x, int64_t n);                    // in double, in index order (deterministic)
+  int64_t (*first_non_finite)(const float* x, int64_t n);      // index of the first NaN/Inf, or −1
+  void (*clamp)(float* x, int64_t n, float lo, float hi);
+  // Rows (of k) whose first maximum sits where the target row's first maximum does: the correct
+  // classifications when targets are one-hot (shifted or not).
+  int64_t (*count_argmax_equal)(const float* logits, const float* targets, int64_t rows, int64_t k);
+  // Keras kernel regularisers in one pass: returns l1·Σ|w| + l2·Σw²; when g is non-null, also
+  // g ← g + l1·sign(w) + 2·l2·w.
+  double (*weight_penalty)(const float* w, float* g, int64_t n, double l1, double l2);
+  // dst[i, :] = src[index[i], :] for i < count, rows of `row` floats; `index` is host memory.
+  void (*gather_rows)(float* dst, const float* src, const int64_t* index, int64_t count, int64_t row);
+  // Host ↔ device transfers (plain memcpy on the CPU).
+  void (*to_host)(float* host, const float* src, int64_t n);
+  void (*from_host)(float* dst, const float* host, int64_t n);
+};
+
+// The table of `device`; an internal error naming the build option when this build lacks the device.
+const DevicePrimitives& primitives(Device device);
+void register_primitives(Device device, const DevicePrimitives* table);  // a CUDA build registers its own
+
+// Copies n floats between any two devices (through the host when neither side is the CPU).
+void copy_between(float* dst, Device dst_device, const float* src, Device src_device, int64_t n);
+
+// Tensor-level forms, dispatched on the tensors' device (all operands must share it).
+void axpy(float a, const Tensor& x, Tensor& y);
+void scale(Tensor& x, float a);
+double sum(const Tensor& x);
+int64_t first_non_finite(const Tensor& x);
+void clamp(Tensor& x, float lo, float hi);
+int64_t count_argmax_equal(const Tensor& logits, const Tensor& targets, int64_t rows);
+double weight_penalty(const Tensor& w, Tensor* grad, double l1, double l2);
+
+}  // namespace sf

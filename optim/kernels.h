@@ -1,0 +1,23 @@
+// The optimisers' update rules as device kernels: one fused pass over a parameter per step, the scalar
+// coefficients (decayed rate, Adam's bias correction) computed on the host by the optimiser. Each device
+// registers one table; the CPU's is optim/cpu_kernels.cpp.
+#pragma once
+#include <cstdint>
+
+#include "core/device.h"
+
+namespace sf {
+
+struct OptimKernels {
+  // v ← μ·v − lr·g; w ← w + v (Nesterov: w ← w + μ·v − lr·g)
+  void (*sgd)(float* w, const float* g, float* v, int64_t n, float mu, float lr, bool nesterov);
+  // m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; w ← w − lr_t·m / (√v + ε)
+  void (*adam)(float* w, const float* g, float* m, float* v, int64_t n, float b1, float b2, float eps, float lr_t);
+  // a ← ρ·a + (1−ρ)·g²; u = g·√(d + ε)/√(a + ε); w ← w − lr·u; d ← ρ·d + (1−ρ)·u²
+  void (*adadelta)(float* w, const float* g, float* a, float* d, int64_t n, float rho, float eps, float lr);
+};
+
+const OptimKernels& optim_kernels(Device device);  // internal error when this build lacks the device
+void register_optim_kernels(Device device, const OptimKernels* table);
+
+}  // namespace sf

@@ -1,0 +1,46 @@
+#include "train/parallel.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/primitives.h"
+
+namespace sf {
+
+ParallelStrategy parse_parallel_strategy(const std::string& name) {
+  if (name == "auto") return ParallelStrategy::automatic;
+  if (name == "batch_split") return ParallelStrategy::batch_split;
+  if (name == "op_parallel") return ParallelStrategy::op_parallel;
+  fail_input("train.parallel", "unknown strategy '" + name + "' (expected auto, batch_split or op_parallel)");
+}
+
+std::string to_string(ParallelStrategy s) {
+  switch (s) {
+    case ParallelStrategy::automatic:
+      return "auto";
+    case ParallelStrategy::batch_split:
+      return "batch_split";
+    case ParallelStrategy::op_parallel:
+      return "op_parallel";
+  }
+  return "auto";
+}
+
+int64_t training_shards(ParallelStrategy s, int64_t model_macs, int64_t batch, int threads) {
+  if (s == ParallelStrategy::automatic)
+    s = model_macs < kBatchSplitMaxMacs ? ParallelStrategy::batch_split : ParallelStrategy::op_parallel;
+  if (s == ParallelStrategy::op_parallel) return 1;
+  return std::max<int64_t>(1, std::min<int64_t>(threads, batch));
+}
+
+void LocalReducer::reduce(std::span<const std::vector<Tensor>> shards, std::span<const float> weights) {
+  if (shards.size() != weights.size()) fail_internal("reduce: one weight per shard expected");
+  if (shards.size() <= 1) return;
+  std::vector<Tensor> total = shards[0];  // shares storage: the model's gradients
+  for (size_t k = 0; k < total.size(); ++k) {
+    scale(total[k], weights[0]);
+    for (size_t s = 1; s < shards.size(); ++s) axpy(weights[s], shards[s][k], total[k]);
+  }
+}
+
+}  // namespace sf
