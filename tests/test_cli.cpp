@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -118,12 +119,11 @@ std::string error_line(const CmdResult& r, bool allow_usage = false) {
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
-// Number following "key": in summary.json (NaN if absent).
+// The top-level number `key` of a JSON file's text (NaN if absent or not a number).
 double json_number(const std::string& json, const std::string& key) {
-  const std::string k = "\"" + key + "\":";
-  const auto p = json.find(k);
-  if (p == std::string::npos) return std::numeric_limits<double>::quiet_NaN();
-  return std::strtod(json.c_str() + p + k.size(), nullptr);
+  const nlohmann::json j = nlohmann::json::parse(json);
+  const auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<double>() : std::numeric_limits<double>::quiet_NaN();
 }
 
 std::vector<std::string> tmp_files_in(const std::string& dir) {
@@ -288,6 +288,11 @@ TEST_F(CliTest, TrainWritesRunFolder) {
     EXPECT_EQ(std::count(history[i].begin(), history[i].end(), ','), 5) << history[i];
 
   const std::string summary = read_text(out + "/summary.json");
+  const nlohmann::json js = nlohmann::json::parse(summary);
+  EXPECT_TRUE(js.at("parameters").is_number_integer() && js.at("epochs").is_number_integer()) << summary;
+  EXPECT_TRUE(js.at("test_accuracy").is_number_float() && js.at("name").is_string()) << summary;
+  ASSERT_TRUE(js.at("phases").is_array() && js.at("phases").size() == 1u) << summary;
+  EXPECT_EQ(js.at("phases")[0]["name"], "train");
   for (const char* k : {"test_accuracy", "test_loss", "epochs", "train_seconds", "parameters"})
     EXPECT_TRUE(contains(summary, std::string("\"").append(k).append("\":"))) << k << " missing from\n" << summary;
   EXPECT_EQ(json_number(summary, "parameters"), 3880);
@@ -659,7 +664,7 @@ TEST_F(ConvertCliTest, SpinnakerExportWritesProjectAndReport) {
   ASSERT_EQ(c.code, 0) << c.out << c.err;
   EXPECT_TRUE(contains(c.out, "ConvolutionConnector on sPyNNaker")) << c.out;
   const std::string resources = read_text(out + "/resources.json");
-  EXPECT_TRUE(contains(resources, "\"convolution_layers\": [\n    \"conv1\",\n    \"conv2\"\n  ]")) << resources;
+  EXPECT_EQ(nlohmann::json::parse(resources)["convolution_layers"], nlohmann::json({"conv1", "conv2"})) << resources;
 
   const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
       {{"--neurons-per-core", "300"}, "--neurons-per-core"},
