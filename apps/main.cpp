@@ -1,21 +1,19 @@
-// The `spikeforge` command. Thin by design: parse arguments, call the library, print. Errors print one line
-// and exit 2 for bad input, 3 for numerical failure (NaN/Inf), 1 for internal errors.
+// The `spikeforge` command. Thin by design: parse arguments (CLI11), call the library, print. Errors print one
+// line and exit 2 for bad input, 3 for numerical failure (NaN/Inf), 1 for internal errors.
 #include <unistd.h>
 
-#include <algorithm>
+#include <CLI/CLI.hpp>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <iostream>
-#include <map>
-#include <set>
+#include <limits>
 #include <string>
 #include <vector>
 
-#include "core/enum_names.h"
-#include "core/error.h"
 #include "backends/conversion_run.h"
 #include "backends/reproduce.h"
+#include "core/enum_names.h"
+#include "core/error.h"
 #include "datasets/dataset.h"
 #include "train/progress.h"
 #include "train/run.h"
@@ -23,288 +21,347 @@
 
 namespace {
 
-const char* kUsage =
-    "usage: spikeforge <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  train CONFIG.yaml [--set KEY=VALUE]... [--out DIR] [--threads N]\n"
-    "        train an experiment; writes DIR (default runs/<name>/): config.yaml, history.csv,\n"
-    "        summary.json, model.sfm\n"
-    "  evaluate MODEL.sfm [--dataset mnist|fashion_mnist] [--data-dir DIR] [--batch N] [--threads N]\n"
-    "        test accuracy and loss of a checkpoint\n"
-    "  info CONFIG.yaml [--set KEY=VALUE]...\n"
-    "        the model's layer table (name, type, output shape, parameters, MACs)\n"
-    "  convert MODEL.sfm [--backend cpu] [--norm none|data|robust|spike] [--percentile 99.9]\n"
-    "        [--neuron if|if_subtract|lif] [--input poisson|current|regular] [--max-rate HZ] [--steps N]\n"
-    "        [--dt MS] [--images N] [--pool auto|spiking|merged] [--propagation event|dense] [--batch N]\n"
-    "        [--v-init F] [--softplus-offset on|off] [--export-exact]\n"
-    "        [--norm-images N] [--seed N] [--record-input] [--lif KEY=VALUE]... [--dataset NAME]\n"
-    "        [--data-dir DIR] [--threads N]\n"
-    "        [--out DIR]\n"
-    "        convert to a rate-coded SNN and simulate it; writes DIR (default <model folder>/convert-cpu/):\n"
-    "        summary.json, accuracy_vs_time.{csv,svg}, layers.csv, predictions.csv, network.json\n"
-    "  convert MODEL.sfm --backend spinnaker [--images 100] [--neurons-per-core 256]\n"
-    "        [--conv-connector list|convolution] [--force] [--out DIR] (+ the conversion options above)\n"
-    "        export a PyNN / sPyNNaker project: run.py, connections/, input spikes, resources.json\n"
-    "  reproduce liu2017|tensor_genn [--trials N] [--images N] [--dt MS] [--lif KEY=VALUE]... [--data-dir DIR]\n"
-    "        [--threads N] [--out DIR]\n"
-    "        train (or reuse) and convert the nets of a paper table; prints ours beside the paper's and\n"
-    "        writes DIR (default runs/reproduce-<table>/): table.md, results.json\n";
+constexpr long long kNoLimit = std::numeric_limits<long long>::max();
 
-struct Args {
-  std::string command;
-  std::vector<std::string> flags;  // every option given, to reject ones the command does not take
-  std::vector<std::string> positional;
-  std::vector<std::string> sets;
+// Whole numbers in [lo, hi], read in base 10 (CLI11's own conversion reads 010 as octal) and also as a whole
+// double (--steps 1e3); a transform, so that CLI11's conversion after it gets the value in plain decimal.
+CLI::Validator whole(long long lo, long long hi = kNoLimit) {
+  return CLI::Validator(
+      [lo, hi](std::string& s) -> std::string {
+        const char *b = s.data(), *e = b + s.size();
+        long long v = 0;
+        if (auto [p, ec] = std::from_chars(b, e, v); ec != std::errc() || p != e) {
+          double d = 0;
+          auto [q, ec2] = std::from_chars(b, e, d);
+          if (ec2 != std::errc() || q != e || d != std::floor(d) || !(std::fabs(d) < 9e15))
+            return "expected a whole number, got '" + s + "'";
+          v = static_cast<long long>(d);
+        }
+        if (v < lo || v > hi)
+          return "expected " +
+                 (hi == kNoLimit ? "at least " + std::to_string(lo)
+                                 : "a number from " + std::to_string(lo) + " to " + std::to_string(hi)) +
+                 ", got " + s;
+        s = std::to_string(v);
+        return "";
+      },
+      "");
+}
+
+// Finite numbers (CLI11 would take inf and nan), optionally > 0.
+CLI::Validator finite(bool positive = false) {
+  return CLI::Validator(
+      [positive](std::string& s) -> std::string {
+        double d = 0;
+        const char *b = s.data(), *e = b + s.size();
+        if (auto [p, ec] = std::from_chars(b, e, d); ec != std::errc() || p != e || !std::isfinite(d))
+          return "expected a number, got '" + s + "'";
+        if (positive && !(d > 0)) return "must be > 0, got " + s;
+        return "";
+      },
+      "");
+}
+
+// A choice flag read through a parse function of the library, whose enum_names table holds the choices and
+// whose error ("--norm: unknown normalisation 'max' (none, data, robust, spike)") lists them.
+template <class T, class Parse>
+CLI::Option* add_choice(CLI::App* cmd, const std::string& flag, T& target, Parse parse, const std::string& help) {
+  return cmd->add_option_function<std::string>(
+      flag, [&target, parse](const std::string& s) { target = parse(s); }, help);
+}
+
+constexpr std::pair<bool, const char*> kOnOff[] = {{true, "on"}, {false, "off"}};
+constexpr std::pair<sf::Propagation, const char*> kPropagation[] = {{sf::Propagation::event, "event"},
+                                                                    {sf::Propagation::dense, "dense"}};
+
+// Every option of every command, bound to the values the commands pass on to the library.
+struct Cli {
+  CLI::App app{"Trains MNIST ConvNets and converts them to rate-coded spiking networks.", "spikeforge"};
+  CLI::App *train, *evaluate, *info, *convert, *reproduce;
+  std::string device = "cpu";
+
+  std::string path;  // the positional: CONFIG.yaml or MODEL.sfm
+  std::vector<std::string> sets, lif;
   std::string out, dataset, data_dir;
-  int threads = 0, batch = 0;
-  std::map<std::string, std::string> values;  // the conversion options, by flag
-  std::vector<std::string> lif;               // --lif KEY=VALUE, in order
-  bool record_input = false, force = false, export_exact = false;
-};
+  int threads = 0;
+  int64_t eval_batch = sf::TrainSpec{}.eval_batch;
+  int64_t seed = static_cast<int64_t>(sf::SimOptions{}.seed);
+  sf::ConvertRunOptions conv;
+  sf::ReproduceOptions rep;
 
-// Options that take a value and are read by the command that allows them.
-const std::set<std::string> kValueFlags = {"--backend", "--norm",   "--percentile",   "--neuron", "--input",
-                                           "--max-rate", "--steps", "--dt",           "--images", "--pool",
-                                           "--propagation", "--v-init", "--norm-images", "--seed", "--trials",
-                                           "--neurons-per-core", "--conv-connector", "--softplus-offset"};
+  Cli() {
+    // A flag given twice keeps its last value, as before CLI11; --set and --lif collect every occurrence.
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    app.require_subcommand(1);
 
-[[noreturn]] void usage_error(const std::string& msg) { throw sf::Error(sf::ErrorKind::BadInput, msg + "\n" + kUsage); }
+    train = app.add_subcommand("train",
+                               "train an experiment; writes DIR (default runs/<name>/): config.yaml, history.csv, "
+                               "summary.json, model.sfm");
+    train->add_option("CONFIG.yaml", path, "experiment file")->required();
+    add_sets(train);
+    train->add_option("--out", out, "output folder (default runs/<name>/)")->type_name("DIR");
+    add_threads(train);
 
-double parse_double(const std::string& flag, const std::string& v) {
-  try {
-    size_t used = 0;
-    const double x = std::stod(v, &used);
-    if (used == v.size() && std::isfinite(x)) return x;
-  } catch (const std::exception&) {
+    evaluate = app.add_subcommand("evaluate", "test accuracy and loss of a checkpoint");
+    evaluate->add_option("MODEL.sfm", path, "checkpoint")->required();
+    add_data(evaluate, "dataset to test on: mnist|fashion_mnist (default the checkpoint's)");
+    evaluate->add_option("--batch", eval_batch, "images per evaluation batch")
+        ->transform(whole(1))
+        ->capture_default_str();
+    add_threads(evaluate);
+    evaluate->add_option("--device", device, "cpu|cuda (cuda needs a CUDA build)")
+        ->check(CLI::IsMember({"cpu", "cuda"}))
+        ->capture_default_str();
+
+    info = app.add_subcommand("info", "the model's layer table (name, type, output shape, parameters, MACs)");
+    info->add_option("CONFIG.yaml", path, "experiment file")->required();
+    add_sets(info);
+
+    convert = app.add_subcommand("convert",
+                                 "convert to a rate-coded SNN and simulate it (--backend cpu) or export a "
+                                 "PyNN / sPyNNaker project (--backend spinnaker)");
+    convert->footer(
+        "--backend cpu writes DIR (default <model folder>/convert-cpu/): summary.json, accuracy_vs_time.{csv,svg},\n"
+        "layers.csv, predictions.csv, network.json. --backend spinnaker writes run.py, connections/, input spikes,\n"
+        "resources.json; --neurons-per-core, --conv-connector and --force are its own, --propagation, --batch,\n"
+        "--record-input and --export-exact the simulator's.");
+    add_convert_options(convert);
+
+    reproduce = app.add_subcommand("reproduce",
+                                   "train (or reuse) and convert the nets of a paper table; prints ours "
+                                   "beside the paper's and writes DIR (default runs/reproduce-<table>/): "
+                                   "table.md, results.json");
+    std::string tables;
+    for (const auto& t : sf::reproducible_tables()) tables += (tables.empty() ? "" : "|") + t;
+    reproduce->add_option("TABLE", rep.table, tables)->required();
+    reproduce->add_option("--trials", rep.trials, "trials (seeds 1..N)")->transform(whole(0))->capture_default_str();
+    reproduce->add_option("--images", rep.images, "test images per conversion (default all)")->transform(whole(1));
+    reproduce->add_option("--dt", rep.dt_ms, "time step (default the paper's; the run keeps its duration in ms)")
+        ->type_name("MS")
+        ->check(finite(true));
+    add_lif(reproduce);
+    reproduce->add_option("--data-dir", data_dir, "MNIST folder")->type_name("DIR");
+    add_threads(reproduce);
+    reproduce->add_option("--out", out, "output folder (default runs/reproduce-<table>/)")->type_name("DIR");
+    app.footer("spikeforge COMMAND --help lists a command's options.");  // after the commands: they copy it
   }
-  usage_error(flag + ": expected a number, got '" + v + "'");
-}
 
-int parse_int(const std::string& flag, const std::string& v) {
-  try {
-    size_t used = 0;
-    const int x = std::stoi(v, &used);
-    if (used == v.size() && x >= 0) return x;
-  } catch (const std::exception&) {
+  void add_sets(CLI::App* cmd) {
+    cmd->add_option("--set", sets, "override a config key (repeatable), e.g. --set train.epochs=2")
+        ->type_name("KEY=VALUE")
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   }
-  usage_error(flag + ": expected a non-negative integer, got '" + v + "'");
-}
-
-Args parse(int argc, char** argv) {
-  Args a;
-  if (argc < 2) usage_error("missing command");
-  a.command = argv[1];
-  for (int i = 2; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(arg + " needs a value");
-      a.flags.push_back(arg);
-      return argv[++i];
-    };
-    if (arg == "--set")
-      a.sets.push_back(value());
-    else if (arg == "--out")
-      a.out = value();
-    else if (arg == "--threads") {
-      a.threads = parse_int(arg, value());
-      if (a.threads > 1024) usage_error("--threads: at most 1024");
-    } else if (arg == "--dataset")
-      a.dataset = value();
-    else if (arg == "--data-dir")
-      a.data_dir = value();
-    else if (arg == "--batch")
-      a.batch = parse_int(arg, value());
-    else if (arg == "--lif")
-      a.lif.push_back(value());
-    else if (kValueFlags.count(arg))
-      a.values[arg] = value();
-    else if (arg == "--record-input")
-      a.record_input = true, a.flags.push_back(arg);
-    else if (arg == "--force")
-      a.force = true, a.flags.push_back(arg);
-    else if (arg == "--export-exact")
-      a.export_exact = true, a.flags.push_back(arg);
-    else if (arg.rfind("--", 0) == 0)
-      usage_error("unknown option " + arg);
-    else
-      a.positional.push_back(arg);
+  void add_lif(CLI::App* cmd) {
+    cmd->add_option("--lif", lif,
+                    "IF_curr_exp parameter (repeatable): cm, tau_m, tau_refrac, v_rest, v_reset, v_thresh, tau_syn, "
+                    "i_offset")
+        ->type_name("KEY=VALUE")
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   }
-  return a;
-}
-
-void allow_only(const Args& a, std::initializer_list<const char*> allowed) {
-  for (const auto& f : a.flags)
-    if (std::none_of(allowed.begin(), allowed.end(), [&](const char* x) { return f == x; }))
-      usage_error(a.command + " does not take " + f);
-}
-
-const std::string& one_positional(const Args& a, const char* what) {
-  if (a.positional.size() != 1) usage_error(a.command + " takes exactly one " + what);
-  return a.positional[0];
-}
-
-int cmd_train(const Args& a) {
-  allow_only(a, {"--set", "--out", "--threads"});
-  std::vector<std::string> sets = a.sets;
-  if (a.threads > 0) sets.push_back("threads=" + std::to_string(a.threads));
-  const sf::Experiment e = sf::load_experiment(one_positional(a, "CONFIG.yaml"), sets);
-  const bool tty = ::isatty(STDOUT_FILENO);
-  sf::ConsoleProgress progress(stdout, tty);
-  std::printf("training %s (%s, %s, %d epochs, batch %d) from %s\n", e.name.c_str(), e.model.arch.c_str(),
-              e.model.activation.c_str(), e.train.epochs, e.train.batch, e.source.c_str());
-  const sf::RunResult r = sf::run_experiment(e, {a.out, &progress});
-  std::printf(
-      "test_accuracy=%.4f test_loss=%.6f train_seconds=%.2f parameters=%lld\nwrote "
-      "%s/{config.yaml,history.csv,summary.json,model.sfm}\n",
-      r.test.accuracy, r.test.loss, r.train_seconds, static_cast<long long>(r.parameters), r.out_dir.c_str());
-  return 0;
-}
-
-int cmd_evaluate(const Args& a) {
-  allow_only(a, {"--dataset", "--data-dir", "--batch", "--threads"});
-  const std::string& path = one_positional(a, "MODEL.sfm");
-  sf::set_threads(a.threads);
-  sf::LoadedModel m = sf::load_model(path);
-  const std::string dataset = a.dataset.empty() ? m.dataset : a.dataset;
-  const sf::DatasetSplit data = sf::load_dataset(dataset, a.data_dir);
-  sf::TrainSpec spec;
-  spec.loss = m.loss;
-  spec.l1 = m.l1, spec.l2 = m.l2;
-  if (a.batch > 0) spec.eval_batch = a.batch;
-  sf::Trainer trainer(m.model, spec, sf::Device::cpu, 0);
-  const sf::EvalResult r = trainer.evaluate(data.test);
-  std::printf("%s on %s test (%lld images): accuracy=%.4f loss=%.6f\n", path.c_str(), dataset.c_str(),
-              static_cast<long long>(r.count), r.accuracy, r.loss);
-  return 0;
-}
-
-int cmd_info(const Args& a) {
-  allow_only(a, {"--set"});
-  const sf::Experiment e = sf::load_experiment(one_positional(a, "CONFIG.yaml"), a.sets);
-  const sf::Model m = sf::build_model(e.model, e.seed);
-  std::printf("%s: %s with %s\n%s", e.name.c_str(), e.model.arch.c_str(), e.model.activation.c_str(),
-              m.summary().c_str());
-  return 0;
-}
-
-// Conversion options from the flags; the library validates ranges and names the flag in its errors.
-sf::ConvertRunOptions convert_options(const Args& a) {
-  sf::ConvertRunOptions o;
-  auto get = [&](const char* flag) -> const std::string* {
-    auto it = a.values.find(flag);
-    return it == a.values.end() ? nullptr : &it->second;
-  };
-  if (auto v = get("--backend")) o.backend = *v;
-  if (auto v = get("--norm")) o.convert.norm = sf::snn::parse_norm(*v);
-  if (auto v = get("--percentile")) o.convert.percentile = parse_double("--percentile", *v);
-  if (auto v = get("--neuron")) o.convert.neuron = sf::snn::parse_neuron_model(*v);
-  if (auto v = get("--input")) o.convert.input.kind = sf::snn::parse_input_encoding(*v);
-  if (auto v = get("--max-rate")) o.convert.input.max_rate_hz = parse_double("--max-rate", *v);
-  if (auto v = get("--dt")) o.convert.dt_ms = parse_double("--dt", *v);
-  if (auto v = get("--pool")) o.convert.pools = sf::snn::parse_pool_mode(*v);
-  if (auto v = get("--v-init")) o.convert.v_init = parse_double("--v-init", *v);
-  if (auto v = get("--softplus-offset")) {
-    constexpr std::pair<bool, const char*> kOnOff[] = {{true, "on"}, {false, "off"}};
-    o.convert.softplus_offset = sf::parse_name(kOnOff, *v, "--softplus-offset", "setting");
+  void add_threads(CLI::App* cmd) {
+    cmd->add_option("--threads", threads, "OpenMP threads (0 = all cores)")->type_name("N")->transform(whole(0, 1024));
   }
-  if (auto v = get("--norm-images")) o.convert.norm_images = parse_int("--norm-images", *v);
-  if (auto v = get("--steps")) {
-    const double steps = parse_double("--steps", *v);
-    if (!(steps >= 1) || steps != std::floor(steps) || steps > 1e7)
-      usage_error("--steps: expected a whole number of steps ≥ 1, got '" + *v + "'");
-    o.sim.steps = static_cast<int>(steps);
+  void add_data(CLI::App* cmd, const std::string& dataset_help) {
+    cmd->add_option("--dataset", dataset, dataset_help);
+    cmd->add_option("--data-dir", data_dir, "dataset folder (default data/<dataset>/)")->type_name("DIR");
   }
-  if (auto v = get("--images")) {
-    o.sim.images = parse_int("--images", *v);
-    if (o.sim.images == 0) usage_error("--images: expected at least 1");
-  }
-  if (auto v = get("--seed")) o.sim.seed = o.convert.seed = static_cast<uint64_t>(parse_int("--seed", *v));
-  if (auto v = get("--propagation")) {
-    if (*v != "event" && *v != "dense") usage_error("--propagation: event or dense, got '" + *v + "'");
-    o.sim.propagation = *v == "event" ? sf::Propagation::event : sf::Propagation::dense;
-  }
-  sf::apply_lif_overrides(o.convert.lif, a.lif);
-  if (a.batch > 0) o.sim.batch = a.batch;
-  if (auto v = get("--neurons-per-core")) o.neurons_per_core = parse_int("--neurons-per-core", *v);
-  if (auto v = get("--conv-connector")) o.conv_connector = sf::spinnaker::parse_conv_connector(*v);
-  o.force = a.force;
-  o.export_exact = a.export_exact;
-  o.sim.record_input = a.record_input;
-  o.out_dir = a.out;
-  o.dataset = a.dataset;
-  o.data_dir = a.data_dir;
-  return o;
-}
 
-int cmd_convert(const Args& a) {
-  allow_only(a, {"--backend", "--norm", "--percentile", "--neuron", "--input", "--max-rate", "--steps", "--dt",
-                 "--images", "--pool", "--propagation", "--batch", "--v-init", "--softplus-offset", "--norm-images", "--seed", "--record-input", "--lif",
-                 "--export-exact", "--neurons-per-core", "--conv-connector", "--force",
-                 "--dataset", "--data-dir", "--threads", "--out"});
-  sf::ConvertRunOptions o = convert_options(a);
-  o.checkpoint = one_positional(a, "MODEL.sfm");
-  // Options of the other kind of backend would be ignored: say so instead.
-  const bool exporting = o.backend == "spinnaker";
-  for (const auto& f : a.flags) {
-    const bool export_only = f == "--neurons-per-core" || f == "--conv-connector" || f == "--force";
-    const bool simulate_only = f == "--propagation" || f == "--batch" || f == "--record-input" || f == "--export-exact";
-    if ((export_only && !exporting) || (simulate_only && exporting))
-      usage_error(f + " does not apply to --backend " + o.backend);
+  void add_convert_options(CLI::App* c) {
+    c->add_option("MODEL.sfm", conv.checkpoint, "checkpoint")->required();
+    c->add_option("--backend", conv.backend, "cpu|spinnaker")->capture_default_str();
+    add_choice(c, "--norm", conv.convert.norm, sf::snn::parse_norm, "normalisation: none|data|robust|spike")
+        ->default_str(sf::snn::to_string(conv.convert.norm));
+    c->add_option("--percentile", conv.convert.percentile, "robust normalisation's percentile, in (0, 100]")
+        ->check(finite())
+        ->capture_default_str();
+    add_choice(c, "--neuron", conv.convert.neuron, sf::snn::parse_neuron_model, "neuron model: if|if_subtract|lif")
+        ->default_str(sf::snn::to_string(conv.convert.neuron));
+    add_choice(c, "--input", conv.convert.input.kind, sf::snn::parse_input_encoding,
+               "input encoding: poisson|current|regular")
+        ->default_str(sf::snn::to_string(conv.convert.input.kind));
+    c->add_option("--max-rate", conv.convert.input.max_rate_hz, "input rate of a pixel of value 1")
+        ->type_name("HZ")
+        ->check(finite())
+        ->capture_default_str();
+    c->add_option("--steps", conv.sim.steps, "time steps per image")
+        ->transform(whole(1, 10'000'000))
+        ->capture_default_str();
+    c->add_option("--dt", conv.convert.dt_ms, "time step")->type_name("MS")->check(finite())->capture_default_str();
+    c->add_option("--images", conv.sim.images, "test images to simulate (default all; spinnaker: 100)")
+        ->transform(whole(1));
+    add_choice(c, "--pool", conv.convert.pools, sf::snn::parse_pool_mode, "pooling: auto|spiking|merged")
+        ->default_str("auto");
+    add_choice(
+        c, "--propagation", conv.sim.propagation,
+        [](const std::string& s) { return sf::parse_name(kPropagation, s, "--propagation", "propagation"); },
+        "spike propagation kernel: event|dense")
+        ->default_str(sf::name_of(kPropagation, conv.sim.propagation));
+    c->add_option("--batch", conv.sim.batch, "images per dense-propagation batch")
+        ->transform(whole(1))
+        ->capture_default_str();
+    c->add_option("--v-init", conv.convert.v_init, "IF membrane starts at F times the threshold")
+        ->type_name("F")
+        ->check(finite())
+        ->capture_default_str();
+    add_choice(
+        c, "--softplus-offset", conv.convert.softplus_offset,
+        [](const std::string& s) { return sf::parse_name(kOnOff, s, "--softplus-offset", "setting"); },
+        "Softplus nets: raise the neuron input by f(0): on|off")
+        ->default_str(sf::name_of(kOnOff, conv.convert.softplus_offset));
+    c->add_flag("--export-exact", conv.export_exact, "simulate what a SpiNNaker export describes");
+    c->add_option("--norm-images", conv.convert.norm_images, "training images data/robust normalisation reads")
+        ->transform(whole(0))
+        ->capture_default_str();
+    c->add_option("--seed", seed, "Poisson input seed")->transform(whole(0))->capture_default_str();
+    c->add_flag("--record-input", conv.sim.record_input, "write every input spike to input_spikes.csv");
+    add_lif(c);
+    add_data(c, "dataset: mnist|fashion_mnist (default the checkpoint's)");
+    add_threads(c);
+    c->add_option("--out", conv.out_dir, "output folder (default <model folder>/convert-<backend>/)")->type_name("DIR");
+    c->add_option("--neurons-per-core", conv.neurons_per_core, "spinnaker: neurons per core")
+        ->transform(whole(0))
+        ->capture_default_str();
+    add_choice(c, "--conv-connector", conv.conv_connector, sf::spinnaker::parse_conv_connector,
+               "spinnaker: conv layers as list|convolution connectors")
+        ->default_str("list");
+    c->add_flag("--force", conv.force, "spinnaker: write into a non-empty output folder");
   }
-  sf::set_threads(a.threads);
-  const sf::ConvertRunResult r = sf::run_conversion(o);
-  if (r.exported) {
-    std::printf("%s\nexported %lld images in %.2f s to %s/{run.py,README.md,network.json,connections/,"
-                "input_spikes.csv,test_images.csv,resources.json}\nrun: python3 %s/run.py --simulator spinnaker "
-                "(or --simulator brian2 --images 10)\n",
-                r.report.c_str(), static_cast<long long>(o.sim.images > 0 ? o.sim.images : 100), r.export_seconds,
-                r.out_dir.c_str(), r.out_dir.c_str());
+
+  // The one-line message for a CLI11 parse error, naming the command and the flag where CLI11 does not.
+  std::string message(const CLI::ParseError& e, int argc, char** argv) {
+    std::string commands;
+    for (const CLI::App* s : app.get_subcommands([](const CLI::App*) { return true; }))
+      commands += (commands.empty() ? "" : ", ") + s->get_name();
+    const std::vector<CLI::App*> parsed = app.get_subcommands();
+    if (parsed.empty()) {
+      if (argc >= 2 && argv[1][0] != '-') return "unknown command '" + std::string(argv[1]) + "' (" + commands + ")";
+      return "missing command (" + commands + "; spikeforge --help describes them)";
+    }
+    const CLI::App* cmd = parsed[0];
+    if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
+      const std::vector<std::string> extra = cmd->remaining();
+      if (!extra.empty() && extra[0].rfind('-', 0) == 0)
+        return cmd->get_name() + " does not take " + extra[0] + " (spikeforge " + cmd->get_name() + " --help)";
+      const auto positional = cmd->get_options([](const CLI::Option* o) { return o->get_positional(); });
+      return cmd->get_name() + " takes one " + (positional.empty() ? "argument" : positional[0]->get_name()) +
+             "; unexpected '" + (extra.empty() ? "" : extra[0]) + "'";
+    }
+    if (dynamic_cast<const CLI::RequiredError*>(&e)) return cmd->get_name() + ": " + e.what();
+    return e.what();
+  }
+
+  int run() {
+    if (train->parsed()) return cmd_train();
+    if (evaluate->parsed()) return cmd_evaluate();
+    if (info->parsed()) return cmd_info();
+    if (convert->parsed()) return cmd_convert();
+    return cmd_reproduce();
+  }
+
+  int cmd_train() {
+    if (threads > 0) sets.push_back("threads=" + std::to_string(threads));
+    const sf::Experiment e = sf::load_experiment(path, sets);
+    const bool tty = ::isatty(STDOUT_FILENO);
+    sf::ConsoleProgress progress(stdout, tty);
+    std::printf("training %s (%s, %s, %d epochs, batch %d) from %s\n", e.name.c_str(), e.model.arch.c_str(),
+                e.model.activation.c_str(), e.train.epochs, e.train.batch, e.source.c_str());
+    const sf::RunResult r = sf::run_experiment(e, {out, &progress});
+    std::printf(
+        "test_accuracy=%.4f test_loss=%.6f train_seconds=%.2f parameters=%lld\nwrote "
+        "%s/{config.yaml,history.csv,summary.json,model.sfm}\n",
+        r.test.accuracy, r.test.loss, r.train_seconds, static_cast<long long>(r.parameters), r.out_dir.c_str());
     return 0;
   }
-  std::printf("windows:");
-  for (const auto& w : r.windows) std::printf(" %d:%.4f", w.step, w.accuracy);
-  std::printf("\nann_accuracy=%.4f snn_accuracy=%.4f steps=%d images=%lld seconds=%.2f\nwrote %s/{summary.json,"
-              "accuracy_vs_time.csv,accuracy_vs_time.svg,layers.csv,predictions.csv,network.json}\n",
-              r.ann_accuracy, r.sim.accuracy_at(r.sim.steps), r.sim.steps, static_cast<long long>(r.sim.images),
-              r.sim.seconds, r.out_dir.c_str());
-  return 0;
-}
 
-int cmd_reproduce(const Args& a) {
-  allow_only(a, {"--trials", "--images", "--lif", "--dt", "--data-dir", "--threads", "--out"});
-  sf::ReproduceOptions o;
-  o.table = one_positional(a, "table name");
-  if (auto it = a.values.find("--trials"); it != a.values.end()) o.trials = parse_int("--trials", it->second);
-  if (auto it = a.values.find("--images"); it != a.values.end()) o.images = parse_int("--images", it->second);
-  if (auto it = a.values.find("--dt"); it != a.values.end()) {
-    o.dt_ms = parse_double("--dt", it->second);
-    if (!(o.dt_ms > 0)) usage_error("--dt: must be > 0");
+  int cmd_evaluate() {
+    sf::set_threads(threads);
+    sf::LoadedModel m = sf::load_model(path);
+    const std::string& name = dataset.empty() ? m.dataset : dataset;
+    const sf::DatasetSplit data = sf::load_dataset(name, data_dir);
+    sf::TrainSpec spec;
+    spec.loss = m.loss;
+    spec.l1 = m.l1, spec.l2 = m.l2;
+    spec.eval_batch = static_cast<int>(eval_batch);
+    const sf::Device dev = sf::parse_device(device);
+    if (const std::string why = sf::device_unavailable_reason(dev); !why.empty()) sf::fail_input("--device", why);
+    sf::Trainer trainer(m.model, spec, dev, 0);
+    const sf::EvalResult r = trainer.evaluate(data.test);
+    std::printf("%s on %s test (%lld images): accuracy=%.4f loss=%.6f\n", path.c_str(), name.c_str(),
+                static_cast<long long>(r.count), r.accuracy, r.loss);
+    return 0;
   }
-  o.lif = a.lif;
-  o.data_dir = a.data_dir;
-  o.out_dir = a.out;
-  sf::set_threads(a.threads);
-  const sf::ReproduceResult r = sf::reproduce(o);
-  std::printf("\n%s\nwrote %s/{table.md,results.json}\n", r.markdown.c_str(), r.out_dir.c_str());
-  return 0;
-}
+
+  int cmd_info() {
+    const sf::Experiment e = sf::load_experiment(path, sets);
+    const sf::Model m = sf::build_model(e.model, e.seed);
+    std::printf("%s: %s with %s\n%s", e.name.c_str(), e.model.arch.c_str(), e.model.activation.c_str(),
+                m.summary().c_str());
+    return 0;
+  }
+
+  int cmd_convert() {
+    sf::ConvertRunOptions& o = conv;
+    if (convert->count("--seed")) o.sim.seed = o.convert.seed = static_cast<uint64_t>(seed);
+    sf::apply_lif_overrides(o.convert.lif, lif);
+    o.dataset = dataset;
+    o.data_dir = data_dir;
+    // Options of the other kind of backend would be ignored: say so instead.
+    const bool exporting = o.backend == "spinnaker";
+    for (const char* f : {"--neurons-per-core", "--conv-connector", "--force"})
+      if (!exporting && convert->count(f)) sf::fail_input(f, "does not apply to --backend " + o.backend);
+    for (const char* f : {"--propagation", "--batch", "--record-input", "--export-exact"})
+      if (exporting && convert->count(f)) sf::fail_input(f, "does not apply to --backend " + o.backend);
+    sf::set_threads(threads);
+    const sf::ConvertRunResult r = sf::run_conversion(o);
+    if (r.exported) {
+      std::printf(
+          "%s\nexported %lld images in %.2f s to %s/{run.py,README.md,network.json,connections/,"
+          "input_spikes.csv,test_images.csv,resources.json}\nrun: python3 %s/run.py --simulator spinnaker "
+          "(or --simulator brian2 --images 10)\n",
+          r.report.c_str(), static_cast<long long>(o.sim.images > 0 ? o.sim.images : 100), r.export_seconds,
+          r.out_dir.c_str(), r.out_dir.c_str());
+      return 0;
+    }
+    std::printf("windows:");
+    for (const auto& w : r.windows) std::printf(" %d:%.4f", w.step, w.accuracy);
+    std::printf(
+        "\nann_accuracy=%.4f snn_accuracy=%.4f steps=%d images=%lld seconds=%.2f\nwrote %s/{summary.json,"
+        "accuracy_vs_time.csv,accuracy_vs_time.svg,layers.csv,predictions.csv,network.json}\n",
+        r.ann_accuracy, r.sim.accuracy_at(r.sim.steps), r.sim.steps, static_cast<long long>(r.sim.images),
+        r.sim.seconds, r.out_dir.c_str());
+    return 0;
+  }
+
+  int cmd_reproduce() {
+    rep.lif = lif;
+    rep.data_dir = data_dir;
+    rep.out_dir = out;
+    sf::set_threads(threads);
+    const sf::ReproduceResult r = sf::reproduce(rep);
+    std::printf("\n%s\nwrote %s/{table.md,results.json}\n", r.markdown.c_str(), r.out_dir.c_str());
+    return 0;
+  }
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
-    const Args a = parse(argc, argv);
-    if (a.command == "train") return cmd_train(a);
-    if (a.command == "evaluate") return cmd_evaluate(a);
-    if (a.command == "info") return cmd_info(a);
-    if (a.command == "convert") return cmd_convert(a);
-    if (a.command == "reproduce") return cmd_reproduce(a);
-    if (a.command == "-h" || a.command == "--help" || a.command == "help") {
-      std::fputs(kUsage, stdout);
+    Cli cli;
+    if (argc == 2 && std::string(argv[1]) == "help") {
+      std::fputs(cli.app.help().c_str(), stdout);
       return 0;
     }
-    usage_error("unknown command '" + a.command + "'");
+    try {
+      cli.app.parse(argc, argv);
+    } catch (const CLI::Success& e) {  // --help / -h
+      return cli.app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      throw sf::Error(sf::ErrorKind::BadInput, cli.message(e, argc, argv));
+    }
+    return cli.run();
   } catch (const sf::Error& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "\nspikeforge: error: %s\n", e.what());

@@ -44,38 +44,42 @@ namespace {
 std::string summary_json(const ConvertRunOptions& o, const ConvertRunResult& r, const std::string& dataset) {
   const snn::Network& net = r.conversion.net;
   const SimResult& s = r.sim;
-  JsonWriter j;
-  j.begin_object();
-  j.field("checkpoint", o.checkpoint).field("backend", o.backend).field("dataset", dataset);
-  j.field("ann_accuracy", r.ann_accuracy).field("snn_accuracy", s.accuracy_at(s.steps));
-  j.field("steps", s.steps).field("dt_ms", net.dt_ms).field("images", s.images);
-  j.field("seconds", s.seconds).field("convert_seconds", r.convert_seconds);
-  j.field("norm", snn::to_string(o.convert.norm)).field("conversion", net.conversion);
-  j.field("percentile", o.convert.percentile);
-  j.field("neuron", snn::to_string(net.neuron)).field("input", snn::to_string(net.input.kind));
-  j.field("max_rate_hz", net.input.max_rate_hz).field("seed", o.sim.seed);
-  j.field("propagation", o.sim.propagation == Propagation::event ? "event" : "dense");
-  j.field("neurons", net.neurons()).field("synapses", net.synapses());
   int64_t spikes = 0, events = 0;
   for (const auto& l : s.layers) spikes += l.spikes, events += l.synaptic_events;
-  j.field("spikes_per_image", s.images ? static_cast<double>(spikes) / static_cast<double>(s.images) : 0.0);
-  j.field("synaptic_events_per_image", s.images ? static_cast<double>(events) / static_cast<double>(s.images) : 0.0);
-  j.key("windows").begin_array();
+  const double images = static_cast<double>(s.images);
+  Json windows = Json::array(), thresholds = Json::array(), scales = Json::array();
   for (const auto& w : r.windows)
-    j.begin_object().field("step", w.step).field("time_ms", w.step * net.dt_ms).field("accuracy", w.accuracy).end_object();
-  j.end_array();
-  j.key("thresholds").begin_array();
-  for (const auto& l : net.layers) j.begin_object().field("layer", l.name).field("threshold", l.threshold).end_object();
-  j.end_array();
-  j.key("scales").begin_array();
+    windows.push_back({{"step", w.step}, {"time_ms", w.step * net.dt_ms}, {"accuracy", w.accuracy}});
+  for (const auto& l : net.layers) thresholds.push_back({{"layer", l.name}, {"threshold", l.threshold}});
   for (const auto& sc : r.conversion.scales)
-    j.begin_object().field("layer", sc.name).field("lambda", sc.lambda).field("max_activation", sc.max_activation).end_object();
-  j.end_array();
-  j.key("notes").begin_array();
-  for (const auto& n : r.conversion.notes) j.value(n);
-  j.end_array();
-  j.end_object();
-  return j.str();
+    scales.push_back({{"layer", sc.name}, {"lambda", sc.lambda}, {"max_activation", sc.max_activation}});
+  const Json j = {{"checkpoint", o.checkpoint},
+                  {"backend", o.backend},
+                  {"dataset", dataset},
+                  {"ann_accuracy", r.ann_accuracy},
+                  {"snn_accuracy", s.accuracy_at(s.steps)},
+                  {"steps", s.steps},
+                  {"dt_ms", net.dt_ms},
+                  {"images", s.images},
+                  {"seconds", s.seconds},
+                  {"convert_seconds", r.convert_seconds},
+                  {"norm", snn::to_string(o.convert.norm)},
+                  {"conversion", net.conversion},
+                  {"percentile", o.convert.percentile},
+                  {"neuron", snn::to_string(net.neuron)},
+                  {"input", snn::to_string(net.input.kind)},
+                  {"max_rate_hz", net.input.max_rate_hz},
+                  {"seed", o.sim.seed},
+                  {"propagation", o.sim.propagation == Propagation::event ? "event" : "dense"},
+                  {"neurons", net.neurons()},
+                  {"synapses", net.synapses()},
+                  {"spikes_per_image", s.images ? static_cast<double>(spikes) / images : 0.0},
+                  {"synaptic_events_per_image", s.images ? static_cast<double>(events) / images : 0.0},
+                  {"windows", windows},
+                  {"thresholds", thresholds},
+                  {"scales", scales},
+                  {"notes", r.conversion.notes}};
+  return json_text(j);
 }
 
 std::string accuracy_csv(const SimResult& s, double dt_ms) {

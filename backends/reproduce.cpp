@@ -138,8 +138,7 @@ ReproduceResult reproduce(const ReproduceOptions& o) {
     std::vector<double> ann, snn, snn100, snn400;
   };
   std::vector<Measured> measured(rows.size());
-  JsonWriter j;
-  j.begin_object().field("table", o.table).field("trials", o.trials).key("runs").begin_array();
+  Json runs = Json::array();
   for (size_t r = 0; r < rows.size(); ++r) {
     Row& row = rows[r];
     for (int t = 1; t <= o.trials; ++t) {
@@ -183,21 +182,18 @@ ReproduceResult reproduce(const ReproduceOptions& o) {
                   cr.ann_accuracy, cr.sim.accuracy_at(steps), steps, static_cast<long long>(cr.sim.images),
                   cr.sim.seconds);
       std::fflush(stdout);
-      j.begin_object()
-          .field("row", row.name)
-          .field("experiment", row.experiment)
-          .field("seed", t)
-          .field("ann_accuracy", cr.ann_accuracy)
-          .field("snn_accuracy", cr.sim.accuracy_at(steps))
-          .field("snn_accuracy_100ms", at_ms(100))
-          .field("snn_accuracy_400ms", at_ms(400))
-          .field("steps", steps)
-          .field("images", cr.sim.images)
-          .field("seconds", cr.sim.seconds)
-          .end_object();
+      runs.push_back({{"row", row.name},
+                      {"experiment", row.experiment},
+                      {"seed", t},
+                      {"ann_accuracy", cr.ann_accuracy},
+                      {"snn_accuracy", cr.sim.accuracy_at(steps)},
+                      {"snn_accuracy_100ms", at_ms(100)},  // NaN (null) when the run is shorter
+                      {"snn_accuracy_400ms", at_ms(400)},
+                      {"steps", steps},
+                      {"images", cr.sim.images},
+                      {"seconds", cr.sim.seconds}});
     }
   }
-  j.end_array().end_object();
 
   std::string md;
   char line[512];
@@ -230,7 +226,8 @@ ReproduceResult reproduce(const ReproduceOptions& o) {
   md += ".\n";
   result.markdown = md;
   write_file_atomic(result.out_dir + "/table.md", md);
-  write_file_atomic(result.out_dir + "/results.json", j.str());
+  const Json results = {{"table", o.table}, {"trials", o.trials}, {"runs", runs}};
+  write_file_atomic(result.out_dir + "/results.json", json_text(results));
   return result;
 }
 

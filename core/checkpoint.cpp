@@ -174,6 +174,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (version == 0) fail_input(path, "version 0 is not a valid checkpoint version (file is corrupt)");
 
   Checkpoint ckpt;
+  ckpt.version = version;
   const uint64_t arch_len = r.u64("architecture length");
   ckpt.architecture = r.str(arch_len, "architecture text");
 

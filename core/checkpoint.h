@@ -13,12 +13,15 @@
 namespace sf {
 
 struct NamedTensor {
-  std::string name;  // "<layer>.<param>", e.g. "conv1.weight"
+  std::string name;  // "<layer>.<param or buffer>", e.g. "conv1.weight", "bn1.running_mean"
   Tensor tensor;
 };
 
 struct Checkpoint {
-  static constexpr uint32_t kVersion = 1;
+  // 1: parameters only. 2: also the models' state buffers (batch-norm statistics); same layout, so version 1
+  // files still load into models without buffers.
+  static constexpr uint32_t kVersion = 2;
+  uint32_t version = kVersion;  // of the file it was loaded from
   std::string architecture;
   std::vector<NamedTensor> tensors;
   const Tensor* find(const std::string& name) const;

@@ -15,4 +15,10 @@ Device parse_device(std::string_view s) {
 
 bool device_available(Device d) { return has_allocator(d); }
 
+std::string device_unavailable_reason(Device d) {
+  if (device_available(d)) return "";
+  return "this build has no " + std::string(to_string(d)) +
+         " kernels (build with CUDA: scripts/build.sh -DSPIKEFORGE_CUDA=ON, with nvcc and cuDNN installed)";
+}
+
 }  // namespace sf

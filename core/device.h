@@ -1,5 +1,5 @@
-// Where a tensor's storage lives. Kernels are registered per device (ops/registry.h), so a CUDA
-// kernel set plugs in by registering kernels for Device::cuda; the trainer never branches on it.
+// Where a tensor's storage lives. A device is usable when its allocator, device primitives
+// (core/primitives.h), optimiser kernels (optim/kernels.h) and op kernels (ops/registry.h) are registered.
 #pragma once
 #include <string>
 #include <string_view>
@@ -11,5 +11,7 @@ enum class Device { cpu, cuda };
 std::string_view to_string(Device d);
 Device parse_device(std::string_view s);  // throws BadInput naming the value
 bool device_available(Device d);
+// Why `d` cannot be used in this build (and how to build it), or "" when it can.
+std::string device_unavailable_reason(Device d);
 
 }  // namespace sf

@@ -18,7 +18,7 @@ Layer& Model::add(std::string name, std::string type, Attrs attrs, std::vector<s
   Shape in = output_shape();
   in.insert(in.begin(), 1);
   std::vector<Shape> shapes{in};
-  Layer layer{std::move(name), std::move(type), std::move(attrs), {}, {}, 0};
+  Layer layer{std::move(name), std::move(type), std::move(attrs), {}, {}, {}, 0};
   for (auto& [pname, pshape] : params) {
     shapes.push_back(pshape);
     layer.params.push_back({pname, Tensor::zeros(pshape), Tensor::zeros(pshape)});
@@ -60,6 +60,22 @@ std::string Model::weighted_layer_names() const {
   for (const auto& l : layers_)
     if (!l.params.empty()) names += (names.empty() ? "" : ", ") + l.name;
   return names;
+}
+
+void Model::add_buffer(const std::string& layer, std::string name, Tensor initial) {
+  for (auto& l : layers_)
+    if (l.name == layer) {
+      l.buffers.push_back({std::move(name), std::move(initial)});
+      return;
+    }
+  fail_internal("model: no layer '" + layer + "' for buffer " + name);
+}
+
+std::vector<Buffer*> Model::buffers() {
+  std::vector<Buffer*> out;
+  for (auto& l : layers_)
+    for (auto& b : l.buffers) out.push_back(&b);
+  return out;
 }
 
 std::vector<Parameter*> Model::parameters() {
@@ -123,7 +139,11 @@ NodeId Model::build(Graph& g, NodeId input, const std::vector<Tensor>& grads, co
       if (layer_weight < 0) layer_weight = id;
       ins.push_back(id);
     }
-    cur = g.apply(l.name, make_op(l.type, l.attrs, g.device(), impl_for(l.type, impl, g.device())), std::move(ins));
+    OpPtr op = make_op(l.type, l.attrs, g.device(), impl_for(l.type, impl, g.device()));
+    std::vector<Tensor> state;
+    for (const auto& b : l.buffers) state.push_back(b.value);  // shares storage with the model's buffer
+    op->bind_state(state);
+    cur = g.apply(l.name, std::move(op), std::move(ins));
     prev_in = layer_in, prev_weight = layer_weight;
   }
   return cur;
@@ -131,28 +151,37 @@ NodeId Model::build(Graph& g, NodeId input, const std::vector<Tensor>& grads, co
 
 std::vector<NamedTensor> Model::state() const {
   std::vector<NamedTensor> out;
-  for (const auto& l : layers_)
+  for (const auto& l : layers_) {
     for (const auto& p : l.params) out.push_back({l.name + "." + p.name, p.value});
+    for (const auto& b : l.buffers) out.push_back({l.name + "." + b.name, b.value});
+  }
   return out;
 }
 
 void Model::load_state(const Checkpoint& ckpt, const std::string& path) {
   std::set<std::string> expected;
-  for (auto& l : layers_)
-    for (auto& p : l.params) {
-      const std::string name = l.name + "." + p.name;
-      expected.insert(name);
-      const Tensor* t = ckpt.find(name);
-      if (!t) fail_input(path, "checkpoint has no tensor '" + name + "' — it was saved from another architecture");
-      if (t->shape() != p.value.shape())
-        fail_input(path, "tensor '" + name + "' has shape " + to_string(t->shape()) + " but the model expects " +
-                             to_string(p.value.shape()) + " — the checkpoint is from another architecture");
-    }
+  const auto check = [&](const std::string& name, const Tensor& want, bool buffer) {
+    expected.insert(name);
+    const Tensor* t = ckpt.find(name);
+    if (!t && buffer)
+      fail_input(path, "checkpoint (version " + std::to_string(ckpt.version) + ") has no state buffer '" + name + "'" +
+                           (ckpt.version < 2 ? " — version 1 files predate buffers; retrain or convert it" : ""));
+    if (!t) fail_input(path, "checkpoint has no tensor '" + name + "' — it was saved from another architecture");
+    if (t->shape() != want.shape())
+      fail_input(path, "tensor '" + name + "' has shape " + to_string(t->shape()) + " but the model expects " +
+                           to_string(want.shape()) + " — the checkpoint is from another architecture");
+  };
+  for (auto& l : layers_) {
+    for (auto& p : l.params) check(l.name + "." + p.name, p.value, false);
+    for (auto& b : l.buffers) check(l.name + "." + b.name, b.value, true);
+  }
   for (const auto& nt : ckpt.tensors)
     if (!expected.count(nt.name))
       fail_input(path, "checkpoint tensor '" + nt.name + "' has no place in this model — another architecture");
-  for (auto& l : layers_)
+  for (auto& l : layers_) {
     for (auto& p : l.params) p.value.copy_from(*ckpt.find(l.name + "." + p.name));
+    for (auto& b : l.buffers) b.value.copy_from(*ckpt.find(l.name + "." + b.name));
+  }
 }
 
 std::string Model::summary() const {

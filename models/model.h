@@ -20,6 +20,7 @@ struct Layer {
   std::string type;  // an op type from the registry: conv2d, avgpool2d, dense, flatten, relu, ...
   Attrs attrs;
   std::vector<Parameter> params;
+  std::vector<Buffer> buffers;  // bound to the layer's op (Op::bind_state) in every graph built
   Shape output_shape;  // per sample, no batch dimension
   int64_t macs = 0;    // multiply-accumulates per sample
 };
@@ -38,7 +39,10 @@ class Model {
   const std::vector<Layer>& layers() const { return layers_; }
   const Layer* find(const std::string& name) const;
   std::string weighted_layer_names() const;  // "conv1, conv2, dense": the layers that own parameters
-  std::vector<Parameter*> parameters();
+  // Adds a state buffer with its initial value to the last layer named `layer`.
+  void add_buffer(const std::string& layer, std::string name, Tensor initial);
+  std::vector<Parameter*> parameters();  // what the optimisers update: never the buffers
+  std::vector<Buffer*> buffers();
   int64_t parameter_count() const;
   int64_t macs() const;
 
@@ -49,7 +53,8 @@ class Model {
   // set and the trainer sums them).
   NodeId build(Graph& g, NodeId input, const std::vector<Tensor>& grads, const std::string& impl = "") const;
 
-  // Parameters as "<layer>.<param>" tensors, and the inverse with shape and name checks.
+  // Parameters and buffers as "<layer>.<name>" tensors, and the inverse with shape and name checks (a
+  // checkpoint of version 1 predates buffers: a model with buffers cannot load one).
   std::vector<NamedTensor> state() const;
   void load_state(const Checkpoint& ckpt, const std::string& path);
 

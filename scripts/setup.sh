@@ -8,6 +8,8 @@ PACKAGES=(
   libdnnl-dev        # oneDNN: CPU conv / pooling / inner product / eltwise primitives
   ocl-icd-opencl-dev # Debian's dnnl-config.cmake calls find_package(OpenCL); only a Recommends of libdnnl-dev
   libyaml-cpp-dev    # experiment files
+  nlohmann-json3-dev # result files: summary.json, network.json, resources.json, results.json
+  libcli11-dev       # the spikeforge command's argument parsing
   libstb-dev         # stb_image for image-folder datasets
   zlib1g-dev         # .gz IDX files, checkpoint CRC-32
   libgtest-dev libbenchmark-dev

@@ -161,8 +161,7 @@ Experiment load_experiment(const std::string& file, const std::vector<std::strin
   c.check(e.threads >= 0 && e.threads <= kMaxThreads, "threads",
           "must be between 0 (all cores) and " + std::to_string(kMaxThreads));
   e.device = one_of(c, "device", e.device, {"cpu", "cuda"});
-  if (!device_available(parse_device(e.device)))
-    c.fail("device", "this build has no " + e.device + " kernels (rebuild with -DSPIKEFORGE_CUDA=ON)");
+  if (const std::string why = device_unavailable_reason(parse_device(e.device)); !why.empty()) c.fail("device", why);
   e.data = parse_data(c.child("dataset"));
   e.model = parse_model_spec(c.child("model"));
   e.train = parse_train(c.child("train"));

@@ -52,31 +52,34 @@ LoadedModel load_model(const std::string& path) {
 namespace {
 
 std::string summary_json(const Experiment& e, const RunResult& r, double final_lr) {
-  JsonWriter j;
-  j.begin_object();
-  j.field("name", e.name).field("source", e.source);
-  j.field("test_accuracy", r.test.accuracy).field("test_loss", r.test.loss);
-  j.field("epochs", static_cast<int64_t>(r.history.size()));
-  j.field("train_seconds", r.train_seconds).field("parameters", r.parameters);
-  j.field("seed", e.seed).field("threads", e.threads).field("device", e.device);
-  j.field("dataset", e.data.name).field("arch", e.model.arch).field("activation", e.model.activation);
-  j.field("final_lr", final_lr);
-  j.key("phases").begin_array();
+  Json j = {{"name", e.name},
+            {"source", e.source},
+            {"test_accuracy", r.test.accuracy},
+            {"test_loss", r.test.loss},
+            {"epochs", r.history.size()},
+            {"train_seconds", r.train_seconds},
+            {"parameters", r.parameters},
+            {"seed", e.seed},
+            {"threads", e.threads},
+            {"device", e.device},
+            {"dataset", e.data.name},
+            {"arch", e.model.arch},
+            {"activation", e.model.activation},
+            {"final_lr", final_lr}};
+  Json phases = Json::array();
   for (const auto& p : r.phases)
-    j.begin_object()
-        .field("name", p.name)
-        .field("activation", p.activation)
-        .field("test_accuracy", p.test.accuracy)
-        .field("test_loss", p.test.loss)
-        .end_object();
-  j.end_array();
+    phases.push_back({{"name", p.name},
+                      {"activation", p.activation},
+                      {"test_accuracy", p.test.accuracy},
+                      {"test_loss", p.test.loss}});
+  j["phases"] = std::move(phases);
   if (!r.history.empty()) {
     const auto& last = r.history.back();
-    j.field("final_loss", last.loss).field("final_acc", last.acc);
-    j.field("images_per_second", last.images_per_second);
+    j["final_loss"] = last.loss;
+    j["final_acc"] = last.acc;
+    j["images_per_second"] = last.images_per_second;
   }
-  j.end_object();
-  return j.str();
+  return json_text(j);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 #include "backends/snn/network.h"
 
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 
 #include "core/error.h"
 #include "core/enum_names.h"
@@ -60,59 +60,67 @@ int64_t Network::synapses() const {
 
 namespace {
 
-std::string shape_json(const Shape& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
+// A float as the double nearest its shortest decimal form, so that dump() writes it as the float it is, in at
+// most 9 digits (0.1f: 0.1), not as the 17 of its exact binary value (0.10000000149011612); read back as a
+// float it is the same number.
+double as_written(float f) {
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, f).ptr;
+  double d = 0;
+  std::from_chars(buf, end, d);
+  return d;
 }
 
-// Floats to 9 significant digits round-trip exactly; one line per tensor keeps the file greppable.
-std::string floats_json(const Tensor& t) {
-  std::string out = "[";
-  char buf[32];
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    std::snprintf(buf, sizeof buf, "%s%.9g", i ? ", " : "", static_cast<double>(t[i]));
-    out += buf;
-  }
-  return out + "]";
+Json floats_json(const Tensor& t) {
+  Json a = Json::array();
+  for (int64_t i = 0; i < t.numel(); ++i) a.push_back(as_written(t[i]));
+  return a;
 }
 
 }  // namespace
 
 std::string to_json(const Network& net) {
-  JsonWriter j;
-  j.begin_object();
-  j.field("format", "spikeforge-snn").field("version", 1);
-  j.field("source", net.source).field("conversion", net.conversion);
-  j.key("input_shape").raw(shape_json(net.input_shape));
-  j.field("neuron", to_string(net.neuron));
-  j.key("lif").begin_object();
-  j.field("cm", net.lif.cm).field("tau_m", net.lif.tau_m).field("tau_refrac", net.lif.tau_refrac);
-  j.field("v_rest", net.lif.v_rest).field("v_reset", net.lif.v_reset).field("v_thresh", net.lif.v_thresh);
-  j.field("tau_syn", net.lif.tau_syn).field("i_offset", net.lif.i_offset);
-  j.end_object();
-  j.key("input").begin_object();
-  j.field("encoding", to_string(net.input.kind)).field("max_rate_hz", net.input.max_rate_hz);
-  j.end_object();
-  j.field("dt_ms", net.dt_ms).field("delay_steps", net.delay_steps).field("v_init", net.v_init);
-  j.key("layers").begin_array();
+  const LifParams& lif = net.lif;
+  Json layers = Json::array();
   for (const auto& l : net.layers) {
-    j.begin_object();
-    j.field("name", l.name).field("kind", to_string(l.kind));
-    j.key("in_shape").raw(shape_json(l.in_shape));
-    j.key("out_shape").raw(shape_json(l.out_shape));
-    j.field("pool_in", l.pool_in).field("kernel", l.kernel).field("stride", l.stride).field("padding", l.padding);
-    j.field("pool_weight", static_cast<double>(l.pool_weight)).field("threshold", l.threshold);
+    Json layer = {{"name", l.name},
+                  {"kind", to_string(l.kind)},
+                  {"in_shape", l.in_shape},
+                  {"out_shape", l.out_shape},
+                  {"pool_in", l.pool_in},
+                  {"kernel", l.kernel},
+                  {"stride", l.stride},
+                  {"padding", l.padding},
+                  {"pool_weight", static_cast<double>(l.pool_weight)},
+                  {"threshold", l.threshold}};
     if (l.weight.defined()) {
-      j.key("weight_shape").raw(shape_json(l.weight.shape()));
-      j.key("weight").raw(floats_json(l.weight));
+      layer["weight_shape"] = l.weight.shape();
+      layer["weight"] = floats_json(l.weight);
     }
-    if (l.bias.defined()) j.key("bias").raw(floats_json(l.bias));
-    j.end_object();
+    if (l.bias.defined()) layer["bias"] = floats_json(l.bias);
+    layers.push_back(std::move(layer));
   }
-  j.end_array();
-  j.end_object();
-  return j.str();
+  const Json j = {{"format", "spikeforge-snn"},
+                  {"version", 1},
+                  {"source", net.source},
+                  {"conversion", net.conversion},
+                  {"input_shape", net.input_shape},
+                  {"neuron", to_string(net.neuron)},
+                  {"lif",
+                   {{"cm", lif.cm},
+                    {"tau_m", lif.tau_m},
+                    {"tau_refrac", lif.tau_refrac},
+                    {"v_rest", lif.v_rest},
+                    {"v_reset", lif.v_reset},
+                    {"v_thresh", lif.v_thresh},
+                    {"tau_syn", lif.tau_syn},
+                    {"i_offset", lif.i_offset}}},
+                  {"input", {{"encoding", to_string(net.input.kind)}, {"max_rate_hz", net.input.max_rate_hz}}},
+                  {"dt_ms", net.dt_ms},
+                  {"delay_steps", net.delay_steps},
+                  {"v_init", net.v_init},
+                  {"layers", layers}};
+  return json_text(j);
 }
 
 namespace {

@@ -264,42 +264,35 @@ std::string Report::text() const {
 }
 
 std::string Report::json() const {
-  JsonWriter j;
-  j.begin_object();
-  j.field("cores", cores).field("chips", chips).field("synapses", synapses).field("sdram_mb_estimate", sdram_mb);
-  j.field("delay_min_ticks", delay_min_ticks).field("delay_max_ticks", delay_max_ticks);
-  j.key("populations").begin_array();
+  Json pops = Json::array(), projs = Json::array();
   for (const auto& p : populations) {
-    j.begin_object().field("name", p.name).field("neurons", p.neurons).field("cores", p.cores);
+    Json pop = {{"name", p.name}, {"neurons", p.neurons}, {"cores", p.cores}};
     if (p.channels > 0) {
-      j.field("channels", p.channels).key("tile").begin_array();
-      j.value(p.tile_w).value(p.tile_h);
-      j.end_array();
+      pop["channels"] = p.channels;
+      pop["tile"] = {p.tile_w, p.tile_h};
     }
-    j.end_object();
+    pops.push_back(std::move(pop));
   }
-  j.end_array();
-  j.key("projections").begin_array();
   for (const auto& p : projections)
-    j.begin_object()
-        .field("name", p.name)
-        .field("receptor", p.receptor)
-        .field("synapses", p.synapses)
-        .field("longest_row", p.longest_row)
-        .field("max_weight", p.max_weight)
-        .field("weight_lsb", p.weight_lsb)
-        .field("zero_weights", p.zero_weights)
-        .field("max_relative_error", p.max_relative_error)
-        .end_object();
-  j.end_array();
-  j.key("convolution_layers").begin_array();
-  for (const auto& n : convolution_layers) j.value(n);
-  j.end_array();
-  j.key("warnings").begin_array();
-  for (const auto& w : warnings) j.value(w);
-  j.end_array();
-  j.end_object();
-  return j.str();
+    projs.push_back({{"name", p.name},
+                     {"receptor", p.receptor},
+                     {"synapses", p.synapses},
+                     {"longest_row", p.longest_row},
+                     {"max_weight", p.max_weight},
+                     {"weight_lsb", p.weight_lsb},
+                     {"zero_weights", p.zero_weights},
+                     {"max_relative_error", p.max_relative_error}});
+  const Json j = {{"cores", cores},
+                  {"chips", chips},
+                  {"synapses", synapses},
+                  {"sdram_mb_estimate", sdram_mb},
+                  {"delay_min_ticks", delay_min_ticks},
+                  {"delay_max_ticks", delay_max_ticks},
+                  {"populations", pops},
+                  {"projections", projs},
+                  {"convolution_layers", convolution_layers},
+                  {"warnings", warnings}};
+  return json_text(j);
 }
 
 snn::Network as_exported(const snn::Network& net, bool quantise_weights) {
