@@ -146,13 +146,16 @@ BatchLoader::BatchLoader(const Dataset& data, int64_t batch, bool shuffle, uint6
   start_epoch(0);  // usable without an explicit start_epoch call
 }
 
+std::vector<int64_t> epoch_order(int64_t n, bool shuffle, uint64_t seed, uint64_t epoch) {
+  // From identity each time, so an epoch's order depends only on (seed, epoch), not on earlier epochs.
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  if (shuffle) Rng::for_stream(seed, Stream::shuffle, epoch).shuffle(order.begin(), order.end());
+  return order;
+}
+
 void BatchLoader::start_epoch(int epoch) {
-  // Restart from identity so an epoch's order depends only on (seed, epoch), not on earlier epochs.
-  order_.resize(static_cast<size_t>(data_.size()));
-  std::iota(order_.begin(), order_.end(), int64_t{0});
-  if (!shuffle_) return;
-  Rng rng(seed_ + static_cast<uint64_t>(epoch));
-  rng.shuffle(order_.begin(), order_.end());
+  order_ = epoch_order(data_.size(), shuffle_, seed_, static_cast<uint64_t>(epoch));
 }
 
 int64_t BatchLoader::batches() const { return (data_.size() + batch_ - 1) / batch_; }

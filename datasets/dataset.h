@@ -33,8 +33,11 @@ std::vector<std::string> known_datasets();
 // validation_split).
 Dataset split_tail(Dataset& train, double fraction);
 
-// Iterates a dataset in batches. shuffle=true draws a new permutation each epoch from Rng(seed + epoch), so
-// a run is reproducible and epochs differ. The last batch may be smaller (Keras semantics).
+// The sample order of an epoch: identity, or (shuffle) a permutation drawn from the (seed, shuffle, epoch) stream,
+// so that it depends only on (seed, epoch), and epochs and seeds differ. Shared by BatchLoader and DataLoader.
+std::vector<int64_t> epoch_order(int64_t n, bool shuffle, uint64_t seed, uint64_t epoch);
+
+// Iterates a dataset in batches, in epoch_order. The last batch may be smaller (Keras semantics).
 class BatchLoader {
  public:
   BatchLoader(const Dataset& data, int64_t batch, bool shuffle, uint64_t seed);
