@@ -13,7 +13,7 @@ struct Dataset {
   std::string name;             // "mnist/train", "fashion_mnist/test", ...
   Tensor images;                // [N, C, H, W], float32, pixels / 255 → [0, 1]
   std::vector<int32_t> labels;  // N labels in [0, num_classes)
-  int num_classes = 0;
+  int num_classes = 0;          // from the dataset's definition, not from the labels seen
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
   Shape sample_shape() const { return {images.dim(1), images.dim(2), images.dim(3)}; }
 };
