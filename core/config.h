@@ -42,6 +42,9 @@ class ConfigNode {
     }
     return convert<T>(key);
   }
+  // A list of values (`mean: [0.49, 0.48, 0.45]`); a single value reads as a list of one; absent → fallback.
+  template <class T>
+  std::vector<T> get_list(const std::string& key, const std::vector<T>& fallback) const;
   template <class T>
   T require(const std::string& key) const {
     note(key);
@@ -66,6 +69,13 @@ class ConfigNode {
   std::string full(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
   template <class T>
   T convert(const std::string& key) const;
+  template <class T>
+  static const char* expected_name() {
+    return std::is_same_v<T, bool>       ? "true or false"
+           : std::is_integral_v<T>       ? "an integer"
+           : std::is_floating_point_v<T> ? "a number"
+                                         : "a string";
+  }
   void check_unknown(const YAML::Node& n, const std::string& path) const;
 
   YAML::Node node_;
@@ -76,16 +86,36 @@ class ConfigNode {
 template <class T>
 T ConfigNode::convert(const std::string& key) const {
   const YAML::Node v = node_[key];
-  const char* expected = std::is_same_v<T, bool>       ? "true or false"
-                         : std::is_integral_v<T>       ? "an integer"
-                         : std::is_floating_point_v<T> ? "a number"
-                                                       : "a string";
+  const char* expected = expected_name<T>();
   if (!v.IsScalar()) fail(key, std::string("expected ") + expected + ", got a " + (v.IsMap() ? "map" : "list"));
   try {
     return v.as<T>();
   } catch (const YAML::Exception&) {
     fail(key, std::string("expected ") + expected + ", got '" + v.Scalar() + "'");
   }
+}
+
+template <class T>
+std::vector<T> ConfigNode::get_list(const std::string& key, const std::vector<T>& fallback) const {
+  note(key);
+  if (!has(key)) {
+    if (node_[key].IsDefined()) fail(key, "has no value (delete the key to use the default)");
+    return fallback;
+  }
+  const YAML::Node v = node_[key];
+  if (v.IsScalar()) return {convert<T>(key)};
+  if (!v.IsSequence()) fail(key, std::string("expected a list of ") + expected_name<T>() + ", got a map");
+  std::vector<T> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string item = "item " + std::to_string(i) + ": expected " + expected_name<T>();
+    if (!v[i].IsScalar()) fail(key, item + ", got a " + (v[i].IsMap() ? "map" : "list"));
+    try {
+      out.push_back(v[i].as<T>());
+    } catch (const YAML::Exception&) {
+      fail(key, item + ", got '" + v[i].Scalar() + "'");
+    }
+  }
+  return out;
 }
 
 }  // namespace sf

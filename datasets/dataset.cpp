@@ -14,13 +14,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kClasses = 10;
+// What load_dataset knows about each dataset it can read.
+struct KnownDataset {
+  const char* name;
+  int classes;
+};
+constexpr KnownDataset kKnown[] = {{"mnist", 10}, {"fashion_mnist", 10}};
 
-void check_known(const std::string& name) {
-  const auto known = known_datasets();
-  if (std::find(known.begin(), known.end(), name) != known.end()) return;
+const KnownDataset& check_known(const std::string& name) {
+  for (const auto& k : kKnown)
+    if (name == k.name) return k;
   std::string list;
-  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+  for (const auto& k : kKnown) list += (list.empty() ? "" : ", ") + std::string(k.name);
   fail_input("", "unknown dataset '" + name + "' (known: " + list + ")");
 }
 
@@ -42,7 +47,7 @@ std::string find_file(const std::string& dir, const std::string& base, const std
 
 std::string shape_str(const std::vector<int64_t>& dims) { return to_string(Shape(dims.begin(), dims.end())); }
 
-Dataset load_part(const std::string& name, const std::string& part, const std::string& images_path,
+Dataset load_part(const std::string& name, int classes, const std::string& part, const std::string& images_path,
                   const std::string& labels_path) {
   IdxArray img = read_idx(images_path);
   if (img.dims.size() != 3) fail_input(images_path, "expected 3-D images [N, H, W], got shape " + shape_str(img.dims));
@@ -55,18 +60,18 @@ Dataset load_part(const std::string& name, const std::string& part, const std::s
 
   Dataset d;
   d.name = name + "/" + part;
-  d.num_classes = kClasses;
+  d.num_classes = classes;
   d.labels.resize(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     const int v = lab.data[static_cast<size_t>(i)];
-    if (v >= kClasses)
+    if (v >= classes)
       fail_input(labels_path, "label " + std::to_string(v) + " at index " + std::to_string(i) +
-                                  " is out of range [0, " + std::to_string(kClasses) + ")");
+                                  " is out of range [0, " + std::to_string(classes) + ")");
     d.labels[static_cast<size_t>(i)] = v;
   }
 
-  // A plain loop the compiler vectorises (about 15 ms for MNIST's 47M pixels; first-touch page faults on
-  // the new tensor cost more than the arithmetic).
+  // IDX images [N, H, W] are one grey channel. A plain loop the compiler vectorises (about 15 ms for MNIST's
+  // 47M pixels; first-touch page faults on the new tensor cost more than the arithmetic).
   d.images = Tensor({n, 1, h, w});
   float* dst = d.images.data();
   const uint8_t* src = img.data.data();
@@ -77,7 +82,11 @@ Dataset load_part(const std::string& name, const std::string& part, const std::s
 
 }  // namespace
 
-std::vector<std::string> known_datasets() { return {"mnist", "fashion_mnist"}; }
+std::vector<std::string> known_datasets() {
+  std::vector<std::string> out;
+  for (const auto& k : kKnown) out.push_back(k.name);
+  return out;
+}
 
 std::string default_dataset_dir(const std::string& name) {
   check_known(name);
@@ -89,7 +98,7 @@ std::string default_dataset_dir(const std::string& name) {
 }
 
 DatasetSplit load_dataset(const std::string& name, const std::string& dir) {
-  check_known(name);
+  const int classes = check_known(name).classes;
   const std::string d = dir.empty() ? default_dataset_dir(name) : dir;
   const std::string hint = fetch_hint(name, d);
   // Resolve all four paths first so a half-fetched folder reports the missing file before any parsing.
@@ -99,8 +108,8 @@ DatasetSplit load_dataset(const std::string& name, const std::string& dir) {
   const std::string te_lab = find_file(d, "t10k-labels-idx1-ubyte", hint);
 
   DatasetSplit s;
-  s.train = load_part(name, "train", tr_img, tr_lab);
-  s.test = load_part(name, "test", te_img, te_lab);
+  s.train = load_part(name, classes, "train", tr_img, tr_lab);
+  s.test = load_part(name, classes, "test", te_img, te_lab);
   if (s.train.sample_shape() != s.test.sample_shape())
     fail_input(te_img, "image shape " + to_string(s.test.sample_shape()) + " differs from the training images' " +
                            to_string(s.train.sample_shape()));
@@ -146,13 +155,16 @@ BatchLoader::BatchLoader(const Dataset& data, int64_t batch, bool shuffle, uint6
   start_epoch(0);  // usable without an explicit start_epoch call
 }
 
+std::vector<int64_t> epoch_order(int64_t n, bool shuffle, uint64_t seed, uint64_t epoch) {
+  // From identity each time, so an epoch's order depends only on (seed, epoch), not on earlier epochs.
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  if (shuffle) Rng::for_stream(seed, Stream::shuffle, epoch).shuffle(order.begin(), order.end());
+  return order;
+}
+
 void BatchLoader::start_epoch(int epoch) {
-  // Restart from identity so an epoch's order depends only on (seed, epoch), not on earlier epochs.
-  order_.resize(static_cast<size_t>(data_.size()));
-  std::iota(order_.begin(), order_.end(), int64_t{0});
-  if (!shuffle_) return;
-  Rng rng(seed_ + static_cast<uint64_t>(epoch));
-  rng.shuffle(order_.begin(), order_.end());
+  order_ = epoch_order(data_.size(), shuffle_, seed_, static_cast<uint64_t>(epoch));
 }
 
 int64_t BatchLoader::batches() const { return (data_.size() + batch_ - 1) / batch_; }

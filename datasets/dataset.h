@@ -13,7 +13,7 @@ struct Dataset {
   std::string name;             // "mnist/train", "fashion_mnist/test", ...
   Tensor images;                // [N, C, H, W], float32, pixels / 255 → [0, 1]
   std::vector<int32_t> labels;  // N labels in [0, num_classes)
-  int num_classes = 0;
+  int num_classes = 0;          // from the dataset's definition, not from the labels seen
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
   Shape sample_shape() const { return {images.dim(1), images.dim(2), images.dim(3)}; }
 };
@@ -33,8 +33,11 @@ std::vector<std::string> known_datasets();
 // validation_split).
 Dataset split_tail(Dataset& train, double fraction);
 
-// Iterates a dataset in batches. shuffle=true draws a new permutation each epoch from Rng(seed + epoch), so
-// a run is reproducible and epochs differ. The last batch may be smaller (Keras semantics).
+// The sample order of an epoch: identity, or (shuffle) a permutation drawn from the (seed, shuffle, epoch) stream,
+// so that it depends only on (seed, epoch), and epochs and seeds differ. Shared by BatchLoader and DataLoader.
+std::vector<int64_t> epoch_order(int64_t n, bool shuffle, uint64_t seed, uint64_t epoch);
+
+// Iterates a dataset in batches, in epoch_order. The last batch may be smaller (Keras semantics).
 class BatchLoader {
  public:
   BatchLoader(const Dataset& data, int64_t batch, bool shuffle, uint64_t seed);

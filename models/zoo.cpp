@@ -50,7 +50,7 @@ Model make_liu(const ModelSpec& spec, Rng& rng) {
 }
 
 Model build_model(const ModelSpec& spec, uint64_t seed) {
-  Rng rng(seed);
+  Rng rng = Rng::for_stream(seed, Stream::init);
   if (spec.arch == "liu_small" || spec.arch == "liu_large") return make_liu(spec, rng);
   fail_input("model.arch", "unknown architecture '" + spec.arch + "'");
 }

@@ -43,7 +43,7 @@ class Optimizer {
 // gradient noise (the seed's noisy SGD): g ← g + N(0, σ_t²), σ_t = noise_std / (1 + t)^(noise_anneal / 2).
 class Sgd final : public Optimizer {
  public:
-  Sgd(const OptimizerSpec& spec, uint64_t seed) : Optimizer(spec), rng_(seed ^ 0x5eedULL) {}
+  Sgd(const OptimizerSpec& spec, uint64_t seed) : Optimizer(spec), rng_(Rng::for_stream(seed, Stream::sgd_noise)) {}
 
  private:
   void update(size_t k, Tensor& w, const Tensor& g, float lr) override;

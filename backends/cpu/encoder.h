@@ -16,7 +16,7 @@ namespace sf::cpu {
 // The random stream of image i's Poisson input: keyed on (seed, i) so that a run does not depend on the thread
 // count, and the SpiNNaker export writes exactly the spikes the CPU simulator used.
 inline uint64_t image_stream_seed(uint64_t seed, int64_t image) {
-  return seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(image);
+  return stream_seed(seed, Stream::poisson_input, 0, static_cast<uint64_t>(image));
 }
 
 class InputTrains {
