@@ -21,9 +21,9 @@ struct Checkpoint {
   // 1: parameters only. 2: also the models' state buffers (batch-norm statistics); same layout, so version 1
   // files still load into models without buffers.
   static constexpr uint32_t kVersion = 2;
-  uint32_t version = kVersion;  // of the file it was loaded from
   std::string architecture;
   std::vector<NamedTensor> tensors;
+  uint32_t version = kVersion;  // of the file it was loaded from (saving always writes kVersion)
   const Tensor* find(const std::string& name) const;
 };
 

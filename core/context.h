@@ -37,10 +37,11 @@ struct ExecContext {
   // after the first compute with their own shard's statistics but leave the shared running ones alone, so
   // the result does not depend on the order the replicas finish in.
   bool update_state = true;
-  // Key of this step's random stream (dropout masks): derived from (seed, epoch, step) by the trainer. Ops
-  // derive per-op, per-sample streams from it (core/rng.h stream_seed), so results do not depend on how a
-  // batch is split over threads.
+  // Key of this step's random stream (dropout masks): stream_seed(seed, Stream::dropout, epoch, batch) from
+  // the trainer. Ops derive per-sample streams from it and the sample's index in the whole batch
+  // (first_sample + row), so results do not depend on how a batch is split over threads.
   uint64_t random_key = 0;
+  int64_t first_sample = 0;  // this graph's first row within the step's batch (data-parallel shards)
   Workspace* workspace = nullptr;
 
   bool training() const { return mode == Mode::train; }

@@ -15,7 +15,7 @@ enum class Stream : uint64_t {
   init = 1,           // initial weights (models/zoo.cpp)
   shuffle = 2,        // per-epoch sample order (index unused)
   augment = 3,        // per-sample augmentation; index = sample index, sub = the transform's position
-  dropout = 4,        // reserved for dropout masks
+  dropout = 4,        // a training step's op randomness (ExecContext::random_key); index = batch in epoch
   sgd_noise = 5,      // the noisy-SGD gradient noise (optim/sgd.cpp)
   poisson_input = 6,  // Poisson input spikes; index = image index (backends/cpu/encoder.h)
 };

@@ -28,7 +28,8 @@ Layer& Model::add(std::string name, std::string type, Attrs attrs, std::vector<s
     const Layer* src = layers_.empty() ? nullptr : &layers_.back();
     const std::string kind = src ? src->type : "input";
     if (kind != "conv2d" && kind != "dense" && kind != "avgpool2d")
-      fail_input("model layer " + layer.name, "per-neuron Noisy Softplus needs a conv2d, dense or avgpool2d layer before it, not " + kind);
+      fail_input("model layer " + layer.name,
+                 "per-neuron Noisy Softplus needs a conv2d, dense or avgpool2d layer before it, not " + kind);
     layer.attrs.set("source", kind == "conv2d" ? 1 : kind == "dense" ? 2 : 3);
     for (const char* g : {"stride", "pad", "kernel"})
       if (src->attrs.has(g)) layer.attrs.set(g, src->attrs.get(g, 0));

@@ -21,8 +21,8 @@ struct Layer {
   Attrs attrs;
   std::vector<Parameter> params;
   std::vector<Buffer> buffers;  // bound to the layer's op (Op::bind_state) in every graph built
-  Shape output_shape;  // per sample, no batch dimension
-  int64_t macs = 0;    // multiply-accumulates per sample
+  Shape output_shape;           // per sample, no batch dimension
+  int64_t macs = 0;             // multiply-accumulates per sample
 };
 
 class Model {

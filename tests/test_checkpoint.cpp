@@ -179,7 +179,7 @@ TEST_F(CheckpointTest, NewerVersionIsRejectedByVersion) {
   fix_crc(bytes);
   const std::string p = path("v7.sfm");
   write_raw(p, bytes);
-  expect_bad(p, "version 7 is newer than this build supports (1)");
+  expect_bad(p, "version 7 is newer than this build supports (" + std::to_string(Checkpoint::kVersion) + ")");
 }
 
 TEST_F(CheckpointTest, TrailingGarbageIsRejected) {

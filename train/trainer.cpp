@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/primitives.h"
+#include "core/rng.h"
 #include "ops/registry.h"
 
 namespace sf {
@@ -126,6 +127,7 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
     auto r = std::make_unique<Replica>(device_);
     r->graph.context().mode = training ? Mode::train : Mode::eval;
     r->graph.context().update_state = s == 0;
+    r->graph.context().first_sample = first;
     r->first = first;
     r->count = batch / shards + (s < batch % shards ? 1 : 0);
     first += r->count;
@@ -153,6 +155,8 @@ double Trainer::run_batch(Net& net, const BatchLoader& loader, int64_t b, bool t
   // compare across phases and match `spikeforge evaluate`.
   const float off = training ? static_cast<float>(spec_.label_shift) : 0.0f, on = 1.0f + off;
   const auto t0 = Clock::now();
+  const uint64_t key = training ? stream_seed(seed_, Stream::dropout, static_cast<uint64_t>(epoch), b) : 0;
+  for (auto& r : net.shards) r->graph.context().random_key = key;
 #pragma omp parallel for num_threads(shards) schedule(static, 1) if (shards > 1)
   for (int64_t s = 0; s < shards; ++s) {
     const auto ts = Clock::now();
