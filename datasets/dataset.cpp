@@ -18,8 +18,9 @@ namespace fs = std::filesystem;
 struct KnownDataset {
   const char* name;
   int classes;
+  int64_t channels, height, width;
 };
-constexpr KnownDataset kKnown[] = {{"mnist", 10}, {"fashion_mnist", 10}};
+constexpr KnownDataset kKnown[] = {{"mnist", 10, 1, 28, 28}, {"fashion_mnist", 10, 1, 28, 28}};
 
 const KnownDataset& check_known(const std::string& name) {
   for (const auto& k : kKnown)
@@ -86,6 +87,11 @@ std::vector<std::string> known_datasets() {
   std::vector<std::string> out;
   for (const auto& k : kKnown) out.push_back(k.name);
   return out;
+}
+
+DatasetInfo dataset_info(const std::string& name) {
+  const KnownDataset& k = check_known(name);
+  return {{k.channels, k.height, k.width}, k.classes};
 }
 
 std::string default_dataset_dir(const std::string& name) {

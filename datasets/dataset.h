@@ -26,6 +26,13 @@ struct DatasetSplit {
 // (data/mnist, or /usr/share/datasets/fashion-mnist). Missing or truncated files raise BadInput naming the
 // path and, for a missing file, the command that fetches it.
 DatasetSplit load_dataset(const std::string& name, const std::string& dir = "");
+// What a model built for dataset `name` needs before the data is loaded: its sample shape {C, H, W} and
+// class count. BadInput for an unknown name, listing the known ones.
+struct DatasetInfo {
+  Shape sample_shape;
+  int num_classes = 0;
+};
+DatasetInfo dataset_info(const std::string& name);
 std::string default_dataset_dir(const std::string& name);
 std::vector<std::string> known_datasets();
 

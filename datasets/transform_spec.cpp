@@ -1,5 +1,7 @@
 #include "datasets/transform_spec.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <cmath>
 
 #include "core/enum_names.h"
@@ -65,6 +67,33 @@ std::vector<TransformSpec> parse_transforms(const ConfigNode& parent, const std:
   std::vector<TransformSpec> out;
   for (const ConfigNode& item : parent.list(key)) out.push_back(TransformSpec::parse(item));
   return out;
+}
+
+std::string to_yaml(const std::vector<TransformSpec>& specs) {
+  YAML::Emitter y;
+  y << YAML::Flow << YAML::BeginSeq;
+  for (const TransformSpec& s : specs) {
+    y << YAML::BeginMap << YAML::Key << "type" << YAML::Value << transform_type_name(s.type);
+    switch (s.type) {
+      case TransformType::random_crop:
+        y << YAML::Key << "height" << YAML::Value << s.height << YAML::Key << "width" << YAML::Value << s.width;
+        y << YAML::Key << "padding" << YAML::Value << s.padding;
+        break;
+      case TransformType::hflip:
+        y << YAML::Key << "p" << YAML::Value << s.p;
+        break;
+      case TransformType::resize:
+        y << YAML::Key << "height" << YAML::Value << s.height << YAML::Key << "width" << YAML::Value << s.width;
+        break;
+      case TransformType::normalize:
+        y << YAML::Key << "mean" << YAML::Value << YAML::Flow << s.mean;
+        y << YAML::Key << "std" << YAML::Value << YAML::Flow << s.std;
+        break;
+    }
+    y << YAML::EndMap;
+  }
+  y << YAML::EndSeq;
+  return y.c_str();
 }
 
 std::unique_ptr<Transform> make_transform(const TransformSpec& s) {

@@ -31,6 +31,8 @@ struct TransformSpec {
 const char* transform_type_name(TransformType t);
 // The list under `key` (absent → no transforms).
 std::vector<TransformSpec> parse_transforms(const ConfigNode& parent, const std::string& key);
+// The list as a YAML flow sequence that parse_transforms reads back (config.yaml's resolved form).
+std::string to_yaml(const std::vector<TransformSpec>& specs);
 std::unique_ptr<Transform> make_transform(const TransformSpec& spec);
 Pipeline make_pipeline(const std::vector<TransformSpec>& specs);
 

@@ -3,6 +3,8 @@
 #pragma once
 #include <string>
 
+#include "core/tensor.h"
+
 namespace sf {
 
 // LDR log quantisation (ops/log_quantize.h): bits = 0 means off.
@@ -13,6 +15,10 @@ struct QuantSpec {
 };
 
 struct ModelSpec {
+  // From the dataset (datasets/dataset.h dataset_info), not from YAML: the per-sample input {C, H, W} and
+  // the number of classes of the output layer.
+  Shape input = {1, 28, 28};
+  int classes = 10;
   std::string arch = "liu_small";   // liu_small | liu_large
   std::string activation = "relu";  // relu | softplus | noisy_softplus
   double nsp_k = 0.17;              // Noisy Softplus k (seed default)
@@ -22,9 +28,9 @@ struct ModelSpec {
                                     // (default 1.085 when the model's own activation is per-neuron NSP,
                                     // else 1 — a ReLU run fine-tuned to NSP should set it explicitly)
   bool dense_bias = true;           // Keras Dense default; Liu's Matlab nets have none
-  bool pool_activation = false;    // Liu's Matlab nets apply the activation after each pooling layer too
-  QuantSpec weight_quant;  // model.ldr.weights
-  QuantSpec act_quant;     // model.ldr.activations
+  bool pool_activation = false;     // Liu's Matlab nets apply the activation after each pooling layer too
+  QuantSpec weight_quant;           // model.ldr.weights
+  QuantSpec act_quant;              // model.ldr.activations
 };
 
 }  // namespace sf

@@ -29,9 +29,12 @@ Attrs weight_attrs(const ModelSpec& spec) {
 
 Model make_liu(const ModelSpec& spec, Rng& rng) {
   const bool large = spec.arch == "liu_large";
-  const int64_t c1 = large ? 16 : 6, c2 = large ? 64 : 12, classes = 10;
-  Model m({1, 28, 28});
-  m.add("conv1", "conv2d", weight_attrs(spec), {{"weight", {c1, 1, 5, 5}}});
+  const int64_t c1 = large ? 16 : 6, c2 = large ? 64 : 12, classes = spec.classes;
+  if (spec.input.size() != 3 || spec.input[1] < 16 || spec.input[2] < 16 || classes < 2)
+    fail_input("model.arch", spec.arch + " needs images of at least 16×16 and 2 classes, not " + to_string(spec.input) +
+                                 " with " + std::to_string(classes));
+  Model m(spec.input);
+  m.add("conv1", "conv2d", weight_attrs(spec), {{"weight", {c1, spec.input[0], 5, 5}}});
   add_activation(m, "act1", spec);
   m.add("pool1", "avgpool2d", {{"kernel", 2}});
   if (spec.pool_activation) add_activation(m, "pool1_act", spec);

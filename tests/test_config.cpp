@@ -164,6 +164,30 @@ TEST(ConfigTest, ResolvedYamlRoundTrips) {
   EXPECT_EQ(b.model.activation, "noisy_softplus");
 }
 
+TEST(ConfigTest, AugmentationWorkersAndParallelRoundTripAndAreChecked) {
+  const Experiment a =
+      load_experiment(write_temp("aug.yaml",
+                                 "dataset:\n  augment:\n    - {type: random_crop, size: 28, padding: 2}\n"
+                                 "    - {type: hflip, p: 0.25}\ntrain: {workers: 3, parallel: op_parallel}\n"));
+  ASSERT_EQ(a.data.augment.size(), 2u);
+  EXPECT_EQ(a.data.augment[0].padding, 2);
+  EXPECT_EQ(a.data.augment[1].p, 0.25);
+  EXPECT_EQ(a.train.workers, 3);
+  EXPECT_EQ(a.train.parallel, "op_parallel");
+  const Experiment b = load_experiment(write_temp("aug_resolved.yaml", to_yaml(a)));
+  EXPECT_EQ(to_yaml(a), to_yaml(b));
+  EXPECT_NE(error_of(write_temp("w.yaml", "train: {workers: -2}\n")).find("train.workers"), std::string::npos);
+  EXPECT_NE(error_of(write_temp("p.yaml", "train: {parallel: gpus}\n")).find("train.parallel"), std::string::npos);
+  EXPECT_NE(error_of(write_temp("a.yaml", "dataset: {augment: [{type: hflip, padding: 2}]}\n")).find("padding"),
+            std::string::npos);
+}
+
+TEST(ConfigTest, TheModelTakesItsInputShapeAndClassesFromTheDataset) {
+  const Experiment e = load_experiment(write_temp("fm.yaml", "dataset: {name: fashion_mnist}\n"));
+  EXPECT_EQ(e.model.input, (Shape{1, 28, 28}));
+  EXPECT_EQ(e.model.classes, 10);
+}
+
 TEST(ConfigTest, ShippedExperimentsParse) {
   for (const char* name : {"mnist_relu", "mnist_softplus", "mnist_noisy_softplus", "fashion_mnist_relu",
                            "mnist_relu_liu", "mnist_relu_then_nsp", "mnist_nsp_liu", "mnist_ldr"}) {

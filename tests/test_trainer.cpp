@@ -3,8 +3,9 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "train/trainer.h"
+#include "datasets/transform_spec.h"
 #include "models/zoo.h"
+#include "train/trainer.h"
 
 namespace sf {
 namespace {
@@ -38,7 +39,8 @@ TrainSpec small_spec(int epochs) {
 }
 
 // Softplus is left out: its 0.69 offset at 0 makes plain-SGD MSE training slow to start (on MNIST it needs
-// lr ≤ 0.05 and hundreds of steps), more than this 40-step toy run gives it. mnist_softplus.yaml (cross-entropy) covers it.
+// lr ≤ 0.05 and hundreds of steps), more than this 40-step toy run gives it. mnist_softplus.yaml (cross-entropy) covers
+// it.
 TEST(TrainerTest, LearnsToyProblemWithReluAndNoisySoftplus) {
   const Dataset train = toy(300, 1), test = toy(200, 2);
   for (const char* act : {"relu", "noisy_softplus"}) {
@@ -131,6 +133,43 @@ TEST(TrainerTest, NonFiniteWeightIsCaughtEvenWhenTheLossStaysFinite) {
     EXPECT_EQ(e.kind(), ErrorKind::Numeric);
     EXPECT_NE(std::string(e.what()).find("conv1"), std::string::npos) << e.what();
   }
+}
+
+TEST(TrainerTest, AugmentedTrainingIsIdenticalWhateverTheLoaderWorkerCount) {
+  const Dataset train = toy(100, 1);
+  const MemorySource source(train);
+  std::vector<TransformSpec> specs(2);
+  specs[0].type = TransformType::random_crop;
+  specs[0].height = specs[0].width = 28;
+  specs[0].padding = 2;
+  specs[1].type = TransformType::hflip;
+  const Pipeline augment = make_pipeline(specs);
+  std::vector<float> weights[3];
+  for (int workers : {0, 1, 3}) {
+    Model m = build_model(ModelSpec{}, 3);
+    TrainSpec spec = small_spec(1);
+    spec.workers = workers;
+    Trainer(m, spec, Device::cpu, 3).fit(source, augment, nullptr);
+    weights[workers == 0 ? 0 : workers == 1 ? 1 : 2] = m.parameters()[0]->value.to_vector();
+  }
+  EXPECT_EQ(weights[0], weights[1]);
+  EXPECT_EQ(weights[0], weights[2]);
+  // ... and augmentation really changes what is trained on.
+  Model plain = build_model(ModelSpec{}, 3);
+  Trainer(plain, small_spec(1), Device::cpu, 3).fit(train, nullptr);
+  EXPECT_NE(plain.parameters()[0]->value.to_vector(), weights[0]);
+}
+
+TEST(TrainerTest, LiuNetsTakeTheInputShapeAndClassCountOfTheirSpec) {
+  ModelSpec spec;
+  spec.input = {3, 32, 32};
+  spec.classes = 100;
+  const Model m = build_model(spec, 1);
+  EXPECT_EQ(m.input_shape(), (Shape{3, 32, 32}));
+  EXPECT_EQ(m.output_shape(), (Shape{100}));
+  EXPECT_EQ(m.find("conv1")->params[0].value.shape(), (Shape{6, 3, 5, 5}));
+  spec.input = {1, 8, 8};
+  EXPECT_THROW(build_model(spec, 1), Error);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/device.h"
+#include "datasets/dataset.h"
 #include "models/zoo.h"
 
 namespace sf {
@@ -73,6 +74,8 @@ TrainSpec parse_train(const ConfigNode& c) {
   t.eval_batch = c.get("eval_batch", t.eval_batch);
   c.check(t.eval_batch > 0, "eval_batch", "must be > 0");
   t.parallel = one_of(c, "parallel", t.parallel, {"auto", "batch_split", "op_parallel"});
+  t.workers = c.get("workers", t.workers);
+  c.check(t.workers >= -1 && t.workers <= 64, "workers", "must be -1 (auto), 0 (load on the training thread) .. 64");
   t.l1 = finite_in(c, "l1", t.l1, 0, std::numeric_limits<double>::infinity(), false);
   t.l2 = finite_in(c, "l2", t.l2, 0, std::numeric_limits<double>::infinity(), false);
   constexpr double inf = std::numeric_limits<double>::infinity();
@@ -97,6 +100,7 @@ DataSpec parse_data(const ConfigNode& c) {
   d.name = one_of(c, "name", d.name, {"mnist", "fashion_mnist"});
   d.path = c.get<std::string>("path", d.path);
   d.validation = c.get<std::string>("validation", d.validation);
+  d.augment = parse_transforms(c, "augment");
   if (d.validation != "test" && d.validation != "none") {
     double f = -1;
     try {
@@ -164,6 +168,9 @@ Experiment load_experiment(const std::string& file, const std::vector<std::strin
   if (const std::string why = device_unavailable_reason(parse_device(e.device)); !why.empty()) c.fail("device", why);
   e.data = parse_data(c.child("dataset"));
   e.model = parse_model_spec(c.child("model"));
+  const DatasetInfo info = dataset_info(e.data.name);
+  e.model.input = info.sample_shape;
+  e.model.classes = info.num_classes;
   e.train = parse_train(c.child("train"));
   {
     const std::vector<ConfigNode> phases = c.list("finetune");
@@ -224,13 +231,14 @@ std::string to_yaml(const Experiment& e) {
   y << YAML::Key << "device" << YAML::Value << e.device;
   y << YAML::Key << "dataset" << YAML::Value << YAML::BeginMap << YAML::Key << "name" << YAML::Value << e.data.name
     << YAML::Key << "path" << YAML::Value << e.data.path << YAML::Key << "validation" << YAML::Value
-    << e.data.validation << YAML::EndMap;
+    << e.data.validation << YAML::Key << "augment" << YAML::Value << YAML::Load(to_yaml(e.data.augment))
+    << YAML::EndMap;
   y << YAML::Key << "model" << YAML::Value << YAML::Load(to_yaml(e.model));
   y << YAML::Key << "train" << YAML::Value << YAML::BeginMap;
   y << YAML::Key << "epochs" << YAML::Value << t.epochs << YAML::Key << "batch" << YAML::Value << t.batch;
   y << YAML::Key << "loss" << YAML::Value << t.loss << YAML::Key << "shuffle" << YAML::Value << t.shuffle;
   y << YAML::Key << "eval_batch" << YAML::Value << t.eval_batch;
-  y << YAML::Key << "parallel" << YAML::Value << t.parallel;
+  y << YAML::Key << "parallel" << YAML::Value << t.parallel << YAML::Key << "workers" << YAML::Value << t.workers;
   y << YAML::Key << "l1" << YAML::Value << t.l1 << YAML::Key << "l2" << YAML::Value << t.l2;
   y << YAML::Key << "clip_conv_weights" << YAML::Value << t.clip_conv_weights;
   y << YAML::Key << "lr_multipliers" << YAML::Value << YAML::BeginMap;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "datasets/transform_spec.h"
 #include "models/model_spec.h"
 #include "optim/optimizer_spec.h"
 
@@ -20,6 +21,8 @@ struct TrainSpec {
   bool shuffle = true;
   int eval_batch = 1000;
   std::string parallel = "auto";  // auto | batch_split | op_parallel (train/parallel.h)
+  int workers =
+      -1;           // loader threads (Keras fit's workers): -1 auto (0 for in-memory data without augmentation, else 2)
   double l1 = 0.0;  // Keras kernel regularisers on every weight tensor (not biases): loss += l1·Σ|w| + l2·Σw²
   double l2 = 0.0;
   double clip_conv_weights = 0.0;                // Liu: after every step clip conv weights to ±c (0 = off)
@@ -41,9 +44,10 @@ struct PhaseSpec {
 };
 
 struct DataSpec {
-  std::string name = "mnist";       // mnist | fashion_mnist
-  std::string path;                 // empty: the dataset's default folder
-  std::string validation = "test";  // test | none | a fraction of the training set held out, e.g. 0.1
+  std::string name = "mnist";          // mnist | fashion_mnist
+  std::string path;                    // empty: the dataset's default folder
+  std::string validation = "test";     // test | none | a fraction of the training set held out, e.g. 0.1
+  std::vector<TransformSpec> augment;  // per-sample training transforms (datasets/transform_spec.h)
 };
 
 struct Experiment {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "core/io.h"
 #include "core/json.h"
@@ -44,6 +45,9 @@ LoadedModel load_model(const std::string& path) {
   const std::string dataset = arch.get<std::string>("dataset", "mnist");
   const double l1 = arch.get("l1", 0.0), l2 = arch.get("l2", 0.0);
   arch.check_unknown_keys();
+  const DatasetInfo info = dataset_info(dataset);
+  spec.input = info.sample_shape;
+  spec.classes = info.num_classes;
   Model model = build_model(spec, 0);
   model.load_state(ckpt, path);
   return {spec, loss, l1, l2, dataset, std::move(model)};
@@ -125,7 +129,12 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
 
   const Device device = parse_device(e.device);
   auto trainer = std::make_unique<Trainer>(model, e.train, device, e.seed);
-  r.history = trainer->fit(data.train, val, &csv);
+  const MemorySource train_source(data.train);
+  std::optional<MemorySource> val_source;
+  if (val) val_source.emplace(*val);
+  const Pipeline augment = make_pipeline(e.data.augment);
+  const DataSource* val_ptr = val_source ? &*val_source : nullptr;
+  r.history = trainer->fit(train_source, augment, val_ptr, &csv);
   r.phases.push_back({"train", e.model.activation, trainer->evaluate(data.test)});
 
   // Fine-tuning phases continue from the weights so far, possibly with another activation (the layers with
@@ -141,7 +150,7 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
     spec.label_shift = ph.label_shift;
     spec.optimizer.lr = ph.lr;
     trainer = std::make_unique<Trainer>(model, spec, device, e.seed);
-    const auto more = trainer->fit(data.train, val, &csv, static_cast<int>(r.history.size()) + 1);
+    const auto more = trainer->fit(train_source, augment, val_ptr, &csv, static_cast<int>(r.history.size()) + 1);
     r.history.insert(r.history.end(), more.begin(), more.end());
     r.phases.push_back({ph.name, ph.activation, trainer->evaluate(data.test)});
   }

@@ -34,7 +34,6 @@ std::string loss_op(const std::string& loss) {
 struct Trainer::Replica {
   Graph graph;
   NodeId images = -1, targets = -1, output = -1, loss = -1;
-  std::vector<int32_t> labels;
   std::vector<Tensor> grads;
   int64_t first = 0, count = 0;
   double seconds = 0;  // inside the parallel region, when profiling
@@ -139,7 +138,6 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
     r->output = model_.build(r->graph, r->images, r->grads);
     r->targets = r->graph.input("targets", r->graph.value(r->output).shape());
     r->loss = r->graph.apply("loss", make_op(loss_op(spec_.loss), {}, device_), {r->output, r->targets});
-    r->labels.resize(r->count);
     r->graph.set_profiling(profiling_);
     slot->shards.push_back(std::move(r));
   }
@@ -149,11 +147,15 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
 // Runs forward (and backward when training) of batch b on every shard, one thread per shard; returns
 // Σ_shards loss·count. The model's gradients end up as the batch mean: Σ_s (n_s / n)·grad_s, summed in
 // shard order so the result is deterministic.
-double Trainer::run_batch(Net& net, const BatchLoader& loader, int64_t b, bool training, int epoch) {
+double Trainer::run_batch(Net& net, const Batch& batch, bool training, int epoch) {
+  const int64_t b = batch.index;
   const int64_t shards = static_cast<int64_t>(net.shards.size());
   // Shifted labels are a training target; losses are reported against the true one-hot labels, so they
   // compare across phases and match `spikeforge evaluate`.
   const float off = training ? static_cast<float>(spec_.label_shift) : 0.0f, on = 1.0f + off;
+  const int64_t sample = numel(model_.input_shape()), classes = numel(model_.output_shape());
+  targets_.resize(static_cast<size_t>(batch.size * classes));
+  batch.one_hot(targets_.data(), static_cast<int>(classes), on, off);
   const auto t0 = Clock::now();
   const uint64_t key = training ? stream_seed(seed_, Stream::dropout, static_cast<uint64_t>(epoch), b) : 0;
   for (auto& r : net.shards) r->graph.context().random_key = key;
@@ -161,8 +163,11 @@ double Trainer::run_batch(Net& net, const BatchLoader& loader, int64_t b, bool t
   for (int64_t s = 0; s < shards; ++s) {
     const auto ts = Clock::now();
     Replica& r = *net.shards[s];
-    loader.fill_range(b, r.first, r.count, r.graph.value(r.images).data(), r.graph.value(r.targets).data(),
-                      r.labels.data(), on, off);
+    // The batch is host memory (the loader's); the graph's inputs live on the graph's device.
+    copy_between(r.graph.value(r.images).raw(), device_, batch.images.data() + r.first * sample, Device::cpu,
+                 r.count * sample);
+    copy_between(r.graph.value(r.targets).raw(), device_, targets_.data() + r.first * classes, Device::cpu,
+                 r.count * classes);
     r.graph.forward();
     if (training && std::isfinite(r.graph.value(r.loss)[0])) r.graph.backward(r.loss);
     if (profiling_ && training) r.seconds += seconds_since(ts);
@@ -250,18 +255,36 @@ int64_t Trainer::correct(const Net& net) const {
   return c;
 }
 
-void Trainer::check_input(const Dataset& data) const {
-  if (data.images.ndim() != 4 || data.sample_shape() != model_.input_shape())
-    fail_input(data.name,
-               "images are " + to_string(data.images.ndim() == 4 ? data.sample_shape() : data.images.shape()) +
-                   " but the model expects " + to_string(model_.input_shape()) + " (channels, height, width)");
+void Trainer::check_input(const DataLoader& loader, const std::string& name) const {
+  if (loader.sample_shape() != model_.input_shape())
+    fail_input(name, "samples are " + to_string(loader.sample_shape()) + " but the model expects " +
+                         to_string(model_.input_shape()) + " (channels, height, width)");
+}
+
+LoaderOptions Trainer::loader_options(int64_t batch, bool shuffle, bool augmenting, bool in_memory) const {
+  LoaderOptions o;
+  o.batch = batch;
+  o.shuffle = shuffle;
+  o.seed = seed_;
+  // auto: nothing to overlap when the samples are in memory and untouched (a hand-off per batch would cost
+  // more than the copy it hides); otherwise two loader threads beside the training threads.
+  o.workers = spec_.workers >= 0 ? spec_.workers : (in_memory && !augmenting ? 0 : 2);
+  return o;
 }
 
 std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, TrainObserver* observer,
                                      int first_epoch) {
-  check_input(train);
-  if (val) check_input(*val);
-  BatchLoader loader(train, spec_.batch, spec_.shuffle, seed_);
+  const MemorySource train_source(train);
+  if (!val) return fit(train_source, Pipeline(), nullptr, observer, first_epoch);
+  const MemorySource val_source(*val);
+  return fit(train_source, Pipeline(), &val_source, observer, first_epoch);
+}
+
+std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& augment, const DataSource* val,
+                                     TrainObserver* observer, int first_epoch) {
+  const bool in_memory = dynamic_cast<const MemorySource*>(&train) != nullptr;
+  DataLoader loader(train, augment, loader_options(spec_.batch, spec_.shuffle, augment.size() > 0, in_memory));
+  check_input(loader, train.name());
   const auto params = model_.parameters();
   std::vector<EpochStats> history;
   // Build every graph this run needs before the clock starts: primitive creation is one-time work.
@@ -276,13 +299,13 @@ std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, T
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
     for (int64_t b = 0; b < loader.batches(); ++b) {
-      const int64_t n = loader.batch_size(b);
-      Net& net = this->net(n, true);
-      loss_sum += run_batch(net, loader, b, true, epoch);
+      const Batch& batch = loader.batch(b);
+      Net& net = this->net(batch.size, true);
+      loss_sum += run_batch(net, batch, true, epoch);
       optimizer_->step(params);
       if (spec_.clip_conv_weights > 0) clip_conv_weights();
       correct += this->correct(net);
-      seen += n;
+      seen += batch.size;
       if (observer)
         observer->batch_end(b + 1, loader.batches(), loss_sum / seen, double(correct) / seen, seen / seconds_since(t0));
     }
@@ -303,18 +326,22 @@ std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, T
   return history;
 }
 
-EvalResult Trainer::evaluate(const Dataset& data) {
-  check_input(data);
-  BatchLoader loader(data, spec_.eval_batch, false, 0);
+EvalResult Trainer::evaluate(const Dataset& data) { return evaluate(MemorySource(data)); }
+
+EvalResult Trainer::evaluate(const DataSource& data) {
+  const bool in_memory = dynamic_cast<const MemorySource*>(&data) != nullptr;
+  DataLoader loader(data, Pipeline(), loader_options(spec_.eval_batch, false, false, in_memory));
+  check_input(loader, data.name());
   loader.start_epoch(0);
   EvalResult r;
   double loss_sum = 0;
   int64_t correct = 0;
   for (int64_t b = 0; b < loader.batches(); ++b) {
-    Net& net = this->net(loader.batch_size(b), false);
-    loss_sum += run_batch(net, loader, b, false, 0);
+    const Batch& batch = loader.batch(b);
+    Net& net = this->net(batch.size, false);
+    loss_sum += run_batch(net, batch, false, 0);
     correct += this->correct(net);
-    r.count += loader.batch_size(b);
+    r.count += batch.size;
   }
   if (r.count) {
     r.loss = loss_sum / r.count;

@@ -1,4 +1,4 @@
-// The training loop: batches from a BatchLoader through a cached static graph (one per batch size),
+// The training loop: batches from a DataLoader (datasets/loader.h) through a cached static graph (one per batch size),
 // backward, optimiser step. Keras semantics for what is reported: loss/acc are means over the epoch's
 // batches, val_* come from the validation set at the end of each epoch.
 #pragma once
@@ -8,6 +8,8 @@
 
 #include "core/graph.h"
 #include "datasets/dataset.h"
+#include "datasets/loader.h"
+#include "datasets/source.h"
 #include "models/model.h"
 #include "optim/optimizer.h"
 #include "train/experiment.h"
@@ -47,8 +49,12 @@ class Trainer {
   // Trains spec.epochs epochs; `val` may be null. Throws Error(Numeric) naming the first op whose output
   // went non-finite if the loss becomes NaN or Inf.
   // Epochs are numbered from first_epoch (a fine-tuning phase continues the count; shuffling follows it).
+  std::vector<EpochStats> fit(const DataSource& train, const Pipeline& augment, const DataSource* val,
+                              TrainObserver* observer = nullptr, int first_epoch = 1);
+  // In-memory datasets, no augmentation.
   std::vector<EpochStats> fit(const Dataset& train, const Dataset* val, TrainObserver* observer = nullptr,
                               int first_epoch = 1);
+  EvalResult evaluate(const DataSource& data);
   EvalResult evaluate(const Dataset& data);
   const Optimizer& optimizer() const { return *optimizer_; }
   std::string profile_report() const;  // per-op times, when SPIKEFORGE_PROFILE is set
@@ -57,10 +63,11 @@ class Trainer {
   struct Replica;
   struct Net;
   Net& net(int64_t batch, bool training);
-  double run_batch(Net& net, const BatchLoader& loader, int64_t b, bool training, int epoch);
+  double run_batch(Net& net, const Batch& batch, bool training, int epoch);
+  LoaderOptions loader_options(int64_t batch, bool shuffle, bool augmenting, bool in_memory) const;
   int64_t correct(const Net& net) const;
   void check_gradients(const Net& net, int64_t b, int epoch) const;
-  void check_input(const Dataset& data) const;
+  void check_input(const DataLoader& loader, const std::string& name) const;
   double penalty(bool add_gradient);
   void clip_conv_weights();
 
@@ -73,6 +80,7 @@ class Trainer {
   std::unique_ptr<GradientReducer> reducer_;
   bool profiling_ = false;
   std::map<std::pair<int64_t, bool>, std::unique_ptr<Net>> nets_;
+  std::vector<float> targets_;  // the step's one-hot targets, host staging
 };
 
 }  // namespace sf
