@@ -16,14 +16,6 @@ namespace fs = std::filesystem;
 
 constexpr int kClasses = 10;
 
-void check_known(const std::string& name) {
-  const auto known = known_datasets();
-  if (std::find(known.begin(), known.end(), name) != known.end()) return;
-  std::string list;
-  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-  fail_input("", "unknown dataset '" + name + "' (known: " + list + ")");
-}
-
 std::string fetch_hint(const std::string& name, const std::string& dir) {
   // The script's own default is <repo>/data/mnist; any other folder (a flag, SPIKEFORGE_DATA_DIR) is passed on.
   if (name == "mnist")
@@ -79,8 +71,16 @@ Dataset load_part(const std::string& name, const std::string& part, const std::s
 
 std::vector<std::string> known_datasets() { return {"mnist", "fashion_mnist"}; }
 
+void check_dataset_name(const std::string& name, const std::string& where) {
+  const auto known = known_datasets();
+  if (std::find(known.begin(), known.end(), name) != known.end()) return;
+  std::string list;
+  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+  fail_input(where, "unknown dataset '" + name + "' (known: " + list + ")");
+}
+
 std::string default_dataset_dir(const std::string& name) {
-  check_known(name);
+  check_dataset_name(name, "");
   if (name == "mnist") {
     const char* root = std::getenv("SPIKEFORGE_DATA_DIR");
     return (root && *root) ? (fs::path(root) / "mnist").string() : "data/mnist";
@@ -89,7 +89,7 @@ std::string default_dataset_dir(const std::string& name) {
 }
 
 DatasetSplit load_dataset(const std::string& name, const std::string& dir) {
-  check_known(name);
+  check_dataset_name(name, "");  // a backstop: callers that read the name from a file check it there
   const std::string d = dir.empty() ? default_dataset_dir(name) : dir;
   const std::string hint = fetch_hint(name, d);
   // Resolve all four paths first so a half-fetched folder reports the missing file before any parsing.
