@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -105,6 +106,15 @@ class Reader {
   size_t pos_ = 0;
 };
 
+// "NaN at element 17" for the first element that is not finite, "" if all are.
+std::string first_non_finite(const Tensor& t) {
+  const float* p = t.data();
+  for (int64_t i = 0, n = t.numel(); i < n; ++i)
+    if (!std::isfinite(p[i]))
+      return std::string(std::isnan(p[i]) ? "NaN" : p[i] > 0 ? "+Inf" : "-Inf") + " at element " + std::to_string(i);
+  return "";
+}
+
 }  // namespace
 
 const Tensor* Checkpoint::find(const std::string& name) const {
@@ -128,6 +138,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     if (nt.tensor.device() != Device::cpu) fail_internal(where + " is not on the cpu; copy it there first");
     if (nt.tensor.ndim() > static_cast<int>(kMaxRank))
       fail_internal(where + ": rank " + std::to_string(nt.tensor.ndim()) + " exceeds " + std::to_string(kMaxRank));
+    if (const std::string bad = first_non_finite(nt.tensor); !bad.empty())
+      throw Error(ErrorKind::Numeric, where + " holds " + bad);
     total += 4 + nt.name.size() + 4 + 8 * nt.tensor.shape().size() +
              static_cast<uint64_t>(nt.tensor.numel()) * sizeof(float);
   }
@@ -223,6 +235,11 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (r.remaining() != 0)
     fail_input(path, std::to_string(r.remaining()) + " unexpected bytes after the checksum (file is corrupt)");
   if (crc32_of(bytes.data(), crc_pos) != stored_crc) fail_input(path, "checksum mismatch — file is corrupt");
+  // After the CRC, so a damaged file still reports the checksum: a NaN or Inf that was saved as such would
+  // otherwise load and turn every evaluation into loss=nan with exit 0.
+  for (const auto& nt : ckpt.tensors)
+    if (const std::string bad = first_non_finite(nt.tensor); !bad.empty())
+      fail_input(path, "tensor '" + nt.name + "' holds " + bad);
   return ckpt;
 }
 

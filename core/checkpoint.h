@@ -2,8 +2,8 @@
 //   magic "SFMODEL\0" | u32 version | u64 architecture length | architecture text (the model section of
 //   the experiment as YAML, enough to rebuild the net) | u32 tensor count | per tensor: u32 name length,
 //   name, u32 rank, i64 dims[rank], f32 data[numel] | u32 CRC-32 (zlib) of every byte before it.
-// Writes are atomic; reads check the magic, the version, every length against the file size, and the CRC,
-// and fail with BadInput naming the file.
+// Writes are atomic; reads check the magic, the version, every length against the file size, the CRC and
+// that every weight is finite, and fail with BadInput naming the file (and the tensor, where there is one).
 #pragma once
 #include <string>
 #include <vector>

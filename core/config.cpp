@@ -22,6 +22,31 @@ size_t list_index(const YAML::Node& seq, const std::string& part, const std::str
   return idx;
 }
 
+// Every map key must be a plain scalar: the readers take keys as names, and yaml-cpp would throw an untyped
+// bad-conversion for `[a]: 1`. Checked once after parsing so every walk over a map (unknown keys, per-layer
+// tables) can rely on it. The count bounds the tree as aliases expand it: `&a [*b, *b, ...]` chains grow
+// exponentially, and every later walk would expand them again.
+constexpr size_t kMaxConfigValues = 100000;
+
+// `where` is the file (its line is added from the key's mark) or, for an override, "--set KEY" (lines of
+// the value text would mislead, so none is added).
+void check_keys(const YAML::Node& n, const std::string& where, bool lines, const std::string& path, size_t& seen) {
+  if (++seen > kMaxConfigValues)
+    fail_input(where, "more than " + std::to_string(kMaxConfigValues) + " values once aliases are expanded");
+  if (n.IsSequence()) {
+    for (size_t i = 0; i < n.size(); ++i) check_keys(n[i], where, lines, path + "." + std::to_string(i), seen);
+  } else if (n.IsMap()) {
+    for (const auto& kv : n) {
+      if (!kv.first.IsScalar() && !kv.first.IsNull())
+        fail_input(lines ? mark_prefix(where, kv.first.Mark()) : where,
+                   std::string(path.empty() ? "a top-level key" : "a key in '" + path + "'") + " is a " +
+                       (kv.first.IsMap() ? "map" : "list") + "; keys must be plain names");
+      const std::string key = kv.first.as<std::string>();
+      check_keys(kv.second, where, lines, path.empty() ? key : path + "." + key, seen);
+    }
+  }
+}
+
 void apply_override(YAML::Node root, const std::string& assignment, ConfigSource& src) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
@@ -34,6 +59,8 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigSource
   } catch (const YAML::Exception& e) {
     fail_input("--set " + path, "value is not valid YAML: " + e.msg);
   }
+  size_t seen = 0;
+  check_keys(value, "--set " + path, false, path, seen);
   // Walk with explicit node copies: yaml-cpp's operator[] on a non-const node creates missing maps.
   std::vector<std::string> parts;
   for (size_t start = 0;;) {
@@ -47,6 +74,12 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigSource
     if (parts[i].empty()) fail_input("--set " + path, "empty key segment");
     if (cur.IsSequence()) {  // finetune.0.lr: an index into a list of sections
       cur.reset(cur[list_index(cur, parts[i], path)]);
+      // A plain item (finetune: [3]) has no keys to set; yaml-cpp would throw an untyped bad subscript.
+      if (cur.IsScalar()) {
+        std::string item = parts[0];
+        for (size_t j = 1; j <= i; ++j) item += "." + parts[j];
+        fail_input("--set " + path, "'" + item + "' is a value, not a section");
+      }
       continue;
     }
     YAML::Node next = cur[parts[i]];
@@ -93,6 +126,8 @@ ConfigNode ConfigNode::load_string(const std::string& text, const std::string& s
   }
   if (root.IsNull() || !root.IsDefined()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) fail_input(source_name, "top level must be a map of keys");
+  size_t seen = 0;
+  check_keys(root, source_name, true, "", seen);
   return ConfigNode(root, src);
 }
 

@@ -22,12 +22,12 @@ struct KnownDataset {
 };
 constexpr KnownDataset kKnown[] = {{"mnist", 10, 1, 28, 28}, {"fashion_mnist", 10, 1, 28, 28}};
 
-const KnownDataset& check_known(const std::string& name) {
+const KnownDataset& check_known(const std::string& name, const std::string& where) {
   for (const auto& k : kKnown)
     if (name == k.name) return k;
   std::string list;
   for (const auto& k : kKnown) list += (list.empty() ? "" : ", ") + std::string(k.name);
-  fail_input("", "unknown dataset '" + name + "' (known: " + list + ")");
+  fail_input(where, "unknown dataset '" + name + "' (known: " + list + ")");
 }
 
 std::string fetch_hint(const std::string& name, const std::string& dir) {
@@ -90,12 +90,14 @@ std::vector<std::string> known_datasets() {
 }
 
 DatasetInfo dataset_info(const std::string& name) {
-  const KnownDataset& k = check_known(name);
+  const KnownDataset& k = check_known(name, "");
   return {{k.channels, k.height, k.width}, k.classes};
 }
 
+void check_dataset_name(const std::string& name, const std::string& where) { check_known(name, where); }
+
 std::string default_dataset_dir(const std::string& name) {
-  check_known(name);
+  check_dataset_name(name, "");
   if (name == "mnist") {
     const char* root = std::getenv("SPIKEFORGE_DATA_DIR");
     return (root && *root) ? (fs::path(root) / "mnist").string() : "data/mnist";
@@ -104,7 +106,8 @@ std::string default_dataset_dir(const std::string& name) {
 }
 
 DatasetSplit load_dataset(const std::string& name, const std::string& dir) {
-  const int classes = check_known(name).classes;
+  // A backstop: callers that read the name from a file check it there, with the file and key.
+  const int classes = check_known(name, "").classes;
   const std::string d = dir.empty() ? default_dataset_dir(name) : dir;
   const std::string hint = fetch_hint(name, d);
   // Resolve all four paths first so a half-fetched folder reports the missing file before any parsing.

@@ -35,6 +35,9 @@ struct DatasetInfo {
 DatasetInfo dataset_info(const std::string& name);
 std::string default_dataset_dir(const std::string& name);
 std::vector<std::string> known_datasets();
+// BadInput "WHERE: unknown dataset 'x' (known: ...)" unless `name` is known; `where` is the file and key (or
+// the flag) the name came from.
+void check_dataset_name(const std::string& name, const std::string& where);
 
 // Splits the last `fraction` of `train` off as a validation set (no shuffle: deterministic, like Keras
 // validation_split).

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string_view>
 
 #include "core/checkpoint.h"
@@ -237,6 +238,42 @@ TEST_F(CheckpointTest, HugeLengthsDoNotAllocate) {
   fix_crc(bytes);
   write_raw(p, bytes);
   expect_bad(p, "name length");
+}
+
+// A NaN or Inf saved with a valid CRC used to load, and `evaluate` printed loss=nan with exit 0.
+TEST_F(CheckpointTest, NonFiniteWeightIsRejectedNamingTensor) {
+  const std::string base = valid_bytes();
+  // conv1.weight's floats follow its name, rank (u32) and 4 dims (i64).
+  const size_t data_pos = base.find("conv1.weight") + std::strlen("conv1.weight") + 4 + 4 * 8;
+  const std::string p = path("nonfinite.sfm");
+  for (const auto& [value, word] : {std::pair{std::numeric_limits<float>::quiet_NaN(), "NaN at element 5"},
+                                    std::pair{std::numeric_limits<float>::infinity(), "+Inf at element 5"},
+                                    std::pair{-std::numeric_limits<float>::infinity(), "-Inf at element 5"}}) {
+    std::string bytes = base;
+    std::memcpy(&bytes[data_pos + 5 * sizeof(float)], &value, sizeof(float));
+    fix_crc(bytes);
+    write_raw(p, bytes);
+    expect_bad(p, std::string("tensor 'conv1.weight' holds ") + word);
+  }
+  // A damaged file still reports the checksum, not the value the damage produced.
+  std::string bytes = base;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(&bytes[data_pos], &nan, sizeof(float));
+  write_raw(p, bytes);
+  expect_bad(p, "checksum");
+}
+
+TEST_F(CheckpointTest, SaveRefusesNonFiniteWeights) {
+  Checkpoint c;
+  c.tensors.push_back({"fc.bias", Tensor::from({3}, {0.5f, std::numeric_limits<float>::quiet_NaN(), 2.0f})});
+  try {
+    save_checkpoint(path("nan.sfm"), c);
+    ADD_FAILURE() << "saved a NaN";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Numeric) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'fc.bias' holds NaN at element 1"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(path("nan.sfm")));
 }
 
 TEST_F(CheckpointTest, DuplicateTensorNameInFileIsRejected) {

@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -21,6 +23,8 @@
 #include <vector>
 
 #include "core/checkpoint.h"
+#include "train/run.h"
+#include "models/zoo.h"
 
 namespace sf {
 namespace {
@@ -651,6 +655,65 @@ TEST_F(CliTest, HelpListsCommandsAndTheirFlags) {
     for (const auto& f : names) EXPECT_TRUE(contains(r.out, "  " + f + " ")) << f << " missing from\n" << r.out;
   }
   EXPECT_TRUE(contains(spikeforge(tmp, {"convert", "-h"}).out, "--steps INT=1000")) << "defaults are shown";
+}
+
+// An untrained checkpoint of the default experiment, written in-process (no training needed).
+std::string save_fresh_checkpoint(const std::string& path, const std::string& architecture = "") {
+  const Experiment e;
+  const Model m = build_model(e.model, 1);
+  save_checkpoint(path, {architecture.empty() ? checkpoint_architecture(e) : architecture, m.state()});
+  return read_text(path);
+}
+
+void fix_crc(std::string& bytes) {
+  const uint32_t crc =
+      static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
+  for (int i = 0; i < 4; ++i) bytes[bytes.size() - 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xFF);
+}
+
+// Bad-input escapes found by fuzzing the readers (tests/fuzz): each used to exit 0 or 1.
+TEST_F(CliTest, FuzzEscapesExitTwoWithOneLine) {
+  // A NaN weight with a valid CRC: evaluate printed loss=nan and exited 0.
+  std::string bytes = save_fresh_checkpoint(tmp / "fresh.sfm");
+  const size_t data_pos = bytes.find("conv1.weight") + std::strlen("conv1.weight") + 4 + 4 * 8;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(&bytes[data_pos + 17 * sizeof(float)], &nan, sizeof nan);
+  fix_crc(bytes);
+  const std::string nan_ckpt = tmp / "nan.sfm";
+  write_text(nan_ckpt, bytes);
+  CmdResult r = spikeforge(tmp, {"evaluate", nan_ckpt, "--data-dir", tmp / "data", "--threads", "1"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  std::string e = error_line(r);
+  EXPECT_TRUE(contains(e, nan_ckpt + ": tensor 'conv1.weight' holds NaN at element 17")) << e;
+
+  // An unknown dataset stored in the checkpoint: the message named neither the file nor the key.
+  std::string arch = checkpoint_architecture(Experiment{});
+  arch.replace(arch.find("dataset: mnist"), 14, "dataset: cifar7");
+  const std::string other = tmp / "other.sfm";
+  save_fresh_checkpoint(other, arch);
+  r = spikeforge(tmp, {"evaluate", other, "--data-dir", tmp / "data", "--threads", "1"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  e = error_line(r);
+  EXPECT_TRUE(contains(e, other + " (architecture):")) << e;
+  EXPECT_TRUE(contains(e, "key 'dataset'")) << e;
+  EXPECT_TRUE(contains(e, "unknown dataset 'cifar7'")) << e;
+
+  // A list as a key, and an override into a list item that is a plain value: yaml-cpp's exceptions
+  // escaped as "internal error" with exit 1.
+  const std::string cfg = tmp / "listkey.yaml";
+  write_text(cfg, "name: lk\n[a]: 1\n");
+  r = spikeforge(tmp, {"info", cfg});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  e = error_line(r);
+  EXPECT_TRUE(contains(e, cfg + ":2")) << e;
+  EXPECT_FALSE(contains(e, "internal")) << e;
+
+  const std::string plain = tmp / "plain.yaml";
+  write_text(plain, "name: p\nfinetune: [3]\n");
+  r = spikeforge(tmp, {"info", plain, "--set", "finetune.0.lr=0.5"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  e = error_line(r);
+  EXPECT_TRUE(contains(e, "--set finetune.0.lr")) << e;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -155,6 +155,49 @@ TEST(ConfigTest, BadOverrideSyntax) {
   EXPECT_NE(error_of(f, {"name.x=3"}).find("not a section"), std::string::npos);
 }
 
+// A list or map used as a key used to escape as "internal error: yaml-cpp: bad conversion" (exit 1).
+TEST(ConfigTest, ListOrMapKeyIsBadInputNamingFileAndLine) {
+  std::string msg = error_of(write_temp("lkey.yaml", "name: x\n[a]: 1\n"));
+  EXPECT_NE(msg.find("lkey.yaml:2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("top-level key is a list"), std::string::npos) << msg;
+
+  msg = error_of(write_temp("mkey.yaml", "train:\n  lr_multipliers:\n    conv1: 0.5\n    {a: 1}: 2\n"));
+  EXPECT_NE(msg.find("mkey.yaml:4"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'train.lr_multipliers' is a map"), std::string::npos) << msg;
+
+  // In a list item, and in an override's value.
+  msg = error_of(write_temp("fkey.yaml", "finetune:\n  - epochs: 1\n    [lr]: 2\n"));
+  EXPECT_NE(msg.find("fkey.yaml:3"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'finetune.0'"), std::string::npos) << msg;
+  msg = error_of(write_temp("okey.yaml", "name: x\n"), {"train.lr_multipliers={[conv1]: 1}"});
+  EXPECT_NE(msg.find("--set train.lr_multipliers"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("is a list"), std::string::npos) << msg;
+}
+
+// `--set finetune.0.lr=…` where item 0 is a plain value escaped as yaml-cpp's untyped bad subscript.
+TEST(ConfigTest, OverrideIntoPlainListItemIsBadInput) {
+  const auto f = write_temp("plain_item.yaml", "finetune: [3]\n");
+  std::string msg = error_of(f, {"finetune.0.lr=0.5"});
+  EXPECT_NE(msg.find("--set finetune.0.lr"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'finetune.0' is a value, not a section"), std::string::npos) << msg;
+  msg = error_of(f, {"finetune.0.a.b=1"});
+  EXPECT_NE(msg.find("'finetune.0' is a value"), std::string::npos) << msg;
+}
+
+// Aliases can describe a tree exponentially larger than the file; every walk over it would take forever.
+TEST(ConfigTest, AliasExpansionIsBounded) {
+  std::string text = "a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n";
+  for (int i = 1; i < 12; ++i) {
+    const std::string prev = "*a" + std::to_string(i - 1);
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) text += (k ? ", " : "") + prev;
+    text += "]\n";
+  }
+  const std::string msg = error_of(write_temp("bomb.yaml", text));
+  EXPECT_NE(msg.find("bomb.yaml: more than"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("aliases"), std::string::npos) << msg;
+}
+
 TEST(ConfigTest, ResolvedYamlRoundTrips) {
   const Experiment a =
       load_experiment(write_temp("rt.yaml", "name: rt\nseed: 7\n"), {"model.activation=noisy_softplus"});

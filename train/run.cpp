@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -9,6 +10,7 @@
 
 #include "core/io.h"
 #include "core/json.h"
+#include "datasets/dataset.h"
 #include "models/zoo.h"
 
 namespace sf {
@@ -37,20 +39,31 @@ std::string checkpoint_architecture(const Experiment& e) {
   return std::string(y.c_str()) + "\n";
 }
 
-LoadedModel load_model(const std::string& path) {
-  const Checkpoint ckpt = load_checkpoint(path);
-  const ConfigNode arch = ConfigNode::load_string(ckpt.architecture, path + " (architecture)");
+LoadedModel model_from_architecture(const std::string& text, const std::string& path) {
+  const ConfigNode arch = ConfigNode::load_string(text, path + " (architecture)");
   ModelSpec spec = parse_model_spec(arch.child("model"));
+  // Checked here, with the file and key, rather than where they are used (the trainer would blame
+  // train.loss, the dataset loader no file at all, and a NaN penalty would only show as loss=nan).
   const std::string loss = arch.get<std::string>("loss", "mse");
+  arch.check(loss == "mse" || loss == "crossentropy", "loss",
+             "unknown loss '" + loss + "' (expected mse or crossentropy)");
   const std::string dataset = arch.get<std::string>("dataset", "mnist");
+  check_dataset_name(dataset, arch.where("dataset"));
   const double l1 = arch.get("l1", 0.0), l2 = arch.get("l2", 0.0);
+  arch.check(std::isfinite(l1) && l1 >= 0, "l1", "must be a finite number >= 0");
+  arch.check(std::isfinite(l2) && l2 >= 0, "l2", "must be a finite number >= 0");
   arch.check_unknown_keys();
   const DatasetInfo info = dataset_info(dataset);
   spec.input = info.sample_shape;
   spec.classes = info.num_classes;
-  Model model = build_model(spec, 0);
-  model.load_state(ckpt, path);
-  return {spec, loss, l1, l2, dataset, std::move(model)};
+  return {spec, loss, l1, l2, dataset, build_model(spec, 0)};
+}
+
+LoadedModel load_model(const std::string& path) {
+  const Checkpoint ckpt = load_checkpoint(path);
+  LoadedModel m = model_from_architecture(ckpt.architecture, path);
+  m.model.load_state(ckpt, path);
+  return m;
 }
 
 namespace {

@@ -43,6 +43,9 @@ struct LoadedModel {
   Model model;
 };
 LoadedModel load_model(const std::string& checkpoint_path);
+// The architecture text alone, parsed, validated and built (weights untrained); `checkpoint_path` is for
+// messages. load_model is this plus the checkpoint's tensors.
+LoadedModel model_from_architecture(const std::string& text, const std::string& checkpoint_path);
 
 std::string history_csv(const std::vector<EpochStats>& history);
 
