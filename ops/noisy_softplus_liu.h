@@ -1,5 +1,5 @@
 // noisy_softplus_liu: Liu's Noisy Softplus with σ computed per neuron on every forward pass (Liu 2017,
-// thesis ch. 4; shared/DESIGN.md §2):
+// thesis ch. 4):
 //   σ² = Σ_i ½ · w_i² · |a_i|   over the inputs a_i that feed the neuron through weights w_i
 //   f  = p · kσ · log(1 + exp(x / (kσ))),   df/dx = p · logistic(x / (kσ))   (σ held constant in backward)
 // with the parametric-activation scale p = S·τsyn (1.085 for S = 217, τsyn = 5 ms) and k = 0.31.

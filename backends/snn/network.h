@@ -22,7 +22,7 @@ enum class NeuronModel {
   lif,            // "lif": current-based LIF with an exponential synapse (PyNN IF_curr_exp)
 };
 
-// PyNN IF_curr_exp parameters, defaults from Liu's thesis (shared/DESIGN.md §2).
+// PyNN IF_curr_exp parameters, defaults from Liu's thesis (ch. 4: cm 0.25 nF, tau_m 20 ms, v_thresh −50 mV, ...).
 struct LifParams {
   double cm = 0.25;          // nF
   double tau_m = 20.0;       // ms
