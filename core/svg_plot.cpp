@@ -134,16 +134,7 @@ struct LegendEntry {
   double width;
 };
 
-}  // namespace
-
-std::vector<double> nice_ticks(double lo, double hi, int target_count) {
-  if (!std::isfinite(lo) || !std::isfinite(hi) || !std::isfinite(hi - lo)) return {};
-  if (hi < lo) std::swap(lo, hi);
-  if (hi == lo) return {lo};
-  return multiples_in(lo, hi, nice_step(hi - lo, target_count));
-}
-
-std::string render_svg(const LinePlot& p) {
+void validate(const LinePlot& p) {
   if (p.width < 100 || p.height < 100) {
     fail_input("plot '" + p.title + "'", "width and height must be at least 100 px, got " + std::to_string(p.width) +
                                              "x" + std::to_string(p.height));
@@ -158,18 +149,32 @@ std::string render_svg(const LinePlot& p) {
                  "x has " + std::to_string(s.x.size()) + " values but y has " + std::to_string(s.y.size()));
     }
   }
+}
 
-  // Ranges come from drawable points only, so a skipped NaN or a non-positive x on a log axis cannot stretch them.
-  // The x axis works in u = log10(x) when logarithmic.
-  const auto drawable = [&](double x, double y) { return std::isfinite(x) && std::isfinite(y) && (!p.x_log || x > 0); };
-  const auto to_u = [&](double x) { return p.x_log ? std::log10(x) : x; };
+// Which points are drawn, and the x axis's working coordinate u (log10(x) on a log axis).
+struct Points {
+  const LinePlot& p;
+  bool drawable(double x, double y) const { return std::isfinite(x) && std::isfinite(y) && (!p.x_log || x > 0); }
+  double u(double x) const { return p.x_log ? std::log10(x) : x; }
+  bool drawable(const PlotSeries& s, size_t k) const { return drawable(s.x[k], s.y[k]); }
+};
+
+double pad(double v) { return v == 0 ? 1.0 : std::abs(v) * 0.1; }
+
+// The u and y ranges shown. Ranges come from drawable points only, so a skipped NaN or a non-positive x on a
+// log axis cannot stretch them.
+struct Ranges {
+  double ulo, uhi, ylo, yhi;
+};
+
+Ranges data_ranges(const LinePlot& p, const Points& pts) {
   constexpr double kInf = std::numeric_limits<double>::infinity();
   double ulo = kInf, uhi = -kInf, dlo = kInf, dhi = -kInf;
   for (const PlotSeries& s : p.series) {
     for (size_t i = 0; i < s.x.size(); ++i) {
-      if (!drawable(s.x[i], s.y[i])) continue;
-      ulo = std::min(ulo, to_u(s.x[i]));
-      uhi = std::max(uhi, to_u(s.x[i]));
+      if (!pts.drawable(s, i)) continue;
+      ulo = std::min(ulo, pts.u(s.x[i]));
+      uhi = std::max(uhi, pts.u(s.x[i]));
       dlo = std::min(dlo, s.y[i]);
       dhi = std::max(dhi, s.y[i]);
     }
@@ -179,7 +184,6 @@ std::string render_svg(const LinePlot& p) {
     dlo = std::min(dlo, h.y);
     dhi = std::max(dhi, h.y);
   }
-  const auto pad = [](double v) { return v == 0 ? 1.0 : std::abs(v) * 0.1; };
   if (ulo > uhi) {
     ulo = 0, uhi = 1;  // no data: an empty 0..1 (or 1..10) frame
   } else if (ulo == uhi) {
@@ -210,113 +214,127 @@ std::string render_svg(const LinePlot& p) {
     if (auto_lo) ylo -= margin;
     if (auto_hi) yhi += margin;
   }
+  return {ulo, uhi, ylo, yhi};
+}
 
-  // Legend rows are laid out first: their count decides the bottom margin, hence the plot height.
-  const double W = p.width, H = p.height;
-  const auto palette = [&](const std::string& c, size_t i) { return c.empty() ? kPalette[i % 10] : c; };
-  std::vector<LegendEntry> legend;
-  std::vector<bool> markers(p.series.size());
+std::string palette(const std::string& c, size_t i) { return c.empty() ? kPalette[i % 10] : c; }
+
+// Legend entries wrapped into rows that fit the width; series with few points get markers.
+struct Legend {
+  std::vector<LegendEntry> entries;
+  std::vector<std::vector<size_t>> rows;
+  std::vector<double> row_w;
+  std::vector<bool> markers;  // per series
+};
+
+Legend layout_legend(const LinePlot& p, const Points& pts) {
+  Legend l;
+  l.markers.resize(p.series.size());
   for (size_t i = 0; i < p.series.size(); ++i) {
     const PlotSeries& s = p.series[i];
     size_t n = 0;
-    for (size_t k = 0; k < s.x.size(); ++k) n += drawable(s.x[k], s.y[k]);
-    markers[i] = n <= kMarkerMaxPoints;
-    if (!s.label.empty()) legend.push_back({s.label, palette(s.color, i), false, markers[i], 0});
+    for (size_t k = 0; k < s.x.size(); ++k) n += pts.drawable(s, k);
+    l.markers[i] = n <= kMarkerMaxPoints;
+    if (!s.label.empty()) l.entries.push_back({s.label, palette(s.color, i), false, l.markers[i], 0});
   }
   for (size_t i = 0; i < p.hlines.size(); ++i) {
     const PlotHLine& h = p.hlines[i];
-    if (!h.label.empty()) legend.push_back({h.label, palette(h.color, p.series.size() + i), true, false, 0});
+    if (!h.label.empty()) l.entries.push_back({h.label, palette(h.color, p.series.size() + i), true, false, 0});
   }
-  std::vector<std::vector<size_t>> rows;
-  std::vector<double> row_w;
-  for (size_t i = 0; i < legend.size(); ++i) {
-    legend[i].width = 30 + text_width(legend[i].label);
-    if (rows.empty() || row_w.back() + 18 + legend[i].width > W - 20) {
-      rows.emplace_back();
-      row_w.push_back(-18);
+  for (size_t i = 0; i < l.entries.size(); ++i) {
+    l.entries[i].width = 30 + text_width(l.entries[i].label);
+    if (l.rows.empty() || l.row_w.back() + 18 + l.entries[i].width > p.width - 20) {
+      l.rows.emplace_back();
+      l.row_w.push_back(-18);
     }
-    rows.back().push_back(i);
-    row_w.back() += 18 + legend[i].width;
+    l.rows.back().push_back(i);
+    l.row_w.back() += 18 + l.entries[i].width;
   }
+  return l;
+}
 
-  const double top = p.title.empty() ? 16 : 40;
-  const double below_axis = 24 + (p.x_label.empty() ? 0 : 20);
-  const double bottom = below_axis + (rows.empty() ? 0 : 6 + kLegendRowH * static_cast<double>(rows.size())) + 8;
-  const double plot_h = std::max(20.0, H - top - bottom);
-  const std::vector<Tick> yticks = linear_ticks(ylo, yhi, std::clamp(static_cast<int>(plot_h / 40), 2, 10));
-  std::vector<std::string> ylabels;
+// The plot area in pixels, its ticks and labels, and the data → pixel mapping.
+struct Frame {
+  double top, left, plot_w, plot_h, below_axis;
+  Ranges r;
+  std::vector<Tick> xticks, yticks;
+  std::vector<std::string> xlabels, ylabels;
+  double X(double u) const { return left + (u - r.ulo) / (r.uhi - r.ulo) * plot_w; }
+  double Y(double y) const { return top + plot_h - (y - r.ylo) / (r.yhi - r.ylo) * plot_h; }
+};
+
+Frame layout_frame(const LinePlot& p, const Points& pts, const Ranges& r, size_t legend_rows) {
+  Frame f;
+  f.r = r;
+  f.top = p.title.empty() ? 16 : 40;
+  f.below_axis = 24 + (p.x_label.empty() ? 0 : 20);
+  const double bottom = f.below_axis + (legend_rows == 0 ? 0 : 6 + kLegendRowH * static_cast<double>(legend_rows)) + 8;
+  f.plot_h = std::max(20.0, p.height - f.top - bottom);
+  f.yticks = linear_ticks(r.ylo, r.yhi, std::clamp(static_cast<int>(f.plot_h / 40), 2, 10));
   double ylabel_w = 0;
-  for (const Tick& t : yticks) {
-    ylabels.push_back(tick_label(t.value, t.resolution));
-    ylabel_w = std::max(ylabel_w, text_width(ylabels.back()));
+  for (const Tick& t : f.yticks) {
+    f.ylabels.push_back(tick_label(t.value, t.resolution));
+    ylabel_w = std::max(ylabel_w, text_width(f.ylabels.back()));
   }
-  const double left = 10 + (p.y_label.empty() ? 0 : 22) + ylabel_w + 10;
-  const double plot_w = std::max(20.0, W - left - 30);
-  const auto X = [&](double u) { return left + (u - ulo) / (uhi - ulo) * plot_w; };
-  const auto Y = [&](double y) { return top + plot_h - (y - ylo) / (yhi - ylo) * plot_h; };
+  f.left = 10 + (p.y_label.empty() ? 0 : 22) + ylabel_w + 10;
+  f.plot_w = std::max(20.0, p.width - f.left - 30);
 
   // Fewer x ticks until neighbouring labels no longer overlap (positions are uneven on a log axis).
-  std::vector<Tick> xticks;
-  std::vector<std::string> xlabels;
-  for (int target = std::clamp(static_cast<int>(plot_w / 70), 2, 12); target >= 2; --target) {
-    const double lo = p.x_log ? std::pow(10.0, ulo) : ulo, hi = p.x_log ? std::pow(10.0, uhi) : uhi;
-    xticks = p.x_log ? log_ticks(lo, hi, target) : linear_ticks(lo, hi, target);
-    xlabels.clear();
+  for (int target = std::clamp(static_cast<int>(f.plot_w / 70), 2, 12); target >= 2; --target) {
+    const double lo = p.x_log ? std::pow(10.0, r.ulo) : r.ulo, hi = p.x_log ? std::pow(10.0, r.uhi) : r.uhi;
+    f.xticks = p.x_log ? log_ticks(lo, hi, target) : linear_ticks(lo, hi, target);
+    f.xlabels.clear();
     bool fits = true;
-    for (size_t i = 0; i < xticks.size(); ++i) {
-      xlabels.push_back(tick_label(xticks[i].value, xticks[i].resolution));
+    for (size_t i = 0; i < f.xticks.size(); ++i) {
+      f.xlabels.push_back(tick_label(f.xticks[i].value, f.xticks[i].resolution));
       if (i == 0) continue;
-      const double gap = X(to_u(xticks[i].value)) - X(to_u(xticks[i - 1].value));
-      fits = fits && gap >= (text_width(xlabels[i]) + text_width(xlabels[i - 1])) / 2 + 8;
+      const double gap = f.X(pts.u(f.xticks[i].value)) - f.X(pts.u(f.xticks[i - 1].value));
+      fits = fits && gap >= (text_width(f.xlabels[i]) + text_width(f.xlabels[i - 1])) / 2 + 8;
     }
     if (fits) break;
   }
+  return f;
+}
 
-  std::string o;
-  const std::string w = std::to_string(p.width), h = std::to_string(p.height);
-  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + w + "\" height=\"" + h + "\" viewBox=\"0 0 " + w + " " +
-       h + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
-  if (!p.title.empty()) o += "<title>" + escape(p.title) + "</title>\n";
-  o += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  const std::string frame =
-      "x=\"" + px(left) + "\" y=\"" + px(top) + "\" width=\"" + px(plot_w) + "\" height=\"" + px(plot_h) + "\"";
-  o += "<defs><clipPath id=\"sf-plot-area\"><rect " + frame + "/></clipPath></defs>\n";
-  if (!p.title.empty()) {
-    o += "<text x=\"" + px(left + plot_w / 2) +
-         "\" y=\"26\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">" + escape(p.title) + "</text>\n";
-  }
+std::string frame_rect(const Frame& f) {
+  return "x=\"" + px(f.left) + "\" y=\"" + px(f.top) + "\" width=\"" + px(f.plot_w) + "\" height=\"" + px(f.plot_h) +
+         "\"";
+}
 
+// Grid, axes with their ticks, tick labels and axis labels.
+void emit_axes(std::string& o, const LinePlot& p, const Points& pts, const Frame& f) {
+  const double top = f.top, left = f.left, plot_w = f.plot_w, plot_h = f.plot_h;
   o += "<g class=\"grid\" stroke=\"#e6e6e6\" stroke-width=\"1\">\n";
-  for (const Tick& t : xticks) {
-    const std::string x = px(X(to_u(t.value)));
+  for (const Tick& t : f.xticks) {
+    const std::string x = px(f.X(pts.u(t.value)));
     o += "<line x1=\"" + x + "\" y1=\"" + px(top) + "\" x2=\"" + x + "\" y2=\"" + px(top + plot_h) + "\"/>\n";
   }
-  for (const Tick& t : yticks) {
-    const std::string y = px(Y(t.value));
+  for (const Tick& t : f.yticks) {
+    const std::string y = px(f.Y(t.value));
     o += "<line x1=\"" + px(left) + "\" y1=\"" + y + "\" x2=\"" + px(left + plot_w) + "\" y2=\"" + y + "\"/>\n";
   }
   o += "</g>\n";
 
-  o += "<g class=\"axes\" stroke=\"#444\" stroke-width=\"1\">\n<rect " + frame + " fill=\"none\"/>\n";
-  for (const Tick& t : xticks) {
-    const std::string x = px(X(to_u(t.value)));
+  o += "<g class=\"axes\" stroke=\"#444\" stroke-width=\"1\">\n<rect " + frame_rect(f) + " fill=\"none\"/>\n";
+  for (const Tick& t : f.xticks) {
+    const std::string x = px(f.X(pts.u(t.value)));
     o += "<line x1=\"" + x + "\" y1=\"" + px(top + plot_h) + "\" x2=\"" + x + "\" y2=\"" + px(top + plot_h + 4) +
          "\"/>\n";
   }
-  for (const Tick& t : yticks) {
-    const std::string y = px(Y(t.value));
+  for (const Tick& t : f.yticks) {
+    const std::string y = px(f.Y(t.value));
     o += "<line x1=\"" + px(left - 4) + "\" y1=\"" + y + "\" x2=\"" + px(left) + "\" y2=\"" + y + "\"/>\n";
   }
   o += "</g>\n";
 
   o += "<g class=\"tick-labels\" fill=\"#333\">\n";
-  for (size_t i = 0; i < xticks.size(); ++i) {
-    o += "<text x=\"" + px(X(to_u(xticks[i].value))) + "\" y=\"" + px(top + plot_h + 18) +
-         "\" text-anchor=\"middle\">" + escape(xlabels[i]) + "</text>\n";
+  for (size_t i = 0; i < f.xticks.size(); ++i) {
+    o += "<text x=\"" + px(f.X(pts.u(f.xticks[i].value))) + "\" y=\"" + px(top + plot_h + 18) +
+         "\" text-anchor=\"middle\">" + escape(f.xlabels[i]) + "</text>\n";
   }
-  for (size_t i = 0; i < yticks.size(); ++i) {
-    o += "<text x=\"" + px(left - 7) + "\" y=\"" + px(Y(yticks[i].value) + 4) + "\" text-anchor=\"end\">" +
-         escape(ylabels[i]) + "</text>\n";
+  for (size_t i = 0; i < f.yticks.size(); ++i) {
+    o += "<text x=\"" + px(left - 7) + "\" y=\"" + px(f.Y(f.yticks[i].value) + 4) + "\" text-anchor=\"end\">" +
+         escape(f.ylabels[i]) + "</text>\n";
   }
   o += "</g>\n";
   if (!p.x_label.empty()) {
@@ -327,67 +345,104 @@ std::string render_svg(const LinePlot& p) {
     o += "<text transform=\"translate(22," + px(top + plot_h / 2) + ") rotate(-90)\" text-anchor=\"middle\">" +
          escape(p.y_label) + "</text>\n";
   }
+}
 
-  // Data: reference lines under the series, both clipped to the frame.
+// One series: polylines through runs of drawable points (a skipped point ends a run), and markers on sparse
+// series and on isolated points.
+void emit_series(std::string& o, const PlotSeries& s, const std::string& color, bool markers, const Points& pts,
+                 const Frame& f) {
+  o += "<g class=\"series\" fill=\"none\" stroke=\"" + color + "\" stroke-width=\"2\" stroke-linejoin=\"round\">\n";
+  std::vector<std::string> run;
+  std::string dots;
+  const auto flush = [&] {
+    if (run.size() >= 2) {
+      o += "<polyline points=\"";
+      for (size_t k = 0; k < run.size(); ++k) o += (k ? " " : "") + run[k];
+      o += "\"/>\n";
+    }
+    run.clear();
+  };
+  for (size_t k = 0; k < s.x.size(); ++k) {
+    if (!pts.drawable(s, k)) {
+      flush();
+      continue;
+    }
+    const std::string cx = px(f.X(pts.u(s.x[k]))), cy = px(f.Y(s.y[k]));
+    run.push_back(cx + "," + cy);
+    const bool isolated = (k == 0 || !pts.drawable(s, k - 1)) && (k + 1 == s.x.size() || !pts.drawable(s, k + 1));
+    if (markers || isolated) {
+      dots += "<circle cx=\"" + cx + "\" cy=\"" + cy + "\" r=\"2.5\" fill=\"" + color + "\" stroke=\"none\"/>\n";
+    }
+  }
+  flush();
+  o += dots + "</g>\n";
+}
+
+// Reference lines under the series, both clipped to the frame.
+void emit_data(std::string& o, const LinePlot& p, const Points& pts, const Frame& f, const Legend& legend) {
   o += "<g class=\"data\" clip-path=\"url(#sf-plot-area)\">\n";
   for (size_t i = 0; i < p.hlines.size(); ++i) {
     const PlotHLine& hl = p.hlines[i];
     if (!std::isfinite(hl.y)) continue;
-    const std::string y = px(Y(hl.y));
-    o += "<line x1=\"" + px(left) + "\" y1=\"" + y + "\" x2=\"" + px(left + plot_w) + "\" y2=\"" + y + "\" stroke=\"" +
-         escape(palette(hl.color, p.series.size() + i)) + "\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n";
+    const std::string y = px(f.Y(hl.y));
+    o += "<line x1=\"" + px(f.left) + "\" y1=\"" + y + "\" x2=\"" + px(f.left + f.plot_w) + "\" y2=\"" + y +
+         "\" stroke=\"" + escape(palette(hl.color, p.series.size() + i)) +
+         "\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n";
   }
-  for (size_t i = 0; i < p.series.size(); ++i) {
-    const PlotSeries& s = p.series[i];
-    const std::string color = escape(palette(s.color, i));
-    o += "<g class=\"series\" fill=\"none\" stroke=\"" + color + "\" stroke-width=\"2\" stroke-linejoin=\"round\">\n";
-    std::vector<std::string> run;  // consecutive drawable points; a skipped point ends the polyline
-    std::string dots;
-    const auto flush = [&] {
-      if (run.size() >= 2) {
-        o += "<polyline points=\"";
-        for (size_t k = 0; k < run.size(); ++k) o += (k ? " " : "") + run[k];
-        o += "\"/>\n";
-      }
-      run.clear();
-    };
-    for (size_t k = 0; k < s.x.size(); ++k) {
-      if (!drawable(s.x[k], s.y[k])) {
-        flush();
-        continue;
-      }
-      const std::string cx = px(X(to_u(s.x[k]))), cy = px(Y(s.y[k]));
-      run.push_back(cx + "," + cy);
-      const bool isolated =
-          (k == 0 || !drawable(s.x[k - 1], s.y[k - 1])) && (k + 1 == s.x.size() || !drawable(s.x[k + 1], s.y[k + 1]));
-      if (markers[i] || isolated) {
-        dots += "<circle cx=\"" + cx + "\" cy=\"" + cy + "\" r=\"2.5\" fill=\"" + color + "\" stroke=\"none\"/>\n";
-      }
+  for (size_t i = 0; i < p.series.size(); ++i)
+    emit_series(o, p.series[i], escape(palette(p.series[i].color, i)), legend.markers[i], pts, f);
+  o += "</g>\n";
+}
+
+void emit_legend(std::string& o, const LinePlot& p, const Frame& f, const Legend& l) {
+  if (l.entries.empty()) return;
+  o += "<g class=\"legend\">\n";
+  for (size_t r = 0; r < l.rows.size(); ++r) {
+    const double cy = f.top + f.plot_h + f.below_axis + 6 + kLegendRowH * (static_cast<double>(r) + 0.5);
+    double x = std::max(10.0, (p.width - l.row_w[r]) / 2);
+    for (const size_t i : l.rows[r]) {
+      const LegendEntry& e = l.entries[i];
+      const std::string color = escape(e.color);
+      o += "<line x1=\"" + px(x) + "\" y1=\"" + px(cy) + "\" x2=\"" + px(x + 24) + "\" y2=\"" + px(cy) +
+           "\" stroke=\"" + color + "\" stroke-width=\"2\"" + (e.dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>\n";
+      if (e.marker) o += "<circle cx=\"" + px(x + 12) + "\" cy=\"" + px(cy) + "\" r=\"2.5\" fill=\"" + color + "\"/>\n";
+      o += "<text x=\"" + px(x + 30) + "\" y=\"" + px(cy + 4) + "\" fill=\"#222\">" + escape(e.label) + "</text>\n";
+      x += e.width + 18;
     }
-    flush();
-    o += dots + "</g>\n";
   }
   o += "</g>\n";
+}
 
-  if (!legend.empty()) {
-    o += "<g class=\"legend\">\n";
-    for (size_t r = 0; r < rows.size(); ++r) {
-      const double cy = top + plot_h + below_axis + 6 + kLegendRowH * (static_cast<double>(r) + 0.5);
-      double x = std::max(10.0, (W - row_w[r]) / 2);
-      for (const size_t i : rows[r]) {
-        const LegendEntry& e = legend[i];
-        const std::string color = escape(e.color);
-        o += "<line x1=\"" + px(x) + "\" y1=\"" + px(cy) + "\" x2=\"" + px(x + 24) + "\" y2=\"" + px(cy) +
-             "\" stroke=\"" + color + "\" stroke-width=\"2\"" + (e.dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>\n";
-        if (e.marker) {
-          o += "<circle cx=\"" + px(x + 12) + "\" cy=\"" + px(cy) + "\" r=\"2.5\" fill=\"" + color + "\"/>\n";
-        }
-        o += "<text x=\"" + px(x + 30) + "\" y=\"" + px(cy + 4) + "\" fill=\"#222\">" + escape(e.label) + "</text>\n";
-        x += e.width + 18;
-      }
-    }
-    o += "</g>\n";
+}  // namespace
+
+std::vector<double> nice_ticks(double lo, double hi, int target_count) {
+  if (!std::isfinite(lo) || !std::isfinite(hi) || !std::isfinite(hi - lo)) return {};
+  if (hi < lo) std::swap(lo, hi);
+  if (hi == lo) return {lo};
+  return multiples_in(lo, hi, nice_step(hi - lo, target_count));
+}
+
+std::string render_svg(const LinePlot& p) {
+  validate(p);
+  const Points pts{p};
+  // Legend rows are laid out first: their count decides the bottom margin, hence the plot height.
+  const Legend legend = layout_legend(p, pts);
+  const Frame f = layout_frame(p, pts, data_ranges(p, pts), legend.rows.size());
+
+  std::string o;
+  const std::string w = std::to_string(p.width), h = std::to_string(p.height);
+  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + w + "\" height=\"" + h + "\" viewBox=\"0 0 " + w + " " +
+       h + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  if (!p.title.empty()) o += "<title>" + escape(p.title) + "</title>\n";
+  o += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  o += "<defs><clipPath id=\"sf-plot-area\"><rect " + frame_rect(f) + "/></clipPath></defs>\n";
+  if (!p.title.empty()) {
+    o += "<text x=\"" + px(f.left + f.plot_w / 2) +
+         "\" y=\"26\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">" + escape(p.title) + "</text>\n";
   }
+  emit_axes(o, p, pts, f);
+  emit_data(o, p, pts, f, legend);
+  emit_legend(o, p, f, legend);
   o += "</svg>\n";
   return o;
 }
