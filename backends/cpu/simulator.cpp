@@ -377,6 +377,17 @@ class DenseEngine {
 
 }  // namespace
 
+Capabilities CpuSimulator::capabilities() const {
+  Capabilities c;
+  c.simulates = true;
+  c.neurons = {snn::NeuronModel::if_reset_zero, snn::NeuronModel::if_subtract, snn::NeuronModel::lif};
+  c.inputs = {snn::InputEncoding::poisson, snn::InputEncoding::current, snn::InputEncoding::regular};
+  c.resets = {ResetMode::to_value, ResetMode::subtract};
+  c.propagations = {Propagation::event, Propagation::dense};
+  c.options = {"--propagation", "--batch", "--record-input", "--export-exact"};
+  return c;
+}
+
 SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, const SimOptions& opts) {
   snn::validate(net);
   if (opts.steps <= 0) fail_input("--steps", "must be > 0");

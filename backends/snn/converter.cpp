@@ -338,7 +338,7 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
       prev = lambda;
     }
   } else if (opts.norm == Norm::spike) {
-    if (!calibrator || !calibrator->simulates()) fail_internal("spike normalisation needs a simulator");
+    if (!calibrator || !calibrator->capabilities().simulates) fail_internal("spike normalisation needs a simulator");
     if (norm_data.size() == 0) fail_input("--norm", "spike normalisation needs the training images");
     // Thresholds are found in IF units, whatever the target neuron, then mapped like data/robust.
     Network probe = net;
