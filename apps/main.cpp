@@ -12,6 +12,7 @@
 
 #include "backends/conversion_run.h"
 #include "backends/reproduce.h"
+#include "backends/spinnaker/exporter.h"
 #include "core/enum_names.h"
 #include "core/error.h"
 #include "datasets/dataset.h"
@@ -307,21 +308,13 @@ struct Cli {
     sf::apply_lif_overrides(o.convert.lif, lif);
     o.dataset = dataset;
     o.data_dir = data_dir;
-    // Options of the other kind of backend would be ignored: say so instead.
-    const bool exporting = o.backend == "spinnaker";
-    for (const char* f : {"--neurons-per-core", "--conv-connector", "--force"})
-      if (!exporting && convert->count(f)) sf::fail_input(f, "does not apply to --backend " + o.backend);
-    for (const char* f : {"--propagation", "--batch", "--record-input", "--export-exact"})
-      if (exporting && convert->count(f)) sf::fail_input(f, "does not apply to --backend " + o.backend);
+    // The backend refuses the options of other backends it would ignore (its capabilities().options).
+    for (const CLI::Option* f : convert->get_options())
+      if (f->count() > 0) o.flags_given.push_back(f->get_name());
     sf::set_threads(threads);
     const sf::ConvertRunResult r = sf::run_conversion(o);
     if (r.exported) {
-      std::printf(
-          "%s\nexported %lld images in %.2f s to %s/{run.py,README.md,network.json,connections/,"
-          "input_spikes.csv,test_images.csv,resources.json}\nrun: python3 %s/run.py --simulator spinnaker "
-          "(or --simulator brian2 --images 10)\n",
-          r.report.c_str(), static_cast<long long>(o.sim.images > 0 ? o.sim.images : 100), r.export_seconds,
-          r.out_dir.c_str(), r.out_dir.c_str());
+      std::printf("%s\n%s", r.export_result.report.c_str(), r.export_result.message.c_str());
       return 0;
     }
     std::printf("windows:");

@@ -1,28 +1,115 @@
 #include "backends/backend.h"
 
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
+
 #include "backends/cpu/simulator.h"
+#include "backends/spinnaker/spinnaker_backend.h"
+#include "core/enum_names.h"
 #include "core/error.h"
 
 namespace sf {
+
+namespace {
+constexpr std::pair<Propagation, const char*> kPropagationNames[] = {{Propagation::event, "event"},
+                                                                     {Propagation::dense, "dense"}};
+constexpr std::pair<ResetMode, const char*> kResetNames[] = {{ResetMode::to_value, "reset to a value"},
+                                                             {ResetMode::subtract, "reset by subtraction"}};
+}  // namespace
+
+const char* to_string(Propagation p) { return name_of(kPropagationNames, p); }
+const char* to_string(ResetMode r) { return name_of(kResetNames, r); }
+
+ResetMode reset_mode(snn::NeuronModel m) {
+  return m == snn::NeuronModel::if_subtract ? ResetMode::subtract : ResetMode::to_value;
+}
 
 SimResult Backend::simulate(const snn::Network&, const Dataset&, const SimOptions&) {
   fail_input("--backend", "'" + name() + "' exports the network; it does not simulate it");
 }
 
+ExportResult Backend::export_to(const snn::Network&, const Dataset&, const ExportOptions&, const std::string&) {
+  fail_input("--backend", "'" + name() + "' simulates the network; it does not export it");
+}
+
 namespace {
-// The exporter's entry point is spinnaker::export_project (it writes a folder, it does not simulate).
-class SpinnakerBackend final : public Backend {
- public:
-  std::string name() const override { return "spinnaker"; }
+
+// A registered name: a factory, or why this build has no such backend.
+struct Entry {
+  BackendFactory make;
+  std::string unavailable;
 };
+
+struct Registry {
+  std::mutex mutex;
+  std::map<std::string, Entry> entries;
+  Registry() {
+    // The built-in backends: one line each.
+    entries["cpu"] = {[] { return std::make_unique<cpu::CpuSimulator>(); }, ""};
+    entries["spinnaker"] = {[] { return std::make_unique<spinnaker::SpinnakerBackend>(); }, ""};
+    entries["cuda"] = {nullptr, "this build has no CUDA simulator (the CUDA kernel set is a later issue)"};
+  }
+};
+
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
 }  // namespace
 
 std::unique_ptr<Backend> make_backend(const std::string& name) {
-  if (name == "cpu") return std::make_unique<cpu::CpuSimulator>();
-  if (name == "spinnaker") return std::make_unique<SpinnakerBackend>();
-  if (name == "cuda")
-    fail_input("--backend", "cuda: this build has no CUDA simulator (the CUDA kernel set is a later issue)");
-  fail_input("--backend", "unknown backend '" + name + "' (cpu, cuda, spinnaker)");
+  Entry e;
+  {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    const auto it = r.entries.find(name);
+    if (it == r.entries.end()) {
+      std::string names;
+      for (const auto& [n, _] : r.entries) names += (names.empty() ? "" : ", ") + n;
+      fail_input("--backend", "unknown backend '" + name + "' (" + names + ")");
+    }
+    e = it->second;
+  }
+  if (!e.make) fail_input("--backend", name + ": " + e.unavailable);
+  return e.make();
+}
+
+void register_backend(const std::string& name, BackendFactory make) {
+  if (name.empty() || !make) fail_internal("register_backend: a backend needs a name and a factory");
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.entries[name] = {std::move(make), ""};
+}
+
+void unregister_backend(const std::string& name) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.entries.erase(name);
+}
+
+std::vector<std::string> backend_names() {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  std::vector<std::string> names;
+  for (const auto& [n, _] : r.entries) names.push_back(n);
+  return names;
+}
+
+std::vector<std::string> backend_options() {
+  std::vector<BackendFactory> factories;
+  {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    for (const auto& [_, e] : r.entries)
+      if (e.make) factories.push_back(e.make);
+  }
+  std::set<std::string> options;
+  for (const auto& make : factories)
+    for (const auto& o : make()->capabilities().options) options.insert(o);
+  return {options.begin(), options.end()};
 }
 
 }  // namespace sf

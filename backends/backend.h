@@ -1,9 +1,15 @@
-// The backend interface: what turns an SNN description into results. A simulator (CPU now, CUDA later)
-// runs the network on a dataset and reports accuracy over time and spike statistics; an exporter (SpiNNaker)
-// writes a project to a folder. Adding GeNN or Loihi means one more implementation here and nothing in the
-// trainer or the converter.
+// The backend interface: what receives an SNN description once it is converted. A simulator (CPU now, CUDA
+// later) runs the network on a dataset and reports accuracy over time and spike statistics; an exporter
+// (SpiNNaker now, NIR later) writes a project to a folder. Every backend says what it can do in
+// capabilities(), and the conversion driver (conversion_run.cpp) reads only that: it refuses a flag, neuron
+// model, input encoding or propagation kernel the chosen backend does not take before converting, then calls
+// simulate() or export_to(). Adding GeNN, Loihi, NIR or CUDA means one class implementing this interface and
+// one line in the registry (backend.cpp), or register_backend() at run time; nothing in the trainer, the
+// converter or the driver.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +23,7 @@ enum class Propagation {
   event,  // scatter each spike's fan-out (work ∝ spikes)
   dense,  // per step, batched convolutions / matmuls over 0/1 spike tensors (work ∝ synapses)
 };
+const char* to_string(Propagation p);
 
 struct SimOptions {
   int steps = 1000;
@@ -61,16 +68,84 @@ struct SimResult {
   }
 };
 
+// How an exporter writes convolution layers: as connection lists (one synapse per pixel pair, any target), or
+// as kernels where the target has a convolution connector (sPyNNaker 7's local-only ConvolutionConnector).
+enum class ConvConnector { list, convolution };
+
+struct ExportOptions {
+  int64_t images = 100;  // test images whose input is exported
+  int steps = 1000;      // per image
+  uint64_t seed = 1;     // Poisson input: the same streams as the simulators (same seed → same spikes)
+  bool force = false;    // write into a non-empty folder
+  // Read by the exporters whose capabilities().options name the flag.
+  int neurons_per_core = 256;                        // --neurons-per-core
+  ConvConnector conv_connector = ConvConnector::list;  // --conv-connector
+};
+
+struct ExportResult {
+  std::string report;   // printed first (SpiNNaker: the resource report)
+  std::string message;  // printed last: what was written where, and how to run it
+  double seconds = 0;   // export wall time
+};
+
+// How a neuron model resets after a spike.
+enum class ResetMode {
+  to_value,  // v ← 0 (IF) or v_reset (LIF)
+  subtract,  // v ← v − θ
+};
+ResetMode reset_mode(snn::NeuronModel m);
+const char* to_string(ResetMode r);
+
+struct Capabilities {
+  bool simulates = false;  // simulate() runs the network and returns a SimResult (the driver's choice when set)
+  bool exports = false;    // export_to() writes a project folder
+  std::vector<snn::NeuronModel> neurons;   // neuron models it takes
+  std::vector<snn::InputEncoding> inputs;  // input encodings it takes
+  std::vector<ResetMode> resets;           // reset modes it reproduces
+  // Reset modes it runs as the nearest one it has (its own report says so); a neuron model whose reset is in
+  // neither list is refused.
+  std::vector<ResetMode> approximated_resets;
+  std::vector<Propagation> propagations;   // simulators: the kernels --propagation may choose
+  // The backend-specific flags it reads. A flag that some registered backend lists is refused, naming it,
+  // when given to a backend that does not list it (it would be ignored).
+  std::vector<std::string> options;
+  // A backend that does not simulate has spike-norm calibrated on this registered simulator.
+  std::string calibrator = "cpu";
+  int64_t default_images = 0;  // test images when --images is not given; 0 = the whole test set
+  // Why, for a flag whose choices it narrows ("--input": "PyNN inputs are spike sources"): the refusal says so.
+  std::map<std::string, std::string> reasons;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
-  // Simulators return true and implement simulate(); exporters implement their own entry point.
-  virtual bool simulates() const { return false; }
+  virtual Capabilities capabilities() const = 0;
+  // Refusals that need no network (e.g. a non-empty output folder without --force), run before converting;
+  // BadInput naming the flag.
+  virtual void check_export(const std::string& dir, const ExportOptions& opts) const {}
+  // Simulators (capabilities().simulates): runs images [0, opts.images) of `data`.
   virtual SimResult simulate(const snn::Network& net, const Dataset& data, const SimOptions& opts);
+  // Exporters (capabilities().exports): writes the project into `dir`, the input of test images
+  // [0, opts.images).
+  virtual ExportResult export_to(const snn::Network& net, const Dataset& test, const ExportOptions& opts,
+                                 const std::string& dir);
 };
 
-// "cpu"; "cuda" and "spinnaker" are named in the error until their issues land.
+using BackendFactory = std::function<std::unique_ptr<Backend>()>;
+
+// The backend registered as `name`: "cpu", "spinnaker", or one added by register_backend(). BadInput naming
+// --backend and the known names for any other; "cuda" says why this build has none.
 std::unique_ptr<Backend> make_backend(const std::string& name);
+
+// Registers (or replaces) a backend at run time, e.g. a test's fake exporter.
+void register_backend(const std::string& name, BackendFactory make);
+void unregister_backend(const std::string& name);
+
+// The names make_backend() creates, sorted.
+std::vector<std::string> backend_names();
+
+// The backend-specific flags of every registered backend (the union of their capabilities().options).
+std::vector<std::string> backend_options();
 
 }  // namespace sf

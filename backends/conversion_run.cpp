@@ -70,7 +70,7 @@ std::string summary_json(const ConvertRunOptions& o, const ConvertRunResult& r, 
                   {"input", snn::to_string(net.input.kind)},
                   {"max_rate_hz", net.input.max_rate_hz},
                   {"seed", o.sim.seed},
-                  {"propagation", o.sim.propagation == Propagation::event ? "event" : "dense"},
+                  {"propagation", to_string(o.sim.propagation)},
                   {"neurons", net.neurons()},
                   {"synapses", net.synapses()},
                   {"spikes_per_image", s.images ? static_cast<double>(spikes) / images : 0.0},
@@ -145,72 +145,73 @@ std::string accuracy_svg(const ConvertRunResult& r, const std::string& title) {
 
 }  // namespace
 
-ConvertRunResult run_conversion(const ConvertRunOptions& o) {
-  if (o.sim.steps <= 0) fail_input("--steps", "must be > 0");
-  if (!(o.convert.dt_ms > 0)) fail_input("--dt", "must be > 0");
-  if (!(o.convert.percentile > 0 && o.convert.percentile <= 100)) fail_input("--percentile", "must be in (0, 100]");
-  if (o.sim.record_input && o.convert.input.kind == snn::InputEncoding::current)
-    fail_input("--record-input", "current input has no spikes to record");
-  std::unique_ptr<Backend> backend = make_backend(o.backend);
-  const bool exporting = !backend->simulates();
-  // What an export would refuse is refused before converting (spike-norm can take minutes).
-  ConvertRunResult r;
-  r.out_dir = o.out_dir.empty()
-                  ? (std::filesystem::path(o.checkpoint).parent_path() / ("convert-" + o.backend)).string()
-                  : o.out_dir;
-  if (exporting) {
-    if (o.export_exact) fail_input("--export-exact", "is a mode of the simulating backends (cpu)");
-    spinnaker::check_export(r.out_dir, o.force, o.convert.input.kind);
-  }
-  // Spike-norm calibrates by simulating, whichever backend receives the network.
-  std::unique_ptr<Backend> calibrator = exporting ? make_backend("cpu") : nullptr;
-  LoadedModel m = load_model(o.checkpoint);
-  const std::string dataset = o.dataset.empty() ? m.dataset : o.dataset;
-  const DatasetSplit data = load_dataset(dataset, o.data_dir);
-  if (o.sim.images > data.test.size())
-    fail_input("--images", std::to_string(o.sim.images) + " requested, the " + dataset + " test set has " +
-                               std::to_string(data.test.size()));
-  const int64_t images = o.sim.images > 0 ? o.sim.images : exporting ? std::min<int64_t>(100, data.test.size())
-                                                                    : data.test.size();
+namespace {
 
-  const auto start = std::chrono::steady_clock::now();
-  r.conversion = snn::convert(m.model, data.train, o.convert, exporting ? calibrator.get() : backend.get(), o.checkpoint);
-  r.convert_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (o.export_exact) {
-    r.conversion.net = spinnaker::as_exported(r.conversion.net, true);
-    r.conversion.notes.push_back(
-        "export-exact: cells reset to a value, one-step delays, weights at sPyNNaker's 16-bit resolution");
-  }
-  r.ann_accuracy = ann_accuracy(m.model, data.test, images);
-  if (!o.quiet) {
-    std::printf("converted %s (%s norm, %s neurons, %s input): %lld neurons, %lld synapses in %.2f s\n",
-                o.checkpoint.c_str(), snn::to_string(o.convert.norm), snn::to_string(r.conversion.net.neuron),
-                snn::to_string(r.conversion.net.input.kind), static_cast<long long>(r.conversion.net.neurons()),
-                static_cast<long long>(r.conversion.net.synapses()), r.convert_seconds);
-    for (const auto& n : r.conversion.notes) std::printf("  note: %s\n", n.c_str());
-    std::fflush(stdout);
-  }
-  if (exporting) {
-    spinnaker::ExportOptions eo;
-    eo.out_dir = r.out_dir;
-    eo.images = images;
-    eo.steps = o.sim.steps;
-    eo.neurons_per_core = o.neurons_per_core;
-    eo.conv_connector = o.conv_connector;
-    eo.seed = o.sim.seed;
-    eo.force = o.force;
-    const auto t0 = std::chrono::steady_clock::now();
-    const spinnaker::Report report = spinnaker::export_project(r.conversion.net, data.test, eo);
-    r.export_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    r.exported = true;
-    r.report = report.text();
-    return r;
-  }
-  SimOptions sim = o.sim;
-  sim.images = images;
-  r.sim = backend->simulate(r.conversion.net, data.test, sim);
-  for (int t : report_steps(sim.steps, r.conversion.net.dt_ms)) r.windows.push_back({t, r.sim.accuracy_at(t)});
+template <class T>
+bool has(const std::vector<T>& v, const T& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
 
+template <class T>
+std::string names(const std::vector<T>& v, const char* sep) {
+  std::string out;
+  for (const T& x : v) out += (out.empty() ? "" : sep) + std::string(to_string(x));
+  return out;
+}
+
+// "<what> cannot be exported: <why> (use a or b)", or "... by --backend NAME (use ...)" without a reason.
+[[noreturn]] void refuse(const std::string& flag, const std::string& what, const std::string& choices,
+                         const std::string& backend, const Capabilities& caps) {
+  const auto why = caps.reasons.find(flag);
+  fail_input(flag, what + (caps.simulates ? " cannot be simulated" : " cannot be exported") +
+                       (why != caps.reasons.end() ? ": " + why->second : " by --backend " + backend) +
+                       (choices.empty() ? std::string() : " (use " + choices + ")"));
+}
+
+// Refuses what the backend does not take, before anything is loaded or converted.
+void check_supported(const ConvertRunOptions& o, const Capabilities& caps) {
+  std::vector<std::string> given = o.flags_given;
+  if (o.export_exact) given.push_back("--export-exact");
+  if (o.sim.record_input) given.push_back("--record-input");
+  for (const std::string& flag : backend_options())
+    if (has(given, flag) && !has(caps.options, flag)) fail_input(flag, "does not apply to --backend " + o.backend);
+  using snn::to_string;
+  const snn::NeuronModel neuron = o.convert.neuron;
+  if (!has(caps.neurons, neuron))
+    refuse("--neuron", std::string(to_string(neuron)) + " neurons", names(caps.neurons, " or "), o.backend, caps);
+  const ResetMode reset = reset_mode(neuron);
+  if (!has(caps.resets, reset) && !has(caps.approximated_resets, reset))
+    refuse("--neuron", std::string(to_string(neuron)) + " neurons (" + sf::to_string(reset) + ")", "", o.backend,
+           caps);
+  const snn::InputEncoding input = o.convert.input.kind;
+  if (!has(caps.inputs, input))
+    refuse("--input", std::string(to_string(input)) + " input", names(caps.inputs, " or "), o.backend, caps);
+  if (caps.simulates && !has(caps.propagations, o.sim.propagation))
+    refuse("--propagation", std::string(sf::to_string(o.sim.propagation)) + " propagation",
+           names(caps.propagations, " or "), o.backend, caps);
+}
+
+ExportOptions export_options(const ConvertRunOptions& o, int64_t images) {
+  ExportOptions eo;
+  eo.images = images;
+  eo.steps = o.sim.steps;
+  eo.seed = o.sim.seed;
+  eo.force = o.force;
+  eo.neurons_per_core = o.neurons_per_core;
+  eo.conv_connector = o.conv_connector;
+  return eo;
+}
+
+void print_conversion(const ConvertRunOptions& o, const ConvertRunResult& r) {
+  std::printf("converted %s (%s norm, %s neurons, %s input): %lld neurons, %lld synapses in %.2f s\n",
+              o.checkpoint.c_str(), snn::to_string(o.convert.norm), snn::to_string(r.conversion.net.neuron),
+              snn::to_string(r.conversion.net.input.kind), static_cast<long long>(r.conversion.net.neurons()),
+              static_cast<long long>(r.conversion.net.synapses()), r.convert_seconds);
+  for (const auto& n : r.conversion.notes) std::printf("  note: %s\n", n.c_str());
+  std::fflush(stdout);
+}
+
+void write_results(const ConvertRunOptions& o, const ConvertRunResult& r, const std::string& dataset) {
   make_dirs(r.out_dir);
   const snn::Network& net = r.conversion.net;
   write_file_atomic(r.out_dir + "/network.json", snn::to_json(net));
@@ -223,6 +224,60 @@ ConvertRunResult run_conversion(const ConvertRunOptions& o) {
                             snn::to_string(net.input.kind) + " input";
   write_file_atomic(r.out_dir + "/accuracy_vs_time.svg", accuracy_svg(r, title));
   write_file_atomic(r.out_dir + "/summary.json", summary_json(o, r, dataset));
+}
+
+}  // namespace
+
+ConvertRunResult run_conversion(const ConvertRunOptions& o) {
+  std::unique_ptr<Backend> backend = make_backend(o.backend);
+  const Capabilities caps = backend->capabilities();
+  if (!caps.simulates && !caps.exports) fail_internal("backend '" + o.backend + "' neither simulates nor exports");
+  check_supported(o, caps);
+  if (o.sim.steps <= 0) fail_input("--steps", "must be > 0");
+  if (!(o.convert.dt_ms > 0)) fail_input("--dt", "must be > 0");
+  if (!(o.convert.percentile > 0 && o.convert.percentile <= 100)) fail_input("--percentile", "must be in (0, 100]");
+  if (o.sim.record_input && o.convert.input.kind == snn::InputEncoding::current)
+    fail_input("--record-input", "current input has no spikes to record");
+  ConvertRunResult r;
+  r.out_dir = o.out_dir.empty()
+                  ? (std::filesystem::path(o.checkpoint).parent_path() / ("convert-" + o.backend)).string()
+                  : o.out_dir;
+  // What an export would refuse is refused before converting (spike-norm can take minutes).
+  if (!caps.simulates) backend->check_export(r.out_dir, export_options(o, caps.default_images));
+  // Spike-norm calibrates by simulating, whichever backend receives the network.
+  std::unique_ptr<Backend> own_calibrator =
+      caps.simulates || o.convert.norm != snn::Norm::spike ? nullptr : make_backend(caps.calibrator);
+  Backend* calibrator = caps.simulates ? backend.get() : own_calibrator.get();
+  LoadedModel m = load_model(o.checkpoint);
+  const std::string dataset = o.dataset.empty() ? m.dataset : o.dataset;
+  const DatasetSplit data = load_dataset(dataset, o.data_dir);
+  if (o.sim.images > data.test.size())
+    fail_input("--images", std::to_string(o.sim.images) + " requested, the " + dataset + " test set has " +
+                               std::to_string(data.test.size()));
+  const int64_t images = o.sim.images > 0          ? o.sim.images
+                         : caps.default_images > 0 ? std::min<int64_t>(caps.default_images, data.test.size())
+                                                   : data.test.size();
+
+  const auto start = std::chrono::steady_clock::now();
+  r.conversion = snn::convert(m.model, data.train, o.convert, calibrator, o.checkpoint);
+  r.convert_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (o.export_exact) {
+    r.conversion.net = spinnaker::as_exported(r.conversion.net, true);
+    r.conversion.notes.push_back(
+        "export-exact: cells reset to a value, one-step delays, weights at sPyNNaker's 16-bit resolution");
+  }
+  r.ann_accuracy = ann_accuracy(m.model, data.test, images);
+  if (!o.quiet) print_conversion(o, r);
+  if (!caps.simulates) {
+    r.export_result = backend->export_to(r.conversion.net, data.test, export_options(o, images), r.out_dir);
+    r.exported = true;
+    return r;
+  }
+  SimOptions sim = o.sim;
+  sim.images = images;
+  r.sim = backend->simulate(r.conversion.net, data.test, sim);
+  for (int t : report_steps(sim.steps, r.conversion.net.dt_ms)) r.windows.push_back({t, r.sim.accuracy_at(t)});
+  write_results(o, r, dataset);
   return r;
 }
 

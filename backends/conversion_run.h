@@ -1,13 +1,15 @@
-// `spikeforge convert` as a library call: load a checkpoint, convert it, run it on a backend and write the
-// result folder — summary.json, accuracy_vs_time.csv/.svg, layers.csv, predictions.csv, network.json (the
-// SNN description) and, when asked, input_spikes.csv. Every file is written atomically.
+// `spikeforge convert` as a library call: load a checkpoint, convert it, and hand it to a backend
+// (make_backend(opts.backend)). A simulator's run becomes the result folder — summary.json,
+// accuracy_vs_time.csv/.svg, layers.csv, predictions.csv, network.json (the SNN description) and, when asked,
+// input_spikes.csv, every file written atomically; an exporter writes its own project folder. The driver asks
+// the backend's capabilities() only: what it refuses (a flag, neuron model, input encoding, reset mode or
+// propagation the backend does not take) is refused before converting, with BadInput naming the flag.
 #pragma once
 #include <string>
 #include <vector>
 
 #include "backends/backend.h"
 #include "backends/snn/converter.h"
-#include "backends/spinnaker/exporter.h"
 
 namespace sf {
 
@@ -20,12 +22,17 @@ struct ConvertRunOptions {
   snn::ConvertOptions convert;
   SimOptions sim;
   bool quiet = false;  // no progress lines on stdout
-  // cpu: simulate what a SpiNNaker export describes (cells reset to a value, 16-bit weights).
+  // Simulators with "--export-exact" in their options: simulate what a SpiNNaker export describes (cells reset
+  // to a value, 16-bit weights).
   bool export_exact = false;
-  // spinnaker: the export's options (images default to 100 there).
+  // Exporters: the export's options (images default to the backend's default_images, 100 for spinnaker).
   int neurons_per_core = 256;
-  spinnaker::ConvConnector conv_connector = spinnaker::ConvConnector::list;
+  ConvConnector conv_connector = ConvConnector::list;
   bool force = false;
+  // The command-line flags given explicitly ("--batch"). One that is a backend-specific option of some
+  // registered backend but not of this one is refused (it would be ignored); export_exact and
+  // sim.record_input count as given when set.
+  std::vector<std::string> flags_given;
 };
 
 struct AccuracyWindow {
@@ -40,9 +47,8 @@ struct ConvertRunResult {
   snn::Conversion conversion;
   std::vector<AccuracyWindow> windows;
   double convert_seconds = 0;
-  bool exported = false;  // spinnaker: a project folder was written instead of simulating
-  std::string report;     // spinnaker: the resource report
-  double export_seconds = 0;
+  bool exported = false;  // the backend exports: a project folder was written instead of simulating
+  ExportResult export_result;
 };
 
 ConvertRunResult run_conversion(const ConvertRunOptions& opts);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <map>
 
 #include "backends/conversion_run.h"
@@ -38,8 +39,6 @@ void apply_lif_overrides(snn::LifParams& p, const std::vector<std::string>& over
   }
 }
 
-std::vector<std::string> reproducible_tables() { return {"liu2017", "tensor_genn"}; }
-
 namespace {
 
 // One row of a paper table: which experiment to train, how to convert it, and the paper's numbers.
@@ -48,6 +47,16 @@ struct Row {
   double paper_ann, paper_snn;
   std::string paper_note;  // e.g. the paper's test-set size
   ConvertRunOptions convert;
+};
+
+// Our numbers for one row, one value per trial.
+struct Measured {
+  std::vector<double> ann, snn, snn100, snn400;  // snn: at the last step; snn100/400: at 100/400 ms (NaN if shorter)
+  std::vector<double> drop() const {
+    std::vector<double> d;
+    for (size_t k = 0; k < ann.size(); ++k) d.push_back(ann[k] - snn[k]);
+    return d;
+  }
 };
 
 struct Stats {
@@ -68,6 +77,7 @@ Stats stats(const std::vector<double>& v) {
   return s;
 }
 
+// Our numbers: "mean ± sd" in %, or the mean alone for one trial.
 std::string pct(const std::vector<double>& v) {
   const Stats s = stats(v);
   char buf[64];
@@ -78,154 +88,219 @@ std::string pct(const std::vector<double>& v) {
   return buf;
 }
 
+// The paper's numbers, in %.
+std::string pct(double fraction) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f", 100 * fraction);
+  return buf;
+}
+
+// One column of a table: its header and its cell in each row.
+struct Column {
+  std::string header;
+  std::function<std::string(const Row&, const Measured&)> cell;
+};
+
+// A paper table: its rows and its columns. Adding a table is one entry in tables().
+struct Table {
+  std::string name;
+  std::function<std::vector<Row>(const ReproduceOptions&)> rows;
+  std::vector<Column> columns;
+};
+
+const Column kNet{"Net", [](const Row& r, const Measured&) { return r.name; }};
+const Column kAnnOurs{"ANN (ours)", [](const Row&, const Measured& m) { return pct(m.ann); }};
+
+// Liu's thesis MNIST table (Liu 2017, PhD thesis; README.md, "Liu's thesis table"): ANN / SNN at 1 s, mean of
+// 3, 10k test images.
+std::vector<Row> liu2017_rows(const ReproduceOptions& o) {
+  ConvertRunOptions c;
+  c.convert.norm = snn::Norm::none;  // Liu: trained weights as nA, pools as populations with 0.25 nA
+  c.convert.neuron = snn::NeuronModel::lif;
+  c.convert.input = {snn::InputEncoding::poisson, 200.0};
+  apply_lif_overrides(c.convert.lif, o.lif);
+  c.sim.steps = 1000;
+  // Liu's nets come from Liu's Matlab recipe (no biases, activation after pooling, conv weights clipped to
+  // ±0.2, per-layer rates): the clipping keeps rates where a LIF neuron with a 1 ms refractory period
+  // follows them. Softplus diverges or collapses under that recipe here, so its row uses the seed's; that
+  // net was not trained in nA (no PAF, no clipping, cross-entropy logits), so its weights are scaled into the
+  // same LIF neurons by robust normalisation instead of being read as nA.
+  ConvertRunOptions robust = c;
+  robust.convert.norm = snn::Norm::robust;
+  return {{"ReLU", "mnist_relu_liu", 0.9861, 0.9781, "10k images", c},
+          {"Noisy Softplus", "mnist_nsp_liu_recipe", 0.9818, 0.9738, "10k images", c},
+          {"Softplus (seed recipe, robust norm)", "mnist_softplus", 0.9729, 0.9417, "10k images", robust}};
+}
+
+// tensor_genn MNIST: ANN 98.9 %, SNN 96.6–98.0 % with data-norm IF at 350 steps on 500 test images. Their
+// Poisson input fires a white pixel every step: max rate 1000 Hz at dt 1 ms.
+std::vector<Row> tensor_genn_rows(const ReproduceOptions&) {
+  ConvertRunOptions c;
+  c.convert.norm = snn::Norm::data;
+  c.convert.neuron = snn::NeuronModel::if_reset_zero;
+  c.convert.input = {snn::InputEncoding::poisson, 1000.0};
+  c.sim.steps = 350;
+  return {{"data-norm IF, large Liu net (16c5-64c5)", "mnist_large_relu", 0.989, 0.980, "best of 96.6–98.0, 500 images",
+           c},
+          {"data-norm IF, small Liu net (6c5-12c5)", "mnist_relu", 0.989, 0.980, "best of 96.6–98.0, 500 images", c}};
+}
+
+const std::vector<Table>& tables() {
+  static const std::vector<Table> t = {
+      {"liu2017",
+       liu2017_rows,
+       {kNet,
+        kAnnOurs,
+        {"ANN (thesis)", [](const Row& r, const Measured&) { return pct(r.paper_ann); }},
+        {"SNN 100 ms", [](const Row&, const Measured& m) { return pct(m.snn100); }},
+        {"SNN 400 ms", [](const Row&, const Measured& m) { return pct(m.snn400); }},
+        {"SNN 1 s (ours)", [](const Row&, const Measured& m) { return pct(m.snn); }},
+        {"SNN 1 s (thesis)", [](const Row& r, const Measured&) { return pct(r.paper_snn); }},
+        {"ANN→SNN drop (ours)", [](const Row&, const Measured& m) { return pct(m.drop()); }},
+        {"drop (thesis)", [](const Row& r, const Measured&) { return pct(r.paper_ann - r.paper_snn); }}}},
+      {"tensor_genn",
+       tensor_genn_rows,
+       {kNet,
+        kAnnOurs,
+        {"ANN (tensor_genn)", [](const Row& r, const Measured&) { return pct(r.paper_ann); }},
+        {"SNN at the last step (ours)", [](const Row&, const Measured& m) { return pct(m.snn); }},
+        {"SNN (tensor_genn)",
+         [](const Row& r, const Measured&) { return pct(r.paper_snn) + " (" + r.paper_note + ")"; }}}},
+  };
+  return t;
+}
+
+const Table& find_table(const std::string& name) {
+  for (const Table& t : tables())
+    if (t.name == name) return t;
+  std::string names;
+  for (const auto& t : reproducible_tables()) names += (names.empty() ? "" : ", ") + t;
+  fail_input("reproduce", "unknown table '" + name + "' (" + names + ")");
+}
+
 std::string experiment_path(const std::string& name) {
   const std::string local = "experiments/" + name + ".yaml";
   if (file_exists(local)) return local;
   return std::string(SPIKEFORGE_SOURCE_DIR) + "/" + local;
 }
 
-std::vector<Row> rows_for(const ReproduceOptions& o) {
-  std::vector<Row> rows;
-  if (o.table == "liu2017") {
-    // Thesis table (shared/DESIGN.md §2): ANN / SNN at 1 s, mean of 3, 10k test images.
-    ConvertRunOptions c;
-    c.convert.norm = snn::Norm::none;  // Liu: trained weights as nA, pools as populations with 0.25 nA
-    c.convert.neuron = snn::NeuronModel::lif;
-    c.convert.input = {snn::InputEncoding::poisson, 200.0};
-    apply_lif_overrides(c.convert.lif, o.lif);
-    c.sim.steps = 1000;
-    // Liu's nets come from Liu's Matlab recipe (no biases, activation after pooling, conv weights clipped to
-    // ±0.2, per-layer rates): the clipping keeps rates where a LIF neuron with a 1 ms refractory period
-    // follows them. Softplus diverges or collapses under that recipe here, so its row uses the seed's; that
-    // net was not trained in nA (no PAF, no clipping, cross-entropy logits), so its weights are scaled into the
-    // same LIF neurons by robust normalisation instead of being read as nA.
-    rows.push_back({"ReLU", "mnist_relu_liu", 0.9861, 0.9781, "10k images", c});
-    rows.push_back({"Noisy Softplus", "mnist_nsp_liu_recipe", 0.9818, 0.9738, "10k images", c});
-    ConvertRunOptions robust = c;
-    robust.convert.norm = snn::Norm::robust;
-    rows.push_back({"Softplus (seed recipe, robust norm)", "mnist_softplus", 0.9729, 0.9417, "10k images", robust});
-  } else if (o.table == "tensor_genn") {
-    // tensor_genn MNIST: ANN 98.9 %, SNN 96.6–98.0 % with data-norm IF at 350 steps on 500 test images. Their
-    // Poisson input fires a white pixel every step: max rate 1000 Hz at dt 1 ms.
-    ConvertRunOptions c;
-    c.convert.norm = snn::Norm::data;
-    c.convert.neuron = snn::NeuronModel::if_reset_zero;
-    c.convert.input = {snn::InputEncoding::poisson, 1000.0};
-    c.sim.steps = 350;
-    rows.push_back({"data-norm IF, large Liu net (16c5-64c5)", "mnist_large_relu", 0.989, 0.980,
-                    "best of 96.6–98.0, 500 images", c});
-    rows.push_back({"data-norm IF, small Liu net (6c5-12c5)", "mnist_relu", 0.989, 0.980,
-                    "best of 96.6–98.0, 500 images", c});
-  } else {
-    std::string names;
-    for (const auto& t : reproducible_tables()) names += (names.empty() ? "" : ", ") + t;
-    fail_input("reproduce", "unknown table '" + o.table + "' (" + names + ")");
+// The checkpoint of `row`'s experiment trained with seed `trial` in `dir`: reused when it is there.
+std::string train_or_reuse(const ReproduceOptions& o, const Row& row, int trial, const std::string& dir) {
+  const std::string ckpt = dir + "/model.sfm";
+  if (file_exists(ckpt)) {
+    std::printf("%s: reusing %s\n", o.table.c_str(), ckpt.c_str());
+    return ckpt;
   }
-  return rows;
+  std::printf("%s: training %s, seed %d ...\n", o.table.c_str(), row.experiment.c_str(), trial);
+  std::fflush(stdout);
+  std::vector<std::string> sets = {"seed=" + std::to_string(trial)};
+  if (!o.data_dir.empty()) sets.push_back("dataset.path=" + o.data_dir);
+  const RunResult trained = run_experiment(load_experiment(experiment_path(row.experiment), sets), {dir, nullptr});
+  std::printf("  ANN test accuracy %.4f after %.1f s\n", trained.test.accuracy, trained.train_seconds);
+  return ckpt;
 }
 
-}  // namespace
+// The row's conversion for one trial (seed `trial`), at the requested resolution.
+ConvertRunOptions trial_options(const ReproduceOptions& o, const Row& row, int trial, const std::string& dir,
+                                const std::string& ckpt) {
+  ConvertRunOptions c = row.convert;
+  c.checkpoint = ckpt;
+  c.out_dir = dir + "/snn";
+  c.data_dir = o.data_dir;
+  c.sim.images = o.images;
+  c.sim.seed = c.convert.seed = static_cast<uint64_t>(trial);
+  if (o.dt_ms > 0) {  // same duration in ms at another resolution
+    c.sim.steps = static_cast<int>(std::lround(c.sim.steps * c.convert.dt_ms / o.dt_ms));
+    c.convert.dt_ms = o.dt_ms;
+    // At most one input spike per step: tensor_genn's "every step" input becomes 1000/dt Hz.
+    c.convert.input.max_rate_hz = std::min(c.convert.input.max_rate_hz, 1000.0 / o.dt_ms);
+  }
+  c.quiet = true;
+  return c;
+}
 
-ReproduceResult reproduce(const ReproduceOptions& o) {
-  if (o.trials < 1 || o.trials > 20) fail_input("--trials", "must be between 1 and 20");
-  if (o.dt_ms < 0 || o.dt_ms > 10) fail_input("--dt", "must be in (0, 10] ms");
-  std::vector<Row> rows = rows_for(o);
-  ReproduceResult result;
-  result.out_dir = o.out_dir.empty() ? "runs/reproduce-" + o.table : o.out_dir;
-  make_dirs(result.out_dir);
-
-  struct Measured {
-    std::vector<double> ann, snn, snn100, snn400;
+// Trains (or reuses) and converts one trial of `row`; its numbers go to `m` and to results.json's runs.
+void run_trial(const ReproduceOptions& o, const Row& row, int trial, const std::string& out_dir, Measured& m,
+               Json& runs) {
+  const std::string dir = out_dir + "/" + row.experiment + "/seed" + std::to_string(trial);
+  const ConvertRunOptions c = trial_options(o, row, trial, dir, train_or_reuse(o, row, trial, dir));
+  const ConvertRunResult cr = run_conversion(c);
+  const int steps = cr.sim.steps;
+  auto at_ms = [&](double ms) {
+    const int s = static_cast<int>(std::lround(ms / c.convert.dt_ms));
+    return s <= steps ? cr.sim.accuracy_at(s) : NAN;
   };
-  std::vector<Measured> measured(rows.size());
-  Json runs = Json::array();
-  for (size_t r = 0; r < rows.size(); ++r) {
-    Row& row = rows[r];
-    for (int t = 1; t <= o.trials; ++t) {
-      const std::string dir = result.out_dir + "/" + row.experiment + "/seed" + std::to_string(t);
-      const std::string ckpt = dir + "/model.sfm";
-      if (!file_exists(ckpt)) {
-        std::printf("%s: training %s, seed %d ...\n", o.table.c_str(), row.experiment.c_str(), t);
-        std::fflush(stdout);
-        std::vector<std::string> sets = {"seed=" + std::to_string(t)};
-        if (!o.data_dir.empty()) sets.push_back("dataset.path=" + o.data_dir);
-        const RunResult trained = run_experiment(load_experiment(experiment_path(row.experiment), sets), {dir, nullptr});
-        std::printf("  ANN test accuracy %.4f after %.1f s\n", trained.test.accuracy, trained.train_seconds);
-      } else {
-        std::printf("%s: reusing %s\n", o.table.c_str(), ckpt.c_str());
-      }
-      ConvertRunOptions c = row.convert;
-      c.checkpoint = ckpt;
-      c.out_dir = dir + "/snn";
-      c.data_dir = o.data_dir;
-      c.sim.images = o.images;
-      c.sim.seed = c.convert.seed = static_cast<uint64_t>(t);
-      if (o.dt_ms > 0) {  // same duration in ms at another resolution
-        c.sim.steps = static_cast<int>(std::lround(c.sim.steps * c.convert.dt_ms / o.dt_ms));
-        c.convert.dt_ms = o.dt_ms;
-        // At most one input spike per step: tensor_genn's "every step" input becomes 1000/dt Hz.
-        c.convert.input.max_rate_hz = std::min(c.convert.input.max_rate_hz, 1000.0 / o.dt_ms);
-      }
-      c.quiet = true;
-      const ConvertRunResult cr = run_conversion(c);
-      const int steps = cr.sim.steps;
-      auto at_ms = [&](double ms) {
-        const int s = static_cast<int>(std::lround(ms / c.convert.dt_ms));
-        return s <= steps ? cr.sim.accuracy_at(s) : NAN;
-      };
-      Measured& m = measured[r];
-      m.ann.push_back(cr.ann_accuracy);
-      m.snn.push_back(cr.sim.accuracy_at(steps));
-      m.snn100.push_back(at_ms(100));
-      m.snn400.push_back(at_ms(400));
-      std::printf("  %s seed %d: ANN %.4f, SNN %.4f at %d steps (%lld images, %.1f s)\n", row.name.c_str(), t,
-                  cr.ann_accuracy, cr.sim.accuracy_at(steps), steps, static_cast<long long>(cr.sim.images),
-                  cr.sim.seconds);
-      std::fflush(stdout);
-      runs.push_back({{"row", row.name},
-                      {"experiment", row.experiment},
-                      {"seed", t},
-                      {"ann_accuracy", cr.ann_accuracy},
-                      {"snn_accuracy", cr.sim.accuracy_at(steps)},
-                      {"snn_accuracy_100ms", at_ms(100)},  // NaN (null) when the run is shorter
-                      {"snn_accuracy_400ms", at_ms(400)},
-                      {"steps", steps},
-                      {"images", cr.sim.images},
-                      {"seconds", cr.sim.seconds}});
-    }
-  }
+  m.ann.push_back(cr.ann_accuracy);
+  m.snn.push_back(cr.sim.accuracy_at(steps));
+  m.snn100.push_back(at_ms(100));
+  m.snn400.push_back(at_ms(400));
+  std::printf("  %s seed %d: ANN %.4f, SNN %.4f at %d steps (%lld images, %.1f s)\n", row.name.c_str(), trial,
+              cr.ann_accuracy, cr.sim.accuracy_at(steps), steps, static_cast<long long>(cr.sim.images),
+              cr.sim.seconds);
+  std::fflush(stdout);
+  runs.push_back({{"row", row.name},
+                  {"experiment", row.experiment},
+                  {"seed", trial},
+                  {"ann_accuracy", cr.ann_accuracy},
+                  {"snn_accuracy", cr.sim.accuracy_at(steps)},
+                  {"snn_accuracy_100ms", at_ms(100)},  // NaN (null) when the run is shorter
+                  {"snn_accuracy_400ms", at_ms(400)},
+                  {"steps", steps},
+                  {"images", cr.sim.images},
+                  {"seconds", cr.sim.seconds}});
+}
 
-  std::string md;
-  char line[512];
-  if (o.table == "liu2017") {
-    md = "| Net | ANN (ours) | ANN (thesis) | SNN 100 ms | SNN 400 ms | SNN 1 s (ours) | SNN 1 s (thesis) | "
-         "ANN→SNN drop (ours) | drop (thesis) |\n|---|---|---|---|---|---|---|---|---|\n";
-  } else {
-    md = "| Net | ANN (ours) | ANN (tensor_genn) | SNN at the last step (ours) | SNN (tensor_genn) |\n"
-         "|---|---|---|---|---|\n";
-  }
+std::string markdown_row(const std::vector<std::string>& cells) {
+  std::string line = "|";
+  for (const auto& c : cells) line += " " + c + " |";
+  return line + "\n";
+}
+
+// The table in markdown, then a line saying how it was measured.
+std::string render(const Table& table, const std::vector<Row>& rows, const std::vector<Measured>& measured,
+                   const ReproduceOptions& o) {
+  std::vector<std::string> headers;
+  for (const Column& col : table.columns) headers.push_back(col.header);
+  std::string md = markdown_row(headers) + "|";
+  for (size_t k = 0; k < headers.size(); ++k) md += "---|";
+  md += "\n";
   for (size_t r = 0; r < rows.size(); ++r) {
-    const Row& row = rows[r];
-    const Measured& m = measured[r];
-    std::vector<double> drop;
-    for (size_t k = 0; k < m.ann.size(); ++k) drop.push_back(m.ann[k] - m.snn[k]);
-    if (o.table == "liu2017")
-      std::snprintf(line, sizeof line, "| %s | %s | %.2f | %s | %s | %s | %.2f | %s | %.2f |\n", row.name.c_str(),
-                    pct(m.ann).c_str(), 100 * row.paper_ann, pct(m.snn100).c_str(), pct(m.snn400).c_str(),
-                    pct(m.snn).c_str(), 100 * row.paper_snn, pct(drop).c_str(), 100 * (row.paper_ann - row.paper_snn));
-    else
-      std::snprintf(line, sizeof line, "| %s | %s | %.2f | %s | %.2f (%s) |\n", row.name.c_str(), pct(m.ann).c_str(),
-                    100 * row.paper_ann, pct(m.snn).c_str(), 100 * row.paper_snn, row.paper_note.c_str());
-    md += line;
+    std::vector<std::string> cells;
+    for (const Column& col : table.columns) cells.push_back(col.cell(rows[r], measured[r]));
+    md += markdown_row(cells);
   }
   const int64_t images = o.images > 0 ? o.images : 10000;
-  md += "\n" + std::to_string(o.trials) + " trial(s) (seeds 1.." + std::to_string(o.trials) + "), " +
+  md += '\n';
+  md += std::to_string(o.trials) + " trial(s) (seeds 1.." + std::to_string(o.trials) + "), " +
         std::to_string(images) + " test images per conversion; accuracies in %, mean ± sample sd";
   if (o.dt_ms > 0) md += "; dt " + std::to_string(o.dt_ms).substr(0, 5) + " ms";
   for (const auto& kv : o.lif) md += "; " + kv;
   md += ".\n";
-  result.markdown = md;
-  write_file_atomic(result.out_dir + "/table.md", md);
+  return md;
+}
+
+}  // namespace
+
+std::vector<std::string> reproducible_tables() {
+  std::vector<std::string> names;
+  for (const Table& t : tables()) names.push_back(t.name);
+  return names;
+}
+
+ReproduceResult reproduce(const ReproduceOptions& o) {
+  if (o.trials < 1 || o.trials > 20) fail_input("--trials", "must be between 1 and 20");
+  if (o.dt_ms < 0 || o.dt_ms > 10) fail_input("--dt", "must be in (0, 10] ms");
+  const Table& table = find_table(o.table);
+  const std::vector<Row> rows = table.rows(o);
+  ReproduceResult result;
+  result.out_dir = o.out_dir.empty() ? "runs/reproduce-" + o.table : o.out_dir;
+  make_dirs(result.out_dir);
+  std::vector<Measured> measured(rows.size());
+  Json runs = Json::array();
+  for (size_t r = 0; r < rows.size(); ++r)
+    for (int t = 1; t <= o.trials; ++t) run_trial(o, rows[r], t, result.out_dir, measured[r], runs);
+  result.markdown = render(table, rows, measured, o);
+  write_file_atomic(result.out_dir + "/table.md", result.markdown);
   const Json results = {{"table", o.table}, {"trials", o.trials}, {"runs", runs}};
   write_file_atomic(result.out_dir + "/results.json", json_text(results));
   return result;

@@ -537,7 +537,8 @@ TEST(SnnSimulatorTest, RecordsInputSpikesAndRejectsBadRuns) {
   EXPECT_THROW(make_backend("loihi"), Error);
   EXPECT_THROW(make_backend("cuda"), Error);  // not in this build
   const auto exporter = make_backend("spinnaker");
-  EXPECT_FALSE(exporter->simulates());
+  EXPECT_FALSE(exporter->capabilities().simulates);
+  EXPECT_TRUE(exporter->capabilities().exports);
   so.images = 1;
   EXPECT_THROW(exporter->simulate(c.net, data, so), Error);
 }

@@ -1,6 +1,6 @@
 // The SpiNNaker backend: connection-list expansion against the layer formulas, the resource report's 16-bit
-// weight analysis, the export-exact network, and the exported project run on pyNN.brian2 against the CPU
-// backend in export-exact mode.
+// weight analysis, the export-exact network, the exported project run on pyNN.brian2 against the CPU
+// backend in export-exact mode, and run.py's template (embedded, compiled and linted).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -14,6 +14,8 @@
 #include "backends/cpu/simulator.h"
 #include "backends/snn/converter.h"
 #include "backends/spinnaker/exporter.h"
+#include "backends/spinnaker/project_files.h"
+#include "backends/spinnaker/run_template.h"
 #include "core/error.h"
 #include "models/zoo.h"
 
@@ -384,6 +386,67 @@ TEST(SpinnakerExportTest, ConvolutionExportOfTheLiuNetWithMergedPooling) {
   EXPECT_EQ(r.populations[1].tile_w, 24);
   EXPECT_EQ(r.populations[1].tile_h, 2);
   EXPECT_EQ(r.populations[1].cores, 6 * 12);
+}
+
+
+// ---- run.py: a real Python file (backends/spinnaker/run_template.py), embedded at build time, linted --------
+
+const fs::path kRunTemplate = fs::path(SPIKEFORGE_SOURCE_DIR) / "backends/spinnaker/run_template.py";
+
+// The template, and the run.py an export writes from it (its constants set), in a fresh folder.
+fs::path write_run_py_files() {
+  const fs::path dir = fs::temp_directory_path() / ("spikeforge_runpy_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "run.py") << spinnaker::run_py(123, 64);
+  return dir;
+}
+
+// Runs `command` through the shell; its output in *log.
+int run_logged(const std::string& command, const fs::path& dir, std::string* log) {
+  const std::string out = (dir / "command.log").string();
+  const int rc = std::system((command + " > " + out + " 2>&1").c_str());
+  *log = read_all(out);
+  return rc;
+}
+
+TEST(SpinnakerRunPyTest, IsTheTemplateWithTheExportsConstants) {
+  std::string expected = read_all(kRunTemplate.string());
+  ASSERT_FALSE(expected.empty()) << kRunTemplate;
+  EXPECT_EQ(std::string(spinnaker::run_template()), expected) << "the embedded text is not the file";
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"\nSTEPS = 1000\n", "\nSTEPS = 123\n"},
+                                 {"\nNEURONS_PER_CORE = 256\n", "\nNEURONS_PER_CORE = 64\n"}}) {
+    const size_t p = expected.find(from);
+    ASSERT_NE(p, std::string::npos) << from;
+    expected.replace(p, from.size(), to);
+  }
+  EXPECT_EQ(spinnaker::run_py(123, 64), expected);
+}
+
+TEST(SpinnakerRunPyTest, CompilesWithPyCompile) {
+  if (std::system("/usr/bin/python3 -c pass >/dev/null 2>&1") != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  const fs::path dir = write_run_py_files();
+  for (const fs::path& file : {kRunTemplate, dir / "run.py"}) {
+    std::string log;
+    // The byte code goes to the temp folder, not next to the template.
+    const int rc = run_logged("PYTHONPYCACHEPREFIX=" + (dir / "pycache").string() + " /usr/bin/python3 -m py_compile " +
+                                  file.string(),
+                              dir, &log);
+    EXPECT_EQ(rc, 0) << file << "\n" << log;
+  }
+  fs::remove_all(dir);
+}
+
+TEST(SpinnakerRunPyTest, IsPyflakesClean) {
+  if (std::system("/usr/bin/python3 -m pyflakes --version >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "pyflakes is not installed for /usr/bin/python3 (Debian: apt install python3-pyflakes)";
+  const fs::path dir = write_run_py_files();
+  for (const fs::path& file : {kRunTemplate, dir / "run.py"}) {
+    std::string log;
+    EXPECT_EQ(run_logged("/usr/bin/python3 -m pyflakes " + file.string(), dir, &log), 0) << file << "\n" << log;
+    EXPECT_EQ(log, "") << file;
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

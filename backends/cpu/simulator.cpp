@@ -306,8 +306,8 @@ class DenseEngine {
         case LayerKind::avgpool:
           x = g->apply(sl.name, make_op("avgpool2d", {{"kernel", sl.kernel}}), {x});
           break;
-        case LayerKind::depthwise_conv:
-          fail_input("--propagation dense", "layer '" + sl.name + "': no dense depthwise kernel; use event");
+        default:  // the layers without a dense kernel are refused before any engine is built (check_run)
+          fail_internal("dense propagation: layer '" + sl.name + "' has no dense kernel");
       }
       // avgpool computes the mean; the layer's weight per input may differ (Liu: 0.25 nA for any window).
       scale_.push_back(sl.kind == LayerKind::avgpool ? sl.pool_weight * sl.kernel * sl.kernel : 1.0f);
@@ -375,9 +375,8 @@ class DenseEngine {
   std::vector<ImageInput> inputs_data_;
 };
 
-}  // namespace
-
-SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, const SimOptions& opts) {
+// Refusals before any work: BadInput naming the flag.
+void check_run(const snn::Network& net, const Dataset& data, const SimOptions& opts) {
   snn::validate(net);
   if (opts.steps <= 0) fail_input("--steps", "must be > 0");
   if (data.sample_shape() != net.input_shape)
@@ -387,18 +386,6 @@ SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, c
     fail_input("--images", std::to_string(opts.images) + " requested, the " + data.name + " set has " +
                                std::to_string(data.size()));
   if (opts.probe_layer >= static_cast<int>(net.layers.size())) fail_internal("probe layer out of range");
-  const auto start = std::chrono::steady_clock::now();
-
-  Context cx{net, data, opts, {}, 0, 0, 0, 0, 0, 1.0f};
-  for (size_t l = 0; l < net.layers.size(); ++l) cx.plans.emplace_back(net, net.layers[l], l == 0);
-  cx.last = opts.probe_layer >= 0 ? opts.probe_layer : static_cast<int>(net.layers.size()) - 1;
-  cx.n_input = numel(net.input_shape);
-  cx.ic = static_cast<int>(net.input_shape[0]), cx.ih = static_cast<int>(net.input_shape[1]),
-  cx.iw = static_cast<int>(net.input_shape[2]);
-  // Analog input: IF layers get the pixel value per step (Rueckauer 2017: the normalised unit is one spike
-  // per step); LIF gets the mean synaptic drive of the Poisson train at max_rate, so the same weights hold.
-  cx.current_scale = net.neuron == snn::NeuronModel::lif ? static_cast<float>(net.input.max_rate_hz * net.dt_ms / 1000.0)
-                                                         : 1.0f;
   if (opts.propagation == Propagation::dense) {
     if (net.input.kind == snn::InputEncoding::current)
       fail_input("--propagation dense", "current input is simulated by the event kernel only");
@@ -406,18 +393,37 @@ SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, c
       if (l.kind == snn::LayerKind::depthwise_conv)
         fail_input("--propagation dense", "layer '" + l.name + "': no dense depthwise kernel; use event");
   }
+}
 
-  const int64_t images = opts.images > 0 ? opts.images : data.size();
-  if (images == 0) fail_input(data.name, "no images to simulate");
+void prepare_context(Context& cx) {
+  const snn::Network& net = cx.net;
+  for (size_t l = 0; l < net.layers.size(); ++l) cx.plans.emplace_back(net, net.layers[l], l == 0);
+  cx.last = cx.opts.probe_layer >= 0 ? cx.opts.probe_layer : static_cast<int>(net.layers.size()) - 1;
+  cx.n_input = numel(net.input_shape);
+  cx.ic = static_cast<int>(net.input_shape[0]), cx.ih = static_cast<int>(net.input_shape[1]),
+  cx.iw = static_cast<int>(net.input_shape[2]);
+  // Analog input: IF layers get the pixel value per step (Rueckauer 2017: the normalised unit is one spike
+  // per step); LIF gets the mean synaptic drive of the Poisson train at max_rate, so the same weights hold.
+  cx.current_scale = net.neuron == snn::NeuronModel::lif ? static_cast<float>(net.input.max_rate_hz * net.dt_ms / 1000.0)
+                                                         : 1.0f;
+}
+
+SimResult empty_result(const Context& cx, int64_t images) {
   SimResult r;
-  r.steps = opts.steps;
+  r.steps = cx.opts.steps;
   r.images = images;
-  r.correct.assign(opts.steps, 0);
+  r.correct.assign(cx.opts.steps, 0);
   r.predicted.assign(images, -1);
-  r.labels.assign(data.labels.begin(), data.labels.begin() + images);
-  const int64_t classes = net.layers.back().neurons();
+  r.labels.assign(cx.data.labels.begin(), cx.data.labels.begin() + images);
+  const int64_t classes = cx.net.layers.back().neurons();
   r.output_counts.assign(images * classes, 0);
+  return r;
+}
 
+// Simulates images [0, images) over OpenMP threads, one image (event) or one batch (dense) at a time; each
+// thread fills its own tally and its images' rows of `r`.
+std::vector<Tally> run_images(const Context& cx, int64_t images, SimResult& r) {
+  const SimOptions& opts = cx.opts;
   const int64_t chunk = opts.propagation == Propagation::dense ? std::max<int64_t>(1, opts.batch) : 1;
   const int64_t chunks = (images + chunk - 1) / chunk;
   const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), chunks)));
@@ -448,17 +454,23 @@ SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, c
     }
   }
   if (failure) std::rethrow_exception(failure);
+  return tallies;
+}
 
+// The threads' tallies summed in a fixed order: accuracy over time, the probe's maxima, and per-layer spike
+// statistics.
+void merge_tallies(const Context& cx, const std::vector<Tally>& tallies, int64_t images, SimResult& r) {
+  const SimOptions& opts = cx.opts;
   for (const Tally& t : tallies) {
     for (int s = 0; s < opts.steps; ++s) r.correct[s] += t.correct[s];
     if (r.probe_max_input.empty()) r.probe_max_input.assign(t.probe_max.size(), 0.0f);
     for (size_t c = 0; c < t.probe_max.size(); ++c) r.probe_max_input[c] = std::max(r.probe_max_input[c], t.probe_max[c]);
   }
-  const double duration_s = opts.steps * net.dt_ms / 1000.0;
+  const double duration_s = opts.steps * cx.net.dt_ms / 1000.0;
   for (int l = 0; l <= cx.last; ++l) {
     const LayerPlan& p = cx.plans[l];
     LayerStats s;
-    s.name = net.layers[l].name;
+    s.name = cx.net.layers[l].name;
     s.neurons = p.neurons;
     std::vector<int64_t> per_neuron(p.neurons, 0);
     for (const Tally& t : tallies)
@@ -477,16 +489,44 @@ SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, c
     const int64_t source = l == 0 ? input_spikes : r.layers[l - 1].spikes;
     r.layers[l].synaptic_events = static_cast<int64_t>(static_cast<double>(source) * cx.plans[l].fanout);
   }
-  if (opts.record_input && net.input.kind != snn::InputEncoding::current) {
-    // Regenerated from the same per-image streams the simulation used (cheap next to simulating).
-    InputTrains trains;
-    for (int64_t i = 0; i < images; ++i) {
-      Rng rng(image_stream_seed(opts.seed, i));
-      trains.generate(data.images.data() + i * cx.n_input, cx.n_input, net.input, net.dt_ms, opts.steps, rng);
-      for (int t = 0; t < opts.steps; ++t)
-        for (int32_t px : trains.at(t)) r.input_spikes.push_back({static_cast<int32_t>(i), px, t});
-    }
+}
+
+// Every input spike of images [0, images), regenerated from the same per-image streams the simulation used
+// (cheap next to simulating).
+void record_input_spikes(const Context& cx, int64_t images, SimResult& r) {
+  const snn::Network& net = cx.net;
+  InputTrains trains;
+  for (int64_t i = 0; i < images; ++i) {
+    Rng rng(image_stream_seed(cx.opts.seed, i));
+    trains.generate(cx.data.images.data() + i * cx.n_input, cx.n_input, net.input, net.dt_ms, cx.opts.steps, rng);
+    for (int t = 0; t < cx.opts.steps; ++t)
+      for (int32_t px : trains.at(t)) r.input_spikes.push_back({static_cast<int32_t>(i), px, t});
   }
+}
+
+}  // namespace
+
+Capabilities CpuSimulator::capabilities() const {
+  Capabilities c;
+  c.simulates = true;
+  c.neurons = {snn::NeuronModel::if_reset_zero, snn::NeuronModel::if_subtract, snn::NeuronModel::lif};
+  c.inputs = {snn::InputEncoding::poisson, snn::InputEncoding::current, snn::InputEncoding::regular};
+  c.resets = {ResetMode::to_value, ResetMode::subtract};
+  c.propagations = {Propagation::event, Propagation::dense};
+  c.options = {"--propagation", "--batch", "--record-input", "--export-exact"};
+  return c;
+}
+
+SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, const SimOptions& opts) {
+  check_run(net, data, opts);
+  const auto start = std::chrono::steady_clock::now();
+  Context cx{net, data, opts, {}, 0, 0, 0, 0, 0, 1.0f};
+  prepare_context(cx);
+  const int64_t images = opts.images > 0 ? opts.images : data.size();
+  if (images == 0) fail_input(data.name, "no images to simulate");
+  SimResult r = empty_result(cx, images);
+  merge_tallies(cx, run_images(cx, images, r), images, r);
+  if (opts.record_input && net.input.kind != snn::InputEncoding::current) record_input_spikes(cx, images, r);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }

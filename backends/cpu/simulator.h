@@ -13,7 +13,7 @@ namespace sf::cpu {
 class CpuSimulator final : public Backend {
  public:
   std::string name() const override { return "cpu"; }
-  bool simulates() const override { return true; }
+  Capabilities capabilities() const override;
   SimResult simulate(const snn::Network& net, const Dataset& data, const SimOptions& opts) override;
 };
 

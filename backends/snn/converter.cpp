@@ -261,10 +261,7 @@ double max_positive_weight(const Layer& l) {
   return m;
 }
 
-}  // namespace
-
-Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOptions& opts, Backend* calibrator,
-                   const std::string& source) {
+void check_options(const Model& model, const Dataset& norm_data, const ConvertOptions& opts) {
   if (!(opts.dt_ms > 0)) fail_input("--dt", "must be > 0");
   if (!(opts.input.max_rate_hz > 0) || opts.input.max_rate_hz * opts.dt_ms > 1000.0)
     fail_input("--max-rate", "must be > 0 and at most one spike per step (1000 / dt Hz)");
@@ -274,31 +271,38 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
   if (norm_data.images.defined() && norm_data.sample_shape() != model.input_shape())
     fail_input("normalisation data", "images are " + sf::to_string(norm_data.sample_shape()) + ", the model reads " +
                                          sf::to_string(model.input_shape()));
-  Conversion c;
-  const bool lif = opts.neuron == NeuronModel::lif;
-  const bool spiking_pools = opts.pools == PoolMode::spiking || (opts.pools == PoolMode::automatic && lif);
-  std::vector<Stage> stages = find_stages(model, spiking_pools, opts.softplus_offset, c.notes);
+}
 
-  Network& net = c.net;
+bool is_lif(const ConvertOptions& opts) { return opts.neuron == NeuronModel::lif; }
+// Liu's LIF mapping: trained weights as nA, biases as the nA they were trained as.
+bool is_liu(const ConvertOptions& opts) { return is_lif(opts) && opts.norm == Norm::none; }
+
+// Rate code: a neuron firing every step stands for activation 1, and the input fires at most p_in per step
+// (pixel 1 at max_rate), so every rate is p_in × its activation. A bias, which acts every step, is scaled
+// by p_in to keep its weight against the spikes (current input into IF: p_in = 1, the analog value).
+double input_rate_per_step(const ConvertOptions& opts) {
+  return opts.input.kind == InputEncoding::current && !is_lif(opts) ? 1.0
+                                                                     : opts.input.max_rate_hz * opts.dt_ms / 1000.0;
+}
+
+// The network with the ANN's weights, before normalisation: the activation's PAF scale p is folded into the
+// weights (and a pool population's weight) feeding it, p·ReLU(x) = ReLU(p·x), and biases are scaled by p_in.
+// Not for Liu's mapping, where p = S·τsyn is the LIF neuron's own gain: a rate λ already gives the next layer
+// w·λ·τsyn = w·(p·f).
+Network describe(const Model& model, const std::vector<Stage>& stages, const ConvertOptions& opts,
+                 const std::string& source) {
+  Network net;
   net.input_shape = model.input_shape();
   net.neuron = opts.neuron;
   net.lif = opts.lif;
   net.input = opts.input;
   net.dt_ms = opts.dt_ms;
-  net.delay_steps = lif ? 1 : 0;  // PyNN's minimum delay is one step; IF conversions propagate within the step
+  net.delay_steps = is_lif(opts) ? 1 : 0;  // PyNN's minimum delay is one step; IF conversions propagate within it
   net.v_init = opts.v_init;
   net.source = source;
-  net.conversion = opts.norm == Norm::none && lif ? "liu" : to_string(opts.norm);
-  // Rate code: a neuron firing every step stands for activation 1, and the input fires at most p_in per step
-  // (pixel 1 at max_rate), so every rate is p_in × its activation. A bias, which acts every step, is scaled
-  // by p_in to keep its weight against the spikes (current input into IF: p_in = 1, the analog value).
-  // Liu's LIF mapping keeps trained biases as the nA they were trained as.
-  const bool liu = lif && opts.norm == Norm::none;
-  const double p_in = opts.input.kind == InputEncoding::current && !lif ? 1.0
-                                                                         : opts.input.max_rate_hz * opts.dt_ms / 1000.0;
-  // The activation's PAF scale p is folded into the weights (and a pool population's weight) feeding it:
-  // p·ReLU(x) = ReLU(p·x). Not for Liu's mapping, where p = S·τsyn is the LIF neuron's own gain: a rate λ
-  // already gives the next layer w·λ·τsyn = w·(p·f).
+  net.conversion = is_liu(opts) ? "liu" : to_string(opts.norm);
+  const bool liu = is_liu(opts);
+  const double p_in = input_rate_per_step(opts);
   for (const Stage& s : stages) {
     Layer l = make_layer(s);
     if (s.act_offset != 0) {
@@ -309,97 +313,133 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
     scale_layer(l, p, p * (liu ? 1.0 : p_in));
     net.layers.push_back(std::move(l));
   }
+  return net;
+}
 
-  if (opts.norm == Norm::data || opts.norm == Norm::robust) {
-    if (norm_data.size() == 0) fail_input("--norm", "data/robust normalisation needs the training images");
-    std::vector<std::string> nodes;
-    for (const Stage& s : stages) nodes.push_back(s.node);
-    // Data norm needs only the maxima: percentile 100 keeps no more than two values per layer.
-    const std::vector<ActivationSummary> acts = summarise_layer_outputs(
-        model, norm_data, opts.norm_images, nodes, opts.norm == Norm::robust ? opts.percentile : 100.0);
-    double prev = 1.0;  // inputs are pixels in [0, 1]
-    for (size_t k = 0; k < stages.size(); ++k) {
-      Layer& l = net.layers[k];
-      const double max_act = acts[k].max();
-      double lambda;
-      if (l.kind == LayerKind::avgpool) {
-        lambda = prev;  // an average of rates in [0, 1] stays in [0, 1]: keep 1/k² weights
-      } else if (opts.norm == Norm::data) {
-        lambda = std::max(max_act, max_positive_weight(l));
-      } else {
-        lambda = acts[k].percentile();
-      }
-      if (!(lambda > 0)) {
-        c.notes.push_back(l.name + ": no positive activation on the normalisation data; λ left at 1");
-        lambda = 1.0;
-      }
-      scale_layer(l, prev / lambda, 1.0 / lambda);
-      c.scales.push_back({l.name, lambda, max_act});
-      prev = lambda;
+std::vector<std::string> stage_nodes(const std::vector<Stage>& stages) {
+  std::vector<std::string> nodes;
+  for (const Stage& s : stages) nodes.push_back(s.node);
+  return nodes;
+}
+
+// data (Diehl 2015: λ_l = max(max activation, max weight)) and robust (Rueckauer 2017: λ_l = p-th percentile of
+// the positive activations): w_l scaled by λ_(l−1)/λ_l, b_l by 1/λ_l.
+void normalise_by_activations(Conversion& c, const std::vector<Stage>& stages, const Model& model,
+                              const Dataset& norm_data, const ConvertOptions& opts) {
+  if (norm_data.size() == 0) fail_input("--norm", "data/robust normalisation needs the training images");
+  // Data norm needs only the maxima: percentile 100 keeps no more than two values per layer.
+  const std::vector<ActivationSummary> acts = summarise_layer_outputs(
+      model, norm_data, opts.norm_images, stage_nodes(stages), opts.norm == Norm::robust ? opts.percentile : 100.0);
+  double prev = 1.0;  // inputs are pixels in [0, 1]
+  for (size_t k = 0; k < stages.size(); ++k) {
+    Layer& l = c.net.layers[k];
+    const double max_act = acts[k].max();
+    double lambda;
+    if (l.kind == LayerKind::avgpool) {
+      lambda = prev;  // an average of rates in [0, 1] stays in [0, 1]: keep 1/k² weights
+    } else if (opts.norm == Norm::data) {
+      lambda = std::max(max_act, max_positive_weight(l));
+    } else {
+      lambda = acts[k].percentile();
     }
-  } else if (opts.norm == Norm::spike) {
-    if (!calibrator || !calibrator->simulates()) fail_internal("spike normalisation needs a simulator");
-    if (norm_data.size() == 0) fail_input("--norm", "spike normalisation needs the training images");
-    // Thresholds are found in IF units, whatever the target neuron, then mapped like data/robust.
-    Network probe = net;
-    for (Layer& l : probe.layers) {  // own copies: tensors share storage
-      if (l.weight.defined()) l.weight = l.weight.clone();
-      if (l.bias.defined()) l.bias = l.bias.clone();
+    if (!(lambda > 0)) {
+      c.notes.push_back(l.name + ": no positive activation on the normalisation data; λ left at 1");
+      lambda = 1.0;
     }
-    if (lif) probe.neuron = NeuronModel::if_subtract, probe.delay_steps = 0;
-    SimOptions so;
-    so.steps = opts.spike_norm_steps > 0 ? opts.spike_norm_steps : static_cast<int>(std::lround(1000.0 / opts.dt_ms));
-    so.images = std::min(opts.spike_norm_images, norm_data.size());
-    so.seed = opts.seed;
-    // Spikes carry no scale: a layer's rate per unit of ANN activation, ρ, is whatever the thresholds below it
-    // made it (p_in for the input). A bias must act at that same scale to keep its weight against the spikes,
-    // so layer k's bias is rescaled from p_in to ρ_(k−1), measured in the same run that finds layer k's
-    // largest input (recorded per channel without the bias, so the rescaled bias can be added afterwards).
-    std::vector<std::string> nodes;
-    for (const Stage& s : stages) nodes.push_back(s.node);
-    const std::vector<ActivationSummary> acts = summarise_layer_outputs(model, norm_data, so.images, nodes, 100.0);
-    for (size_t k = 0; k < probe.layers.size(); ++k) {
-      so.probe_layer = static_cast<int>(k);
-      const SimResult run = calibrator->simulate(probe, norm_data, so);
-      Layer& l = net.layers[k];
-      if (k > 0 && l.bias.defined()) {
-        const LayerStats& below = run.layers.at(k - 1);
-        const double mean_act = acts[k - 1].mean();
-        const double rho = static_cast<double>(below.spikes) /
-                           (static_cast<double>(below.neurons) * static_cast<double>(so.images) * so.steps);
-        if (mean_act > 0 && rho > 0) {
-          scale_layer(probe.layers[k], 1.0, rho / (mean_act * p_in));
-          scale_layer(l, 1.0, rho / (mean_act * p_in));
-        }
-      }
-      double theta = 0;
-      for (size_t ch = 0; ch < run.probe_max_input.size(); ++ch)
-        theta = std::max(theta, run.probe_max_input[ch] + (l.bias.defined() ? static_cast<double>(l.bias[ch]) : 0.0));
-      const double t = theta > 0 ? theta : 1.0;
-      if (!(theta > 0)) c.notes.push_back(l.name + ": received no input while calibrating; θ = 1");
-      scale_layer(probe.layers[k], 1.0 / t, 1.0 / t);
-      scale_layer(l, 1.0 / t, 1.0 / t);
-      c.scales.push_back({l.name, t, 0.0});
-    }
+    scale_layer(l, prev / lambda, 1.0 / lambda);
+    c.scales.push_back({l.name, lambda, max_act});
+    prev = lambda;
   }
-  if (lif && !liu) {
-    // Unit weight → g nA into the synapse, chosen so that the largest normalised input (unit-weight spikes at
-    // the input's top rate p_in per step) drives the neuron at that same top rate: the steady current
-    // I = g·p_in/(1 − P11) must give an inter-spike interval 1/max_rate = τ_ref + τm·ln(I·R / (I·R − Δ)),
-    // R = τm/cm, Δ = v_thresh − v_reset. Below Δ/R the LIF is silent (the leak's dead zone; Liu trains for
-    // it, normalised ReLU nets lose what lies there). A bias b (per-step units) becomes the direct current
-    // that moves the membrane as much per step as b·g injected into the synapse every step: b·g/(1 − P11)
-    // of synaptic current acts through P21, a direct current through P20 (neurons.h).
-    const LifParams& lp = opts.lif;
-    const double h = opts.dt_ms, R = lp.tau_m / lp.cm, delta = lp.v_thresh - lp.v_reset;
-    const double isi = 1000.0 / opts.input.max_rate_hz - lp.tau_refrac;
-    if (!(isi > 0)) fail_input("--max-rate", "the top rate must leave time after the refractory period");
-    const double i_max = delta / (R * (1.0 - std::exp(-isi / lp.tau_m)));
-    const LifPropagators prop(lp, h);
-    const double g = i_max * (1.0 - prop.p11) / p_in;
-    for (Layer& l : net.layers) scale_layer(l, g, g * prop.p21 / (prop.p20 * (1.0 - prop.p11)));
+}
+
+// The network spike-norm simulates: its own tensors (they share storage), and IF-subtract in place of LIF
+// (thresholds are found in IF units, whatever the target neuron, then mapped like data/robust).
+Network calibration_copy(const Network& net) {
+  Network probe = net;
+  for (Layer& l : probe.layers) {
+    if (l.weight.defined()) l.weight = l.weight.clone();
+    if (l.bias.defined()) l.bias = l.bias.clone();
   }
-  validate(net);
+  if (probe.neuron == NeuronModel::lif) probe.neuron = NeuronModel::if_subtract, probe.delay_steps = 0;
+  return probe;
+}
+
+// Spike-norm (Sengupta 2019): layer by layer, the threshold is the largest input a neuron of the layer receives
+// in a step while simulating. Spikes carry no scale: a layer's rate per unit of ANN activation, ρ, is whatever
+// the thresholds below it made it (p_in for the input). A bias must act at that same scale to keep its weight
+// against the spikes, so layer k's bias is rescaled from p_in to ρ_(k−1), measured in the same run that finds
+// layer k's largest input (recorded per channel without the bias, so the rescaled bias can be added afterwards).
+void normalise_by_spikes(Conversion& c, const std::vector<Stage>& stages, const Model& model,
+                         const Dataset& norm_data, const ConvertOptions& opts, Backend* calibrator) {
+  if (!calibrator || !calibrator->capabilities().simulates) fail_internal("spike normalisation needs a simulator");
+  if (norm_data.size() == 0) fail_input("--norm", "spike normalisation needs the training images");
+  const double p_in = input_rate_per_step(opts);
+  Network probe = calibration_copy(c.net);
+  SimOptions so;
+  so.steps = opts.spike_norm_steps > 0 ? opts.spike_norm_steps : static_cast<int>(std::lround(1000.0 / opts.dt_ms));
+  so.images = std::min(opts.spike_norm_images, norm_data.size());
+  so.seed = opts.seed;
+  const std::vector<ActivationSummary> acts =
+      summarise_layer_outputs(model, norm_data, so.images, stage_nodes(stages), 100.0);
+  for (size_t k = 0; k < probe.layers.size(); ++k) {
+    so.probe_layer = static_cast<int>(k);
+    const SimResult run = calibrator->simulate(probe, norm_data, so);
+    Layer& l = c.net.layers[k];
+    if (k > 0 && l.bias.defined()) {
+      const LayerStats& below = run.layers.at(k - 1);
+      const double mean_act = acts[k - 1].mean();
+      const double rho = static_cast<double>(below.spikes) /
+                         (static_cast<double>(below.neurons) * static_cast<double>(so.images) * so.steps);
+      if (mean_act > 0 && rho > 0) {
+        scale_layer(probe.layers[k], 1.0, rho / (mean_act * p_in));
+        scale_layer(l, 1.0, rho / (mean_act * p_in));
+      }
+    }
+    double theta = 0;
+    for (size_t ch = 0; ch < run.probe_max_input.size(); ++ch)
+      theta = std::max(theta, run.probe_max_input[ch] + (l.bias.defined() ? static_cast<double>(l.bias[ch]) : 0.0));
+    const double t = theta > 0 ? theta : 1.0;
+    if (!(theta > 0)) c.notes.push_back(l.name + ": received no input while calibrating; θ = 1");
+    scale_layer(probe.layers[k], 1.0 / t, 1.0 / t);
+    scale_layer(l, 1.0 / t, 1.0 / t);
+    c.scales.push_back({l.name, t, 0.0});
+  }
+}
+
+// A normalised net into LIF (IF_curr_exp) neurons. Unit weight → g nA into the synapse, chosen so that the
+// largest normalised input (unit-weight spikes at the input's top rate p_in per step) drives the neuron at that
+// same top rate: the steady current I = g·p_in/(1 − P11) must give an inter-spike interval 1/max_rate = τ_ref +
+// τm·ln(I·R / (I·R − Δ)), R = τm/cm, Δ = v_thresh − v_reset. Below Δ/R the LIF is silent (the leak's dead zone;
+// Liu trains for it, normalised ReLU nets lose what lies there). A bias b (per-step units) becomes the direct
+// current that moves the membrane as much per step as b·g injected into the synapse every step: b·g/(1 − P11)
+// of synaptic current acts through P21, a direct current through P20 (neurons.h).
+void map_to_lif_currents(Network& net, const ConvertOptions& opts) {
+  const LifParams& lp = opts.lif;
+  const double h = opts.dt_ms, R = lp.tau_m / lp.cm, delta = lp.v_thresh - lp.v_reset;
+  const double isi = 1000.0 / opts.input.max_rate_hz - lp.tau_refrac;
+  if (!(isi > 0)) fail_input("--max-rate", "the top rate must leave time after the refractory period");
+  const double i_max = delta / (R * (1.0 - std::exp(-isi / lp.tau_m)));
+  const LifPropagators prop(lp, h);
+  const double g = i_max * (1.0 - prop.p11) / input_rate_per_step(opts);
+  for (Layer& l : net.layers) scale_layer(l, g, g * prop.p21 / (prop.p20 * (1.0 - prop.p11)));
+}
+
+}  // namespace
+
+Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOptions& opts, Backend* calibrator,
+                   const std::string& source) {
+  check_options(model, norm_data, opts);
+  Conversion c;
+  const bool spiking_pools =
+      opts.pools == PoolMode::spiking || (opts.pools == PoolMode::automatic && is_lif(opts));
+  const std::vector<Stage> stages = find_stages(model, spiking_pools, opts.softplus_offset, c.notes);
+  c.net = describe(model, stages, opts, source);
+  if (opts.norm == Norm::data || opts.norm == Norm::robust)
+    normalise_by_activations(c, stages, model, norm_data, opts);
+  else if (opts.norm == Norm::spike)
+    normalise_by_spikes(c, stages, model, norm_data, opts, calibrator);
+  if (is_lif(opts) && !is_liu(opts)) map_to_lif_currents(c.net, opts);
+  validate(c.net);
   return c;
 }
 

@@ -22,7 +22,8 @@ enum class NeuronModel {
   lif,            // "lif": current-based LIF with an exponential synapse (PyNN IF_curr_exp)
 };
 
-// PyNN IF_curr_exp parameters, defaults from Liu's thesis (ch. 4: cm 0.25 nF, tau_m 20 ms, v_thresh −50 mV, ...).
+// PyNN IF_curr_exp parameters, defaults from Liu's thesis (Liu 2017, PhD thesis; README.md, "Converting to
+// spiking networks", lists them).
 struct LifParams {
   double cm = 0.25;          // nF
   double tau_m = 20.0;       // ms

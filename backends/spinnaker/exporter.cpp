@@ -335,11 +335,15 @@ void write_connections(const std::string& path, const std::vector<Synapse>& syn,
 
 }  // namespace
 
-void check_export(const std::string& out_dir, bool force, snn::InputEncoding input) {
+void check_folder(const std::string& out_dir, bool force) {
   namespace fs = std::filesystem;
   if (out_dir.empty()) fail_input("--out", "the SpiNNaker backend needs an output folder");
   if (fs::exists(out_dir) && !fs::is_empty(out_dir) && !force)
     fail_input(out_dir, "exists and is not empty; pass --force to write into it");
+}
+
+void check_export(const std::string& out_dir, bool force, snn::InputEncoding input) {
+  check_folder(out_dir, force);
   if (input == snn::InputEncoding::current)
     fail_input("--input", "current input cannot be exported: PyNN inputs are spike sources (use poisson or regular)");
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/backend.h"
 #include "backends/snn/network.h"
 #include "datasets/dataset.h"
 
@@ -13,7 +14,7 @@ namespace sf::spinnaker {
 // How convolution layers reach the board: connection lists (any PyNN backend), or sPyNNaker 7's local-only
 // ConvolutionConnector (one kernel per channel pair instead of one synapse per pixel pair; sPyNNaker only,
 // run.py keeps the lists for every other simulator).
-enum class ConvConnector { list, convolution };
+using ConvConnector = sf::ConvConnector;
 ConvConnector parse_conv_connector(const std::string& s);  // BadInput naming the choices
 
 struct ExportOptions {
@@ -71,8 +72,9 @@ struct Report {
 };
 
 // The refusals that need no network (non-empty folder without force, analog input), for callers that want
-// them before a long conversion; export_project applies them too.
+// them before a long conversion; export_project applies them too. check_folder: the folder alone.
 void check_export(const std::string& out_dir, bool force, snn::InputEncoding input);
+void check_folder(const std::string& out_dir, bool force);
 
 // Writes the project into opts.out_dir and returns the report. BadInput for a non-empty folder without
 // force, a neuron count per core outside 1..256, or a network the board could not run.
