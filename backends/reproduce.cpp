@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "core/json.h"
+#include "train/resume.h"
 #include "train/run.h"
 
 #ifndef SPIKEFORGE_SOURCE_DIR
@@ -149,7 +150,10 @@ ReproduceResult reproduce(const ReproduceOptions& o) {
         std::fflush(stdout);
         std::vector<std::string> sets = {"seed=" + std::to_string(t)};
         if (!o.data_dir.empty()) sets.push_back("dataset.path=" + o.data_dir);
-        const RunResult trained = run_experiment(load_experiment(experiment_path(row.experiment), sets), {dir, nullptr});
+        // A killed trial continues from its checkpoint; a failed one without a checkpoint starts over.
+        const bool unfinished = file_exists(dir + "/" + kResumeCheckpointFile);
+        const RunResult trained = run_experiment(load_experiment(experiment_path(row.experiment), sets),
+                                                 {dir, nullptr, unfinished, !unfinished});
         std::printf("  ANN test accuracy %.4f after %.1f s\n", trained.test.accuracy, trained.train_seconds);
       } else {
         std::printf("%s: reusing %s\n", o.table.c_str(), ckpt.c_str());

@@ -257,8 +257,8 @@ void Trainer::check_input(const Dataset& data) const {
                    " but the model expects " + to_string(model_.input_shape()) + " (channels, height, width)");
 }
 
-std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, TrainObserver* observer,
-                                     int first_epoch) {
+std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, TrainObserver* observer, int first_epoch,
+                                     const FitPosition* from) {
   check_input(train);
   if (val) check_input(*val);
   BatchLoader loader(train, spec_.batch, spec_.shuffle, seed_);
@@ -268,14 +268,16 @@ std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, T
   for (int64_t b = 0; b < loader.batches(); ++b) net(loader.batch_size(b), true);
 
   const int last_epoch = first_epoch + spec_.epochs - 1;
-  for (int epoch = first_epoch; epoch <= last_epoch; ++epoch) {
-    const auto t0 = Clock::now();
+  for (int epoch = from ? from->epoch : first_epoch; epoch <= last_epoch; ++epoch) {
+    const bool resumed = from && epoch == from->epoch;
+    const auto t0 = Clock::now() - std::chrono::duration_cast<Clock::duration>(
+                                       std::chrono::duration<double>(resumed ? from->train_seconds : 0.0));
     loader.start_epoch(epoch);
     optimizer_->set_schedule(std::pow(spec_.step_decay_factor, (epoch - first_epoch) / spec_.step_decay_every));
     if (observer) observer->epoch_begin(epoch, last_epoch, loader.batches());
-    double loss_sum = 0;
-    int64_t correct = 0, seen = 0;
-    for (int64_t b = 0; b < loader.batches(); ++b) {
+    double loss_sum = resumed ? from->loss_sum : 0;
+    int64_t correct = resumed ? from->correct : 0, seen = resumed ? from->seen : 0;
+    for (int64_t b = resumed ? from->batch : 0; b < loader.batches(); ++b) {
       const int64_t n = loader.batch_size(b);
       Net& net = this->net(n, true);
       loss_sum += run_batch(net, loader, b, true, epoch);
@@ -283,8 +285,10 @@ std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, T
       if (spec_.clip_conv_weights > 0) clip_conv_weights();
       correct += this->correct(net);
       seen += n;
-      if (observer)
+      if (observer) {
         observer->batch_end(b + 1, loader.batches(), loss_sum / seen, double(correct) / seen, seen / seconds_since(t0));
+        observer->step_end({epoch, b + 1, loss_sum, correct, seen, seconds_since(t0)});
+      }
     }
     EpochStats s;
     s.epoch = epoch;
