@@ -16,9 +16,10 @@
 #include "core/enum_names.h"
 #include "core/error.h"
 #include "datasets/dataset.h"
-#include "train/progress.h"
-#include "train/run.h"
 #include "models/zoo.h"
+#include "train/progress.h"
+#include "train/resume.h"
+#include "train/run.h"
 
 namespace {
 
@@ -83,7 +84,8 @@ struct Cli {
 
   std::string path;  // the positional: CONFIG.yaml or MODEL.sfm
   std::vector<std::string> sets, lif;
-  std::string out, dataset, data_dir;
+  std::string out, dataset, data_dir, resume;
+  bool force = false;
   int threads = 0;
   int64_t eval_batch = sf::TrainSpec{}.eval_batch;
   int64_t seed = static_cast<int64_t>(sf::SimOptions{}.seed);
@@ -98,10 +100,20 @@ struct Cli {
     train = app.add_subcommand("train",
                                "train an experiment; writes DIR (default runs/<name>/): config.yaml, history.csv, "
                                "summary.json, model.sfm");
-    train->add_option("CONFIG.yaml", path, "experiment file")->required();
+    auto* config = train->add_option("CONFIG.yaml", path, "experiment file");
     add_sets(train);
     train->add_option("--out", out, "output folder (default runs/<name>/)")->type_name("DIR");
     add_threads(train);
+    auto* resume_opt = train
+                           ->add_option("--resume", resume,
+                                        "continue the killed or failed run in DIR from its checkpoint.sfm, with "
+                                        "DIR/config.yaml (no CONFIG, --set, --out, --threads)")
+                           ->type_name("DIR");
+    train->add_flag("--force", force, "start over in a folder that holds a completed, failed or unfinished run");
+    config->excludes(resume_opt);
+    train->footer(
+        "one of CONFIG.yaml and --resume DIR is required; a checkpoint.sfm is written every epoch and every "
+        "train.checkpoint_every steps");
 
     evaluate = app.add_subcommand("evaluate", "test accuracy and loss of a checkpoint");
     evaluate->add_option("MODEL.sfm", path, "checkpoint")->required();
@@ -262,13 +274,22 @@ struct Cli {
   }
 
   int cmd_train() {
+    const bool resuming = train->count("--resume") > 0;
+    if (resuming) {
+      // The run continues exactly as it started: its own config, folder and thread count.
+      for (const char* f : {"--set", "--out", "--threads", "--force"})
+        if (train->count(f)) sf::fail_input(f, "does not combine with --resume (the run keeps DIR/config.yaml)");
+    } else if (path.empty()) {
+      sf::fail_input("train", "CONFIG.yaml or --resume DIR is required");
+    }
     if (threads > 0) sets.push_back("threads=" + std::to_string(threads));
-    const sf::Experiment e = sf::load_experiment(path, sets);
+    const sf::Experiment e = resuming ? sf::resume_experiment(resume) : sf::load_experiment(path, sets);
+    if (resuming) out = resume;
     const bool tty = ::isatty(STDOUT_FILENO);
     sf::ConsoleProgress progress(stdout, tty);
-    std::printf("training %s (%s, %s, %d epochs, batch %d) from %s\n", e.name.c_str(), e.model.arch.c_str(),
-                e.model.activation.c_str(), e.train.epochs, e.train.batch, e.source.c_str());
-    const sf::RunResult r = sf::run_experiment(e, {out, &progress});
+    std::printf("%s %s (%s, %s, %d epochs, batch %d) from %s\n", resuming ? "resuming" : "training", e.name.c_str(),
+                e.model.arch.c_str(), e.model.activation.c_str(), e.train.epochs, e.train.batch, e.source.c_str());
+    const sf::RunResult r = sf::run_experiment(e, {out, &progress, resuming, force});
     std::printf(
         "test_accuracy=%.4f test_loss=%.6f train_seconds=%.2f parameters=%lld\nwrote "
         "%s/{config.yaml,history.csv,summary.json,model.sfm}\n",

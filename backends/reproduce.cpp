@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "core/json.h"
+#include "train/resume.h"
 #include "train/run.h"
 
 #ifndef SPIKEFORGE_SOURCE_DIR
@@ -140,9 +141,9 @@ std::vector<Row> tensor_genn_rows(const ReproduceOptions&) {
   c.convert.neuron = snn::NeuronModel::if_reset_zero;
   c.convert.input = {snn::InputEncoding::poisson, 1000.0};
   c.sim.steps = 350;
-  return {{"data-norm IF, large Liu net (16c5-64c5)", "mnist_large_relu", 0.989, 0.980, "best of 96.6–98.0, 500 images",
-           c},
-          {"data-norm IF, small Liu net (6c5-12c5)", "mnist_relu", 0.989, 0.980, "best of 96.6–98.0, 500 images", c}};
+  return {
+      {"data-norm IF, large Liu net (16c5-64c5)", "mnist_large_relu", 0.989, 0.980, "best of 96.6–98.0, 500 images", c},
+      {"data-norm IF, small Liu net (6c5-12c5)", "mnist_relu", 0.989, 0.980, "best of 96.6–98.0, 500 images", c}};
 }
 
 const std::vector<Table>& tables() {
@@ -195,7 +196,10 @@ std::string train_or_reuse(const ReproduceOptions& o, const Row& row, int trial,
   std::fflush(stdout);
   std::vector<std::string> sets = {"seed=" + std::to_string(trial)};
   if (!o.data_dir.empty()) sets.push_back("dataset.path=" + o.data_dir);
-  const RunResult trained = run_experiment(load_experiment(experiment_path(row.experiment), sets), {dir, nullptr});
+  // A killed trial continues from its checkpoint; a failed one without a checkpoint starts over.
+  const bool unfinished = file_exists(dir + "/" + kResumeCheckpointFile);
+  const RunResult trained =
+      run_experiment(load_experiment(experiment_path(row.experiment), sets), {dir, nullptr, unfinished, !unfinished});
   std::printf("  ANN test accuracy %.4f after %.1f s\n", trained.test.accuracy, trained.train_seconds);
   return ckpt;
 }
@@ -235,8 +239,7 @@ void run_trial(const ReproduceOptions& o, const Row& row, int trial, const std::
   m.snn100.push_back(at_ms(100));
   m.snn400.push_back(at_ms(400));
   std::printf("  %s seed %d: ANN %.4f, SNN %.4f at %d steps (%lld images, %.1f s)\n", row.name.c_str(), trial,
-              cr.ann_accuracy, cr.sim.accuracy_at(steps), steps, static_cast<long long>(cr.sim.images),
-              cr.sim.seconds);
+              cr.ann_accuracy, cr.sim.accuracy_at(steps), steps, static_cast<long long>(cr.sim.images), cr.sim.seconds);
   std::fflush(stdout);
   runs.push_back({{"row", row.name},
                   {"experiment", row.experiment},
@@ -271,8 +274,8 @@ std::string render(const Table& table, const std::vector<Row>& rows, const std::
   }
   const int64_t images = o.images > 0 ? o.images : 10000;
   md += '\n';
-  md += std::to_string(o.trials) + " trial(s) (seeds 1.." + std::to_string(o.trials) + "), " +
-        std::to_string(images) + " test images per conversion; accuracies in %, mean ± sample sd";
+  md += std::to_string(o.trials) + " trial(s) (seeds 1.." + std::to_string(o.trials) + "), " + std::to_string(images) +
+        " test images per conversion; accuracies in %, mean ± sample sd";
   if (o.dt_ms > 0) md += "; dt " + std::to_string(o.dt_ms).substr(0, 5) + " ms";
   for (const auto& kv : o.lif) md += "; " + kv;
   md += ".\n";

@@ -50,6 +50,24 @@ class Rng {
     return Rng(stream_seed(seed, purpose, epoch, index, sub));
   }
 
+  // The generator's whole position (xoshiro words and the polar method's spare normal), so a sequential
+  // stream (the noisy-SGD noise) can be saved in a resume checkpoint and continued exactly.
+  struct State {
+    uint64_t words[4] = {};
+    bool has_spare = false;
+    double spare = 0.0;
+    bool operator==(const State&) const = default;
+  };
+  State state() const {
+    State st{{s_[0], s_[1], s_[2], s_[3]}, has_spare_, spare_};
+    return st;
+  }
+  void set_state(const State& st) {
+    for (int i = 0; i < 4; ++i) s_[i] = st.words[i];
+    has_spare_ = st.has_spare;
+    spare_ = st.spare;
+  }
+
   void reseed(uint64_t seed) {
     for (auto& s : s_) {
       seed += 0x9e3779b97f4a7c15ULL;

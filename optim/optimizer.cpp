@@ -19,6 +19,52 @@ void Optimizer::step(const std::vector<Parameter*>& params) {
   ++iterations_;
 }
 
+OptimizerState Optimizer::export_state() const {
+  OptimizerState s;
+  s.iterations = iterations_;
+  s.schedule = schedule_;
+  if (!state_[0].empty())
+    for (int w = 0; w < state_count(); ++w) {
+      s.slots.emplace_back();
+      for (const Tensor& t : state_[w]) s.slots.back().push_back(t.to(Device::cpu).clone());
+    }
+  if (const Rng* rng = const_cast<Optimizer*>(this)->noise_rng()) {
+    s.has_rng = true;
+    s.rng = rng->state();
+  }
+  return s;
+}
+
+void Optimizer::import_state(const OptimizerState& s, const std::vector<Parameter*>& params, const std::string& where) {
+  if (s.iterations < 0) fail_input(where, "optimizer iteration count " + std::to_string(s.iterations) + " < 0");
+  if (!s.slots.empty() && static_cast<int>(s.slots.size()) != state_count())
+    fail_input(where, "optimizer state has " + std::to_string(s.slots.size()) + " slots per parameter, this " +
+                          spec_.type + " optimizer keeps " + std::to_string(state_count()));
+  std::vector<Tensor> slots[2];
+  for (size_t w = 0; w < s.slots.size(); ++w) {
+    if (s.slots[w].size() != params.size())
+      fail_input(where, "optimizer state is for " + std::to_string(s.slots[w].size()) + " parameters, the model has " +
+                            std::to_string(params.size()));
+    for (size_t k = 0; k < params.size(); ++k) {
+      const Tensor& t = s.slots[w][k];
+      if (!t.defined() || t.shape() != params[k]->value.shape())
+        fail_input(where, "optimizer state " + std::to_string(w) + " of parameter " + std::to_string(k) +
+                              " has shape " + (t.defined() ? to_string(t.shape()) : std::string("(none)")) +
+                              ", the parameter " + to_string(params[k]->value.shape()));
+      slots[w].push_back(t.to(params[k]->value.device()).clone());
+    }
+  }
+  Rng* rng = noise_rng();
+  if (s.has_rng != (rng != nullptr))
+    fail_input(where, std::string("optimizer state ") + (s.has_rng ? "has" : "lacks") +
+                          " a gradient-noise generator, which this " + spec_.type + " optimizer " +
+                          (rng ? "needs" : "does not have"));
+  iterations_ = s.iterations;
+  schedule_ = s.schedule;
+  for (int w = 0; w < 2; ++w) state_[w] = std::move(slots[w]);
+  if (rng) rng->set_state(s.rng);
+}
+
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec, uint64_t seed) {
   if (spec.type == "sgd") return std::make_unique<Sgd>(spec, seed);
   if (spec.type == "adam") return std::make_unique<Adam>(spec);

@@ -3,6 +3,7 @@
 // (t counted from 0) is lr / (1 + decay · t).
 #pragma once
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/parameter.h"
@@ -10,6 +11,16 @@
 #include "optim/optimizer_spec.h"
 
 namespace sf {
+
+// Everything an optimiser carries from step to step, as host tensors and plain numbers: what a resume
+// checkpoint stores (train/resume.h) so that a continued run takes exactly the steps the first would have.
+struct OptimizerState {
+  int64_t iterations = 0;
+  double schedule = 1.0;
+  std::vector<std::vector<Tensor>> slots;  // [which][parameter]: momentum etc.; empty before the first step
+  bool has_rng = false;                    // Sgd's gradient-noise generator, a sequential stream
+  Rng::State rng;
+};
 
 class Optimizer {
  public:
@@ -21,11 +32,18 @@ class Optimizer {
   void set_schedule(double factor) { schedule_ = factor; }  // epoch-level schedules (step decay)
   void set_lr_scales(std::vector<float> scales) { lr_scales_ = std::move(scales); }  // one per parameter
   int64_t iterations() const { return iterations_; }
+  int slot_count() const { return state_count(); }
+
+  OptimizerState export_state() const;
+  // The inverse, checked against the parameters step() will be given (count and shapes; the slots move to
+  // each parameter's device). Errors are BadInput naming `where`.
+  void import_state(const OptimizerState& s, const std::vector<Parameter*>& params, const std::string& where);
 
  protected:
   // Updates parameter k (value w, gradient g) at rate lr through the device's kernel (optim/kernels.h);
   // iterations_ is the 0-based update count.
   virtual void update(size_t k, Tensor& w, const Tensor& g, float lr) = 0;
+  virtual Rng* noise_rng() { return nullptr; }  // a sequential random stream the optimiser draws from
   // Per-parameter state tensor `which`, on the parameter's device (zero-initialised on the first step).
   Tensor& state(size_t k, int which) { return state_[which][k]; }
 
@@ -48,6 +66,7 @@ class Sgd final : public Optimizer {
  private:
   void update(size_t k, Tensor& w, const Tensor& g, float lr) override;
   int state_count() const override { return 1; }
+  Rng* noise_rng() override { return &rng_; }
   Rng rng_;
 };
 

@@ -1,12 +1,16 @@
 // End-to-end tests of the `spikeforge` command: run the built binary on a tiny synthetic MNIST-format
 // dataset (IDX files written here) and check its output files, exit codes and one-line error messages.
 // SPIKEFORGE_BIN and SPIKEFORGE_SOURCE_DIR come from CMake as string literals.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +24,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/checkpoint.h"
@@ -504,7 +509,8 @@ TEST_F(CliTest, CheckpointFromAnotherArchitectureIsRejected) {
   EXPECT_TRUE(contains(e, "another architecture")) << e;
 }
 
-TEST_F(CliTest, DivergenceExitsThreeNamingOp) {
+// A diverged run exits 3 and leaves a failed summary (no model); the folder is then refused without --force.
+TEST_F(CliTest, DivergenceExitsThreeNamingOpAndLeavesFailedSummary) {
   const std::string out = tmp / "out";
   const CmdResult r = train(tmp, out, {"--set", "train.optimizer.lr=1e30"});
   EXPECT_EQ(r.code, 3) << r.out << r.err;
@@ -512,7 +518,20 @@ TEST_F(CliTest, DivergenceExitsThreeNamingOp) {
   EXPECT_TRUE(contains(e, "NaN") || contains(e, "Inf")) << e;
   EXPECT_TRUE(contains(e, "op '")) << e;
   EXPECT_TRUE(contains(e, "train.optimizer.lr")) << e;  // the hint
-  expect_no_results(out);
+  EXPECT_FALSE(fs::exists(out + "/model.sfm"));
+  EXPECT_TRUE(tmp_files_in(out).empty());
+  const nlohmann::json js = nlohmann::json::parse(read_text(out + "/summary.json"));
+  EXPECT_EQ(js.at("status"), "failed") << js;
+  EXPECT_EQ(js.at("error"), "numeric") << js;
+  EXPECT_EQ(e, "spikeforge: error: " + js.at("reason").get<std::string>());
+
+  const CmdResult again = train(tmp, out);
+  EXPECT_EQ(again.code, 2) << again.out << again.err;
+  const std::string refusal = error_line(again);
+  EXPECT_TRUE(contains(refusal, out) && contains(refusal, "failed") && contains(refusal, "--force")) << refusal;
+  const CmdResult forced = train(tmp, out, {"--force"});
+  ASSERT_EQ(forced.code, 0) << forced.out << forced.err;
+  EXPECT_EQ(nlohmann::json::parse(read_text(out + "/summary.json")).at("status"), "completed");
 }
 
 TEST_F(CliTest, UnknownCommandAndOptionExitTwo) {
@@ -891,6 +910,233 @@ TEST_F(CliTest, ReproduceTrainsConvertsAndReusesCheckpoints) {
   const CmdResult trials = spikeforge(tmp, {"reproduce", "liu2017", "--trials", "0", "--out", tmp / "bad"});
   EXPECT_EQ(trials.code, 2);
   EXPECT_TRUE(contains(error_line(trials), "--trials")) << trials.err;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Resume: checkpoint.sfm, --resume, --force, summary status.
+
+// Starts `spikeforge ARGS...` as a child process (output to files in tmp) and returns its pid.
+pid_t spawn(const TempDir& tmp, const std::vector<std::string>& args) {
+  std::vector<std::string> all = {SPIKEFORGE_BIN};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string out = tmp / "child.stdout", err = tmp / "child.stderr";
+  const pid_t pid = ::fork();
+  if (pid == 0) {  // only async-signal-safe calls until exec
+    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int in = ::open("/dev/null", O_RDONLY);
+    if (o < 0 || e < 0 || in < 0) ::_exit(126);
+    ::dup2(o, 1), ::dup2(e, 2), ::dup2(in, 0);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Waits until `ready()` and then SIGKILLs the child; false (with the child reaped) if it exited first.
+template <class Ready>
+bool kill_when(pid_t pid, Ready ready) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
+    if (ready()) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return false;
+}
+
+size_t history_epochs(const std::string& dir) {
+  const std::string csv = read_text(dir + "/history.csv");
+  const auto n = lines_of(csv).size();
+  return n > 0 ? n - 1 : 0;
+}
+
+// Killed twice (mid-epoch in training, then in the fine-tuning phase) and resumed each time, a run gives the
+// history (but for `seconds`) and the byte-identical model.sfm of the uninterrupted one. The recipe uses
+// every piece of carried state: momentum, Keras decay (iterations), gradient noise (a sequential stream), a
+// step decay schedule and a fine-tuning phase with another activation.
+TEST_F(CliTest, ResumeAfterSigkillMatchesUninterruptedRun) {
+  const auto t0 = std::chrono::steady_clock::now();
+  make_dataset(tmp / "data", 1000, 100);
+  std::vector<std::string> args = {"train", kConfig};
+  const std::vector<std::string> sets = {
+      "train.epochs=2",
+      "train.batch=10",
+      "train.loss=mse",
+      "train.optimizer.lr=0.1",
+      "train.optimizer.decay=1e-4",
+      "train.optimizer.noise_std=0.01",
+      "train.step_decay={factor: 0.5, every: 1}",
+      "train.checkpoint_every=7",
+      "threads=1",
+      "finetune=[{name: nsp, epochs: 2, activation: noisy_softplus, label_shift: 0.01}]",
+      "dataset.path=" + (tmp / "data")};
+  for (const std::string& set : sets) {
+    args.push_back("--set");
+    args.push_back(set);
+  }
+  auto with_out = [&](const std::string& out) {
+    auto a = args;
+    a.push_back("--out");
+    a.push_back(out);
+    return a;
+  };
+  const std::string ref = tmp / "ref", run = tmp / "run";
+  const CmdResult whole = spikeforge(tmp, with_out(ref));
+  ASSERT_EQ(whole.code, 0) << whole.out << whole.err;
+  EXPECT_FALSE(fs::exists(ref + "/checkpoint.sfm")) << "a completed run drops its resume checkpoint";
+  ASSERT_EQ(history_epochs(ref), 4u);
+
+  // Kill 1: just after the first checkpoint (step 7 of epoch 1).
+  ASSERT_TRUE(kill_when(spawn(tmp, with_out(run)), [&] { return fs::exists(run + "/checkpoint.sfm"); }))
+      << "the run ended before it could be killed: " << read_text(tmp / "child.stderr");
+  EXPECT_FALSE(fs::exists(run + "/summary.json")) << "a killed run leaves no summary";
+  const auto position = [&](const char* key) {
+    return YAML::Load(load_checkpoint(run + "/checkpoint.sfm").architecture)["resume"][key].as<int>();
+  };
+  EXPECT_EQ(position("phase"), 0);
+  EXPECT_GT(position("batch"), 0) << "the first resume starts mid-epoch";
+  EXPECT_FALSE(fs::exists(run + "/model.sfm"));
+  // A plain train into it is refused: it holds an unfinished run.
+  const CmdResult refused = spikeforge(tmp, with_out(run));
+  EXPECT_EQ(refused.code, 2) << refused.out << refused.err;
+  EXPECT_TRUE(contains(error_line(refused), "--resume")) << refused.err;
+
+  // Kill 2: in the fine-tuning phase (three epochs in history.csv).
+  ASSERT_TRUE(kill_when(spawn(tmp, {"train", "--resume", run}), [&] { return history_epochs(run) >= 3; }))
+      << "the resumed run ended before it could be killed: " << read_text(tmp / "child.stderr");
+  EXPECT_TRUE(contains(read_text(tmp / "child.stdout"), "resuming")) << read_text(tmp / "child.stdout");
+  EXPECT_EQ(position("phase"), 1) << "the second resume starts in the fine-tuning phase";
+  EXPECT_FALSE(fs::exists(run + "/summary.json"));
+
+  const CmdResult rest = spikeforge(tmp, {"train", "--resume", run});
+  ASSERT_EQ(rest.code, 0) << rest.out << rest.err;
+  EXPECT_EQ(history_without_seconds(read_text(run + "/history.csv")),
+            history_without_seconds(read_text(ref + "/history.csv")));
+  EXPECT_EQ(read_text(run + "/model.sfm"), read_text(ref + "/model.sfm")) << "model.sfm differs after resuming";
+  const nlohmann::json a = nlohmann::json::parse(read_text(run + "/summary.json")),
+                       b = nlohmann::json::parse(read_text(ref + "/summary.json"));
+  EXPECT_EQ(a.at("status"), "completed");
+  for (const char* k : {"test_accuracy", "test_loss", "epochs", "final_lr", "final_loss", "phases"})
+    EXPECT_EQ(a.at(k), b.at(k)) << k;
+  EXPECT_FALSE(fs::exists(run + "/checkpoint.sfm"));
+  EXPECT_TRUE(tmp_files_in(run).empty());
+
+  // A completed run has nothing to resume.
+  const CmdResult done = spikeforge(tmp, {"train", "--resume", run});
+  EXPECT_EQ(done.code, 2) << done.out << done.err;
+  EXPECT_TRUE(contains(error_line(done), run + "/summary.json")) << done.err;
+  std::printf("[ resume ] SIGKILL test took %.1f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+TEST_F(CliTest, CheckpointEveryIsValidatedAndResolved) {
+  CmdResult r = train(tmp, tmp / "neg", {"--set", "train.checkpoint_every=-1"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  std::string e = error_line(r);
+  EXPECT_TRUE(contains(e, "train.checkpoint_every") && contains(e, ">= 0")) << e;
+  r = train(tmp, tmp / "word", {"--set", "train.checkpoint_every=often"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  e = error_line(r);
+  EXPECT_TRUE(contains(e, "train.checkpoint_every") && contains(e, "integer")) << e;
+  EXPECT_FALSE(fs::exists(tmp / "neg"));
+
+  r = train(tmp, tmp / "ok", {"--set", "train.checkpoint_every=3"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(read_text(tmp / "ok/config.yaml"), "checkpoint_every: 3"));
+}
+
+// A run that fails on I/O (its model.sfm cannot be written) keeps its checkpoint and a failed summary; the
+// checkpoint's checks (missing, corrupt, truncated, another experiment) refuse --resume naming the file; once
+// the cause is gone, --resume finishes with the model an uninterrupted run writes.
+TEST_F(CliTest, ResumeChecksItsInputsAndFinishesAFailedRun) {
+  const std::string out = tmp / "run";
+  // Nothing to resume: no config.yaml.
+  CmdResult r = spikeforge(tmp, {"train", "--resume", tmp / "nothing"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_TRUE(contains(error_line(r), tmp / "nothing/config.yaml")) << r.err;
+
+  fs::create_directories(out + "/model.sfm/blocker");
+  r = train(tmp, out);
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_TRUE(contains(error_line(r), out + "/model.sfm")) << r.err;
+  const nlohmann::json js = nlohmann::json::parse(read_text(out + "/summary.json"));
+  EXPECT_EQ(js.at("status"), "failed") << js;
+  EXPECT_TRUE(contains(js.at("reason").get<std::string>(), "model.sfm")) << js;
+  EXPECT_EQ(js.at("resumable"), true) << js;
+  EXPECT_EQ(js.at("epochs"), 2) << js;
+  const std::string ckpt = out + "/checkpoint.sfm";
+  ASSERT_TRUE(fs::is_regular_file(ckpt));
+
+  // A resume checkpoint's model part is an ordinary model: evaluate reads it.
+  r = spikeforge(tmp, {"evaluate", ckpt, "--data-dir", tmp / "data", "--threads", "1"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "(100 images)")) << r.out;
+
+  // --resume keeps the run's own settings.
+  r = spikeforge(tmp, {"train", "--resume", out, "--set", "train.epochs=3"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_TRUE(contains(error_line(r), "--set")) << r.err;
+
+  const std::string bytes = read_text(ckpt);
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x10;
+  write_text(ckpt, flipped);
+  r = spikeforge(tmp, {"train", "--resume", out});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  std::string e = error_line(r);
+  EXPECT_TRUE(contains(e, ckpt) && contains(e, "checksum")) << e;
+  write_text(ckpt, bytes.substr(0, bytes.size() - 10));
+  r = spikeforge(tmp, {"train", "--resume", out});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  e = error_line(r);
+  EXPECT_TRUE(contains(e, ckpt) && contains(e, "truncated")) << e;
+  write_text(ckpt, bytes);
+
+  const std::string config = read_text(out + "/config.yaml");
+  ASSERT_TRUE(contains(config, "lr: 0.2")) << config;
+  write_text(out + "/config.yaml",
+             config.substr(0, config.find("lr: 0.2")) + "lr: 0.3" + config.substr(config.find("lr: 0.2") + 7));
+  r = spikeforge(tmp, {"train", "--resume", out});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  e = error_line(r);
+  EXPECT_TRUE(contains(e, out + "/config.yaml") && contains(e, "another experiment") && contains(e, "lr: 0.29")) << e;
+  write_text(out + "/config.yaml", config);
+
+  fs::remove(ckpt);
+  r = spikeforge(tmp, {"train", "--resume", out});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_TRUE(contains(error_line(r), ckpt)) << r.err;
+  write_text(ckpt, bytes);
+
+  fs::remove_all(out + "/model.sfm");
+  r = spikeforge(tmp, {"train", "--resume", out});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const CmdResult ref = train(tmp, tmp / "ref");
+  ASSERT_EQ(ref.code, 0) << ref.out << ref.err;
+  EXPECT_EQ(read_text(out + "/model.sfm"), read_text(tmp / "ref/model.sfm"));
+  EXPECT_EQ(history_without_seconds(read_text(out + "/history.csv")),
+            history_without_seconds(read_text(tmp / "ref/history.csv")));
+  EXPECT_EQ(nlohmann::json::parse(read_text(out + "/summary.json")).at("status"), "completed");
+
+  // A completed folder is refused without --force, naming it; --force starts over (same seed, same model).
+  r = train(tmp, out);
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  e = error_line(r);
+  EXPECT_TRUE(contains(e, out) && contains(e, "completed") && contains(e, "--force")) << e;
+  r = train(tmp, out, {"--force"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(read_text(out + "/model.sfm"), read_text(tmp / "ref/model.sfm"));
 }
 
 }  // namespace

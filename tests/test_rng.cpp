@@ -97,5 +97,21 @@ TEST(RngStreamTest, EpochOrderFollowsTheShuffleStream) {
   EXPECT_EQ(epoch_order(100, false, 7, 1), expect);
 }
 
+// The saved state (words and the spare normal) continues the stream exactly, also between the polar
+// method's pair of normals.
+TEST(RngStreamTest, StateRoundTripContinuesTheStream) {
+  Rng a = Rng::for_stream(7, Stream::sgd_noise);
+  a.normal();  // leaves a spare
+  const Rng::State st = a.state();
+  EXPECT_TRUE(st.has_spare);
+  std::vector<double> expect, got;
+  for (int i = 0; i < 9; ++i) expect.push_back(a.normal());
+  Rng b(12345);
+  b.set_state(st);
+  EXPECT_EQ(b.state(), st);
+  for (int i = 0; i < 9; ++i) got.push_back(b.normal());
+  EXPECT_EQ(got, expect);
+}
+
 }  // namespace
 }  // namespace sf

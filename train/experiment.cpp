@@ -91,6 +91,9 @@ TrainSpec parse_train(const ConfigNode& c) {
   t.step_decay_every = step.get("every", t.step_decay_every);
   step.check(t.step_decay_every > 0, "every", "must be > 0 epochs");
   t.label_shift = finite_in(c, "label_shift", t.label_shift, 0.0, 0.5, false);
+  t.checkpoint_every = c.get<int64_t>("checkpoint_every", t.checkpoint_every);
+  c.check(t.checkpoint_every >= 0, "checkpoint_every",
+          "must be >= 0 steps (0: checkpoint at epoch ends only), got " + std::to_string(t.checkpoint_every));
   t.optimizer = parse_optimizer(c.child("optimizer"));
   return t;
 }
@@ -247,6 +250,7 @@ std::string to_yaml(const Experiment& e) {
   y << YAML::Key << "step_decay" << YAML::Value << YAML::BeginMap << YAML::Key << "factor" << YAML::Value
     << t.step_decay_factor << YAML::Key << "every" << YAML::Value << t.step_decay_every << YAML::EndMap;
   y << YAML::Key << "label_shift" << YAML::Value << t.label_shift;
+  y << YAML::Key << "checkpoint_every" << YAML::Value << t.checkpoint_every;
   y << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << o.type;
   y << YAML::Key << "lr" << YAML::Value << o.lr << YAML::Key << "decay" << YAML::Value << o.decay;
   if (o.type == "sgd")

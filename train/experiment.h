@@ -30,6 +30,8 @@ struct TrainSpec {
   double step_decay_factor = 1.0;                // Liu: lr × factor every `step_decay_every` epochs
   int step_decay_every = 1;
   double label_shift = 0.0;  // targets t + shift (Liu's NSP fine-tuning: 0.01)
+  // Resume checkpoints (train/resume.h) are written at every epoch end and, when > 0, every this many steps.
+  int64_t checkpoint_every = 0;
   OptimizerSpec optimizer;
 };
 

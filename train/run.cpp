@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "datasets/dataset.h"
 #include "models/zoo.h"
+#include "train/resume.h"
 
 namespace sf {
 
@@ -60,7 +61,8 @@ LoadedModel model_from_architecture(const std::string& text, const std::string& 
 }
 
 LoadedModel load_model(const std::string& path) {
-  const Checkpoint ckpt = load_checkpoint(path);
+  // A resume checkpoint (train/resume.h) holds a model too: evaluate and convert read its model part.
+  const Checkpoint ckpt = model_part(load_checkpoint(path));
   LoadedModel m = model_from_architecture(ckpt.architecture, path);
   m.model.load_state(ckpt, path);
   return m;
@@ -70,6 +72,7 @@ namespace {
 
 std::string summary_json(const Experiment& e, const RunResult& r, double final_lr) {
   Json j = {{"name", e.name},
+            {"status", "completed"},
             {"source", e.source},
             {"test_accuracy", r.test.accuracy},
             {"test_loss", r.test.loss},
@@ -99,12 +102,90 @@ std::string summary_json(const Experiment& e, const RunResult& r, double final_l
   return json_text(j);
 }
 
+std::string failed_summary_json(const Experiment& e, const std::exception& ex, size_t epochs, bool resumable) {
+  const auto* err = dynamic_cast<const Error*>(&ex);
+  const char* kind = !err                                 ? "internal"
+                     : err->kind() == ErrorKind::Numeric  ? "numeric"
+                     : err->kind() == ErrorKind::BadInput ? "input"
+                                                          : "internal";
+  const Json j = {{"name", e.name}, {"status", "failed"},   {"reason", ex.what()},
+                  {"error", kind},  {"source", e.source},   {"epochs", epochs},
+                  {"seed", e.seed}, {"threads", e.threads}, {"resumable", resumable}};
+  return json_text(j);
+}
+
+// One stage of a run: the training, then each fine-tuning phase.
+struct Phase {
+  std::string name, activation;
+  TrainSpec spec;
+};
+
+std::vector<Phase> phases_of(const Experiment& e) {
+  std::vector<Phase> plan = {{"train", e.model.activation, e.train}};
+  for (const PhaseSpec& ph : e.finetune) {
+    TrainSpec spec = e.train;
+    spec.epochs = ph.epochs;
+    spec.label_shift = ph.label_shift;
+    spec.optimizer.lr = ph.lr;
+    plan.push_back({ph.name, ph.activation, spec});
+  }
+  return plan;
+}
+
+// Refreshes history.csv after every epoch (a long run can be watched) and writes the resume checkpoint at
+// every epoch end and every train.checkpoint_every steps; forwards everything to the caller's observer.
+struct RunObserver final : TrainObserver {
+  TrainObserver* inner = nullptr;
+  std::string dir;
+  ResumeState state;  // config, steps, history and finished phases; the rest is filled in per checkpoint
+  // The phase being trained.
+  Trainer* trainer = nullptr;
+  const Model* model = nullptr;
+  std::string architecture;
+  int64_t every = 0, batches = 0;
+
+  void save(const FitPosition& at) {
+    state.at = at;
+    state.optimizer = trainer->optimizer().export_state();
+    save_resume_checkpoint(dir + "/" + kResumeCheckpointFile, architecture, *model, state);
+  }
+  void epoch_begin(int a, int b, int64_t c) override {
+    batches = c;
+    if (inner) inner->epoch_begin(a, b, c);
+  }
+  void batch_end(int64_t a, int64_t b, double c, double d, double f) override {
+    if (inner) inner->batch_end(a, b, c, d, f);
+  }
+  void step_end(const FitPosition& at) override {
+    ++state.steps;
+    // The epoch's last step is followed by its epoch-end checkpoint.
+    if (every > 0 && state.steps % every == 0 && at.batch < batches) save(at);
+    if (inner) inner->step_end(at);
+  }
+  void epoch_end(const EpochStats& s) override {
+    state.history.push_back(s);
+    write_file_atomic(dir + "/history.csv", history_csv(state.history));
+    FitPosition next;
+    next.epoch = s.epoch + 1;
+    save(next);
+    if (inner) inner->epoch_end(s);
+  }
+};
+
 }  // namespace
 
 RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
   set_threads(e.threads);
   RunResult r;
   r.out_dir = opts.out_dir.empty() ? "runs/" + e.name : opts.out_dir;
+  const std::string ckpt_path = r.out_dir + "/" + kResumeCheckpointFile;
+  // Refusals come first, before the data is read.
+  std::optional<LoadedResume> saved;
+  if (opts.resume)
+    saved = open_resume(r.out_dir, e);
+  else
+    prepare_run_folder(r.out_dir, opts.force);
+
   DatasetSplit data = load_dataset(e.data.name, e.data.path);
   Dataset held_out;
   const Dataset* val = nullptr;
@@ -115,63 +196,83 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
     val = &held_out;
   }
 
-  Model model = build_model(e.model, e.seed);
+  const std::vector<Phase> plan = phases_of(e);
+  const size_t start = saved ? static_cast<size_t>(saved->state.phase) : 0;
+  int first_epoch = 1;  // of the phase, in the run's count
+  for (size_t p = 0; p < start; ++p) first_epoch += plan[p].spec.epochs;
+  if (saved && (saved->state.at.epoch < first_epoch || saved->state.at.epoch > first_epoch + plan[start].spec.epochs))
+    fail_input(ckpt_path, "epoch " + std::to_string(saved->state.at.epoch) + " is outside phase '" + plan[start].name +
+                              "' (file is corrupt)");
+
+  Experiment phase_e = e;
+  phase_e.model.activation = plan[start].activation;
+  Model model = build_model(phase_e.model, e.seed);
   r.parameters = model.parameter_count();
+  if (saved) model.load_state(saved->model, ckpt_path);
   make_dirs(r.out_dir);
-  write_file_atomic(r.out_dir + "/config.yaml", to_yaml(e));
+  if (!saved) write_file_atomic(r.out_dir + "/config.yaml", to_yaml(e));
 
-  // history.csv is refreshed after every epoch, so a long run can be watched (atomically each time).
-  struct CsvObserver final : TrainObserver {
-    TrainObserver* inner;
-    std::string path;
-    std::vector<EpochStats> seen;
-    void epoch_begin(int a, int b, int64_t c) override {
-      if (inner) inner->epoch_begin(a, b, c);
-    }
-    void batch_end(int64_t a, int64_t b, double c, double d, double f) override {
-      if (inner) inner->batch_end(a, b, c, d, f);
-    }
-    void epoch_end(const EpochStats& s) override {
-      seen.push_back(s);
-      write_file_atomic(path, history_csv(seen));
-      if (inner) inner->epoch_end(s);
-    }
-  } csv;
-  csv.inner = opts.observer;
-  csv.path = r.out_dir + "/history.csv";
-
-  const Device device = parse_device(e.device);
-  auto trainer = std::make_unique<Trainer>(model, e.train, device, e.seed);
-  const MemorySource train_source(data.train);
-  std::optional<MemorySource> val_source;
-  if (val) val_source.emplace(*val);
-  const Pipeline augment = make_pipeline(e.data.augment);
-  const DataSource* val_ptr = val_source ? &*val_source : nullptr;
-  r.history = trainer->fit(train_source, augment, val_ptr, &csv);
-  r.phases.push_back({"train", e.model.activation, trainer->evaluate(data.test)});
-
-  // Fine-tuning phases continue from the weights so far, possibly with another activation (the layers with
-  // parameters are the same, so the state carries over by name) and shifted labels.
-  Experiment final_e = e;
-  for (const PhaseSpec& ph : e.finetune) {
-    final_e.model.activation = ph.activation;
-    Model next = build_model(final_e.model, e.seed);
-    next.load_state(Checkpoint{"", model.state()}, "phase " + ph.name);
-    model = std::move(next);
-    TrainSpec spec = e.train;
-    spec.epochs = ph.epochs;
-    spec.label_shift = ph.label_shift;
-    spec.optimizer.lr = ph.lr;
-    trainer = std::make_unique<Trainer>(model, spec, device, e.seed);
-    const auto more = trainer->fit(train_source, augment, val_ptr, &csv, static_cast<int>(r.history.size()) + 1);
-    r.history.insert(r.history.end(), more.begin(), more.end());
-    r.phases.push_back({ph.name, ph.activation, trainer->evaluate(data.test)});
+  RunObserver obs;
+  obs.inner = opts.observer;
+  obs.dir = r.out_dir;
+  obs.every = e.train.checkpoint_every;
+  if (saved) {
+    obs.state = saved->state;
+    r.phases = saved->state.phases;
+  } else {
+    obs.state.config = to_yaml(e);
   }
-  for (const auto& s : r.history) r.train_seconds += s.train_seconds;
-  r.test = r.phases.back().test;
 
-  save_checkpoint(r.out_dir + "/model.sfm", {checkpoint_architecture(final_e), model.state()});
-  write_file_atomic(r.out_dir + "/summary.json", summary_json(final_e, r, trainer->optimizer().current_lr()));
+  // From here on the run folder is ours: whatever stops the run leaves a summary saying why.
+  try {
+    const Device device = parse_device(e.device);
+    const MemorySource train_source(data.train);
+    std::optional<MemorySource> val_source;
+    if (val) val_source.emplace(*val);
+    const Pipeline augment = make_pipeline(e.data.augment);
+    const DataSource* val_ptr = val_source ? &*val_source : nullptr;
+    std::unique_ptr<Trainer> trainer;
+    for (size_t p = start; p < plan.size(); ++p) {
+      if (p > start) {
+        // Fine-tuning phases continue from the weights so far, possibly with another activation (the layers
+        // with parameters are the same, so the state carries over by name) and shifted labels.
+        phase_e.model.activation = plan[p].activation;
+        Model next = build_model(phase_e.model, e.seed);
+        next.load_state(Checkpoint{"", model.state()}, "phase " + plan[p].name);
+        model = std::move(next);
+      }
+      trainer = std::make_unique<Trainer>(model, plan[p].spec, device, e.seed);
+      const FitPosition* from = nullptr;
+      if (saved && p == start) {
+        restore_optimizer(trainer->optimizer(), *saved, model, ckpt_path);
+        from = &saved->state.at;
+      }
+      obs.state.phase = static_cast<int>(p);
+      obs.trainer = trainer.get();
+      obs.model = &model;
+      obs.architecture = checkpoint_architecture(phase_e);
+      trainer->fit(train_source, augment, val_ptr, &obs, first_epoch, from);
+      r.phases.push_back({plan[p].name, plan[p].activation, trainer->evaluate(data.test)});
+      obs.state.phases = r.phases;
+      first_epoch += plan[p].spec.epochs;
+    }
+    r.history = obs.state.history;
+    for (const auto& s : r.history) r.train_seconds += s.train_seconds;
+    r.test = r.phases.back().test;
+
+    save_checkpoint(r.out_dir + "/model.sfm", {checkpoint_architecture(phase_e), model.state()});
+    write_file_atomic(r.out_dir + "/summary.json", summary_json(phase_e, r, trainer->optimizer().current_lr()));
+  } catch (const std::exception& ex) {
+    try {
+      write_file_atomic(r.out_dir + "/summary.json",
+                        failed_summary_json(e, ex, obs.state.history.size(), file_exists(ckpt_path)));
+    } catch (const std::exception&) {
+      // A full disk may refuse the summary too; the original error is the one to report.
+    }
+    throw;
+  }
+  std::error_code ec;
+  std::filesystem::remove(ckpt_path, ec);  // model.sfm and the summary supersede it
   return r;
 }
 

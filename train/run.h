@@ -1,7 +1,7 @@
 // One experiment, end to end: load data, build the model, train, evaluate on the test set, and write the
 // run folder — config.yaml (resolved), history.csv (Keras CSVLogger columns + seconds), summary.json and
 // model.sfm. Every file is written atomically; history.csv is rewritten after each epoch so a long run
-// can be watched.
+// can be watched, and a killed run can be continued from its checkpoint.sfm (train/resume.h).
 #pragma once
 #include <string>
 
@@ -28,8 +28,12 @@ struct RunResult {
 struct RunOptions {
   std::string out_dir;  // empty: runs/<experiment name>
   TrainObserver* observer = nullptr;
+  bool resume = false;  // continue from out_dir's checkpoint.sfm (train/resume.h); e must be its experiment
+  bool force = false;   // start over in a folder that holds another run (else refused)
 };
 
+// While training, out_dir/checkpoint.sfm is kept for --resume (train/resume.h). When the run ends,
+// summary.json says "status": "completed", or "failed" with the "reason" (the error is rethrown).
 RunResult run_experiment(const Experiment& e, const RunOptions& opts);
 
 // Checkpoint architecture text: the model section plus what evaluation needs (loss, dataset).

@@ -272,16 +272,16 @@ LoaderOptions Trainer::loader_options(int64_t batch, bool shuffle, bool augmenti
   return o;
 }
 
-std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, TrainObserver* observer,
-                                     int first_epoch) {
+std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, TrainObserver* observer, int first_epoch,
+                                     const FitPosition* from) {
   const MemorySource train_source(train);
-  if (!val) return fit(train_source, Pipeline(), nullptr, observer, first_epoch);
+  if (!val) return fit(train_source, Pipeline(), nullptr, observer, first_epoch, from);
   const MemorySource val_source(*val);
-  return fit(train_source, Pipeline(), &val_source, observer, first_epoch);
+  return fit(train_source, Pipeline(), &val_source, observer, first_epoch, from);
 }
 
 std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& augment, const DataSource* val,
-                                     TrainObserver* observer, int first_epoch) {
+                                     TrainObserver* observer, int first_epoch, const FitPosition* from) {
   const bool in_memory = dynamic_cast<const MemorySource*>(&train) != nullptr;
   DataLoader loader(train, augment, loader_options(spec_.batch, spec_.shuffle, augment.size() > 0, in_memory));
   check_input(loader, train.name());
@@ -291,14 +291,19 @@ std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& au
   for (int64_t b = 0; b < loader.batches(); ++b) net(loader.batch_size(b), true);
 
   const int last_epoch = first_epoch + spec_.epochs - 1;
-  for (int epoch = first_epoch; epoch <= last_epoch; ++epoch) {
-    const auto t0 = Clock::now();
+  for (int epoch = from ? from->epoch : first_epoch; epoch <= last_epoch; ++epoch) {
+    const bool resumed = from && epoch == from->epoch;
+    const auto t0 = Clock::now() - std::chrono::duration_cast<Clock::duration>(
+                                       std::chrono::duration<double>(resumed ? from->train_seconds : 0.0));
     loader.start_epoch(epoch);
     optimizer_->set_schedule(std::pow(spec_.step_decay_factor, (epoch - first_epoch) / spec_.step_decay_every));
     if (observer) observer->epoch_begin(epoch, last_epoch, loader.batches());
-    double loss_sum = 0;
-    int64_t correct = 0, seen = 0;
-    for (int64_t b = 0; b < loader.batches(); ++b) {
+    double loss_sum = resumed ? from->loss_sum : 0;
+    int64_t correct = resumed ? from->correct : 0, seen = resumed ? from->seen : 0;
+    const int64_t start = resumed ? from->batch : 0;
+    // The loader hands batches out in order: a resumed epoch reads (and drops) the batches it already trained.
+    for (int64_t b = 0; b < start; ++b) loader.batch(b);
+    for (int64_t b = start; b < loader.batches(); ++b) {
       const Batch& batch = loader.batch(b);
       Net& net = this->net(batch.size, true);
       loss_sum += run_batch(net, batch, true, epoch);
@@ -306,8 +311,10 @@ std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& au
       if (spec_.clip_conv_weights > 0) clip_conv_weights();
       correct += this->correct(net);
       seen += batch.size;
-      if (observer)
+      if (observer) {
         observer->batch_end(b + 1, loader.batches(), loss_sum / seen, double(correct) / seen, seen / seconds_since(t0));
+        observer->step_end({epoch, b + 1, loss_sum, correct, seen, seconds_since(t0)});
+      }
     }
     EpochStats s;
     s.epoch = epoch;

@@ -30,12 +30,25 @@ struct EvalResult {
   int64_t count = 0;
 };
 
+// Where fit() stands between two steps: enough to continue an epoch mid-way (train/resume.h). The shuffle
+// and every step's randomness are keyed by (seed, epoch, batch), so the position plus the model and
+// optimiser state determine the rest of the run.
+struct FitPosition {
+  int epoch = 1;        // the epoch in progress, in the run's count (1-based)
+  int64_t batch = 0;    // its batches already done
+  double loss_sum = 0;  // over those batches: Σ loss·n, correct predictions, samples
+  int64_t correct = 0, seen = 0;
+  double train_seconds = 0;  // time spent on them
+};
+
 class TrainObserver {
  public:
   virtual ~TrainObserver() = default;
   virtual void epoch_begin(int epoch, int epochs, int64_t batches) {}
   virtual void batch_end(int64_t done, int64_t batches, double loss, double acc, double images_per_second) {}
   virtual void epoch_end(const EpochStats& stats) {}
+  // After every training step (weights updated), with the position just after it.
+  virtual void step_end(const FitPosition& at) {}
 };
 
 // Name of the loss op for a `train.loss` value.
@@ -49,15 +62,19 @@ class Trainer {
   // Trains spec.epochs epochs; `val` may be null. Throws Error(Numeric) naming the first op whose output
   // went non-finite if the loss becomes NaN or Inf.
   // Epochs are numbered from first_epoch (a fine-tuning phase continues the count; shuffling follows it).
+  // `from` continues an interrupted fit (same first_epoch) at a saved position; only the epochs finished by
+  // this call are returned.
   std::vector<EpochStats> fit(const DataSource& train, const Pipeline& augment, const DataSource* val,
-                              TrainObserver* observer = nullptr, int first_epoch = 1);
+                              TrainObserver* observer = nullptr, int first_epoch = 1,
+                              const FitPosition* from = nullptr);
   // In-memory datasets, no augmentation.
   std::vector<EpochStats> fit(const Dataset& train, const Dataset* val, TrainObserver* observer = nullptr,
-                              int first_epoch = 1);
+                              int first_epoch = 1, const FitPosition* from = nullptr);
   EvalResult evaluate(const DataSource& data);
   EvalResult evaluate(const Dataset& data);
   const Optimizer& optimizer() const { return *optimizer_; }
-  std::string profile_report() const;  // per-op times, when SPIKEFORGE_PROFILE is set
+  Optimizer& optimizer() { return *optimizer_; }  // its state is saved and restored by resume checkpoints
+  std::string profile_report() const;             // per-op times, when SPIKEFORGE_PROFILE is set
 
  private:
   struct Replica;
