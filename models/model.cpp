@@ -11,6 +11,16 @@ namespace sf {
 
 Model::Model(Shape input_shape) : input_shape_(std::move(input_shape)) {}
 
+namespace {
+// The attributes a layer's op takes: weight_bits / weight_fsr ask Model::build for a log_quantize in front of
+// the layer's weights (LDR) and are not the op's own.
+Attrs op_attrs(const Layer& l) {
+  Attrs a = l.attrs;
+  a.erase("weight_bits").erase("weight_fsr");
+  return a;
+}
+}  // namespace
+
 const Shape& Model::output_shape() const { return layers_.empty() ? input_shape_ : layers_.back().output_shape; }
 
 Layer& Model::add(std::string name, std::string type, Attrs attrs, std::vector<std::pair<std::string, Shape>> params) {
@@ -30,16 +40,16 @@ Layer& Model::add(std::string name, std::string type, Attrs attrs, std::vector<s
     if (kind != "conv2d" && kind != "dense" && kind != "avgpool2d")
       fail_input("model layer " + layer.name,
                  "per-neuron Noisy Softplus needs a conv2d, dense or avgpool2d layer before it, not " + kind);
-    layer.attrs.set("source", kind == "conv2d" ? 1 : kind == "dense" ? 2 : 3);
+    layer.attrs.set("source", kind);
     for (const char* g : {"stride", "pad", "kernel"})
-      if (src->attrs.has(g)) layer.attrs.set(g, src->attrs.get(g, 0));
+      if (const AttrValue* v = src->attrs.find(g)) layer.attrs.set(g, *v);
     Shape src_in = layers_.size() >= 2 ? layers_[layers_.size() - 2].output_shape : input_shape_;
     src_in.insert(src_in.begin(), 1);
     shapes.push_back(src_in);
     if (kind != "avgpool2d") shapes.push_back(src->params.at(0).value.shape());
   }
   // The reference kernel's prepare() is the single source of shape rules.
-  Shape out = make_op(layer.type, layer.attrs, Device::cpu, "reference")->prepare(shapes);
+  Shape out = make_op(layer.type, op_attrs(layer), Device::cpu, "reference")->prepare(shapes);
   out.erase(out.begin());
   layer.output_shape = out;
   if (layer.type == "conv2d" || layer.type == "dense") {
@@ -124,7 +134,7 @@ NodeId Model::build(Graph& g, NodeId input, const std::vector<Tensor>& grads, co
     std::vector<NodeId> ins{cur};
     if (l.type == "noisy_softplus_liu") {  // σ² = source layer run on |input| with ½w² (see Model::add)
       ins.push_back(prev_in);
-      if (l.attrs.get_int("source", 1) != 3) ins.push_back(prev_weight);
+      if (l.attrs.get_string("source", "conv2d", l.type) != "avgpool2d") ins.push_back(prev_weight);
     }
     const NodeId layer_in = cur;
     NodeId layer_weight = -1;
@@ -132,15 +142,17 @@ NodeId Model::build(Graph& g, NodeId input, const std::vector<Tensor>& grads, co
       NodeId id = g.parameter(l.name + "." + p.name, p.value, grads.at(k++));
       // LDR: the op sees the log-quantised weights; the straight-through gradient updates the float ones.
       if (p.name == "weight" && l.attrs.has("weight_bits"))
-        id = g.apply(
-            l.name + ".weight_q",
-            make_op("log_quantize", {{"bits", l.attrs.get("weight_bits", 0)}, {"fsr", l.attrs.get("weight_fsr", 0)}},
-                    g.device(), impl_for("log_quantize", impl, g.device())),
-            {id});
+        id = g.apply(l.name + ".weight_q",
+                     make_op("log_quantize",
+                             {{"bits", l.attrs.get_int("weight_bits", 0, l.type)},
+                              {"fsr", l.attrs.get_int("weight_fsr", 0, l.type)}},
+                             g.device(), impl_for("log_quantize", impl, g.device())),
+                     {id});
       if (layer_weight < 0) layer_weight = id;
       ins.push_back(id);
     }
-    OpPtr op = make_op(l.type, l.attrs, g.device(), impl_for(l.type, impl, g.device()));
+    // The op chooses its kernel for the shapes Graph::apply prepares it with (ops/registry.h).
+    OpPtr op = make_op(l.type, op_attrs(l), g.device(), impl_for(l.type, impl, g.device()));
     std::vector<Tensor> state;
     for (const auto& b : l.buffers) state.push_back(b.value);  // shares storage with the model's buffer
     op->bind_state(state);

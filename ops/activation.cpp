@@ -4,20 +4,23 @@
 
 namespace sf {
 
-bool is_activation(const std::string& type) { return type == "relu" || type == "softplus" || type == "noisy_softplus"; }
+const ActivationType* find_activation(std::string_view type) {
+  for (const auto& a : kActivations)
+    if (a.type == type) return &a;
+  return nullptr;
+}
 
 Activation Activation::from(const std::string& type, const Attrs& a) {
-  const double scale = a.get("scale", 1.0);
+  const ActivationType* t = find_activation(type);
+  if (!t) fail_internal("unknown activation '" + type + "'");
+  const OpSchema& s = *t->schema;
+  const double scale = s.get_float(a, "scale");
   expect(scale > 0, type.c_str(), "scale must be > 0");
   const float p = static_cast<float>(scale);
-  if (type == "relu") return {ActKind::relu, 1.0f, p};
-  if (type == "softplus") return {ActKind::softplus, 1.0f, p};
-  if (type == "noisy_softplus") {
-    const double k = a.get("k", 0.17), sigma = a.get("sigma", 1.0);
-    expect(k > 0 && sigma > 0, "noisy_softplus", "k and sigma must be > 0");
-    return {ActKind::noisy_softplus, static_cast<float>(k * sigma), p};
-  }
-  fail_internal("unknown activation '" + type + "'");
+  if (t->kind != ActKind::noisy_softplus) return {t->kind, 1.0f, p};
+  const double k = s.get_float(a, "k"), sigma = s.get_float(a, "sigma");
+  expect(k > 0 && sigma > 0, "noisy_softplus", "k and sigma must be > 0");
+  return {ActKind::noisy_softplus, static_cast<float>(k * sigma), p};
 }
 
 Shape ActivationOp::prepare(std::span<const Shape> in) {

@@ -7,12 +7,35 @@
 #pragma once
 #include <cmath>
 #include <string>
+#include <string_view>
 
 #include "core/op.h"
+#include "ops/op_schema.h"
 
 namespace sf {
 
 enum class ActKind { relu, softplus, noisy_softplus };
+
+inline constexpr AttrSpec kScaleAttrs[] = {float_attr("scale", 1.0)};
+inline constexpr AttrSpec kNoisySoftplusAttrs[] = {float_attr("scale", 1.0), float_attr("k", 0.17),
+                                                   float_attr("sigma", 1.0)};
+
+// The element-wise activation op types, in one place: the kernel registrations, the attribute tables and
+// Activation::from all walk this table.
+struct ActivationType {
+  std::string_view type;
+  ActKind kind;
+  const OpSchema* schema;
+};
+inline constexpr OpSchema kReluSchema{"relu", kScaleAttrs};
+inline constexpr OpSchema kSoftplusSchema{"softplus", kScaleAttrs};
+inline constexpr OpSchema kNoisySoftplusSchema{"noisy_softplus", kNoisySoftplusAttrs};
+inline constexpr ActivationType kActivations[] = {
+    {"relu", ActKind::relu, &kReluSchema},
+    {"softplus", ActKind::softplus, &kSoftplusSchema},
+    {"noisy_softplus", ActKind::noisy_softplus, &kNoisySoftplusSchema},
+};
+const ActivationType* find_activation(std::string_view type);  // null if `type` is no activation
 
 struct Activation {
   ActKind kind;
@@ -47,8 +70,6 @@ struct Activation {
     return 0.0f;
   }
 };
-
-bool is_activation(const std::string& type);
 
 // Shape rules: one input, output of the same shape.
 class ActivationOp : public Op {

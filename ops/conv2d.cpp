@@ -5,8 +5,8 @@
 namespace sf {
 
 Conv2dOp::Conv2dOp(const Attrs& a) {
-  g_.stride = a.get_int("stride", 1);
-  g_.pad = a.get_int("pad", 0);
+  g_.stride = kConv2dSchema.get_int(a, "stride");
+  g_.pad = kConv2dSchema.get_int(a, "pad");
   expect(g_.stride >= 1 && g_.pad >= 0, "conv2d", "stride must be >= 1 and pad >= 0");
 }
 

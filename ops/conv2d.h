@@ -1,9 +1,13 @@
 // conv2d: y[n,o,i,j] = b[o] + Σ_{c,u,v} w[o,c,u,v] · x[n, c, i·s + u − p, j·s + v − p]
-// Inputs: x [N,C,H,W], w [O,C,KH,KW], optional b [O]. Attrs: stride (1), pad (0), symmetric.
+// Inputs: x [N,C,H,W], w [O,C,KH,KW], optional b [O]. Attrs: stride (1), pad (0), the same for both axes.
 #pragma once
 #include "core/op.h"
+#include "ops/op_schema.h"
 
 namespace sf {
+
+inline constexpr AttrSpec kConv2dAttrs[] = {int_attr("stride", 1), int_attr("pad", 0)};
+inline constexpr OpSchema kConv2dSchema{"conv2d", kConv2dAttrs};
 
 struct ConvGeometry {
   int64_t n, c, h, w;  // input

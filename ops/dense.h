@@ -2,8 +2,11 @@
 // Inputs: x [N,I], w [O,I] (PyTorch / oneDNN "oi" layout), optional b [O].
 #pragma once
 #include "core/op.h"
+#include "ops/op_schema.h"
 
 namespace sf {
+
+inline constexpr OpSchema kDenseSchema{"dense", {}};  // no attributes
 
 struct DenseGeometry {
   int64_t n, in, out;

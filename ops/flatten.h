@@ -2,8 +2,11 @@
 // Keras flattens NHWC — checkpoints store our order, and importers must permute).
 #pragma once
 #include "core/op.h"
+#include "ops/op_schema.h"
 
 namespace sf {
+
+inline constexpr OpSchema kFlattenSchema{"flatten", {}};  // no attributes
 
 class FlattenOp : public Op {
  public:

@@ -8,10 +8,9 @@ namespace sf {
 
 namespace {
 LogQuantizer make_quantizer(const Attrs& a) {
-  const int64_t bits = a.get_int("bits", 4);
+  const int64_t bits = kLogQuantizeSchema.get_int(a, "bits");
   expect(bits >= 1 && bits <= 16, "log_quantize", "bits must be in [1, 16]");
-  expect(a.has("fsr"), "log_quantize", "attribute fsr is required");
-  return LogQuantizer(bits, a.get_int("fsr", 0));
+  return LogQuantizer(bits, kLogQuantizeSchema.get_int(a, "fsr"));  // required: fails when absent
 }
 }  // namespace
 

@@ -11,8 +11,12 @@
 #include <cmath>
 
 #include "core/op.h"
+#include "ops/op_schema.h"
 
 namespace sf {
+
+inline constexpr AttrSpec kLogQuantizeAttrs[] = {int_attr("bits", 4), required(int_attr("fsr", 0))};
+inline constexpr OpSchema kLogQuantizeSchema{"log_quantize", kLogQuantizeAttrs};
 
 struct LogQuantizer {
   float lo_exp, hi_exp;

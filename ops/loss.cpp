@@ -4,8 +4,6 @@
 
 namespace sf {
 
-bool is_loss(const std::string& type) { return type == "mse_loss" || type == "softmax_cross_entropy"; }
-
 Shape LossOp::prepare(std::span<const Shape> in) {
   expect_inputs(type_.c_str(), in, 2, 2);
   expect_rank(type_.c_str(), "prediction", in[0], 2);

@@ -7,8 +7,12 @@
 //                         cannot happen); dL/dy = (softmax(y)·Σt − t) / N
 #pragma once
 #include "core/op.h"
+#include "ops/op_schema.h"
 
 namespace sf {
+
+// The loss op types (no attributes), in one place for the registrations and the attribute tables.
+inline constexpr OpSchema kLosses[] = {{"mse_loss", {}}, {"softmax_cross_entropy", {}}};
 
 class LossOp : public Op {
  public:
@@ -20,7 +24,5 @@ class LossOp : public Op {
   std::string type_;
   int64_t n_ = 0, k_ = 0;
 };
-
-bool is_loss(const std::string& type);
 
 }  // namespace sf

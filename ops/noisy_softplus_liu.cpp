@@ -2,22 +2,28 @@
 
 #include <cmath>
 
+#include "ops/pool2d.h"
 #include "ops/registry.h"
 #include "ops/shape_check.h"
 #include "ops/simd_math.h"
 
 namespace sf {
 
+namespace {
+constexpr std::pair<SigmaSource, const char*> kSources[] = {
+    {SigmaSource::conv2d, "conv2d"}, {SigmaSource::dense, "dense"}, {SigmaSource::avgpool2d, "avgpool2d"}};
+}  // namespace
+
 const char* sigma_source_type(SigmaSource s) {
-  switch (s) {
-    case SigmaSource::conv2d:
-      return "conv2d";
-    case SigmaSource::dense:
-      return "dense";
-    case SigmaSource::avgpool2d:
-      return "avgpool2d";
-  }
+  for (const auto& [e, name] : kSources)
+    if (e == s) return name;
   return "?";
+}
+
+SigmaSource parse_sigma_source(const std::string& type) {
+  for (const auto& [e, name] : kSources)
+    if (type == name) return e;
+  fail_internal("op noisy_softplus_liu: source must be conv2d, dense or avgpool2d, not '" + type + "'");
 }
 
 namespace {
@@ -30,26 +36,30 @@ inline float floored_ks(float k, float sigma2) {
 }  // namespace
 
 NoisySoftplusLiuOp::NoisySoftplusLiuOp(const Attrs& a, std::string inner_impl, Device device)
-    : attrs_(a), inner_impl_(std::move(inner_impl)), device_(device) {
-  k_ = static_cast<float>(a.get("k", 0.31));
-  scale_ = static_cast<float>(a.get("scale", 1.085));
-  const int64_t s = a.get_int("source", 1);
+    : inner_impl_(std::move(inner_impl)), device_(device) {
+  const OpSchema& s = kNoisySoftplusLiuSchema;
+  k_ = static_cast<float>(s.get_float(a, "k"));
+  scale_ = static_cast<float>(s.get_float(a, "scale"));
   expect(k_ > 0 && scale_ > 0, "noisy_softplus_liu", "k and scale must be > 0");
-  expect(s >= 1 && s <= 3, "noisy_softplus_liu", "source must be 1 (conv2d), 2 (dense) or 3 (avgpool2d)");
-  source_ = static_cast<SigmaSource>(s);
+  source_ = parse_sigma_source(s.get_string(a, "source"));
+  // Only the attributes the source op takes (a dense source takes none).
+  const OpSchema* src = find_schema(sigma_source_type(source_));
+  for (const char* g : {"stride", "pad", "kernel"})
+    if (const AttrValue* v = a.find(g); v && src->find(g)) source_attrs_.set(g, *v);
 }
 
 Shape NoisySoftplusLiuOp::prepare(std::span<const Shape> in) {
   const bool weighted = source_ != SigmaSource::avgpool2d;
   expect_inputs("noisy_softplus_liu", in, weighted ? 3 : 2, weighted ? 3 : 2);
-  inner_ = make_op(sigma_source_type(source_), attrs_, device_, inner_impl_);
   std::vector<Shape> inner_in{in[1]};
   if (weighted) inner_in.push_back(in[2]);
+  // The shapes are known here: the registry picks the source's kernel for them (gemm for the Liu convolutions).
+  inner_ = make_op(sigma_source_type(source_), source_attrs_, device_, inner_in, inner_impl_);
   const Shape s2 = inner_->prepare(inner_in);
   expect(s2 == in[0], "noisy_softplus_liu",
          "input " + to_string(in[0]) + " is not what the source layer makes of " + to_string(in[1]));
   if (source_ == SigmaSource::avgpool2d) {
-    const double kk = attrs_.get("kernel", 2);
+    const double kk = static_cast<double>(kAvgPool2dSchema.get_int(source_attrs_, "kernel"));
     pool_factor_ = static_cast<float>(0.5 / (kk * kk));
   }
   abs_in_ = Tensor(in[1]);

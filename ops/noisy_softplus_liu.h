@@ -6,15 +6,27 @@
 // Inputs: x (the source layer's output), a (the source layer's input) and, for conv2d / dense sources, w
 // (its weights). σ² is the source layer run again on |a| with weights ½w² — through whatever conv / dense
 // kernel the registry gives — and for an average pool of k×k (weights 1/k²) it is ½/k² · avgpool(|a|).
-// Attrs: k (0.31), scale (1.085), source (1 conv2d, 2 dense, 3 avgpool2d) plus the source's own attrs.
+// Attrs: k (0.31), scale (1.085), source (the source layer's op type: conv2d, dense or avgpool2d) plus the
+// source's own geometry (stride, pad, kernel — absent: the source op's defaults), passed to its kernel.
 #pragma once
 #include <string>
 
 #include "core/op.h"
+#include "ops/op_schema.h"
 
 namespace sf {
 
-enum class SigmaSource { conv2d = 1, dense = 2, avgpool2d = 3 };
+inline constexpr AttrSpec kNoisySoftplusLiuAttrs[] = {
+    float_attr("k", 0.31),
+    float_attr("scale", 1.085),
+    string_attr("source", "conv2d", "conv2d|dense|avgpool2d"),
+    derived(int_attr("stride", 0)),
+    derived(int_attr("pad", 0)),
+    derived(int_attr("kernel", 0)),
+};
+inline constexpr OpSchema kNoisySoftplusLiuSchema{"noisy_softplus_liu", kNoisySoftplusLiuAttrs};
+
+enum class SigmaSource { conv2d, dense, avgpool2d };
 
 class NoisySoftplusLiuOp final : public Op {
  public:
@@ -30,7 +42,7 @@ class NoisySoftplusLiuOp final : public Op {
   const Tensor& sigma_squared() const { return sigma2_; }  // of the last forward, per output element
 
  private:
-  Attrs attrs_;
+  Attrs source_attrs_;  // the source layer's attributes (its geometry), for its kernel in the σ² pass
   std::string inner_impl_;
   Device device_;  // where the op was registered: the σ² pass runs the source layer's kernel there too
   float k_, scale_;
@@ -41,5 +53,6 @@ class NoisySoftplusLiuOp final : public Op {
 };
 
 const char* sigma_source_type(SigmaSource s);  // "conv2d", "dense", "avgpool2d"
+SigmaSource parse_sigma_source(const std::string& type);  // the inverse; an internal error for another type
 
 }  // namespace sf

@@ -5,9 +5,9 @@
 namespace sf {
 
 AvgPool2dOp::AvgPool2dOp(const Attrs& a) {
-  g_.k = a.get_int("kernel", 2);
-  g_.stride = a.get_int("stride", g_.k);
-  g_.pad = a.get_int("pad", 0);
+  g_.k = kAvgPool2dSchema.get_int(a, "kernel");
+  g_.stride = kAvgPool2dSchema.get_int(a, "stride", g_.k);
+  g_.pad = kAvgPool2dSchema.get_int(a, "pad");
   expect(g_.k >= 1 && g_.stride >= 1 && g_.pad >= 0 && g_.pad < g_.k, "avgpool2d",
          "kernel and stride must be >= 1 and 0 <= pad < kernel");
 }

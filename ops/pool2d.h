@@ -3,8 +3,13 @@
 // Attrs: kernel (2), stride (= kernel), pad (0).
 #pragma once
 #include "core/op.h"
+#include "ops/op_schema.h"
 
 namespace sf {
+
+inline constexpr AttrSpec kAvgPool2dAttrs[] = {int_attr("kernel", 2), derived(int_attr("stride", 0)),
+                                               int_attr("pad", 0)};
+inline constexpr OpSchema kAvgPool2dSchema{"avgpool2d", kAvgPool2dAttrs};
 
 struct PoolGeometry {
   int64_t n, c, h, w, oh, ow, k, stride, pad;

@@ -48,7 +48,7 @@ TEST(NspLiuTest, DenseSourceHandComputed) {
   // σ² = ½(1²·|1| + 2²·|−2|) = 4.5 for the one neuron fed by a = [1, −2] through w = [1, 2].
   const Tensor x = Tensor::from({1, 1}, {0.5f}), a = Tensor::from({1, 2}, {1.0f, -2.0f});
   const Tensor w = Tensor::from({1, 2}, {1.0f, 2.0f});
-  const Attrs attrs{{"k", 0.31}, {"scale", 1.085}, {"source", 2}};
+  const Attrs attrs{{"k", 0.31}, {"scale", 1.085}, {"source", "dense"}};
   for (const std::string impl : {"reference", "openmp"}) {
     const Outputs r = run(impl, attrs, x, a, &w);
     EXPECT_NEAR(r.y[0], nsp(0.5, 4.5, 0.31, 1.085), 1e-5) << impl;
@@ -62,7 +62,7 @@ TEST(NspLiuTest, DenseSourceHandComputed) {
 TEST(NspLiuTest, PoolSourceHandComputed) {
   // A 2×2 average pool has weights ¼: σ² = ½·Σ (¼)²·|a| = ½·10/16.
   const Tensor x = Tensor::from({1, 1, 1, 1}, {-0.2f}), a = Tensor::from({1, 1, 2, 2}, {1, -2, 3, 4});
-  const Outputs r = run("openmp", {{"k", 0.31}, {"scale", 1.0}, {"source", 3}, {"kernel", 2}}, x, a, nullptr);
+  const Outputs r = run("openmp", {{"k", 0.31}, {"scale", 1.0}, {"source", "avgpool2d"}, {"kernel", 2}}, x, a, nullptr);
   EXPECT_NEAR(r.y[0], nsp(-0.2, 0.3125, 0.31, 1.0), 1e-6);
 }
 
@@ -74,7 +74,7 @@ TEST(NspLiuTest, ConvSourceMatchesReferenceAndFiniteDifferences) {
     return t;
   };
   const Tensor a = random({3, 6, 12, 12}, 1.0), w = random({12, 6, 5, 5}, 0.2), x = random({3, 12, 8, 8}, 2.0);
-  const Attrs attrs{{"k", 0.31}, {"scale", 1.085}, {"source", 1}};
+  const Attrs attrs{{"k", 0.31}, {"scale", 1.085}, {"source", "conv2d"}};
   const Outputs ref = run("reference", attrs, x, a, &w), cpu = run("openmp", attrs, x, a, &w);
   for (int64_t i = 0; i < x.numel(); ++i) {
     ASSERT_NEAR(cpu.y[i], ref.y[i], 1e-4 * (1 + std::fabs(ref.y[i]))) << i;
@@ -103,8 +103,8 @@ TEST(NspLiuTest, ModelWiresSourceLayersAndTrains) {
   spec.activation = "noisy_softplus", spec.nsp_per_neuron = true, spec.nsp_k = 0.31, spec.paf_scale = 1.085;
   spec.pool_activation = true;  // σ of pool1_act / pool2_act comes from the pooling layers
   Model m = build_model(spec, 4);
-  EXPECT_EQ(m.find("act1")->attrs.get_int("source", 0), 1);
-  EXPECT_EQ(m.find("pool1_act")->attrs.get_int("source", 0), 3);
+  EXPECT_EQ(m.find("act1")->attrs.get_string("source", ""), "conv2d");
+  EXPECT_EQ(m.find("pool1_act")->attrs.get_string("source", ""), "avgpool2d");
   EXPECT_EQ(m.parameter_count(), 3880);
 
   Dataset d;

@@ -3,7 +3,8 @@
 // because oneDNN 2.6 has no good kernel for these shapes: with plain NCHW it runs per-image im2col + sgemm
 // through its generic path (measured ≈ 300 µs for a batch-50 conv1 forward on 2 cores, ≈ 14 GMAC/s), and its
 // fast blocked kernels pad channels to 16 (2.7× wasted work for 6) and need reorders around every op.
-// Any stride and padding are supported; the oneDNN kernel remains registered below this one.
+// Any stride and padding compute correctly; the registry chooses this kernel only inside
+// conv2d_gemm_supports() (end of file: the shapes it was measured on) and oneDNN everywhere else.
 //
 // Determinism: the weight gradient sums per-chunk partials (fixed 25-image chunks of the batch, not per
 // thread) in chunk order, so the result is the same for any number of threads.
@@ -369,5 +370,34 @@ class GemmConv2d final : public Conv2dOp {
 }  // namespace
 
 OpPtr make_conv2d_gemm(const Attrs& a) { return std::make_unique<GemmConv2d>(a); }
+
+// Measured region (forward + backward, batch 50, 1 thread, min of 10–30 runs on a loaded 2-core machine; the
+// bench/bench_ops.cpp cases and ad hoc runs of the same kind). The row-block path is the fast one:
+//   Liu small conv1 1→6 on 28×28       766 µs vs oneDNN 2,450 µs      conv2 6→12 on 12×12   960 vs 1,730 µs
+//   Liu large conv1 1→16 on 28×28    1,600 µs vs 3,040 µs              conv2 16→64 on 12×12  9.9–12 ms vs 8.5–9 ms
+//   6→12 5×5 on 20×20 (16-wide rows) 3,310 µs vs 11,200 µs             6→12 3×3 on 10×10      324 vs 704 µs
+// while the other paths lose badly to oneDNN even on small channel counts: padded or strided (im2col) 6→12
+// 5×5 pad 2 on 12×12 66 ms vs 4.5 ms, 1→6 5×5 stride 2 4.2 vs 0.8 ms; wide rows not a multiple of 8 (6→12 on
+// 11×11: 33 vs 1.5 ms; 16→64 on 8×8: 164 vs 2.6 ms); planes past 576 outputs (6→12 on 30×30: 296 vs 34 ms);
+// and hundreds of channels (512→512 1×1 on 7×7: 31×, 256→256 3×3: 46× slower). So the kernel supports exactly
+// the row-block region up to the Liu nets' sizes: stride 1, no padding, output rows a multiple of 8 wide,
+// M = O ≤ 64, K = C·KH·KW ≤ 400, N = OH·OW ≤ 576. Liu large conv2 sits at the top of that range, where the
+// timings above put gemm level with oneDNN at 2 threads and up to 1.3× behind at 1; it stays inside so that the
+// Liu nets keep the kernel they were trained and tuned with (a clean in-step measurement should settle it).
+const char* const kConv2dGemmCovers =
+    "stride 1, pad 0, out-width a multiple of 8, out-channels <= 64, in-channels*kh*kw <= 400, "
+    "out-height*out-width <= 576";
+
+bool conv2d_gemm_supports(const Attrs& a, std::span<const Shape> in) {
+  if (in.size() < 2 || in[0].size() != 4 || in[1].size() != 4) return true;  // prepare() reports it
+  const int64_t stride = kConv2dSchema.get_int(a, "stride"), pad = kConv2dSchema.get_int(a, "pad");
+  const Shape &x = in[0], &w = in[1];
+  if (stride != 1 || pad != 0) return false;
+  if (x[2] < w[2] || x[3] < w[3]) return true;  // kernel larger than the input: prepare() reports it
+  const int64_t oh = x[2] - w[2] + 1, ow = x[3] - w[3] + 1;
+  // The row-block path's own condition (prepare(): wide_ && blocks_), then the measured sizes.
+  const bool blocks = round_up32(oh * x[3]) - oh * x[3] + w[3] - 1 <= Storage::kSlackFloats && ow % 8 == 0;
+  return blocks && w[0] <= 64 && w[1] * w[2] * w[3] <= 400 && oh * ow <= 576;
+}
 
 }  // namespace sf::onednn

@@ -63,4 +63,11 @@ class Eltwise final : public ActivationOp {
 
 OpPtr make_eltwise(const std::string& type, const Attrs& a) { return std::make_unique<Eltwise>(type, a); }
 
+const char* const kEltwiseCovers = "relu and softplus with scale 1";
+
+bool eltwise_supports(const std::string& type, const Attrs& a) {
+  const Activation act = Activation::from(type, a);
+  return act.kind != ActKind::noisy_softplus && act.scale == 1.0f;
+}
+
 }  // namespace sf::onednn

@@ -1,25 +1,31 @@
+#include "ops/activation.h"
 #include "ops/cpu/kernels.h"
 #include "ops/registry.h"
 
 namespace sf {
 
+// Priorities rank the kernels where they were measured against each other; each hand-written kernel's
+// supports() bounds where that is (ops/cpu/kernels.h), so outside it oneDNN (20), which takes every shape
+// the op allows, wins. oneDNN 2.6 has no groups here: conv2d has no groups attribute yet, and when it gets
+// one every kernel's supports() must say whether it handles groups != 1.
 void register_onednn_kernels(OpRegistry& r) {
   using namespace onednn;
   const Device cpu = Device::cpu;
   r.add({"conv2d", cpu, "onednn", 20, make_conv2d});
-  r.add({"conv2d", cpu, "gemm", 30, make_conv2d_gemm});
+  r.add({"conv2d", cpu, "gemm", 30, make_conv2d_gemm, conv2d_gemm_supports, kConv2dGemmCovers});
   r.add({"avgpool2d", cpu, "onednn", 20, make_avgpool2d});
-  r.add({"avgpool2d", cpu, "loops", 30, make_avgpool2d_loops});
+  r.add({"avgpool2d", cpu, "loops", 30, make_avgpool2d_loops, avgpool2d_loops_supports, kAvgPool2dLoopsCovers});
   r.add({"dense", cpu, "onednn", 20, make_dense});
-  r.add({"dense", cpu, "loops", 30, make_dense_loops});
-  for (const char* act : {"relu", "softplus"}) {
-    const std::string type = act;
-    r.add({type, cpu, "onednn", 20, [type](const Attrs& a) { return make_eltwise(type, a); }});
-  }
-  // The vectorised loops beat oneDNN 2.6's eltwise on batch-50 Liu maps (relu backward 12 vs 44 µs,
-  // softplus forward + backward 134 vs 155 µs, 1 thread; bench/bench_ops.cpp), so they rank first.
-  for (const char* act : {"relu", "softplus", "noisy_softplus"}) {
-    const std::string type = act;
+  r.add({"dense", cpu, "loops", 30, make_dense_loops, dense_loops_supports, kDenseLoopsCovers});
+  for (const ActivationType& act : kActivations) {
+    const std::string type(act.type);
+    if (act.kind != ActKind::noisy_softplus)  // no oneDNN 2.6 eltwise form
+      r.add({type, cpu, "onednn", 20, [type](const Attrs& a) { return make_eltwise(type, a); },
+             [type](const Attrs& a, std::span<const Shape>) { return eltwise_supports(type, a); }, kEltwiseCovers});
+    // The vectorised loops beat oneDNN 2.6's eltwise on batch-50 Liu maps (relu backward 12 vs 44 µs,
+    // softplus forward + backward 134 vs 155 µs, 1 thread; bench/bench_ops.cpp), so they rank first. They
+    // support every shape: an element-wise map has no shape beyond its length, and neither kernel's cost per
+    // element depends on it.
     r.add({type, cpu, "openmp", 25, [type](const Attrs& a) { return make_activation_loops(type, a); }});
   }
 }
