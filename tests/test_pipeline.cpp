@@ -143,7 +143,7 @@ TEST(TransformTest, ResizeMatchesHalfPixelBilinear) {
   // torch.nn.functional.interpolate([[0, 1], [2, 3]], size=(4, 4), mode="bilinear", align_corners=False):
   // source coordinates (x + 0.5)/2 − 0.5 = −0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to the last pixel).
   const std::vector<float> up = run(Resize(4, 4), {0, 1, 2, 3}, {1, 2, 2});
-  const std::vector<float> expect = {0.0f, 0.25f, 0.75f, 1.0f,  0.5f, 0.75f, 1.25f, 1.5f,
+  const std::vector<float> expect = {0.0f, 0.25f, 0.75f, 1.0f, 0.5f, 0.75f, 1.25f, 1.5f,
                                      1.5f, 1.75f, 2.25f, 2.5f, 2.0f, 2.25f, 2.75f, 3.0f};
   ASSERT_EQ(up.size(), expect.size());
   for (size_t i = 0; i < up.size(); ++i) EXPECT_FLOAT_EQ(up[i], expect[i]) << i;
@@ -318,10 +318,11 @@ struct Epoch {
   bool operator==(const Epoch&) const = default;
 };
 
-Epoch take_epoch(DataLoader& l, int64_t epoch, float on = 1.0f, float off = 0.0f) {
+// Every batch of one epoch, copied out through the loader's fill() (DataLoader and BatchLoader alike).
+template <class Loader>
+Epoch fill_epoch(Loader& l, int64_t per, int64_t k, int64_t epoch, float on, float off) {
   l.start_epoch(epoch);
   Epoch e;
-  const int64_t per = numel(l.sample_shape()), k = l.num_classes();
   for (int64_t b = 0; b < l.batches(); ++b) {
     const int64_t n = l.batch_size(b);
     std::vector<float> img(static_cast<size_t>(n * per)), hot(static_cast<size_t>(n * k));
@@ -334,20 +335,12 @@ Epoch take_epoch(DataLoader& l, int64_t epoch, float on = 1.0f, float off = 0.0f
   return e;
 }
 
+Epoch take_epoch(DataLoader& l, int64_t epoch, float on = 1.0f, float off = 0.0f) {
+  return fill_epoch(l, numel(l.sample_shape()), l.num_classes(), epoch, on, off);
+}
+
 Epoch take_epoch(BatchLoader& l, const Dataset& d, int epoch, float on, float off) {
-  l.start_epoch(epoch);
-  Epoch e;
-  const int64_t per = numel(d.sample_shape()), k = d.num_classes;
-  for (int64_t b = 0; b < l.batches(); ++b) {
-    const int64_t n = l.batch_size(b);
-    std::vector<float> img(static_cast<size_t>(n * per)), hot(static_cast<size_t>(n * k));
-    std::vector<int32_t> lab(static_cast<size_t>(n));
-    l.fill(b, img.data(), hot.data(), lab.data(), on, off);
-    e.images.push_back(img);
-    e.one_hot.push_back(hot);
-    e.labels.push_back(lab);
-  }
-  return e;
+  return fill_epoch(l, numel(d.sample_shape()), d.num_classes, epoch, on, off);
 }
 
 // Without transforms the new loader hands out exactly BatchLoader's batches, so switching the trainer over

@@ -2,28 +2,20 @@
 
 #include <algorithm>
 
+#include "core/enum_names.h"
 #include "core/error.h"
 #include "core/primitives.h"
 
 namespace sf {
 
-ParallelStrategy parse_parallel_strategy(const std::string& name) {
-  if (name == "auto") return ParallelStrategy::automatic;
-  if (name == "batch_split") return ParallelStrategy::batch_split;
-  if (name == "op_parallel") return ParallelStrategy::op_parallel;
-  fail_input("train.parallel", "unknown strategy '" + name + "' (expected auto, batch_split or op_parallel)");
-}
+namespace {
+constexpr std::pair<ParallelStrategy, const char*> kStrategies[] = {{ParallelStrategy::automatic, "auto"},
+                                                                    {ParallelStrategy::batch_split, "batch_split"},
+                                                                    {ParallelStrategy::op_parallel, "op_parallel"}};
+}  // namespace
 
-std::string to_string(ParallelStrategy s) {
-  switch (s) {
-    case ParallelStrategy::automatic:
-      return "auto";
-    case ParallelStrategy::batch_split:
-      return "batch_split";
-    case ParallelStrategy::op_parallel:
-      return "op_parallel";
-  }
-  return "auto";
+ParallelStrategy parse_parallel_strategy(const std::string& name) {
+  return parse_name(kStrategies, name, "train.parallel", "strategy");
 }
 
 int64_t training_shards(ParallelStrategy s, int64_t model_macs, int64_t batch, int threads) {

@@ -23,7 +23,6 @@ namespace sf {
 enum class ParallelStrategy { automatic, batch_split, op_parallel };
 
 ParallelStrategy parse_parallel_strategy(const std::string& name);  // auto | batch_split | op_parallel
-std::string to_string(ParallelStrategy s);
 
 // Models below this many MACs per sample train batch_split under `auto`. The Liu nets (0.29 M and 2.3 M)
 // measured fastest that way; the crossover for wider nets is for the MobileNet work to measure.
