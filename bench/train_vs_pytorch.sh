@@ -65,7 +65,7 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
   OMP_NUM_THREADS=2 build/bin/spikeforge train experiments/mnist_relu.yaml \
     --set "train.epochs=$EPOCHS" --set train.loss=mse --set train.optimizer.lr=0.1 --set train.optimizer.decay=0 \
     --set threads=2 \
-    --out "$tmpdir/sf" >&2
+    --force --out "$tmpdir/sf" >&2
   sf_vals="$("$PY" -c '
 import json, sys
 s = json.load(open(sys.argv[1]))

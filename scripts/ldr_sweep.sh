@@ -21,7 +21,7 @@ scripts/fetch_data.sh mnist >/dev/null
 accuracy() {  # run NAME CONFIG [--set ...] → prints the test accuracy in %
   local name="$1" config="$2"
   shift 2
-  build/bin/spikeforge train "$config" --set "train.epochs=$EPOCHS" "$@" --out "$OUT/$name" >"$OUT/$name.log" 2>&1 ||
+  build/bin/spikeforge train "$config" --set "train.epochs=$EPOCHS" "$@" --force --out "$OUT/$name" >"$OUT/$name.log" 2>&1 ||
     { echo "ldr_sweep.sh: $name failed, see $OUT/$name.log" >&2; exit 1; }
   sed -n 's/^test_accuracy=\([0-9.]*\).*/\1/p' "$OUT/$name.log" | awk '{ printf "%.2f", 100 * $1 }'
 }

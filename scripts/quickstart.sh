@@ -10,7 +10,7 @@ scripts/build.sh
 scripts/fetch_data.sh mnist
 EXPERIMENT=experiments/mnist_noisy_softplus.yaml
 OUT=runs/mnist_noisy_softplus
-build/bin/spikeforge train "$EXPERIMENT" --out "$OUT" "$@"
+build/bin/spikeforge train "$EXPERIMENT" --force --out "$OUT" "$@"
 build/bin/spikeforge evaluate "$OUT/model.sfm"
 # Robust normalisation (Rueckauer 2017), reset by subtraction, analog input: the conversion that reaches the
 # ANN's accuracy in the fewest steps. README.md lists the others (Liu's LIF mapping, data-norm IF, spike-norm).
