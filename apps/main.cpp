@@ -310,8 +310,10 @@ struct Cli {
     if (const std::string why = sf::device_unavailable_reason(dev); !why.empty()) sf::fail_input("--device", why);
     sf::Trainer trainer(m.model, spec, dev, 0);
     const sf::EvalResult r = trainer.evaluate(data.test);
-    std::printf("%s on %s test (%lld images): accuracy=%.4f loss=%.6f\n", path.c_str(), name.c_str(),
-                static_cast<long long>(r.count), r.accuracy, r.loss);
+    std::printf("%s on %s test (%lld images): accuracy=%.4f", path.c_str(), name.c_str(),
+                static_cast<long long>(r.count), r.accuracy);
+    if (m.model.output_shape().at(0) >= 100) std::printf(" top5=%.4f", r.top5);  // ImageNet's, CIFAR-100's metric
+    std::printf(" loss=%.6f\n", r.loss);
     return 0;
   }
 

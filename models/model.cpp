@@ -49,7 +49,12 @@ Layer& Model::add(std::string name, std::string type, Attrs attrs, std::vector<s
     if (kind != "avgpool2d") shapes.push_back(src->params.at(0).value.shape());
   }
   // The reference kernel's prepare() is the single source of shape rules.
-  Shape out = make_op(layer.type, op_attrs(layer), Device::cpu, "reference")->prepare(shapes);
+  Shape out;
+  try {
+    out = make_op(layer.type, op_attrs(layer), Device::cpu, "reference")->prepare(shapes);
+  } catch (const Error& e) {  // the op names itself; say which layer of the model it is
+    throw Error(e.kind(), "model layer '" + layer.name + "': " + e.what());
+  }
   out.erase(out.begin());
   layer.output_shape = out;
   if (layer.type == "conv2d" || layer.type == "dense") {
@@ -198,22 +203,29 @@ void Model::load_state(const Checkpoint& ckpt, const std::string& path) {
 }
 
 std::string Model::summary() const {
+  int name_w = 10, type_w = 15;
+  for (const auto& l : layers_)
+    name_w = std::max(name_w, static_cast<int>(l.name.size())), type_w = std::max(type_w, static_cast<int>(l.type.size()));
   std::string out;
-  char line[256];
-  std::snprintf(line, sizeof line, "%-10s %-15s %-14s %10s %12s\n", "layer", "type", "output", "params", "MACs");
+  char line[512];
+  const auto row = [&](const std::string& name, const std::string& type, const Shape& shape, const std::string& params,
+                       const std::string& macs) {
+    std::snprintf(line, sizeof line, "%-*s %-*s %-14s %10s %12s\n", name_w, name.c_str(), type_w, type.c_str(),
+                  to_string(shape).c_str(), params.c_str(), macs.c_str());
+    out += line;
+  };
+  std::snprintf(line, sizeof line, "%-*s %-*s %-14s %10s %12s\n", name_w, "layer", type_w, "type", "output", "params",
+                "MACs");
   out += line;
-  std::snprintf(line, sizeof line, "%-10s %-15s %-14s %10s %12s\n", "input", "", to_string(input_shape_).c_str(), "",
-                "");
-  out += line;
+  row("input", "", input_shape_, "", "");
   for (const auto& l : layers_) {
     int64_t np = 0;
     for (const auto& p : l.params) np += p.value.numel();
-    std::snprintf(line, sizeof line, "%-10s %-15s %-14s %10lld %12lld\n", l.name.c_str(), l.type.c_str(),
-                  to_string(l.output_shape).c_str(), static_cast<long long>(np), static_cast<long long>(l.macs));
-    out += line;
+    row(l.name, l.type, l.output_shape, std::to_string(np), std::to_string(l.macs));
   }
-  std::snprintf(line, sizeof line, "total: %lld parameters, %lld MACs per image\n",
-                static_cast<long long>(parameter_count()), static_cast<long long>(macs()));
+  std::snprintf(line, sizeof line, "total: %lld parameters (%.2f M), %lld MACs per image (%.2f M)\n",
+                static_cast<long long>(parameter_count()), 1e-6 * static_cast<double>(parameter_count()),
+                static_cast<long long>(macs()), 1e-6 * static_cast<double>(macs()));
   return out + line;
 }
 

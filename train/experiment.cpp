@@ -30,6 +30,8 @@ std::string one_of(const ConfigNode& c, const std::string& key, const std::strin
   return v;
 }
 
+std::vector<const char*> model_activations() { return {std::begin(kModelActivations), std::end(kModelActivations)}; }
+
 double finite_in(const ConfigNode& c, const std::string& key, double fallback, double lo, double hi, bool lo_open) {
   const double v = c.get(key, fallback);
   const bool ok = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && v < hi;
@@ -84,12 +86,17 @@ TrainSpec parse_train(const ConfigNode& c) {
   const ConfigNode mult = c.child("lr_multipliers");
   for (const auto& kv : mult.node())
     t.lr_multipliers[kv.first.as<std::string>()] = finite_in(mult, kv.first.as<std::string>(), 1.0, 0, inf, false);
+  ScheduleSpec& sch = t.schedule;
+  sch.type = parse_schedule_type(one_of(c, "schedule", schedule_type_name(sch.type), {"step", "cosine"}), "schedule");
+  sch.warmup_epochs = finite_in(c, "warmup_epochs", sch.warmup_epochs, 0, t.epochs + 1e-9, false);
+  sch.min_factor = finite_in(c, "min_lr_factor", sch.min_factor, 0, 1, false);
   const ConfigNode step = c.child("step_decay");
-  t.step_decay_factor = step.get("factor", t.step_decay_factor);
-  step.check(std::isfinite(t.step_decay_factor) && t.step_decay_factor > 0 && t.step_decay_factor <= 1, "factor",
-             "must be in (0, 1]");
-  t.step_decay_every = step.get("every", t.step_decay_every);
-  step.check(t.step_decay_every > 0, "every", "must be > 0 epochs");
+  sch.factor = step.get("factor", sch.factor);
+  step.check(std::isfinite(sch.factor) && sch.factor > 0 && sch.factor <= 1, "factor", "must be in (0, 1]");
+  sch.every = step.get("every", sch.every);
+  step.check(sch.every > 0, "every", "must be > 0 epochs");
+  t.label_smoothing = finite_in(c, "label_smoothing", t.label_smoothing, 0, 1, false);
+  t.regularize_batchnorm = c.get("regularize_batchnorm", t.regularize_batchnorm);
   t.label_shift = finite_in(c, "label_shift", t.label_shift, 0.0, 0.5, false);
   t.checkpoint_every = c.get<int64_t>("checkpoint_every", t.checkpoint_every);
   c.check(t.checkpoint_every >= 0, "checkpoint_every",
@@ -121,8 +128,21 @@ DataSpec parse_data(const ConfigNode& c) {
 
 ModelSpec parse_model_spec(const ConfigNode& c) {
   ModelSpec m;
-  m.arch = one_of(c, "arch", m.arch, {"liu_small", "liu_large"});
-  m.activation = one_of(c, "activation", m.activation, {"relu", "softplus", "noisy_softplus"});
+  m.arch = one_of(c, "arch", m.arch, {"liu_small", "liu_large", "mobilenet_v1"});
+  const bool mobilenet = m.arch == "mobilenet_v1";
+  m.activation = one_of(c, "activation", mobilenet ? "relu6" : m.activation, model_activations());
+  if (mobilenet) {
+    c.check(m.activation == "relu6" || m.activation == "relu", "activation", "mobilenet_v1 takes relu6 or relu");
+    m.alpha = finite_in(c, "alpha", m.alpha, 0.0, 16.0, true);
+    m.depth_multiplier = c.get("depth_multiplier", m.depth_multiplier);
+    c.check(m.depth_multiplier >= 1 && m.depth_multiplier <= 16, "depth_multiplier", "must be in [1, 16]");
+    m.strides = one_of(c, "strides", m.strides, {"auto", "cifar", "imagenet"});
+    m.dropout = finite_in(c, "dropout", m.dropout, 0.0, 1.0, false);
+  }
+  m.data_format = one_of(c, "data_format", mobilenet ? "channels_last" : "channels_first",
+                         {"channels_last", "channels_first"});
+  c.check(mobilenet || m.data_format == "channels_first", "data_format",
+          "the Liu nets run channels_first (their kernels are tuned for NCHW)");
   const ConfigNode nsp = c.child("noisy_softplus");
   m.nsp_per_neuron = nsp.has("sigma") && nsp.node()["sigma"].IsScalar() && nsp.node()["sigma"].Scalar() == "per_neuron";
   m.nsp_k = nsp.get("k", m.nsp_per_neuron ? 0.31 : m.nsp_k);
@@ -183,7 +203,7 @@ Experiment load_experiment(const std::string& file, const std::vector<std::strin
       ph.name = p.get<std::string>("name", "finetune" + std::to_string(i + 1));
       ph.epochs = p.require<int>("epochs");
       p.check(ph.epochs > 0, "epochs", "must be > 0, got " + std::to_string(ph.epochs));
-      ph.activation = one_of(p, "activation", e.model.activation, {"relu", "softplus", "noisy_softplus"});
+      ph.activation = one_of(p, "activation", e.model.activation, model_activations());
       ph.label_shift = finite_in(p, "label_shift", e.train.label_shift, 0.0, 0.5, false);
       ph.lr = finite_in(p, "lr", e.train.optimizer.lr, 0.0, std::numeric_limits<double>::infinity(), true);
       e.finetune.push_back(ph);
@@ -219,7 +239,13 @@ std::string to_yaml(const ModelSpec& m) {
     if (q.enabled())
       y << YAML::Key << what << YAML::Value << YAML::BeginMap << YAML::Key << "bits" << YAML::Value << q.bits
         << YAML::Key << "fsr" << YAML::Value << q.fsr << YAML::EndMap;
-  y << YAML::EndMap << YAML::EndMap;
+  y << YAML::EndMap;
+  y << YAML::Key << "data_format" << YAML::Value << m.data_format;
+  if (m.arch == "mobilenet_v1")
+    y << YAML::Key << "alpha" << YAML::Value << m.alpha << YAML::Key << "depth_multiplier" << YAML::Value
+      << m.depth_multiplier << YAML::Key << "strides" << YAML::Value << m.strides << YAML::Key << "dropout"
+      << YAML::Value << m.dropout;
+  y << YAML::EndMap;
   return y.c_str();
 }
 
@@ -247,8 +273,13 @@ std::string to_yaml(const Experiment& e) {
   y << YAML::Key << "lr_multipliers" << YAML::Value << YAML::BeginMap;
   for (const auto& [layer, factor] : t.lr_multipliers) y << YAML::Key << layer << YAML::Value << factor;
   y << YAML::EndMap;
+  y << YAML::Key << "schedule" << YAML::Value << schedule_type_name(t.schedule.type) << YAML::Key
+    << "warmup_epochs" << YAML::Value << t.schedule.warmup_epochs << YAML::Key << "min_lr_factor" << YAML::Value
+    << t.schedule.min_factor;
   y << YAML::Key << "step_decay" << YAML::Value << YAML::BeginMap << YAML::Key << "factor" << YAML::Value
-    << t.step_decay_factor << YAML::Key << "every" << YAML::Value << t.step_decay_every << YAML::EndMap;
+    << t.schedule.factor << YAML::Key << "every" << YAML::Value << t.schedule.every << YAML::EndMap;
+  y << YAML::Key << "label_smoothing" << YAML::Value << t.label_smoothing << YAML::Key << "regularize_batchnorm"
+    << YAML::Value << t.regularize_batchnorm;
   y << YAML::Key << "label_shift" << YAML::Value << t.label_shift;
   y << YAML::Key << "checkpoint_every" << YAML::Value << t.checkpoint_every;
   y << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << o.type;

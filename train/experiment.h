@@ -11,6 +11,7 @@
 #include "datasets/transform_spec.h"
 #include "models/model_spec.h"
 #include "optim/optimizer_spec.h"
+#include "train/schedule.h"
 
 namespace sf {
 
@@ -27,8 +28,11 @@ struct TrainSpec {
   double l2 = 0.0;
   double clip_conv_weights = 0.0;                // Liu: after every step clip conv weights to ±c (0 = off)
   std::map<std::string, double> lr_multipliers;  // per layer name (Liu: conv1 0.1, conv2 1.0, dense 0.1 of lr)
-  double step_decay_factor = 1.0;                // Liu: lr × factor every `step_decay_every` epochs
-  int step_decay_every = 1;
+  // train.schedule (step | cosine), train.warmup_epochs, train.min_lr_factor, train.step_decay {factor, every}
+  ScheduleSpec schedule;
+  double label_smoothing = 0.0;  // targets (1 − ε)·one_hot + ε/K (Szegedy et al. 2016; Keras, PyTorch)
+  // Keras kernel regularisers skip batch-norm scale and shift (and biases); true adds l1/l2 to BN gamma/beta too.
+  bool regularize_batchnorm = false;
   double label_shift = 0.0;  // targets t + shift (Liu's NSP fine-tuning: 0.01)
   // Resume checkpoints (train/resume.h) are written at every epoch end and, when > 0, every this many steps.
   int64_t checkpoint_every = 0;

@@ -93,6 +93,7 @@ std::string summary_json(const Experiment& e, const RunResult& r, double final_l
                       {"test_accuracy", p.test.accuracy},
                       {"test_loss", p.test.loss}});
   j["phases"] = std::move(phases);
+  if (e.model.classes >= 100) j["test_top5"] = r.test.top5;
   if (!r.history.empty()) {
     const auto& last = r.history.back();
     j["final_loss"] = last.loss;
