@@ -122,6 +122,14 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
   // Training follows the parallel strategy (train/parallel.h). Evaluation batches are large, so ops
   // parallelise themselves.
   const int64_t shards = training ? training_shards(strategy_, model_.macs(), batch, omp_get_max_threads()) : 1;
+  // Each shard runs on one thread. oneDNN fixes a primitive's thread count when the primitive is created: built
+  // for the machine's threads and then run on one, its kernels wait at barriers for threads that never come
+  // (weight-gradient reductions hang). So the shards' ops are prepared with one thread.
+  struct ThreadsFor {
+    int saved = omp_get_max_threads();
+    explicit ThreadsFor(int n) { omp_set_num_threads(n); }
+    ~ThreadsFor() { omp_set_num_threads(saved); }
+  } one_thread(shards > 1 ? 1 : omp_get_max_threads());
   const auto params = model_.parameters();
   for (int64_t s = 0, first = 0; s < shards; ++s) {
     auto r = std::make_unique<Replica>(device_);
@@ -165,6 +173,9 @@ double Trainer::run_batch(Net& net, const Batch& batch, bool training, int epoch
 #pragma omp parallel for num_threads(shards) schedule(static, 1) if (shards > 1)
   for (int64_t s = 0; s < shards; ++s) {
     const auto ts = Clock::now();
+    // This thread's ICV only (each implicit task has its own): oneDNN kernels that size their work by
+    // omp_get_max_threads() at run time then split it for the one thread they get.
+    if (shards > 1) omp_set_num_threads(1);
     Replica& r = *net.shards[s];
     // The batch is host memory (the loader's); the graph's inputs live on the graph's device.
     copy_between(r.graph.value(r.images).raw(), device_, batch.images.data() + r.first * sample, Device::cpu,

@@ -29,16 +29,19 @@ class BatchNorm final : public BatchNormOp {
     const auto affine = normalization_flags::use_scale | normalization_flags::use_shift;
     const auto frozen = affine | normalization_flags::use_global_stats;
 
+    const primitive_attr attr = own_scratchpad();
     batch_normalization_forward::primitive_desc train_pd(
-        batch_normalization_forward::desc(prop_kind::forward_training, md, eps, affine), engine());
+        batch_normalization_forward::desc(prop_kind::forward_training, md, eps, affine), attr, engine());
     batch_normalization_forward::primitive_desc eval_pd(
-        batch_normalization_forward::desc(prop_kind::forward_training, md, eps, frozen), engine());
+        batch_normalization_forward::desc(prop_kind::forward_training, md, eps, frozen), attr, engine());
+    batch_normalization_backward::primitive_desc bwd_train_pd(
+        batch_normalization_backward::desc(prop_kind::backward, md, md, eps, affine), attr, engine(), train_pd);
+    batch_normalization_backward::primitive_desc bwd_eval_pd(
+        batch_normalization_backward::desc(prop_kind::backward, md, md, eps, frozen), attr, engine(), eval_pd);
     fwd_train_ = batch_normalization_forward(train_pd);
     fwd_eval_ = batch_normalization_forward(eval_pd);
-    bwd_train_ = batch_normalization_backward(batch_normalization_backward::primitive_desc(
-        batch_normalization_backward::desc(prop_kind::backward, md, md, eps, affine), engine(), train_pd));
-    bwd_eval_ = batch_normalization_backward(batch_normalization_backward::primitive_desc(
-        batch_normalization_backward::desc(prop_kind::backward, md, md, eps, frozen), engine(), eval_pd));
+    bwd_train_ = batch_normalization_backward(bwd_train_pd);
+    bwd_eval_ = batch_normalization_backward(bwd_eval_pd);
 
     src_ = unbound(md), dst_ = unbound(md), dsrc_ = unbound(md), ddst_ = unbound(md);
     scale_ = unbound(cmd), shift_ = unbound(cmd), dscale_ = unbound(cmd), dshift_ = unbound(cmd);
@@ -50,6 +53,12 @@ class BatchNorm final : public BatchNormOp {
     bwd_args_ = {{DNNL_ARG_SRC, src_},       {DNNL_ARG_DIFF_DST, ddst_},     {DNNL_ARG_SCALE, scale_},
                  {DNNL_ARG_SHIFT, shift_},   {DNNL_ARG_MEAN, mean_},         {DNNL_ARG_VARIANCE, var_},
                  {DNNL_ARG_DIFF_SRC, dsrc_}, {DNNL_ARG_DIFF_SCALE, dscale_}, {DNNL_ARG_DIFF_SHIFT, dshift_}};
+    // The train and eval primitives share the bindings; each gets its own map for its scratchpad.
+    fwd_eval_args_ = fwd_args_, bwd_eval_args_ = bwd_args_;
+    add_scratchpad(fwd_args_, train_pd.scratchpad_desc());
+    add_scratchpad(fwd_eval_args_, eval_pd.scratchpad_desc());
+    add_scratchpad(bwd_args_, bwd_train_pd.scratchpad_desc());
+    add_scratchpad(bwd_eval_args_, bwd_eval_pd.scratchpad_desc());
     dx_scratch_ = Tensor(), dgamma_scratch_ = Tensor(), dbeta_scratch_ = Tensor();
     have_batch_stats_ = false;
     return out;
@@ -66,7 +75,7 @@ class BatchNorm final : public BatchNormOp {
     } else {
       require_state();
       bind(mean_, running_mean_), bind(var_, running_var_);
-      run(fwd_eval_, fwd_args_);
+      run(fwd_eval_, fwd_eval_args_);
     }
   }
 
@@ -85,7 +94,7 @@ class BatchNorm final : public BatchNormOp {
     } else {
       require_state();
       bind(mean_, running_mean_), bind(var_, running_var_);
-      run(bwd_eval_, bwd_args_);
+      run(bwd_eval_, bwd_eval_args_);
     }
   }
 
@@ -98,7 +107,8 @@ class BatchNorm final : public BatchNormOp {
   batch_normalization_forward fwd_train_, fwd_eval_;
   batch_normalization_backward bwd_train_, bwd_eval_;
   memory src_, dst_, dsrc_, ddst_, scale_, shift_, dscale_, dshift_, mean_, var_;
-  Args fwd_args_, bwd_args_;
+  Args fwd_args_, bwd_args_;  // train mode
+  Args fwd_eval_args_, bwd_eval_args_;
   Tensor batch_mean_, batch_var_;  // of the last train-mode forward
   Tensor dx_scratch_, dgamma_scratch_, dbeta_scratch_;
   bool have_batch_stats_ = false;

@@ -42,17 +42,19 @@ class Conv2d final : public WeightedOp<Conv2dOp> {
         g.bias
             ? convolution_forward::desc(prop_kind::forward_training, algo, src, wei_prim, bia, dst, strides, pad, pad)
             : convolution_forward::desc(prop_kind::forward_training, algo, src, wei_prim, dst, strides, pad, pad);
-    convolution_forward::primitive_desc fwd_pd(fwd_d, engine());
+    const primitive_attr attr = own_scratchpad();
+    convolution_forward::primitive_desc fwd_pd(fwd_d, attr, engine());
     convolution_backward_data::primitive_desc bwd_data_pd(
-        convolution_backward_data::desc(algo, src, wei_prim, dst, strides, pad, pad), engine(), fwd_pd);
+        convolution_backward_data::desc(algo, src, wei_prim, dst, strides, pad, pad), attr, engine(), fwd_pd);
     auto bwd_w_d = g.bias ? convolution_backward_weights::desc(algo, src, wei_prim, bia, dst, strides, pad, pad)
                           : convolution_backward_weights::desc(algo, src, wei_prim, dst, strides, pad, pad);
-    convolution_backward_weights::primitive_desc bwd_w_pd(bwd_w_d, engine(), fwd_pd);
+    convolution_backward_weights::primitive_desc bwd_w_pd(bwd_w_d, attr, engine(), fwd_pd);
     p_.fwd = convolution_forward(fwd_pd);
     p_.bwd_data = convolution_backward_data(bwd_data_pd);
     p_.bwd_weights = convolution_backward_weights(bwd_w_pd);
     p_.bind_descs(src, wei, bia, dst, g.bias);
     p_.use_weight_formats(fwd_pd.weights_desc(), bwd_data_pd.weights_desc(), bwd_w_pd.diff_weights_desc());
+    p_.use_scratchpads(fwd_pd.scratchpad_desc(), bwd_data_pd.scratchpad_desc(), bwd_w_pd.scratchpad_desc());
     return out;
   }
 };

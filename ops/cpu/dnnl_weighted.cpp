@@ -64,4 +64,11 @@ void WeightedPrimitives::backward(std::span<const Tensor* const> in, const Tenso
   if (gin[1] && dwei_back_.active) dwei_back_.prim.execute(stream(), dwei_back_.mem, dwei_);
 }
 
+void WeightedPrimitives::use_scratchpads(const dnnl::memory::desc& fwd, const dnnl::memory::desc& bwd_data,
+                                         const dnnl::memory::desc& bwd_weights) {
+  add_scratchpad(fwd_args_, fwd);
+  add_scratchpad(bwd_data_args_, bwd_data);
+  add_scratchpad(bwd_w_args_, bwd_weights);
+}
+
 }  // namespace sf::onednn

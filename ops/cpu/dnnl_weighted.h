@@ -21,6 +21,10 @@ class WeightedPrimitives {
   void use_weight_formats(const dnnl::memory::desc& fwd, const dnnl::memory::desc& bwd_data,
                           const dnnl::memory::desc& bwd_weights);
 
+  // The scratchpads of primitives created with own_scratchpad() (dnnl_context.h). Call after bind_descs().
+  void use_scratchpads(const dnnl::memory::desc& fwd, const dnnl::memory::desc& bwd_data,
+                       const dnnl::memory::desc& bwd_weights);
+
   void forward(std::span<const Tensor* const> in, Tensor& out);
   // grad_inputs as in Op::backward: {dx, dw[, db]}, any may be null. oneDNN computes dw and db together;
   // an unwanted one goes to a scratch buffer.

@@ -28,16 +28,19 @@ class Eltwise final : public ActivationOp {
     const float alpha = 0.f, beta = act_.kind == ActKind::relu6 ? 6.f : 0.f;
     // A flat 1-D view: an element-wise map has no other shape, and any rank then works.
     const memory::desc md({numel(out)}, memory::data_type::f32, memory::format_tag::a);
+    const primitive_attr attr = own_scratchpad();
     eltwise_forward::primitive_desc fwd_pd(eltwise_forward::desc(prop_kind::forward_training, algo, md, alpha, beta),
-                                           engine());
+                                           attr, engine());
+    eltwise_backward::primitive_desc bwd_pd(eltwise_backward::desc(algo, md, md, alpha, beta), attr, engine(), fwd_pd);
     fwd_ = eltwise_forward(fwd_pd);
-    bwd_ = eltwise_backward(
-        eltwise_backward::primitive_desc(eltwise_backward::desc(algo, md, md, alpha, beta), engine(), fwd_pd));
+    bwd_ = eltwise_backward(bwd_pd);
     src_ = unbound(md), dst_ = unbound(md), dsrc_ = unbound(md), ddst_ = unbound(md);
     fwd_args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}};
     bwd_args_ = {{use_dst_ ? DNNL_ARG_DST : DNNL_ARG_SRC, use_dst_ ? dst_ : src_},
                  {DNNL_ARG_DIFF_DST, ddst_},
                  {DNNL_ARG_DIFF_SRC, dsrc_}};
+    add_scratchpad(fwd_args_, fwd_pd.scratchpad_desc());
+    add_scratchpad(bwd_args_, bwd_pd.scratchpad_desc());
     return out;
   }
 
