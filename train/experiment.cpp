@@ -105,12 +105,58 @@ TrainSpec parse_train(const ConfigNode& c) {
   return t;
 }
 
-DataSpec parse_data(const ConfigNode& c) {
+// An image folder's defaults are torchvision's ImageNet recipe: RandomResizedCrop(224) + flip for training,
+// Resize(256) + CenterCrop(224) for evaluation.
+std::vector<TransformSpec> default_transforms(const std::string& dataset, bool training) {
+  if (dataset != "image_folder") return {};
+  TransformSpec a, b;
+  if (training) {
+    a.type = TransformType::random_resized_crop;
+    a.height = a.width = 224;
+    b.type = TransformType::hflip;
+  } else {
+    a.type = TransformType::resize_short;
+    a.height = a.width = 256;
+    b.type = TransformType::center_crop;
+    b.height = b.width = 224;
+  }
+  return {a, b};
+}
+
+// The shape `specs` make of `in`; an error names the list item (or, for defaults, the list's key).
+Shape shape_through(const ConfigNode& c, const std::string& key, const std::vector<TransformSpec>& specs, Shape in) {
+  const std::vector<ConfigNode> items = c.list(key);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    try {
+      in = make_transform(specs[i])->output_shape(in);
+    } catch (const Error& e) {
+      if (i < items.size()) items[i].fail("type", e.what());
+      c.fail(key, e.what());
+    }
+  }
+  return in;
+}
+
+// Reads the dataset section and works out the model's input: the stored sample shape through base_transforms and
+// augment, which eval_transforms must reproduce. An image folder's class folders are listed here.
+DataSpec parse_data(const ConfigNode& c, DatasetInfo& info, Shape& input) {
   DataSpec d;
-  d.name = one_of(c, "name", d.name, {"mnist", "fashion_mnist"});
+  d.name = one_of(c, "name", d.name, {"mnist", "fashion_mnist", "cifar10", "cifar100", "image_folder"});
   d.path = c.get<std::string>("path", d.path);
   d.validation = c.get<std::string>("validation", d.validation);
-  d.augment = parse_transforms(c, "augment");
+  // Keys of one dataset only: elsewhere they stay unread, and check_unknown_keys rejects them.
+  if (d.name == "cifar100") d.label = one_of(c, "label", d.label, {"fine", "coarse"});
+  if (d.name == "image_folder") d.skip_bad_images = c.get("skip_bad_images", d.skip_bad_images);
+  for (auto [key, value] : {std::pair{"resize", &d.resize}, std::pair{"pad", &d.pad}}) {
+    *value = c.get<int64_t>(key, 0);
+    c.check(*value >= 0 && *value <= 65536, key, "must be a square size in [1, 65536], or 0 for off");
+  }
+  c.check(d.resize == 0 || d.pad == 0, "pad", "give resize or pad, not both");
+  d.channels = c.get<int64_t>("channels", d.channels);
+  c.check(d.channels >= 0 && d.channels <= 4096, "channels", "must be a channel count, or 0 to keep the dataset's");
+  d.augment = c.has("augment") ? parse_transforms(c, "augment") : default_transforms(d.name, true);
+  d.eval_transforms =
+      c.has("eval_transforms") ? parse_transforms(c, "eval_transforms") : default_transforms(d.name, false);
   if (d.validation != "test" && d.validation != "none") {
     double f = -1;
     try {
@@ -121,10 +167,73 @@ DataSpec parse_data(const ConfigNode& c) {
     }
     c.check(f > 0 && f < 1, "validation", "expected test, none or a fraction in (0, 1), got '" + d.validation + "'");
   }
+
+  try {
+    info = dataset_info(dataset_options(d));
+  } catch (const Error& e) {
+    c.fail("path", e.what());
+  }
+  Shape base = info.sample_shape;
+  for (const TransformSpec& t : base_transforms(d)) {
+    const char* key = t.type == TransformType::repeat_channels ? "channels" : d.pad ? "pad" : "resize";
+    try {
+      base = make_transform(t)->output_shape(base);
+    } catch (const Error& e) {
+      c.fail(key, e.what());
+    }
+  }
+  input = shape_through(c, "augment", d.augment, base);
+  const Shape eval = shape_through(c, "eval_transforms", d.eval_transforms, base);
+  if (d.name == "image_folder")
+    for (const char* key : {"augment", "eval_transforms"})
+      c.check(std::string(key) == "augment" ? train_pipeline(d).fixed_size() : eval_pipeline(d).fixed_size(), key,
+              "an image folder's images differ in size: the list must end in a fixed-size transform "
+              "(random_resized_crop, center_crop, resize, random_crop or pad, then only hflip, normalize or scale)");
+  c.check(eval == input, "eval_transforms",
+          "make " + to_string(eval) + " samples but augment makes " + to_string(input) +
+              ": training and evaluation feed the same model input");
   return d;
 }
 
 }  // namespace
+
+DatasetOptions dataset_options(const DataSpec& d) {
+  DatasetOptions o;
+  o.name = d.name;
+  o.path = d.path;
+  o.label = d.label;
+  o.skip_bad_images = d.skip_bad_images;
+  return o;
+}
+
+std::vector<TransformSpec> base_transforms(const DataSpec& d) {
+  std::vector<TransformSpec> out;
+  if (d.resize > 0 || d.pad > 0) {
+    TransformSpec t;
+    t.type = d.resize > 0 ? TransformType::resize : TransformType::pad;
+    t.height = t.width = d.resize > 0 ? d.resize : d.pad;
+    out.push_back(t);
+  }
+  if (d.channels > 0) {
+    TransformSpec t;
+    t.type = TransformType::repeat_channels;
+    t.count = d.channels;
+    out.push_back(t);
+  }
+  return out;
+}
+
+Pipeline train_pipeline(const DataSpec& d) {
+  std::vector<TransformSpec> specs = base_transforms(d);
+  specs.insert(specs.end(), d.augment.begin(), d.augment.end());
+  return make_pipeline(specs);
+}
+
+Pipeline eval_pipeline(const DataSpec& d) {
+  std::vector<TransformSpec> specs = base_transforms(d);
+  specs.insert(specs.end(), d.eval_transforms.begin(), d.eval_transforms.end());
+  return make_pipeline(specs);
+}
 
 ModelSpec parse_model_spec(const ConfigNode& c) {
   ModelSpec m;
@@ -189,10 +298,11 @@ Experiment load_experiment(const std::string& file, const std::vector<std::strin
           "must be between 0 (all cores) and " + std::to_string(kMaxThreads));
   e.device = one_of(c, "device", e.device, {"cpu", "cuda"});
   if (const std::string why = device_unavailable_reason(parse_device(e.device)); !why.empty()) c.fail("device", why);
-  e.data = parse_data(c.child("dataset"));
+  DatasetInfo info;
+  Shape input;
+  e.data = parse_data(c.child("dataset"), info, input);
   e.model = parse_model_spec(c.child("model"));
-  const DatasetInfo info = dataset_info(e.data.name);
-  e.model.input = info.sample_shape;
+  e.model.input = input;  // what the pipeline makes, not the stored shape: MNIST resized to 32, ImageNet cut to 224
   e.model.classes = info.num_classes;
   e.train = parse_train(c.child("train"));
   {
@@ -258,10 +368,15 @@ std::string to_yaml(const Experiment& e) {
   y << YAML::Key << "seed" << YAML::Value << e.seed;
   y << YAML::Key << "threads" << YAML::Value << e.threads;
   y << YAML::Key << "device" << YAML::Value << e.device;
-  y << YAML::Key << "dataset" << YAML::Value << YAML::BeginMap << YAML::Key << "name" << YAML::Value << e.data.name
-    << YAML::Key << "path" << YAML::Value << e.data.path << YAML::Key << "validation" << YAML::Value
-    << e.data.validation << YAML::Key << "augment" << YAML::Value << YAML::Load(to_yaml(e.data.augment))
-    << YAML::EndMap;
+  const DataSpec& d = e.data;
+  y << YAML::Key << "dataset" << YAML::Value << YAML::BeginMap << YAML::Key << "name" << YAML::Value << d.name
+    << YAML::Key << "path" << YAML::Value << d.path << YAML::Key << "validation" << YAML::Value << d.validation;
+  if (d.name == "cifar100") y << YAML::Key << "label" << YAML::Value << d.label;
+  if (d.name == "image_folder") y << YAML::Key << "skip_bad_images" << YAML::Value << d.skip_bad_images;
+  y << YAML::Key << "resize" << YAML::Value << d.resize << YAML::Key << "pad" << YAML::Value << d.pad << YAML::Key
+    << "channels" << YAML::Value << d.channels;
+  y << YAML::Key << "augment" << YAML::Value << YAML::Load(to_yaml(d.augment)) << YAML::Key << "eval_transforms"
+    << YAML::Value << YAML::Load(to_yaml(d.eval_transforms)) << YAML::EndMap;
   y << YAML::Key << "model" << YAML::Value << YAML::Load(to_yaml(e.model));
   y << YAML::Key << "train" << YAML::Value << YAML::BeginMap;
   y << YAML::Key << "epochs" << YAML::Value << t.epochs << YAML::Key << "batch" << YAML::Value << t.batch;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "datasets/open.h"
 #include "datasets/transform_spec.h"
 #include "models/model_spec.h"
 #include "optim/optimizer_spec.h"
@@ -50,11 +51,25 @@ struct PhaseSpec {
 };
 
 struct DataSpec {
-  std::string name = "mnist";          // mnist | fashion_mnist
-  std::string path;                    // empty: the dataset's default folder
-  std::string validation = "test";     // test | none | a fraction of the training set held out, e.g. 0.1
-  std::vector<TransformSpec> augment;  // per-sample training transforms (datasets/transform_spec.h)
+  std::string name = "mnist";       // mnist | fashion_mnist | cifar10 | cifar100 | image_folder
+  std::string path;                 // empty: the dataset's default folder
+  std::string validation = "test";  // test | none | a fraction of the training set held out, e.g. 0.1
+  std::string label = "fine";       // cifar100: fine (100 classes) | coarse (20)
+  bool skip_bad_images = false;     // image_folder: replace and count undecodable images instead of failing
+  // Applied to every split before the transforms below (0 = off): resize (bilinear) or zero-pad to a square,
+  // then repeat a grey channel `channels` times — MNIST as 3×32×32 for a CIFAR-shaped net.
+  int64_t resize = 0, pad = 0, channels = 0;
+  std::vector<TransformSpec> augment;          // per-sample training transforms (datasets/transform_spec.h)
+  std::vector<TransformSpec> eval_transforms;  // validation and test transforms; the same output shape
 };
+
+// What datasets/open.h needs to open the data a DataSpec names.
+DatasetOptions dataset_options(const DataSpec& d);
+// resize or pad, then channels, as transforms.
+std::vector<TransformSpec> base_transforms(const DataSpec& d);
+// The per-sample pipelines: base_transforms then augment (training) or eval_transforms (validation, test).
+Pipeline train_pipeline(const DataSpec& d);
+Pipeline eval_pipeline(const DataSpec& d);
 
 struct Experiment {
   std::string name;

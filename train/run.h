@@ -23,6 +23,10 @@ struct RunResult {
   EvalResult test;
   double train_seconds = 0;
   int64_t parameters = 0;
+  // Undecodable images replaced during the run (dataset.skip_bad_images), each counted once, and the first of
+  // them ("path: reason"); summary.json reports both.
+  int64_t skipped_images = 0;
+  std::vector<std::string> skipped_files;
 };
 
 struct RunOptions {
