@@ -109,11 +109,22 @@ std::vector<std::string> parse_names(const std::string& text, size_t expected, c
 // One file the loader needs, and where its bytes go: record files into their slot of a split's buffer (members
 // may come in any order in an archive), label-name files into `text`.
 struct Wanted {
-  std::string name;  // inside the folder
-  uint8_t* dst = nullptr;
+  std::string name;                       // inside the folder
+  std::vector<uint8_t>* split = nullptr;  // record files: their split's buffer, of split_bytes once in use
+  int64_t split_bytes = 0, offset = 0;
   int64_t records = 0;  // record files: the count expected
   std::string* text = nullptr;
   bool found = false;
+  // The split's buffer is allocated when its first file has passed the size check, so that a wrong file (or a
+  // fuzzer's input) costs no 150 MB allocation.
+  char* destination(int64_t size) {
+    if (text) {
+      text->resize(static_cast<size_t>(size));
+      return text->data();
+    }
+    if (split->empty()) split->resize(static_cast<size_t>(split_bytes));
+    return reinterpret_cast<char*>(split->data() + offset);
+  }
 };
 
 struct Plan {
@@ -130,17 +141,29 @@ const char* names_file(const Format& f, int64_t label_byte) {
 Plan make_plan(const Format& f, int64_t label_byte) {
   Plan p;
   const int64_t rec = f.label_bytes + kCifarPixels;
-  p.train.resize(static_cast<size_t>(f.train.files.size() * f.train.records_per_file * rec));
-  p.test.resize(static_cast<size_t>(f.test.files.size() * f.test.records_per_file * rec));
-  for (auto [part, buf] : {std::pair{&f.train, &p.train}, std::pair{&f.test, &p.test}})
-    for (size_t i = 0; i < part->files.size(); ++i)
-      p.wanted.push_back({part->files[i], buf->data() + i * part->records_per_file * rec, part->records_per_file});
-  p.wanted.push_back({names_file(f, label_byte), nullptr, 0, &p.names});
+  for (auto [part, buf] : {std::pair{&f.train, &p.train}, std::pair{&f.test, &p.test}}) {
+    const int64_t file_bytes = part->records_per_file * rec;
+    for (size_t i = 0; i < part->files.size(); ++i) {
+      Wanted w;
+      w.name = part->files[i];
+      w.split = buf;
+      w.split_bytes = static_cast<int64_t>(part->files.size()) * file_bytes;
+      w.offset = static_cast<int64_t>(i) * file_bytes;
+      w.records = part->records_per_file;
+      p.wanted.push_back(w);
+    }
+  }
+  Wanted names;
+  names.name = names_file(f, label_byte);
+  names.text = &p.names;
+  p.wanted.push_back(names);
   return p;
 }
 
 void read_folder(const Format& f, const std::string& dir, Plan& p, const std::string& hint) {
-  for (Wanted& w : p.wanted) {
+  // Every file is checked before any is read: a bad last batch fails at once.
+  std::vector<int64_t> sizes;
+  for (const Wanted& w : p.wanted) {
     const std::string path = (fs::path(dir) / w.name).string();
     std::error_code ec;
     if (!fs::is_regular_file(path, ec)) fail_input(path, "missing (" + hint + ")");
@@ -148,10 +171,13 @@ void read_folder(const Format& f, const std::string& dir, Plan& p, const std::st
     if (ec) fail_input(path, "cannot read its size: " + ec.message());
     if (w.text && size > kMaxNamesBytes) fail_input(path, "is " + with_commas(size) + " bytes: not a label-name file");
     if (!w.text) check_size(f, size, w.records, path);
+    sizes.push_back(size);
+  }
+  for (size_t i = 0; i < p.wanted.size(); ++i) {
+    Wanted& w = p.wanted[i];
+    const std::string path = (fs::path(dir) / w.name).string();
     std::ifstream in(path, std::ios::binary);
-    if (w.text) w.text->resize(static_cast<size_t>(size));
-    char* dst = w.text ? w.text->data() : reinterpret_cast<char*>(w.dst);
-    if (!in.read(dst, size)) fail_input(path, "read error (the file shrank while being read?)");
+    if (!in.read(w.destination(sizes[i]), sizes[i])) fail_input(path, "read error (the file shrank while being read?)");
     w.found = true;
   }
 }
@@ -189,14 +215,10 @@ void read_archive(const Format& f, const std::string& path, Plan& p) {
     if (it == p.wanted.end()) continue;
     const std::string what = path + ": " + name;
     const int64_t size = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : -1;
-    if (it->text) {
-      if (size < 0 || size > kMaxNamesBytes)
-        fail_input(what, "is not a label-name file (size " + std::to_string(size) + ")");
-      it->text->resize(static_cast<size_t>(size));
-    } else {
-      check_size(f, size, it->records, what);
-    }
-    char* dst = it->text ? it->text->data() : reinterpret_cast<char*>(it->dst);
+    if (it->text && (size < 0 || size > kMaxNamesBytes))
+      fail_input(what, "is not a label-name file (size " + std::to_string(size) + ")");
+    if (!it->text) check_size(f, size, it->records, what);
+    char* dst = it->destination(size);
     int64_t got = 0;
     while (got < size) {
       const la_ssize_t n = archive_read_data(a.get(), dst + got, static_cast<size_t>(size - got));

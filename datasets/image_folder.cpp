@@ -33,6 +33,71 @@ std::string list_extensions() {
 
 std::atomic<uint64_t> next_source_id{1};
 
+// stb_image 2.27 (Debian 12's) builds a JPEG Huffman table from the 16 code counts of a DHT segment without
+// checking that they sum to at most 256, and writes past the table when they do (found by tests/fuzz/image.cpp;
+// upstream checks it since 2.28). Such a file is refused here first: the segments are walked the way stb reads
+// them — bytes that are not a marker skipped one by one (stb's resynchronisation, and entropy-coded data, whose
+// FF 00 and RSTn never start a segment), DHT tables consumed one by one — so every table stb would build is seen,
+// and more (where stb would already have stopped). Bytes past the end read as 0, as in stb.
+bool jpeg_huffman_tables_fit(const uint8_t* p, size_t n) {
+  auto at = [&](size_t k) -> unsigned { return k < n ? p[k] : 0u; };
+  // stb takes a file for a JPEG when it starts with FF, any more FF fill, then SOI (D8).
+  size_t i = 0;
+  if (at(0) != 0xFF) return true;
+  while (i < n && p[i] == 0xFF) ++i;
+  if (at(i) != 0xD8) return true;
+  ++i;
+  while (i < n) {
+    if (p[i] != 0xFF) {
+      ++i;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < n && p[j] == 0xFF) ++j;  // fill bytes
+    if (j >= n) return true;
+    const unsigned m = p[j];
+    i = j + 1;
+    if (m == 0x00 || (m >= 0xD0 && m <= 0xD8) || m == 0x01) continue;  // stuffing, RSTn, SOI, TEM: no length
+    if (m == 0xD9) return true;                                        // EOI
+    const size_t len = (at(i) << 8) | at(i + 1);
+    if (m == 0xC4) {
+      int64_t left = static_cast<int64_t>(len) - 2;
+      size_t k = i + 2;
+      while (left > 0) {
+        const unsigned q = at(k);
+        if ((q >> 4) > 1 || (q & 15) > 3) return true;  // stb rejects the segment and stops
+        unsigned codes = 0;
+        for (size_t c = 1; c <= 16; ++c) codes += at(k + c);
+        if (codes > 256) return false;
+        k += 17 + codes;
+        left -= 17 + static_cast<int64_t>(codes);
+      }
+      i = k;
+      continue;
+    }
+    i += len;
+  }
+  return true;
+}
+
+// stb_image 2.27 grows its buffer to an IDAT chunk's declared length before reading the chunk, so a 100-byte PNG
+// can make it allocate gigabytes (found by tests/fuzz/image.cpp). A chunk that claims more bytes than the file has
+// left is corrupt or cut off — stb would fail on it after the allocation — so it is refused first.
+std::string png_chunk_overrun(const uint8_t* p, size_t n) {
+  static constexpr uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (n < 8 || std::memcmp(p, kSignature, 8) != 0) return "";
+  for (size_t i = 8; i + 8 <= n;) {
+    const uint64_t len = (uint64_t{p[i]} << 24) | (uint64_t{p[i + 1]} << 16) | (uint64_t{p[i + 2]} << 8) | p[i + 3];
+    const std::string type(reinterpret_cast<const char*>(p + i + 4), 4);
+    if (len > n - (i + 8))
+      return "chunk " + type + " claims " + std::to_string(len) + " bytes, the file has " +
+             std::to_string(n - (i + 8)) + " left";
+    if (type == "IEND") break;
+    i += 12 + len;  // length, type, data, CRC
+  }
+  return "";
+}
+
 }  // namespace
 
 void FreeImage::operator()(uint8_t* p) const { stb::free_image(p); }
@@ -46,12 +111,24 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& what) {
   if (size > static_cast<size_t>(INT_MAX)) fail_input(what, "is " + std::to_string(size) + " bytes: too large");
   int w = 0, h = 0, comp = 0;
   const int n = static_cast<int>(size);
+  if (const std::string why = png_chunk_overrun(data, size); !why.empty())
+    fail_input(what, "corrupt or truncated PNG: " + why);
+  if (!jpeg_huffman_tables_fit(data, size))
+    fail_input(what, "corrupt JPEG: a Huffman table (DHT segment) of more than 256 codes");
   if (!stb::info(data, n, &w, &h, &comp))
     fail_input(what,
                std::string("not a JPEG or PNG image, or a damaged one (stb_image: ") + stb::failure_reason() + ")");
-  if (static_cast<int64_t>(w) * h > kMaxImagePixels)
+  const int64_t pixels = static_cast<int64_t>(w) * h;
+  if (pixels > kMaxImagePixels)
     fail_input(what, "is " + std::to_string(w) + "×" + std::to_string(h) + " pixels, more than the " +
                          std::to_string(kMaxImagePixels) + " an image may have");
+  // No JPEG or PNG holds more than ~8,300 pixels per byte (JPEG needs a bit per 8×8 block, deflate compresses
+  // at most ~1,032:1, and a 1-bit PNG packs 8 pixels a byte), so a header claiming more describes a cut-off or
+  // forged file, which stb would otherwise decode, from zeros, at full size (27 bytes → 64 MP, found by
+  // tests/fuzz/image.cpp). Small images pass whatever their size: they cost nothing.
+  if (pixels > (int64_t{1} << 22) && pixels > int64_t{16384} * static_cast<int64_t>(size))
+    fail_input(what, "claims " + std::to_string(w) + "×" + std::to_string(h) + " pixels, more than its " +
+                         std::to_string(size) + " bytes can hold (cut off or corrupt)");
   uint8_t* px = stb::load_rgb(data, n, &w, &h);
   if (!px) fail_input(what, std::string("cannot decode (stb_image: ") + stb::failure_reason() + ")");
   Image img;

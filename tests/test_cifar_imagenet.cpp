@@ -542,9 +542,57 @@ TEST(ImageFolderTest, DecoderRejectsWhatStbRejectsNamingTheInput) {
   }
   m = bad_input([&] { decode_image(reinterpret_cast<const uint8_t*>(png.data()), png.size(), "huge.png"); });
   EXPECT_TRUE(has(m, "huge.png: is 9000×9000 pixels")) << m;
+  // A DHT segment of more than 256 codes, which stb_image 2.27 would write past its table for (a fuzz finding).
+  std::vector<uint8_t> dht = {0xFF, 0xD8, 0xFF, 0xC4, 0x01, 0x3F, 0x00};
+  for (int c = 0; c < 16; ++c) dht.push_back(c == 15 ? 255 : c == 14 ? 45 : 0);
+  dht.resize(dht.size() + 300, 7);
+  m = bad_input([&] { decode_image(dht.data(), dht.size(), "dht.jpg"); });
+  EXPECT_TRUE(has(m, "dht.jpg: corrupt JPEG: a Huffman table (DHT segment) of more than 256 codes")) << m;
+  // A PNG chunk claiming more bytes than the file has (stb would allocate them first), and a 28-byte JPEG whose
+  // header claims 31237×2051 pixels (stb would decode 64 MP of zeros).
+  std::string cut = png.substr(0, 33) + std::string("\x40\x00\x00\x00IDAT", 8) + "xx";
+  m = bad_input([&] { decode_image(reinterpret_cast<const uint8_t*>(cut.data()), cut.size(), "cut.png"); });
+  EXPECT_TRUE(has(m, "cut.png: corrupt or truncated PNG: chunk IDAT claims 1073741824 bytes, the file has 2 left"))
+      << m;
+  const std::vector<uint8_t> bomb = {0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x08, 0x03, 0x7a, 0x05, 0x03, 0x01, 0x22,
+                                     0x00, 0x02, 0x14, 0x01, 0x03, 0x11, 0x01, 0xff, 0xd9, 0xff, 0x01, 0x07, 0xff};
+  m = bad_input([&] { decode_image(bomb.data(), bomb.size(), "bomb.jpg"); });
+  EXPECT_TRUE(has(m, "bomb.jpg: claims 31237×2051 pixels, more than its 27 bytes can hold")) << m;
+  // An empty IDAT chunk before the data is legal PNG (stb 2.27 memcpy'd from it with a null pointer).
+  std::string small;
+  {
+    std::ifstream in(dir.file("small.png"), std::ios::binary);
+    small.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::string empty_idat = std::string("\0\0\0\0IDAT", 8) + "\x35\xaf\x06\x1e";  // length 0, CRC of "IDAT"
+  const std::string with_empty = small.substr(0, 33) + empty_idat + small.substr(33);
+  const Image a = decode_image(reinterpret_cast<const uint8_t*>(small.data()), small.size(), "a.png");
+  const Image b = decode_image(reinterpret_cast<const uint8_t*>(with_empty.data()), with_empty.size(), "b.png");
+  ASSERT_EQ(b.height, 2);
+  EXPECT_EQ(std::vector<uint8_t>(a.rgb.get(), a.rgb.get() + 12), std::vector<uint8_t>(b.rgb.get(), b.rgb.get() + 12));
   EXPECT_TRUE(has_image_extension("a.JPEG"));
   EXPECT_TRUE(has_image_extension("b.Png"));
   EXPECT_FALSE(has_image_extension("c.txt"));
+}
+
+// The fuzzer's findings in stb_image 2.27 (tests/fuzz/corpus/image/finding_*, each the fuzz target's mode byte and
+// the file): every one decodes or fails as BadInput — no overflow, abort or runaway allocation.
+TEST(ImageFolderTest, FuzzFindingsDecodeOrFailCleanly) {
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(std::string(SPIKEFORGE_SOURCE_DIR) + "/tests/fuzz/corpus/image")) {
+    if (!e.path().filename().string().starts_with("finding_")) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    ASSERT_FALSE(bytes.empty());
+    try {
+      const Image img = decode_image(reinterpret_cast<const uint8_t*>(bytes.data()) + 1, bytes.size() - 1, "f");
+      EXPECT_LE(img.height * img.width, int64_t{1} << 22) << e.path();
+    } catch (const Error& err) {
+      EXPECT_EQ(err.kind(), ErrorKind::BadInput) << err.what();
+    }
+    ++files;
+  }
+  EXPECT_GE(files, 7);
 }
 
 TEST(ImageFolderTest, StreamsThroughTheLoaderBitIdenticallyForAnyWorkerCount) {

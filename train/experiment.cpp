@@ -184,11 +184,13 @@ DataSpec parse_data(const ConfigNode& c, DatasetInfo& info, Shape& input) {
   }
   input = shape_through(c, "augment", d.augment, base);
   const Shape eval = shape_through(c, "eval_transforms", d.eval_transforms, base);
-  if (d.name == "image_folder")
-    for (const char* key : {"augment", "eval_transforms"})
-      c.check(std::string(key) == "augment" ? train_pipeline(d).fixed_size() : eval_pipeline(d).fixed_size(), key,
-              "an image folder's images differ in size: the list must end in a fixed-size transform "
-              "(random_resized_crop, center_crop, resize, random_crop or pad, then only hflip, normalize or scale)");
+  if (d.name == "image_folder") {
+    const char* why =
+        "an image folder's images differ in size: the list must end in a fixed-size transform "
+        "(random_resized_crop, center_crop, resize, random_crop or pad, then only hflip, normalize or scale)";
+    c.check(train_pipeline(d).fixed_size(), "augment", why);
+    c.check(eval_pipeline(d).fixed_size(), "eval_transforms", why);
+  }
   c.check(eval == input, "eval_transforms",
           "make " + to_string(eval) + " samples but augment makes " + to_string(input) +
               ": training and evaluation feed the same model input");
