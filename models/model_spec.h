@@ -36,7 +36,8 @@ struct ModelSpec {
   int depth_multiplier = 1;                // depthwise output channels per input channel
   std::string strides = "auto";            // cifar | imagenet | auto (cifar for inputs of 32 pixels or fewer)
   double dropout = 1e-3;                   // before the classifier (Keras default)
-  std::string data_format = "channels_last";  // channels_last (NHWC inside the net) | channels_first (NCHW)
+  std::string data_format = "channels_first";  // channels_first (NCHW) | channels_last (NHWC inside the net;
+                                               // mobilenet_v1's default in experiment files)
 };
 
 // The values of `model.activation`, for every architecture (relu6 is MobileNet's; the Liu nets take it too).

@@ -16,6 +16,7 @@ ModelSpec mobilenet(Shape input, int classes, double alpha = 1.0) {
   s.input = std::move(input);
   s.classes = classes;
   s.alpha = alpha;
+  s.data_format = "channels_last";  // what experiment files default to for this arch
   return s;
 }
 

@@ -139,7 +139,9 @@ Shape shape_through(const ConfigNode& c, const std::string& key, const std::vect
 
 // Reads the dataset section and works out the model's input: the stored sample shape through base_transforms and
 // augment, which eval_transforms must reproduce. An image folder's class folders are listed here.
-DataSpec parse_data(const ConfigNode& c, DatasetInfo& info, Shape& input) {
+}  // namespace
+
+DataSpec parse_data_spec(const ConfigNode& c) {
   DataSpec d;
   d.name = one_of(c, "name", d.name, {"mnist", "fashion_mnist", "cifar10", "cifar100", "image_folder"});
   d.path = c.get<std::string>("path", d.path);
@@ -167,7 +169,13 @@ DataSpec parse_data(const ConfigNode& c, DatasetInfo& info, Shape& input) {
     }
     c.check(f > 0 && f < 1, "validation", "expected test, none or a fraction in (0, 1), got '" + d.validation + "'");
   }
+  return d;
+}
 
+namespace {
+
+DataSpec parse_data(const ConfigNode& c, DatasetInfo& info, Shape& input) {
+  const DataSpec d = parse_data_spec(c);
   try {
     info = dataset_info(dataset_options(d));
   } catch (const Error& e) {
@@ -361,6 +369,19 @@ std::string to_yaml(const ModelSpec& m) {
   return y.c_str();
 }
 
+std::string to_yaml(const DataSpec& d) {
+  YAML::Emitter y;
+  y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << d.name << YAML::Key << "path" << YAML::Value << d.path
+    << YAML::Key << "validation" << YAML::Value << d.validation;
+  if (d.name == "cifar100") y << YAML::Key << "label" << YAML::Value << d.label;
+  if (d.name == "image_folder") y << YAML::Key << "skip_bad_images" << YAML::Value << d.skip_bad_images;
+  y << YAML::Key << "resize" << YAML::Value << d.resize << YAML::Key << "pad" << YAML::Value << d.pad << YAML::Key
+    << "channels" << YAML::Value << d.channels;
+  y << YAML::Key << "augment" << YAML::Value << YAML::Load(to_yaml(d.augment)) << YAML::Key << "eval_transforms"
+    << YAML::Value << YAML::Load(to_yaml(d.eval_transforms)) << YAML::EndMap;
+  return y.c_str();
+}
+
 std::string to_yaml(const Experiment& e) {
   const auto& t = e.train;
   const auto& o = t.optimizer;
@@ -370,15 +391,7 @@ std::string to_yaml(const Experiment& e) {
   y << YAML::Key << "seed" << YAML::Value << e.seed;
   y << YAML::Key << "threads" << YAML::Value << e.threads;
   y << YAML::Key << "device" << YAML::Value << e.device;
-  const DataSpec& d = e.data;
-  y << YAML::Key << "dataset" << YAML::Value << YAML::BeginMap << YAML::Key << "name" << YAML::Value << d.name
-    << YAML::Key << "path" << YAML::Value << d.path << YAML::Key << "validation" << YAML::Value << d.validation;
-  if (d.name == "cifar100") y << YAML::Key << "label" << YAML::Value << d.label;
-  if (d.name == "image_folder") y << YAML::Key << "skip_bad_images" << YAML::Value << d.skip_bad_images;
-  y << YAML::Key << "resize" << YAML::Value << d.resize << YAML::Key << "pad" << YAML::Value << d.pad << YAML::Key
-    << "channels" << YAML::Value << d.channels;
-  y << YAML::Key << "augment" << YAML::Value << YAML::Load(to_yaml(d.augment)) << YAML::Key << "eval_transforms"
-    << YAML::Value << YAML::Load(to_yaml(d.eval_transforms)) << YAML::EndMap;
+  y << YAML::Key << "dataset" << YAML::Value << YAML::Load(to_yaml(e.data));
   y << YAML::Key << "model" << YAML::Value << YAML::Load(to_yaml(e.model));
   y << YAML::Key << "train" << YAML::Value << YAML::BeginMap;
   y << YAML::Key << "epochs" << YAML::Value << t.epochs << YAML::Key << "batch" << YAML::Value << t.batch;

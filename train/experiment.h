@@ -88,5 +88,9 @@ ModelSpec parse_model_spec(const ConfigNode& model);
 
 std::string to_yaml(const Experiment& e);
 std::string to_yaml(const ModelSpec& m);  // the model section alone (stored in checkpoints)
+std::string to_yaml(const DataSpec& d);   // the dataset section alone (stored in checkpoints)
+// The dataset section's keys, checked, without reading the data (parse_data in load_experiment adds the
+// shapes the data and the transforms make).
+DataSpec parse_data_spec(const ConfigNode& dataset);
 
 }  // namespace sf

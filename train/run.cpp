@@ -32,11 +32,18 @@ std::string history_csv(const std::vector<EpochStats>& history) {
   return out;
 }
 
-std::string checkpoint_architecture(const Experiment& e) {
+std::string checkpoint_architecture(const Experiment& e, const std::vector<std::string>& class_names) {
   YAML::Emitter y;
   y << YAML::BeginMap << YAML::Key << "model" << YAML::Value << YAML::Load(to_yaml(e.model)) << YAML::Key << "loss"
     << YAML::Value << e.train.loss << YAML::Key << "l1" << YAML::Value << e.train.l1 << YAML::Key << "l2" << YAML::Value
-    << e.train.l2 << YAML::Key << "dataset" << YAML::Value << e.data.name << YAML::EndMap;
+    << e.train.l2 << YAML::Key << "dataset" << YAML::Value << e.data.name;
+  // What the net was built for: the model input is the pipeline's output (Fashion-MNIST padded to 32, ImageNet
+  // cut to 224), not the stored images, and `evaluate` needs the same eval transforms.
+  y << YAML::Key << "input" << YAML::Value << YAML::Flow << std::vector<int64_t>(e.model.input.begin(), e.model.input.end())
+    << YAML::Key << "classes" << YAML::Value << e.model.classes << YAML::Key << "data" << YAML::Value
+    << YAML::Load(to_yaml(e.data));
+  if (!class_names.empty()) y << YAML::Key << "class_names" << YAML::Value << YAML::Flow << class_names;
+  y << YAML::EndMap;
   return std::string(y.c_str()) + "\n";
 }
 
@@ -53,16 +60,34 @@ LoadedModel model_from_architecture(const std::string& text, const std::string& 
   const double l1 = arch.get("l1", 0.0), l2 = arch.get("l2", 0.0);
   arch.check(std::isfinite(l1) && l1 >= 0, "l1", "must be a finite number >= 0");
   arch.check(std::isfinite(l2) && l2 >= 0, "l2", "must be a finite number >= 0");
-  arch.check_unknown_keys();
-  DatasetInfo info;
-  try {
-    info = dataset_info(dataset);
-  } catch (const Error& e) {
-    arch.fail("dataset", e.what());
+  // Checkpoints before the dataset options were stored hold MNIST-family nets of the stored image shape.
+  DataSpec data;
+  data.name = dataset;
+  if (arch.has("data")) data = parse_data_spec(arch.child("data"));
+  arch.check(data.name == dataset, "data", "names dataset '" + data.name + "', the checkpoint's dataset is " + dataset);
+  std::vector<std::string> class_names;
+  if (arch.has("class_names")) class_names = arch.get_list<std::string>("class_names", {});
+  if (arch.has("input")) {
+    const auto input = arch.get_list<int64_t>("input", {});
+    arch.check(input.size() == 3 && std::all_of(input.begin(), input.end(), [](int64_t d) { return d > 0; }),
+               "input", "must be [channels, height, width]");
+    spec.input = Shape(input.begin(), input.end());
+    spec.classes = arch.get<int>("classes", 0);
+    arch.check(spec.classes >= 2 && spec.classes <= 1000000, "classes", "must be a class count >= 2");
+    arch.check(class_names.empty() || class_names.size() == static_cast<size_t>(spec.classes), "class_names",
+               "must name every one of the " + std::to_string(spec.classes) + " classes");
+  } else {
+    DatasetInfo info;
+    try {
+      info = dataset_info(dataset);
+    } catch (const Error& e) {
+      arch.fail("dataset", e.what());
+    }
+    spec.input = info.sample_shape;
+    spec.classes = info.num_classes;
   }
-  spec.input = info.sample_shape;
-  spec.classes = info.num_classes;
-  return {spec, loss, l1, l2, dataset, build_model(spec, 0)};
+  arch.check_unknown_keys();
+  return {spec, loss, l1, l2, dataset, data, class_names, build_model(spec, 0)};
 }
 
 LoadedModel load_model(const std::string& path) {
@@ -254,7 +279,7 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
       obs.state.phase = static_cast<int>(p);
       obs.trainer = trainer.get();
       obs.model = &model;
-      obs.architecture = checkpoint_architecture(phase_e);
+      obs.architecture = checkpoint_architecture(phase_e, data->class_names());
       trainer->fit(data->train(), augment, val_ptr, &obs, first_epoch, from);
       r.phases.push_back({plan[p].name, plan[p].activation, trainer->evaluate(test_source)});
       obs.state.phases = r.phases;
@@ -266,7 +291,7 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
     r.skipped_images = data->skipped_images();
     r.skipped_files = data->skipped_files();
 
-    save_checkpoint(r.out_dir + "/model.sfm", {checkpoint_architecture(phase_e), model.state()});
+    save_checkpoint(r.out_dir + "/model.sfm", {checkpoint_architecture(phase_e, data->class_names()), model.state()});
     write_file_atomic(r.out_dir + "/summary.json", summary_json(phase_e, r, trainer->optimizer().current_lr()));
   } catch (const std::exception& ex) {
     try {
