@@ -6,7 +6,7 @@
 // as the baseline. A kernel a later build no longer registers makes its cases error out, not crash. items_per_second is
 // images/s; "FLOPs" is 2·MACs per second (pooling counts one op per window element). The kernels run on OpenMP threads,
 // so every case is timed on the wall clock (UseRealTime): the main thread's CPU time would leave out the worker
-// threads.
+// threads. The BM_mn cases at the end time MobileNet v1's layers at batch 64 (see there).
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -278,6 +278,8 @@ SF_MN_CASES(mn_pw256_nchw, pw256("nchw"), onednn)
 SF_MN_CASES(mn_dw256_nchw, dw256("nchw"), onednn)
 SF_MN_CASES(mn_bn256_train_nhwc, bn256("nhwc"), onednn)
 SF_MN_CASES(mn_bn256_train_nchw, bn256("nchw"), onednn)
+SF_MN_CASES(mn_bn256_train_nhwc, bn256("nhwc"), loops)
+SF_MN_CASES(mn_bn256_train_nchw, bn256("nchw"), loops)
 SF_MN_CASES(mn_relu6_256x8x8, eltwise("relu6", {kMnBatch, 8, 8, 256}), openmp)
 SF_MN_CASES(mn_relu6_256x8x8, eltwise("relu6", {kMnBatch, 8, 8, 256}), onednn)
 SF_MN_CASES(mn_gap1024_nhwc, gap1024("nhwc"), onednn)
@@ -288,5 +290,46 @@ SF_MN_CASES(mn_dropout_1024, eltwise("dropout", {kMnBatch, 1024}, {{"rate", 0.5}
 SF_MN_CASES(mn_to_nhwc_cifar, eltwise("to_nhwc", {kMnBatch, 3, 32, 32}), onednn)
 SF_MN_CASES(mn_to_nhwc_cifar, eltwise("to_nhwc", {kMnBatch, 3, 32, 32}), reference)
 #undef SF_MN_CASES
+
+// Batch norm (train mode, forward + backward) over every MobileNet v1 map at CIFAR strides, batch 64:
+// args channels, map side (0: a dense layer's [N,C]), layout (0 nchw, 1 nhwc), kernel (0 onednn, 1 loops).
+void BM_mn_bn_sweep(benchmark::State& state) {
+  const int64_t c = state.range(0), side = state.range(1);
+  const char* layout = state.range(2) ? "nhwc" : "nchw";
+  const Shape x = side == 0        ? Shape{kMnBatch, c}
+                  : state.range(2) ? Shape{kMnBatch, side, side, c}
+                                   : Shape{kMnBatch, c, side, side};
+  const double n = double(sf::numel(x));
+  OpBench b{"batchnorm", {{"layout", layout}}, {x, {c}, {c}}, {{c}, {c}}, sf::Mode::train, 0, 0, 20 * n, 20 * n};
+  auto op = make_or_skip(state, "batchnorm", b.attrs, state.range(3) ? "loops" : "onednn");
+  if (!op) return;
+  std::vector<Tensor> st{Tensor::zeros({c}), Tensor::full({c}, 1.0f)};
+  op->bind_state(st);
+  op->prepare(b.inputs);
+  sf::Rng rng(8);
+  const Tensor xt = random_tensor(x, rng, 1.0), g = random_tensor({c}, rng, 1.0), be = random_tensor({c}, rng, 1.0);
+  const Tensor dy = random_tensor(x, rng, 1.0);
+  Tensor y(x), dx(x), dg({c}), db({c});
+  const std::vector<const Tensor*> in{&xt, &g, &be};
+  const std::vector<Tensor*> gin{&dx, &dg, &db};
+  sf::ExecContext ctx;
+  ctx.mode = sf::Mode::train;
+  for (auto _ : state) {
+    op->forward(ctx, in, y);
+    op->backward(ctx, in, y, dy, gin);
+    benchmark::ClobberMemory();
+  }
+  report_mn(state, 0, 20 * n);  // forward 8 + backward 12 bytes per element
+}
+BENCHMARK(BM_mn_bn_sweep)
+    ->ArgsProduct({{32}, {32}, {0, 1}, {0, 1}})
+    ->ArgsProduct({{64}, {32}, {0, 1}, {0, 1}})
+    ->ArgsProduct({{128}, {16}, {0, 1}, {0, 1}})
+    ->ArgsProduct({{256}, {8}, {0, 1}, {0, 1}})
+    ->ArgsProduct({{512}, {4}, {0, 1}, {0, 1}})
+    ->ArgsProduct({{1024}, {2}, {0, 1}, {0, 1}})
+    ->ArgsProduct({{256, 1024}, {0}, {0}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 }  // namespace
