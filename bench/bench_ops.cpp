@@ -263,8 +263,9 @@ OpBench eltwise(const char* type, Shape x, sf::Attrs attrs = {}, sf::Mode mode =
   const double n = double(sf::numel(x));
   return {type, attrs, {x}, {}, mode, 0, 0, 8 * n, 12 * n};  // backward reads x (or y) and dy, writes dx
 }
-OpBench gap1024(const char* layout) {
-  const Shape x = std::string(layout) == "nhwc" ? Shape{kMnBatch, 2, 2, 1024} : Shape{kMnBatch, 1024, 2, 2};
+// Global pooling of MobileNet's last map (1024 × 2×2), and of a 32 × 32×32 one (long NCHW maps).
+OpBench gap(const char* layout, int64_t c = 1024, int64_t side = 2) {
+  const Shape x = std::string(layout) == "nhwc" ? Shape{kMnBatch, side, side, c} : Shape{kMnBatch, c, side, side};
   const double n = double(sf::numel(x));
   return {"global_avgpool", {{"layout", layout}}, {x}, {}, sf::Mode::eval, 0, 0, 4 * n + n, 4 * n + n};
 }
@@ -282,10 +283,14 @@ SF_MN_CASES(mn_bn256_train_nhwc, bn256("nhwc"), loops)
 SF_MN_CASES(mn_bn256_train_nchw, bn256("nchw"), loops)
 SF_MN_CASES(mn_relu6_256x8x8, eltwise("relu6", {kMnBatch, 8, 8, 256}), openmp)
 SF_MN_CASES(mn_relu6_256x8x8, eltwise("relu6", {kMnBatch, 8, 8, 256}), onednn)
-SF_MN_CASES(mn_gap1024_nhwc, gap1024("nhwc"), onednn)
-SF_MN_CASES(mn_gap1024_nhwc, gap1024("nhwc"), loops)
-SF_MN_CASES(mn_gap1024_nchw, gap1024("nchw"), onednn)
-SF_MN_CASES(mn_gap1024_nchw, gap1024("nchw"), loops)
+SF_MN_CASES(mn_gap1024_nhwc, gap("nhwc"), onednn)
+SF_MN_CASES(mn_gap1024_nhwc, gap("nhwc"), loops)
+SF_MN_CASES(mn_gap1024_nchw, gap("nchw"), onednn)
+SF_MN_CASES(mn_gap1024_nchw, gap("nchw"), loops)
+SF_MN_CASES(mn_gap32x32_nhwc, gap("nhwc", 32, 32), onednn)
+SF_MN_CASES(mn_gap32x32_nhwc, gap("nhwc", 32, 32), loops)
+SF_MN_CASES(mn_gap32x32_nchw, gap("nchw", 32, 32), onednn)
+SF_MN_CASES(mn_gap32x32_nchw, gap("nchw", 32, 32), loops)
 SF_MN_CASES(mn_dropout_1024, eltwise("dropout", {kMnBatch, 1024}, {{"rate", 0.5}}, sf::Mode::train), reference)
 SF_MN_CASES(mn_to_nhwc_cifar, eltwise("to_nhwc", {kMnBatch, 3, 32, 32}), onednn)
 SF_MN_CASES(mn_to_nhwc_cifar, eltwise("to_nhwc", {kMnBatch, 3, 32, 32}), reference)
