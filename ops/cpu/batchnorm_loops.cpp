@@ -253,14 +253,15 @@ class BatchNormLoops final : public BatchNormOp {
 OpPtr make_batchnorm_loops(const Attrs& a) { return std::make_unique<BatchNormLoops>(a); }
 
 // Measured against oneDNN 2.6 (bench_ops BM_mn_bn_sweep: train-mode forward + backward, batch 64, every MobileNet
-// v1 map at CIFAR strides; 1 thread, CPU time, the machine shared):
-//   nhwc  32×32²  4.0 vs 4.6 ms   64×32²  8.9 vs 10.2   128×16² 3.2 vs 4.7   256×8² 1.36 vs 2.13
-//         512×4²  0.67 vs 1.05    1024×2² 0.29 vs 0.50
-//   [N,C] 256     0.010 vs 0.25   1024    0.044 vs 1.22  (oneDNN's nc path is slow)
-//   nchw  32×32²  3.3 vs 12.7     64×32² 10.2 vs 40.5    128×16² 3.1 vs 16.2   256×8² 1.9 vs 7.4
-//         512×4²  1.7 vs 3.2      1024×2² 2.7 vs 2.1  ← 4-float maps: the per-map loops lose
-// so they take channels-last input and NCHW maps of at least 16 floats, up to the measured 1024 channels and
-// 32×32 maps.
+// v1 map at CIFAR strides; loops vs oneDNN, ms):
+//                 32×32²      64×32²      128×16²     256×8²       512×4²       1024×2²
+//   nhwc 2 thr    1.59/2.19   4.05/4.57   1.47/2.15   0.69/1.06    0.31/0.51    0.13/0.26
+//        1 thr    4.0/4.6     8.9/10.2    3.2/4.7     1.36/2.13    0.67/1.05    0.29/0.50
+//   nchw 2 thr    1.48/7.67   3.38/15.5   1.42/8.46   0.98/4.01    1.07/2.17    (2×2: see below)
+//        1 thr    3.3/12.7    10.2/40.5   3.1/16.2    1.9/7.4      1.7/3.2      2.7/2.1 ← 4-float maps lose
+//   [N,C] 256: 0.01/0.17, 1024: 0.05/0.80 (2 threads; oneDNN's nc path is slow)
+// (1-thread figures are CPU time on a shared machine). So the loops take channels-last input and NCHW maps of
+// at least 16 floats, up to the measured 1024 channels and 32×32 maps.
 const char* const kBatchNormLoopsCovers =
     "channels <= 1024; nhwc or [N,C] with height*width <= 32*32; nchw with 16 <= height*width <= 32*32";
 

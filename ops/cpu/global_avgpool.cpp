@@ -4,8 +4,9 @@
 // forward / backward):
 //   MobileNet's last map, 1024 × 2×2, 2 threads, quiet machine:
 //     nhwc: loops 15 / 16 µs, oneDNN 41 / 109 µs;   nchw: loops 77 / 75–120 µs, oneDNN 673–734 / 1010–1100 µs
-//   32 × 32×32 (long maps, both bandwidth-bound), 1 thread, shared machine:
-//     nhwc: loops 358 / 404 µs, oneDNN 340 / 736 µs;   nchw: loops 309 / 372 µs, oneDNN 888 / 1751 µs
+//   32 × 32×32 (long maps, both bandwidth-bound), 2 threads:
+//     nhwc: loops 179 / 196 µs, oneDNN 185 / 370 µs;   nchw: loops 172 / 220 µs, oneDNN 504 / 852 µs
+//   (1 thread: nhwc 358–369 / 353–404 vs 340–344 / 716–736 µs; nchw 309–340 / 372–394 vs 851–888 / 1666–1751)
 // so they support every shape (level with oneDNN at worst, where both stream x at memory speed).
 #include "ops/global_avgpool.h"
 
