@@ -165,7 +165,7 @@ TEST(ConvGroupsTest, ErrorsNameOpAndNumbers) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// batchnorm
+// batchnorm (maps of at least 16 floats, so that every kernel takes them)
 
 struct Bn {
   sf::OpPtr op;
@@ -193,7 +193,7 @@ TEST(BatchNormTest, TrainModeNormalisesEachChannelWithTheBatchStatistics) {
     for (const char* layout : {"nchw", "nhwc"}) {
       SCOPED_TRACE(impl + " " + layout);
       const bool nhwc = std::string(layout) == "nhwc";
-      const Shape xs = nhwc ? Shape{4, 3, 5, 2} : Shape{4, 2, 3, 5};
+      const Shape xs = nhwc ? Shape{4, 3, 5, 2} : Shape{4, 2, 4, 5};
       Bn bn = make_bn(impl, {{"layout", layout}, {"eps", 1e-6}}, xs, 0, 1);
       Rng rng(5);
       Tensor x = random_tensor(xs, rng, 3.0);
@@ -204,7 +204,7 @@ TEST(BatchNormTest, TrainModeNormalisesEachChannelWithTheBatchStatistics) {
         double sum = 0, sq = 0;
         int64_t m = 0;
         for (int64_t i = 0; i < y.numel(); ++i)
-          if ((nhwc ? i % 2 : (i / 15) % 2) == c) sum += y[i], sq += y[i] * y[i], ++m;
+          if ((nhwc ? i % 2 : (i / 20) % 2) == c) sum += y[i], sq += y[i] * y[i], ++m;
         const double mean = sum / m, var = sq / m - mean * mean;
         EXPECT_NEAR(mean, beta[c], 1e-4) << c;
         EXPECT_NEAR(std::sqrt(var), std::fabs(gamma[c]), 1e-3) << c;
@@ -237,7 +237,7 @@ TEST(BatchNormTest, RunningStatisticsMoveWithMomentumAndTheUnbiasedVariance) {
 }
 
 TEST(BatchNormTest, EvalModeIsTheAffineMapOfTheRunningStatistics) {
-  const Shape xs{3, 2, 2, 2};
+  const Shape xs{3, 2, 4, 4};
   Rng rng(6);
   const Tensor x = random_tensor(xs, rng), dy = random_tensor(xs, rng);
   const Tensor gamma = Tensor::from({2}, {1.5f, -0.5f}), beta = Tensor::from({2}, {0.25f, 1.0f});
@@ -251,7 +251,7 @@ TEST(BatchNormTest, EvalModeIsTheAffineMapOfTheRunningStatistics) {
                     std::vector<Tensor*>{&dx, &dgamma, &dbeta});
     double dg[2] = {0, 0}, dbt[2] = {0, 0};
     for (int64_t i = 0; i < x.numel(); ++i) {
-      const int64_t c = (i / 4) % 2;
+      const int64_t c = (i / 16) % 2;
       const double inv = 1.0 / std::sqrt(bn.state[1][c] + 1e-3), xhat = (x[i] - bn.state[0][c]) * inv;
       EXPECT_NEAR(y[i], gamma[c] * xhat + beta[c], 1e-5) << i;
       EXPECT_NEAR(dx[i], gamma[c] * inv * dy[i], 1e-5) << i;  // frozen: the statistics are constants
@@ -292,8 +292,34 @@ TEST(BatchNormTest, StateBindingIsCheckedAndEvalNeedsIt) {
   }
 }
 
+// A train-mode backward uses its forward's batch statistics, even with an eval-mode pass in between (a
+// validation batch through the same graph).
+TEST(BatchNormTest, TrainBackwardKeepsItsForwardsStatistics) {
+  for (const char* layout : {"nchw", "nhwc"})
+    for (const std::string& impl : impls_of("batchnorm")) {
+      SCOPED_TRACE(impl + " " + layout);
+      const Shape xs{4, 4, 4, 4};
+      Rng rng(14);
+      const Tensor x = random_tensor(xs, rng, 2.0), other = random_tensor(xs, rng), dy = random_tensor(xs, rng);
+      const Tensor gamma = random_tensor({4}, rng), beta = random_tensor({4}, rng);
+      std::vector<float> want;
+      for (bool eval_between : {false, true}) {
+        Bn bn = make_bn(impl, {{"layout", layout}}, xs, 0.0f, 1.0f);
+        const Tensor y = run(*bn.op, train_ctx(), {&x, &gamma, &beta}, xs);
+        if (eval_between) run(*bn.op, ExecContext{}, {&other, &gamma, &beta}, xs);
+        Tensor dx(xs);
+        bn.op->backward(train_ctx(), std::vector<const Tensor*>{&x, &gamma, &beta}, y, dy,
+                        std::vector<Tensor*>{&dx, nullptr, nullptr});
+        if (!eval_between)
+          want = dx.to_vector();
+        else
+          EXPECT_EQ(dx.to_vector(), want);
+      }
+    }
+}
+
 TEST(BatchNormTest, NhwcIsTheTransposedNchwInBothModes) {
-  const Shape xs{3, 4, 3, 5};
+  const Shape xs{3, 4, 4, 5};
   Rng rng(8);
   const Tensor x = random_tensor(xs, rng, 2.0), dy = random_tensor(xs, rng);
   const Tensor gamma = random_tensor({4}, rng), beta = random_tensor({4}, rng);

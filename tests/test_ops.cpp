@@ -46,6 +46,7 @@ enum class Gen {
   normal,       // N(0, scale²)
   uniform01,    // U[0, 1) — images
   positive,     // 0.5 + scale·U[0, 1) — variances
+  offset,       // 50 + N(0, scale²) — a mean far from 0 against the spread (batch-norm statistics)
   act_special,  // N(0, 9) with exact 0, ±30, ±1e-3, ±5 planted; for FD, |x| ≥ 0.1 (relu kink avoided)
   act_relu6,    // act_special with 6, 6 ± 1e-3 planted too; for FD, also |x − 6| ≥ 0.1 (relu6's upper kink)
   onehot,       // one 1 per row of an [N, K] tensor
@@ -118,6 +119,9 @@ Tensor generate(const InputSpec& s, Rng& rng, bool for_fd) {
       break;
     case Gen::positive:
       for (int64_t i = 0; i < n; ++i) t[i] = static_cast<float>(0.5 + s.scale * rng.uniform());
+      break;
+    case Gen::offset:
+      for (int64_t i = 0; i < n; ++i) t[i] = static_cast<float>(50.0 + s.scale * rng.normal());
       break;
     case Gen::act_special:
     case Gen::act_relu6: {
@@ -361,6 +365,11 @@ std::vector<OpCase> all_cases() {
   }
   bn("bn_train_momentum09_eps1e5", {4, 3, 5, 5}, "nchw", sf::Mode::train, {{"momentum", 0.9}, {"eps", 1e-5}});
   bn("bn_train_dense_batch2", {2, 7}, "nhwc", sf::Mode::train);  // m = 2: the unbiased variance doubles
+  // Mean 50, spread 1: statistics that subtract E[x]² from E[x²] in float would lose most of the variance.
+  for (const char* layout : {"nchw", "nhwc"}) {
+    bn(std::string("bn_train_offset_mean_") + layout, {4, 6, 5, 5}, layout, sf::Mode::train);
+    cs.back().inputs[0] = {{4, 6, 5, 5}, Gen::offset, 1.0};
+  }
 
   auto dropout = [&](std::string name, Shape x, double rate, sf::Mode mode) {
     cs.push_back({std::move(name), "dropout", Attrs{{"rate", rate}}, {{x, Gen::normal, 1.0}}, 1e-2, mode});
@@ -600,8 +609,8 @@ TEST(OpsTest, UnsupportedCasesAreTheExpectedOnes) {
     for (const std::string& impl : impls_of(c.type))
       if (!supported(c, impl)) got.insert(c.name + "/" + impl);
   // The micro-GEMM supports only its row-block path (stride 1, unpadded, output rows a multiple of 8) up to
-  // the Liu sizes, ungrouped and NCHW only; the loops up to their measured sizes; oneDNN eltwise no output
-  // scale.
+  // the Liu sizes, ungrouped and NCHW only; the loops up to their measured sizes (batch-norm loops: NCHW maps
+  // of at least 16 floats); oneDNN eltwise no output scale.
   const std::set<std::string> want = {
       "conv_s1_p2/gemm",
       "conv_s1_p2_bias/gemm",
@@ -640,6 +649,8 @@ TEST(OpsTest, UnsupportedCasesAreTheExpectedOnes) {
       "dense_in1100/loops",
       "relu_scaled/onednn",
       "relu6_scaled/onednn",
+      "bn_train_batch1/loops",
+      "bn_eval_batch1/loops",
   };
   EXPECT_EQ(got, want);
   for (const OpCase& c : all_cases()) EXPECT_TRUE(supported(c, "reference")) << c.name;
@@ -663,13 +674,18 @@ TEST(OpsTest, DefaultPicksHighestPriorityKernel) {
   EXPECT_EQ(chosen("noisy_softplus", {}, {{50, 6, 24, 24}}), "openmp");
   EXPECT_EQ(chosen("mse_loss", {}, {{50, 10}, {50, 10}}), "openmp");
   EXPECT_EQ(chosen("flatten", {}, {{50, 12, 4, 4}}), "reference");
-  // MobileNet's ops: grouped and NHWC convolutions, batch norm and layout changes go to oneDNN; the global
-  // pooling loops beat oneDNN's pooling (bench_ops mn_gap1024_*); dropout has its one kernel.
+  // MobileNet's ops: grouped and NHWC convolutions and layout changes go to oneDNN; the batch-norm and global
+  // pooling loops beat oneDNN (bench_ops BM_mn_bn_sweep, mn_gap1024_*), except on 2×2 NCHW maps; dropout has
+  // its one kernel.
   EXPECT_EQ(chosen("conv2d", {{"groups", 64}, {"pad", 1}, {"layout", "nhwc"}}, {{64, 16, 16, 64}, {64, 1, 3, 3}}),
             "onednn");
   EXPECT_EQ(chosen("conv2d", {{"layout", "nhwc"}}, {{50, 28, 28, 1}, {6, 1, 5, 5}}), "onednn");
   EXPECT_EQ(chosen("conv2d", {{"groups", 2}}, {{50, 6, 12, 12}, {12, 3, 5, 5}}), "onednn");
-  EXPECT_EQ(chosen("batchnorm", {{"layout", "nhwc"}}, {{64, 8, 8, 256}, {256}, {256}}), "onednn");
+  EXPECT_EQ(chosen("batchnorm", {{"layout", "nhwc"}}, {{64, 8, 8, 256}, {256}, {256}}), "loops");
+  EXPECT_EQ(chosen("batchnorm", {}, {{64, 256, 8, 8}, {256}, {256}}), "loops");
+  EXPECT_EQ(chosen("batchnorm", {}, {{64, 1024}, {1024}, {1024}}), "loops");
+  EXPECT_EQ(chosen("batchnorm", {}, {{64, 1024, 2, 2}, {1024}, {1024}}), "onednn");
+  EXPECT_EQ(chosen("batchnorm", {{"layout", "nhwc"}}, {{64, 2, 2, 2048}, {2048}, {2048}}), "onednn");
   EXPECT_EQ(chosen("relu6", {}, {{64, 8, 8, 256}}), "openmp");
   EXPECT_EQ(chosen("global_avgpool", {{"layout", "nhwc"}}, {{64, 2, 2, 1024}}), "loops");
   EXPECT_EQ(chosen("dropout", {{"rate", 0.001}}, {{64, 1024}}), "reference");

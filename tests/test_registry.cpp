@@ -332,6 +332,12 @@ TEST(AttrsTest, MakeOpChecksTheOpsAttributeTable) {
                   }),
                   {"dropout", "unknown attribute 'p'", "rate"});
   expect_contains(error_message([] { sf::make_op("to_nhwc", {{"layout", "nhwc"}}); }), {"to_nhwc", "it takes none"});
+  // avgpool2d and dense have no layout or groups: an NHWC net cannot hand them to the NCHW-only loops.
+  expect_contains(error_message([] {
+                    sf::make_op("avgpool2d", {{"layout", "nhwc"}});
+                  }),
+                  {"avgpool2d", "unknown attribute 'layout'"});
+  expect_contains(error_message([] { sf::make_op("dense", {{"groups", 2}}); }), {"dense", "unknown attribute"});
   expect_contains(error_message([] { sf::make_op("relu", {{"k", 0.17}}); }), {"relu", "unknown attribute 'k'"});
   // For every implementation, and with shapes given.
   for (const std::string& impl : OpRegistry::instance().implementations("conv2d", Device::cpu))

@@ -1,9 +1,13 @@
 // global_avgpool on the CPU: oneDNN 2.6 average pooling with an H×W window (dst [N,C,1,1], the same memory as
 // [N,C]), and OpenMP loops — one pass over x, vectorised along the contiguous axis (the channels in NHWC, the
-// map in NCHW, or across channels for short NCHW maps). The loops rank first: on MobileNet's last map
-// (64 × 1024 × 2×2, 2 threads, bench_ops mn_gap1024_*) forward / backward took
-//   nhwc: loops 15 / 16 µs, oneDNN 41 / 109 µs;   nchw: loops 77 / 75–120 µs, oneDNN 673–734 / 1010–1100 µs.
-// They run any shape: the cost per element does not depend on it.
+// map in NCHW, or across channels for short NCHW maps). The loops rank first (bench_ops mn_gap*, batch 64,
+// forward / backward):
+//   MobileNet's last map, 1024 × 2×2, 2 threads, quiet machine:
+//     nhwc: loops 15 / 16 µs, oneDNN 41 / 109 µs;   nchw: loops 77 / 75–120 µs, oneDNN 673–734 / 1010–1100 µs
+//   32 × 32×32 (long maps, both bandwidth-bound), 2 threads:
+//     nhwc: loops 179 / 196 µs, oneDNN 185 / 370 µs;   nchw: loops 172 / 220 µs, oneDNN 504 / 852 µs
+//   (1 thread: nhwc 358–369 / 353–404 vs 340–344 / 716–736 µs; nchw 309–340 / 372–394 vs 851–888 / 1666–1751)
+// so they support every shape (level with oneDNN at worst, where both stream x at memory speed).
 #include "ops/global_avgpool.h"
 
 #include <algorithm>

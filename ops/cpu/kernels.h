@@ -16,6 +16,7 @@ OpPtr make_avgpool2d(const Attrs& a);
 OpPtr make_avgpool2d_loops(const Attrs& a);  // OpenMP loops; chosen only inside avgpool2d_loops_supports()
 OpPtr make_dense(const Attrs& a);
 OpPtr make_batchnorm(const Attrs& a);
+OpPtr make_batchnorm_loops(const Attrs& a);  // fused OpenMP loops, either layout
 OpPtr make_global_avgpool(const Attrs& a);
 OpPtr make_global_avgpool_loops(const Attrs& a);  // OpenMP loops, either layout
 OpPtr make_to_nhwc(const Attrs& a);               // oneDNN reorder
@@ -31,6 +32,8 @@ bool dense_loops_supports(const Attrs& a, std::span<const Shape> in);
 extern const char* const kDenseLoopsCovers;
 bool avgpool2d_loops_supports(const Attrs& a, std::span<const Shape> in);
 extern const char* const kAvgPool2dLoopsCovers;
+bool batchnorm_loops_supports(const Attrs& a, std::span<const Shape> in);
+extern const char* const kBatchNormLoopsCovers;
 // oneDNN 2.6 eltwise: relu, relu6 (clip_v2) and softplus without an output scale (it has no scale;
 // noisy_softplus has no form).
 bool eltwise_supports(const std::string& type, const Attrs& a);

@@ -18,8 +18,10 @@ void register_onednn_kernels(OpRegistry& r) {
   r.add({"dense", cpu, "onednn", 20, make_dense});
   r.add({"dense", cpu, "loops", 30, make_dense_loops, dense_loops_supports, kDenseLoopsCovers});
   r.add({"batchnorm", cpu, "onednn", 20, make_batchnorm});
+  r.add({"batchnorm", cpu, "loops", 30, make_batchnorm_loops, batchnorm_loops_supports, kBatchNormLoopsCovers});
   r.add({"global_avgpool", cpu, "onednn", 20, make_global_avgpool});
-  // The loops measured 2.7–9× faster than oneDNN's pooling on MobileNet's last map (ops/cpu/global_avgpool.cpp).
+  // The loops measured 2.7–9× faster than oneDNN's pooling on MobileNet's last map and level or faster on long
+  // maps (ops/cpu/global_avgpool.cpp).
   r.add({"global_avgpool", cpu, "loops", 30, make_global_avgpool_loops});
   r.add({"to_nhwc", cpu, "onednn", 20, make_to_nhwc});
   for (const ActivationType& act : kActivations) {
