@@ -120,7 +120,9 @@ struct Cli {
 
     evaluate = app.add_subcommand("evaluate", "test accuracy and loss of a checkpoint");
     evaluate->add_option("MODEL.sfm", path, "checkpoint")->required();
-    add_data(evaluate, "dataset to test on: mnist|fashion_mnist|cifar10|cifar100|image_folder (default: the checkpoint's, with its eval transforms)");
+    add_data(evaluate,
+             "dataset to test on: mnist|fashion_mnist|cifar10|cifar100|image_folder (default: the checkpoint's, with "
+             "its eval transforms)");
     evaluate->add_option("--batch", eval_batch, "images per evaluation batch")
         ->transform(whole(1))
         ->capture_default_str();

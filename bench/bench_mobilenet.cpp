@@ -7,8 +7,8 @@
 // reaches on 2048³ with the same threads (SgemmPeak, measured in the same run). Counters: `GFLOPs` achieved
 // and `peak` = GFLOPs / sgemm GFLOP/s.
 #include <benchmark/benchmark.h>
-#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
 #include <chrono>

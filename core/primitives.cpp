@@ -98,18 +98,9 @@ void cpu_gather_rows(float* dst, const float* src, const int64_t* index, int64_t
     std::memcpy(dst + i * row, src + index[i] * row, static_cast<size_t>(row) * sizeof(float));
 }
 
-const DevicePrimitives kCpu = {cpu_fill,
-                               cpu_copy,
-                               cpu_scale,
-                               cpu_axpy,
-                               cpu_sum,
-                               cpu_first_non_finite,
-                               cpu_clamp,
-                               cpu_count_top_k,
-                               cpu_weight_penalty,
-                               cpu_gather_rows,
-                               cpu_copy,
-                               cpu_copy};
+const DevicePrimitives kCpu = {
+    cpu_fill,  cpu_copy,        cpu_scale,          cpu_axpy,        cpu_sum,  cpu_first_non_finite,
+    cpu_clamp, cpu_count_top_k, cpu_weight_penalty, cpu_gather_rows, cpu_copy, cpu_copy};
 
 const DevicePrimitives*& slot(Device d) {
   static const DevicePrimitives* tables[] = {&kCpu, nullptr};

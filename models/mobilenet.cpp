@@ -9,7 +9,7 @@ struct Block {
   int64_t channels;  // pointwise output channels at α = 1
   int64_t stride;    // of the depthwise convolution
 };
-constexpr Block kBlocks[] = {{64, 1},  {128, 2}, {128, 1}, {256, 2}, {256, 1}, {512, 2},  {512, 1},
+constexpr Block kBlocks[] = {{64, 1},  {128, 2}, {128, 1}, {256, 2}, {256, 1},  {512, 2}, {512, 1},
                              {512, 1}, {512, 1}, {512, 1}, {512, 1}, {1024, 2}, {1024, 1}};
 
 class Builder {
@@ -57,8 +57,8 @@ Model make_mobilenet_v1(const ModelSpec& spec, Rng& rng) {
   if (spec.activation != "relu6" && spec.activation != "relu")
     fail_input("model.activation", "mobilenet_v1 takes relu6 or relu, not " + spec.activation);
   if (spec.input.size() != 3 || spec.classes < 2)
-    fail_input("model.arch", "mobilenet_v1 needs {C, H, W} images and 2 classes or more, not " +
-                                 to_string(spec.input) + " with " + std::to_string(spec.classes));
+    fail_input("model.arch", "mobilenet_v1 needs {C, H, W} images and 2 classes or more, not " + to_string(spec.input) +
+                                 " with " + std::to_string(spec.classes));
   const int64_t side = std::max(spec.input[1], spec.input[2]);
   const bool cifar = spec.strides == "cifar" || (spec.strides == "auto" && side <= 32);
 

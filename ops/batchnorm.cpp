@@ -1,5 +1,8 @@
 #include "ops/batchnorm.h"
 
+#include <limits>
+#include <string>
+
 #include "ops/shape_check.h"
 
 namespace sf {
@@ -8,6 +11,9 @@ BatchNormOp::BatchNormOp(const Attrs& a) {
   momentum_ = kBatchNormSchema.get_float(a, "momentum");
   eps_ = kBatchNormSchema.get_float(a, "eps");
   nhwc_ = kBatchNormSchema.get_string(a, "layout") == "nhwc";
+  const std::string act = kBatchNormSchema.get_string(a, "activation");
+  fused_ = act != "none";
+  hi_ = act == "relu6" ? 6.0f : std::numeric_limits<float>::infinity();
   expect(momentum_ >= 0 && momentum_ <= 1, "batchnorm",
          "attribute 'momentum' must be in [0, 1], got " + attr_to_string(momentum_));
   expect(eps_ > 0, "batchnorm", "attribute 'eps' must be > 0, got " + attr_to_string(eps_));

@@ -8,8 +8,12 @@
 // full batch-norm backward (μ and σ² depend on x). Eval mode: μ, σ² are the running statistics and backward
 // is the affine map's (frozen batch norm: dx = γ·dy/sqrt(var + eps), dγ and dβ as usual).
 // Attrs: momentum (0.99, Keras; PyTorch's 0.1 is 1 − momentum here), eps (1e-3, Keras), layout (nchw | nhwc;
-// ignored for rank-2 input).
+// ignored for rank-2 input), activation (none | relu | relu6): the activation that follows, fused — the output
+// is max(y, 0) or min(max(y, 0), 6), and backward masks dy where the output is clipped. Model::build fuses a
+// batchnorm layer and the ReLU/ReLU6 layer after it this way: the pair is memory-bound, and the fused op reads
+// and writes the activations once instead of twice in each direction.
 #pragma once
+#include <algorithm>
 #include <vector>
 
 #include "core/op.h"
@@ -18,7 +22,8 @@
 namespace sf {
 
 inline constexpr AttrSpec kBatchNormAttrs[] = {float_attr("momentum", 0.99), float_attr("eps", 1e-3),
-                                               string_attr("layout", "nchw", "nchw|nhwc")};
+                                               string_attr("layout", "nchw", "nchw|nhwc"),
+                                               string_attr("activation", "none", "none|relu|relu6")};
 inline constexpr OpSchema kBatchNormSchema{"batchnorm", kBatchNormAttrs};
 
 struct BatchNormGeometry {
@@ -46,10 +51,16 @@ class BatchNormOp : public Op {
   // running = momentum · running + (1 − momentum) · batch (variance unbiased), if ctx asks for it and state is
   // bound; `var` is the biased batch variance.
   void update_running(const ExecContext& ctx, const float* mean, const float* var);
+  // The fused activation: the output of a normalised value y, and whether the gradient passes at an output z
+  // (0 < z < hi; z in (0, hi) exactly when y is).
+  float activate(float y) const { return fused_ ? std::min(std::max(y, 0.0f), hi_) : y; }
+  bool passes(float z) const { return !fused_ || (z > 0.0f && z < hi_); }
 
   BatchNormGeometry g_{};
   double momentum_, eps_;
   bool nhwc_;
+  bool fused_ = false;                 // activation != none
+  float hi_ = 0.0f;                    // its upper clip: 6, or +∞ for ReLU
   Tensor running_mean_, running_var_;  // share storage with the model's buffers; undefined until bound
 };
 

@@ -69,6 +69,23 @@ TEST(MobileNetTest, ImpossibleModelsNameTheKeyOrLayer) {
   EXPECT_THROW(build_model(bad, 1), Error);
 }
 
+// Model::build runs each batchnorm with the ReLU6 after it as one fused op, named after the activation layer.
+TEST(MobileNetTest, BatchNormAndRelu6RunAsOneOp) {
+  const Model m = build_model(mobilenet({3, 16, 16}, 4, 0.25), 1);
+  Graph g;
+  const NodeId out = m.build(g, g.input("x", {2, 3, 16, 16}), false);
+  int fused = 0, relu6 = 0;
+  for (NodeId i = 0; i < g.size(); ++i) {
+    if (!g.op(i)) continue;
+    const std::string type = g.op(i)->type();
+    relu6 += type == "relu6";
+    if (type == "batchnorm" && g.name(i).ends_with("_relu6")) ++fused;
+  }
+  EXPECT_EQ(fused, 27);  // conv1 and 13 × (depthwise, pointwise)
+  EXPECT_EQ(relu6, 0);
+  EXPECT_EQ(g.value(out).shape(), (Shape{2, 4}));
+}
+
 // One SGD step of a narrow MobileNet trains in both layouts and gives the same loss from the same weights:
 // the NHWC and NCHW kernels compute the same function.
 TEST(MobileNetTest, OneStepInBothLayoutsGivesTheSameLoss) {

@@ -258,8 +258,8 @@ ModelSpec parse_model_spec(const ConfigNode& c) {
     m.strides = one_of(c, "strides", m.strides, {"auto", "cifar", "imagenet"});
     m.dropout = finite_in(c, "dropout", m.dropout, 0.0, 1.0, false);
   }
-  m.data_format = one_of(c, "data_format", mobilenet ? "channels_last" : "channels_first",
-                         {"channels_last", "channels_first"});
+  m.data_format =
+      one_of(c, "data_format", mobilenet ? "channels_last" : "channels_first", {"channels_last", "channels_first"});
   c.check(mobilenet || m.data_format == "channels_first", "data_format",
           "the Liu nets run channels_first (their kernels are tuned for NCHW)");
   const ConfigNode nsp = c.child("noisy_softplus");
@@ -403,9 +403,8 @@ std::string to_yaml(const Experiment& e) {
   y << YAML::Key << "lr_multipliers" << YAML::Value << YAML::BeginMap;
   for (const auto& [layer, factor] : t.lr_multipliers) y << YAML::Key << layer << YAML::Value << factor;
   y << YAML::EndMap;
-  y << YAML::Key << "schedule" << YAML::Value << schedule_type_name(t.schedule.type) << YAML::Key
-    << "warmup_epochs" << YAML::Value << t.schedule.warmup_epochs << YAML::Key << "min_lr_factor" << YAML::Value
-    << t.schedule.min_factor;
+  y << YAML::Key << "schedule" << YAML::Value << schedule_type_name(t.schedule.type) << YAML::Key << "warmup_epochs"
+    << YAML::Value << t.schedule.warmup_epochs << YAML::Key << "min_lr_factor" << YAML::Value << t.schedule.min_factor;
   y << YAML::Key << "step_decay" << YAML::Value << YAML::BeginMap << YAML::Key << "factor" << YAML::Value
     << t.schedule.factor << YAML::Key << "every" << YAML::Value << t.schedule.every << YAML::EndMap;
   y << YAML::Key << "label_smoothing" << YAML::Value << t.label_smoothing << YAML::Key << "regularize_batchnorm"

@@ -39,9 +39,9 @@ std::string checkpoint_architecture(const Experiment& e, const std::vector<std::
     << e.train.l2 << YAML::Key << "dataset" << YAML::Value << e.data.name;
   // What the net was built for: the model input is the pipeline's output (Fashion-MNIST padded to 32, ImageNet
   // cut to 224), not the stored images, and `evaluate` needs the same eval transforms.
-  y << YAML::Key << "input" << YAML::Value << YAML::Flow << std::vector<int64_t>(e.model.input.begin(), e.model.input.end())
-    << YAML::Key << "classes" << YAML::Value << e.model.classes << YAML::Key << "data" << YAML::Value
-    << YAML::Load(to_yaml(e.data));
+  y << YAML::Key << "input" << YAML::Value << YAML::Flow
+    << std::vector<int64_t>(e.model.input.begin(), e.model.input.end()) << YAML::Key << "classes" << YAML::Value
+    << e.model.classes << YAML::Key << "data" << YAML::Value << YAML::Load(to_yaml(e.data));
   if (!class_names.empty()) y << YAML::Key << "class_names" << YAML::Value << YAML::Flow << class_names;
   y << YAML::EndMap;
   return std::string(y.c_str()) + "\n";
@@ -69,8 +69,8 @@ LoadedModel model_from_architecture(const std::string& text, const std::string& 
   if (arch.has("class_names")) class_names = arch.get_list<std::string>("class_names", {});
   if (arch.has("input")) {
     const auto input = arch.get_list<int64_t>("input", {});
-    arch.check(input.size() == 3 && std::all_of(input.begin(), input.end(), [](int64_t d) { return d > 0; }),
-               "input", "must be [channels, height, width]");
+    arch.check(input.size() == 3 && std::all_of(input.begin(), input.end(), [](int64_t d) { return d > 0; }), "input",
+               "must be [channels, height, width]");
     spec.input = Shape(input.begin(), input.end());
     spec.classes = arch.get<int>("classes", 0);
     arch.check(spec.classes >= 2 && spec.classes <= 1000000, "classes", "must be a class count >= 2");

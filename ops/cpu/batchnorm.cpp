@@ -20,6 +20,7 @@ class BatchNorm final : public BatchNormOp {
 
   Shape prepare(std::span<const Shape> in) override {
     Shape out = BatchNormOp::prepare(in);
+    expect(!fused_, "batchnorm", "the oneDNN kernel has no fused activation; use the loops or reference kernel");
     const auto f32 = memory::data_type::f32;
     const memory::desc md = g_.rank2 ? memory::desc({g_.n, g_.c}, f32, tag::nc)
                                      : memory::desc({g_.n, g_.c, in[0][nhwc_ ? 1 : 2], in[0][nhwc_ ? 2 : 3]}, f32,

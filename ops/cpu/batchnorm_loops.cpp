@@ -7,6 +7,7 @@
 // block order, so the result does not depend on the thread count.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "core/parallel.h"
@@ -42,7 +43,7 @@ class BatchNormLoops final : public BatchNormOp {
     const float *x = in[0]->data(), *gamma = in[1]->data(), *beta = in[2]->data();
     if (ctx.training()) {
       std::vector<float> var(g_.c);
-      sums(x, nullptr, nullptr);  // partial Σ(x − K), Σ(x − K)²
+      sums(x, nullptr, nullptr, nullptr);  // partial Σ(x − K), Σ(x − K)²
       for (int64_t c = 0; c < g_.c; ++c) {
         double s1, s2;
         reduce(c, s1, s2);
@@ -59,15 +60,17 @@ class BatchNormLoops final : public BatchNormOp {
     statistics(ctx, mean, inv);
     // y = a·x + b with a = γ·inv, b = β − μ·a
     for (int64_t c = 0; c < g_.c; ++c) a_[c] = gamma[c] * inv[c], b_[c] = beta[c] - mean[c] * a_[c];
-    affine(x, nullptr, out.data(), a_.data(), nullptr, b_.data());
+    affine(x, nullptr, nullptr, out.data(), a_.data(), nullptr, b_.data());
   }
 
   // x̂ = (x − μ)·inv, dβ = Σ dy, dγ = Σ dy·x̂ = inv·Σ dy·(x − μ);
   //   train: dx = γ·inv·(dy − dβ/m − x̂·dγ/m) = k1·dy + k3·x + k2   (per channel k1, k2, k3)
   //   eval:  dx = γ·inv·dy
-  void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
+  // A fused activation masks dy where the output z was clipped, inside both passes (mask = z).
+  void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor& out, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     const float *x = in[0]->data(), *gamma = in[1]->data(), *dy = gout.data();
+    const float* mask = fused_ ? out.data() : nullptr;
     const bool train = ctx.training();
     expect(!train || have_batch_stats_, "batchnorm", "train-mode backward before a train-mode forward");
     const float *mean, *inv;
@@ -75,7 +78,7 @@ class BatchNormLoops final : public BatchNormOp {
     const bool need_sums = train || gin[1] || gin[2];
     std::vector<double> s_dy(g_.c, 0.0), s_dyx(g_.c, 0.0);
     if (need_sums) {
-      sums(x, dy, mean);  // partial Σ dy, Σ dy·(x − μ)
+      sums(x, dy, mask, mean);  // partial Σ dy, Σ dy·(x − μ)
       for (int64_t c = 0; c < g_.c; ++c) reduce(c, s_dy[c], s_dyx[c]);
     }
     if (gin[1])
@@ -90,7 +93,7 @@ class BatchNormLoops final : public BatchNormOp {
       k3_[c] = train ? static_cast<float>(-k1 * inv2 * s_dyx[c] / m) : 0.0f;
       b_[c] = train ? static_cast<float>(-k1 * s_dy[c] / m + k1 * inv2 * s_dyx[c] / m * mean[c]) : 0.0f;
     }
-    affine(dy, train ? x : nullptr, gin[0]->data(), a_.data(), train ? k3_.data() : nullptr, b_.data());
+    affine(dy, mask, train ? x : nullptr, gin[0]->data(), a_.data(), train ? k3_.data() : nullptr, b_.data());
   }
 
  private:
@@ -113,16 +116,27 @@ class BatchNormLoops final : public BatchNormOp {
   float shift(const float* x, int64_t c) const { return x[g_.at(0, c, 0)]; }
 
   // Σ over rows [r0, r1) of channels [c0, c0 + L): (x − k) and (x − k)² into s1, s2 (dy null), else dy and
-  // dy·(x − k).
+  // dy·(x − k), dy masked where z (non-null) is clipped.
   template <int64_t L>
-  static void block_sums(const float* __restrict x, const float* __restrict dy, const float* __restrict k, int64_t C,
-                         int64_t c0, int64_t r0, int64_t r1, float* __restrict s1, float* __restrict s2) {
+  void block_sums(const float* __restrict x, const float* __restrict dy, const float* __restrict z,
+                  const float* __restrict k, int64_t C, int64_t c0, int64_t r0, int64_t r1, float* __restrict s1,
+                  float* __restrict s2) const {
+    const float hi = hi_;
     float a1[L] = {}, a2[L] = {}, kc[L];
     for (int64_t j = 0; j < L; ++j) kc[j] = k[c0 + j];
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * C + c0;
       if (dy) {
         const float* dr = dy + r * C + c0;
+        if (z) {
+          const float* zr = z + r * C + c0;
+#pragma omp simd
+          for (int64_t j = 0; j < L; ++j) {
+            const float d = (zr[j] > 0.0f) & (zr[j] < hi) ? dr[j] : 0.0f;
+            a1[j] += d, a2[j] += d * (xr[j] - kc[j]);
+          }
+          continue;
+        }
 #pragma omp simd
         for (int64_t j = 0; j < L; ++j) a1[j] += dr[j], a2[j] += dr[j] * (xr[j] - kc[j]);
       } else {
@@ -138,7 +152,7 @@ class BatchNormLoops final : public BatchNormOp {
 
   // Partial sums per block (channels last: a block of kRows rows; NCHW: one channel). With dy null:
   // Σ(x − K), Σ(x − K)²; else Σ dy, Σ dy·(x − μ).
-  void sums(const float* x, const float* dy, const float* mu) {
+  void sums(const float* x, const float* dy, const float* z, const float* mu) {
     const int64_t C = g_.c, HW = g_.hw, N = g_.n, R = g_.m();
     float* part = partial_.data();
     std::pair<double, double>* tot = totals_.data();
@@ -146,7 +160,7 @@ class BatchNormLoops final : public BatchNormOp {
       std::vector<float> k(C);
       for (int64_t c = 0; c < C; ++c) k[c] = dy ? mu[c] : x[c];
       const float* kk = k.data();
-      parallel_for(blocks_, std::max<int64_t>(1, kGrainFloats / (kRows * C)), [=](int64_t lo, int64_t hi, int) {
+      parallel_for(blocks_, std::max<int64_t>(1, kGrainFloats / (kRows * C)), [=, this](int64_t lo, int64_t hi, int) {
         for (int64_t blk = lo; blk < hi; ++blk) {
           const int64_t r0 = blk * kRows, r1 = std::min(R, (blk + 1) * kRows);
           float* s1 = part + blk * 2 * C;
@@ -154,11 +168,12 @@ class BatchNormLoops final : public BatchNormOp {
           // kLanes channels at a time, their sums in registers across the block's rows (summing into s1 / s2
           // row by row would load and store them for every element).
           int64_t c0 = 0;
-          for (; c0 + kLanes <= C; c0 += kLanes) block_sums<kLanes>(x, dy, kk, C, c0, r0, r1, s1, s2);
-          for (; c0 < C; ++c0) block_sums<1>(x, dy, kk, C, c0, r0, r1, s1, s2);
+          for (; c0 + kLanes <= C; c0 += kLanes) block_sums<kLanes>(x, dy, z, kk, C, c0, r0, r1, s1, s2);
+          for (; c0 < C; ++c0) block_sums<1>(x, dy, z, kk, C, c0, r0, r1, s1, s2);
         }
       });
     } else {  // NCHW: channel c's N maps of HW floats; float sums per map, double across maps
+      const float hi_clip = hi_;
       parallel_for(C, std::max<int64_t>(1, kGrainFloats / std::max<int64_t>(1, R)), [=](int64_t lo, int64_t hi, int) {
         for (int64_t c = lo; c < hi; ++c) {
           const float k = dy ? mu[c] : x[c * HW];
@@ -168,8 +183,17 @@ class BatchNormLoops final : public BatchNormOp {
             float a1 = 0.0f, a2 = 0.0f;
             if (dy) {
               const float* __restrict dm = dy + (n * C + c) * HW;
+              const float* __restrict zm = z ? z + (n * C + c) * HW : nullptr;
+              if (zm) {
 #pragma omp simd reduction(+ : a1, a2)
-              for (int64_t s = 0; s < HW; ++s) a1 += dm[s], a2 += dm[s] * (xm[s] - k);
+                for (int64_t s = 0; s < HW; ++s) {
+                  const float d = (zm[s] > 0.0f) & (zm[s] < hi_clip) ? dm[s] : 0.0f;
+                  a1 += d, a2 += d * (xm[s] - k);
+                }
+              } else {
+#pragma omp simd reduction(+ : a1, a2)
+                for (int64_t s = 0; s < HW; ++s) a1 += dm[s], a2 += dm[s] * (xm[s] - k);
+              }
             } else {
 #pragma omp simd reduction(+ : a1, a2)
               for (int64_t s = 0; s < HW; ++s) {
@@ -196,21 +220,38 @@ class BatchNormLoops final : public BatchNormOp {
     for (int64_t blk = 0; blk < blocks_; ++blk) s1 += partial_[blk * 2 * C + c], s2 += partial_[blk * 2 * C + C + c];
   }
 
-  // out = a·u + k3·v + b per channel (v null: no k3 term).
-  void affine(const float* u, const float* v, float* out, const float* a, const float* k3, const float* b) const {
+  // out = a·u + k3·v + b per channel (v null: no k3 term). Forward (z null, v null): the fused activation
+  // applies to out. Backward: u = dy, masked where z is clipped.
+  void affine(const float* u, const float* z, const float* v, float* out, const float* a, const float* k3,
+              const float* b) const {
     const int64_t C = g_.c, HW = g_.hw, R = g_.m();
+    const float hi = fused_ ? hi_ : std::numeric_limits<float>::infinity();
+    const float lo = fused_ ? 0.0f : -std::numeric_limits<float>::infinity();
+    const bool clip_out = fused_ && !v && !z;  // forward with a fused activation
     if (g_.channels_last) {
-      parallel_for(R, std::max<int64_t>(1, kGrainFloats / C), [=](int64_t lo, int64_t hi, int) {
+      parallel_for(R, std::max<int64_t>(1, kGrainFloats / C), [=](int64_t r_lo, int64_t r_hi, int) {
         const float* __restrict as = a;
         const float* __restrict bs = b;
         const float* __restrict ks = k3;
-        for (int64_t r = lo; r < hi; ++r) {
+        for (int64_t r = r_lo; r < r_hi; ++r) {
           const float* __restrict ur = u + r * C;
+          const float* __restrict zr = z ? z + r * C : nullptr;
           float* __restrict o = out + r * C;
-          if (v) {
+          if (v && zr) {
+            const float* __restrict vr = v + r * C;
+#pragma omp simd
+            for (int64_t c = 0; c < C; ++c)
+              o[c] = as[c] * (((zr[c] > 0.0f) & (zr[c] < hi)) ? ur[c] : 0.0f) + ks[c] * vr[c] + bs[c];
+          } else if (v) {
             const float* __restrict vr = v + r * C;
 #pragma omp simd
             for (int64_t c = 0; c < C; ++c) o[c] = as[c] * ur[c] + ks[c] * vr[c] + bs[c];
+          } else if (zr) {  // eval-mode backward
+#pragma omp simd
+            for (int64_t c = 0; c < C; ++c) o[c] = as[c] * (((zr[c] > 0.0f) & (zr[c] < hi)) ? ur[c] : 0.0f) + bs[c];
+          } else if (clip_out) {
+#pragma omp simd
+            for (int64_t c = 0; c < C; ++c) o[c] = std::min(std::max(as[c] * ur[c] + bs[c], lo), hi);
           } else {
 #pragma omp simd
             for (int64_t c = 0; c < C; ++c) o[c] = as[c] * ur[c] + bs[c];
@@ -220,16 +261,29 @@ class BatchNormLoops final : public BatchNormOp {
     } else {
       const int64_t maps = g_.n * C;
       parallel_for(maps, std::max<int64_t>(1, kGrainFloats / std::max<int64_t>(1, HW)),
-                   [=](int64_t lo, int64_t hi, int) {
-                     for (int64_t nc = lo; nc < hi; ++nc) {
+                   [=](int64_t m_lo, int64_t m_hi, int) {
+                     for (int64_t nc = m_lo; nc < m_hi; ++nc) {
                        const int64_t c = nc % C;
                        const float ac = a[c], bc = b[c], kc = k3 ? k3[c] : 0.0f;
                        const float* __restrict um = u + nc * HW;
+                       const float* __restrict zm = z ? z + nc * HW : nullptr;
                        float* __restrict o = out + nc * HW;
-                       if (v) {
+                       if (v && zm) {
+                         const float* __restrict vm = v + nc * HW;
+#pragma omp simd
+                         for (int64_t s = 0; s < HW; ++s)
+                           o[s] = ac * (((zm[s] > 0.0f) & (zm[s] < hi)) ? um[s] : 0.0f) + kc * vm[s] + bc;
+                       } else if (v) {
                          const float* __restrict vm = v + nc * HW;
 #pragma omp simd
                          for (int64_t s = 0; s < HW; ++s) o[s] = ac * um[s] + kc * vm[s] + bc;
+                       } else if (zm) {
+#pragma omp simd
+                         for (int64_t s = 0; s < HW; ++s)
+                           o[s] = ac * (((zm[s] > 0.0f) & (zm[s] < hi)) ? um[s] : 0.0f) + bc;
+                       } else if (clip_out) {
+#pragma omp simd
+                         for (int64_t s = 0; s < HW; ++s) o[s] = std::min(std::max(ac * um[s] + bc, lo), hi);
                        } else {
 #pragma omp simd
                          for (int64_t s = 0; s < HW; ++s) o[s] = ac * um[s] + bc;

@@ -23,7 +23,8 @@ class AvgPool2d final : public AvgPool2dOp {
     const auto algo = algorithm::pooling_avg_exclude_padding;
     const primitive_attr attr = own_scratchpad();
     pooling_forward::primitive_desc fwd_pd(
-        pooling_forward::desc(prop_kind::forward_training, algo, src, dst, strides, kernel, pad, pad_r), attr, engine());
+        pooling_forward::desc(prop_kind::forward_training, algo, src, dst, strides, kernel, pad, pad_r), attr,
+        engine());
     pooling_backward::primitive_desc bwd_pd(pooling_backward::desc(algo, src, dst, strides, kernel, pad, pad_r), attr,
                                             engine(), fwd_pd);
     fwd_ = pooling_forward(fwd_pd);

@@ -1,4 +1,5 @@
 #include "ops/activation.h"
+#include "ops/batchnorm.h"
 #include "ops/cpu/kernels.h"
 #include "ops/registry.h"
 
@@ -17,7 +18,9 @@ void register_onednn_kernels(OpRegistry& r) {
   r.add({"avgpool2d", cpu, "loops", 30, make_avgpool2d_loops, avgpool2d_loops_supports, kAvgPool2dLoopsCovers});
   r.add({"dense", cpu, "onednn", 20, make_dense});
   r.add({"dense", cpu, "loops", 30, make_dense_loops, dense_loops_supports, kDenseLoopsCovers});
-  r.add({"batchnorm", cpu, "onednn", 20, make_batchnorm});
+  r.add({"batchnorm", cpu, "onednn", 20, make_batchnorm,
+         [](const Attrs& a, std::span<const Shape>) { return kBatchNormSchema.get_string(a, "activation") == "none"; },
+         "activation none"});
   r.add({"batchnorm", cpu, "loops", 30, make_batchnorm_loops, batchnorm_loops_supports, kBatchNormLoopsCovers});
   r.add({"global_avgpool", cpu, "onednn", 20, make_global_avgpool});
   // The loops measured 2.7–9× faster than oneDNN's pooling on MobileNet's last map and level or faster on long

@@ -24,7 +24,7 @@ class BatchNorm final : public BatchNormOp {
       for (int64_t i = 0; i < g_.n; ++i)
         for (int64_t s = 0; s < g_.hw; ++s) {
           const int64_t e = g_.at(i, c, s);
-          y[e] = static_cast<float>(gamma[c] * (x[e] - mean[c]) * inv + beta[c]);
+          y[e] = activate(static_cast<float>(gamma[c] * (x[e] - mean[c]) * inv + beta[c]));
         }
     }
     if (ctx.training()) {
@@ -36,9 +36,14 @@ class BatchNorm final : public BatchNormOp {
   // With x̂ = (x − μ)/sqrt(σ² + eps):  dβ = Σ dy,  dγ = Σ dy·x̂, and
   //   train: dx = γ/sqrt(σ² + eps) · (dy − dβ/m − x̂·dγ/m)   (μ and σ² are functions of x)
   //   eval:  dx = γ/sqrt(σ² + eps) · dy                      (running statistics are constants)
-  void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
+  // A fused activation first masks dy where the output was clipped.
+  void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor& out, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
-    const float *x = in[0]->data(), *gamma = in[1]->data(), *dy = gout.data();
+    const float *x = in[0]->data(), *gamma = in[1]->data();
+    std::vector<float> masked(gout.to_vector());
+    for (int64_t e = 0; e < gout.numel(); ++e)
+      if (!passes(out[e])) masked[e] = 0.0f;
+    const float* dy = masked.data();
     float* dx = gin[0] ? gin[0]->data() : nullptr;
     float* dgamma = gin[1] ? gin[1]->data() : nullptr;
     float* dbeta = gin[2] ? gin[2]->data() : nullptr;
