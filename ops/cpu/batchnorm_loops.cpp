@@ -317,10 +317,14 @@ OpPtr make_batchnorm_loops(const Attrs& a) { return std::make_unique<BatchNormLo
 // (1-thread figures are CPU time on a shared machine). So the loops take channels-last input and NCHW maps of
 // at least 16 floats, up to the measured 1024 channels and 32×32 maps.
 const char* const kBatchNormLoopsCovers =
-    "channels <= 1024; nhwc or [N,C] with height*width <= 32*32; nchw with 16 <= height*width <= 32*32";
+    "any shape with a fused activation; otherwise channels <= 1024; nhwc or [N,C] with height*width <= 32*32; nchw "
+    "with 16 <= height*width <= 32*32";
 
 bool batchnorm_loops_supports(const Attrs& a, std::span<const Shape> in) {
   if (in.empty() || (in[0].size() != 2 && in[0].size() != 4)) return true;  // prepare() reports it
+  // With a fused activation the alternative is the reference kernel (oneDNN 2.6 fuses only ReLU, and not in
+  // our backward's form): these loops take every shape then. MobileNet at 224 has 112×112 maps.
+  if (kBatchNormSchema.get_string(a, "activation") != "none") return true;
   const Shape& x = in[0];
   if (x.size() == 2) return x[1] <= 1024;
   const bool nhwc = kBatchNormSchema.get_string(a, "layout") == "nhwc";
