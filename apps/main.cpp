@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,7 @@
 #include "core/enum_names.h"
 #include "core/error.h"
 #include "datasets/dataset.h"
+#include "datasets/open.h"
 #include "models/zoo.h"
 #include "train/progress.h"
 #include "train/resume.h"
@@ -117,7 +120,9 @@ struct Cli {
 
     evaluate = app.add_subcommand("evaluate", "test accuracy and loss of a checkpoint");
     evaluate->add_option("MODEL.sfm", path, "checkpoint")->required();
-    add_data(evaluate, "dataset to test on: mnist|fashion_mnist (default the checkpoint's)");
+    add_data(evaluate,
+             "dataset to test on: mnist|fashion_mnist|cifar10|cifar100|image_folder (default: the checkpoint's, with "
+             "its eval transforms)");
     evaluate->add_option("--batch", eval_batch, "images per evaluation batch")
         ->transform(whole(1))
         ->capture_default_str();
@@ -300,8 +305,15 @@ struct Cli {
   int cmd_evaluate() {
     sf::set_threads(threads);
     sf::LoadedModel m = sf::load_model(path);
-    const std::string& name = dataset.empty() ? m.dataset : dataset;
-    const sf::DatasetSplit data = sf::load_dataset(name, data_dir);
+    // The dataset and eval transforms the net was trained with; --dataset names another (no transforms).
+    sf::DataSpec spec_data = m.data;
+    if (!dataset.empty() && dataset != m.dataset) spec_data = sf::DataSpec{}, spec_data.name = dataset;
+    if (!data_dir.empty()) spec_data.path = data_dir;
+    const std::string& name = spec_data.name;
+    const std::unique_ptr<sf::DataSplits> data = sf::open_dataset(sf::dataset_options(spec_data));
+    const sf::Pipeline eval = sf::eval_pipeline(spec_data);
+    std::optional<sf::TransformedSource> view;
+    const sf::DataSource& test = eval.empty() ? data->test() : view.emplace(data->test(), eval);
     sf::TrainSpec spec;
     spec.loss = m.loss;
     spec.l1 = m.l1, spec.l2 = m.l2;
@@ -309,9 +321,11 @@ struct Cli {
     const sf::Device dev = sf::parse_device(device);
     if (const std::string why = sf::device_unavailable_reason(dev); !why.empty()) sf::fail_input("--device", why);
     sf::Trainer trainer(m.model, spec, dev, 0);
-    const sf::EvalResult r = trainer.evaluate(data.test);
-    std::printf("%s on %s test (%lld images): accuracy=%.4f loss=%.6f\n", path.c_str(), name.c_str(),
-                static_cast<long long>(r.count), r.accuracy, r.loss);
+    const sf::EvalResult r = trainer.evaluate(test);
+    std::printf("%s on %s test (%lld images): accuracy=%.4f", path.c_str(), name.c_str(),
+                static_cast<long long>(r.count), r.accuracy);
+    if (m.model.output_shape().at(0) >= 100) std::printf(" top5=%.4f", r.top5);  // ImageNet's, CIFAR-100's metric
+    std::printf(" loss=%.6f\n", r.loss);
     return 0;
   }
 

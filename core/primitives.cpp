@@ -72,9 +72,16 @@ int64_t argmax(const float* row, int64_t k) {
     if (row[j] > row[best]) best = j;
   return best;
 }
-int64_t cpu_count_argmax_equal(const float* logits, const float* targets, int64_t rows, int64_t k) {
+int64_t cpu_count_top_k(const float* logits, const float* targets, int64_t rows, int64_t k, int64_t top) {
   int64_t n = 0;
-  for (int64_t i = 0; i < rows; ++i) n += argmax(logits + i * k, k) == argmax(targets + i * k, k);
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* l = logits + i * k;
+    const int64_t t = argmax(targets + i * k, k);
+    if (std::isnan(l[t])) continue;  // a NaN logit is no prediction
+    int64_t rank = 0;                // classes ahead of the target
+    for (int64_t j = 0; j < k && rank < top; ++j) rank += l[j] > l[t] || (l[j] == l[t] && j < t);
+    n += rank < top;
+  }
   return n;
 }
 double cpu_weight_penalty(const float* w, float* g, int64_t n, double l1, double l2) {
@@ -91,18 +98,9 @@ void cpu_gather_rows(float* dst, const float* src, const int64_t* index, int64_t
     std::memcpy(dst + i * row, src + index[i] * row, static_cast<size_t>(row) * sizeof(float));
 }
 
-const DevicePrimitives kCpu = {cpu_fill,
-                               cpu_copy,
-                               cpu_scale,
-                               cpu_axpy,
-                               cpu_sum,
-                               cpu_first_non_finite,
-                               cpu_clamp,
-                               cpu_count_argmax_equal,
-                               cpu_weight_penalty,
-                               cpu_gather_rows,
-                               cpu_copy,
-                               cpu_copy};
+const DevicePrimitives kCpu = {
+    cpu_fill,  cpu_copy,        cpu_scale,          cpu_axpy,        cpu_sum,  cpu_first_non_finite,
+    cpu_clamp, cpu_count_top_k, cpu_weight_penalty, cpu_gather_rows, cpu_copy, cpu_copy};
 
 const DevicePrimitives*& slot(Device d) {
   static const DevicePrimitives* tables[] = {&kCpu, nullptr};
@@ -151,12 +149,12 @@ double sum(const Tensor& x) { return primitives(x.device()).sum(x.raw(), x.numel
 int64_t first_non_finite(const Tensor& x) { return primitives(x.device()).first_non_finite(x.raw(), x.numel()); }
 void clamp(Tensor& x, float lo, float hi) { primitives(x.device()).clamp(x.raw(), x.numel(), lo, hi); }
 
-int64_t count_argmax_equal(const Tensor& logits, const Tensor& targets, int64_t rows) {
-  same_numel(logits, targets, "count_argmax_equal");
+int64_t count_top_k(const Tensor& logits, const Tensor& targets, int64_t rows, int64_t top) {
+  same_numel(logits, targets, "count_top_k");
   if (logits.ndim() != 2 || rows > logits.dim(0))
-    fail_internal("count_argmax_equal: " + std::to_string(rows) + " rows of " + to_string(logits.shape()));
-  return primitives(common_device(logits, targets, "count_argmax_equal"))
-      .count_argmax_equal(logits.raw(), targets.raw(), rows, logits.dim(1));
+    fail_internal("count_top_k: " + std::to_string(rows) + " rows of " + to_string(logits.shape()));
+  return primitives(common_device(logits, targets, "count_top_k"))
+      .count_top_k(logits.raw(), targets.raw(), rows, logits.dim(1), top);
 }
 
 double weight_penalty(const Tensor& w, Tensor* grad, double l1, double l2) {

@@ -18,9 +18,10 @@ struct DevicePrimitives {
   double (*sum)(const float* x, int64_t n);                    // in double, in index order (deterministic)
   int64_t (*first_non_finite)(const float* x, int64_t n);      // index of the first NaN/Inf, or −1
   void (*clamp)(float* x, int64_t n, float lo, float hi);
-  // Rows (of k) whose first maximum sits where the target row's first maximum does: the correct
-  // classifications when targets are one-hot (shifted or not).
-  int64_t (*count_argmax_equal)(const float* logits, const float* targets, int64_t rows, int64_t k);
+  // Rows (of k) whose target class — the target row's first maximum — ranks among the `top` largest logits,
+  // ties going to the lower index (top 1: the logits' first maximum is the target's): the correct (top-1) or
+  // top-5 classifications when targets are one-hot (shifted or smoothed, too).
+  int64_t (*count_top_k)(const float* logits, const float* targets, int64_t rows, int64_t k, int64_t top);
   // Keras kernel regularisers in one pass: returns l1·Σ|w| + l2·Σw²; when g is non-null, also
   // g ← g + l1·sign(w) + 2·l2·w.
   double (*weight_penalty)(const float* w, float* g, int64_t n, double l1, double l2);
@@ -44,7 +45,7 @@ void scale(Tensor& x, float a);
 double sum(const Tensor& x);
 int64_t first_non_finite(const Tensor& x);
 void clamp(Tensor& x, float lo, float hi);
-int64_t count_argmax_equal(const Tensor& logits, const Tensor& targets, int64_t rows);
+int64_t count_top_k(const Tensor& logits, const Tensor& targets, int64_t rows, int64_t top = 1);
 double weight_penalty(const Tensor& w, Tensor* grad, double l1, double l2);
 
 }  // namespace sf

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "datasets/cifar.h"
 #include "datasets/idx.h"
 
 namespace sf {
@@ -17,10 +18,15 @@ namespace fs = std::filesystem;
 // What load_dataset knows about each dataset it can read.
 struct KnownDataset {
   const char* name;
-  int classes;
+  int classes;  // image_folder: from its folders
   int64_t channels, height, width;
+  const char* folder;  // under data/ (or $SPIKEFORGE_DATA_DIR); null: a fixed system folder
 };
-constexpr KnownDataset kKnown[] = {{"mnist", 10, 1, 28, 28}, {"fashion_mnist", 10, 1, 28, 28}};
+constexpr KnownDataset kKnown[] = {{"mnist", 10, 1, 28, 28, "mnist"},
+                                   {"fashion_mnist", 10, 1, 28, 28, nullptr},
+                                   {"cifar10", 10, 3, 32, 32, "cifar10"},
+                                   {"cifar100", 100, 3, 32, 32, "cifar100"},
+                                   {"image_folder", 0, 3, 256, 256, "imagenet"}};
 
 const KnownDataset& check_known(const std::string& name, const std::string& where) {
   for (const auto& k : kKnown)
@@ -91,23 +97,30 @@ std::vector<std::string> known_datasets() {
 
 DatasetInfo dataset_info(const std::string& name) {
   const KnownDataset& k = check_known(name, "");
-  return {{k.channels, k.height, k.width}, k.classes};
+  if (k.classes == 0)
+    fail_input(name, "its class count comes from its folder; the dataset name alone does not tell it");
+  return {{k.channels, k.height, k.width}, k.classes, {}};
 }
 
 void check_dataset_name(const std::string& name, const std::string& where) { check_known(name, where); }
 
 std::string default_dataset_dir(const std::string& name) {
-  check_dataset_name(name, "");
-  if (name == "mnist") {
-    const char* root = std::getenv("SPIKEFORGE_DATA_DIR");
-    return (root && *root) ? (fs::path(root) / "mnist").string() : "data/mnist";
-  }
-  return "/usr/share/datasets/fashion-mnist";
+  const KnownDataset& k = check_known(name, "");
+  if (!k.folder) return "/usr/share/datasets/fashion-mnist";
+  const char* root = std::getenv("SPIKEFORGE_DATA_DIR");
+  const fs::path base = (root && *root) ? fs::path(root) : fs::path("data");
+  return (base / k.folder).string();
 }
 
 DatasetSplit load_dataset(const std::string& name, const std::string& dir) {
   // A backstop: callers that read the name from a file check it there, with the file and key.
   const int classes = check_known(name, "").classes;
+  if (name == "cifar10" || name == "cifar100") {
+    const CifarData c = load_cifar(name == "cifar10" ? CifarKind::cifar10 : CifarKind::cifar100, dir);
+    return {materialize(*c.train), materialize(*c.test)};
+  }
+  if (name == "image_folder")
+    fail_input(name, "is streamed from disk and has no in-memory form (train on it through an experiment)");
   const std::string d = dir.empty() ? default_dataset_dir(name) : dir;
   const std::string hint = fetch_hint(name, d);
   // Resolve all four paths first so a half-fetched folder reports the missing file before any parsing.
@@ -125,16 +138,21 @@ DatasetSplit load_dataset(const std::string& name, const std::string& dir) {
   return s;
 }
 
-Dataset split_tail(Dataset& train, double fraction) {
+int64_t split_point(int64_t n, double fraction) {
   if (!(fraction > 0.0 && fraction < 1.0))
     fail_input("validation_split", "must be in (0, 1), got " + std::to_string(fraction));
-  const int64_t n = train.size();
   // Same arithmetic as Keras (int(n * (1 - split))) so split points match its runs exactly.
   const int64_t n_train = static_cast<int64_t>(static_cast<double>(n) * (1.0 - fraction));
-  const int64_t n_val = n - n_train;
-  if (n_train < 1 || n_val < 1)
+  if (n_train < 1 || n - n_train < 1)
     fail_input("validation_split", std::to_string(fraction) + " of " + std::to_string(n) +
                                        " samples leaves an empty training or validation set");
+  return n_train;
+}
+
+Dataset split_tail(Dataset& train, double fraction) {
+  const int64_t n = train.size();
+  const int64_t n_train = split_point(n, fraction);
+  const int64_t n_val = n - n_train;
 
   const Shape sample = train.sample_shape();
   const int64_t per = numel(sample);

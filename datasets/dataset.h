@@ -22,17 +22,23 @@ struct DatasetSplit {
   Dataset train, test;
 };
 
-// name: "mnist" or "fashion_mnist". dir: folder with the four IDX files (raw or .gz); empty = the default
-// (data/mnist, or /usr/share/datasets/fashion-mnist). Missing or truncated files raise BadInput naming the
-// path and, for a missing file, the command that fetches it.
+// name: "mnist" or "fashion_mnist" (dir: folder with the four IDX files, raw or .gz; empty = the default,
+// data/mnist or /usr/share/datasets/fashion-mnist), or "cifar10" / "cifar100" (datasets/cifar.h; copied into
+// floats here, for code that needs a Dataset — training streams them from bytes, datasets/open.h). Missing or
+// truncated files raise BadInput naming the path and, for a missing file, the command that fetches it.
+// "image_folder" has no in-memory form (BadInput).
 DatasetSplit load_dataset(const std::string& name, const std::string& dir = "");
 // What a model built for dataset `name` needs before the data is loaded: its sample shape {C, H, W} and
-// class count. BadInput for an unknown name, listing the known ones.
+// class count. BadInput for an unknown name, listing the known ones, and for image_folder, whose classes are
+// its folders (datasets/open.h dataset_info(DatasetOptions) reads them). CIFAR-100: its fine labels.
 struct DatasetInfo {
-  Shape sample_shape;
+  Shape sample_shape;  // as stored; image_folder: the stand-in {3, 256, 256} (its images differ in size)
   int num_classes = 0;
+  std::vector<std::string> class_names;  // label order; empty where only the name was given or the set has none
 };
 DatasetInfo dataset_info(const std::string& name);
+// data/<folder> (or $SPIKEFORGE_DATA_DIR/<folder>): data/mnist, data/cifar10, data/cifar100, data/imagenet;
+// Fashion-MNIST's Debian package folder.
 std::string default_dataset_dir(const std::string& name);
 std::vector<std::string> known_datasets();
 // BadInput "WHERE: unknown dataset 'x' (known: ...)" unless `name` is known; `where` is the file and key (or
@@ -42,6 +48,9 @@ void check_dataset_name(const std::string& name, const std::string& where);
 // Splits the last `fraction` of `train` off as a validation set (no shuffle: deterministic, like Keras
 // validation_split).
 Dataset split_tail(Dataset& train, double fraction);
+// Where split_tail cuts n samples: the first int(n · (1 − fraction)) train (Keras's arithmetic). BadInput unless
+// both parts are non-empty.
+int64_t split_point(int64_t n, double fraction);
 
 // The sample order of an epoch: identity, or (shuffle) a permutation drawn from the (seed, shuffle, epoch) stream,
 // so that it depends only on (seed, epoch), and epochs and seeds differ. Shared by BatchLoader and DataLoader.

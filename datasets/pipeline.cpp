@@ -13,10 +13,17 @@ Pipeline& Pipeline::add(std::unique_ptr<Transform> t) {
 }
 
 Shape Pipeline::output_shape(const Shape& in) const {
-  if (in.size() != 3 || numel(in) <= 0) fail_input("pipeline", "expected a sample shape {C, H, W}, got " + to_string(in));
+  if (in.size() != 3 || numel(in) <= 0)
+    fail_input("pipeline", "expected a sample shape {C, H, W}, got " + to_string(in));
   Shape s = in;
   for (const auto& t : steps_) s = t->output_shape(s);
   return s;
+}
+
+bool Pipeline::fixed_size() const {
+  for (auto it = steps_.rbegin(); it != steps_.rend(); ++it)
+    if ((*it)->size_rule() != SizeRule::keeps) return (*it)->size_rule() == SizeRule::fixes;
+  return false;
 }
 
 void Pipeline::apply(const float* in, const Shape& in_shape, float* out, const SampleKey& key, Scratch& scratch) const {

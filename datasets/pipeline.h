@@ -13,10 +13,15 @@
 
 namespace sf {
 
+// How a transform's output height and width follow from its input's: `keeps` them, `fixes` them (the same
+// output size for any input it accepts), or `depends` on them (resize_short). Pipeline::fixed_size() reads it.
+enum class SizeRule { keeps, fixes, depends };
+
 class Transform {
  public:
   virtual ~Transform() = default;
   virtual std::string name() const = 0;
+  virtual SizeRule size_rule() const { return SizeRule::depends; }
   // The output shape for input `in` ({C, H, W}); BadInput when the transform cannot take that input.
   virtual Shape output_shape(const Shape& in) const = 0;
   // in: numel(in_shape) floats; out: numel(output_shape(in_shape)) floats, not aliasing in. Const and
@@ -44,6 +49,9 @@ class Pipeline {
   const Transform& at(size_t k) const { return *steps_[k]; }
   // The shape the whole pipeline produces from `in`; BadInput naming the transform that rejects its input.
   Shape output_shape(const Shape& in) const;
+  // Whether every input of the right channel count comes out the same height and width: the last step that
+  // does not keep the size fixes it. Sources of varying sample sizes (image folders) need such a pipeline.
+  bool fixed_size() const;
   // Transforms one sample; out holds numel(output_shape(in_shape)) floats. Thread-safe with one Scratch per thread.
   void apply(const float* in, const Shape& in_shape, float* out, const SampleKey& key, Scratch& scratch) const;
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 
 #include "ops/registry.h"
@@ -49,7 +50,12 @@ Layer& Model::add(std::string name, std::string type, Attrs attrs, std::vector<s
     if (kind != "avgpool2d") shapes.push_back(src->params.at(0).value.shape());
   }
   // The reference kernel's prepare() is the single source of shape rules.
-  Shape out = make_op(layer.type, op_attrs(layer), Device::cpu, "reference")->prepare(shapes);
+  Shape out;
+  try {
+    out = make_op(layer.type, op_attrs(layer), Device::cpu, "reference")->prepare(shapes);
+  } catch (const Error& e) {  // the op names itself; say which layer of the model it is
+    throw Error(e.kind(), "model layer '" + layer.name + "': " + e.what());
+  }
   out.erase(out.begin());
   layer.output_shape = out;
   if (layer.type == "conv2d" || layer.type == "dense") {
@@ -124,13 +130,19 @@ std::string impl_for(const std::string& type, const std::string& impl, Device d)
   const auto have = OpRegistry::instance().implementations(type, d);
   return std::find(have.begin(), have.end(), impl) != have.end() ? impl : "";
 }
+// `next` when it is a ReLU or ReLU6 (scale 1) that batchnorm layer `l` can run fused, else null.
+const Layer* fusable_activation(const Layer& l, const Layer* next) {
+  if (l.type != "batchnorm" || !next || (next->type != "relu" && next->type != "relu6")) return nullptr;
+  return next->attrs.get("scale", 1.0) == 1.0 ? next : nullptr;
+}
 }  // namespace
 
 NodeId Model::build(Graph& g, NodeId input, const std::vector<Tensor>& grads, const std::string& impl) const {
   NodeId cur = input;
   size_t k = 0;
   NodeId prev_in = -1, prev_weight = -1;  // the previous layer's input and (first) weight node
-  for (const auto& l : layers_) {
+  for (size_t li = 0; li < layers_.size(); ++li) {
+    const Layer& l = layers_[li];
     std::vector<NodeId> ins{cur};
     if (l.type == "noisy_softplus_liu") {  // σ² = source layer run on |input| with ½w² (see Model::add)
       ins.push_back(prev_in);
@@ -151,12 +163,24 @@ NodeId Model::build(Graph& g, NodeId input, const std::vector<Tensor>& grads, co
       if (layer_weight < 0) layer_weight = id;
       ins.push_back(id);
     }
+    // A batchnorm layer and the ReLU / ReLU6 after it run as one op (ops/batchnorm.h: memory-bound, one pass
+    // fewer each way); the node carries the activation layer's name, the pair's output. SPIKEFORGE_NO_FUSION=1
+    // builds them apart, for comparisons.
+    Attrs attrs = op_attrs(l);
+    std::string node = l.name;
+    if (const Layer* act = std::getenv("SPIKEFORGE_NO_FUSION")
+                               ? nullptr
+                               : fusable_activation(l, li + 1 < layers_.size() ? &layers_[li + 1] : nullptr)) {
+      attrs.set("activation", act->type);
+      node = act->name;
+      ++li;
+    }
     // The op chooses its kernel for the shapes Graph::apply prepares it with (ops/registry.h).
-    OpPtr op = make_op(l.type, op_attrs(l), g.device(), impl_for(l.type, impl, g.device()));
+    OpPtr op = make_op(l.type, attrs, g.device(), impl_for(l.type, impl, g.device()));
     std::vector<Tensor> state;
     for (const auto& b : l.buffers) state.push_back(b.value);  // shares storage with the model's buffer
     op->bind_state(state);
-    cur = g.apply(l.name, std::move(op), std::move(ins));
+    cur = g.apply(node, std::move(op), std::move(ins));
     prev_in = layer_in, prev_weight = layer_weight;
   }
   return cur;
@@ -198,22 +222,30 @@ void Model::load_state(const Checkpoint& ckpt, const std::string& path) {
 }
 
 std::string Model::summary() const {
+  int name_w = 10, type_w = 15;
+  for (const auto& l : layers_)
+    name_w = std::max(name_w, static_cast<int>(l.name.size())),
+    type_w = std::max(type_w, static_cast<int>(l.type.size()));
   std::string out;
-  char line[256];
-  std::snprintf(line, sizeof line, "%-10s %-15s %-14s %10s %12s\n", "layer", "type", "output", "params", "MACs");
+  char line[512];
+  const auto row = [&](const std::string& name, const std::string& type, const Shape& shape, const std::string& params,
+                       const std::string& macs) {
+    std::snprintf(line, sizeof line, "%-*s %-*s %-14s %10s %12s\n", name_w, name.c_str(), type_w, type.c_str(),
+                  to_string(shape).c_str(), params.c_str(), macs.c_str());
+    out += line;
+  };
+  std::snprintf(line, sizeof line, "%-*s %-*s %-14s %10s %12s\n", name_w, "layer", type_w, "type", "output", "params",
+                "MACs");
   out += line;
-  std::snprintf(line, sizeof line, "%-10s %-15s %-14s %10s %12s\n", "input", "", to_string(input_shape_).c_str(), "",
-                "");
-  out += line;
+  row("input", "", input_shape_, "", "");
   for (const auto& l : layers_) {
     int64_t np = 0;
     for (const auto& p : l.params) np += p.value.numel();
-    std::snprintf(line, sizeof line, "%-10s %-15s %-14s %10lld %12lld\n", l.name.c_str(), l.type.c_str(),
-                  to_string(l.output_shape).c_str(), static_cast<long long>(np), static_cast<long long>(l.macs));
-    out += line;
+    row(l.name, l.type, l.output_shape, std::to_string(np), std::to_string(l.macs));
   }
-  std::snprintf(line, sizeof line, "total: %lld parameters, %lld MACs per image\n",
-                static_cast<long long>(parameter_count()), static_cast<long long>(macs()));
+  std::snprintf(line, sizeof line, "total: %lld parameters (%.2f M), %lld MACs per image (%.2f M)\n",
+                static_cast<long long>(parameter_count()), 1e-6 * static_cast<double>(parameter_count()),
+                static_cast<long long>(macs()), 1e-6 * static_cast<double>(macs()));
   return out + line;
 }
 

@@ -19,8 +19,8 @@ struct ModelSpec {
   // the number of classes of the output layer.
   Shape input = {1, 28, 28};
   int classes = 10;
-  std::string arch = "liu_small";   // liu_small | liu_large
-  std::string activation = "relu";  // relu | softplus | noisy_softplus
+  std::string arch = "liu_small";   // liu_small | liu_large | mobilenet_v1
+  std::string activation = "relu";  // one of kModelActivations
   double nsp_k = 0.17;              // Noisy Softplus k (seed default)
   double nsp_sigma = 1.0;           // Noisy Softplus σ (seed form: one fixed scalar)
   bool nsp_per_neuron = false;      // `sigma: per_neuron`: Liu's σ² = Σ ½w²|a| (k defaults to 0.31 then)
@@ -31,6 +31,16 @@ struct ModelSpec {
   bool pool_activation = false;     // Liu's Matlab nets apply the activation after each pooling layer too
   QuantSpec weight_quant;           // model.ldr.weights
   QuantSpec act_quant;              // model.ldr.activations
+  // mobilenet_v1 (Howard 2017, Keras layout; models/mobilenet.h)
+  double alpha = 1.0;                      // width multiplier: every channel count × alpha
+  int depth_multiplier = 1;                // depthwise output channels per input channel
+  std::string strides = "auto";            // cifar | imagenet | auto (cifar for inputs of 32 pixels or fewer)
+  double dropout = 1e-3;                   // before the classifier (Keras default)
+  std::string data_format = "channels_first";  // channels_first (NCHW) | channels_last (NHWC inside the net;
+                                               // mobilenet_v1's default in experiment files)
 };
+
+// The values of `model.activation`, for every architecture (relu6 is MobileNet's; the Liu nets take it too).
+inline constexpr const char* kModelActivations[] = {"relu", "relu6", "softplus", "noisy_softplus"};
 
 }  // namespace sf

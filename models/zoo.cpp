@@ -1,5 +1,7 @@
 #include "models/zoo.h"
 
+#include "models/mobilenet.h"
+
 namespace sf {
 namespace {
 
@@ -55,6 +57,7 @@ Model make_liu(const ModelSpec& spec, Rng& rng) {
 Model build_model(const ModelSpec& spec, uint64_t seed) {
   Rng rng = Rng::for_stream(seed, Stream::init);
   if (spec.arch == "liu_small" || spec.arch == "liu_large") return make_liu(spec, rng);
+  if (spec.arch == "mobilenet_v1") return make_mobilenet_v1(spec, rng);
   fail_input("model.arch", "unknown architecture '" + spec.arch + "'");
 }
 

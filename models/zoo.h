@@ -14,6 +14,8 @@ namespace sf {
 //   large: the same with 16 and 64 filters.
 Model make_liu(const ModelSpec& spec, Rng& rng);
 
+// MobileNet v1: models/mobilenet.h.
+
 // Dispatches on spec.arch; weights initialised from `seed`.
 Model build_model(const ModelSpec& spec, uint64_t seed);
 

@@ -1,5 +1,6 @@
 // Element-wise activations and their derivatives (the math every kernel shares):
 //   relu            f = max(x, 0)                       f' = [x > 0]
+//   relu6           f = min(max(x, 0), 6)               f' = [0 < x < 6]   (MobileNet; Keras ReLU(6.))
 //   softplus        f = log(1 + eˣ)                     f' = logistic(x)
 //   noisy_softplus  f = kσ · log(1 + exp(x / (kσ)))     f' = logistic(x / (kσ))   (Liu 2017, seed form:
 //                   fixed scalars k and σ; attrs k (0.17), sigma (1.0))
@@ -14,7 +15,7 @@
 
 namespace sf {
 
-enum class ActKind { relu, softplus, noisy_softplus };
+enum class ActKind { relu, relu6, softplus, noisy_softplus };
 
 inline constexpr AttrSpec kScaleAttrs[] = {float_attr("scale", 1.0)};
 inline constexpr AttrSpec kNoisySoftplusAttrs[] = {float_attr("scale", 1.0), float_attr("k", 0.17),
@@ -28,10 +29,12 @@ struct ActivationType {
   const OpSchema* schema;
 };
 inline constexpr OpSchema kReluSchema{"relu", kScaleAttrs};
+inline constexpr OpSchema kRelu6Schema{"relu6", kScaleAttrs};
 inline constexpr OpSchema kSoftplusSchema{"softplus", kScaleAttrs};
 inline constexpr OpSchema kNoisySoftplusSchema{"noisy_softplus", kNoisySoftplusAttrs};
 inline constexpr ActivationType kActivations[] = {
     {"relu", ActKind::relu, &kReluSchema},
+    {"relu6", ActKind::relu6, &kRelu6Schema},
     {"softplus", ActKind::softplus, &kSoftplusSchema},
     {"noisy_softplus", ActKind::noisy_softplus, &kNoisySoftplusSchema},
 };
@@ -51,6 +54,8 @@ struct Activation {
     switch (kind) {
       case ActKind::relu:
         return scale * (x > 0.0f ? x : 0.0f);
+      case ActKind::relu6:
+        return scale * (x > 0.0f ? (x < 6.0f ? x : 6.0f) : 0.0f);
       case ActKind::softplus:
         return scale * softplus(x);
       case ActKind::noisy_softplus:
@@ -62,6 +67,8 @@ struct Activation {
     switch (kind) {
       case ActKind::relu:
         return scale * (x > 0.0f ? 1.0f : 0.0f);
+      case ActKind::relu6:
+        return scale * (x > 0.0f && x < 6.0f ? 1.0f : 0.0f);
       case ActKind::softplus:
         return scale * logistic(x);
       case ActKind::noisy_softplus:

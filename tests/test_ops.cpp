@@ -1,6 +1,7 @@
 // Op kernels and the autograd graph.
 //   OpsTest       every non-reference CPU kernel against the "reference" oracle (forward and backward,
-//                 every subset of requested input gradients), plus registry and shape-error behaviour. A
+//                 every subset of requested input gradients, state buffers after each forward; in the case's
+//                 mode, train or eval), plus registry and shape-error behaviour. A
 //                 kernel is run only on the cases its supports() accepts; the others are printed as
 //                 UNSUPPORTED, listed exactly in OpsTest.UnsupportedCasesAreTheExpectedOnes, and a case that
 //                 no optimised kernel supports is skipped (GTEST_SKIP).
@@ -44,7 +45,10 @@ using sf::Tensor;
 enum class Gen {
   normal,       // N(0, scale²)
   uniform01,    // U[0, 1) — images
+  positive,     // 0.5 + scale·U[0, 1) — variances
+  offset,       // 50 + N(0, scale²) — a mean far from 0 against the spread (batch-norm statistics)
   act_special,  // N(0, 9) with exact 0, ±30, ±1e-3, ±5 planted; for FD, |x| ≥ 0.1 (relu kink avoided)
+  act_relu6,    // act_special with 6, 6 ± 1e-3 planted too; for FD, also |x − 6| ≥ 0.1 (relu6's upper kink)
   onehot,       // one 1 per row of an [N, K] tensor
   soft,         // positive rows summing to 1
 };
@@ -62,7 +66,18 @@ struct OpCase {
   Attrs attrs;
   std::vector<InputSpec> inputs;
   double fd_eps = 1e-2;
+  sf::Mode mode = sf::Mode::eval;
+  std::vector<InputSpec> state = {};  // bound with Op::bind_state (batch-norm running statistics)
 };
+
+// The context a case's ops run in: its mode, and a fixed random key and first sample (dropout masks).
+sf::ExecContext ctx_of(const OpCase& c) {
+  sf::ExecContext ctx;
+  ctx.mode = c.mode;
+  ctx.random_key = 0x5eedf00dULL;
+  ctx.first_sample = 3;
+  return ctx;
+}
 
 std::vector<std::string> impls_of(const std::string& type) {
   return sf::OpRegistry::instance().implementations(type, Device::cpu);
@@ -102,13 +117,26 @@ Tensor generate(const InputSpec& s, Rng& rng, bool for_fd) {
     case Gen::uniform01:
       for (int64_t i = 0; i < n; ++i) t[i] = static_cast<float>(rng.uniform());
       break;
-    case Gen::act_special: {
+    case Gen::positive:
+      for (int64_t i = 0; i < n; ++i) t[i] = static_cast<float>(0.5 + s.scale * rng.uniform());
+      break;
+    case Gen::offset:
+      for (int64_t i = 0; i < n; ++i) t[i] = static_cast<float>(50.0 + s.scale * rng.normal());
+      break;
+    case Gen::act_special:
+    case Gen::act_relu6: {
       for (int64_t i = 0; i < n; ++i) t[i] = static_cast<float>(3.0 * rng.normal());
       const float planted[] = {0.0f, 30.0f, -30.0f, 1e-3f, -1e-3f, 5.0f, -5.0f, 0.0f};
       for (int64_t i = 0; i < n && i < 8; ++i) t[i * (n / 8)] = planted[i];
+      if (s.gen == Gen::act_relu6) {
+        const float at_six[] = {6.0f, 6.001f, 5.999f};
+        for (int64_t i = 0; i < n && i < 3; ++i) t[i * (n / 8) + 1] = at_six[i];
+      }
       if (for_fd)
-        for (int64_t i = 0; i < n; ++i)
+        for (int64_t i = 0; i < n; ++i) {
           if (std::fabs(t[i]) < 0.1f) t[i] = (t[i] < 0.0f ? -0.1f : 0.1f) + t[i];
+          if (s.gen == Gen::act_relu6 && std::fabs(t[i] - 6.0f) < 0.1f) t[i] += t[i] < 6.0f ? -0.1f : 0.1f;
+        }
       break;
     }
     case Gen::onehot: {
@@ -171,6 +199,14 @@ std::vector<Tensor> make_inputs(const OpCase& c, Rng& rng, bool for_fd) {
   return ins;
 }
 
+// The case's state buffers, drawn from their own seed so that every kernel starts from the same values.
+std::vector<Tensor> make_state(const OpCase& c) {
+  Rng rng(777);
+  std::vector<Tensor> st;
+  for (const auto& spec : c.state) st.push_back(generate(spec, rng, false));
+  return st;
+}
+
 // Gradient buffers for the inputs selected by `mask` (bit i → input i), prefilled with NaN so that a kernel
 // that accumulates instead of overwriting, or skips an element, is caught.
 std::vector<Tensor> nan_grads(const OpCase& c, unsigned mask) {
@@ -198,13 +234,19 @@ unsigned differentiable_mask(const OpCase& c) {
 
 std::vector<OpCase> all_cases() {
   std::vector<OpCase> cs;
-  auto conv = [&](std::string name, Shape x, Shape w, bool bias, int stride, int pad) {
+  // x is given in the layout's own order ([N,H,W,C] for nhwc); w is always [O, C/groups, KH, KW].
+  auto gconv = [&](std::string name, Shape x, Shape w, bool bias, int stride, int pad, int groups, const char* layout) {
     OpCase c{std::move(name), "conv2d", Attrs{{"stride", stride}, {"pad", pad}}, {}};
+    if (groups != 1) c.attrs.set("groups", groups);
+    if (std::string(layout) != "nchw") c.attrs.set("layout", layout);
     c.inputs.push_back({x, Gen::normal, 1.0});
     const double fan_in = static_cast<double>(w[1] * w[2] * w[3]);
     c.inputs.push_back({w, Gen::normal, 1.0 / std::sqrt(fan_in)});
     if (bias) c.inputs.push_back({Shape{w[0]}, Gen::normal, 0.5});
     cs.push_back(c);
+  };
+  auto conv = [&](std::string name, Shape x, Shape w, bool bias, int stride, int pad) {
+    gconv(std::move(name), x, w, bias, stride, pad, 1, "nchw");
   };
   // Liu et al. small net: conv1 1→6 5x5 on 28x28, conv2 6→12 5x5 on 12x12.
   conv("conv_liu1_nobias", {4, 1, 28, 28}, {6, 1, 5, 5}, false, 1, 0);
@@ -232,6 +274,29 @@ std::vector<OpCase> all_cases() {
   conv("conv_c96_1x1_bias", {2, 96, 8, 8}, {96, 96, 1, 1}, true, 1, 0);
   conv("conv_k432", {1, 48, 10, 10}, {16, 48, 3, 3}, false, 1, 0);
   conv("conv_plane_32x32", {1, 1, 36, 36}, {2, 1, 5, 5}, false, 1, 0);
+  // Grouped and depthwise (groups = C; O = C·multiplier), NCHW.
+  gconv("conv_dw3x3_p1_bias", {2, 8, 9, 9}, {8, 1, 3, 3}, true, 1, 1, 8, "nchw");
+  gconv("conv_dw3x3_s2_p1_odd", {2, 6, 11, 11}, {6, 1, 3, 3}, false, 2, 1, 6, "nchw");
+  gconv("conv_dw_multiplier2", {2, 4, 7, 7}, {8, 1, 3, 3}, true, 1, 1, 4, "nchw");
+  gconv("conv_groups2_p1", {2, 6, 7, 7}, {4, 3, 3, 3}, false, 1, 1, 2, "nchw");
+  // 8-wide rows, stride 1, no padding, 12 channels: inside the micro-GEMM's measured sizes but grouped.
+  gconv("conv_groups3_gemm_sized", {2, 6, 12, 12}, {12, 2, 5, 5}, true, 1, 0, 3, "nchw");
+  // NHWC: x [N,H,W,C], y [N,OH,OW,O].
+  gconv("conv_nhwc_1x1_bias", {3, 5, 5, 8}, {12, 8, 1, 1}, true, 1, 0, 1, "nhwc");
+  gconv("conv_nhwc_3x3_s2_p1_odd", {2, 9, 11, 3}, {8, 3, 3, 3}, false, 2, 1, 1, "nhwc");
+  gconv("conv_nhwc_liu_gemm_sized", {2, 12, 12, 6}, {12, 6, 5, 5}, false, 1, 0, 1, "nhwc");
+  gconv("conv_nhwc_groups3_bias", {2, 7, 7, 6}, {9, 2, 3, 3}, true, 1, 1, 3, "nhwc");
+  gconv("conv_nhwc_dw3x3_s2_p1", {2, 9, 9, 16}, {16, 1, 3, 3}, false, 2, 1, 16, "nhwc");
+  gconv("conv_nhwc_dw_batch1_odd", {1, 5, 7, 7}, {7, 1, 3, 3}, true, 1, 1, 7, "nhwc");
+  // MobileNet v1 layers at CIFAR sizes (batch 2): 64 channels on 16×16, 512 on 2×2; depthwise and pointwise.
+  gconv("conv_mn_pw_32to64_16x16_nhwc", {2, 16, 16, 32}, {64, 32, 1, 1}, false, 1, 0, 1, "nhwc");
+  gconv("conv_mn_dw_64_16x16_nhwc", {2, 16, 16, 64}, {64, 1, 3, 3}, false, 1, 1, 64, "nhwc");
+  gconv("conv_mn_dw_64_16x16_s2_nhwc", {2, 16, 16, 64}, {64, 1, 3, 3}, false, 2, 1, 64, "nhwc");
+  gconv("conv_mn_dw_512_2x2_nhwc", {2, 2, 2, 512}, {512, 1, 3, 3}, false, 1, 1, 512, "nhwc");
+  gconv("conv_mn_pw_512_2x2_nhwc", {2, 2, 2, 512}, {512, 512, 1, 1}, false, 1, 0, 1, "nhwc");
+  gconv("conv_mn_dw_64_16x16_nchw", {2, 64, 16, 16}, {64, 1, 3, 3}, false, 1, 1, 64, "nchw");
+  gconv("conv_mn_pw_64_16x16_nchw", {2, 64, 16, 16}, {64, 64, 1, 1}, false, 1, 0, 1, "nchw");
+  gconv("conv_mn_pw_512_2x2_nchw", {1, 512, 2, 2}, {512, 512, 1, 1}, true, 1, 0, 1, "nchw");
 
   auto pool = [&](std::string name, Shape x, int k, int stride, int pad) {
     cs.push_back({std::move(name),
@@ -269,6 +334,66 @@ std::vector<OpCase> all_cases() {
 
   cs.push_back({"flatten", "flatten", Attrs{}, {{{3, 2, 4, 5}, Gen::normal, 1.0}}});
 
+  auto gap = [&](std::string name, Shape x, const char* layout) {
+    cs.push_back({std::move(name), "global_avgpool", Attrs{{"layout", layout}}, {{x, Gen::normal, 1.0}}});
+  };
+  gap("gap_nchw_odd", {2, 3, 5, 7}, "nchw");
+  gap("gap_nhwc_odd", {2, 5, 7, 3}, "nhwc");
+  gap("gap_batch1_1x1", {1, 4, 1, 1}, "nchw");
+  gap("gap_mn_64_16x16_nchw", {2, 64, 16, 16}, "nchw");
+  gap("gap_mn_1024_2x2_nhwc", {3, 2, 2, 1024}, "nhwc");
+  cs.push_back({"gap_default_layout", "global_avgpool", Attrs{}, {{{2, 3, 4, 4}, Gen::normal, 1.0}}});
+
+  // Batch norm: x, gamma, beta; state running_mean, running_var. x in the layout's order.
+  auto bn = [&](std::string name, Shape x, const char* layout, sf::Mode mode, Attrs attrs = {}) {
+    const int64_t c = x.size() == 2 ? x[1] : std::string(layout) == "nhwc" ? x[3] : x[1];
+    attrs.set("layout", layout);
+    OpCase k{std::move(name), "batchnorm", attrs, {}, 1e-2, mode};
+    k.inputs = {{x, Gen::normal, 1.5}, {Shape{c}, Gen::normal, 1.0}, {Shape{c}, Gen::normal, 0.5}};
+    k.state = {{Shape{c}, Gen::normal, 0.5}, {Shape{c}, Gen::positive, 1.0}};
+    cs.push_back(k);
+  };
+  for (sf::Mode mode : {sf::Mode::train, sf::Mode::eval}) {
+    const std::string m = mode == sf::Mode::train ? "train" : "eval";
+    bn("bn_" + m + "_nchw", {4, 3, 5, 5}, "nchw", mode);
+    bn("bn_" + m + "_nhwc_odd", {3, 5, 7, 6}, "nhwc", mode);
+    bn("bn_" + m + "_dense", {8, 5}, "nchw", mode);
+    bn("bn_" + m + "_batch1", {1, 4, 3, 3}, "nchw", mode);
+    bn("bn_" + m + "_mn_64_16x16_nhwc", {2, 16, 16, 64}, "nhwc", mode);
+    bn("bn_" + m + "_mn_512_2x2_nhwc", {4, 2, 2, 512}, "nhwc", mode);
+    bn("bn_" + m + "_mn_64_16x16_nchw", {2, 64, 16, 16}, "nchw", mode);
+  }
+  // Batch norm with its ReLU / ReLU6 fused (what Model::build makes of the MobileNet pairs).
+  bn("bn_train_relu6_nhwc", {3, 5, 7, 6}, "nhwc", sf::Mode::train, {{"activation", "relu6"}});
+  bn("bn_eval_relu6_nchw", {4, 3, 5, 5}, "nchw", sf::Mode::eval, {{"activation", "relu6"}});
+  bn("bn_train_relu_nchw", {4, 3, 5, 5}, "nchw", sf::Mode::train, {{"activation", "relu"}});
+  // γ up to ±8 reaches both clips; a smaller step crosses fewer of the kinks the difference cannot follow.
+  // Few positions per channel: a step of γ or β moves every output of its channel, and on larger maps some of
+  // them cross a clip, which a finite difference cannot follow.
+  for (size_t i = cs.size() - 3; i < cs.size(); ++i) cs[i].inputs[1].scale = 2.5, cs[i].fd_eps = 1e-3;
+  bn("bn_train_momentum09_eps1e5", {4, 3, 5, 5}, "nchw", sf::Mode::train, {{"momentum", 0.9}, {"eps", 1e-5}});
+  bn("bn_train_dense_batch2", {2, 7}, "nhwc", sf::Mode::train);  // m = 2: the unbiased variance doubles
+  // Mean 50, spread 1: statistics that subtract E[x]² from E[x²] in float would lose most of the variance.
+  for (const char* layout : {"nchw", "nhwc"}) {
+    bn(std::string("bn_train_offset_mean_") + layout, {4, 6, 5, 5}, layout, sf::Mode::train);
+    cs.back().inputs[0] = {{4, 6, 5, 5}, Gen::offset, 1.0};
+  }
+
+  auto dropout = [&](std::string name, Shape x, double rate, sf::Mode mode) {
+    cs.push_back({std::move(name), "dropout", Attrs{{"rate", rate}}, {{x, Gen::normal, 1.0}}, 1e-2, mode});
+  };
+  dropout("dropout_train_nchw", {4, 3, 5, 5}, 0.3, sf::Mode::train);
+  dropout("dropout_train_dense", {8, 100}, 0.5, sf::Mode::train);
+  dropout("dropout_train_rate0", {2, 10}, 0.0, sf::Mode::train);
+  dropout("dropout_eval", {4, 10}, 0.5, sf::Mode::eval);
+
+  auto nhwc = [&](std::string name, Shape x) {
+    cs.push_back({std::move(name), "to_nhwc", Attrs{}, {{x, Gen::normal, 1.0}}});
+  };
+  nhwc("to_nhwc_odd", {2, 3, 5, 7});
+  nhwc("to_nhwc_1x1x1x1", {1, 1, 1, 1});
+  nhwc("to_nhwc_cifar_input", {4, 3, 32, 32});
+
   for (const char* act : {"relu", "softplus"}) {
     cs.push_back({std::string(act) + "_small", act, Attrs{}, {{{4, 6, 8, 8}, Gen::act_special}}, 3e-3});
     // > 4096 elements: the OpenMP kernel takes its parallel path.
@@ -276,6 +401,10 @@ std::vector<OpCase> all_cases() {
   }
   // oneDNN 2.6 eltwise has no output scale: only the loops and the reference take a scaled ReLU.
   cs.push_back({"relu_scaled", "relu", Attrs{{"scale", 1.085}}, {{{4, 6, 8, 8}, Gen::act_special}}, 3e-3});
+  cs.push_back({"relu6_small", "relu6", Attrs{}, {{{4, 6, 8, 8}, Gen::act_relu6}}, 3e-3});
+  cs.push_back({"relu6_large_nhwc", "relu6", Attrs{}, {{{4, 24, 24, 6}, Gen::act_relu6}}, 3e-3});
+  cs.push_back({"relu6_dense_odd", "relu6", Attrs{}, {{{3, 37}, Gen::act_relu6}}, 3e-3});
+  cs.push_back({"relu6_scaled", "relu6", Attrs{{"scale", 1.085}}, {{{4, 6, 8, 8}, Gen::act_relu6}}, 3e-3});
   cs.push_back({"noisy_softplus_default", "noisy_softplus", Attrs{}, {{{4, 6, 8, 8}, Gen::act_special}}, 3e-3});
   cs.push_back({"noisy_softplus_k017_s1_large",
                 "noisy_softplus",
@@ -331,8 +460,12 @@ TEST_P(OpsTest, MatchesReference) {
       continue;
     }
     SCOPED_TRACE("impl " + impl);
+    const sf::ExecContext ctx = ctx_of(c);
     auto ref = sf::make_op(c.type, c.attrs, Device::cpu, "reference");
     auto op = sf::make_op(c.type, c.attrs, Device::cpu, impl);
+    // Each op updates its own copy of the same initial state.
+    const std::vector<Tensor> ref_state = make_state(c), op_state = make_state(c);
+    if (!c.state.empty()) ref->bind_state(ref_state), op->bind_state(op_state);
     EXPECT_EQ(op->impl(), impl);
     EXPECT_EQ(std::string(op->type()), c.type);
     const Shape out_shape = ref->prepare(shapes);
@@ -344,9 +477,11 @@ TEST_P(OpsTest, MatchesReference) {
       SCOPED_TRACE("round " + std::to_string(round));
       const auto ins = make_inputs(c, rng, false);
       Tensor want(out_shape), got = Tensor::full(out_shape, std::numeric_limits<float>::quiet_NaN());
-      ref->forward(kCtx, ptrs(ins), want);
-      op->forward(kCtx, ptrs(ins), got);
+      ref->forward(ctx, ptrs(ins), want);
+      op->forward(ctx, ptrs(ins), got);
       expect_close(got, want, 1e-4, "forward");
+      for (size_t i = 0; i < ref_state.size(); ++i)
+        expect_close(op_state[i], ref_state[i], 1e-5, "state buffer " + std::to_string(i) + " after forward");
 
       const Tensor gout = random_like(out_shape, rng);
       // Every subset of requested gradients, the empty one included (must not crash or write anything).
@@ -355,8 +490,8 @@ TEST_P(OpsTest, MatchesReference) {
         SCOPED_TRACE("grad mask " + std::to_string(mask));
         auto gwant = nan_grads(c, mask), ggot = nan_grads(c, mask);
         const auto pw = grad_ptrs(gwant), pg = grad_ptrs(ggot);
-        ref->backward(kCtx, ptrs(ins), want, gout, pw);
-        op->backward(kCtx, ptrs(ins), got, gout, pg);
+        ref->backward(ctx, ptrs(ins), want, gout, pw);
+        op->backward(ctx, ptrs(ins), got, gout, pg);
         for (size_t i = 0; i < c.inputs.size(); ++i)
           if (pg[i]) expect_close(*pg[i], *pw[i], 1e-4, "grad of input " + std::to_string(i));
       }
@@ -379,8 +514,8 @@ INSTANTIATE_TEST_SUITE_P(Ops, OpsTest, testing::ValuesIn(all_cases()), case_name
 
 class GradCheckTest : public testing::TestWithParam<OpCase> {};
 
-double objective(sf::Op& op, const std::vector<Tensor>& ins, Tensor& out, const Tensor& r) {
-  op.forward(kCtx, ptrs(ins), out);
+double objective(sf::Op& op, const sf::ExecContext& ctx, const std::vector<Tensor>& ins, Tensor& out, const Tensor& r) {
+  op.forward(ctx, ptrs(ins), out);
   double l = 0.0;
   for (int64_t i = 0; i < out.numel(); ++i) l += static_cast<double>(out[i]) * r[i];
   return l;
@@ -397,15 +532,19 @@ TEST_P(GradCheckTest, FiniteDifference) {
       continue;
     }
     SCOPED_TRACE("impl " + impl);
+    const sf::ExecContext ctx = ctx_of(c);
     auto op = sf::make_op(c.type, c.attrs, Device::cpu, impl);
+    // Train-mode batch norm updates its running statistics on every evaluation; its output does not read them.
+    const std::vector<Tensor> state = make_state(c);
+    if (!state.empty()) op->bind_state(state);
     const Shape out_shape = op->prepare(shapes);
     Rng rng(99);
     auto ins = make_inputs(c, rng, /*for_fd=*/true);
     const Tensor r = random_like(out_shape, rng);
     Tensor out(out_shape);
-    objective(*op, ins, out, r);
+    objective(*op, ctx, ins, out, r);
     auto grads = nan_grads(c, diff);
-    op->backward(kCtx, ptrs(ins), out, r, grad_ptrs(grads));
+    op->backward(ctx, ptrs(ins), out, r, grad_ptrs(grads));
 
     for (size_t k = 0; k < c.inputs.size(); ++k) {
       if (!c.inputs[k].differentiable) continue;
@@ -426,9 +565,9 @@ TEST_P(GradCheckTest, FiniteDifference) {
         const float orig = x[i];
         const float xp = orig + static_cast<float>(c.fd_eps), xm = orig - static_cast<float>(c.fd_eps);
         x[i] = xp;
-        const double lp = objective(*op, ins, out, r);
+        const double lp = objective(*op, ctx, ins, out, r);
         x[i] = xm;
-        const double lm = objective(*op, ins, out, r);
+        const double lm = objective(*op, ctx, ins, out, r);
         x[i] = orig;
         const double d = (lp - lm) / (static_cast<double>(xp) - xm);
         fd.emplace_back(i, d);
@@ -460,8 +599,8 @@ INSTANTIATE_TEST_SUITE_P(GradCheck, GradCheckTest, testing::ValuesIn(all_cases()
 // OpsTest: registry and shape errors.
 
 TEST(OpsTest, EveryOpTypeHasReferenceKernel) {
-  for (const char* type : {"conv2d", "avgpool2d", "dense", "flatten", "relu", "softplus", "noisy_softplus", "mse_loss",
-                           "softmax_cross_entropy"}) {
+  for (const char* type : {"conv2d", "avgpool2d", "dense", "flatten", "relu", "relu6", "softplus", "noisy_softplus",
+                           "mse_loss", "softmax_cross_entropy", "batchnorm", "global_avgpool", "dropout", "to_nhwc"}) {
     SCOPED_TRACE(type);
     EXPECT_TRUE(sf::OpRegistry::instance().has_type(type));
     const auto impls = impls_of(type);
@@ -478,7 +617,8 @@ TEST(OpsTest, UnsupportedCasesAreTheExpectedOnes) {
     for (const std::string& impl : impls_of(c.type))
       if (!supported(c, impl)) got.insert(c.name + "/" + impl);
   // The micro-GEMM supports only its row-block path (stride 1, unpadded, output rows a multiple of 8) up to
-  // the Liu sizes; the loops up to their measured sizes; oneDNN eltwise no output scale.
+  // the Liu sizes, ungrouped and NCHW only; the loops up to their measured sizes (batch-norm loops: NCHW maps
+  // of at least 16 floats); oneDNN eltwise no output scale.
   const std::set<std::string> want = {
       "conv_s1_p2/gemm",
       "conv_s1_p2_bias/gemm",
@@ -493,11 +633,35 @@ TEST(OpsTest, UnsupportedCasesAreTheExpectedOnes) {
       "conv_c96_1x1_bias/gemm",
       "conv_k432/gemm",
       "conv_plane_32x32/gemm",
+      "conv_dw3x3_p1_bias/gemm",
+      "conv_dw3x3_s2_p1_odd/gemm",
+      "conv_dw_multiplier2/gemm",
+      "conv_groups2_p1/gemm",
+      "conv_groups3_gemm_sized/gemm",
+      "conv_nhwc_1x1_bias/gemm",
+      "conv_nhwc_3x3_s2_p1_odd/gemm",
+      "conv_nhwc_liu_gemm_sized/gemm",
+      "conv_nhwc_groups3_bias/gemm",
+      "conv_nhwc_dw3x3_s2_p1/gemm",
+      "conv_nhwc_dw_batch1_odd/gemm",
+      "conv_mn_pw_32to64_16x16_nhwc/gemm",
+      "conv_mn_dw_64_16x16_nhwc/gemm",
+      "conv_mn_dw_64_16x16_s2_nhwc/gemm",
+      "conv_mn_dw_512_2x2_nhwc/gemm",
+      "conv_mn_pw_512_2x2_nhwc/gemm",
+      "conv_mn_dw_64_16x16_nchw/gemm",
+      "conv_mn_pw_512_2x2_nchw/gemm",
       "pool_c1100/loops",
       "pool_60x60/loops",
       "dense_out16/loops",
       "dense_in1100/loops",
       "relu_scaled/onednn",
+      "relu6_scaled/onednn",
+      "bn_train_batch1/loops",
+      "bn_eval_batch1/loops",
+      "bn_train_relu6_nhwc/onednn",
+      "bn_eval_relu6_nchw/onednn",
+      "bn_train_relu_nchw/onednn",
   };
   EXPECT_EQ(got, want);
   for (const OpCase& c : all_cases()) EXPECT_TRUE(supported(c, "reference")) << c.name;
@@ -521,6 +685,22 @@ TEST(OpsTest, DefaultPicksHighestPriorityKernel) {
   EXPECT_EQ(chosen("noisy_softplus", {}, {{50, 6, 24, 24}}), "openmp");
   EXPECT_EQ(chosen("mse_loss", {}, {{50, 10}, {50, 10}}), "openmp");
   EXPECT_EQ(chosen("flatten", {}, {{50, 12, 4, 4}}), "reference");
+  // MobileNet's ops: grouped and NHWC convolutions and layout changes go to oneDNN; the batch-norm and global
+  // pooling loops beat oneDNN (bench_ops BM_mn_bn_sweep, mn_gap1024_*), except on 2×2 NCHW maps; dropout has
+  // its one kernel.
+  EXPECT_EQ(chosen("conv2d", {{"groups", 64}, {"pad", 1}, {"layout", "nhwc"}}, {{64, 16, 16, 64}, {64, 1, 3, 3}}),
+            "onednn");
+  EXPECT_EQ(chosen("conv2d", {{"layout", "nhwc"}}, {{50, 28, 28, 1}, {6, 1, 5, 5}}), "onednn");
+  EXPECT_EQ(chosen("conv2d", {{"groups", 2}}, {{50, 6, 12, 12}, {12, 3, 5, 5}}), "onednn");
+  EXPECT_EQ(chosen("batchnorm", {{"layout", "nhwc"}}, {{64, 8, 8, 256}, {256}, {256}}), "loops");
+  EXPECT_EQ(chosen("batchnorm", {}, {{64, 256, 8, 8}, {256}, {256}}), "loops");
+  EXPECT_EQ(chosen("batchnorm", {}, {{64, 1024}, {1024}, {1024}}), "loops");
+  EXPECT_EQ(chosen("batchnorm", {}, {{64, 1024, 2, 2}, {1024}, {1024}}), "onednn");
+  EXPECT_EQ(chosen("batchnorm", {{"layout", "nhwc"}}, {{64, 2, 2, 2048}, {2048}, {2048}}), "onednn");
+  EXPECT_EQ(chosen("relu6", {}, {{64, 8, 8, 256}}), "openmp");
+  EXPECT_EQ(chosen("global_avgpool", {{"layout", "nhwc"}}, {{64, 2, 2, 1024}}), "loops");
+  EXPECT_EQ(chosen("dropout", {{"rate", 0.001}}, {{64, 1024}}), "reference");
+  EXPECT_EQ(chosen("to_nhwc", {}, {{64, 3, 32, 32}}), "onednn");
   auto ref = sf::make_op("dense", {}, Device::cpu, "reference");
   EXPECT_STREQ(ref->impl(), "reference");
   ref->prepare(std::vector<Shape>{{50, 192}, {10, 192}});
@@ -555,7 +735,29 @@ TEST(OpsTest, BadAttrsThrow) {
   for (const std::string& impl : impls_of("conv2d")) {
     EXPECT_THROW(sf::make_op("conv2d", {{"stride", 0}}, Device::cpu, impl), sf::Error) << impl;
     EXPECT_THROW(sf::make_op("conv2d", {{"pad", -1}}, Device::cpu, impl), sf::Error) << impl;
+    EXPECT_NE(error_message([&] {
+                sf::make_op("conv2d", {{"groups", 0}}, Device::cpu, impl);
+              }).find("groups"),
+              std::string::npos)
+        << impl;
+    EXPECT_THROW(sf::make_op("conv2d", {{"layout", "nchw16c"}}, Device::cpu, impl), sf::Error) << impl;
   }
+  for (const std::string& impl : impls_of("batchnorm")) {
+    for (const Attrs& bad : {Attrs{{"momentum", 1.5}}, Attrs{{"momentum", -0.1}}, Attrs{{"eps", 0.0}},
+                             Attrs{{"eps", -1e-3}}, Attrs{{"layout", "chwn"}}}) {
+      const std::string msg = error_message([&] { sf::make_op("batchnorm", bad, Device::cpu, impl); });
+      EXPECT_NE(msg.find("batchnorm"), std::string::npos) << impl << ": " << msg;
+      EXPECT_NE(msg.find(bad.values().begin()->first), std::string::npos) << impl << ": " << msg;
+    }
+  }
+  for (double rate : {1.0, 1.5, -0.1}) {
+    const std::string msg = error_message([&] { sf::make_op("dropout", {{"rate", rate}}); });
+    EXPECT_NE(msg.find("dropout"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'rate'"), std::string::npos) << msg;
+  }
+  EXPECT_NO_THROW(sf::make_op("dropout", {{"rate", 0.0}}));
+  EXPECT_NO_THROW(sf::make_op("dropout", {{"rate", 0.999}}));
+  EXPECT_THROW(sf::make_op("global_avgpool", {{"layout", "hwc"}}), sf::Error);
   for (const std::string& impl : impls_of("avgpool2d")) {
     EXPECT_NE(error_message([&] {
                 sf::make_op("avgpool2d", {{"kernel", 2}, {"pad", 2}}, Device::cpu, impl);
@@ -592,6 +794,24 @@ TEST(OpsTest, ShapeMismatchNamesOp) {
   expect_prepare_fails("conv2d", {{"stride", 3}, {"pad", 1}}, {{1, 1, 8, 2}, {1, 1, 3, 5}});
   expect_prepare_fails("conv2d", none, {{1, 1, 8, 8}});                          // arity
   expect_prepare_fails("conv2d", none, {{1, 1, 8, 8}, {1, 1, 3, 3}, {1}, {1}});  // arity
+  const Attrs g4{{"groups", 4}}, nhwc{{"layout", "nhwc"}};
+  expect_prepare_fails("conv2d", g4, {{1, 30, 8, 8}, {8, 7, 3, 3}});   // channels % groups
+  expect_prepare_fails("conv2d", g4, {{1, 32, 8, 8}, {6, 8, 3, 3}});   // out-channels % groups
+  expect_prepare_fails("conv2d", g4, {{1, 32, 8, 8}, {8, 32, 3, 3}});  // weight dim 1 != C/groups
+  expect_prepare_fails("conv2d", nhwc, {{1, 8, 8, 3}, {4, 8, 3, 3}});  // nhwc channels are last
+  expect_prepare_fails("conv2d", nhwc, {{1, 2, 2, 3}, {4, 3, 3, 3}});  // kernel > input (nhwc)
+  expect_prepare_fails("batchnorm", none, {{2, 3, 4, 4}, {3}});        // arity
+  expect_prepare_fails("batchnorm", none, {{2, 3, 4, 4}, {4}, {4}});   // gamma/beta vs C
+  expect_prepare_fails("batchnorm", nhwc, {{2, 3, 4, 4}, {3}, {3}});   // nhwc: C = 4
+  expect_prepare_fails("batchnorm", none, {{2, 3, 4}, {3}, {3}});      // rank 3
+  expect_prepare_fails("batchnorm", none, {{2, 3}, {3}, {2}});         // beta
+  expect_prepare_fails("global_avgpool", none, {{2, 3, 4}});
+  expect_prepare_fails("global_avgpool", none, {{2, 3, 4, 4}, {2, 3, 4, 4}});
+  expect_prepare_fails("global_avgpool", nhwc, {{2, 3, 0, 4}});
+  expect_prepare_fails("to_nhwc", none, {{2, 3, 4}});
+  expect_prepare_fails("to_nhwc", none, {});
+  expect_prepare_fails("dropout", none, {Shape{}});
+  expect_prepare_fails("dropout", none, {{2, 3}, {2, 3}});
   expect_prepare_fails("dense", none, {{2, 5}, {3, 4}});
   expect_prepare_fails("dense", none, {{2, 3, 4}, {3, 4}});
   expect_prepare_fails("dense", none, {{2, 4}, {3, 4}, {4}});
@@ -603,7 +823,7 @@ TEST(OpsTest, ShapeMismatchNamesOp) {
   expect_prepare_fails("avgpool2d", none, {{1, 1, 4, 4}, {1, 1, 4, 4}});
   expect_prepare_fails("flatten", none, {});
   expect_prepare_fails("flatten", none, {Shape{}});
-  for (const char* act : {"relu", "softplus", "noisy_softplus"}) {
+  for (const char* act : {"relu", "relu6", "softplus", "noisy_softplus"}) {
     expect_prepare_fails(act, none, {{2, 3}, {2, 3}});
     expect_prepare_fails(act, none, {});
   }

@@ -215,7 +215,7 @@ TEST(OptimTest, LiuRecipeOptions) {
 
   TrainSpec spec;
   spec.epochs = 4, spec.batch = 10, spec.clip_conv_weights = 0.05;
-  spec.step_decay_factor = 0.5, spec.step_decay_every = 2;
+  spec.schedule.factor = 0.5, spec.schedule.every = 2;
   spec.lr_multipliers = {{"conv2", 10.0}, {"dense", 0.0}};
   const std::vector<float> dense_before = m.find("dense")->params[0].value.to_vector();
   Trainer t(m, spec, Device::cpu, 3);
@@ -236,6 +236,44 @@ TEST(OptimTest, LiuRecipeOptions) {
   }
 }
 
+TEST(ScheduleTest, WarmupThenStepOrCosine) {
+  ScheduleSpec s;
+  s.warmup_epochs = 1;  // 4 steps of warmup at 4 steps per epoch
+  EXPECT_DOUBLE_EQ(schedule_factor(s, 0, 0, 4, 10), 0.25);
+  EXPECT_DOUBLE_EQ(schedule_factor(s, 0, 3, 4, 10), 1.0);
+  s.factor = 0.5, s.every = 3;
+  EXPECT_DOUBLE_EQ(schedule_factor(s, 2, 1, 4, 10), 1.0);
+  EXPECT_DOUBLE_EQ(schedule_factor(s, 3, 0, 4, 10), 0.5);
+  EXPECT_DOUBLE_EQ(schedule_factor(s, 9, 3, 4, 10), 0.125);
+  s.type = ScheduleType::cosine, s.min_factor = 0.1;
+  // After the warmup, t runs over the remaining 36 steps: half way (t = 18) is the midpoint of [0.1, 1].
+  EXPECT_DOUBLE_EQ(schedule_factor(s, 1, 0, 4, 10), 1.0);
+  EXPECT_NEAR(schedule_factor(s, 5, 2, 4, 10), 0.55, 1e-12);
+  EXPECT_NEAR(schedule_factor(s, 9, 3, 4, 10), 0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * 35 / 36)), 1e-12);
+  s.warmup_epochs = 0;
+  EXPECT_DOUBLE_EQ(schedule_factor(s, 0, 0, 4, 10), 1.0) << "no warmup: the first step runs at the full rate";
+}
+
+TEST(ScheduleTest, CosineAndSmoothingKeysParseAndRoundTrip) {
+  const auto dir = std::filesystem::temp_directory_path() / "spikeforge_schedule_test";
+  std::filesystem::create_directories(dir);
+  const std::string f = (dir / "cos.yaml").string();
+  std::ofstream(f) << "name: cos\ntrain:\n  epochs: 4\n  schedule: cosine\n  warmup_epochs: 0.5\n"
+                      "  label_smoothing: 0.1\n";
+  const Experiment e = load_experiment(f);
+  EXPECT_EQ(e.train.schedule.type, ScheduleType::cosine);
+  EXPECT_DOUBLE_EQ(e.train.schedule.warmup_epochs, 0.5);
+  EXPECT_DOUBLE_EQ(e.train.label_smoothing, 0.1);
+  EXPECT_THROW(load_experiment(f, {"train.schedule=linear"}), Error);
+  EXPECT_THROW(load_experiment(f, {"train.warmup_epochs=5"}), Error) << "more warmup than epochs";
+  EXPECT_THROW(load_experiment(f, {"train.label_smoothing=1"}), Error);
+  const std::string resolved = (dir / "cos_resolved.yaml").string();
+  std::ofstream(resolved) << to_yaml(e);
+  const Experiment again = load_experiment(resolved);
+  EXPECT_EQ(again.train.schedule.type, ScheduleType::cosine);
+  EXPECT_DOUBLE_EQ(again.train.label_smoothing, 0.1);
+}
+
 TEST(OptimTest, LiuRecipeKeysAreValidated) {
   const auto dir = std::filesystem::temp_directory_path() / "spikeforge_optim_test";
   std::filesystem::create_directories(dir);
@@ -249,7 +287,7 @@ TEST(OptimTest, LiuRecipeKeysAreValidated) {
   }
   const Experiment e = load_experiment(f);
   EXPECT_DOUBLE_EQ(e.train.lr_multipliers.at("conv1"), 0.5);
-  EXPECT_EQ(e.train.step_decay_every, 2);
+  EXPECT_EQ(e.train.schedule.every, 2);
   EXPECT_THROW(load_experiment(f, {"train.step_decay.factor=1.5"}), Error);
   EXPECT_THROW(load_experiment(f, {"train.step_decay.every=0"}), Error);
   EXPECT_THROW(load_experiment(f, {"train.lr_multipliers.conv1=-1"}), Error);

@@ -270,7 +270,8 @@ TEST(TransformSpecTest, ErrorsNameFileLineAndKey) {
   };
   std::string m = error("{type: rotate}");
   EXPECT_TRUE(has(m, "aug.yaml:2")) << m;
-  EXPECT_TRUE(has(m, "unknown transform 'rotate' (random_crop, hflip, resize, normalize)")) << m;
+  EXPECT_TRUE(has(m, "unknown transform 'rotate' (random_crop, hflip, resize, normalize, random_resized_crop, resize_short, "
+                      "center_crop, pad, scale, repeat_channels)")) << m;
   m = error("{type: hflip, padding: 4}");  // a key of another transform
   EXPECT_TRUE(has(m, "augment.0.padding")) << m;
   EXPECT_TRUE(has(m, "unknown key")) << m;

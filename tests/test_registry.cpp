@@ -109,6 +109,12 @@ TEST(SelectionTest, LargeChannelLayersGoToOneDnn) {
   EXPECT_EQ(chosen("avgpool2d", {{"kernel", 7}}, {{8, 1024, 7, 7}}), "loops");  // measured: loops 2× faster
   EXPECT_EQ(chosen("avgpool2d", {}, {{8, 2048, 7, 7}}), "onednn");
   EXPECT_EQ(chosen("avgpool2d", {}, {{1, 3, 112, 112}}), "onednn");
+  // MobileNet's grouped and NHWC layers: the micro-GEMM takes neither, whatever the size.
+  EXPECT_EQ(chosen("conv2d", {{"groups", 512}, {"pad", 1}, {"layout", "nhwc"}}, {{64, 2, 2, 512}, {512, 1, 3, 3}}),
+            "onednn");
+  EXPECT_EQ(chosen("conv2d", {{"layout", "nhwc"}}, {{64, 8, 8, 256}, {256, 256, 1, 1}}), "onednn");
+  EXPECT_EQ(chosen("conv2d", {{"groups", 6}}, {{50, 6, 12, 12}, {12, 1, 5, 5}}), "onednn");
+  EXPECT_EQ(chosen("conv2d", {{"layout", "nhwc"}}, {{50, 12, 12, 6}, {12, 6, 5, 5}}), "onednn");
   // An attribute steers too: oneDNN's eltwise has no output scale (the loops outrank it anyway).
   EXPECT_TRUE(OpRegistry::instance().supports("relu", Device::cpu, "onednn", {}, std::vector<Shape>{{2, 3}}));
   EXPECT_FALSE(
@@ -237,6 +243,23 @@ TEST(SelectionTest, SelectorBindsStateAtOnceAndToTheChosenKernel) {
   auto op = sf::make_op("conv2d");
   const std::vector<Tensor> state{Tensor::zeros({1})};
   expect_contains(error_message([&] { op->bind_state(state); }), {"conv2d", "no state"});
+  // Batch norm's two buffers reach the kernel chosen at prepare() and are updated there.
+  for (const std::string impl : {"", "reference", "onednn"}) {
+    SCOPED_TRACE("impl '" + impl + "'");
+    auto bn = sf::make_op("batchnorm", {{"momentum", 0.5}}, Device::cpu, impl);
+    const std::vector<Tensor> stats{Tensor::zeros({2}), Tensor::full({2}, 1.0f)};
+    bn->bind_state(stats);
+    bn->prepare(std::vector<Shape>{{2, 2}, {2}, {2}});
+    sf::ExecContext ctx;
+    ctx.mode = sf::Mode::train;
+    const Tensor x = Tensor::from({2, 2}, {1, 2, 3, 6}), g = Tensor::full({2}, 1.0f), b = Tensor::zeros({2});
+    Tensor y({2, 2});
+    bn->forward(ctx, std::vector<const Tensor*>{&x, &g, &b}, y);
+    EXPECT_EQ(stats[0].to_vector(), (std::vector<float>{1.0f, 2.0f}));  // 0.5 · 0 + 0.5 · mean
+    EXPECT_EQ(stats[1].to_vector(), (std::vector<float>{1.5f, 4.5f}));  // 0.5 · 1 + 0.5 · unbiased var
+    expect_contains(error_message([&] { bn->bind_state(std::vector<Tensor>{Tensor::zeros({2})}); }),
+                    {"batchnorm", "two state buffers"});
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -292,6 +315,29 @@ TEST(AttrsTest, MakeOpChecksTheOpsAttributeTable) {
                   }),
                   {"op 'conv2d'", "unknown attribute 'strides'", "stride, pad"});
   expect_contains(error_message([] { sf::make_op("dense", {{"bias", 1}}); }), {"dense", "'bias'", "it takes none"});
+  expect_contains(error_message([] {
+                    sf::make_op("conv2d", {{"layout", "NHWC"}});
+                  }),
+                  {"conv2d", "'layout'", "nchw|nhwc"});
+  expect_contains(error_message([] {
+                    sf::make_op("conv2d", {{"groups", 2.0}});
+                  }),
+                  {"conv2d", "'groups'", "expected an int"});
+  expect_contains(error_message([] {
+                    sf::make_op("batchnorm", {{"momentum", "keras"}});
+                  }),
+                  {"batchnorm", "'momentum'", "expected a float"});
+  expect_contains(error_message([] {
+                    sf::make_op("dropout", {{"p", 0.5}});
+                  }),
+                  {"dropout", "unknown attribute 'p'", "rate"});
+  expect_contains(error_message([] { sf::make_op("to_nhwc", {{"layout", "nhwc"}}); }), {"to_nhwc", "it takes none"});
+  // avgpool2d and dense have no layout or groups: an NHWC net cannot hand them to the NCHW-only loops.
+  expect_contains(error_message([] {
+                    sf::make_op("avgpool2d", {{"layout", "nhwc"}});
+                  }),
+                  {"avgpool2d", "unknown attribute 'layout'"});
+  expect_contains(error_message([] { sf::make_op("dense", {{"groups", 2}}); }), {"dense", "unknown attribute"});
   expect_contains(error_message([] { sf::make_op("relu", {{"k", 0.17}}); }), {"relu", "unknown attribute 'k'"});
   // For every implementation, and with shapes given.
   for (const std::string& impl : OpRegistry::instance().implementations("conv2d", Device::cpu))
@@ -309,13 +355,19 @@ TEST(AttrsTest, MakeOpChecksTheOpsAttributeTable) {
   // What is fine: an int where a float belongs, every attribute of the table.
   EXPECT_NO_THROW(sf::make_op("noisy_softplus", {{"k", 1}, {"sigma", 2}, {"scale", 1}}));
   EXPECT_NO_THROW(sf::make_op("avgpool2d", {{"kernel", 3}, {"stride", 2}, {"pad", 1}}));
+  EXPECT_NO_THROW(sf::make_op("conv2d", {{"stride", 2}, {"pad", 1}, {"groups", 32}, {"layout", "nhwc"}}));
+  EXPECT_NO_THROW(sf::make_op("batchnorm", {{"momentum", 0.99}, {"eps", 1e-3}, {"layout", "nhwc"}}));
+  EXPECT_NO_THROW(sf::make_op("dropout", {{"rate", 0.001}, {"stream", 3}}));
+  EXPECT_NO_THROW(sf::make_op("global_avgpool", {{"layout", "nhwc"}}));
+  EXPECT_NO_THROW(sf::make_op("relu6", {{"scale", 1.0}}));
   EXPECT_NO_THROW(sf::make_op("noisy_softplus_liu",
                               {{"k", 0.31}, {"scale", 1.085}, {"source", "avgpool2d"}, {"kernel", 2}, {"stride", 2}}));
 }
 
 TEST(AttrsTest, EveryRegisteredOpTypeHasATable) {
-  for (const char* type : {"conv2d", "avgpool2d", "dense", "flatten", "relu", "softplus", "noisy_softplus",
-                           "noisy_softplus_liu", "log_quantize", "mse_loss", "softmax_cross_entropy"}) {
+  for (const char* type :
+       {"conv2d", "avgpool2d", "dense", "flatten", "relu", "relu6", "softplus", "noisy_softplus", "noisy_softplus_liu",
+        "log_quantize", "mse_loss", "softmax_cross_entropy", "batchnorm", "global_avgpool", "dropout", "to_nhwc"}) {
     SCOPED_TRACE(type);
     EXPECT_TRUE(OpRegistry::instance().has_type(type));
     const sf::OpSchema* s = sf::find_schema(type);
@@ -327,6 +379,12 @@ TEST(AttrsTest, EveryRegisteredOpTypeHasATable) {
   EXPECT_EQ(sf::find_schema("avgpool2d")->get_int({}, "kernel"), 2);
   EXPECT_EQ(sf::find_schema("noisy_softplus_liu")->get_string({}, "source"), "conv2d");
   EXPECT_DOUBLE_EQ(sf::find_schema("noisy_softplus")->get_float({}, "k"), 0.17);
+  EXPECT_EQ(sf::find_schema("conv2d")->get_int({}, "groups"), 1);
+  EXPECT_EQ(sf::find_schema("conv2d")->get_string({}, "layout"), "nchw");
+  EXPECT_DOUBLE_EQ(sf::find_schema("batchnorm")->get_float({}, "momentum"), 0.99);
+  EXPECT_DOUBLE_EQ(sf::find_schema("batchnorm")->get_float({}, "eps"), 1e-3);
+  EXPECT_EQ(sf::find_schema("global_avgpool")->get_string({}, "layout"), "nchw");
+  EXPECT_DOUBLE_EQ(sf::find_schema("relu6")->get_float({}, "scale"), 1.0);
   // Reading an attribute the table lacks, or as another type, is a bug in the op.
   expect_contains(error_message([] { sf::find_schema("conv2d")->get_int({}, "kernel"); }), {"conv2d", "'kernel'"});
   expect_contains(error_message([] { sf::find_schema("conv2d")->get_float({}, "stride"); }), {"conv2d", "'stride'"});

@@ -30,6 +30,8 @@ std::string one_of(const ConfigNode& c, const std::string& key, const std::strin
   return v;
 }
 
+std::vector<const char*> model_activations() { return {std::begin(kModelActivations), std::end(kModelActivations)}; }
+
 double finite_in(const ConfigNode& c, const std::string& key, double fallback, double lo, double hi, bool lo_open) {
   const double v = c.get(key, fallback);
   const bool ok = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && v < hi;
@@ -84,12 +86,17 @@ TrainSpec parse_train(const ConfigNode& c) {
   const ConfigNode mult = c.child("lr_multipliers");
   for (const auto& kv : mult.node())
     t.lr_multipliers[kv.first.as<std::string>()] = finite_in(mult, kv.first.as<std::string>(), 1.0, 0, inf, false);
+  ScheduleSpec& sch = t.schedule;
+  sch.type = parse_schedule_type(one_of(c, "schedule", schedule_type_name(sch.type), {"step", "cosine"}), "schedule");
+  sch.warmup_epochs = finite_in(c, "warmup_epochs", sch.warmup_epochs, 0, t.epochs + 1e-9, false);
+  sch.min_factor = finite_in(c, "min_lr_factor", sch.min_factor, 0, 1, false);
   const ConfigNode step = c.child("step_decay");
-  t.step_decay_factor = step.get("factor", t.step_decay_factor);
-  step.check(std::isfinite(t.step_decay_factor) && t.step_decay_factor > 0 && t.step_decay_factor <= 1, "factor",
-             "must be in (0, 1]");
-  t.step_decay_every = step.get("every", t.step_decay_every);
-  step.check(t.step_decay_every > 0, "every", "must be > 0 epochs");
+  sch.factor = step.get("factor", sch.factor);
+  step.check(std::isfinite(sch.factor) && sch.factor > 0 && sch.factor <= 1, "factor", "must be in (0, 1]");
+  sch.every = step.get("every", sch.every);
+  step.check(sch.every > 0, "every", "must be > 0 epochs");
+  t.label_smoothing = finite_in(c, "label_smoothing", t.label_smoothing, 0, 1, false);
+  t.regularize_batchnorm = c.get("regularize_batchnorm", t.regularize_batchnorm);
   t.label_shift = finite_in(c, "label_shift", t.label_shift, 0.0, 0.5, false);
   t.checkpoint_every = c.get<int64_t>("checkpoint_every", t.checkpoint_every);
   c.check(t.checkpoint_every >= 0, "checkpoint_every",
@@ -98,12 +105,60 @@ TrainSpec parse_train(const ConfigNode& c) {
   return t;
 }
 
-DataSpec parse_data(const ConfigNode& c) {
+// An image folder's defaults are torchvision's ImageNet recipe: RandomResizedCrop(224) + flip for training,
+// Resize(256) + CenterCrop(224) for evaluation.
+std::vector<TransformSpec> default_transforms(const std::string& dataset, bool training) {
+  if (dataset != "image_folder") return {};
+  TransformSpec a, b;
+  if (training) {
+    a.type = TransformType::random_resized_crop;
+    a.height = a.width = 224;
+    b.type = TransformType::hflip;
+  } else {
+    a.type = TransformType::resize_short;
+    a.height = a.width = 256;
+    b.type = TransformType::center_crop;
+    b.height = b.width = 224;
+  }
+  return {a, b};
+}
+
+// The shape `specs` make of `in`; an error names the list item (or, for defaults, the list's key).
+Shape shape_through(const ConfigNode& c, const std::string& key, const std::vector<TransformSpec>& specs, Shape in) {
+  const std::vector<ConfigNode> items = c.list(key);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    try {
+      in = make_transform(specs[i])->output_shape(in);
+    } catch (const Error& e) {
+      if (i < items.size()) items[i].fail("type", e.what());
+      c.fail(key, e.what());
+    }
+  }
+  return in;
+}
+
+// Reads the dataset section and works out the model's input: the stored sample shape through base_transforms and
+// augment, which eval_transforms must reproduce. An image folder's class folders are listed here.
+}  // namespace
+
+DataSpec parse_data_spec(const ConfigNode& c) {
   DataSpec d;
-  d.name = one_of(c, "name", d.name, {"mnist", "fashion_mnist"});
+  d.name = one_of(c, "name", d.name, {"mnist", "fashion_mnist", "cifar10", "cifar100", "image_folder"});
   d.path = c.get<std::string>("path", d.path);
   d.validation = c.get<std::string>("validation", d.validation);
-  d.augment = parse_transforms(c, "augment");
+  // Keys of one dataset only: elsewhere they stay unread, and check_unknown_keys rejects them.
+  if (d.name == "cifar100") d.label = one_of(c, "label", d.label, {"fine", "coarse"});
+  if (d.name == "image_folder") d.skip_bad_images = c.get("skip_bad_images", d.skip_bad_images);
+  for (auto [key, value] : {std::pair{"resize", &d.resize}, std::pair{"pad", &d.pad}}) {
+    *value = c.get<int64_t>(key, 0);
+    c.check(*value >= 0 && *value <= 65536, key, "must be a square size in [1, 65536], or 0 for off");
+  }
+  c.check(d.resize == 0 || d.pad == 0, "pad", "give resize or pad, not both");
+  d.channels = c.get<int64_t>("channels", d.channels);
+  c.check(d.channels >= 0 && d.channels <= 4096, "channels", "must be a channel count, or 0 to keep the dataset's");
+  d.augment = c.has("augment") ? parse_transforms(c, "augment") : default_transforms(d.name, true);
+  d.eval_transforms =
+      c.has("eval_transforms") ? parse_transforms(c, "eval_transforms") : default_transforms(d.name, false);
   if (d.validation != "test" && d.validation != "none") {
     double f = -1;
     try {
@@ -117,12 +172,96 @@ DataSpec parse_data(const ConfigNode& c) {
   return d;
 }
 
+namespace {
+
+DataSpec parse_data(const ConfigNode& c, DatasetInfo& info, Shape& input) {
+  const DataSpec d = parse_data_spec(c);
+  try {
+    info = dataset_info(dataset_options(d));
+  } catch (const Error& e) {
+    c.fail("path", e.what());
+  }
+  Shape base = info.sample_shape;
+  for (const TransformSpec& t : base_transforms(d)) {
+    const char* key = t.type == TransformType::repeat_channels ? "channels" : d.pad ? "pad" : "resize";
+    try {
+      base = make_transform(t)->output_shape(base);
+    } catch (const Error& e) {
+      c.fail(key, e.what());
+    }
+  }
+  input = shape_through(c, "augment", d.augment, base);
+  const Shape eval = shape_through(c, "eval_transforms", d.eval_transforms, base);
+  if (d.name == "image_folder") {
+    const char* why =
+        "an image folder's images differ in size: the list must end in a fixed-size transform "
+        "(random_resized_crop, center_crop, resize, random_crop or pad, then only hflip, normalize or scale)";
+    c.check(train_pipeline(d).fixed_size(), "augment", why);
+    c.check(eval_pipeline(d).fixed_size(), "eval_transforms", why);
+  }
+  c.check(eval == input, "eval_transforms",
+          "make " + to_string(eval) + " samples but augment makes " + to_string(input) +
+              ": training and evaluation feed the same model input");
+  return d;
+}
+
 }  // namespace
+
+DatasetOptions dataset_options(const DataSpec& d) {
+  DatasetOptions o;
+  o.name = d.name;
+  o.path = d.path;
+  o.label = d.label;
+  o.skip_bad_images = d.skip_bad_images;
+  return o;
+}
+
+std::vector<TransformSpec> base_transforms(const DataSpec& d) {
+  std::vector<TransformSpec> out;
+  if (d.resize > 0 || d.pad > 0) {
+    TransformSpec t;
+    t.type = d.resize > 0 ? TransformType::resize : TransformType::pad;
+    t.height = t.width = d.resize > 0 ? d.resize : d.pad;
+    out.push_back(t);
+  }
+  if (d.channels > 0) {
+    TransformSpec t;
+    t.type = TransformType::repeat_channels;
+    t.count = d.channels;
+    out.push_back(t);
+  }
+  return out;
+}
+
+Pipeline train_pipeline(const DataSpec& d) {
+  std::vector<TransformSpec> specs = base_transforms(d);
+  specs.insert(specs.end(), d.augment.begin(), d.augment.end());
+  return make_pipeline(specs);
+}
+
+Pipeline eval_pipeline(const DataSpec& d) {
+  std::vector<TransformSpec> specs = base_transforms(d);
+  specs.insert(specs.end(), d.eval_transforms.begin(), d.eval_transforms.end());
+  return make_pipeline(specs);
+}
 
 ModelSpec parse_model_spec(const ConfigNode& c) {
   ModelSpec m;
-  m.arch = one_of(c, "arch", m.arch, {"liu_small", "liu_large"});
-  m.activation = one_of(c, "activation", m.activation, {"relu", "softplus", "noisy_softplus"});
+  m.arch = one_of(c, "arch", m.arch, {"liu_small", "liu_large", "mobilenet_v1"});
+  const bool mobilenet = m.arch == "mobilenet_v1";
+  m.activation = one_of(c, "activation", mobilenet ? "relu6" : m.activation, model_activations());
+  if (mobilenet) {
+    c.check(m.activation == "relu6" || m.activation == "relu", "activation", "mobilenet_v1 takes relu6 or relu");
+    m.alpha = finite_in(c, "alpha", m.alpha, 0.0, 16.0, true);
+    m.depth_multiplier = c.get("depth_multiplier", m.depth_multiplier);
+    c.check(m.depth_multiplier >= 1 && m.depth_multiplier <= 16, "depth_multiplier", "must be in [1, 16]");
+    m.strides = one_of(c, "strides", m.strides, {"auto", "cifar", "imagenet"});
+    m.dropout = finite_in(c, "dropout", m.dropout, 0.0, 1.0, false);
+  }
+  m.data_format =
+      one_of(c, "data_format", mobilenet ? "channels_last" : "channels_first", {"channels_last", "channels_first"});
+  c.check(mobilenet || m.data_format == "channels_first", "data_format",
+          "the Liu nets run channels_first (their kernels are tuned for NCHW)");
   const ConfigNode nsp = c.child("noisy_softplus");
   m.nsp_per_neuron = nsp.has("sigma") && nsp.node()["sigma"].IsScalar() && nsp.node()["sigma"].Scalar() == "per_neuron";
   m.nsp_k = nsp.get("k", m.nsp_per_neuron ? 0.31 : m.nsp_k);
@@ -169,10 +308,11 @@ Experiment load_experiment(const std::string& file, const std::vector<std::strin
           "must be between 0 (all cores) and " + std::to_string(kMaxThreads));
   e.device = one_of(c, "device", e.device, {"cpu", "cuda"});
   if (const std::string why = device_unavailable_reason(parse_device(e.device)); !why.empty()) c.fail("device", why);
-  e.data = parse_data(c.child("dataset"));
+  DatasetInfo info;
+  Shape input;
+  e.data = parse_data(c.child("dataset"), info, input);
   e.model = parse_model_spec(c.child("model"));
-  const DatasetInfo info = dataset_info(e.data.name);
-  e.model.input = info.sample_shape;
+  e.model.input = input;  // what the pipeline makes, not the stored shape: MNIST resized to 32, ImageNet cut to 224
   e.model.classes = info.num_classes;
   e.train = parse_train(c.child("train"));
   {
@@ -183,7 +323,7 @@ Experiment load_experiment(const std::string& file, const std::vector<std::strin
       ph.name = p.get<std::string>("name", "finetune" + std::to_string(i + 1));
       ph.epochs = p.require<int>("epochs");
       p.check(ph.epochs > 0, "epochs", "must be > 0, got " + std::to_string(ph.epochs));
-      ph.activation = one_of(p, "activation", e.model.activation, {"relu", "softplus", "noisy_softplus"});
+      ph.activation = one_of(p, "activation", e.model.activation, model_activations());
       ph.label_shift = finite_in(p, "label_shift", e.train.label_shift, 0.0, 0.5, false);
       ph.lr = finite_in(p, "lr", e.train.optimizer.lr, 0.0, std::numeric_limits<double>::infinity(), true);
       e.finetune.push_back(ph);
@@ -219,7 +359,26 @@ std::string to_yaml(const ModelSpec& m) {
     if (q.enabled())
       y << YAML::Key << what << YAML::Value << YAML::BeginMap << YAML::Key << "bits" << YAML::Value << q.bits
         << YAML::Key << "fsr" << YAML::Value << q.fsr << YAML::EndMap;
-  y << YAML::EndMap << YAML::EndMap;
+  y << YAML::EndMap;
+  y << YAML::Key << "data_format" << YAML::Value << m.data_format;
+  if (m.arch == "mobilenet_v1")
+    y << YAML::Key << "alpha" << YAML::Value << m.alpha << YAML::Key << "depth_multiplier" << YAML::Value
+      << m.depth_multiplier << YAML::Key << "strides" << YAML::Value << m.strides << YAML::Key << "dropout"
+      << YAML::Value << m.dropout;
+  y << YAML::EndMap;
+  return y.c_str();
+}
+
+std::string to_yaml(const DataSpec& d) {
+  YAML::Emitter y;
+  y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << d.name << YAML::Key << "path" << YAML::Value << d.path
+    << YAML::Key << "validation" << YAML::Value << d.validation;
+  if (d.name == "cifar100") y << YAML::Key << "label" << YAML::Value << d.label;
+  if (d.name == "image_folder") y << YAML::Key << "skip_bad_images" << YAML::Value << d.skip_bad_images;
+  y << YAML::Key << "resize" << YAML::Value << d.resize << YAML::Key << "pad" << YAML::Value << d.pad << YAML::Key
+    << "channels" << YAML::Value << d.channels;
+  y << YAML::Key << "augment" << YAML::Value << YAML::Load(to_yaml(d.augment)) << YAML::Key << "eval_transforms"
+    << YAML::Value << YAML::Load(to_yaml(d.eval_transforms)) << YAML::EndMap;
   return y.c_str();
 }
 
@@ -232,10 +391,7 @@ std::string to_yaml(const Experiment& e) {
   y << YAML::Key << "seed" << YAML::Value << e.seed;
   y << YAML::Key << "threads" << YAML::Value << e.threads;
   y << YAML::Key << "device" << YAML::Value << e.device;
-  y << YAML::Key << "dataset" << YAML::Value << YAML::BeginMap << YAML::Key << "name" << YAML::Value << e.data.name
-    << YAML::Key << "path" << YAML::Value << e.data.path << YAML::Key << "validation" << YAML::Value
-    << e.data.validation << YAML::Key << "augment" << YAML::Value << YAML::Load(to_yaml(e.data.augment))
-    << YAML::EndMap;
+  y << YAML::Key << "dataset" << YAML::Value << YAML::Load(to_yaml(e.data));
   y << YAML::Key << "model" << YAML::Value << YAML::Load(to_yaml(e.model));
   y << YAML::Key << "train" << YAML::Value << YAML::BeginMap;
   y << YAML::Key << "epochs" << YAML::Value << t.epochs << YAML::Key << "batch" << YAML::Value << t.batch;
@@ -247,8 +403,12 @@ std::string to_yaml(const Experiment& e) {
   y << YAML::Key << "lr_multipliers" << YAML::Value << YAML::BeginMap;
   for (const auto& [layer, factor] : t.lr_multipliers) y << YAML::Key << layer << YAML::Value << factor;
   y << YAML::EndMap;
+  y << YAML::Key << "schedule" << YAML::Value << schedule_type_name(t.schedule.type) << YAML::Key << "warmup_epochs"
+    << YAML::Value << t.schedule.warmup_epochs << YAML::Key << "min_lr_factor" << YAML::Value << t.schedule.min_factor;
   y << YAML::Key << "step_decay" << YAML::Value << YAML::BeginMap << YAML::Key << "factor" << YAML::Value
-    << t.step_decay_factor << YAML::Key << "every" << YAML::Value << t.step_decay_every << YAML::EndMap;
+    << t.schedule.factor << YAML::Key << "every" << YAML::Value << t.schedule.every << YAML::EndMap;
+  y << YAML::Key << "label_smoothing" << YAML::Value << t.label_smoothing << YAML::Key << "regularize_batchnorm"
+    << YAML::Value << t.regularize_batchnorm;
   y << YAML::Key << "label_shift" << YAML::Value << t.label_shift;
   y << YAML::Key << "checkpoint_every" << YAML::Value << t.checkpoint_every;
   y << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << o.type;

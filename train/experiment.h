@@ -8,9 +8,11 @@
 #include <vector>
 
 #include "core/config.h"
+#include "datasets/open.h"
 #include "datasets/transform_spec.h"
 #include "models/model_spec.h"
 #include "optim/optimizer_spec.h"
+#include "train/schedule.h"
 
 namespace sf {
 
@@ -27,8 +29,11 @@ struct TrainSpec {
   double l2 = 0.0;
   double clip_conv_weights = 0.0;                // Liu: after every step clip conv weights to ±c (0 = off)
   std::map<std::string, double> lr_multipliers;  // per layer name (Liu: conv1 0.1, conv2 1.0, dense 0.1 of lr)
-  double step_decay_factor = 1.0;                // Liu: lr × factor every `step_decay_every` epochs
-  int step_decay_every = 1;
+  // train.schedule (step | cosine), train.warmup_epochs, train.min_lr_factor, train.step_decay {factor, every}
+  ScheduleSpec schedule;
+  double label_smoothing = 0.0;  // targets (1 − ε)·one_hot + ε/K (Szegedy et al. 2016; Keras, PyTorch)
+  // Keras kernel regularisers skip batch-norm scale and shift (and biases); true adds l1/l2 to BN gamma/beta too.
+  bool regularize_batchnorm = false;
   double label_shift = 0.0;  // targets t + shift (Liu's NSP fine-tuning: 0.01)
   // Resume checkpoints (train/resume.h) are written at every epoch end and, when > 0, every this many steps.
   int64_t checkpoint_every = 0;
@@ -46,11 +51,25 @@ struct PhaseSpec {
 };
 
 struct DataSpec {
-  std::string name = "mnist";          // mnist | fashion_mnist
-  std::string path;                    // empty: the dataset's default folder
-  std::string validation = "test";     // test | none | a fraction of the training set held out, e.g. 0.1
-  std::vector<TransformSpec> augment;  // per-sample training transforms (datasets/transform_spec.h)
+  std::string name = "mnist";       // mnist | fashion_mnist | cifar10 | cifar100 | image_folder
+  std::string path;                 // empty: the dataset's default folder
+  std::string validation = "test";  // test | none | a fraction of the training set held out, e.g. 0.1
+  std::string label = "fine";       // cifar100: fine (100 classes) | coarse (20)
+  bool skip_bad_images = false;     // image_folder: replace and count undecodable images instead of failing
+  // Applied to every split before the transforms below (0 = off): resize (bilinear) or zero-pad to a square,
+  // then repeat a grey channel `channels` times — MNIST as 3×32×32 for a CIFAR-shaped net.
+  int64_t resize = 0, pad = 0, channels = 0;
+  std::vector<TransformSpec> augment;          // per-sample training transforms (datasets/transform_spec.h)
+  std::vector<TransformSpec> eval_transforms;  // validation and test transforms; the same output shape
 };
+
+// What datasets/open.h needs to open the data a DataSpec names.
+DatasetOptions dataset_options(const DataSpec& d);
+// resize or pad, then channels, as transforms.
+std::vector<TransformSpec> base_transforms(const DataSpec& d);
+// The per-sample pipelines: base_transforms then augment (training) or eval_transforms (validation, test).
+Pipeline train_pipeline(const DataSpec& d);
+Pipeline eval_pipeline(const DataSpec& d);
 
 struct Experiment {
   std::string name;
@@ -69,5 +88,9 @@ ModelSpec parse_model_spec(const ConfigNode& model);
 
 std::string to_yaml(const Experiment& e);
 std::string to_yaml(const ModelSpec& m);  // the model section alone (stored in checkpoints)
+std::string to_yaml(const DataSpec& d);   // the dataset section alone (stored in checkpoints)
+// The dataset section's keys, checked, without reading the data (parse_data in load_experiment adds the
+// shapes the data and the transforms make).
+DataSpec parse_data_spec(const ConfigNode& dataset);
 
 }  // namespace sf

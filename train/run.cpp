@@ -32,11 +32,18 @@ std::string history_csv(const std::vector<EpochStats>& history) {
   return out;
 }
 
-std::string checkpoint_architecture(const Experiment& e) {
+std::string checkpoint_architecture(const Experiment& e, const std::vector<std::string>& class_names) {
   YAML::Emitter y;
   y << YAML::BeginMap << YAML::Key << "model" << YAML::Value << YAML::Load(to_yaml(e.model)) << YAML::Key << "loss"
     << YAML::Value << e.train.loss << YAML::Key << "l1" << YAML::Value << e.train.l1 << YAML::Key << "l2" << YAML::Value
-    << e.train.l2 << YAML::Key << "dataset" << YAML::Value << e.data.name << YAML::EndMap;
+    << e.train.l2 << YAML::Key << "dataset" << YAML::Value << e.data.name;
+  // What the net was built for: the model input is the pipeline's output (Fashion-MNIST padded to 32, ImageNet
+  // cut to 224), not the stored images, and `evaluate` needs the same eval transforms.
+  y << YAML::Key << "input" << YAML::Value << YAML::Flow
+    << std::vector<int64_t>(e.model.input.begin(), e.model.input.end()) << YAML::Key << "classes" << YAML::Value
+    << e.model.classes << YAML::Key << "data" << YAML::Value << YAML::Load(to_yaml(e.data));
+  if (!class_names.empty()) y << YAML::Key << "class_names" << YAML::Value << YAML::Flow << class_names;
+  y << YAML::EndMap;
   return std::string(y.c_str()) + "\n";
 }
 
@@ -53,11 +60,34 @@ LoadedModel model_from_architecture(const std::string& text, const std::string& 
   const double l1 = arch.get("l1", 0.0), l2 = arch.get("l2", 0.0);
   arch.check(std::isfinite(l1) && l1 >= 0, "l1", "must be a finite number >= 0");
   arch.check(std::isfinite(l2) && l2 >= 0, "l2", "must be a finite number >= 0");
+  // Checkpoints before the dataset options were stored hold MNIST-family nets of the stored image shape.
+  DataSpec data;
+  data.name = dataset;
+  if (arch.has("data")) data = parse_data_spec(arch.child("data"));
+  arch.check(data.name == dataset, "data", "names dataset '" + data.name + "', the checkpoint's dataset is " + dataset);
+  std::vector<std::string> class_names;
+  if (arch.has("class_names")) class_names = arch.get_list<std::string>("class_names", {});
+  if (arch.has("input")) {
+    const auto input = arch.get_list<int64_t>("input", {});
+    arch.check(input.size() == 3 && std::all_of(input.begin(), input.end(), [](int64_t d) { return d > 0; }), "input",
+               "must be [channels, height, width]");
+    spec.input = Shape(input.begin(), input.end());
+    spec.classes = arch.get<int>("classes", 0);
+    arch.check(spec.classes >= 2 && spec.classes <= 1000000, "classes", "must be a class count >= 2");
+    arch.check(class_names.empty() || class_names.size() == static_cast<size_t>(spec.classes), "class_names",
+               "must name every one of the " + std::to_string(spec.classes) + " classes");
+  } else {
+    DatasetInfo info;
+    try {
+      info = dataset_info(dataset);
+    } catch (const Error& e) {
+      arch.fail("dataset", e.what());
+    }
+    spec.input = info.sample_shape;
+    spec.classes = info.num_classes;
+  }
   arch.check_unknown_keys();
-  const DatasetInfo info = dataset_info(dataset);
-  spec.input = info.sample_shape;
-  spec.classes = info.num_classes;
-  return {spec, loss, l1, l2, dataset, build_model(spec, 0)};
+  return {spec, loss, l1, l2, dataset, data, class_names, build_model(spec, 0)};
 }
 
 LoadedModel load_model(const std::string& path) {
@@ -93,6 +123,9 @@ std::string summary_json(const Experiment& e, const RunResult& r, double final_l
                       {"test_accuracy", p.test.accuracy},
                       {"test_loss", p.test.loss}});
   j["phases"] = std::move(phases);
+  if (e.model.classes >= 100) j["test_top5"] = r.test.top5;
+  j["skipped_images"] = r.skipped_images;
+  if (!r.skipped_files.empty()) j["skipped_image_files"] = r.skipped_files;
   if (!r.history.empty()) {
     const auto& last = r.history.back();
     j["final_loss"] = last.loss;
@@ -186,15 +219,10 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
   else
     prepare_run_folder(r.out_dir, opts.force);
 
-  DatasetSplit data = load_dataset(e.data.name, e.data.path);
-  Dataset held_out;
-  const Dataset* val = nullptr;
-  if (e.data.validation == "test") {
-    val = &data.test;
-  } else if (e.data.validation != "none") {
-    held_out = split_tail(data.train, std::stod(e.data.validation));
-    val = &held_out;
-  }
+  const bool held_out = e.data.validation != "test" && e.data.validation != "none";
+  const std::unique_ptr<DataSplits> data =
+      open_dataset(dataset_options(e.data), held_out ? std::stod(e.data.validation) : 0);
+  const DataSource* val = e.data.validation == "test" ? &data->test() : data->held_out();
 
   const std::vector<Phase> plan = phases_of(e);
   const size_t start = saved ? static_cast<size_t>(saved->state.phase) : 0;
@@ -226,11 +254,12 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
   // From here on the run folder is ours: whatever stops the run leaves a summary saying why.
   try {
     const Device device = parse_device(e.device);
-    const MemorySource train_source(data.train);
-    std::optional<MemorySource> val_source;
-    if (val) val_source.emplace(*val);
-    const Pipeline augment = make_pipeline(e.data.augment);
-    const DataSource* val_ptr = val_source ? &*val_source : nullptr;
+    // Training samples go through train_pipeline inside the loader; validation and test samples through the
+    // eval pipeline, wrapped around their sources (Trainer::evaluate reads a source as it is).
+    const Pipeline augment = train_pipeline(e.data), eval = eval_pipeline(e.data);
+    std::optional<TransformedSource> test_view, val_view;
+    const DataSource& test_source = eval.empty() ? data->test() : test_view.emplace(data->test(), eval);
+    const DataSource* val_ptr = !val || eval.empty() ? val : &val_view.emplace(*val, eval);
     std::unique_ptr<Trainer> trainer;
     for (size_t p = start; p < plan.size(); ++p) {
       if (p > start) {
@@ -250,17 +279,19 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
       obs.state.phase = static_cast<int>(p);
       obs.trainer = trainer.get();
       obs.model = &model;
-      obs.architecture = checkpoint_architecture(phase_e);
-      trainer->fit(train_source, augment, val_ptr, &obs, first_epoch, from);
-      r.phases.push_back({plan[p].name, plan[p].activation, trainer->evaluate(data.test)});
+      obs.architecture = checkpoint_architecture(phase_e, data->class_names());
+      trainer->fit(data->train(), augment, val_ptr, &obs, first_epoch, from);
+      r.phases.push_back({plan[p].name, plan[p].activation, trainer->evaluate(test_source)});
       obs.state.phases = r.phases;
       first_epoch += plan[p].spec.epochs;
     }
     r.history = obs.state.history;
     for (const auto& s : r.history) r.train_seconds += s.train_seconds;
     r.test = r.phases.back().test;
+    r.skipped_images = data->skipped_images();
+    r.skipped_files = data->skipped_files();
 
-    save_checkpoint(r.out_dir + "/model.sfm", {checkpoint_architecture(phase_e), model.state()});
+    save_checkpoint(r.out_dir + "/model.sfm", {checkpoint_architecture(phase_e, data->class_names()), model.state()});
     write_file_atomic(r.out_dir + "/summary.json", summary_json(phase_e, r, trainer->optimizer().current_lr()));
   } catch (const std::exception& ex) {
     try {

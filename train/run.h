@@ -23,6 +23,10 @@ struct RunResult {
   EvalResult test;
   double train_seconds = 0;
   int64_t parameters = 0;
+  // Undecodable images replaced during the run (dataset.skip_bad_images), each counted once, and the first of
+  // them ("path: reason"); summary.json reports both.
+  int64_t skipped_images = 0;
+  std::vector<std::string> skipped_files;
 };
 
 struct RunOptions {
@@ -37,13 +41,16 @@ struct RunOptions {
 RunResult run_experiment(const Experiment& e, const RunOptions& opts);
 
 // Checkpoint architecture text: the model section plus what evaluation needs (loss, dataset).
-std::string checkpoint_architecture(const Experiment& e);
+// class_names: the dataset's, in label order (image folders); empty for MNIST and CIFAR.
+std::string checkpoint_architecture(const Experiment& e, const std::vector<std::string>& class_names = {});
 
 struct LoadedModel {
   ModelSpec spec;
   std::string loss;
   double l1 = 0, l2 = 0;  // penalties the reported loss includes (Keras)
   std::string dataset;
+  DataSpec data;                         // the dataset section it was trained with (its eval transforms)
+  std::vector<std::string> class_names;  // image folders' classes in label order; else empty
   Model model;
 };
 LoadedModel load_model(const std::string& checkpoint_path);

@@ -13,6 +13,7 @@
 #include "core/primitives.h"
 #include "core/rng.h"
 #include "ops/registry.h"
+#include "train/schedule.h"
 
 namespace sf {
 namespace {
@@ -121,6 +122,14 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
   // Training follows the parallel strategy (train/parallel.h). Evaluation batches are large, so ops
   // parallelise themselves.
   const int64_t shards = training ? training_shards(strategy_, model_.macs(), batch, omp_get_max_threads()) : 1;
+  // Each shard runs on one thread. oneDNN fixes a primitive's thread count when the primitive is created: built
+  // for the machine's threads and then run on one, its kernels wait at barriers for threads that never come
+  // (weight-gradient reductions hang). So the shards' ops are prepared with one thread.
+  struct ThreadsFor {
+    int saved = omp_get_max_threads();
+    explicit ThreadsFor(int n) { omp_set_num_threads(n); }
+    ~ThreadsFor() { omp_set_num_threads(saved); }
+  } one_thread(shards > 1 ? 1 : omp_get_max_threads());
   const auto params = model_.parameters();
   for (int64_t s = 0, first = 0; s < shards; ++s) {
     auto r = std::make_unique<Replica>(device_);
@@ -152,8 +161,10 @@ double Trainer::run_batch(Net& net, const Batch& batch, bool training, int epoch
   const int64_t shards = static_cast<int64_t>(net.shards.size());
   // Shifted labels are a training target; losses are reported against the true one-hot labels, so they
   // compare across phases and match `spikeforge evaluate`.
-  const float off = training ? static_cast<float>(spec_.label_shift) : 0.0f, on = 1.0f + off;
   const int64_t sample = numel(model_.input_shape()), classes = numel(model_.output_shape());
+  const double eps = training ? spec_.label_smoothing : 0.0, shift = training ? spec_.label_shift : 0.0;
+  const auto off = static_cast<float>(shift + eps / static_cast<double>(classes));
+  const auto on = static_cast<float>(shift + 1.0 - eps + eps / static_cast<double>(classes));
   targets_.resize(static_cast<size_t>(batch.size * classes));
   batch.one_hot(targets_.data(), static_cast<int>(classes), on, off);
   const auto t0 = Clock::now();
@@ -162,6 +173,9 @@ double Trainer::run_batch(Net& net, const Batch& batch, bool training, int epoch
 #pragma omp parallel for num_threads(shards) schedule(static, 1) if (shards > 1)
   for (int64_t s = 0; s < shards; ++s) {
     const auto ts = Clock::now();
+    // This thread's ICV only (each implicit task has its own): oneDNN kernels that size their work by
+    // omp_get_max_threads() at run time then split it for the one thread they get.
+    if (shards > 1) omp_set_num_threads(1);
     Replica& r = *net.shards[s];
     // The batch is host memory (the loader's); the graph's inputs live on the graph's device.
     copy_between(r.graph.value(r.images).raw(), device_, batch.images.data() + r.first * sample, Device::cpu,
@@ -221,7 +235,8 @@ double Trainer::penalty(bool add_gradient) {
   double total = 0;
   for (auto& layer : model_.layers())
     for (auto& p : layer.params)
-      if (p.name == "weight") total += weight_penalty(p.value, add_gradient ? &p.grad : nullptr, spec_.l1, spec_.l2);
+      if (p.name == "weight" || (spec_.regularize_batchnorm && layer.type == "batchnorm"))
+        total += weight_penalty(p.value, add_gradient ? &p.grad : nullptr, spec_.l1, spec_.l2);
   return total;
 }
 
@@ -248,10 +263,10 @@ void Trainer::check_gradients(const Net& net, int64_t b, int epoch) const {
     }
 }
 
-int64_t Trainer::correct(const Net& net) const {
+int64_t Trainer::correct(const Net& net, int64_t top) const {
   int64_t c = 0;
   for (const auto& r : net.shards)
-    c += count_argmax_equal(r->graph.value(r->output), r->graph.value(r->targets), r->count);
+    c += count_top_k(r->graph.value(r->output), r->graph.value(r->targets), r->count, top);
   return c;
 }
 
@@ -296,7 +311,6 @@ std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& au
     const auto t0 = Clock::now() - std::chrono::duration_cast<Clock::duration>(
                                        std::chrono::duration<double>(resumed ? from->train_seconds : 0.0));
     loader.start_epoch(epoch);
-    optimizer_->set_schedule(std::pow(spec_.step_decay_factor, (epoch - first_epoch) / spec_.step_decay_every));
     if (observer) observer->epoch_begin(epoch, last_epoch, loader.batches());
     double loss_sum = resumed ? from->loss_sum : 0;
     int64_t correct = resumed ? from->correct : 0, seen = resumed ? from->seen : 0;
@@ -306,6 +320,7 @@ std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& au
     for (int64_t b = start; b < loader.batches(); ++b) {
       const Batch& batch = loader.batch(b);
       Net& net = this->net(batch.size, true);
+      optimizer_->set_schedule(schedule_factor(spec_.schedule, epoch - first_epoch, b, loader.batches(), spec_.epochs));
       loss_sum += run_batch(net, batch, true, epoch);
       optimizer_->step(params);
       if (spec_.clip_conv_weights > 0) clip_conv_weights();
@@ -342,17 +357,19 @@ EvalResult Trainer::evaluate(const DataSource& data) {
   loader.start_epoch(0);
   EvalResult r;
   double loss_sum = 0;
-  int64_t correct = 0;
+  int64_t correct = 0, top5 = 0;
   for (int64_t b = 0; b < loader.batches(); ++b) {
     const Batch& batch = loader.batch(b);
     Net& net = this->net(batch.size, false);
     loss_sum += run_batch(net, batch, false, 0);
     correct += this->correct(net);
+    top5 += this->correct(net, 5);
     r.count += batch.size;
   }
   if (r.count) {
     r.loss = loss_sum / r.count;
     r.accuracy = double(correct) / r.count;
+    r.top5 = double(top5) / r.count;
   }
   return r;
 }

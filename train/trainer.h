@@ -27,6 +27,7 @@ struct EpochStats {
 
 struct EvalResult {
   double loss = 0, accuracy = 0;
+  double top5 = 0;  // the target among the 5 largest outputs (1 when there are 5 classes or fewer)
   int64_t count = 0;
 };
 
@@ -82,7 +83,7 @@ class Trainer {
   Net& net(int64_t batch, bool training);
   double run_batch(Net& net, const Batch& batch, bool training, int epoch);
   LoaderOptions loader_options(int64_t batch, bool shuffle, bool augmenting, bool in_memory) const;
-  int64_t correct(const Net& net) const;
+  int64_t correct(const Net& net, int64_t top = 1) const;
   void check_gradients(const Net& net, int64_t b, int epoch) const;
   void check_input(const DataLoader& loader, const std::string& name) const;
   double penalty(bool add_gradient);

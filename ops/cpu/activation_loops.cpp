@@ -54,6 +54,8 @@ class ActivationLoops final : public ActivationOp {
     switch (act_.kind) {
       case ActKind::relu:
         return map(n, x, y, [p](float v) { return p * (v < 0.0f ? 0.0f : v); });
+      case ActKind::relu6:  // comparisons that let a NaN through
+        return map(n, x, y, [p](float v) { return p * (v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v); });
       case ActKind::softplus:
         return map(n, x, y, [p](float v) { return p * softplus(v); });
       case ActKind::noisy_softplus:
@@ -72,6 +74,9 @@ class ActivationLoops final : public ActivationOp {
       case ActKind::relu:  // 0·dy rather than 0 keeps a NaN gradient visible
         return map_grad(n, x, gout.data(), gin[0]->data(),
                         [p](float v, float d) { return v > 0.0f ? p * d : 0.0f * d; });
+      case ActKind::relu6:
+        return map_grad(n, x, gout.data(), gin[0]->data(),
+                        [p](float v, float d) { return v > 0.0f && v < 6.0f ? p * d : 0.0f * d; });
       case ActKind::softplus:
         return map_grad(n, x, gout.data(), gin[0]->data(), [p](float v, float d) { return p * logistic(v) * d; });
       case ActKind::noisy_softplus:

@@ -22,6 +22,7 @@
 #include "ops/conv2d.h"
 #include "ops/cpu/kernels.h"
 #include "ops/cpu/microgemm.h"
+#include "ops/shape_check.h"
 
 namespace sf::onednn {
 namespace {
@@ -39,6 +40,7 @@ class GemmConv2d final : public Conv2dOp {
 
   Shape prepare(std::span<const Shape> in) override {
     Shape out = Conv2dOp::prepare(in);
+    expect(g_.groups == 1 && !g_.nhwc, "conv2d", "the gemm kernel takes only groups 1 and layout nchw");
     k_ = g_.c * g_.kh * g_.kw;
     p_ = g_.oh * g_.ow;
     ppad_ = round_up32(p_);
@@ -384,11 +386,14 @@ OpPtr make_conv2d_gemm(const Attrs& a) { return std::make_unique<GemmConv2d>(a);
 // M = O ≤ 64, K = C·KH·KW ≤ 400, N = OH·OW ≤ 576. Liu large conv2 sits at the top of that range, where the
 // timings above put gemm level with oneDNN at 2 threads and up to 1.3× behind at 1; it stays inside so that the
 // Liu nets keep the kernel they were trained and tuned with (a clean in-step measurement should settle it).
+// The kernel computes ungrouped NCHW convolutions only: its GEMM is over all input channels and its
+// im2col walks NCHW planes.
 const char* const kConv2dGemmCovers =
-    "stride 1, pad 0, out-width a multiple of 8, out-channels <= 64, in-channels*kh*kw <= 400, "
-    "out-height*out-width <= 576";
+    "groups 1, layout nchw, stride 1, pad 0, out-width a multiple of 8, out-channels <= 64, "
+    "in-channels*kh*kw <= 400, out-height*out-width <= 576";
 
 bool conv2d_gemm_supports(const Attrs& a, std::span<const Shape> in) {
+  if (kConv2dSchema.get_int(a, "groups") != 1 || kConv2dSchema.get_string(a, "layout") != "nchw") return false;
   if (in.size() < 2 || in[0].size() != 4 || in[1].size() != 4) return true;  // prepare() reports it
   const int64_t stride = kConv2dSchema.get_int(a, "stride"), pad = kConv2dSchema.get_int(a, "pad");
   const Shape &x = in[0], &w = in[1];

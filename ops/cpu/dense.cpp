@@ -19,15 +19,18 @@ class Dense final : public WeightedOp<DenseOp> {
     const auto bia = g_.bias ? plain(in[2]) : memory::desc();
     auto fwd_d = g_.bias ? inner_product_forward::desc(prop_kind::forward_training, src, wei, bia, dst)
                          : inner_product_forward::desc(prop_kind::forward_training, src, wei, dst);
-    inner_product_forward::primitive_desc fwd_pd(fwd_d, engine());
-    p_.fwd = inner_product_forward(fwd_pd);
-    p_.bwd_data = inner_product_backward_data(inner_product_backward_data::primitive_desc(
-        inner_product_backward_data::desc(src, wei, dst), engine(), fwd_pd));
+    const primitive_attr attr = own_scratchpad();
+    inner_product_forward::primitive_desc fwd_pd(fwd_d, attr, engine());
+    inner_product_backward_data::primitive_desc bwd_data_pd(inner_product_backward_data::desc(src, wei, dst), attr,
+                                                            engine(), fwd_pd);
     auto bwd_w_d = g_.bias ? inner_product_backward_weights::desc(src, wei, bia, dst)
                            : inner_product_backward_weights::desc(src, wei, dst);
-    p_.bwd_weights =
-        inner_product_backward_weights(inner_product_backward_weights::primitive_desc(bwd_w_d, engine(), fwd_pd));
+    inner_product_backward_weights::primitive_desc bwd_w_pd(bwd_w_d, attr, engine(), fwd_pd);
+    p_.fwd = inner_product_forward(fwd_pd);
+    p_.bwd_data = inner_product_backward_data(bwd_data_pd);
+    p_.bwd_weights = inner_product_backward_weights(bwd_w_pd);
     p_.bind_descs(src, wei, bia, dst, g_.bias);
+    p_.use_scratchpads(fwd_pd.scratchpad_desc(), bwd_data_pd.scratchpad_desc(), bwd_w_pd.scratchpad_desc());
     return out;
   }
 };

@@ -7,8 +7,10 @@ dnnl::engine& engine() {
   return e;
 }
 
+// One stream per thread: data-parallel replicas (train/parallel.h) execute primitives from several threads at
+// once, and a oneDNN stream is not meant to be shared by concurrent executions.
 dnnl::stream& stream() {
-  static dnnl::stream s(engine());
+  thread_local dnnl::stream s(engine());
   return s;
 }
 

@@ -27,4 +27,17 @@ using Args = std::unordered_map<int, dnnl::memory>;
 
 inline void run(const dnnl::primitive& p, const Args& args) { p.execute(stream(), args); }
 
+// Primitive attributes with a scratchpad owned by the primitive's op (scratchpad_mode::user) rather than the
+// library's shared one: replicas that run the same kind of primitive on several threads (train/parallel.h)
+// crashed in the shared scratchpad (oneDNN 2.6, NCHW gemm convolution).
+inline dnnl::primitive_attr own_scratchpad() {
+  dnnl::primitive_attr a;
+  a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return a;
+}
+// Allocates the scratchpad a primitive desc (created with own_scratchpad()) asks for, into its argument map.
+inline void add_scratchpad(Args& args, const dnnl::memory::desc& md) {
+  if (md.get_size()) args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(md, engine());
+}
+
 }  // namespace sf::onednn

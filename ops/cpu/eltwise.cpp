@@ -1,5 +1,7 @@
-// ReLU and Softplus through oneDNN eltwise (relu backward reads the output, so the input may be
-// overwritten by later in-place work; soft_relu backward needs the input).
+// ReLU, ReLU6 and Softplus through oneDNN eltwise. ReLU6 is clip_v2 with α = 0, β = 6, whose derivative is
+// [α < x < β] (clip v1's is [α < x ≤ β], not ReLU6's); relu and clip_v2 backward read the output (the
+// _use_dst_for_bwd forms), so the input may be overwritten by later in-place work; soft_relu backward needs the
+// input.
 #include "ops/activation.h"
 #include "ops/cpu/dnnl_context.h"
 #include "ops/cpu/kernels.h"
@@ -19,19 +21,26 @@ class Eltwise final : public ActivationOp {
     Shape out = ActivationOp::prepare(in);
     expect(act_.kind != ActKind::noisy_softplus, "noisy_softplus", "no oneDNN eltwise form in oneDNN 2.6");
     expect(act_.scale == 1.0f, type_.c_str(), "oneDNN 2.6 eltwise has no output scale; use the openmp kernel");
-    use_dst_ = act_.kind == ActKind::relu;
-    const auto algo = use_dst_ ? algorithm::eltwise_relu_use_dst_for_bwd : algorithm::eltwise_soft_relu;
-    const auto md = plain(out);
-    eltwise_forward::primitive_desc fwd_pd(eltwise_forward::desc(prop_kind::forward_training, algo, md, 0.f, 0.f),
-                                           engine());
+    use_dst_ = act_.kind != ActKind::softplus;
+    const auto algo = act_.kind == ActKind::relu    ? algorithm::eltwise_relu_use_dst_for_bwd
+                      : act_.kind == ActKind::relu6 ? algorithm::eltwise_clip_v2_use_dst_for_bwd
+                                                    : algorithm::eltwise_soft_relu;
+    const float alpha = 0.f, beta = act_.kind == ActKind::relu6 ? 6.f : 0.f;
+    // A flat 1-D view: an element-wise map has no other shape, and any rank then works.
+    const memory::desc md({numel(out)}, memory::data_type::f32, memory::format_tag::a);
+    const primitive_attr attr = own_scratchpad();
+    eltwise_forward::primitive_desc fwd_pd(eltwise_forward::desc(prop_kind::forward_training, algo, md, alpha, beta),
+                                           attr, engine());
+    eltwise_backward::primitive_desc bwd_pd(eltwise_backward::desc(algo, md, md, alpha, beta), attr, engine(), fwd_pd);
     fwd_ = eltwise_forward(fwd_pd);
-    bwd_ = eltwise_backward(
-        eltwise_backward::primitive_desc(eltwise_backward::desc(algo, md, md, 0.f, 0.f), engine(), fwd_pd));
+    bwd_ = eltwise_backward(bwd_pd);
     src_ = unbound(md), dst_ = unbound(md), dsrc_ = unbound(md), ddst_ = unbound(md);
     fwd_args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}};
     bwd_args_ = {{use_dst_ ? DNNL_ARG_DST : DNNL_ARG_SRC, use_dst_ ? dst_ : src_},
                  {DNNL_ARG_DIFF_DST, ddst_},
                  {DNNL_ARG_DIFF_SRC, dsrc_}};
+    add_scratchpad(fwd_args_, fwd_pd.scratchpad_desc());
+    add_scratchpad(bwd_args_, bwd_pd.scratchpad_desc());
     return out;
   }
 
@@ -63,7 +72,7 @@ class Eltwise final : public ActivationOp {
 
 OpPtr make_eltwise(const std::string& type, const Attrs& a) { return std::make_unique<Eltwise>(type, a); }
 
-const char* const kEltwiseCovers = "relu and softplus with scale 1";
+const char* const kEltwiseCovers = "relu, relu6 and softplus with scale 1";
 
 bool eltwise_supports(const std::string& type, const Attrs& a) {
   const Activation act = Activation::from(type, a);

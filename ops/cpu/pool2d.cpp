@@ -21,14 +21,19 @@ class AvgPool2d final : public AvgPool2dOp {
                              (g_.ow - 1) * g_.stride + g_.k - g_.w - g_.pad};
     const auto src = plain(in[0]), dst = plain(out);
     const auto algo = algorithm::pooling_avg_exclude_padding;
+    const primitive_attr attr = own_scratchpad();
     pooling_forward::primitive_desc fwd_pd(
-        pooling_forward::desc(prop_kind::forward_training, algo, src, dst, strides, kernel, pad, pad_r), engine());
+        pooling_forward::desc(prop_kind::forward_training, algo, src, dst, strides, kernel, pad, pad_r), attr,
+        engine());
+    pooling_backward::primitive_desc bwd_pd(pooling_backward::desc(algo, src, dst, strides, kernel, pad, pad_r), attr,
+                                            engine(), fwd_pd);
     fwd_ = pooling_forward(fwd_pd);
-    bwd_ = pooling_backward(pooling_backward::primitive_desc(
-        pooling_backward::desc(algo, src, dst, strides, kernel, pad, pad_r), engine(), fwd_pd));
+    bwd_ = pooling_backward(bwd_pd);
     src_ = unbound(src), dst_ = unbound(dst), dsrc_ = unbound(src), ddst_ = unbound(dst);
     fwd_args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}};
     bwd_args_ = {{DNNL_ARG_DIFF_SRC, dsrc_}, {DNNL_ARG_DIFF_DST, ddst_}};
+    add_scratchpad(fwd_args_, fwd_pd.scratchpad_desc());
+    add_scratchpad(bwd_args_, bwd_pd.scratchpad_desc());
     return out;
   }
 

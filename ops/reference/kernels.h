@@ -7,6 +7,9 @@ namespace sf::reference {
 
 OpPtr make_conv2d(const Attrs& a);
 OpPtr make_avgpool2d(const Attrs& a);
+OpPtr make_global_avgpool(const Attrs& a);
+OpPtr make_batchnorm(const Attrs& a);
+OpPtr make_to_nhwc(const Attrs& a);
 OpPtr make_dense(const Attrs& a);
 OpPtr make_activation(const std::string& type, const Attrs& a);
 OpPtr make_loss(const std::string& type, bool parallel);

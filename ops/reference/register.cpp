@@ -1,4 +1,5 @@
 #include "ops/activation.h"
+#include "ops/dropout.h"
 #include "ops/flatten.h"
 #include "ops/log_quantize.h"
 #include "ops/loss.h"
@@ -15,6 +16,11 @@ void register_reference_kernels(OpRegistry& r) {
   r.add({"conv2d", cpu, "reference", 0, make_conv2d});
   r.add({"avgpool2d", cpu, "reference", 0, make_avgpool2d});
   r.add({"dense", cpu, "reference", 0, make_dense});
+  r.add({"global_avgpool", cpu, "reference", 0, make_global_avgpool});
+  r.add({"batchnorm", cpu, "reference", 0, make_batchnorm});
+  r.add({"to_nhwc", cpu, "reference", 0, make_to_nhwc});
+  // Dropout's one kernel is the CPU kernel as well (ops/dropout.h): a hashed mask, nothing for oneDNN to add.
+  r.add({"dropout", cpu, "reference", 0, [](const Attrs& a) -> OpPtr { return std::make_unique<DropoutOp>(a); }});
   r.add({"flatten", cpu, "reference", 0, [](const Attrs& a) -> OpPtr { return std::make_unique<FlattenOp>(a); }});
   // The σ² pass runs the source layer's reference kernel (oracle) or the kernel the registry chooses for the
   // source's shapes (CPU).
