@@ -27,8 +27,8 @@ struct EpochStats {
 
 struct EvalResult {
   double loss = 0, accuracy = 0;
-  double top5 = 0;  // the target among the 5 largest outputs (1 when there are 5 classes or fewer)
   int64_t count = 0;
+  double top5 = 0;  // the target among the 5 largest outputs (1 when there are 5 classes or fewer)
 };
 
 // Where fit() stands between two steps: enough to continue an epoch mid-way (train/resume.h). The shuffle

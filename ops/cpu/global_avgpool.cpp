@@ -13,7 +13,7 @@
 #include <algorithm>
 
 #include "core/parallel.h"
-#include "ops/cpu/dnnl_context.h"
+#include "ops/cpu/dnnl_pooling.h"
 #include "ops/cpu/kernels.h"
 
 namespace sf::onednn {
@@ -33,39 +33,20 @@ class GlobalAvgPool final : public GlobalAvgPoolOp {
     const memory::desc src({g_.n, g_.c, g_.h, g_.w}, memory::data_type::f32, t);
     const memory::desc dst({g_.n, g_.c, 1, 1}, memory::data_type::f32, t);
     const memory::dims window{g_.h, g_.w}, strides{1, 1}, pad{0, 0};
-    const auto algo = algorithm::pooling_avg_exclude_padding;
-    const primitive_attr attr = own_scratchpad();
-    pooling_forward::primitive_desc fwd_pd(
-        pooling_forward::desc(prop_kind::forward_training, algo, src, dst, strides, window, pad, pad), attr, engine());
-    pooling_backward::primitive_desc bwd_pd(pooling_backward::desc(algo, src, dst, strides, window, pad, pad), attr,
-                                            engine(), fwd_pd);
-    fwd_ = pooling_forward(fwd_pd);
-    bwd_ = pooling_backward(bwd_pd);
-    src_ = unbound(src), dst_ = unbound(dst), dsrc_ = unbound(src), ddst_ = unbound(dst);
-    fwd_args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}};
-    bwd_args_ = {{DNNL_ARG_DIFF_SRC, dsrc_}, {DNNL_ARG_DIFF_DST, ddst_}};
-    add_scratchpad(fwd_args_, fwd_pd.scratchpad_desc());
-    add_scratchpad(bwd_args_, bwd_pd.scratchpad_desc());
+    p_.create(src, dst, strides, window, pad, pad);
     return out;
   }
 
   void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
-    bind(src_, *in[0]), bind(dst_, out);
-    run(fwd_, fwd_args_);
+    p_.forward(*in[0], out);
   }
-
   void backward(const ExecContext& ctx, std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
-    if (!gin[0]) return;
-    bind(dsrc_, *gin[0]), bind(ddst_, gout);
-    run(bwd_, bwd_args_);
+    p_.backward(gout, gin);
   }
 
  private:
-  pooling_forward fwd_;
-  pooling_backward bwd_;
-  memory src_, dst_, dsrc_, ddst_;
-  Args fwd_args_, bwd_args_;
+  AvgPoolingPrimitives p_;
 };
 
 constexpr int64_t kGrainFloats = 65536;  // floats of x below which one thread is faster (as the activations)
