@@ -324,6 +324,8 @@ Experiment load_experiment(const std::string& file, const std::vector<std::strin
       ph.epochs = p.require<int>("epochs");
       p.check(ph.epochs > 0, "epochs", "must be > 0, got " + std::to_string(ph.epochs));
       ph.activation = one_of(p, "activation", e.model.activation, model_activations());
+      p.check(e.model.arch != "mobilenet_v1" || ph.activation == "relu6" || ph.activation == "relu", "activation",
+              "mobilenet_v1 takes relu6 or relu");
       ph.label_shift = finite_in(p, "label_shift", e.train.label_shift, 0.0, 0.5, false);
       ph.lr = finite_in(p, "lr", e.train.optimizer.lr, 0.0, std::numeric_limits<double>::infinity(), true);
       e.finetune.push_back(ph);

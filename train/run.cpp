@@ -160,6 +160,7 @@ std::vector<Phase> phases_of(const Experiment& e) {
     spec.epochs = ph.epochs;
     spec.label_shift = ph.label_shift;
     spec.optimizer.lr = ph.lr;
+    spec.schedule.warmup_epochs = 0;  // a fine-tuning phase continues trained weights: no warmup again
     plan.push_back({ph.name, ph.activation, spec});
   }
   return plan;
