@@ -21,6 +21,7 @@
 #include "datasets/open.h"
 #include "datasets/transform_spec.h"
 #include "datasets/transforms.h"
+#include "tests/support.h"
 #include "train/experiment.h"
 #include "train/run.h"
 
@@ -37,41 +38,11 @@ namespace fs = std::filesystem;
 namespace sf {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / ("sf_cifar_imagenet_" + std::string(info->test_suite_name()) + "_" +
-                                         info->name() + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const {
-    const fs::path p = path_ / name;
-    fs::create_directories(p.parent_path());
-    return p.string();
-  }
-  std::string str() const { return path_.string(); }
+using test::bad_input;
 
- private:
-  fs::path path_;
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("sf_cifar_imagenet") {}
 };
-
-template <class F>
-std::string bad_input(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::BadInput) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected sf::Error(BadInput)";
-  return "";
-}
 
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 

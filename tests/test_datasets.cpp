@@ -15,31 +15,17 @@
 #include "core/error.h"
 #include "datasets/dataset.h"
 #include "datasets/idx.h"
+#include "tests/support.h"
 
 namespace fs = std::filesystem;
 using namespace sf;
 
 namespace {
 
-// A fresh folder per test so parallel ctest runs and reruns never see each other's files.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / ("sf_datasets_" + std::string(info->test_suite_name()) + "_" + info->name() +
-                                         "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string str() const { return path_.string(); }
+using test::bad_input;
 
- private:
-  fs::path path_;
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("sf_datasets") {}
 };
 
 std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data,
@@ -61,19 +47,6 @@ void write_gz(const std::string& path, const std::vector<uint8_t>& bytes) {
   ASSERT_NE(f, nullptr);
   ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
   gzclose(f);
-}
-
-// Expects a BadInput error and returns its message.
-template <class F>
-std::string bad_input(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::BadInput) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected sf::Error(BadInput)";
-  return "";
 }
 
 std::vector<uint8_t> iota_bytes(size_t n, int start = 0) {

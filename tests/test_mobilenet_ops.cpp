@@ -24,8 +24,11 @@
 #include "core/rng.h"
 #include "ops/op_schema.h"
 #include "ops/registry.h"
+#include "tests/support.h"
 
 namespace {
+
+using sf::test::error_message;
 
 using sf::Attrs;
 using sf::Device;
@@ -34,17 +37,6 @@ using sf::NodeId;
 using sf::Rng;
 using sf::Shape;
 using sf::Tensor;
-
-std::string error_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sf::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("WRONG EXCEPTION TYPE: ") + e.what();
-  }
-  return "NO EXCEPTION";
-}
 
 std::vector<std::string> impls_of(const std::string& type) {
   return sf::OpRegistry::instance().implementations(type, Device::cpu);

@@ -26,8 +26,11 @@
 #include "core/graph.h"
 #include "core/rng.h"
 #include "ops/registry.h"
+#include "tests/support.h"
 
 namespace {
+
+using sf::test::error_message;
 
 // Ops called directly (outside a graph) run in eval mode on the CPU.
 const sf::ExecContext kCtx;
@@ -705,17 +708,6 @@ TEST(OpsTest, DefaultPicksHighestPriorityKernel) {
   EXPECT_STREQ(ref->impl(), "reference");
   ref->prepare(std::vector<Shape>{{50, 192}, {10, 192}});
   EXPECT_STREQ(ref->impl(), "reference");
-}
-
-std::string error_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sf::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("WRONG EXCEPTION TYPE: ") + e.what();
-  }
-  return "NO EXCEPTION";
 }
 
 TEST(OpsTest, UnknownOpTypeOrImplThrows) {

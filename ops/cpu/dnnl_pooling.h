@@ -1,5 +1,5 @@
 // oneDNN average pooling, forward and backward, with its memory objects and argument maps built once: the
-// pooling kernels (avgpool2d, global_avgpool) only describe their window.
+// pooling kernels (avgpool2d, global_avgpool, through AvgPoolingOp) only describe their window.
 #pragma once
 #include <span>
 
@@ -44,6 +44,23 @@ class AvgPoolingPrimitives {
   dnnl::pooling_backward bwd_;
   dnnl::memory src_, dst_, dsrc_, ddst_;
   Args fwd_args_, bwd_args_;
+};
+
+// An op whose oneDNN kernel is AvgPoolingPrimitives: `ShapeRules` is the op's shape class (AvgPool2dOp,
+// GlobalAvgPoolOp); the derived kernel only describes its window in prepare().
+template <class ShapeRules>
+class AvgPoolingOp : public ShapeRules {
+ public:
+  using ShapeRules::ShapeRules;
+  const char* impl() const override { return "onednn"; }
+  void forward(const ExecContext&, std::span<const Tensor* const> in, Tensor& out) override { p_.forward(*in[0], out); }
+  void backward(const ExecContext&, std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
+                std::span<Tensor* const> gin) override {
+    p_.backward(gout, gin);
+  }
+
+ protected:
+  AvgPoolingPrimitives p_;
 };
 
 }  // namespace sf::onednn

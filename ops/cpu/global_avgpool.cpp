@@ -22,10 +22,9 @@ namespace {
 using namespace dnnl;
 using tag = memory::format_tag;
 
-class GlobalAvgPool final : public GlobalAvgPoolOp {
+class GlobalAvgPool final : public AvgPoolingOp<GlobalAvgPoolOp> {
  public:
-  using GlobalAvgPoolOp::GlobalAvgPoolOp;
-  const char* impl() const override { return "onednn"; }
+  using AvgPoolingOp::AvgPoolingOp;
 
   Shape prepare(std::span<const Shape> in) override {
     Shape out = GlobalAvgPoolOp::prepare(in);
@@ -36,17 +35,6 @@ class GlobalAvgPool final : public GlobalAvgPoolOp {
     p_.create(src, dst, strides, window, pad, pad);
     return out;
   }
-
-  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
-    p_.forward(*in[0], out);
-  }
-  void backward(const ExecContext& ctx, std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
-                std::span<Tensor* const> gin) override {
-    p_.backward(gout, gin);
-  }
-
- private:
-  AvgPoolingPrimitives p_;
 };
 
 constexpr int64_t kGrainFloats = 65536;  // floats of x below which one thread is faster (as the activations)

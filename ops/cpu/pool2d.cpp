@@ -8,10 +8,9 @@ namespace {
 
 using namespace dnnl;
 
-class AvgPool2d final : public AvgPool2dOp {
+class AvgPool2d final : public AvgPoolingOp<AvgPool2dOp> {
  public:
-  using AvgPool2dOp::AvgPool2dOp;
-  const char* impl() const override { return "onednn"; }
+  using AvgPoolingOp::AvgPoolingOp;
 
   Shape prepare(std::span<const Shape> in) override {
     Shape out = AvgPool2dOp::prepare(in);
@@ -23,17 +22,6 @@ class AvgPool2d final : public AvgPool2dOp {
     p_.create(src, dst, strides, kernel, pad, pad_r);
     return out;
   }
-
-  void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
-    p_.forward(*in[0], out);
-  }
-  void backward(const ExecContext& ctx, std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
-                std::span<Tensor* const> gin) override {
-    p_.backward(gout, gin);
-  }
-
- private:
-  AvgPoolingPrimitives p_;
 };
 
 }  // namespace

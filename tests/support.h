@@ -1,0 +1,70 @@
+// Helpers the test files share: a per-test temporary folder and the expected-error checks.
+#pragma once
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <exception>
+#include <filesystem>
+#include <string>
+
+#include "core/error.h"
+
+namespace sf::test {
+
+// A fresh folder per test (named after the test and the process) so parallel ctest runs and reruns never see
+// each other's files; removed when the test ends.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix) {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::temp_directory_path() / (prefix + "_" + std::string(info->test_suite_name()) + "_" +
+                                                      info->name() + "_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  // The path of `name` inside the folder, its parent folders created.
+  std::string file(const std::string& name) const {
+    const std::filesystem::path p = path_ / name;
+    std::filesystem::create_directories(p.parent_path());
+    return p.string();
+  }
+  std::string str() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Expects f to throw a BadInput error and returns its message.
+template <class F>
+std::string bad_input(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::BadInput) << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "expected sf::Error(BadInput)";
+  return "";
+}
+
+// The message of the sf::Error f throws, or a text no expectation matches when it throws something else or
+// nothing.
+template <class F>
+std::string error_message(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("WRONG EXCEPTION TYPE: ") + e.what();
+  }
+  return "NO EXCEPTION";
+}
+
+}  // namespace sf::test
