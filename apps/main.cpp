@@ -209,6 +209,10 @@ struct Cli {
     c->add_option("--dt", conv.convert.dt_ms, "time step")->type_name("MS")->check(finite())->capture_default_str();
     c->add_option("--images", conv.sim.images, "test images to simulate (default all; spinnaker: 100)")
         ->transform(whole(1));
+    c->add_option("--first-image", conv.sim.first_image,
+                  "simulate test images from this index on (held-out ranges; Poisson streams are keyed by index)")
+        ->transform(whole(0))
+        ->capture_default_str();
     add_choice(c, "--pool", conv.convert.pools, sf::snn::parse_pool_mode, "pooling: auto|spiking|merged")
         ->default_str("auto");
     add_choice(
@@ -352,6 +356,7 @@ struct Cli {
       std::printf("%s\n%s", r.export_result.report.c_str(), r.export_result.message.c_str());
       return 0;
     }
+    std::printf("%s", sf::layer_table(r).c_str());
     std::printf("windows:");
     for (const auto& w : r.windows) std::printf(" %d:%.4f", w.step, w.accuracy);
     std::printf(

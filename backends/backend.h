@@ -27,7 +27,8 @@ const char* to_string(Propagation p);
 
 struct SimOptions {
   int steps = 1000;
-  int64_t images = 0;  // the first `images` of the dataset; 0 = all
+  int64_t first_image = 0;  // simulate images [first_image, first_image + images) of the dataset
+  int64_t images = 0;       // 0 = all from first_image on
   uint64_t seed = 1;   // Poisson input: image i draws from a stream keyed on (seed, i), so results do not
                        // depend on the thread count or batch split
   Propagation propagation = Propagation::event;
@@ -54,6 +55,7 @@ struct InputSpike {
 
 struct SimResult {
   int steps = 0;
+  int64_t first_image = 0;  // row i of the per-image vectors is dataset image first_image + i
   int64_t images = 0;
   std::vector<int64_t> correct;  // correct[t]: images classified right after step t + 1
   std::vector<int32_t> predicted;  // final class per image

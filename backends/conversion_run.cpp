@@ -18,7 +18,7 @@ namespace sf {
 std::vector<int> report_steps(int steps, double dt_ms) {
   std::set<int> s;
   for (int k = 1; k <= 10; ++k) s.insert(std::max(1, static_cast<int>(static_cast<int64_t>(steps) * k / 10)));
-  for (int t : {16, 32, 64}) s.insert(t);
+  for (int t : {4, 8, 16, 32, 64, 128}) s.insert(t);  // the low-latency points (QCFS, Bu 2022, reports T = 4…128)
   for (double ms : {100.0, 400.0, 1000.0}) s.insert(static_cast<int>(std::lround(ms / dt_ms)));
   std::vector<int> out;
   for (int t : s)
@@ -26,15 +26,42 @@ std::vector<int> report_steps(int steps, double dt_ms) {
   return out;
 }
 
-double ann_accuracy(const Model& model, const Dataset& data, int64_t count) {
-  count = std::min(count, data.size());
+std::string layer_table(const ConvertRunResult& r) {
+  const snn::Network& net = r.conversion.net;
+  const bool rates = !r.exported && r.sim.layers.size() == net.layers.size();
+  std::string out = rates ? "layer                kind            neurons     synapses     lambda  rate_hz  spikes/neuron/step\n"
+                          : "layer                kind            neurons     synapses     lambda\n";
+  char line[256];
+  for (size_t l = 0; l < net.layers.size(); ++l) {
+    const snn::Layer& sl = net.layers[l];
+    double lambda = 0;
+    for (const auto& sc : r.conversion.scales)
+      if (sc.name == sl.name) lambda = sc.lambda;
+    int n = std::snprintf(line, sizeof line, "%-20s %-14s %8lld %12lld %10.4g", sl.name.c_str(), snn::to_string(sl.kind),
+                          static_cast<long long>(sl.neurons()), static_cast<long long>(sl.synapses()), lambda);
+    if (rates) {
+      const LayerStats& st = r.sim.layers[l];
+      const double per_step = st.neurons && r.sim.images && r.sim.steps
+                                  ? static_cast<double>(st.spikes) / (static_cast<double>(st.neurons) *
+                                                                      static_cast<double>(r.sim.images) * r.sim.steps)
+                                  : 0.0;
+      std::snprintf(line + n, sizeof line - n, " %8.2f %19.4f", st.mean_rate_hz, per_step);
+    }
+    out += line;
+    out += "\n";
+  }
+  return out;
+}
+
+double ann_accuracy(const Model& model, const Dataset& data, int64_t first, int64_t count) {
+  count = std::min(count, data.size() - first);
   if (count <= 0) return 0.0;
-  const std::vector<float> out = snn::layer_outputs(model, data, count, {model.layers().back().name})[0];
+  const std::vector<float> out = snn::layer_outputs(model, data, count, {model.layers().back().name}, first)[0];
   const int64_t classes = static_cast<int64_t>(out.size()) / count;
   int64_t correct = 0;
   for (int64_t i = 0; i < count; ++i) {
     const float* row = out.data() + i * classes;
-    correct += std::max_element(row, row + classes) - row == data.labels[i];
+    correct += std::max_element(row, row + classes) - row == data.labels[first + i];
   }
   return static_cast<double>(correct) / static_cast<double>(count);
 }
@@ -61,6 +88,7 @@ std::string summary_json(const ConvertRunOptions& o, const ConvertRunResult& r, 
                   {"steps", s.steps},
                   {"dt_ms", net.dt_ms},
                   {"images", s.images},
+                  {"first_image", s.first_image},
                   {"seconds", s.seconds},
                   {"convert_seconds", r.convert_seconds},
                   {"norm", snn::to_string(o.convert.norm)},
@@ -110,7 +138,7 @@ std::string predictions_csv(const SimResult& s) {
   std::string out = "image,label,predicted,output_spikes\n";
   const int64_t classes = s.images ? static_cast<int64_t>(s.output_counts.size()) / s.images : 0;
   for (int64_t i = 0; i < s.images; ++i) {
-    out += std::to_string(i) + "," + std::to_string(s.labels[i]) + "," + std::to_string(s.predicted[i]) + ",";
+    out += std::to_string(s.first_image + i) + "," + std::to_string(s.labels[i]) + "," + std::to_string(s.predicted[i]) + ",";
     for (int64_t c = 0; c < classes; ++c) out += (c ? " " : "") + std::to_string(s.output_counts[i * classes + c]);
     out += "\n";
   }
@@ -251,12 +279,16 @@ ConvertRunResult run_conversion(const ConvertRunOptions& o) {
   LoadedModel m = load_model(o.checkpoint);
   const std::string dataset = o.dataset.empty() ? m.dataset : o.dataset;
   const DatasetSplit data = load_dataset(dataset, o.data_dir);
-  if (o.sim.images > data.test.size())
-    fail_input("--images", std::to_string(o.sim.images) + " requested, the " + dataset + " test set has " +
-                               std::to_string(data.test.size()));
+  const int64_t first = o.sim.first_image, available = data.test.size() - first;
+  if (first < 0 || first >= data.test.size())
+    fail_input("--first-image", std::to_string(first) + " is outside the " + dataset + " test set of " +
+                                    std::to_string(data.test.size()) + " images");
+  if (o.sim.images > available)
+    fail_input("--images", std::to_string(o.sim.images) + " requested from image " + std::to_string(first) + ", the " +
+                               dataset + " test set has " + std::to_string(data.test.size()));
   const int64_t images = o.sim.images > 0          ? o.sim.images
-                         : caps.default_images > 0 ? std::min<int64_t>(caps.default_images, data.test.size())
-                                                   : data.test.size();
+                         : caps.default_images > 0 ? std::min<int64_t>(caps.default_images, available)
+                                                   : available;
 
   const auto start = std::chrono::steady_clock::now();
   r.conversion = snn::convert(m.model, data.train, o.convert, calibrator, o.checkpoint);
@@ -266,7 +298,7 @@ ConvertRunResult run_conversion(const ConvertRunOptions& o) {
     r.conversion.notes.push_back(
         "export-exact: cells reset to a value, one-step delays, weights at sPyNNaker's 16-bit resolution");
   }
-  r.ann_accuracy = ann_accuracy(m.model, data.test, images);
+  r.ann_accuracy = ann_accuracy(m.model, data.test, first, images);
   if (!o.quiet) print_conversion(o, r);
   if (!caps.simulates) {
     r.export_result = backend->export_to(r.conversion.net, data.test, export_options(o, images), r.out_dir);

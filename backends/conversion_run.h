@@ -53,11 +53,15 @@ struct ConvertRunResult {
 
 ConvertRunResult run_conversion(const ConvertRunOptions& opts);
 
-// Steps at which summary.json reports accuracy: every 10 % of the run, 16/32/64 steps, and 100/400/1000 ms,
-// those that fit.
+// Steps at which summary.json reports accuracy: every 10 % of the run, 4/8/16/32/64/128 steps, and
+// 100/400/1000 ms, those that fit.
 std::vector<int> report_steps(int steps, double dt_ms);
 
-// Accuracy of the ANN on images [0, count) of `data` (argmax of the model's output).
-double ann_accuracy(const Model& model, const Dataset& data, int64_t count);
+// The per-layer table `convert` prints: kind, neurons, synapses, the normalisation scale λ and, after a
+// simulation, each population's mean rate (Hz, and spikes per neuron per step).
+std::string layer_table(const ConvertRunResult& r);
+
+// Accuracy of the ANN on images [first, first + count) of `data` (argmax of the model's output).
+double ann_accuracy(const Model& model, const Dataset& data, int64_t first, int64_t count);
 
 }  // namespace sf

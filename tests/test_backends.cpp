@@ -173,8 +173,9 @@ TEST(BackendRegistryTest, KnownNamesAndTheirCapabilities) {
   EXPECT_TRUE(sp.exports);
   EXPECT_FALSE(sp.simulates);
   EXPECT_EQ(sp.default_images, 100);
-  EXPECT_EQ(backend_options(), (std::vector<std::string>{"--batch", "--conv-connector", "--export-exact", "--force",
-                                                         "--neurons-per-core", "--propagation", "--record-input"}));
+  EXPECT_EQ(backend_options(),
+            (std::vector<std::string>{"--batch", "--conv-connector", "--export-exact", "--first-image", "--force",
+                                      "--neurons-per-core", "--propagation", "--record-input"}));
   {
     Registered fakes;
     EXPECT_EQ(make_backend("fake_exporter")->name(), "fake_exporter");

@@ -10,10 +10,12 @@
 
 #include "backends/cpu/encoder.h"
 #include "backends/cpu/neurons.h"
+#include "backends/conversion_run.h"
 #include "backends/cpu/simulator.h"
 #include "backends/snn/converter.h"
 #include "core/error.h"
 #include "models/zoo.h"
+#include "tests/support.h"
 
 namespace sf {
 namespace {
@@ -513,6 +515,40 @@ TEST(SnnSimulatorTest, EventAndDenseKernelsAgreeAndRunsAreDeterministic) {
   }
 }
 
+TEST(SnnSimulatorTest, AnImageRangeGivesThoseImagesSpikesOfAFullRun) {
+  // Poisson streams are keyed on the dataset index: images 3..7 alone spike as they do in a run of all 8
+  // (held-out ranges, sharded runs).
+  const Model m = build_model(ModelSpec{}, 5);
+  const Dataset data = random_images(8, 2);
+  snn::ConvertOptions o;
+  o.norm_images = 8;
+  const auto c = snn::convert(m, data, o);
+  cpu::CpuSimulator sim;
+  SimOptions so;
+  so.steps = 60;
+  const SimResult all = sim.simulate(c.net, data, so);
+  so.first_image = 3;
+  so.images = 5;
+  const SimResult part = sim.simulate(c.net, data, so);
+  EXPECT_EQ(part.first_image, 3);
+  ASSERT_EQ(part.images, 5);
+  EXPECT_EQ(part.labels, std::vector<int32_t>(all.labels.begin() + 3, all.labels.end()));
+  EXPECT_EQ(part.predicted, std::vector<int32_t>(all.predicted.begin() + 3, all.predicted.end()));
+  EXPECT_EQ(part.output_counts, std::vector<int32_t>(all.output_counts.begin() + 30, all.output_counts.end()));
+  so.images = 0;  // all from first_image on
+  EXPECT_EQ(sim.simulate(c.net, data, so).images, 5);
+  so.images = 6;
+  EXPECT_TRUE(test::bad_input([&] { sim.simulate(c.net, data, so); }).find("--images") != std::string::npos);
+  so.first_image = 8, so.images = 0;
+  EXPECT_TRUE(test::bad_input([&] { sim.simulate(c.net, data, so); }).find("--first-image") != std::string::npos);
+}
+
+TEST(SnnSimulatorTest, ReportedWindowsIncludeTheLowLatencyPoints) {
+  // Every 10 % of a 200-step run, the powers of two 4…128, and 100 ms; 400 and 1000 ms do not fit.
+  EXPECT_EQ(report_steps(200, 1.0), (std::vector<int>{4, 8, 16, 20, 32, 40, 60, 64, 80, 100, 120, 128, 140, 160, 180,
+                                                      200}));
+}
+
 TEST(SnnSimulatorTest, RecordsInputSpikesAndRejectsBadRuns) {
   const Model m = build_model(ModelSpec{}, 5);
   const Dataset data = random_images(3, 4);
@@ -610,9 +646,36 @@ TEST(SnnSimulatorTest, DepthwiseRatesMatchHandComputedInput) {
     for (int k = 0; k < 9; ++k) in += net.layers[0].weight[c * 9 + k] * d.images[c * 9 + k];
     EXPECT_NEAR(r.output_counts[c], std::max(0.0, std::floor(1000 * in)), 1.0) << c << " input " << in;
   }
-  so.propagation = Propagation::dense;  // no dense depthwise kernel: a clear error, not a crash in a thread
-  net.input.kind = snn::InputEncoding::poisson;
-  EXPECT_THROW(cpu::CpuSimulator().simulate(net, d, so), Error);
+}
+
+TEST(SnnSimulatorTest, StridedDepthwiseAgreesBetweenKernels) {
+  // MobileNet's stride-2 depthwise 3×3 with padding 1 (3×8×8 → 3×4×4), then dense 48→4: the event kernel's
+  // per-channel taps against oneDNN's grouped convolution in the dense kernel. Weights are multiples of 2^-7
+  // (ramp(…, 1/128)), so every membrane sum is exact in float whatever the summation order: the same spikes.
+  snn::Network net;
+  net.input_shape = {3, 8, 8};
+  net.layers.push_back(
+      conv_layer("dw", snn::LayerKind::depthwise_conv, {3, 8, 8}, {3, 4, 4}, ramp({3, 1, 3, 3}, 0.0625f), 3, 2, 1));
+  snn::Layer fc;
+  fc.name = "fc", fc.kind = snn::LayerKind::dense, fc.in_shape = {3, 4, 4}, fc.out_shape = {4, 1, 1};
+  fc.weight = ramp({4, 48}, 0.125f);
+  net.layers.push_back(fc);
+  Dataset d;
+  d.name = "hand";
+  d.images = Tensor({5, 3, 8, 8});
+  Rng rng(3);
+  for (int64_t i = 0; i < d.images.numel(); ++i) d.images[i] = static_cast<float>(rng.uniform());
+  d.labels = {0, 1, 2, 3, 0};
+  d.num_classes = 4;
+  SimOptions so;
+  so.steps = 300;
+  so.batch = 3;
+  const SimResult event = cpu::CpuSimulator().simulate(net, d, so);
+  so.propagation = Propagation::dense;
+  const SimResult dense = cpu::CpuSimulator().simulate(net, d, so);
+  EXPECT_GT(event.layers[0].spikes, 0);
+  EXPECT_EQ(event.layers[0].spikes, dense.layers[0].spikes);
+  EXPECT_EQ(event.output_counts, dense.output_counts);
 }
 
 TEST(SnnSimulatorTest, StridedPaddedConvAgreesBetweenKernels) {

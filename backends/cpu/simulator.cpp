@@ -259,9 +259,10 @@ class EventEngine {
       for (size_t j = 0; j < pops[l].counts.size(); ++j) tally.neuron_counts[l][j] += pops[l].counts[j];
     if (cx.opts.probe_layer >= 0) return;
     const Population& out = pops.back();
-    r.predicted[image] = readout(out);
+    const int64_t row = image - cx.opts.first_image;
+    r.predicted[row] = readout(out);
     const int64_t classes = static_cast<int64_t>(out.counts.size());
-    std::copy(out.counts.begin(), out.counts.end(), r.output_counts.begin() + image * classes);
+    std::copy(out.counts.begin(), out.counts.end(), r.output_counts.begin() + row * classes);
   }
 
  private:
@@ -299,6 +300,11 @@ class DenseEngine {
           x = g->apply(sl.name, make_op("conv2d", {{"stride", sl.stride}, {"pad", sl.padding}}),
                        {x, g->parameter("w", sl.weight)});
           break;
+        case LayerKind::depthwise_conv:  // weight [C, 1, K, K]: conv2d's [O, C/G, K, K] with G = C
+          x = g->apply(sl.name,
+                       make_op("conv2d", {{"stride", sl.stride}, {"pad", sl.padding}, {"groups", sl.out_shape[0]}}),
+                       {x, g->parameter("w", sl.weight)});
+          break;
         case LayerKind::dense:
           x = g->apply("flatten", make_op("flatten"), {x});
           x = g->apply(sl.name, make_op("dense"), {x, g->parameter("w", sl.weight)});
@@ -306,7 +312,7 @@ class DenseEngine {
         case LayerKind::avgpool:
           x = g->apply(sl.name, make_op("avgpool2d", {{"kernel", sl.kernel}}), {x});
           break;
-        default:  // the layers without a dense kernel are refused before any engine is built (check_run)
+        default:  // every LayerKind has its case above
           fail_internal("dense propagation: layer '" + sl.name + "' has no dense kernel");
       }
       // avgpool computes the mean; the layer's weight per input may differ (Liu: 0.25 nA for any window).
@@ -382,16 +388,16 @@ void check_run(const snn::Network& net, const Dataset& data, const SimOptions& o
   if (data.sample_shape() != net.input_shape)
     fail_input(data.name, "images are " + to_string(data.sample_shape()) + ", the network reads " +
                               to_string(net.input_shape));
-  if (opts.images < 0 || opts.images > data.size())
-    fail_input("--images", std::to_string(opts.images) + " requested, the " + data.name + " set has " +
-                               std::to_string(data.size()));
+  if (opts.first_image < 0 || opts.first_image >= data.size())
+    fail_input("--first-image", std::to_string(opts.first_image) + " is outside the " + data.name + " set of " +
+                                    std::to_string(data.size()) + " images");
+  if (opts.images < 0 || opts.first_image + opts.images > data.size())
+    fail_input("--images", std::to_string(opts.images) + " from image " + std::to_string(opts.first_image) +
+                               " requested, the " + data.name + " set has " + std::to_string(data.size()));
   if (opts.probe_layer >= static_cast<int>(net.layers.size())) fail_internal("probe layer out of range");
   if (opts.propagation == Propagation::dense) {
     if (net.input.kind == snn::InputEncoding::current)
       fail_input("--propagation dense", "current input is simulated by the event kernel only");
-    for (const auto& l : net.layers)
-      if (l.kind == snn::LayerKind::depthwise_conv)
-        fail_input("--propagation dense", "layer '" + l.name + "': no dense depthwise kernel; use event");
   }
 }
 
@@ -411,17 +417,19 @@ void prepare_context(Context& cx) {
 SimResult empty_result(const Context& cx, int64_t images) {
   SimResult r;
   r.steps = cx.opts.steps;
+  r.first_image = cx.opts.first_image;
   r.images = images;
   r.correct.assign(cx.opts.steps, 0);
   r.predicted.assign(images, -1);
-  r.labels.assign(cx.data.labels.begin(), cx.data.labels.begin() + images);
+  r.labels.assign(cx.data.labels.begin() + r.first_image, cx.data.labels.begin() + r.first_image + images);
   const int64_t classes = cx.net.layers.back().neurons();
   r.output_counts.assign(images * classes, 0);
   return r;
 }
 
-// Simulates images [0, images) over OpenMP threads, one image (event) or one batch (dense) at a time; each
-// thread fills its own tally and its images' rows of `r`.
+// Simulates images [first_image, first_image + images) over OpenMP threads, one image (event) or one batch
+// (dense) at a time; each thread fills its own tally and its images' rows of `r`. Images keep their dataset
+// index (the Poisson stream's key), so a range gives the same spikes as the same images in a longer run.
 std::vector<Tally> run_images(const Context& cx, int64_t images, SimResult& r) {
   const SimOptions& opts = cx.opts;
   const int64_t chunk = opts.propagation == Propagation::dense ? std::max<int64_t>(1, opts.batch) : 1;
@@ -444,9 +452,9 @@ std::vector<Tally> run_images(const Context& cx, int64_t images, SimResult& r) {
       for (int64_t ch = 0; ch < chunks; ++ch) {
         const int64_t first = ch * chunk, count = std::min(chunk, images - first);
         if (de)
-          de->run_batch(first, count, tally, r);
+          de->run_batch(opts.first_image + first, count, tally, r);
         else
-          ev->run_image(first, tally, r);
+          ev->run_image(opts.first_image + first, tally, r);
       }
     } catch (...) {
 #pragma omp critical(sf_sim_failure)
@@ -491,12 +499,12 @@ void merge_tallies(const Context& cx, const std::vector<Tally>& tallies, int64_t
   }
 }
 
-// Every input spike of images [0, images), regenerated from the same per-image streams the simulation used
+// Every input spike of the simulated images, regenerated from the same per-image streams the simulation used
 // (cheap next to simulating).
 void record_input_spikes(const Context& cx, int64_t images, SimResult& r) {
   const snn::Network& net = cx.net;
   InputTrains trains;
-  for (int64_t i = 0; i < images; ++i) {
+  for (int64_t i = cx.opts.first_image; i < cx.opts.first_image + images; ++i) {
     Rng rng(image_stream_seed(cx.opts.seed, i));
     trains.generate(cx.data.images.data() + i * cx.n_input, cx.n_input, net.input, net.dt_ms, cx.opts.steps, rng);
     for (int t = 0; t < cx.opts.steps; ++t)
@@ -513,7 +521,7 @@ Capabilities CpuSimulator::capabilities() const {
   c.inputs = {snn::InputEncoding::poisson, snn::InputEncoding::current, snn::InputEncoding::regular};
   c.resets = {ResetMode::to_value, ResetMode::subtract};
   c.propagations = {Propagation::event, Propagation::dense};
-  c.options = {"--propagation", "--batch", "--record-input", "--export-exact"};
+  c.options = {"--propagation", "--batch", "--record-input", "--export-exact", "--first-image"};
   return c;
 }
 
@@ -522,7 +530,7 @@ SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, c
   const auto start = std::chrono::steady_clock::now();
   Context cx{net, data, opts, {}, 0, 0, 0, 0, 0, 1.0f};
   prepare_context(cx);
-  const int64_t images = opts.images > 0 ? opts.images : data.size();
+  const int64_t images = opts.images > 0 ? opts.images : data.size() - opts.first_image;
   if (images == 0) fail_input(data.name, "no images to simulate");
   SimResult r = empty_result(cx, images);
   merge_tallies(cx, run_images(cx, images, r), images, r);

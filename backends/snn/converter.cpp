@@ -48,8 +48,9 @@ double positive_percentile(std::vector<float> values, double p) {
 }
 
 void for_each_layer_output(const Model& model, const Dataset& data, int64_t count,
-                           const std::vector<std::string>& node_names, const LayerOutputVisitor& visit) {
-  count = std::min(count, data.size());
+                           const std::vector<std::string>& node_names, const LayerOutputVisitor& visit,
+                           int64_t first) {
+  count = std::min(count, data.size() - first);
   if (count <= 0) return;
   const Shape sample = data.sample_shape();
   const int64_t per_image = numel(sample), batch = std::min<int64_t>(count, 500);
@@ -76,15 +77,16 @@ void for_each_layer_output(const Model& model, const Dataset& data, int64_t coun
     }
   };
   const int64_t full = count / batch * batch;
-  if (full > 0) run(0, full, batch);
-  if (full < count) run(full, count, count - full);
+  if (full > 0) run(first, first + full, batch);
+  if (full < count) run(first + full, first + count, count - full);
 }
 
 std::vector<std::vector<float>> layer_outputs(const Model& model, const Dataset& data, int64_t count,
-                                              const std::vector<std::string>& node_names) {
+                                              const std::vector<std::string>& node_names, int64_t first) {
   std::vector<std::vector<float>> out(node_names.size());
-  for_each_layer_output(model, data, count, node_names,
-                        [&](size_t k, const float* v, int64_t n, int64_t) { out[k].insert(out[k].end(), v, v + n); });
+  for_each_layer_output(
+      model, data, count, node_names,
+      [&](size_t k, const float* v, int64_t n, int64_t) { out[k].insert(out[k].end(), v, v + n); }, first);
   return out;
 }
 
@@ -105,19 +107,25 @@ namespace {
 
 using AnnLayer = ::sf::Layer;  // a trained model's layer; plain `Layer` here is the SNN's
 
-const std::set<std::string> kActivations = {"relu", "softplus", "noisy_softplus", "noisy_softplus_liu"};
+const std::set<std::string> kActivations = {"relu", "relu6", "softplus", "noisy_softplus", "noisy_softplus_liu"};
+// Layers that shape or regularise the ANN but have no spiking counterpart: flatten (dense layers index inputs
+// in C, H, W order anyway), to_nhwc (a memory layout; populations are C, H, W), dropout (off at inference).
+const std::set<std::string> kPassThrough = {"flatten", "to_nhwc", "dropout"};
 const char* kSupported =
-    "supported: conv2d, depthwise_conv2d, dense, avgpool2d, flatten, batchnorm, relu, softplus, noisy_softplus, "
-    "noisy_softplus_liu, log_quantize";
+    "supported: conv2d (groups 1, or depthwise with one filter per channel), depthwise_conv2d, dense, avgpool2d, "
+    "global_avgpool (merged into the dense layer after it), batchnorm (folded), relu, relu6, softplus, "
+    "noisy_softplus, noisy_softplus_liu, log_quantize, and flatten / to_nhwc / dropout (dropped)";
 
 // One spiking population and the projection that feeds it, as found in the ANN.
 struct Stage {
   const AnnLayer* weighted = nullptr;  // conv2d / depthwise_conv2d / dense, or null for a spiking pool
+  LayerKind kind = LayerKind::conv;    // what `weighted` becomes (conv2d with groups = channels: depthwise)
   const AnnLayer* pool = nullptr;      // avgpool2d as a spiking population
   int pool_in = 0;                  // merged avgpool before the weights
   Tensor weight, bias;
   double act_scale = 1.0;
   double act_offset = 0.0;  // f(x) ≈ ReLU(x + act_offset): the smooth activation's value at zero, see zero_offset
+  double clip = 0.0;        // ReLU6: the activation's ceiling 6·p (0: none); caps the normalisation scale λ
   std::string node;  // the ANN node whose values are this population's activations
   Shape in_shape, out_shape;
 };
@@ -139,11 +147,70 @@ double zero_offset(const AnnLayer& l) {
   return Activation::from(l.type, l.attrs).ks * std::log(2.0);  // the op's own kσ, defaults included
 }
 
+const Tensor* buffer(const AnnLayer& l, const std::string& name) {
+  for (const auto& b : l.buffers)
+    if (b.name == name) return &b.value;
+  return nullptr;
+}
+
+// A layer's per-sample output as the SNN's [C, H, W] population shape, whatever the ANN's memory layout.
+Shape population_shape(const AnnLayer& l) {
+  const Shape& s = l.output_shape;
+  if (s.size() == 1) return {s[0], 1, 1};
+  if (s.size() == 3 && l.attrs.get_string("layout", "nchw") == "nhwc") return {s[2], s[0], s[1]};
+  return s;
+}
+
+// conv2d's `groups`: 1 is a convolution; groups = input channels = output channels (one 3×3 filter per
+// channel, MobileNet's depthwise layers at depth_multiplier 1) is the IR's depthwise layer. Other groupings
+// (and depth multipliers above 1) have no population-to-population form here.
+LayerKind conv_kind(const AnnLayer& l, const Tensor& weight, const Shape& in_shape, const std::string& where) {
+  if (l.type == "depthwise_conv2d") return LayerKind::depthwise_conv;
+  const int64_t groups = l.attrs.get_int("groups", 1);
+  if (groups == 1) return LayerKind::conv;
+  if (groups == in_shape[0] && weight.dim(0) == in_shape[0] && weight.dim(1) == 1) return LayerKind::depthwise_conv;
+  fail_input(where, "groups = " + std::to_string(groups) + " with " + std::to_string(in_shape[0]) +
+                        " input and " + std::to_string(weight.dim(0)) +
+                        " output channels does not convert: only groups = 1 or depthwise with one filter per "
+                        "channel (depth_multiplier 1)");
+}
+
+// global_avgpool before a dense layer, merged into it: each of the C·H·W spiking inputs connects with w/(H·W),
+// the dense layer's weight [O, C] becomes [O, C·H·W] in the population's C, H, W order. The mean of the rates
+// is the rate of the mean, so this is exact; a pooling population would add a layer of latency and quantise.
+Tensor merge_global_pool(const Tensor& w, const Shape& pooled, const std::string& where) {
+  const int64_t out = w.dim(0), c = pooled[0], hw = pooled[1] * pooled[2];
+  if (w.dim(1) != c)
+    fail_input(where, "reads " + std::to_string(w.dim(1)) + " inputs after a global pooling of " + std::to_string(c) +
+                          " channels");
+  Tensor merged({out, c * hw});
+  const float inv = 1.0f / static_cast<float>(hw);
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t p = 0; p < hw; ++p) merged[(o * c + ch) * hw + p] = w[o * c + ch] * inv;
+  return merged;
+}
+
 int pool_window(const AnnLayer& l) {
   const int k = static_cast<int>(l.attrs.get_int("kernel", 2));
   if (l.attrs.get_int("stride", k) != k || l.attrs.get_int("pad", 0) != 0)
     fail_input("layer '" + l.name + "'", "only average pooling with stride = window and no padding converts");
   return k;
+}
+
+// An activation (type, with the layer's attrs) ends the population `s` feeds: its PAF scale p folds into the
+// weights, a Softplus's f(0) into the bias, ReLU6's ceiling into the normalisation.
+void end_with_activation(Stage& s, const AnnLayer& l, const std::string& type, bool shift_activations,
+                         std::vector<std::string>& notes) {
+  s.act_scale *= l.attrs.get("scale", 1.0);
+  if (type == "relu6") s.clip = 6.0 * s.act_scale;
+  const double offset = shift_activations ? zero_offset(l) : 0.0;
+  if (offset != 0) s.act_offset = offset;  // kept through a later ReLU: ReLU(Softplus) = Softplus
+  s.node = l.name;
+  if (type != "relu" && type != "relu6" && notes.size() < 8)
+    notes.push_back(l.name + ": " + type + " runs as the IF/LIF rate function (≈ ReLU)" +
+                    (s.act_offset != 0 ? ", its input raised by f(0) = " + std::to_string(s.act_offset)
+                                       : std::string(", as in Liu 2017")));
 }
 
 std::vector<Stage> find_stages(const Model& model, bool spiking_pools, bool shift_activations,
@@ -152,24 +219,38 @@ std::vector<Stage> find_stages(const Model& model, bool spiking_pools, bool shif
   const auto& layers = model.layers();
   int pending_pool = 0;
   std::string pending_name;
+  const AnnLayer* pending_global = nullptr;  // a global_avgpool waiting for its dense layer
   for (size_t i = 0; i < layers.size(); ++i) {
     const AnnLayer& l = layers[i];
     const std::string where = "layer '" + l.name + "' (" + l.type + ")";
+    if (pending_global && l.type != "dense" && !kPassThrough.count(l.type))
+      fail_input("layer '" + pending_global->name + "' (global_avgpool)",
+                 "converts only merged into a dense layer right after it, not before " + where);
     if (l.type == "conv2d" || l.type == "depthwise_conv2d" || l.type == "dense") {
       Stage s;
       s.weighted = &l;
       s.pool_in = pending_pool;
       s.in_shape = stages.empty() ? model.input_shape() : stages.back().out_shape;
       s.weight = param(l, "weight")->clone();
+      s.kind = l.type == "dense" ? LayerKind::dense : conv_kind(l, s.weight, s.in_shape, where);
+      if (pending_global) {
+        s.weight = merge_global_pool(s.weight, s.in_shape, where);
+        notes.push_back(pending_global->name + ": global average pooling merged into " + l.name);
+        pending_global = nullptr;
+      }
       if (const Tensor* b = param(l, "bias")) s.bias = b->clone();
       if (l.attrs.has("weight_bits")) {  // LDR: the net was trained on the quantised weights
         const LogQuantizer q(l.attrs.get_int("weight_bits", 0), l.attrs.get_int("weight_fsr", 0));
         for (int64_t k = 0; k < s.weight.numel(); ++k) s.weight[k] = q(s.weight[k]);
       }
       s.node = l.name;
-      s.out_shape = l.output_shape.size() == 1 ? Shape{l.output_shape[0], 1, 1} : l.output_shape;
+      s.out_shape = population_shape(l);
       stages.push_back(std::move(s));
       pending_pool = 0;
+    } else if (l.type == "global_avgpool") {
+      if (stages.empty()) fail_input(where, "a network starting with pooling does not convert");
+      if (pending_pool) fail_input(where, "an average pooling right before a global one does not convert");
+      pending_global = &l;
     } else if (l.type == "avgpool2d") {
       const int k = pool_window(l);
       if (pending_pool) fail_input(where, "two average poolings in a row do not convert");
@@ -190,31 +271,29 @@ std::vector<Stage> find_stages(const Model& model, bool spiking_pools, bool shif
     } else if (kActivations.count(l.type)) {
       if (stages.empty()) fail_input(where, "an activation on the input does not convert");
       if (pending_pool) fail_input(where, "an activation after a merged pooling: convert with --pool spiking");
-      Stage& s = stages.back();
-      s.act_scale *= l.attrs.get("scale", 1.0);
-      const double offset = shift_activations ? zero_offset(l) : 0.0;
-      if (offset != 0) s.act_offset = offset;  // kept through a later ReLU: ReLU(Softplus) = Softplus
-      s.node = l.name;
-      if (l.type != "relu" && notes.size() < 8)
-        notes.push_back(l.name + ": " + l.type + " runs as the IF/LIF rate function (≈ ReLU)" +
-                        (s.act_offset != 0 ? ", its input raised by f(0) = " + std::to_string(s.act_offset)
-                                           : std::string(", as in Liu 2017")));
+      end_with_activation(stages.back(), l, l.type, shift_activations, notes);
     } else if (l.type == "log_quantize") {
       notes.push_back(l.name + ": LDR activation quantisation is not represented; spikes carry the rate");
     } else if (l.type == "batchnorm") {
       if (stages.empty() || !stages.back().weighted || stages.back().node != stages.back().weighted->name)
         fail_input(where, "batch normalisation converts only right after a conv or dense layer");
       Stage& s = stages.back();
-      const Tensor *g = param(l, "gamma"), *b = param(l, "beta"), *m = param(l, "mean"), *v = param(l, "var");
-      if (!g || !b || !m || !v) fail_input(where, "needs gamma, beta, mean and var");
+      // The running statistics are buffers (the batchnorm op's state); older hand-built models held them as
+      // parameters named mean / var.
+      const Tensor *g = param(l, "gamma"), *b = param(l, "beta");
+      const Tensor* m = buffer(l, "running_mean") ? buffer(l, "running_mean") : param(l, "mean");
+      const Tensor* v = buffer(l, "running_var") ? buffer(l, "running_var") : param(l, "var");
+      if (!g || !b || !m || !v) fail_input(where, "needs gamma, beta and the running mean and variance");
       fold_batchnorm(s.weight, s.bias, *g, *b, *m, *v, l.attrs.get("eps", 1e-3));
       s.node = l.name;
-    } else if (l.type != "flatten") {  // flatten: dense layers index inputs in C, H, W order anyway
-
+      const std::string act = l.attrs.get_string("activation", "none");
+      if (act != "none") end_with_activation(s, l, act, shift_activations, notes);
+    } else if (!kPassThrough.count(l.type)) {
       fail_input(where, std::string("cannot be converted to spiking neurons; ") + kSupported);
     }
   }
   if (pending_pool) fail_input("layer '" + pending_name + "'", "the network ends with a pooling layer");
+  if (pending_global) fail_input("layer '" + pending_global->name + "'", "the network ends with a pooling layer");
   if (stages.empty()) fail_input("model", "no layer to convert");
   return stages;
 }
@@ -233,7 +312,7 @@ Layer make_layer(const Stage& s) {
   }
   const AnnLayer& w = *s.weighted;
   l.name = w.name;
-  l.kind = w.type == "dense" ? LayerKind::dense : w.type == "conv2d" ? LayerKind::conv : LayerKind::depthwise_conv;
+  l.kind = s.kind;
   if (l.kind != LayerKind::dense) {
     l.kernel = static_cast<int>(s.weight.dim(2));
     if (s.weight.dim(2) != s.weight.dim(3)) fail_input("layer '" + w.name + "'", "only square kernels convert");
@@ -342,6 +421,9 @@ void normalise_by_activations(Conversion& c, const std::vector<Stage>& stages, c
     } else {
       lambda = acts[k].percentile();
     }
+    // ReLU6: a neuron firing every step stands for at most the ceiling (the recorded activations never exceed
+    // it; data norm's max-weight term can).
+    if (stages[k].clip > 0) lambda = std::min(lambda, stages[k].clip);
     if (!(lambda > 0)) {
       c.notes.push_back(l.name + ": no positive activation on the normalisation data; λ left at 1");
       lambda = 1.0;
@@ -433,6 +515,10 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
   const bool spiking_pools =
       opts.pools == PoolMode::spiking || (opts.pools == PoolMode::automatic && is_lif(opts));
   const std::vector<Stage> stages = find_stages(model, spiking_pools, opts.softplus_offset, c.notes);
+  if ((opts.norm == Norm::none || opts.norm == Norm::spike) &&
+      std::any_of(stages.begin(), stages.end(), [](const Stage& s) { return s.clip > 0; }))
+    c.notes.push_back(std::string("relu6: its ceiling of 6 is not represented with --norm ") + to_string(opts.norm) +
+                      " (a neuron saturates at one spike per step); data or robust normalisation caps λ at 6");
   c.net = describe(model, stages, opts, source);
   if (opts.norm == Norm::data || opts.norm == Norm::robust)
     normalise_by_activations(c, stages, model, norm_data, opts);

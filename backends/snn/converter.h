@@ -69,16 +69,17 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
 void fold_batchnorm(Tensor& weight, Tensor& bias, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
                     const Tensor& var, double eps);
 
-// Runs images [0, count) of `data` through the model's own evaluation graph in batches and hands each batch's
+// Runs images [first, first + count) of `data` through the model's own evaluation graph in batches and hands each batch's
 // values of node_names[k] (layer names of `model`) to visit(k, values, value count, images in the batch), in
 // node order within a batch and batches in image order.
 using LayerOutputVisitor = std::function<void(size_t, const float*, int64_t, int64_t)>;
 void for_each_layer_output(const Model& model, const Dataset& data, int64_t count,
-                           const std::vector<std::string>& node_names, const LayerOutputVisitor& visit);
+                           const std::vector<std::string>& node_names, const LayerOutputVisitor& visit,
+                           int64_t first = 0);
 
 // The values of each node as one flat vector (count × per-sample size).
 std::vector<std::vector<float>> layer_outputs(const Model& model, const Dataset& data, int64_t count,
-                                              const std::vector<std::string>& node_names);
+                                              const std::vector<std::string>& node_names, int64_t first = 0);
 
 // Each node's values summarised as they stream past (max, mean, `percentile` of the positive values), so
 // normalisation over many images of a large net does not hold all its activations.

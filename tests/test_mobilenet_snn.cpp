@@ -1,0 +1,175 @@
+// A MobileNet from CIFAR-format files to spikes: a CIFAR-10 set with class-dependent patterns, written here in
+// the release's binary layout, is learnt by a small MobileNet v1 (channels last, BN, ReLU6) through the
+// streaming path, and the trained net converts — depthwise layers, BN folded, ReLU6 capped, global pooling
+// merged into the classifier, dropout and the layout transpose dropped — to an SNN that keeps its accuracy.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "backends/cpu/simulator.h"
+#include "backends/snn/converter.h"
+#include "core/rng.h"
+#include "datasets/cifar.h"
+#include "datasets/open.h"
+#include "datasets/pipeline.h"
+#include "models/zoo.h"
+#include "train/trainer.h"
+
+namespace sf {
+namespace {
+
+// Class c of 10: colour c % 5 (R, G, B, R+G, G+B) in stripes running across (c < 5) or down (c ≥ 5), period 4,
+// at a random phase, on noise. What and not where: a MobileNet's global pooling discards position.
+void pattern_record(int c, Rng& rng, char* rec) {
+  static constexpr bool kColour[5][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 1, 0}, {0, 1, 1}};
+  rec[0] = static_cast<char>(c);
+  const int phase = static_cast<int>(rng.below(4));
+  for (int ch = 0; ch < 3; ++ch)
+    for (int y = 0; y < 32; ++y)
+      for (int x = 0; x < 32; ++x) {
+        const int along = c < 5 ? y : x;
+        const bool on = kColour[c % 5][ch] && ((along + phase) / 2) % 2 == 0;
+        rec[1 + (ch * 32 + y) * 32 + x] = static_cast<char>(static_cast<int>(rng.below(60)) + (on ? 160 : 0));
+      }
+}
+
+// The five training batches and the test batch, full size (the reader checks it), in the release's layout.
+void write_pattern_cifar10(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  Rng rng(7);
+  std::vector<char> rec(1 + kCifarPixels);
+  auto batch = [&](const std::string& name, int64_t first) {
+    std::ofstream out(dir + "/" + name, std::ios::binary);
+    for (int64_t i = 0; i < 10000; ++i) {
+      pattern_record(static_cast<int>((first + i) % 10), rng, rec.data());
+      out.write(rec.data(), static_cast<std::streamsize>(rec.size()));
+    }
+  };
+  for (int b = 0; b < 5; ++b) batch("data_batch_" + std::to_string(b + 1) + ".bin", b * 10000);
+  batch("test_batch.bin", 50000);
+  std::ofstream(dir + "/batches.meta.txt") << "c0\nc1\nc2\nc3\nc4\nc5\nc6\nc7\nc8\nc9\n\n";
+}
+
+// `count` samples of a source as an in-memory Dataset (the converter's and simulator's input).
+Dataset in_memory(const DataSource& s, int64_t count) {
+  Dataset d;
+  d.name = s.name();
+  d.num_classes = s.num_classes();
+  const Shape sh = s.sample_shape();
+  d.images = Tensor({count, sh[0], sh[1], sh[2]});
+  d.labels.resize(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) s.read(i, d.images.data() + i * numel(sh), &d.labels[static_cast<size_t>(i)]);
+  return d;
+}
+
+// Trained once for the suite: MobileNet v1 α 0.25 (CIFAR strides, 32 → 2×2) on 2,000 of the 50,000 training
+// images, 6 epochs, evaluated on 500 test images.
+class MobileNetSnnTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // Not a test::TempDir: that names itself after the running test, and none runs yet.
+    dir_ = (std::filesystem::temp_directory_path() / ("sf_mobilenet_snn_" + std::to_string(::getpid()))).string();
+    DatasetOptions o;
+    o.name = "cifar10";
+    o.path = dir_ + "/cifar-10-batches-bin";
+    write_pattern_cifar10(o.path);
+    splits_ = open_dataset(o).release();
+    ModelSpec spec;
+    spec.arch = "mobilenet_v1";
+    spec.alpha = 0.25;
+    spec.activation = "relu6";
+    spec.data_format = "channels_last";
+    spec.dropout = 0.001;
+    spec.input = {3, 32, 32};
+    spec.classes = 10;
+    model_ = new Model(build_model(spec, 1));
+    // 250 steps are too few for Keras's momentum 0.99 to forget the running statistics' initial values.
+    for (Layer& l : model_->layers())
+      if (l.type == "batchnorm") l.attrs.set("momentum", 0.9);
+    TrainSpec t;
+    t.epochs = 6;
+    t.batch = 32;
+    t.eval_batch = 100;
+    t.loss = "crossentropy";
+    t.optimizer.lr = 0.1;
+    t.optimizer.momentum = 0.9;
+    Trainer trainer(*model_, t, Device::cpu, 1);
+    const SubsetSource train(splits_->train(), 0, 2000, "cifar10/train[:2000]");
+    trainer.fit(train, Pipeline{}, nullptr);
+    test_ = new Dataset(in_memory(splits_->test(), 500));
+    accuracy_ = trainer.evaluate(*test_).accuracy;
+  }
+  static void TearDownTestSuite() {
+    delete test_;
+    delete model_;
+    delete splits_;
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  static inline std::string dir_;
+  static inline DataSplits* splits_ = nullptr;
+  static inline Model* model_ = nullptr;
+  static inline Dataset* test_ = nullptr;
+  static inline double accuracy_ = 0;
+};
+
+TEST_F(MobileNetSnnTest, CifarFormatPatternsAreLearnt) { EXPECT_GT(accuracy_, 0.9); }
+
+TEST_F(MobileNetSnnTest, ConvertsLayerByLayer) {
+  const Dataset norm = in_memory(splits_->train(), 200);
+  snn::ConvertOptions o;
+  o.norm = snn::Norm::robust;
+  o.neuron = snn::NeuronModel::if_subtract;
+  o.norm_images = 200;
+  const snn::Conversion c = snn::convert(*model_, norm, o);
+  // conv1, 13 × (depthwise, pointwise), the classifier: 28 populations.
+  ASSERT_EQ(c.net.layers.size(), 28u);
+  EXPECT_EQ(c.net.layers[0].kind, snn::LayerKind::conv);
+  EXPECT_EQ(c.net.layers[0].out_shape, (Shape{8, 32, 32}));  // [C, H, W] although the ANN ran channels last
+  EXPECT_EQ(c.net.layers[1].kind, snn::LayerKind::depthwise_conv);
+  EXPECT_EQ(c.net.layers[3].kind, snn::LayerKind::depthwise_conv);
+  EXPECT_EQ(c.net.layers[3].stride, 2);
+  EXPECT_EQ(c.net.layers[3].out_shape, (Shape{16, 16, 16}));
+  EXPECT_EQ(c.net.layers[4].kind, snn::LayerKind::conv);
+  // Global pooling of the last 256 × 2 × 2 merged into the dense layer: [10, 1024], each weight a quarter of
+  // the trained one at every position (before normalisation's per-layer factor, equal for all four).
+  const snn::Layer& fc = c.net.layers.back();
+  EXPECT_EQ(fc.kind, snn::LayerKind::dense);
+  ASSERT_EQ(fc.weight.shape(), (Shape{10, 256 * 4}));
+  for (int p = 1; p < 4; ++p) EXPECT_EQ(fc.weight[p], fc.weight[0]);
+  EXPECT_NE(fc.weight[0], fc.weight[4]);
+  // ReLU6 caps λ at 6; BN is folded (every conv gains a bias).
+  for (size_t l = 0; l + 1 < c.scales.size(); ++l) EXPECT_LE(c.scales[l].lambda, 6.0) << c.scales[l].name;
+  for (size_t l = 0; l + 1 < c.net.layers.size(); ++l) EXPECT_TRUE(c.net.layers[l].bias.defined()) << l;
+}
+
+TEST_F(MobileNetSnnTest, SpikingNetKeepsTheAnnsAccuracy) {
+  const Dataset norm = in_memory(splits_->train(), 200);
+  snn::ConvertOptions o;
+  o.norm = snn::Norm::robust;
+  o.neuron = snn::NeuronModel::if_subtract;
+  o.v_init = 0.5;
+  o.input.max_rate_hz = 1000;  // a pixel of 1 spikes every step
+  o.norm_images = 200;
+  const snn::Conversion c = snn::convert(*model_, norm, o);
+  SimOptions so;
+  so.steps = 128;
+  so.images = 100;
+  so.propagation = Propagation::dense;  // GEMM-bound here: far faster than scattering a dense net's spikes
+  const SimResult r = cpu::CpuSimulator().simulate(c.net, *test_, so);
+  int64_t ann_right = 0;
+  const std::vector<float> out = snn::layer_outputs(*model_, *test_, 100, {model_->layers().back().name})[0];
+  for (int64_t i = 0; i < 100; ++i)
+    ann_right += std::max_element(out.begin() + i * 10, out.begin() + i * 10 + 10) - (out.begin() + i * 10) ==
+                 test_->labels[static_cast<size_t>(i)];
+  const double ann = static_cast<double>(ann_right) / 100.0;
+  EXPECT_GT(ann, 0.9);
+  EXPECT_GE(r.accuracy_at(128), ann - 0.05) << "ANN " << ann;
+}
+
+}  // namespace
+}  // namespace sf
