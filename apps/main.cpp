@@ -189,7 +189,7 @@ struct Cli {
   void add_convert_options(CLI::App* c) {
     c->add_option("MODEL.sfm", conv.checkpoint, "checkpoint")->required();
     c->add_option("--backend", conv.backend, "cpu|spinnaker")->capture_default_str();
-    add_choice(c, "--norm", conv.convert.norm, sf::snn::parse_norm, "normalisation: none|data|robust|spike")
+    add_choice(c, "--norm", conv.convert.norm, sf::snn::parse_norm, "normalisation: none|data|robust|spike|qcfs (a QCFS checkpoint's default)")
         ->default_str(sf::snn::to_string(conv.convert.norm));
     c->add_option("--percentile", conv.convert.percentile, "robust normalisation's percentile, in (0, 100]")
         ->check(finite())

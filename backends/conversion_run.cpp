@@ -138,9 +138,13 @@ std::string predictions_csv(const SimResult& s) {
   std::string out = "image,label,predicted,output_spikes\n";
   const int64_t classes = s.images ? static_cast<int64_t>(s.output_counts.size()) / s.images : 0;
   for (int64_t i = 0; i < s.images; ++i) {
-    out += std::to_string(s.first_image + i) + "," + std::to_string(s.labels[i]) + "," + std::to_string(s.predicted[i]) + ",";
-    for (int64_t c = 0; c < classes; ++c) out += (c ? " " : "") + std::to_string(s.output_counts[i * classes + c]);
-    out += "\n";
+    // Appended piece by piece (GCC 12 warns, falsely, on the chained temporaries: -Wrestrict, PR 105329).
+    for (const int64_t v : {s.first_image + i, int64_t{s.labels[i]}, int64_t{s.predicted[i]}}) out += std::to_string(v) += ',';
+    for (int64_t c = 0; c < classes; ++c) {
+      if (c) out += ' ';
+      out += std::to_string(s.output_counts[i * classes + c]);
+    }
+    out += '\n';
   }
   return out;
 }
@@ -256,10 +260,24 @@ void write_results(const ConvertRunOptions& o, const ConvertRunResult& r, const 
 
 }  // namespace
 
-ConvertRunResult run_conversion(const ConvertRunOptions& o) {
+// A QCFS-trained checkpoint converts as Bu 2022 does unless the flags say otherwise: θ = λ (--norm qcfs),
+// reset by subtraction, v(0) = θ/2 (the floor's 1/2 shift).
+void apply_qcfs_defaults(ConvertRunOptions& o, const Model& model) {
+  const bool qcfs = std::any_of(model.layers().begin(), model.layers().end(),
+                                [](const Layer& l) { return l.type == "qcfs"; });
+  if (!qcfs) return;
+  if (!has(o.flags_given, std::string("--norm"))) o.convert.norm = snn::Norm::qcfs;
+  if (!has(o.flags_given, std::string("--neuron"))) o.convert.neuron = snn::NeuronModel::if_subtract;
+  if (!has(o.flags_given, std::string("--v-init"))) o.convert.v_init = 0.5;
+}
+
+ConvertRunResult run_conversion(const ConvertRunOptions& options) {
+  ConvertRunOptions o = options;
   std::unique_ptr<Backend> backend = make_backend(o.backend);
   const Capabilities caps = backend->capabilities();
   if (!caps.simulates && !caps.exports) fail_internal("backend '" + o.backend + "' neither simulates nor exports");
+  LoadedModel m = load_model(o.checkpoint);
+  apply_qcfs_defaults(o, m.model);
   check_supported(o, caps);
   if (o.sim.steps <= 0) fail_input("--steps", "must be > 0");
   if (!(o.convert.dt_ms > 0)) fail_input("--dt", "must be > 0");
@@ -276,7 +294,6 @@ ConvertRunResult run_conversion(const ConvertRunOptions& o) {
   std::unique_ptr<Backend> own_calibrator =
       caps.simulates || o.convert.norm != snn::Norm::spike ? nullptr : make_backend(caps.calibrator);
   Backend* calibrator = caps.simulates ? backend.get() : own_calibrator.get();
-  LoadedModel m = load_model(o.checkpoint);
   const std::string dataset = o.dataset.empty() ? m.dataset : o.dataset;
   const DatasetSplit data = load_dataset(dataset, o.data_dir);
   const int64_t first = o.sim.first_image, available = data.test.size() - first;

@@ -1,5 +1,7 @@
 #include "models/mobilenet.h"
 
+#include "models/activation_layer.h"
+
 #include <cmath>
 
 namespace sf {
@@ -34,7 +36,7 @@ class Builder {
            {{"gamma", {out}}, {"beta", {out}}});
     m_.add_buffer(name + "_bn", "running_mean", Tensor::zeros({out}));
     m_.add_buffer(name + "_bn", "running_var", Tensor::full({out}, 1.0f));
-    m_.add(name + "_" + spec_.activation, spec_.activation, {{"scale", spec_.paf_scale}});
+    add_activation(m_, name + "_" + spec_.activation, spec_);
   }
 
   const char* layout() const { return nhwc_ ? "nhwc" : "nchw"; }
@@ -54,8 +56,8 @@ Model make_mobilenet_v1(const ModelSpec& spec, Rng& rng) {
     fail_input("model.alpha", "must be > 0, got " + std::to_string(spec.alpha));
   if (spec.depth_multiplier < 1)
     fail_input("model.depth_multiplier", "must be >= 1, got " + std::to_string(spec.depth_multiplier));
-  if (spec.activation != "relu6" && spec.activation != "relu")
-    fail_input("model.activation", "mobilenet_v1 takes relu6 or relu, not " + spec.activation);
+  if (spec.activation != "relu6" && spec.activation != "relu" && spec.activation != "qcfs")
+    fail_input("model.activation", "mobilenet_v1 takes relu6, relu or qcfs, not " + spec.activation);
   if (spec.input.size() != 3 || spec.classes < 2)
     fail_input("model.arch", "mobilenet_v1 needs {C, H, W} images and 2 classes or more, not " + to_string(spec.input) +
                                  " with " + std::to_string(spec.classes));

@@ -29,6 +29,8 @@ struct ModelSpec {
                                     // else 1 — a ReLU run fine-tuned to NSP should set it explicitly)
   bool dense_bias = true;           // Keras Dense default; Liu's Matlab nets have none
   bool pool_activation = false;     // Liu's Matlab nets apply the activation after each pooling layer too
+  int qcfs_levels = 8;               // qcfs (Bu 2022): quantisation levels L (model.levels)
+  double qcfs_threshold = 8.0;      // qcfs: every layer's initial threshold λ (model.threshold; Bu's code: 8)
   QuantSpec weight_quant;           // model.ldr.weights
   QuantSpec act_quant;              // model.ldr.activations
   // mobilenet_v1 (Howard 2017, Keras layout; models/mobilenet.h)
@@ -40,7 +42,8 @@ struct ModelSpec {
                                                // mobilenet_v1's default in experiment files)
 };
 
-// The values of `model.activation`, for every architecture (relu6 is MobileNet's; the Liu nets take it too).
-inline constexpr const char* kModelActivations[] = {"relu", "relu6", "softplus", "noisy_softplus"};
+// The values of `model.activation`, for every architecture (relu6 is MobileNet's; the Liu nets take it too;
+// qcfs trains for low-latency conversion).
+inline constexpr const char* kModelActivations[] = {"relu", "relu6", "softplus", "noisy_softplus", "qcfs"};
 
 }  // namespace sf

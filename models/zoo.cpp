@@ -1,25 +1,10 @@
 #include "models/zoo.h"
 
+#include "models/activation_layer.h"
 #include "models/mobilenet.h"
 
 namespace sf {
 namespace {
-
-Attrs activation_attrs(const ModelSpec& spec) {
-  Attrs a{{"scale", spec.paf_scale}};
-  if (spec.activation == "noisy_softplus") a.set("k", spec.nsp_k).set("sigma", spec.nsp_sigma);
-  return a;
-}
-
-// The activation layer, followed by its LDR quantiser when activations are quantised.
-void add_activation(Model& m, const std::string& name, const ModelSpec& spec) {
-  if (spec.activation == "noisy_softplus" && spec.nsp_per_neuron)
-    m.add(name, "noisy_softplus_liu", {{"k", spec.nsp_k}, {"scale", spec.paf_scale}});
-  else
-    m.add(name, spec.activation, activation_attrs(spec));
-  if (spec.act_quant.enabled())
-    m.add(name + "_q", "log_quantize", {{"bits", spec.act_quant.bits}, {"fsr", spec.act_quant.fsr}});
-}
 
 // Layer attributes asking Model::build to quantise the layer's weights (LDR, straight-through).
 Attrs weight_attrs(const ModelSpec& spec) {

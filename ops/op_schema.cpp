@@ -11,6 +11,7 @@
 #include "ops/loss.h"
 #include "ops/noisy_softplus_liu.h"
 #include "ops/pool2d.h"
+#include "ops/qcfs.h"
 #include "ops/to_nhwc.h"
 
 namespace sf {
@@ -128,7 +129,8 @@ std::vector<int64_t> OpSchema::get_ints(const Attrs& a, std::string_view key) co
 const OpSchema* find_schema(std::string_view type) {
   static constexpr const OpSchema* kSchemas[] = {
       &kConv2dSchema,           &kAvgPool2dSchema,     &kDenseSchema,     &kFlattenSchema, &kLogQuantizeSchema,
-      &kNoisySoftplusLiuSchema, &kGlobalAvgPoolSchema, &kBatchNormSchema, &kDropoutSchema, &kToNhwcSchema};
+      &kNoisySoftplusLiuSchema, &kGlobalAvgPoolSchema, &kBatchNormSchema, &kDropoutSchema, &kToNhwcSchema,
+      &kQcfsSchema};
   for (const OpSchema* s : kSchemas)
     if (s->op == type) return s;
   for (const ActivationType& a : kActivations)

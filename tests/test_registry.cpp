@@ -367,7 +367,7 @@ TEST(AttrsTest, MakeOpChecksTheOpsAttributeTable) {
 TEST(AttrsTest, EveryRegisteredOpTypeHasATable) {
   for (const char* type :
        {"conv2d", "avgpool2d", "dense", "flatten", "relu", "relu6", "softplus", "noisy_softplus", "noisy_softplus_liu",
-        "log_quantize", "mse_loss", "softmax_cross_entropy", "batchnorm", "global_avgpool", "dropout", "to_nhwc"}) {
+        "log_quantize", "mse_loss", "softmax_cross_entropy", "batchnorm", "global_avgpool", "dropout", "to_nhwc", "qcfs"}) {
     SCOPED_TRACE(type);
     EXPECT_TRUE(OpRegistry::instance().has_type(type));
     const sf::OpSchema* s = sf::find_schema(type);

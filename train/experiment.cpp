@@ -250,8 +250,15 @@ ModelSpec parse_model_spec(const ConfigNode& c) {
   m.arch = one_of(c, "arch", m.arch, {"liu_small", "liu_large", "mobilenet_v1"});
   const bool mobilenet = m.arch == "mobilenet_v1";
   m.activation = one_of(c, "activation", mobilenet ? "relu6" : m.activation, model_activations());
+  if (m.activation == "qcfs") {
+    m.qcfs_levels = c.get("levels", m.qcfs_levels);
+    c.check(m.qcfs_levels >= 1 && m.qcfs_levels <= 65536, "levels",
+            "must be in [1, 65536] (QCFS quantisation levels L), got " + std::to_string(m.qcfs_levels));
+    m.qcfs_threshold = finite_in(c, "threshold", m.qcfs_threshold, 0.0, 1e6, true);
+  }
   if (mobilenet) {
-    c.check(m.activation == "relu6" || m.activation == "relu", "activation", "mobilenet_v1 takes relu6 or relu");
+    c.check(m.activation == "relu6" || m.activation == "relu" || m.activation == "qcfs", "activation",
+            "mobilenet_v1 takes relu6, relu or qcfs");
     m.alpha = finite_in(c, "alpha", m.alpha, 0.0, 16.0, true);
     m.depth_multiplier = c.get("depth_multiplier", m.depth_multiplier);
     c.check(m.depth_multiplier >= 1 && m.depth_multiplier <= 16, "depth_multiplier", "must be in [1, 16]");
@@ -326,6 +333,9 @@ Experiment load_experiment(const std::string& file, const std::vector<std::strin
       ph.activation = one_of(p, "activation", e.model.activation, model_activations());
       p.check(e.model.arch != "mobilenet_v1" || ph.activation == "relu6" || ph.activation == "relu", "activation",
               "mobilenet_v1 takes relu6 or relu");
+      // A QCFS layer owns a threshold parameter the others lack: the weights do not carry across the change.
+      p.check((ph.activation == "qcfs") == (e.model.activation == "qcfs"), "activation",
+              "fine-tuning phases cannot switch to or from qcfs (train a QCFS net from the start, as Bu 2022)");
       ph.label_shift = finite_in(p, "label_shift", e.train.label_shift, 0.0, 0.5, false);
       ph.lr = finite_in(p, "lr", e.train.optimizer.lr, 0.0, std::numeric_limits<double>::infinity(), true);
       e.finetune.push_back(ph);
@@ -362,6 +372,9 @@ std::string to_yaml(const ModelSpec& m) {
       y << YAML::Key << what << YAML::Value << YAML::BeginMap << YAML::Key << "bits" << YAML::Value << q.bits
         << YAML::Key << "fsr" << YAML::Value << q.fsr << YAML::EndMap;
   y << YAML::EndMap;
+  if (m.activation == "qcfs")
+    y << YAML::Key << "levels" << YAML::Value << m.qcfs_levels << YAML::Key << "threshold" << YAML::Value
+      << m.qcfs_threshold;
   y << YAML::Key << "data_format" << YAML::Value << m.data_format;
   if (m.arch == "mobilenet_v1")
     y << YAML::Key << "alpha" << YAML::Value << m.alpha << YAML::Key << "depth_multiplier" << YAML::Value

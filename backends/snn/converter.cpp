@@ -14,7 +14,7 @@ namespace sf::snn {
 
 namespace {
 constexpr std::pair<Norm, const char*> kNormNames[] = {
-    {Norm::none, "none"}, {Norm::data, "data"}, {Norm::robust, "robust"}, {Norm::spike, "spike"}};
+    {Norm::none, "none"}, {Norm::data, "data"}, {Norm::robust, "robust"}, {Norm::spike, "spike"}, {Norm::qcfs, "qcfs"}};
 constexpr std::pair<PoolMode, const char*> kPoolNames[] = {
     {PoolMode::automatic, "auto"}, {PoolMode::spiking, "spiking"}, {PoolMode::merged, "merged"}};
 }  // namespace
@@ -107,13 +107,14 @@ namespace {
 
 using AnnLayer = ::sf::Layer;  // a trained model's layer; plain `Layer` here is the SNN's
 
-const std::set<std::string> kActivations = {"relu", "relu6", "softplus", "noisy_softplus", "noisy_softplus_liu"};
+const std::set<std::string> kActivations = {"relu", "relu6", "qcfs", "softplus", "noisy_softplus",
+                                            "noisy_softplus_liu"};
 // Layers that shape or regularise the ANN but have no spiking counterpart: flatten (dense layers index inputs
 // in C, H, W order anyway), to_nhwc (a memory layout; populations are C, H, W), dropout (off at inference).
 const std::set<std::string> kPassThrough = {"flatten", "to_nhwc", "dropout"};
 const char* kSupported =
     "supported: conv2d (groups 1, or depthwise with one filter per channel), depthwise_conv2d, dense, avgpool2d, "
-    "global_avgpool (merged into the dense layer after it), batchnorm (folded), relu, relu6, softplus, "
+    "global_avgpool (merged into the dense layer after it), batchnorm (folded), relu, relu6, qcfs, softplus, "
     "noisy_softplus, noisy_softplus_liu, log_quantize, and flatten / to_nhwc / dropout (dropped)";
 
 // One spiking population and the projection that feeds it, as found in the ANN.
@@ -126,6 +127,7 @@ struct Stage {
   double act_scale = 1.0;
   double act_offset = 0.0;  // f(x) ≈ ReLU(x + act_offset): the smooth activation's value at zero, see zero_offset
   double clip = 0.0;        // ReLU6: the activation's ceiling 6·p (0: none); caps the normalisation scale λ
+  double trained_lambda = 0.0;  // QCFS: the layer's trained threshold λ (0: none), θ under --norm qcfs
   std::string node;  // the ANN node whose values are this population's activations
   Shape in_shape, out_shape;
 };
@@ -204,10 +206,16 @@ void end_with_activation(Stage& s, const AnnLayer& l, const std::string& type, b
                          std::vector<std::string>& notes) {
   s.act_scale *= l.attrs.get("scale", 1.0);
   if (type == "relu6") s.clip = 6.0 * s.act_scale;
+  if (type == "qcfs") {
+    const Tensor* t = param(l, "threshold");
+    if (!t || t->numel() != 1 || !((*t)[0] > 0))
+      fail_input("layer '" + l.name + "' (qcfs)", "needs its trained threshold λ > 0");
+    s.trained_lambda = s.clip = (*t)[0];
+  }
   const double offset = shift_activations ? zero_offset(l) : 0.0;
   if (offset != 0) s.act_offset = offset;  // kept through a later ReLU: ReLU(Softplus) = Softplus
   s.node = l.name;
-  if (type != "relu" && type != "relu6" && notes.size() < 8)
+  if (type != "relu" && type != "relu6" && type != "qcfs" && notes.size() < 8)
     notes.push_back(l.name + ": " + type + " runs as the IF/LIF rate function (≈ ReLU)" +
                     (s.act_offset != 0 ? ", its input raised by f(0) = " + std::to_string(s.act_offset)
                                        : std::string(", as in Liu 2017")));
@@ -408,7 +416,7 @@ void normalise_by_activations(Conversion& c, const std::vector<Stage>& stages, c
   if (norm_data.size() == 0) fail_input("--norm", "data/robust normalisation needs the training images");
   // Data norm needs only the maxima: percentile 100 keeps no more than two values per layer.
   const std::vector<ActivationSummary> acts = summarise_layer_outputs(
-      model, norm_data, opts.norm_images, stage_nodes(stages), opts.norm == Norm::robust ? opts.percentile : 100.0);
+      model, norm_data, opts.norm_images, stage_nodes(stages), opts.norm == Norm::data ? 100.0 : opts.percentile);
   double prev = 1.0;  // inputs are pixels in [0, 1]
   for (size_t k = 0; k < stages.size(); ++k) {
     Layer& l = c.net.layers[k];
@@ -416,6 +424,8 @@ void normalise_by_activations(Conversion& c, const std::vector<Stage>& stages, c
     double lambda;
     if (l.kind == LayerKind::avgpool) {
       lambda = prev;  // an average of rates in [0, 1] stays in [0, 1]: keep 1/k² weights
+    } else if (opts.norm == Norm::qcfs && stages[k].trained_lambda > 0) {
+      lambda = stages[k].trained_lambda;  // Bu 2022: θ = λ, the ANN's own clip (the classifier: its percentile)
     } else if (opts.norm == Norm::data) {
       lambda = std::max(max_act, max_positive_weight(l));
     } else {
@@ -520,7 +530,15 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
     c.notes.push_back(std::string("relu6: its ceiling of 6 is not represented with --norm ") + to_string(opts.norm) +
                       " (a neuron saturates at one spike per step); data or robust normalisation caps λ at 6");
   c.net = describe(model, stages, opts, source);
-  if (opts.norm == Norm::data || opts.norm == Norm::robust)
+  if (opts.norm == Norm::qcfs &&
+      std::none_of(stages.begin(), stages.end(), [](const Stage& s) { return s.trained_lambda > 0; }))
+    fail_input("--norm qcfs", "needs a QCFS-trained model (model.activation: qcfs); this one has none");
+  if (opts.norm == Norm::qcfs && opts.neuron != NeuronModel::if_subtract)
+    c.notes.push_back(std::string("warning: a QCFS net converts exactly with reset by subtraction (Bu 2022, "
+                                  "Theorem 2); ") +
+                      to_string(opts.neuron) +
+                      " neurons drop the charge above threshold at every spike, and the low-latency accuracy with it");
+  if (opts.norm == Norm::data || opts.norm == Norm::robust || opts.norm == Norm::qcfs)
     normalise_by_activations(c, stages, model, norm_data, opts);
   else if (opts.norm == Norm::spike)
     normalise_by_spikes(c, stages, model, norm_data, opts, calibrator);

@@ -6,7 +6,11 @@
 //   - normalisation: none (trained weights as they are — Liu: as nA), data (Diehl 2015: λ_l =
 //     max(max activation, max weight)), robust (Rueckauer 2017: λ_l = p-th percentile of the non-zero
 //     activations), spike (Sengupta 2019: thresholds from the largest input seen while simulating, layer by
-//     layer). data/robust scale w_l by λ_(l−1)/λ_l and b_l by 1/λ_l, with threshold 1.
+//     layer), qcfs (Bu 2022: λ_l = the QCFS layer's trained threshold; layers without one, the classifier, as
+//     robust). data/robust/qcfs scale w_l by λ_(l−1)/λ_l and b_l by 1/λ_l, with threshold 1.
+//   - MobileNet layers: conv2d with groups = channels becomes a depthwise population, BN folds from its running
+//     statistics, ReLU6 caps λ at 6, global average pooling merges into the dense layer after it, and to_nhwc /
+//     dropout are dropped (see find_stages).
 //   - Softplus-family activations add their value at zero, f(0), to the neuron's bias (a rate is ≈ ReLU, and
 //     ReLU(x + f(0)) ≈ f), unless ConvertOptions::softplus_offset is off;
 //   - LIF (IF_curr_exp) with a normalisation maps unit weight to the g nA whose input at the top input rate
@@ -24,7 +28,7 @@
 
 namespace sf::snn {
 
-enum class Norm { none, data, robust, spike };
+enum class Norm { none, data, robust, spike, qcfs };
 const char* to_string(Norm n);
 Norm parse_norm(const std::string& s);
 

@@ -4,6 +4,7 @@
 #include "ops/log_quantize.h"
 #include "ops/loss.h"
 #include "ops/noisy_softplus_liu.h"
+#include "ops/qcfs.h"
 #include "ops/reference/kernels.h"
 #include "ops/registry.h"
 
@@ -28,6 +29,7 @@ void register_reference_kernels(OpRegistry& r) {
          [cpu](const Attrs& a) -> OpPtr { return std::make_unique<NoisySoftplusLiuOp>(a, "reference", cpu); }});
   r.add({"noisy_softplus_liu", cpu, "openmp", 10,
          [cpu](const Attrs& a) -> OpPtr { return std::make_unique<NoisySoftplusLiuOp>(a, "", cpu); }});
+  r.add({"qcfs", cpu, "reference", 0, [](const Attrs& a) -> OpPtr { return std::make_unique<QcfsOp>(a); }});
   r.add({"log_quantize", cpu, "reference", 0,
          [](const Attrs& a) -> OpPtr { return std::make_unique<LogQuantizeOp>(a); }});
   for (const ActivationType& act : kActivations) {
