@@ -276,9 +276,10 @@ ConvertRunResult run_conversion(const ConvertRunOptions& options) {
   std::unique_ptr<Backend> backend = make_backend(o.backend);
   const Capabilities caps = backend->capabilities();
   if (!caps.simulates && !caps.exports) fail_internal("backend '" + o.backend + "' neither simulates nor exports");
+  check_supported(o, caps);  // what the flags ask for is refused before anything is loaded
   LoadedModel m = load_model(o.checkpoint);
   apply_qcfs_defaults(o, m.model);
-  check_supported(o, caps);
+  check_supported(o, caps);  // and what a QCFS checkpoint's defaults ask for
   if (o.sim.steps <= 0) fail_input("--steps", "must be > 0");
   if (!(o.convert.dt_ms > 0)) fail_input("--dt", "must be > 0");
   if (!(o.convert.percentile > 0 && o.convert.percentile <= 100)) fail_input("--percentile", "must be in (0, 100]");

@@ -119,13 +119,20 @@ class MobileNetSnnTest : public ::testing::Test {
 
 TEST_F(MobileNetSnnTest, CifarFormatPatternsAreLearnt) { EXPECT_GT(accuracy_, 0.9); }
 
-TEST_F(MobileNetSnnTest, ConvertsLayerByLayer) {
-  const Dataset norm = in_memory(splits_->train(), 200);
+// Robust normalisation over 200 training images into IF-subtract neurons starting at θ/2, Poisson input at a
+// spike per step for a pixel of 1.
+snn::Conversion robust_conversion(const Model& model, const DataSource& train) {
   snn::ConvertOptions o;
   o.norm = snn::Norm::robust;
   o.neuron = snn::NeuronModel::if_subtract;
+  o.v_init = 0.5;
+  o.input.max_rate_hz = 1000;
   o.norm_images = 200;
-  const snn::Conversion c = snn::convert(*model_, norm, o);
+  return snn::convert(model, in_memory(train, 200), o);
+}
+
+TEST_F(MobileNetSnnTest, ConvertsLayerByLayer) {
+  const snn::Conversion c = robust_conversion(*model_, splits_->train());
   // conv1, 13 × (depthwise, pointwise), the classifier: 28 populations.
   ASSERT_EQ(c.net.layers.size(), 28u);
   EXPECT_EQ(c.net.layers[0].kind, snn::LayerKind::conv);
@@ -148,14 +155,7 @@ TEST_F(MobileNetSnnTest, ConvertsLayerByLayer) {
 }
 
 TEST_F(MobileNetSnnTest, SpikingNetKeepsTheAnnsAccuracy) {
-  const Dataset norm = in_memory(splits_->train(), 200);
-  snn::ConvertOptions o;
-  o.norm = snn::Norm::robust;
-  o.neuron = snn::NeuronModel::if_subtract;
-  o.v_init = 0.5;
-  o.input.max_rate_hz = 1000;  // a pixel of 1 spikes every step
-  o.norm_images = 200;
-  const snn::Conversion c = snn::convert(*model_, norm, o);
+  const snn::Conversion c = robust_conversion(*model_, splits_->train());
   SimOptions so;
   so.steps = 128;
   so.images = 100;
