@@ -10,6 +10,7 @@
 #include "core/io.h"
 #include "core/json.h"
 #include "core/svg_plot.h"
+#include "backends/conversion_data.h"
 #include "backends/spinnaker/exporter.h"
 #include "train/run.h"
 
@@ -53,15 +54,15 @@ std::string layer_table(const ConvertRunResult& r) {
   return out;
 }
 
-double ann_accuracy(const Model& model, const Dataset& data, int64_t first, int64_t count) {
-  count = std::min(count, data.size() - first);
+double ann_accuracy(const Model& model, const Dataset& data, const ChannelAffine& input) {
+  const int64_t count = data.size();
   if (count <= 0) return 0.0;
-  const std::vector<float> out = snn::layer_outputs(model, data, count, {model.layers().back().name}, first)[0];
+  const std::vector<float> out = snn::layer_outputs(model, data, count, {model.layers().back().name}, 0, input)[0];
   const int64_t classes = static_cast<int64_t>(out.size()) / count;
   int64_t correct = 0;
   for (int64_t i = 0; i < count; ++i) {
     const float* row = out.data() + i * classes;
-    correct += std::max_element(row, row + classes) - row == data.labels[first + i];
+    correct += std::max_element(row, row + classes) - row == data.labels[static_cast<size_t>(i)];
   }
   return static_cast<double>(correct) / static_cast<double>(count);
 }
@@ -260,6 +261,19 @@ void write_results(const ConvertRunOptions& o, const ConvertRunResult& r, const 
 
 }  // namespace
 
+namespace {
+
+// The training images normalisation reads: none without a normalisation, else its image count.
+int64_t norm_rows(const snn::ConvertOptions& c) {
+  switch (c.norm) {
+    case snn::Norm::none: return 0;
+    case snn::Norm::spike: return c.spike_norm_images;
+    default: return c.norm_images;
+  }
+}
+
+}  // namespace
+
 // A QCFS-trained checkpoint converts as Bu 2022 does unless the flags say otherwise: θ = λ (--norm qcfs),
 // reset by subtraction, v(0) = θ/2 (the floor's 1/2 shift).
 void apply_qcfs_defaults(ConvertRunOptions& o, const Model& model) {
@@ -295,37 +309,39 @@ ConvertRunResult run_conversion(const ConvertRunOptions& options) {
   std::unique_ptr<Backend> own_calibrator =
       caps.simulates || o.convert.norm != snn::Norm::spike ? nullptr : make_backend(caps.calibrator);
   Backend* calibrator = caps.simulates ? backend.get() : own_calibrator.get();
-  const std::string dataset = o.dataset.empty() ? m.dataset : o.dataset;
-  const DatasetSplit data = load_dataset(dataset, o.data_dir);
-  const int64_t first = o.sim.first_image, available = data.test.size() - first;
-  if (first < 0 || first >= data.test.size())
+  const ConversionData data(m, o.dataset, o.data_dir);
+  const std::string& dataset = data.name();
+  const int64_t first = o.sim.first_image, test_size = data.test_size(), available = test_size - first;
+  if (first < 0 || first >= test_size)
     fail_input("--first-image", std::to_string(first) + " is outside the " + dataset + " test set of " +
-                                    std::to_string(data.test.size()) + " images");
+                                    std::to_string(test_size) + " images");
   if (o.sim.images > available)
     fail_input("--images", std::to_string(o.sim.images) + " requested from image " + std::to_string(first) + ", the " +
-                               dataset + " test set has " + std::to_string(data.test.size()));
+                               dataset + " test set has " + std::to_string(test_size));
   const int64_t images = o.sim.images > 0          ? o.sim.images
                          : caps.default_images > 0 ? std::min<int64_t>(caps.default_images, available)
                                                    : available;
+  o.convert.input_affine = data.affine();
+  const Dataset test = data.test_rows(first, images);
 
   const auto start = std::chrono::steady_clock::now();
-  r.conversion = snn::convert(m.model, data.train, o.convert, calibrator, o.checkpoint);
+  r.conversion = snn::convert(m.model, data.train_rows(norm_rows(o.convert)), o.convert, calibrator, o.checkpoint);
   r.convert_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (o.export_exact) {
     r.conversion.net = spinnaker::as_exported(r.conversion.net, true);
     r.conversion.notes.push_back(
         "export-exact: cells reset to a value, one-step delays, weights at sPyNNaker's 16-bit resolution");
   }
-  r.ann_accuracy = ann_accuracy(m.model, data.test, first, images);
+  r.ann_accuracy = ann_accuracy(m.model, test, o.convert.input_affine);
   if (!o.quiet) print_conversion(o, r);
   if (!caps.simulates) {
-    r.export_result = backend->export_to(r.conversion.net, data.test, export_options(o, images), r.out_dir);
+    r.export_result = backend->export_to(r.conversion.net, test, export_options(o, images), r.out_dir);
     r.exported = true;
     return r;
   }
   SimOptions sim = o.sim;
   sim.images = images;
-  r.sim = backend->simulate(r.conversion.net, data.test, sim);
+  r.sim = backend->simulate(r.conversion.net, test, sim);
   for (int t : report_steps(sim.steps, r.conversion.net.dt_ms)) r.windows.push_back({t, r.sim.accuracy_at(t)});
   write_results(o, r, dataset);
   return r;

@@ -61,7 +61,7 @@ std::vector<int> report_steps(int steps, double dt_ms);
 // simulation, each population's mean rate (Hz, and spikes per neuron per step).
 std::string layer_table(const ConvertRunResult& r);
 
-// Accuracy of the ANN on images [first, first + count) of `data` (argmax of the model's output).
-double ann_accuracy(const Model& model, const Dataset& data, int64_t first, int64_t count);
+// Accuracy of the ANN on every image of `data` read through `input` (argmax of the model's output).
+double ann_accuracy(const Model& model, const Dataset& data, const ChannelAffine& input = {});
 
 }  // namespace sf

@@ -195,14 +195,17 @@ def split_by_sign(pre, post, w, delay):
 
 
 def neuron_offsets(layer, base_offset):
-    """i_offset per neuron of the layer: lif.i_offset + bias of its output channel (nA)."""
+    """i_offset per neuron of the layer: lif.i_offset + its bias (nA), given per output channel or per neuron."""
     O, OH, OW = (int(v) for v in layer["out_shape"])
     off = np.full(O * OH * OW, float(base_offset))
     if "bias" in layer and layer["bias"] is not None:
         b = np.asarray(layer["bias"], dtype=np.float64)
-        if b.size != O:
-            raise ValueError(f"layer {layer.get('name')}: {b.size} biases for {O} output channels")
-        off += np.repeat(b, OH * OW)
+        if b.size == O * OH * OW:
+            off += b
+        elif b.size == O:
+            off += np.repeat(b, OH * OW)
+        else:
+            raise ValueError(f"layer {layer.get('name')}: {b.size} biases for {O} channels of {OH}x{OW} neurons")
     return off
 
 

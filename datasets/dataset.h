@@ -14,7 +14,14 @@ struct Dataset {
   Tensor images;                // [N, C, H, W], float32, pixels / 255 → [0, 1]
   std::vector<int32_t> labels;  // N labels in [0, num_classes)
   int num_classes = 0;          // from the dataset's definition, not from the labels seen
+  // The dataset index of row 0: a slice of a larger set keeps its images' numbering, which keys their random
+  // streams (Poisson input) and names them in results.
+  int64_t first_index = 0;
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
+  int64_t end_index() const { return first_index + size(); }
+  // Dataset image `index` (in [first_index, end_index())).
+  const float* image(int64_t index) const { return images.data() + (index - first_index) * numel(sample_shape()); }
+  int32_t label(int64_t index) const { return labels[static_cast<size_t>(index - first_index)]; }
   Shape sample_shape() const { return {images.dim(1), images.dim(2), images.dim(3)}; }
 };
 

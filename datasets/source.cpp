@@ -1,6 +1,7 @@
 #include "datasets/source.h"
 
 #include <cstring>
+#include <exception>
 
 #include "core/error.h"
 
@@ -59,20 +60,36 @@ void TransformedSource::read(int64_t index, float* pixels, int32_t* label) const
   pipeline_.apply(raw.data(), in, pixels, SampleKey{0, 0, static_cast<uint64_t>(index)}, scratch);
 }
 
-Dataset materialize(const DataSource& source) {
+Dataset materialize(const DataSource& source, int64_t first, int64_t count) {
+  const int64_t total = source.size();
+  if (count < 0) count = total - first;
+  if (first < 0 || count < 0 || first + count > total)
+    fail_input(source.name(), "samples [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                                  ") requested, the set has " + std::to_string(total));
   Dataset d;
   d.name = source.name();
   d.num_classes = source.num_classes();
+  d.first_index = first;
   const Shape s = source.sample_shape();
-  const int64_t n = source.size(), per = numel(s);
-  d.images = Tensor({n, s[0], s[1], s[2]});
-  d.labels.resize(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    if (source.sample_shape_of(i) != s)
-      fail_input(source.name(), "sample " + std::to_string(i) + " is " + to_string(source.sample_shape_of(i)) +
-                                    ", not " + to_string(s) + ": samples of varying sizes have no in-memory form");
-    source.read(i, d.images.data() + i * per, &d.labels[static_cast<size_t>(i)]);
+  const int64_t per = numel(s);
+  d.images = Tensor({count, s[0], s[1], s[2]});
+  d.labels.resize(static_cast<size_t>(count));
+  // An exception must not leave an OpenMP region (std::terminate): the first one is kept and rethrown.
+  std::exception_ptr failure;
+#pragma omp parallel for schedule(dynamic, 16)
+  for (int64_t i = 0; i < count; ++i) {
+    try {
+      const int64_t index = first + i;
+      if (source.sample_shape_of(index) != s)
+        fail_input(source.name(), "sample " + std::to_string(index) + " is " + to_string(source.sample_shape_of(index)) +
+                                      ", not " + to_string(s) + ": samples of varying sizes have no in-memory form");
+      source.read(index, d.images.data() + i * per, &d.labels[static_cast<size_t>(i)]);
+    } catch (...) {
+#pragma omp critical(sf_materialize_failure)
+      if (!failure) failure = std::current_exception();
+    }
   }
+  if (failure) std::rethrow_exception(failure);
   return d;
 }
 

@@ -86,8 +86,9 @@ class TransformedSource final : public DataSource {
   bool fixed_;   // pipeline_.fixed_size(): every sample comes out as shape_ without asking inner_
 };
 
-// Every sample of `source` in one in-memory Dataset, pixels as the source writes them (a CIFAR set for code that
-// needs a Dataset: the converters' normalisation). BadInput for a source of varying sample sizes.
-Dataset materialize(const DataSource& source);
+// Samples [first, first + count) of `source` (count < 0: to the end) in one in-memory Dataset whose
+// first_index is `first`, pixels as the source writes them (a CIFAR set for code that needs a Dataset: the
+// converters). Read on all threads. BadInput for a source of varying sample sizes or a range outside it.
+Dataset materialize(const DataSource& source, int64_t first = 0, int64_t count = -1);
 
 }  // namespace sf

@@ -243,6 +243,46 @@ TEST_F(BackendDriverTest, RunsARegisteredSimulatorIntoTheResultFolder) {
   EXPECT_EQ(fake_sim_runs, 1 + static_cast<int>(spike.conversion.net.layers.size()) + 1);
 }
 
+// ---- the checkpoint's own data pipeline ----------------------------------------------------------------------
+
+TEST_F(BackendDriverTest, ConvertsThroughTheCheckpointsDataTransforms) {
+  // A net trained on 28×28 digits padded to 32×32 and normalised: convert reads the test set through the same
+  // pad, hands the SNN the pixels and folds the normalisation into conv1, so the ANN accuracy it reports is
+  // the one training measured, on the same 20 images.
+  const std::string config = std::string(SPIKEFORGE_SOURCE_DIR) + "/experiments/mnist_relu.yaml";
+  const std::string norm = "[{type: normalize, mean: [0.1], std: [0.3]}]";
+  const RunResult trained =
+      run_experiment(load_experiment(config, {"train.epochs=1", "train.batch=10", "threads=1", "dataset.pad=32",
+                                              "dataset.augment=" + norm, "dataset.eval_transforms=" + norm,
+                                              "dataset.path=" + data_dir().string()}),
+                     {(*root_ / "padded").string(), nullptr});
+  ConvertRunOptions o = options("cpu", "padded_out");
+  o.checkpoint = (*root_ / "padded/model.sfm").string();
+  o.convert.norm = snn::Norm::robust;
+  o.convert.neuron = snn::NeuronModel::if_subtract;
+  o.convert.input.kind = snn::InputEncoding::current;
+  o.sim.steps = 50;
+  const ConvertRunResult r = run_conversion(o);
+  EXPECT_EQ(r.conversion.net.input_shape, (Shape{1, 32, 32}));
+  EXPECT_DOUBLE_EQ(r.ann_accuracy, trained.test.accuracy);
+  EXPECT_NE(r.conversion.notes.front().find("input normalisation folded into conv1"), std::string::npos);
+  EXPECT_GE(r.sim.accuracy_at(50), r.ann_accuracy - 0.15);
+  // A range of held-out images keeps its dataset numbering, in the results and in predictions.csv.
+  o.sim.first_image = 12;
+  o.sim.images = 8;
+  const ConvertRunResult part = run_conversion(o);
+  EXPECT_EQ(part.sim.first_image, 12);
+  EXPECT_EQ(part.sim.labels, std::vector<int32_t>(r.sim.labels.begin() + 12, r.sim.labels.end()));
+  EXPECT_EQ(part.sim.predicted, std::vector<int32_t>(r.sim.predicted.begin() + 12, r.sim.predicted.end()));
+  std::ifstream csv(fs::path(o.out_dir) / "predictions.csv");
+  std::string header, line;
+  std::getline(csv, header);
+  std::getline(csv, line);
+  EXPECT_EQ(line.substr(0, 3), "12,");
+  o.sim.first_image = 20;
+  EXPECT_NE(bad_input([&] { run_conversion(o); }).find("--first-image: 20 is outside"), std::string::npos);
+}
+
 // ---- what the driver refuses from the capabilities, before loading anything ----------------------------------
 
 TEST_F(BackendDriverTest, RefusesWhatTheBackendDoesNotTakeNamingTheFlag) {

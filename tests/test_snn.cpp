@@ -14,6 +14,7 @@
 #include "backends/cpu/simulator.h"
 #include "backends/snn/converter.h"
 #include "core/error.h"
+#include "datasets/channel_affine.h"
 #include "models/zoo.h"
 #include "tests/support.h"
 
@@ -201,6 +202,119 @@ TEST(SnnConvertTest, DataNormIsDiehlMaxOfActivationAndWeight) {
   const auto c2 = snn::convert(two_layer_net(), small, o);
   EXPECT_DOUBLE_EQ(c2.scales[0].lambda, 1.0);
   EXPECT_NEAR(c2.scales[0].max_activation, 0.2, 1e-6);
+}
+
+// ---- the input normalisation folded into the first layer --------------------------------------------------
+// The model reads (x − mean)/std per channel; the SNN reads x. Its first layer's input, W'·x + b', must be the
+// ANN's pre-activation on the normalised image, border neurons of a padded convolution included.
+
+Model first_layer_net(const std::string& kind) {
+  Model m({2, 5, 5});
+  if (kind == "dense") {
+    m.add("flatten", "flatten");
+    m.add("dense1", "dense", {}, {{"weight", {3, 50}}, {"bias", {3}}});
+  } else {
+    const bool dw = kind == "depthwise";
+    const int64_t out = dw ? 2 : 3;
+    m.add("conv", "conv2d", {{"stride", int64_t{dw ? 2 : 1}}, {"pad", int64_t{1}}, {"groups", int64_t{dw ? 2 : 1}}},
+          {{"weight", {out, dw ? 1 : 2, 3, 3}}});
+    m.add("conv_bn", "batchnorm", {{"eps", 1e-3}}, {{"gamma", {out}}, {"beta", {out}}});
+    m.add_buffer("conv_bn", "running_mean", Tensor::zeros({out}));
+    m.add_buffer("conv_bn", "running_var", Tensor::full({out}, 1.0f));
+    m.add("flatten", "flatten");
+  }
+  m.add("act", "relu");
+  m.add("readout", "dense", {}, {{"weight", {2, numel(m.output_shape())}}});
+  Rng rng(11);
+  for (Parameter* p : m.parameters())
+    for (int64_t i = 0; i < p->value.numel(); ++i) p->value[i] = static_cast<float>(rng.uniform() * 2 - 1);
+  for (Buffer* b : m.buffers()) b->value[0] = b->name == "running_var" ? 2.5f : 0.4f;
+  return m;
+}
+
+TEST(SnnConvertTest, InputNormalisationFoldsExactlyIntoTheFirstLayer) {
+  TransformSpec norm;
+  norm.type = TransformType::normalize;
+  norm.mean = {0.3, -0.2};
+  norm.std = {0.5, 2.0};
+  TransformSpec flip;
+  flip.type = TransformType::hflip;
+  const SplitTransforms split = split_channel_affine({norm, flip}, 2);
+  ASSERT_EQ(split.pixels.size(), 1u);  // the flip commutes: it moves before the normalisation
+  EXPECT_EQ(split.affine.scale, (std::vector<double>{2.0, 0.5}));
+  EXPECT_NEAR(split.affine.shift[0], -0.6, 1e-12);
+  EXPECT_NEAR(split.affine.shift[1], 0.1, 1e-12);
+  Dataset data;
+  data.name = "random";
+  data.num_classes = 2;
+  data.images = Tensor({3, 2, 5, 5});
+  Rng rng(5);
+  for (int64_t i = 0; i < data.images.numel(); ++i) data.images[i] = static_cast<float>(rng.uniform());
+  data.labels = {0, 1, 0};
+  for (const std::string kind : {"conv", "depthwise", "dense"}) {
+    SCOPED_TRACE(kind);
+    const Model m = first_layer_net(kind);
+    snn::ConvertOptions o = analog_if();
+    o.norm = snn::Norm::none;
+    o.input_affine = split.affine;
+    const snn::Conversion c = snn::convert(m, data, o);
+    const snn::Layer& l = c.net.layers.at(0);
+    EXPECT_EQ(l.per_neuron_bias(), kind == "conv" || kind == "depthwise") << "padding makes the border differ";
+    const std::vector<float> ann =
+        snn::layer_outputs(m, data, 3, {kind == "dense" ? "dense1" : "conv_bn"}, 0, split.affine)[0];
+    const int64_t O = l.out_shape[0], OH = l.out_shape[1], OW = l.out_shape[2], per = O * OH * OW;
+    ASSERT_EQ(static_cast<int64_t>(ann.size()), 3 * per);
+    for (int64_t img = 0; img < 3; ++img)
+      for (int64_t n = 0; n < per; ++n) {
+        const int64_t o_ = n / (OH * OW), oy = n / OW % OH, ox = n % OW;
+        const float* x = data.image(img);
+        double u = l.bias_at(o_, oy * OW + ox);
+        if (l.kind == snn::LayerKind::dense) {
+          for (int64_t i = 0; i < 50; ++i) u += static_cast<double>(l.weight[o_ * 50 + i]) * x[i];
+        } else {
+          const bool dw = l.kind == snn::LayerKind::depthwise_conv;
+          for (int64_t j = 0; j < (dw ? 1 : 2); ++j)
+            for (int64_t ky = 0; ky < 3; ++ky)
+              for (int64_t kx = 0; kx < 3; ++kx) {
+                const int64_t c_ = dw ? o_ : j, iy = oy * l.stride + ky - 1, ix = ox * l.stride + kx - 1;
+                if (iy < 0 || iy >= 5 || ix < 0 || ix >= 5) continue;
+                u += static_cast<double>(l.weight[((o_ * (dw ? 1 : 2) + j) * 3 + ky) * 3 + kx]) *
+                     x[(c_ * 5 + iy) * 5 + ix];
+              }
+        }
+        EXPECT_NEAR(u, ann[static_cast<size_t>(img * per + n)], 1e-5) << "image " << img << " neuron " << n;
+      }
+    EXPECT_NE(c.notes.front().find("input normalisation folded"), std::string::npos);
+  }
+}
+
+TEST(SnnConvertTest, InputNormalisationSplitsOnlyWhereItCommutes) {
+  TransformSpec norm, pad, repeat, scale;
+  norm.type = TransformType::normalize;
+  norm.mean = {0.5};
+  norm.std = {0.25};
+  pad.type = TransformType::pad;
+  pad.height = pad.width = 32;
+  repeat.type = TransformType::repeat_channels;
+  repeat.count = 3;
+  scale.type = TransformType::scale;
+  scale.low = -1, scale.high = 1;
+  // pad, then normalize (the checkpoint's order): all of it commutes; a grey mean repeated with the channel.
+  SplitTransforms s = split_channel_affine({pad, norm, repeat, scale}, 3);
+  ASSERT_EQ(s.pixels.size(), 2u);
+  EXPECT_EQ(s.pixels[1].type, TransformType::repeat_channels);
+  EXPECT_EQ(s.affine.steps[0].mean, (std::vector<double>{0.5, 0.5, 0.5}));
+  // y = 2·((x − 0.5)/0.25) − 1 = 8x − 5.
+  EXPECT_EQ(s.affine.scale, (std::vector<double>{8, 8, 8}));
+  EXPECT_EQ(s.affine.shift, (std::vector<double>{-5, -5, -5}));
+  std::vector<float> px = {0.0f, 0.5f, 1.0f};
+  s.affine.apply(px.data(), 1, {3, 1, 1}, px.data());
+  EXPECT_EQ(px, (std::vector<float>{-5, -1, 3}));
+  EXPECT_TRUE(split_channel_affine({pad}, 1).affine.identity());
+  // Padding after normalising pads with normalised zeros: not a pixel the SNN can encode.
+  EXPECT_EQ(test::bad_input([&] { split_channel_affine({norm, pad}, 1); }),
+            "dataset transforms: pad: comes after normalize, so the spiking network cannot read the pixels and fold "
+            "the normalize into its first layer; put normalize last");
 }
 
 TEST(SnnConvertTest, RobustNormUsesPercentileOfPositiveActivations) {
@@ -541,6 +655,61 @@ TEST(SnnSimulatorTest, AnImageRangeGivesThoseImagesSpikesOfAFullRun) {
   EXPECT_TRUE(test::bad_input([&] { sim.simulate(c.net, data, so); }).find("--images") != std::string::npos);
   so.first_image = 8, so.images = 0;
   EXPECT_TRUE(test::bad_input([&] { sim.simulate(c.net, data, so); }).find("--first-image") != std::string::npos);
+
+  // A slice holding images 3..7 (Dataset::first_index 3; what `convert` reads) spikes as the full set does.
+  Dataset slice;
+  slice.name = "slice";
+  slice.num_classes = 10;
+  slice.first_index = 3;
+  slice.images = Tensor({5, 1, 28, 28});
+  std::copy_n(data.image(3), slice.images.numel(), slice.images.data());
+  slice.labels.assign(data.labels.begin() + 3, data.labels.end());
+  so.first_image = 3, so.images = 5;
+  const SimResult sliced = sim.simulate(c.net, slice, so);
+  EXPECT_EQ(sliced.first_image, 3);
+  EXPECT_EQ(sliced.labels, part.labels);
+  EXPECT_EQ(sliced.output_counts, part.output_counts);
+  so.first_image = 0;  // before the slice's first image
+  EXPECT_NE(test::bad_input([&] { sim.simulate(c.net, slice, so); }).find("images [3, 8)"), std::string::npos);
+}
+
+TEST(SnnSimulatorTest, PerNeuronBiasDrivesEachNeuron) {
+  // A 1-channel 2×2 conv population with zero weights and a bias per neuron (0.5, 0, 0.25, 0): IF-subtract at
+  // θ = 1 fires 4 + 0 + 2 + 0 spikes in 8 steps, in both kernels.
+  snn::Network net;
+  net.input_shape = {1, 2, 2};
+  net.neuron = NeuronModel::if_subtract;
+  net.input.kind = snn::InputEncoding::poisson;
+  snn::Layer conv;
+  conv.name = "conv";
+  conv.kind = snn::LayerKind::conv;
+  conv.in_shape = {1, 2, 2};
+  conv.out_shape = {1, 2, 2};
+  conv.kernel = 1;
+  conv.weight = Tensor::zeros({1, 1, 1, 1});
+  conv.bias = Tensor::from({1, 2, 2}, {0.5f, 0.0f, 0.25f, 0.0f});
+  snn::Layer dense;
+  dense.name = "dense";
+  dense.kind = snn::LayerKind::dense;
+  dense.in_shape = {1, 2, 2};
+  dense.out_shape = {2, 1, 1};
+  dense.weight = Tensor::zeros({2, 4});
+  net.layers = {conv, dense};
+  EXPECT_TRUE(net.layers[0].per_neuron_bias());
+  EXPECT_FLOAT_EQ(net.layers[0].bias_at(0, 2), 0.25f);
+  Dataset data;
+  data.name = "blank";
+  data.images = Tensor::zeros({1, 1, 2, 2});
+  data.labels = {0};
+  data.num_classes = 2;
+  cpu::CpuSimulator sim;
+  SimOptions so;
+  so.steps = 8;
+  EXPECT_EQ(sim.simulate(net, data, so).layers[0].spikes, 6);
+  so.propagation = Propagation::dense;
+  EXPECT_EQ(sim.simulate(net, data, so).layers[0].spikes, 6);
+  net.layers[0].bias = Tensor::zeros({3});  // neither per channel nor per neuron
+  EXPECT_NE(test::bad_input([&] { snn::validate(net); }).find("one per neuron"), std::string::npos);
 }
 
 TEST(SnnSimulatorTest, ReportedWindowsIncludeTheLowLatencyPoints) {

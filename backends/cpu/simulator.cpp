@@ -111,7 +111,7 @@ struct LayerPlan {
     if (l.bias.defined()) {
       bias_hwc.resize(neurons), bias_chw.resize(neurons);
       for (int c = 0; c < oc; ++c)
-        for (int i = 0; i < oh * ow; ++i) bias_chw[c * oh * ow + i] = bias_hwc[i * oc + c] = l.bias[c];
+        for (int i = 0; i < oh * ow; ++i) bias_chw[c * oh * ow + i] = bias_hwc[i * oc + c] = l.bias_at(c, i);
     }
     fanout = pre ? static_cast<double>(taps.size() / 2) * run / static_cast<double>(pre) : 0.0;
     adder = adder_for<1, 6, 8, 10, 12, 16, 32, 64>(run);
@@ -205,7 +205,7 @@ struct ImageInput {
   std::vector<float> constant;  // first layer input per step (HWC), current encoding only
 
   void prepare(const Context& cx, int64_t image, bool hwc) {
-    const float* px = cx.data.images.data() + image * cx.n_input;
+    const float* px = cx.data.image(image);
     if (cx.net.input.kind == snn::InputEncoding::current) {
       const LayerPlan& l0 = cx.plans[0];
       constant.assign(l0.neurons, 0.0f);
@@ -231,7 +231,7 @@ class EventEngine {
     input_.prepare(cx_, image, true);
     tally.input_spikes += input_.trains.total();
     const bool delayed = cx_.net.delay_steps > 0;
-    const int32_t label = cx_.data.labels[image];
+    const int32_t label = cx_.data.label(image);
     for (int t = 0; t < cx_.opts.steps; ++t) {
       if (!delayed) feed_input(t);
       // With a one-step delay, running the layers last to first makes every population read the spikes its
@@ -358,7 +358,7 @@ class DenseEngine {
       }
       if (delayed) feed_input(t, count);
       if (cx_.opts.probe_layer < 0)
-        for (int64_t b = 0; b < count; ++b) tally.correct[t] += readout(pops_[b].back()) == cx_.data.labels[first + b];
+        for (int64_t b = 0; b < count; ++b) tally.correct[t] += readout(pops_[b].back()) == cx_.data.label(first + b);
     }
     for (int64_t b = 0; b < count; ++b) EventEngine::finish_image(cx_, pops_[b], first + b, tally, r);
   }
@@ -388,12 +388,14 @@ void check_run(const snn::Network& net, const Dataset& data, const SimOptions& o
   if (data.sample_shape() != net.input_shape)
     fail_input(data.name, "images are " + to_string(data.sample_shape()) + ", the network reads " +
                               to_string(net.input_shape));
-  if (opts.first_image < 0 || opts.first_image >= data.size())
-    fail_input("--first-image", std::to_string(opts.first_image) + " is outside the " + data.name + " set of " +
-                                    std::to_string(data.size()) + " images");
-  if (opts.images < 0 || opts.first_image + opts.images > data.size())
+  // Dataset indices: a slice (Dataset::first_index) holds images [first_index, end_index()).
+  if (opts.first_image < data.first_index || opts.first_image >= data.end_index())
+    fail_input("--first-image", std::to_string(opts.first_image) + " is outside the " + data.name + " images [" +
+                                    std::to_string(data.first_index) + ", " + std::to_string(data.end_index()) + ")");
+  if (opts.images < 0 || opts.first_image + opts.images > data.end_index())
     fail_input("--images", std::to_string(opts.images) + " from image " + std::to_string(opts.first_image) +
-                               " requested, the " + data.name + " set has " + std::to_string(data.size()));
+                               " requested, the " + data.name + " set ends at image " +
+                               std::to_string(data.end_index()));
   if (opts.probe_layer >= static_cast<int>(net.layers.size())) fail_internal("probe layer out of range");
   if (opts.propagation == Propagation::dense) {
     if (net.input.kind == snn::InputEncoding::current)
@@ -421,7 +423,8 @@ SimResult empty_result(const Context& cx, int64_t images) {
   r.images = images;
   r.correct.assign(cx.opts.steps, 0);
   r.predicted.assign(images, -1);
-  r.labels.assign(cx.data.labels.begin() + r.first_image, cx.data.labels.begin() + r.first_image + images);
+  const auto row = cx.data.labels.begin() + (r.first_image - cx.data.first_index);
+  r.labels.assign(row, row + images);
   const int64_t classes = cx.net.layers.back().neurons();
   r.output_counts.assign(images * classes, 0);
   return r;
@@ -506,7 +509,7 @@ void record_input_spikes(const Context& cx, int64_t images, SimResult& r) {
   InputTrains trains;
   for (int64_t i = cx.opts.first_image; i < cx.opts.first_image + images; ++i) {
     Rng rng(image_stream_seed(cx.opts.seed, i));
-    trains.generate(cx.data.images.data() + i * cx.n_input, cx.n_input, net.input, net.dt_ms, cx.opts.steps, rng);
+    trains.generate(cx.data.image(i), cx.n_input, net.input, net.dt_ms, cx.opts.steps, rng);
     for (int t = 0; t < cx.opts.steps; ++t)
       for (int32_t px : trains.at(t)) r.input_spikes.push_back({static_cast<int32_t>(i), px, t});
   }
@@ -530,7 +533,7 @@ SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, c
   const auto start = std::chrono::steady_clock::now();
   Context cx{net, data, opts, {}, 0, 0, 0, 0, 0, 1.0f};
   prepare_context(cx);
-  const int64_t images = opts.images > 0 ? opts.images : data.size() - opts.first_image;
+  const int64_t images = opts.images > 0 ? opts.images : data.end_index() - opts.first_image;
   if (images == 0) fail_input(data.name, "no images to simulate");
   SimResult r = empty_result(cx, images);
   merge_tallies(cx, run_images(cx, images, r), images, r);

@@ -49,7 +49,7 @@ double positive_percentile(std::vector<float> values, double p) {
 
 void for_each_layer_output(const Model& model, const Dataset& data, int64_t count,
                            const std::vector<std::string>& node_names, const LayerOutputVisitor& visit,
-                           int64_t first) {
+                           int64_t first, const ChannelAffine& input) {
   count = std::min(count, data.size() - first);
   if (count <= 0) return;
   const Shape sample = data.sample_shape();
@@ -68,7 +68,7 @@ void for_each_layer_output(const Model& model, const Dataset& data, int64_t coun
       ids.push_back(found);
     }
     for (int64_t i = first; i < last; i += n) {
-      std::copy_n(data.images.data() + i * per_image, n * per_image, g.value(in).data());
+      input.apply(data.images.data() + i * per_image, n, sample, g.value(in).data());
       g.forward();
       for (size_t k = 0; k < ids.size(); ++k) {
         const Tensor& v = g.value(ids[k]);
@@ -82,23 +82,27 @@ void for_each_layer_output(const Model& model, const Dataset& data, int64_t coun
 }
 
 std::vector<std::vector<float>> layer_outputs(const Model& model, const Dataset& data, int64_t count,
-                                              const std::vector<std::string>& node_names, int64_t first) {
+                                              const std::vector<std::string>& node_names, int64_t first,
+                                              const ChannelAffine& input) {
   std::vector<std::vector<float>> out(node_names.size());
   for_each_layer_output(
       model, data, count, node_names,
-      [&](size_t k, const float* v, int64_t n, int64_t) { out[k].insert(out[k].end(), v, v + n); }, first);
+      [&](size_t k, const float* v, int64_t n, int64_t) { out[k].insert(out[k].end(), v, v + n); }, first, input);
   return out;
 }
 
 std::vector<ActivationSummary> summarise_layer_outputs(const Model& model, const Dataset& data, int64_t count,
                                                        const std::vector<std::string>& node_names,
-                                                       double percentile) {
+                                                       double percentile, const ChannelAffine& input) {
   count = std::min(count, data.size());
   std::vector<ActivationSummary> out;
-  for_each_layer_output(model, data, count, node_names, [&](size_t k, const float* v, int64_t n, int64_t images) {
-    if (k == out.size()) out.emplace_back(percentile, n / images * count);  // batches visit nodes in order
-    out[k].add(v, n);
-  });
+  for_each_layer_output(
+      model, data, count, node_names,
+      [&](size_t k, const float* v, int64_t n, int64_t images) {
+        if (k == out.size()) out.emplace_back(percentile, n / images * count);  // batches visit nodes in order
+        out[k].add(v, n);
+      },
+      0, input);
   while (out.size() < node_names.size()) out.emplace_back(percentile, 0);  // no images
   return out;
 }
@@ -306,6 +310,64 @@ std::vector<Stage> find_stages(const Model& model, bool spiking_pools, bool shif
   return stages;
 }
 
+// The model reads a·x + b per channel of the pixels x the SNN encodes (ConvertOptions::input_affine). The map
+// folds exactly into the first weighted layer: W'[o, c, ·] = W[o, c, ·]·a[c], and each neuron's bias gains
+// Σ W[o, c, tap]·b[c] over the taps that fall inside the image. A padded convolution's border taps read the
+// padding's zeros, not b, so its border neurons gain less and the bias becomes per neuron ([O, H, W]); it stays
+// per channel where every neuron of a channel gains the same.
+void fold_input_affine(Stage& s, const ChannelAffine& affine) {
+  if (!s.weighted)
+    fail_input("layer '" + s.node + "'",
+               "the input normalisation (normalize / scale transforms) folds only into a first conv or dense "
+               "layer, not a pooling");
+  const Shape &in = s.in_shape, &out = s.out_shape;
+  const int64_t C = in[0], H = in[1], W = in[2], O = out[0], OH = out[1], OW = out[2];
+  if (static_cast<int64_t>(affine.scale.size()) != C)
+    fail_internal("input affine of " + std::to_string(affine.scale.size()) + " channels for " + std::to_string(C));
+  Tensor& w = s.weight;
+  std::vector<double> gain(static_cast<size_t>(O * OH * OW), 0.0);  // Σ W·b per neuron
+  if (s.kind == LayerKind::dense) {
+    const int64_t I = w.dim(1), plane = H * W;
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t i = 0; i < I; ++i) {
+        const size_t c = static_cast<size_t>(i / plane);
+        float& wi = w[o * I + i];
+        gain[static_cast<size_t>(o)] += static_cast<double>(wi) * affine.shift[c];
+        wi = static_cast<float>(wi * affine.scale[c]);
+      }
+  } else {
+    const bool depthwise = s.kind == LayerKind::depthwise_conv;
+    const int64_t wc = w.dim(1), K = w.dim(2);
+    const int64_t S = s.weighted->attrs.get_int("stride", 1), P = s.weighted->attrs.get_int("pad", 0);
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t j = 0; j < wc; ++j) {
+        const size_t c = static_cast<size_t>(depthwise ? o : j);
+        float* taps = &w[(o * wc + j) * K * K];
+        for (int64_t oy = 0; oy < OH; ++oy)
+          for (int64_t ox = 0; ox < OW; ++ox) {
+            double g = 0;
+            for (int64_t ky = 0; ky < K; ++ky)
+              for (int64_t kx = 0; kx < K; ++kx) {
+                const int64_t iy = oy * S + ky - P, ix = ox * S + kx - P;
+                if (iy >= 0 && iy < H && ix >= 0 && ix < W) g += static_cast<double>(taps[ky * K + kx]);
+              }
+            gain[static_cast<size_t>((o * OH + oy) * OW + ox)] += g * affine.shift[c];
+          }
+        for (int64_t k = 0; k < K * K; ++k) taps[k] = static_cast<float>(taps[k] * affine.scale[c]);
+      }
+  }
+  const int64_t plane = OH * OW;
+  bool uniform = true;
+  for (int64_t n = 0; n < O * plane && uniform; ++n) uniform = gain[static_cast<size_t>(n)] == gain[static_cast<size_t>(n - n % plane)];
+  Tensor bias = uniform ? Tensor::zeros({O}) : Tensor::zeros({O, OH, OW});
+  for (int64_t n = 0; n < bias.numel(); ++n) {
+    const int64_t o = uniform ? n : n / plane;
+    const double b = s.bias.defined() ? static_cast<double>(s.bias[o]) : 0.0;
+    bias[n] = static_cast<float>(b + gain[static_cast<size_t>(uniform ? n * plane : n)]);
+  }
+  s.bias = std::move(bias);
+}
+
 Layer make_layer(const Stage& s) {
   Layer l;
   l.in_shape = s.in_shape;
@@ -416,7 +478,8 @@ void normalise_by_activations(Conversion& c, const std::vector<Stage>& stages, c
   if (norm_data.size() == 0) fail_input("--norm", "data/robust normalisation needs the training images");
   // Data norm needs only the maxima: percentile 100 keeps no more than two values per layer.
   const std::vector<ActivationSummary> acts = summarise_layer_outputs(
-      model, norm_data, opts.norm_images, stage_nodes(stages), opts.norm == Norm::data ? 100.0 : opts.percentile);
+      model, norm_data, opts.norm_images, stage_nodes(stages), opts.norm == Norm::data ? 100.0 : opts.percentile,
+      opts.input_affine);
   double prev = 1.0;  // inputs are pixels in [0, 1]
   for (size_t k = 0; k < stages.size(); ++k) {
     Layer& l = c.net.layers[k];
@@ -472,7 +535,7 @@ void normalise_by_spikes(Conversion& c, const std::vector<Stage>& stages, const 
   so.images = std::min(opts.spike_norm_images, norm_data.size());
   so.seed = opts.seed;
   const std::vector<ActivationSummary> acts =
-      summarise_layer_outputs(model, norm_data, so.images, stage_nodes(stages), 100.0);
+      summarise_layer_outputs(model, norm_data, so.images, stage_nodes(stages), 100.0, opts.input_affine);
   for (size_t k = 0; k < probe.layers.size(); ++k) {
     so.probe_layer = static_cast<int>(k);
     const SimResult run = calibrator->simulate(probe, norm_data, so);
@@ -488,8 +551,13 @@ void normalise_by_spikes(Conversion& c, const std::vector<Stage>& stages, const 
       }
     }
     double theta = 0;
-    for (size_t ch = 0; ch < run.probe_max_input.size(); ++ch)
-      theta = std::max(theta, run.probe_max_input[ch] + (l.bias.defined() ? static_cast<double>(l.bias[ch]) : 0.0));
+    const int64_t plane = l.out_shape[1] * l.out_shape[2];
+    for (size_t ch = 0; ch < run.probe_max_input.size(); ++ch) {
+      double bias = l.bias.defined() ? -HUGE_VAL : 0.0;  // a per-neuron bias: the channel's largest
+      for (int64_t i = 0; l.bias.defined() && i < (l.per_neuron_bias() ? plane : 1); ++i)
+        bias = std::max(bias, static_cast<double>(l.bias_at(static_cast<int64_t>(ch), i)));
+      theta = std::max(theta, run.probe_max_input[ch] + bias);
+    }
     const double t = theta > 0 ? theta : 1.0;
     if (!(theta > 0)) c.notes.push_back(l.name + ": received no input while calibrating; θ = 1");
     scale_layer(probe.layers[k], 1.0 / t, 1.0 / t);
@@ -524,7 +592,14 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
   Conversion c;
   const bool spiking_pools =
       opts.pools == PoolMode::spiking || (opts.pools == PoolMode::automatic && is_lif(opts));
-  const std::vector<Stage> stages = find_stages(model, spiking_pools, opts.softplus_offset, c.notes);
+  std::vector<Stage> stages = find_stages(model, spiking_pools, opts.softplus_offset, c.notes);
+  if (!opts.input_affine.identity()) {
+    fold_input_affine(stages.front(), opts.input_affine);
+    const Stage& first = stages.front();
+    c.notes.push_back("input normalisation folded into " + first.weighted->name +
+                      ": the SNN encodes the pixels in [0, 1]" +
+                      (first.bias.numel() > first.out_shape[0] ? ", its bias per neuron" : ""));
+  }
   if ((opts.norm == Norm::none || opts.norm == Norm::spike) &&
       std::any_of(stages.begin(), stages.end(), [](const Stage& s) { return s.clip > 0; }))
     c.notes.push_back(std::string("relu6: its ceiling of 6 is not represented with --norm ") + to_string(opts.norm) +

@@ -23,6 +23,7 @@
 #include "backends/backend.h"
 #include "backends/snn/activation_summary.h"
 #include "backends/snn/network.h"
+#include "datasets/channel_affine.h"
 #include "datasets/dataset.h"
 #include "models/model.h"
 
@@ -49,6 +50,10 @@ struct ConvertOptions {
   int spike_norm_steps = 0;          // spike: steps per image (0: 1000 ms / dt)
   uint64_t seed = 1;
   bool softplus_offset = true;  // Softplus / fixed-σ Noisy Softplus: neuron input raised by f(0) (converter.cpp)
+  // What the model reads is input_affine of the images the SNN encodes (the checkpoint's trailing normalize /
+  // scale transforms): the ANN's activations are measured on the affine images, and the map is folded into
+  // the first layer, so the SNN's input rates are the pixels in [0, 1]. Identity: the images themselves.
+  ChannelAffine input_affine;
 };
 
 struct LayerScale {
@@ -73,23 +78,25 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
 void fold_batchnorm(Tensor& weight, Tensor& bias, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
                     const Tensor& var, double eps);
 
-// Runs images [first, first + count) of `data` through the model's own evaluation graph in batches and hands each batch's
-// values of node_names[k] (layer names of `model`) to visit(k, values, value count, images in the batch), in
-// node order within a batch and batches in image order.
+// Runs rows [first, first + count) of `data`, through `input` (the model's input normalisation), through the
+// model's own evaluation graph in batches and hands each batch's values of node_names[k] (layer names of
+// `model`) to visit(k, values, value count, images in the batch), in node order within a batch and batches in
+// image order.
 using LayerOutputVisitor = std::function<void(size_t, const float*, int64_t, int64_t)>;
 void for_each_layer_output(const Model& model, const Dataset& data, int64_t count,
                            const std::vector<std::string>& node_names, const LayerOutputVisitor& visit,
-                           int64_t first = 0);
+                           int64_t first = 0, const ChannelAffine& input = {});
 
 // The values of each node as one flat vector (count × per-sample size).
 std::vector<std::vector<float>> layer_outputs(const Model& model, const Dataset& data, int64_t count,
-                                              const std::vector<std::string>& node_names, int64_t first = 0);
+                                              const std::vector<std::string>& node_names, int64_t first = 0,
+                                              const ChannelAffine& input = {});
 
 // Each node's values summarised as they stream past (max, mean, `percentile` of the positive values), so
 // normalisation over many images of a large net does not hold all its activations.
 std::vector<ActivationSummary> summarise_layer_outputs(const Model& model, const Dataset& data, int64_t count,
                                                        const std::vector<std::string>& node_names,
-                                                       double percentile);
+                                                       double percentile, const ChannelAffine& input = {});
 
 // The p-th percentile (0 < p ≤ 100) of the positive values, by nearest rank; 0 when none is positive.
 double positive_percentile(std::vector<float> values, double p);

@@ -181,7 +181,8 @@ void validate(const Network& net) {
         break;
     }
     if (l.out_shape != expect) fail_input(where, "output shape " + sf::to_string(l.out_shape) + ", expected " + sf::to_string(expect));
-    if (l.bias.defined() && l.bias.numel() != l.out_shape[0]) fail_input(where, "bias must have one value per channel");
+    if (l.bias.defined() && l.bias.numel() != l.out_shape[0] && l.bias.numel() != l.neurons())
+      fail_input(where, "bias must have one value per channel or one per neuron");
     if (l.weight.defined()) check_finite(l.weight, where + " weight");
     if (l.bias.defined()) check_finite(l.bias, where + " bias");
     if (!(l.threshold > 0) || !std::isfinite(l.threshold)) fail_input(where, "threshold must be a positive number");

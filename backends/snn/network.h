@@ -77,7 +77,15 @@ struct Layer {
   int stride = 1, padding = 0;
   float pool_weight = 0.0f;  // avgpool: weight of each input (1/k² for IF; Liu: 0.25 nA)
   Tensor weight;
-  Tensor bias;  // per output channel; IF: added to v every step, LIF: constant current (nA). Empty = none.
+  // IF: added to v every step, LIF: constant current (nA). Empty = none. One value per output channel [O], or
+  // one per neuron [O, H, W] where an input normalisation folded into a padded convolution (the padding's
+  // taps add nothing, so border neurons get less of the shift; converter.cpp fold_input_affine).
+  Tensor bias;
+  bool per_neuron_bias() const { return bias.defined() && bias.numel() != out_shape[0]; }
+  // The bias of neuron i of channel c (i indexes the channel's H·W plane).
+  float bias_at(int64_t c, int64_t i) const {
+    return per_neuron_bias() ? bias[c * out_shape[1] * out_shape[2] + i] : bias[c];
+  }
   double threshold = 1.0;  // IF threshold
   int64_t neurons() const { return numel(out_shape); }
   int64_t synapses() const;  // connections from the source population (merged pooling expanded)

@@ -382,7 +382,7 @@ Report export_project(const snn::Network& net, const Dataset& test, const Export
       images += buf;
     }
     images += "\n";
-    Rng rng(cpu::image_stream_seed(o.seed, i));
+    Rng rng(cpu::image_stream_seed(o.seed, test.first_index + i));  // the CPU backend's key: the dataset index
     trains.generate(test.images.data() + i * per, per, net.input, net.dt_ms, o.steps, rng);
     for (int t = 0; t < o.steps; ++t)
       for (int32_t px : trains.at(t)) spikes += std::to_string(i) + "," + std::to_string(px) + "," + std::to_string(t) + "\n";

@@ -52,8 +52,11 @@ def load_list(path):
         return np.loadtxt(path, skiprows=1, ndmin=2).reshape(-1, 4)
 
 
-def per_neuron(values_per_channel, shape):
-    return np.repeat(np.asarray(values_per_channel, dtype=float), int(shape[1]) * int(shape[2]))
+def per_neuron(values, shape):
+    """A layer's bias per neuron: given per channel (repeated over the channel's plane) or already per neuron."""
+    values = np.asarray(values, dtype=float)
+    plane = int(shape[1]) * int(shape[2])
+    return values if values.size == int(shape[0]) * plane else np.repeat(values, plane)
 
 
 class Layers:
