@@ -10,5 +10,7 @@ void write_file_atomic(const std::string& path, std::string_view content);
 std::string read_file(const std::string& path);  // throws BadInput naming the path when unreadable
 bool file_exists(const std::string& path);
 void make_dirs(const std::string& path);
+// This process's peak resident memory so far (getrusage's ru_maxrss), in MiB.
+double peak_rss_mib();
 
 }  // namespace sf

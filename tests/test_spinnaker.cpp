@@ -97,6 +97,34 @@ TEST(SpinnakerExportTest, ConnectionListsMatchTheLayerFormulas) {
   }
 }
 
+TEST(SpinnakerExportTest, ReportCountsChipsPerPopulationAndTheBoardsANetNeeds) {
+  // 1 input → 300,000 dense neurons: 1,172 cores at 256 per core, more than a 48-chip board's 768.
+  snn::Network net;
+  net.input_shape = {1, 1, 1};
+  snn::Layer l;
+  l.name = "wide", l.kind = snn::LayerKind::dense, l.in_shape = {1, 1, 1}, l.out_shape = {300000, 1, 1};
+  l.weight = Tensor::full({300000, 1}, 0.5f);
+  net.layers.push_back(l);
+  const spinnaker::Report r = spinnaker::analyse(net, 256);
+  ASSERT_EQ(r.populations.size(), 2u);
+  EXPECT_EQ(r.populations[1].cores, 1172);
+  EXPECT_EQ(r.populations[1].chips, 74);  // 1,172 / 16 cores per chip
+  // 4 B per synapse + a 12 B row header + 128 B of state per neuron.
+  EXPECT_NEAR(r.populations[1].sdram_mb, (4.0 * 300000 + 12 + 128.0 * 300000) / (1024.0 * 1024.0), 1e-9);
+  EXPECT_EQ(r.cores, 1173);
+  EXPECT_EQ(r.boards, 2);
+  ASSERT_EQ(r.board_limits.size(), 1u);
+  EXPECT_EQ(r.board_limits[0], "cores: 1173 needed, a 48-chip board has 768 application cores");
+  EXPECT_NE(r.text().find("needs 2 48-chip SpiNN-5 boards: cores: 1173 needed"), std::string::npos) << r.text();
+  EXPECT_NE(r.json().find("\"boards\": 2"), std::string::npos);
+  net.layers[0].out_shape = {1000, 1, 1};
+  net.layers[0].weight = Tensor::full({1000, 1}, 0.5f);
+  const spinnaker::Report small = spinnaker::analyse(net, 256);
+  EXPECT_EQ(small.boards, 1);
+  EXPECT_TRUE(small.board_limits.empty());
+  EXPECT_NE(small.text().find("fits one 48-chip SpiNN-5 board"), std::string::npos);
+}
+
 TEST(SpinnakerExportTest, ReportQuantisesWeightsPerSynapseType) {
   // One dense layer 3 → 2: neuron 0 receives 1.0, 0.5 and a tiny 1e-6 (fan-in 3), neuron 1 an inhibitory −0.25.
   // sPyNNaker's bound M = max|w| × max fan-in: excitatory 3 → shift 2 → LSB 2^(2 − 15); inhibitory 0.25 →

@@ -72,6 +72,7 @@ namespace {
 constexpr int kMaxNeuronsPerCore = 256;  // sPyNNaker's default and its limit for IF_curr_exp
 constexpr int kCoresPerChip = 16;        // 18 cores: one monitor, one spare
 constexpr double kSdramPerChipMb = 123.5;
+constexpr int kChipsPerBoard = 48;        // a SpiNN-5 board
 constexpr int kMaxDelayTicks = 16;       // on-core delays; longer ones need delay-extension cores
 
 // sPyNNaker holds weights as 16-bit integers with one power-of-two scale per synapse type of a population.
@@ -196,6 +197,7 @@ Report analyse(const snn::Network& net, int neurons_per_core, ConvConnector conv
   for (size_t i = 0; i < net.layers.size(); ++i) {
     const snn::Layer& l = net.layers[i];
     population(l.name, l.out_shape, conv_layer[i] || conv_layer[i + 1]);
+    const double sdram_before = sdram;
     const LayerProjections p = analyse_layer(l, expand_layer(l));
     for (const ProjectionReport& pr : {p.exc, p.inh}) {
       if (pr.synapses == 0) continue;
@@ -214,7 +216,11 @@ Report analyse(const snn::Network& net, int neurons_per_core, ConvConnector conv
     }
     if (conv_layer[i]) sdram += 4.0 * static_cast<double>(l.weight.numel());  // the kernels
     sdram += 128.0 * l.neurons();  // neuron state and parameters
+    r.populations.back().sdram_mb = (sdram - sdram_before) / (1024.0 * 1024.0);
   }
+  for (PopulationReport& pop : r.populations)
+    pop.chips = std::max<int64_t>((pop.cores + kCoresPerChip - 1) / kCoresPerChip,
+                                  static_cast<int64_t>(std::ceil(pop.sdram_mb / kSdramPerChipMb)));
   if (net.neuron == snn::NeuronModel::if_subtract)
     r.warnings.push_back(
         "reset by subtraction: no PyNN standard cell has it, the export resets to a value (expect a small "
@@ -224,15 +230,27 @@ Report analyse(const snn::Network& net, int neurons_per_core, ConvConnector conv
   r.sdram_mb = sdram / (1024.0 * 1024.0);
   r.chips = std::max<int64_t>((r.cores + kCoresPerChip - 1) / kCoresPerChip,
                               static_cast<int64_t>(std::ceil(r.sdram_mb / kSdramPerChipMb)));
+  r.boards = (r.chips + kChipsPerBoard - 1) / kChipsPerBoard;
+  char buf[256];
+  if (r.cores > int64_t{kChipsPerBoard} * kCoresPerChip) {
+    std::snprintf(buf, sizeof buf, "cores: %lld needed, a 48-chip board has %d application cores",
+                  static_cast<long long>(r.cores), kChipsPerBoard * kCoresPerChip);
+    r.board_limits.push_back(buf);
+  }
+  if (r.sdram_mb > kChipsPerBoard * kSdramPerChipMb) {
+    std::snprintf(buf, sizeof buf, "SDRAM: %.0f MB needed, a 48-chip board has %.0f MB", r.sdram_mb,
+                  kChipsPerBoard * kSdramPerChipMb);
+    r.board_limits.push_back(buf);
+  }
   return r;
 }
 
 std::string Report::text() const {
-  std::string out = "population        neurons   cores\n";
+  std::string out = "population        neurons   cores   chips   SDRAM MB\n";
   char buf[256];
   for (const auto& p : populations) {
-    std::snprintf(buf, sizeof buf, "%-16s %8lld %7lld", p.name.c_str(), static_cast<long long>(p.neurons),
-                  static_cast<long long>(p.cores));
+    std::snprintf(buf, sizeof buf, "%-16s %8lld %7lld %7lld %10.2f", p.name.c_str(), static_cast<long long>(p.neurons),
+                  static_cast<long long>(p.cores), static_cast<long long>(p.chips), p.sdram_mb);
     out += buf;
     if (p.channels > 0) {
       std::snprintf(buf, sizeof buf, "   %lld × 2-D, %lld×%lld per core", static_cast<long long>(p.channels),
@@ -253,6 +271,14 @@ std::string Report::text() const {
                 static_cast<long long>(cores), static_cast<long long>(chips), static_cast<long long>(synapses),
                 sdram_mb, delay_min_ticks, delay_max_ticks);
   out += buf;
+  if (board_limits.empty()) {
+    out += "fits one 48-chip SpiNN-5 board\n";
+  } else {
+    std::snprintf(buf, sizeof buf, "needs %lld 48-chip SpiNN-5 boards:", static_cast<long long>(boards));
+    out += buf;
+    for (const auto& why : board_limits) out += " " + why + ";";
+    out.back() = '\n';
+  }
   if (!convolution_layers.empty()) {
     out += "ConvolutionConnector on sPyNNaker (local-only, one projection per channel pair):";
     for (const auto& n : convolution_layers) out += " " + n;
@@ -266,7 +292,8 @@ std::string Report::text() const {
 std::string Report::json() const {
   Json pops = Json::array(), projs = Json::array();
   for (const auto& p : populations) {
-    Json pop = {{"name", p.name}, {"neurons", p.neurons}, {"cores", p.cores}};
+    Json pop = {{"name", p.name}, {"neurons", p.neurons}, {"cores", p.cores}, {"chips", p.chips},
+                {"sdram_mb_estimate", p.sdram_mb}};
     if (p.channels > 0) {
       pop["channels"] = p.channels;
       pop["tile"] = {p.tile_w, p.tile_h};
@@ -284,6 +311,8 @@ std::string Report::json() const {
                      {"max_relative_error", p.max_relative_error}});
   const Json j = {{"cores", cores},
                   {"chips", chips},
+                  {"boards", boards},
+                  {"board_limits", board_limits},
                   {"synapses", synapses},
                   {"sdram_mb_estimate", sdram_mb},
                   {"delay_min_ticks", delay_min_ticks},

@@ -53,6 +53,8 @@ struct ProjectionReport {
 struct PopulationReport {
   std::string name;
   int64_t neurons = 0, cores = 0;
+  double sdram_mb = 0;  // its incoming synaptic matrix (or kernels) and neuron state
+  int64_t chips = 0;    // what it alone needs: by cores or by SDRAM, whichever is more
   // --conv-connector convolution: a layer read or written by a ConvolutionConnector runs as one 2-D
   // population per channel, split over cores in tile_w × tile_h tiles (run.py reads this layout).
   int64_t channels = 0;  // 0: one population
@@ -64,6 +66,10 @@ struct Report {
   std::vector<ProjectionReport> projections;
   int64_t cores = 0, chips = 0, synapses = 0;
   double sdram_mb = 0;
+  // A SpiNN-5 board has 48 chips: the boards the whole network needs, and why one is not enough (cores,
+  // SDRAM); empty when it fits.
+  int64_t boards = 0;
+  std::vector<std::string> board_limits;
   int delay_min_ticks = 0, delay_max_ticks = 0;
   std::vector<std::string> convolution_layers;  // exported for sPyNNaker's ConvolutionConnector
   std::vector<std::string> warnings;
