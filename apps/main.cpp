@@ -158,7 +158,8 @@ struct Cli {
         ->type_name("MS")
         ->check(finite(true));
     add_lif(reproduce);
-    reproduce->add_option("--data-dir", data_dir, "MNIST folder")->type_name("DIR");
+    add_data(reproduce, "mobilenet: fashion_mnist (default) or cifar10 (needs the CIFAR-10 files)");
+    add_sets(reproduce);
     add_threads(reproduce);
     reproduce->add_option("--out", out, "output folder (default runs/reproduce-<table>/)")->type_name("DIR");
     app.footer("spikeforge COMMAND --help lists a command's options.");  // after the commands: they copy it
@@ -369,6 +370,8 @@ struct Cli {
 
   int cmd_reproduce() {
     rep.lif = lif;
+    rep.dataset = dataset;
+    rep.sets = sets;
     rep.data_dir = data_dir;
     rep.out_dir = out;
     sf::set_threads(threads);

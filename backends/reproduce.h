@@ -5,6 +5,8 @@
 //   liu2017     — Liu's thesis MNIST table: ReLU / Noisy Softplus / Softplus small nets, LIF (IF_curr_exp,
 //                 thesis parameters) with weights as nA, Poisson input at 200 Hz, 1 s per image.
 //   tensor_genn — Diehl's data-based normalisation on IF neurons (reset to zero), 350 steps, as tensor_genn.
+//   mobilenet   — the Fashion-MNIST MobileNet (α 0.5, 32×32; `dataset: cifar10` for CIFAR-10) with ReLU6 →
+//                 robust norm and QCFS → θ = λ, IF-subtract, current input: ANN and SNN at T = 8…128.
 #pragma once
 #include <string>
 #include <vector>
@@ -18,7 +20,9 @@ struct ReproduceOptions {
   int trials = 3;
   std::string out_dir;    // empty: runs/reproduce-<table>
   int64_t images = 0;     // test images per conversion; 0 = all
-  std::string data_dir;   // MNIST folder; empty = the default
+  std::string data_dir;   // the dataset's folder; empty = the default
+  std::string dataset;    // mobilenet: fashion_mnist (default) or cifar10
+  std::vector<std::string> sets;  // `--set KEY=VALUE` for every row's training (after the row's own)
   std::vector<std::string> lif;  // LIF parameter overrides, "key=value" (as `convert --lif`)
   double dt_ms = 0;              // 0: the paper's (1 ms); the run keeps the paper's duration in ms
 };

@@ -666,7 +666,7 @@ TEST_F(CliTest, HelpListsCommandsAndTheirFlags) {
         "--neurons-per-core",
         "--conv-connector",
         "--force"}},
-      {"reproduce", {"--trials", "--images", "--dt", "--lif", "--data-dir", "--threads", "--out"}},
+      {"reproduce", {"--trials", "--images", "--dt", "--lif", "--dataset", "--data-dir", "--set", "--threads", "--out"}},
   };
   for (const auto& [cmd, names] : flags) {
     const CmdResult r = spikeforge(tmp, {cmd, "--help"});
@@ -906,10 +906,34 @@ TEST_F(CliTest, ReproduceTrainsConvertsAndReusesCheckpoints) {
 
   const CmdResult bad = spikeforge(tmp, {"reproduce", "diehl2015", "--out", tmp / "bad"});
   EXPECT_EQ(bad.code, 2);
-  EXPECT_TRUE(contains(error_line(bad), "liu2017, tensor_genn")) << bad.err;
+  EXPECT_TRUE(contains(error_line(bad), "liu2017, tensor_genn, mobilenet")) << bad.err;
+  const CmdResult other = spikeforge(tmp, {"reproduce", "liu2017", "--dataset", "cifar10", "--out", tmp / "bad"});
+  EXPECT_EQ(other.code, 2);
+  EXPECT_TRUE(contains(error_line(other), "--dataset: only the mobilenet table")) << other.err;
   const CmdResult trials = spikeforge(tmp, {"reproduce", "liu2017", "--trials", "0", "--out", tmp / "bad"});
   EXPECT_EQ(trials.code, 2);
   EXPECT_TRUE(contains(error_line(trials), "--trials")) << trials.err;
+}
+
+// reproduce mobilenet: both rows (ReLU6 → robust, QCFS → θ = λ) trained for one epoch on the synthetic digits
+// as Fashion-MNIST, converted, and the T = 8…128 columns filled.
+TEST_F(CliTest, ReproduceMobilenetFillsTheLowLatencyColumns) {
+  const std::string out = tmp / "rep_mobilenet";
+  const CmdResult r = spikeforge(tmp, {"reproduce", "mobilenet", "--trials", "1", "--images", "10", "--dataset",
+                                       "fashion_mnist", "--data-dir", tmp / "data", "--set", "train.epochs=1",
+                                       "--set", "train.warmup_epochs=0", "--threads", "1", "--out", out});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const std::string table = read_text(out + "/table.md");
+  for (const char* cell : {"| MobileNet ReLU6, robust norm |", "| MobileNet QCFS L = 4, θ = λ |", "T = 8", "T = 128",
+                           "74.79", "12.46"})
+    EXPECT_TRUE(contains(table, cell)) << cell << " missing from\n" << table;
+  const std::string summary = read_text(out + "/fashion_mnist_mobilenet_qcfs/seed1/snn/summary.json");
+  EXPECT_TRUE(contains(summary, "\"norm\": \"qcfs\"")) << summary;
+  EXPECT_TRUE(contains(summary, "\"neuron\": \"if_subtract\"")) << summary;
+  EXPECT_TRUE(contains(summary, "\"input\": \"current\"")) << summary;
+  const CmdResult mnist = spikeforge(tmp, {"reproduce", "mobilenet", "--dataset", "mnist", "--out", tmp / "bad"});
+  EXPECT_EQ(mnist.code, 2);
+  EXPECT_TRUE(contains(error_line(mnist), "fashion_mnist (default) or cifar10")) << mnist.err;
 }
 
 // ---------------------------------------------------------------------------------------------------------
