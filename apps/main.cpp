@@ -195,6 +195,8 @@ struct Cli {
     c->add_option("--percentile", conv.convert.percentile, "robust normalisation's percentile, in (0, 100]")
         ->check(finite())
         ->capture_default_str();
+    c->add_flag("--channel-norm", conv.convert.channel_norm,
+                "data/robust: one λ per channel of every hidden layer (Spiking-YOLO), not one per layer");
     add_choice(c, "--neuron", conv.convert.neuron, sf::snn::parse_neuron_model, "neuron model: if|if_subtract|lif")
         ->default_str(sf::snn::to_string(conv.convert.neuron));
     add_choice(c, "--input", conv.convert.input.kind, sf::snn::parse_input_encoding,

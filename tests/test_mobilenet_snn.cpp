@@ -160,6 +160,29 @@ TEST_F(MobileNetSnnTest, ConvertsLayerByLayer) {
   for (size_t l = 0; l + 1 < c.net.layers.size(); ++l) EXPECT_TRUE(c.net.layers[l].bias.defined()) << l;
 }
 
+TEST_F(MobileNetSnnTest, ChannelNormReadsChannelsLastActivationsPerChannel) {
+  // The ANN runs channels last: conv1's activation is [N, 32, 32, 8]. At percentile 100 each channel's λ is its
+  // largest value there (capped at ReLU6's 6), found by gathering channel c = index % 8.
+  snn::ConvertOptions o;
+  o.norm = snn::Norm::robust;
+  o.percentile = 100;
+  o.channel_norm = true;
+  o.norm_images = 20;
+  const Dataset train = in_memory(splits_->train(), 20);
+  const snn::Conversion c = snn::convert(*model_, train, o);
+  std::string node;
+  for (const Layer& l : model_->layers())
+    if (node.empty() && l.type == "relu6") node = l.name;
+  const std::vector<float> act = snn::layer_outputs(*model_, train, 20, {node})[0];
+  std::vector<double> expect(8, 0.0);
+  for (size_t i = 0; i < act.size(); ++i) expect[i % 8] = std::max(expect[i % 8], static_cast<double>(act[i]));
+  ASSERT_EQ(c.scales[0].channel_lambda.size(), 8u);
+  ASSERT_EQ(act.size(), 20u * 32 * 32 * 8) << node;
+  EXPECT_GE(std::count_if(expect.begin(), expect.end(), [](double v) { return v > 0; }), 4);
+  for (size_t ch = 0; ch < 8; ++ch)
+    if (expect[ch] > 0) EXPECT_NEAR(c.scales[0].channel_lambda[ch], std::min(expect[ch], 6.0), 1e-6) << ch;
+}
+
 TEST_F(MobileNetSnnTest, SpikingNetKeepsTheAnnsAccuracy) {
   const snn::Conversion c = robust_conversion(*model_, splits_->train());
   SimOptions so;

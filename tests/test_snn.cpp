@@ -204,6 +204,23 @@ TEST(SnnConvertTest, DataNormIsDiehlMaxOfActivationAndWeight) {
   EXPECT_NEAR(c2.scales[0].max_activation, 0.2, 1e-6);
 }
 
+TEST(SnnConvertTest, ChannelNormGivesEachHiddenChannelItsOwnLambda) {
+  // Robust at percentile 100 = each channel's largest activation: dense1's neurons peak at 2 and 1, so λ = (2, 1)
+  // and row o of W1 is divided by λ_o; the readout keeps one λ (2.6) and reads input c at λ_c / 2.6.
+  auto o = analog_if();
+  o.norm = snn::Norm::robust;
+  o.percentile = 100;
+  o.channel_norm = true;
+  const auto c = snn::convert(two_layer_net(), two_layer_data(), o);
+  EXPECT_EQ(c.scales[0].channel_lambda, (std::vector<double>{2.0, 1.0}));
+  EXPECT_TRUE(c.scales[1].channel_lambda.empty());
+  EXPECT_NEAR(c.scales[1].lambda, 2.6, 1e-6);
+  EXPECT_EQ(c.net.layers[0].weight.to_vector(), (std::vector<float>{0.5f, 0.5f, 1.0f, -1.0f}));
+  EXPECT_FLOAT_EQ(c.net.layers[1].weight[0], 0.5f * 2 / 2.6f);
+  EXPECT_FLOAT_EQ(c.net.layers[1].weight[1], 2.0f * 1 / 2.6f);
+  EXPECT_FLOAT_EQ(c.net.layers[1].bias[0], 0.1f / 2.6f);
+}
+
 // ---- the input normalisation folded into the first layer --------------------------------------------------
 // The model reads (x − mean)/std per channel; the SNN reads x. Its first layer's input, W'·x + b', must be the
 // ANN's pre-activation on the normalised image, border neurons of a padded convolution included.

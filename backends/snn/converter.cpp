@@ -471,40 +471,121 @@ std::vector<std::string> stage_nodes(const std::vector<Stage>& stages) {
   return nodes;
 }
 
+// Per-channel summaries of each node (channels[k] channels, NHWC where nhwc[k]) as they stream past.
+std::vector<std::vector<ActivationSummary>> summarise_channels(const Model& model, const Dataset& data, int64_t count,
+                                                               const std::vector<std::string>& nodes,
+                                                               const std::vector<int64_t>& channels,
+                                                               const std::vector<bool>& nhwc, double percentile,
+                                                               const ChannelAffine& input) {
+  count = std::min(count, data.size());
+  std::vector<std::vector<ActivationSummary>> out(nodes.size());
+  std::vector<float> gathered;
+  for_each_layer_output(
+      model, data, count, nodes,
+      [&](size_t k, const float* v, int64_t n, int64_t images) {
+        const int64_t C = channels[k], per = n / images, plane = per / C;
+        if (out[k].empty())
+          for (int64_t c = 0; c < C; ++c) out[k].emplace_back(percentile, plane * count);
+        gathered.resize(static_cast<size_t>(plane));
+        for (int64_t b = 0; b < images; ++b)
+          for (int64_t c = 0; c < C; ++c) {
+            const float* img = v + b * per;
+            if (!nhwc[k]) {
+              out[k][static_cast<size_t>(c)].add(img + c * plane, plane);
+              continue;
+            }
+            for (int64_t p = 0; p < plane; ++p) gathered[static_cast<size_t>(p)] = img[p * C + c];
+            out[k][static_cast<size_t>(c)].add(gathered.data(), plane);
+          }
+      },
+      0, input);
+  return out;
+}
+
+// w[o, ·] reading input channel c scaled by in[c]/out[o], the bias of channel o by 1/out[o].
+// An avgpool population has no weight tensor: its λ is its input's, channel by channel, so 1/k² stays.
+void scale_channels(Layer& l, const std::vector<double>& in, const std::vector<double>& out) {
+  const int64_t O = l.out_shape[0], C = static_cast<int64_t>(in.size());
+  const int64_t per_o = l.weight.defined() ? l.weight.numel() / O : 0;
+  for (int64_t i = 0; l.weight.defined() && i < l.weight.numel(); ++i) {
+    const int64_t o = i / per_o;
+    const int64_t c = l.kind == LayerKind::depthwise_conv ? o : i % per_o / (per_o / C);
+    l.weight[i] = static_cast<float>(l.weight[i] * in[static_cast<size_t>(c)] / out[static_cast<size_t>(o)]);
+  }
+  if (l.bias.defined())
+    for (int64_t i = 0; i < l.bias.numel(); ++i)
+      l.bias[i] = static_cast<float>(l.bias[i] / out[static_cast<size_t>(i / (l.bias.numel() / O))]);
+}
+
 // data (Diehl 2015: λ_l = max(max activation, max weight)) and robust (Rueckauer 2017: λ_l = p-th percentile of
-// the positive activations): w_l scaled by λ_(l−1)/λ_l, b_l by 1/λ_l.
+// the positive activations): w_l scaled by λ_(l−1)/λ_l, b_l by 1/λ_l; with channel_norm, λ per channel.
 void normalise_by_activations(Conversion& c, const std::vector<Stage>& stages, const Model& model,
                               const Dataset& norm_data, const ConvertOptions& opts) {
   if (norm_data.size() == 0) fail_input("--norm", "data/robust normalisation needs the training images");
   // Data norm needs only the maxima: percentile 100 keeps no more than two values per layer.
+  const double percentile = opts.norm == Norm::data ? 100.0 : opts.percentile;
   const std::vector<ActivationSummary> acts = summarise_layer_outputs(
-      model, norm_data, opts.norm_images, stage_nodes(stages), opts.norm == Norm::data ? 100.0 : opts.percentile,
-      opts.input_affine);
-  double prev = 1.0;  // inputs are pixels in [0, 1]
+      model, norm_data, opts.norm_images, stage_nodes(stages), percentile, opts.input_affine);
+  const bool channel_wise = opts.channel_norm && opts.norm != Norm::qcfs;
+  std::vector<std::vector<ActivationSummary>> chans;
+  if (channel_wise) {
+    std::vector<int64_t> channels;
+    std::vector<bool> nhwc;
+    for (const Stage& s : stages) {
+      channels.push_back(s.out_shape[0]);
+      nhwc.push_back(s.weighted && s.kind != LayerKind::dense &&
+                     s.weighted->attrs.get_string("layout", "nchw") == "nhwc");
+    }
+    chans = summarise_channels(model, norm_data, opts.norm_images, stage_nodes(stages), channels, nhwc, percentile,
+                               opts.input_affine);
+  }
+  std::vector<double> prev(static_cast<size_t>(c.net.input_shape[0]), 1.0);  // inputs are pixels in [0, 1]
+  int64_t dead_channels = 0;
   for (size_t k = 0; k < stages.size(); ++k) {
     Layer& l = c.net.layers[k];
     const double max_act = acts[k].max();
+    // One λ for the layer from a summary (all its values, or one channel's); ReLU6 caps it at its ceiling (the
+    // recorded activations never exceed it; data norm's max-weight term can).
+    auto lambda_of = [&](const ActivationSummary& a, double max_weight) {
+      double lambda = opts.norm == Norm::data ? std::max(a.max(), max_weight) : a.percentile();
+      if (stages[k].clip > 0) lambda = std::min(lambda, stages[k].clip);
+      return lambda;
+    };
     double lambda;
     if (l.kind == LayerKind::avgpool) {
-      lambda = prev;  // an average of rates in [0, 1] stays in [0, 1]: keep 1/k² weights
+      lambda = prev[0];  // an average of rates in [0, 1] stays in [0, 1]: keep 1/k² weights
     } else if (opts.norm == Norm::qcfs && stages[k].trained_lambda > 0) {
       lambda = stages[k].trained_lambda;  // Bu 2022: θ = λ, the ANN's own clip (the classifier: its percentile)
-    } else if (opts.norm == Norm::data) {
-      lambda = std::max(max_act, max_positive_weight(l));
     } else {
-      lambda = acts[k].percentile();
+      lambda = lambda_of(acts[k], max_positive_weight(l));
     }
-    // ReLU6: a neuron firing every step stands for at most the ceiling (the recorded activations never exceed
-    // it; data norm's max-weight term can).
-    if (stages[k].clip > 0) lambda = std::min(lambda, stages[k].clip);
     if (!(lambda > 0)) {
       c.notes.push_back(l.name + ": no positive activation on the normalisation data; λ left at 1");
       lambda = 1.0;
     }
-    scale_layer(l, prev / lambda, 1.0 / lambda);
     c.scales.push_back({l.name, lambda, max_act});
-    prev = lambda;
+    const bool per_channel = channel_wise && l.kind != LayerKind::avgpool && k + 1 < stages.size();
+    if (!channel_wise) {
+      scale_layer(l, prev[0] / lambda, 1.0 / lambda);
+      prev.assign(static_cast<size_t>(l.out_shape[0]), lambda);
+      continue;
+    }
+    std::vector<double> out(static_cast<size_t>(l.out_shape[0]), lambda);
+    if (l.kind == LayerKind::avgpool) out = prev;
+    if (per_channel)
+      for (size_t ch = 0; ch < out.size(); ++ch) {
+        const double w = opts.norm == Norm::data ? max_positive_weight(l) : 0.0;
+        const double lc = lambda_of(chans[k][ch], w);
+        if (lc > 0) out[ch] = lc;
+        else ++dead_channels;  // never positive on the normalisation data: the layer's λ
+      }
+    scale_channels(l, prev, out);
+    if (per_channel) c.scales.back().channel_lambda = out;
+    prev = std::move(out);
   }
+  if (dead_channels > 0)
+    c.notes.push_back("channel-wise normalisation: " + std::to_string(dead_channels) +
+                      " channels never active on the normalisation data keep their layer's λ");
 }
 
 // The network spike-norm simulates: its own tensors (they share storage), and IF-subtract in place of LIF

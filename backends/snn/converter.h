@@ -39,6 +39,9 @@ PoolMode parse_pool_mode(const std::string& s);
 struct ConvertOptions {
   Norm norm = Norm::data;
   double percentile = 99.9;  // robust
+  // data / robust: one λ per output channel of every hidden layer (Kim 2020, Spiking-YOLO's channel-wise
+  // normalisation) instead of one per layer; the readout keeps one, so its spike counts stay comparable.
+  bool channel_norm = false;
   NeuronModel neuron = NeuronModel::if_reset_zero;
   LifParams lif;
   Encoder input;
@@ -60,6 +63,7 @@ struct LayerScale {
   std::string name;
   double lambda = 1;      // the activation value that maps to threshold (data/robust) or the spike-norm threshold
   double max_activation = 0;
+  std::vector<double> channel_lambda;  // channel-wise normalisation: each output channel's λ (else empty)
 };
 
 struct Conversion {
