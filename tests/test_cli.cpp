@@ -924,7 +924,7 @@ TEST_F(CliTest, ReproduceMobilenetFillsTheLowLatencyColumns) {
                                        "--set", "train.warmup_epochs=0", "--threads", "1", "--out", out});
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   const std::string table = read_text(out + "/table.md");
-  for (const char* cell : {"| MobileNet ReLU6, robust norm |", "| MobileNet QCFS L = 4, θ = λ |", "T = 8", "T = 128",
+  for (const char* cell : {"| MobileNet ReLU6, robust norm per channel |", "| MobileNet QCFS L = 4, θ = λ |", "T = 8", "T = 128",
                            "74.79", "12.46"})
     EXPECT_TRUE(contains(table, cell)) << cell << " missing from\n" << table;
   const std::string summary = read_text(out + "/fashion_mnist_mobilenet_qcfs/seed1/snn/summary.json");
