@@ -29,8 +29,8 @@ struct SimOptions {
   int steps = 1000;
   int64_t first_image = 0;  // simulate images [first_image, first_image + images) of the dataset
   int64_t images = 0;       // 0 = all from first_image on
-  uint64_t seed = 1;   // Poisson input: image i draws from a stream keyed on (seed, i), so results do not
-                       // depend on the thread count or batch split
+  uint64_t seed = 1;   // Poisson input: dataset image i (its index, not its row in a slice) draws from a stream
+                       // keyed on (seed, i), so results do not depend on the thread count, batch split or range
   Propagation propagation = Propagation::event;
   int64_t batch = 32;  // images per dense-propagation batch
   bool record_input = false;  // keep every input spike (image, pixel, step), for exporters and peers

@@ -40,6 +40,7 @@ std::string layer_table(const ConvertRunResult& r) {
       if (sc.name == sl.name) lambda = sc.lambda;
     int n = std::snprintf(line, sizeof line, "%-20s %-14s %8lld %12lld %10.4g", sl.name.c_str(), snn::to_string(sl.kind),
                           static_cast<long long>(sl.neurons()), static_cast<long long>(sl.synapses()), lambda);
+    n = std::clamp(n, 0, static_cast<int>(sizeof line) - 1);  // a long layer name truncates the line
     if (rates) {
       const LayerStats& st = r.sim.layers[l];
       const double per_step = st.neurons && r.sim.images && r.sim.steps
@@ -106,6 +107,7 @@ std::string summary_json(const ConvertRunOptions& o, const ConvertRunResult& r, 
                   {"synapses", net.synapses()},
                   {"spikes_per_image", s.images ? static_cast<double>(spikes) / images : 0.0},
                   {"synaptic_events_per_image", s.images ? static_cast<double>(events) / images : 0.0},
+                  {"synaptic_events_per_second", s.seconds > 0 ? static_cast<double>(events) / s.seconds : 0.0},
                   {"windows", windows},
                   {"thresholds", thresholds},
                   {"scales", scales},

@@ -150,7 +150,8 @@ std::vector<Row> tensor_genn_rows(const ReproduceOptions&) {
       {"data-norm IF, small Liu net (6c5-12c5)", "mnist_relu", 0.989, 0.980, "best of 96.6–98.0, 500 images", c}};
 }
 
-// MobileNet v1 (α 0.5, 32×32, CIFAR strides) with ReLU6 → channel-wise robust normalisation, and with QCFS
+// The Fashion-MNIST MobileNet v1 (α 0.5, 32×32, CIFAR strides; with --dataset cifar10 cifar10_mobilenet.yaml's)
+// with ReLU6 → channel-wise robust normalisation, and with QCFS
 // (L = 4) → θ = λ: IF neurons with reset by subtraction from v(0) = θ/2, direct (current) input as Bu 2022,
 // T up to 128.
 // There is no published Fashion-MNIST MobileNet SNN: the peers' column gives their low-T numbers on their own

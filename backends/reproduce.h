@@ -5,8 +5,9 @@
 //   liu2017     — Liu's thesis MNIST table: ReLU / Noisy Softplus / Softplus small nets, LIF (IF_curr_exp,
 //                 thesis parameters) with weights as nA, Poisson input at 200 Hz, 1 s per image.
 //   tensor_genn — Diehl's data-based normalisation on IF neurons (reset to zero), 350 steps, as tensor_genn.
-//   mobilenet   — the Fashion-MNIST MobileNet (α 0.5, 32×32; `dataset: cifar10` for CIFAR-10) with ReLU6 →
-//                 robust norm and QCFS → θ = λ, IF-subtract, current input: ANN and SNN at T = 8…128.
+//   mobilenet   — the Fashion-MNIST MobileNet (α 0.5, 32×32; `--dataset cifar10`: cifar10_mobilenet.yaml) with
+//                 ReLU6 → channel-wise robust norm and QCFS → θ = λ, IF-subtract, current input: ANN and SNN at
+//                 T = 8…128.
 #pragma once
 #include <string>
 #include <vector>

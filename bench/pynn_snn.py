@@ -7,13 +7,13 @@ usage: /usr/bin/python3 bench/pynn_snn.py DIR [--steps N] [--images N] [--simula
 
 DIR is the output folder of `spikeforge convert ... --record-input --out DIR`:
   network.json       the SNN (layers, weights, LIF parameters); only neuron "lif" is supported here
-  input_spikes.csv   image,pixel,step: the exact input spikes spikeforge used, so both simulators see
+  input_spikes.csv   image,pixel,step (image: the test-set index): the exact input spikes spikeforge used, so both simulators see
                      the same input (fed to a SpikeSourceArray, spike at step*dt_ms ms)
   predictions.csv    spikeforge's results; only its `label` column is read here (for the accuracy)
   summary.json       optional: default --steps / --images
 
 One PyNN Population per layer (IF_curr_exp), FromListConnector projections split by sign (negative
-weights on receptor 'inhibitory', written negative), bias b[o] as i_offset = lif.i_offset + b[o],
+weights on receptor 'inhibitory', written negative), bias b (per channel or per neuron) as i_offset = lif.i_offset + b,
 delay delay_steps*dt_ms. Timing matches spikeforge's: an input spike at step s reaches the synaptic
 current in step s+1 and the membrane from step s+2, and so on layer by layer. One difference stays
 unless --refractory nest is given: see brian2_tau_refrac(). With it, spike counts equal spikeforge's
@@ -553,14 +553,17 @@ def main_run(args):
         raise ValueError("input_spikes.csv: pixel index out of range for input_shape")
 
     dt = float(net.get("dt_ms", 1.0))
-    inputs = [input_times(spikes, image, n_in, steps, dt) for image in range(n_images)]
+    # Images keep their test-set index (convert --first-image K writes K, K+1, ...).
+    first = int(summary.get("first_image", 0))
+    images = range(first, first + n_images)
+    inputs = {image: input_times(spikes, image, n_in, steps, dt) for image in images}
 
     sim, brian2 = import_simulator(args.simulator)
     t0 = time.perf_counter()  # files read, input spike times sorted per pixel, modules imported
     model = build_network(sim, brian2, net, connector=args.connector, refractory=args.refractory)
     t_build = time.perf_counter() - t0
     rows, correct, t_img = [], 0, []
-    for image in range(n_images):
+    for image in images:
         t1 = time.perf_counter()
         counts, v_end = run_image(sim, model, inputs[image], steps)
         pred = classify(counts, v_end)

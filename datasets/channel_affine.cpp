@@ -25,9 +25,9 @@ namespace {
 
 bool is_affine(TransformType t) { return t == TransformType::normalize || t == TransformType::scale; }
 
+// center_crop does not: a crop larger than its input pads with zeros, which after the affine are not b.
 bool commutes_with_affine(const TransformSpec& t) {
-  return t.type == TransformType::hflip || t.type == TransformType::center_crop ||
-         t.type == TransformType::repeat_channels;
+  return t.type == TransformType::hflip || t.type == TransformType::repeat_channels;
 }
 
 }  // namespace

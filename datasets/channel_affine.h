@@ -26,10 +26,10 @@ struct SplitTransforms {
   ChannelAffine affine;
 };
 
-// `channels`: the channel count the list ends with (the model's input channels). hflip, center_crop and
-// repeat_channels after a normalize or scale commute with it and move before it (a repeat copies a grey
-// channel's mean and std); any other transform after one is BadInput naming both, since its output would
-// depend on values the affine has already changed (the zeros of pad, the interpolation of resize).
+// `channels`: the channel count the list ends with (the model's input channels). hflip and repeat_channels
+// after a normalize or scale commute with it and move before it (a repeat copies a grey channel's mean and
+// std); any other transform after one is BadInput naming both, since its output would depend on values the
+// affine has already changed (the zeros of pad or of an oversized center_crop, the interpolation of resize).
 SplitTransforms split_channel_affine(const std::vector<TransformSpec>& specs, int64_t channels);
 
 }  // namespace sf

@@ -9,7 +9,8 @@
 // is the affine map's (frozen batch norm: dx = γ·dy/sqrt(var + eps), dγ and dβ as usual).
 // Attrs: momentum (0.99, Keras; PyTorch's 0.1 is 1 − momentum here), eps (1e-3, Keras), layout (nchw | nhwc;
 // ignored for rank-2 input), activation (none | relu | relu6): the activation that follows, fused — the output
-// is max(y, 0) or min(max(y, 0), 6), and backward masks dy where the output is clipped. Model::build fuses a
+// is max(y, 0) or min(max(y, 0), 6), and backward masks dy where the output is clipped (recomputing y from x
+// with the forward's coefficients). Model::build fuses a
 // batchnorm layer and the ReLU/ReLU6 layer after it this way: the pair is memory-bound, and the fused op reads
 // and writes the activations once instead of twice in each direction.
 #pragma once

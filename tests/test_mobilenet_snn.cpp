@@ -179,8 +179,11 @@ TEST_F(MobileNetSnnTest, ChannelNormReadsChannelsLastActivationsPerChannel) {
   ASSERT_EQ(c.scales[0].channel_lambda.size(), 8u);
   ASSERT_EQ(act.size(), 20u * 32 * 32 * 8) << node;
   EXPECT_GE(std::count_if(expect.begin(), expect.end(), [](double v) { return v > 0; }), 4);
-  for (size_t ch = 0; ch < 8; ++ch)
-    if (expect[ch] > 0) EXPECT_NEAR(c.scales[0].channel_lambda[ch], std::min(expect[ch], 6.0), 1e-6) << ch;
+  for (size_t ch = 0; ch < 8; ++ch) {
+    if (expect[ch] > 0) {
+      EXPECT_NEAR(c.scales[0].channel_lambda[ch], std::min(expect[ch], 6.0), 1e-6) << ch;
+    }
+  }
 }
 
 TEST_F(MobileNetSnnTest, SpikingNetKeepsTheAnnsAccuracy) {

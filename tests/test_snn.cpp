@@ -329,6 +329,11 @@ TEST(SnnConvertTest, InputNormalisationSplitsOnlyWhereItCommutes) {
   EXPECT_EQ(px, (std::vector<float>{-5, -1, 3}));
   EXPECT_TRUE(split_channel_affine({pad}, 1).affine.identity());
   // Padding after normalising pads with normalised zeros: not a pixel the SNN can encode.
+  TransformSpec crop;  // a crop larger than its input pads with zeros too
+  crop.type = TransformType::center_crop;
+  crop.height = crop.width = 24;
+  EXPECT_NE(test::bad_input([&] { split_channel_affine({norm, crop}, 1); }).find("center_crop: comes after normalize"),
+            std::string::npos);
   EXPECT_EQ(test::bad_input([&] { split_channel_affine({norm, pad}, 1); }),
             "dataset transforms: pad: comes after normalize, so the spiking network cannot read the pixels and fold "
             "the normalize into its first layer; put normalize last");

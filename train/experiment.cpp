@@ -331,8 +331,9 @@ Experiment load_experiment(const std::string& file, const std::vector<std::strin
       ph.epochs = p.require<int>("epochs");
       p.check(ph.epochs > 0, "epochs", "must be > 0, got " + std::to_string(ph.epochs));
       ph.activation = one_of(p, "activation", e.model.activation, model_activations());
-      p.check(e.model.arch != "mobilenet_v1" || ph.activation == "relu6" || ph.activation == "relu", "activation",
-              "mobilenet_v1 takes relu6 or relu");
+      p.check(e.model.arch != "mobilenet_v1" || ph.activation == "relu6" || ph.activation == "relu" ||
+                  ph.activation == "qcfs",
+              "activation", "mobilenet_v1 takes relu6, relu or qcfs");
       // A QCFS layer owns a threshold parameter the others lack: the weights do not carry across the change.
       p.check((ph.activation == "qcfs") == (e.model.activation == "qcfs"), "activation",
               "fine-tuning phases cannot switch to or from qcfs (train a QCFS net from the start, as Bu 2022)");

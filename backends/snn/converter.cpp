@@ -563,7 +563,7 @@ void normalise_by_activations(Conversion& c, const std::vector<Stage>& stages, c
       c.notes.push_back(l.name + ": no positive activation on the normalisation data; λ left at 1");
       lambda = 1.0;
     }
-    c.scales.push_back({l.name, lambda, max_act});
+    c.scales.push_back({l.name, lambda, max_act, {}});
     const bool per_channel = channel_wise && l.kind != LayerKind::avgpool && k + 1 < stages.size();
     if (!channel_wise) {
       scale_layer(l, prev[0] / lambda, 1.0 / lambda);
@@ -643,7 +643,7 @@ void normalise_by_spikes(Conversion& c, const std::vector<Stage>& stages, const 
     if (!(theta > 0)) c.notes.push_back(l.name + ": received no input while calibrating; θ = 1");
     scale_layer(probe.layers[k], 1.0 / t, 1.0 / t);
     scale_layer(l, 1.0 / t, 1.0 / t);
-    c.scales.push_back({l.name, t, 0.0});
+    c.scales.push_back({l.name, t, 0.0, {}});
   }
 }
 
@@ -694,6 +694,9 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
                                   "Theorem 2); ") +
                       to_string(opts.neuron) +
                       " neurons drop the charge above threshold at every spike, and the low-latency accuracy with it");
+  if (opts.channel_norm && opts.norm != Norm::data && opts.norm != Norm::robust)
+    c.notes.push_back(std::string("--channel-norm applies to data and robust normalisation, not --norm ") +
+                      to_string(opts.norm) + ": one λ per layer");
   if (opts.norm == Norm::data || opts.norm == Norm::robust || opts.norm == Norm::qcfs)
     normalise_by_activations(c, stages, model, norm_data, opts);
   else if (opts.norm == Norm::spike)

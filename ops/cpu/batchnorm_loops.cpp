@@ -119,9 +119,10 @@ class BatchNormLoops final : public BatchNormOp {
     for (int64_t c = 0; c < g_.c; ++c) fa_[c] = gamma[c] * inv[c], fb_[c] = beta[c] - mean[c] * fa_[c];
   }
 
-  // Whether the fused activation passes the gradient at x: 0 < fa·x + fb < hi (as the forward computed it).
+  // Whether the fused activation passes the gradient at x: 0 < fa·x + fb < hi, bit for bit as the forward
+  // computed y (both through std::fma, so no contraction choice of the compiler can make them differ).
   static bool live(float x, float fa, float fb, float hi) {
-    const float y = fa * x + fb;
+    const float y = std::fma(fa, x, fb);
     return (y > 0.0f) & (y < hi);
   }
 
@@ -272,7 +273,7 @@ class BatchNormLoops final : public BatchNormOp {
 #pragma omp simd
           for (int64_t c = 0; c < C; ++c) {
             const float g = !Masked || live(xr[c], fas[c], fbs[c], hi) ? ur[c] : 0.0f;
-            float v = as[c] * g + bs[c];
+            float v = std::fma(as[c], g, bs[c]);
             if constexpr (Train) v += ks[c] * xr[c];
             if constexpr (Clip) v = std::min(std::max(v, 0.0f), hi);
             o[c] = v;
@@ -292,7 +293,7 @@ class BatchNormLoops final : public BatchNormOp {
 #pragma omp simd
                        for (int64_t s = 0; s < HW; ++s) {
                          const float g = !Masked || live(xm[s], fac, fbc, hi) ? um[s] : 0.0f;
-                         float v = ac * g + bc;
+                         float v = std::fma(ac, g, bc);
                          if constexpr (Train) v += kc * xm[s];
                          if constexpr (Clip) v = std::min(std::max(v, 0.0f), hi);
                          o[s] = v;
