@@ -263,10 +263,6 @@ void write_results(const ConvertRunOptions& o, const ConvertRunResult& r, const 
   write_file_atomic(r.out_dir + "/summary.json", summary_json(o, r, dataset));
 }
 
-}  // namespace
-
-namespace {
-
 // The training images normalisation reads: none without a normalisation, else its image count.
 int64_t norm_rows(const snn::ConvertOptions& c) {
   switch (c.norm) {

@@ -471,34 +471,43 @@ std::vector<std::string> stage_nodes(const std::vector<Stage>& stages) {
   return nodes;
 }
 
-// Per-channel summaries of each node (channels[k] channels, NHWC where nhwc[k]) as they stream past.
-std::vector<std::vector<ActivationSummary>> summarise_channels(const Model& model, const Dataset& data, int64_t count,
-                                                               const std::vector<std::string>& nodes,
-                                                               const std::vector<int64_t>& channels,
-                                                               const std::vector<bool>& nhwc, double percentile,
-                                                               const ChannelAffine& input) {
+// Each node's values summarised as a whole and per channel (channels[k] of them, NHWC where nhwc[k]), in one
+// pass over the images: the whole-layer summaries are those summarise_layer_outputs gives.
+struct LayerAndChannelSummaries {
+  std::vector<ActivationSummary> layers;
+  std::vector<std::vector<ActivationSummary>> channels;
+};
+LayerAndChannelSummaries summarise_channels(const Model& model, const Dataset& data, int64_t count,
+                                            const std::vector<std::string>& nodes,
+                                            const std::vector<int64_t>& channels, const std::vector<bool>& nhwc,
+                                            double percentile, const ChannelAffine& input) {
   count = std::min(count, data.size());
-  std::vector<std::vector<ActivationSummary>> out(nodes.size());
+  LayerAndChannelSummaries out;
+  out.channels.resize(nodes.size());
   std::vector<float> gathered;
   for_each_layer_output(
       model, data, count, nodes,
       [&](size_t k, const float* v, int64_t n, int64_t images) {
         const int64_t C = channels[k], per = n / images, plane = per / C;
-        if (out[k].empty())
-          for (int64_t c = 0; c < C; ++c) out[k].emplace_back(percentile, plane * count);
+        if (k == out.layers.size()) out.layers.emplace_back(percentile, per * count);  // nodes visited in order
+        out.layers[k].add(v, n);
+        std::vector<ActivationSummary>& chans = out.channels[k];
+        if (chans.empty())
+          for (int64_t c = 0; c < C; ++c) chans.emplace_back(percentile, plane * count);
         gathered.resize(static_cast<size_t>(plane));
         for (int64_t b = 0; b < images; ++b)
           for (int64_t c = 0; c < C; ++c) {
             const float* img = v + b * per;
             if (!nhwc[k]) {
-              out[k][static_cast<size_t>(c)].add(img + c * plane, plane);
+              chans[static_cast<size_t>(c)].add(img + c * plane, plane);
               continue;
             }
             for (int64_t p = 0; p < plane; ++p) gathered[static_cast<size_t>(p)] = img[p * C + c];
-            out[k][static_cast<size_t>(c)].add(gathered.data(), plane);
+            chans[static_cast<size_t>(c)].add(gathered.data(), plane);
           }
       },
       0, input);
+  while (out.layers.size() < nodes.size()) out.layers.emplace_back(percentile, 0);  // no images
   return out;
 }
 
@@ -524,10 +533,8 @@ void normalise_by_activations(Conversion& c, const std::vector<Stage>& stages, c
   if (norm_data.size() == 0) fail_input("--norm", "data/robust normalisation needs the training images");
   // Data norm needs only the maxima: percentile 100 keeps no more than two values per layer.
   const double percentile = opts.norm == Norm::data ? 100.0 : opts.percentile;
-  const std::vector<ActivationSummary> acts = summarise_layer_outputs(
-      model, norm_data, opts.norm_images, stage_nodes(stages), percentile, opts.input_affine);
   const bool channel_wise = opts.channel_norm && opts.norm != Norm::qcfs;
-  std::vector<std::vector<ActivationSummary>> chans;
+  LayerAndChannelSummaries sums;
   if (channel_wise) {
     std::vector<int64_t> channels;
     std::vector<bool> nhwc;
@@ -536,9 +543,13 @@ void normalise_by_activations(Conversion& c, const std::vector<Stage>& stages, c
       nhwc.push_back(s.weighted && s.kind != LayerKind::dense &&
                      s.weighted->attrs.get_string("layout", "nchw") == "nhwc");
     }
-    chans = summarise_channels(model, norm_data, opts.norm_images, stage_nodes(stages), channels, nhwc, percentile,
-                               opts.input_affine);
+    sums = summarise_channels(model, norm_data, opts.norm_images, stage_nodes(stages), channels, nhwc, percentile,
+                              opts.input_affine);
+  } else {
+    sums.layers = summarise_layer_outputs(model, norm_data, opts.norm_images, stage_nodes(stages), percentile,
+                                          opts.input_affine);
   }
+  const std::vector<ActivationSummary>& acts = sums.layers;
   std::vector<double> prev(static_cast<size_t>(c.net.input_shape[0]), 1.0);  // inputs are pixels in [0, 1]
   int64_t dead_channels = 0;
   for (size_t k = 0; k < stages.size(); ++k) {
@@ -572,13 +583,14 @@ void normalise_by_activations(Conversion& c, const std::vector<Stage>& stages, c
     }
     std::vector<double> out(static_cast<size_t>(l.out_shape[0]), lambda);
     if (l.kind == LayerKind::avgpool) out = prev;
-    if (per_channel)
+    if (per_channel) {
+      const double max_weight = opts.norm == Norm::data ? max_positive_weight(l) : 0.0;
       for (size_t ch = 0; ch < out.size(); ++ch) {
-        const double w = opts.norm == Norm::data ? max_positive_weight(l) : 0.0;
-        const double lc = lambda_of(chans[k][ch], w);
+        const double lc = lambda_of(sums.channels[k][ch], max_weight);
         if (lc > 0) out[ch] = lc;
         else ++dead_channels;  // never positive on the normalisation data: the layer's λ
       }
+    }
     scale_channels(l, prev, out);
     if (per_channel) c.scales.back().channel_lambda = out;
     prev = std::move(out);
