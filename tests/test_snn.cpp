@@ -219,6 +219,12 @@ TEST(SnnConvertTest, ChannelNormGivesEachHiddenChannelItsOwnLambda) {
   EXPECT_FLOAT_EQ(c.net.layers[1].weight[0], 0.5f * 2 / 2.6f);
   EXPECT_FLOAT_EQ(c.net.layers[1].weight[1], 2.0f * 1 / 2.6f);
   EXPECT_FLOAT_EQ(c.net.layers[1].bias[0], 0.1f / 2.6f);
+  // Another normalisation keeps one λ per layer, and says so.
+  o.norm = snn::Norm::none;
+  const auto none = snn::convert(two_layer_net(), two_layer_data(), o);
+  EXPECT_TRUE(std::any_of(none.notes.begin(), none.notes.end(), [](const std::string& n) {
+    return n.find("--channel-norm applies to data and robust normalisation, not --norm none") != std::string::npos;
+  }));
 }
 
 // ---- the input normalisation folded into the first layer --------------------------------------------------
