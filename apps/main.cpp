@@ -15,6 +15,7 @@
 #include "backends/conversion_run.h"
 #include "backends/reproduce.h"
 #include "backends/spinnaker/exporter.h"
+#include "core/distributed.h"
 #include "core/enum_names.h"
 #include "core/error.h"
 #include "datasets/dataset.h"
@@ -297,7 +298,8 @@ struct Cli {
     if (threads > 0) sets.push_back("threads=" + std::to_string(threads));
     const sf::Experiment e = resuming ? sf::resume_experiment(resume) : sf::load_experiment(path, sets);
     if (resuming) out = resume;
-    const bool tty = ::isatty(STDOUT_FILENO);
+    // mpirun hands rank 0 a pseudo-terminal even when its own output is a file: no live progress bar there.
+    const bool tty = ::isatty(STDOUT_FILENO) && !sf::world().distributed();
     sf::ConsoleProgress progress(stdout, tty);
     std::printf("%s %s (%s, %s, %d epochs, batch %d) from %s\n", resuming ? "resuming" : "training", e.name.c_str(),
                 e.model.arch.c_str(), e.model.activation.c_str(), e.train.epochs, e.train.batch, e.source.c_str());
@@ -383,9 +385,18 @@ struct Cli {
   }
 };
 
-}  // namespace
+// In a distributed run (mpirun, srun) rank 0 alone prints results; every rank prints its own errors, prefixed
+// with its rank. An error every rank raised alike (a check on shared data) ends each rank normally; one
+// rank's own error (a file only it reads) aborts the job, since the others would wait on it forever.
+int fail(const char* kind, const std::string& message, int code, bool every_rank) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "\nspikeforge: %s%s: %s\n", sf::rank_prefix().c_str(), kind, message.c_str());
+  std::fflush(stderr);
+  if (sf::world().distributed() && !every_rank) sf::world().abort(code);
+  return code;
+}
 
-int main(int argc, char** argv) {
+int run_cli(int argc, char** argv) {
   try {
     Cli cli;
     if (argc == 2 && std::string(argv[1]) == "help") {
@@ -397,15 +408,29 @@ int main(int argc, char** argv) {
     } catch (const CLI::Success& e) {  // --help / -h
       return cli.app.exit(e);
     } catch (const CLI::ParseError& e) {
-      throw sf::Error(sf::ErrorKind::BadInput, cli.message(e, argc, argv));
+      // Every rank parses the same command line.
+      throw sf::Error(sf::ErrorKind::BadInput, cli.message(e, argc, argv)).on_every_rank();
     }
     return cli.run();
   } catch (const sf::Error& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "\nspikeforge: error: %s\n", e.what());
-    return sf::exit_code(e);
+    return fail("error", e.what(), sf::exit_code(e), e.every_rank());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "\nspikeforge: internal error: %s\n", e.what());
-    return 1;
+    return fail("internal error", e.what(), 1, false);
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    sf::start_distributed(&argc, &argv);
+  } catch (const sf::Error& e) {
+    std::fprintf(stderr, "spikeforge: error: %s\n", e.what());
+    return sf::exit_code(e);
+  }
+  if (!sf::world().root() && !std::freopen("/dev/null", "w", stdout))
+    std::fprintf(stderr, "spikeforge: %scannot silence stdout\n", sf::rank_prefix().c_str());
+  const int code = run_cli(argc, argv);
+  sf::stop_distributed();
+  return code;
 }

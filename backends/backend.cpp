@@ -12,6 +12,18 @@
 
 namespace sf {
 
+void finish_layer_stats(std::vector<LayerStats>& layers, int64_t images, double duration_s) {
+  const double per_neuron_second = static_cast<double>(images) * duration_s;
+  for (LayerStats& s : layers) {
+    int64_t mx = 0;
+    s.spikes = 0;
+    for (int64_t c : s.neuron_spikes) s.spikes += c, mx = std::max(mx, c);
+    s.mean_rate_hz = static_cast<double>(s.spikes) / (static_cast<double>(s.neurons) * per_neuron_second);
+    s.max_rate_hz = static_cast<double>(mx) / per_neuron_second;
+    s.synaptic_events = static_cast<int64_t>(static_cast<double>(s.presynaptic_spikes) * s.fanout);
+  }
+}
+
 namespace {
 constexpr std::pair<Propagation, const char*> kPropagationNames[] = {{Propagation::event, "event"},
                                                                      {Propagation::dense, "dense"}};

@@ -47,7 +47,16 @@ struct LayerStats {
   double max_rate_hz = 0;        // of the most active neuron, averaged over images
   int64_t synaptic_events = 0;   // synapse activations delivered into this layer: presynaptic spikes × fan-out
                                  // (the input's spikes for the first layer; 0 for analog input)
+  // What the figures above derive from, kept so that runs over parts of a test set (the ranks of a
+  // distributed convert) merge exactly: each neuron's spikes, the source's spikes and its mean fan-out.
+  std::vector<int64_t> neuron_spikes;
+  int64_t presynaptic_spikes = 0;
+  double fanout = 0;
 };
+
+// Fills spikes, the rates and synaptic_events of each layer from neuron_spikes, presynaptic_spikes and fanout,
+// for a run of `images` images of duration_s each.
+void finish_layer_stats(std::vector<LayerStats>& layers, int64_t images, double duration_s);
 
 struct InputSpike {
   int32_t image, pixel, step;  // pixel: flat C, H, W index

@@ -1,4 +1,5 @@
 #include "backends/conversion_run.h"
+#include "backends/sharded_simulation.h"
 
 #include <algorithm>
 #include <chrono>
@@ -55,9 +56,9 @@ std::string layer_table(const ConvertRunResult& r) {
   return out;
 }
 
-double ann_accuracy(const Model& model, const Dataset& data, const ChannelAffine& input) {
+int64_t ann_correct(const Model& model, const Dataset& data, const ChannelAffine& input) {
   const int64_t count = data.size();
-  if (count <= 0) return 0.0;
+  if (count <= 0) return 0;
   const std::vector<float> out = snn::layer_outputs(model, data, count, {model.layers().back().name}, 0, input)[0];
   const int64_t classes = static_cast<int64_t>(out.size()) / count;
   int64_t correct = 0;
@@ -65,7 +66,12 @@ double ann_accuracy(const Model& model, const Dataset& data, const ChannelAffine
     const float* row = out.data() + i * classes;
     correct += std::max_element(row, row + classes) - row == data.labels[static_cast<size_t>(i)];
   }
-  return static_cast<double>(correct) / static_cast<double>(count);
+  return correct;
+}
+
+double ann_accuracy(const Model& model, const Dataset& data, const ChannelAffine& input) {
+  return data.size() > 0 ? static_cast<double>(ann_correct(model, data, input)) / static_cast<double>(data.size())
+                         : 0.0;
 }
 
 namespace {
@@ -92,7 +98,8 @@ std::string summary_json(const ConvertRunOptions& o, const ConvertRunResult& r, 
                   {"images", s.images},
                   {"first_image", s.first_image},
                   {"seconds", s.seconds},
-                  {"peak_rss_mib", peak_rss_mib()},
+                  {"peak_rss_mib", peak_rss_mib()},  // rank 0's, in a distributed run
+                  {"ranks", world().size()},
                   {"convert_seconds", r.convert_seconds},
                   {"norm", snn::to_string(o.convert.norm)},
                   {"conversion", net.conversion},
@@ -322,7 +329,12 @@ ConvertRunResult run_conversion(const ConvertRunOptions& options) {
                          : caps.default_images > 0 ? std::min<int64_t>(caps.default_images, available)
                                                    : available;
   o.convert.input_affine = data.affine();
-  const Dataset test = data.test_rows(first, images);
+  // A distributed run simulates this rank's share of the images (backends/sharded_simulation.h); an exporter
+  // writes on rank 0, from the whole range.
+  Communicator& comm = world();
+  const Range share = caps.simulates ? image_share(images, o.sim.propagation == Propagation::dense ? o.sim.batch : 1, comm.rank(), comm.size())
+                                     : Range{0, images};
+  const Dataset test = data.test_rows(first + share.first, share.count);
 
   const auto start = std::chrono::steady_clock::now();
   r.conversion = snn::convert(m.model, data.train_rows(norm_rows(o.convert)), o.convert, calibrator, o.checkpoint);
@@ -332,18 +344,22 @@ ConvertRunResult run_conversion(const ConvertRunOptions& options) {
     r.conversion.notes.push_back(
         "export-exact: cells reset to a value, one-step delays, weights at sPyNNaker's 16-bit resolution");
   }
-  r.ann_accuracy = ann_accuracy(m.model, test, o.convert.input_affine);
+  int64_t ann_right = 0;
+  for (int64_t c : comm.allgather_value(ann_correct(m.model, test, o.convert.input_affine))) ann_right += c;
+  r.ann_accuracy = static_cast<double>(ann_right) / static_cast<double>(images);
   if (!o.quiet) print_conversion(o, r);
   if (!caps.simulates) {
-    r.export_result = backend->export_to(r.conversion.net, test, export_options(o, images), r.out_dir);
+    on_root([&] { r.export_result = backend->export_to(r.conversion.net, test, export_options(o, images), r.out_dir); });
     r.exported = true;
     return r;
   }
   SimOptions sim = o.sim;
-  sim.images = images;
+  sim.first_image = first + share.first;
+  sim.images = share.count;
   r.sim = backend->simulate(r.conversion.net, test, sim);
+  gather_results(r.sim, comm, sim.steps * r.conversion.net.dt_ms / 1000.0);
   for (int t : report_steps(sim.steps, r.conversion.net.dt_ms)) r.windows.push_back({t, r.sim.accuracy_at(t)});
-  write_results(o, r, dataset);
+  on_root([&] { write_results(o, r, dataset); });
   return r;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace sf {
 
@@ -16,9 +17,17 @@ class Error : public std::runtime_error {
  public:
   Error(ErrorKind kind, std::string message) : std::runtime_error(message), kind_(kind) {}
   ErrorKind kind() const { return kind_; }
+  // Raised alike by every rank of a distributed run (a check on data they all hold): each rank reports it and
+  // exits, rather than one rank aborting the others before they have said why.
+  bool every_rank() const { return every_rank_; }
+  Error&& on_every_rank() && {
+    every_rank_ = true;
+    return std::move(*this);
+  }
 
  private:
   ErrorKind kind_;
+  bool every_rank_ = false;
 };
 
 // Helpers that format the location prefix consistently across the code base.

@@ -10,6 +10,17 @@
 
 namespace sf {
 
+struct Range {
+  int64_t first = 0, count = 0;
+};
+
+// Part i of n items cut into `parts` contiguous parts, the first n % parts of them one longer. A training batch
+// is cut this way into its shards (threads × ranks), so a process knows every other's share without asking.
+constexpr Range shard_range(int64_t n, int64_t parts, int64_t i) {
+  const int64_t base = n / parts, extra = n % parts;
+  return {i * base + (i < extra ? i : extra), base + (i < extra ? 1 : 0)};
+}
+
 template <class F>
 inline void parallel_for(int64_t n, int64_t grain, F&& f) {
   if (n < grain || omp_in_parallel() || omp_get_max_threads() == 1) {

@@ -23,6 +23,9 @@ DataLoader::DataLoader(const DataSource& source, const Pipeline& pipeline, const
   if (opts_.workers < 0 || opts_.workers > kMaxWorkers)
     fail_input("workers", "must be in [0, " + std::to_string(kMaxWorkers) + "], got " + std::to_string(opts_.workers));
   if (opts_.prefetch < 0) fail_input("prefetch", "must be >= 0, got " + std::to_string(opts_.prefetch));
+  if (opts_.parts < 1 || opts_.part < 0 || opts_.part_count < 1 || opts_.part + opts_.part_count > opts_.parts)
+    fail_internal("DataLoader: parts [" + std::to_string(opts_.part) + ", +" + std::to_string(opts_.part_count) +
+                  ") of " + std::to_string(opts_.parts));
   if (source_.num_classes() < 1) fail_input(source_.name(), "has no classes");
   in_shape_ = source_.sample_shape();
   try {
@@ -54,10 +57,25 @@ void DataLoader::stop_workers() {
 
 int64_t DataLoader::batches() const { return (source_.size() + opts_.batch - 1) / opts_.batch; }
 
-int64_t DataLoader::batch_size(int64_t b) const {
+int64_t DataLoader::whole_batch_size(int64_t b) const {
   if (b < 0 || b >= batches())
     fail_internal("DataLoader: batch " + std::to_string(b) + " out of range [0, " + std::to_string(batches()) + ")");
   return std::min(opts_.batch, source_.size() - b * opts_.batch);
+}
+
+Range DataLoader::slice(int64_t b) const {
+  const int64_t n = whole_batch_size(b);
+  const Range first = shard_range(n, opts_.parts, opts_.part);
+  const Range last = shard_range(n, opts_.parts, opts_.part + opts_.part_count - 1);
+  return {first.first, last.first + last.count - first.first};
+}
+
+int64_t DataLoader::batch_size(int64_t b) const { return slice(b).count; }
+
+std::vector<int64_t> DataLoader::samples(int64_t b) const {
+  const Range r = slice(b);
+  const auto first = order_.begin() + b * opts_.batch + r.first;
+  return std::vector<int64_t>(first, first + r.count);  // a copy: start_epoch may replace order_
 }
 
 std::unique_ptr<Batch> DataLoader::take_buffer() {
@@ -91,6 +109,8 @@ void DataLoader::build(Batch& out, int64_t b, uint64_t epoch, std::vector<int64_
   const int k = source_.num_classes();
   out.index = b;
   out.size = n;
+  out.offset = slice(b).first;
+  out.whole = whole_batch_size(b);
   out.samples = std::move(samples);
   out.images.resize(static_cast<size_t>(n * per));
   out.labels.resize(static_cast<size_t>(n));
@@ -130,8 +150,7 @@ void DataLoader::work() {
     if (stop_) return;
     const int64_t b = claimed_++;
     const uint64_t generation = generation_, epoch = epoch_;
-    const auto first = order_.begin() + b * opts_.batch;
-    std::vector<int64_t> samples(first, first + batch_size(b));  // a copy: start_epoch may replace order_
+    std::vector<int64_t> samples = this->samples(b);
     std::unique_ptr<Batch> buf = take_buffer();
     lk.unlock();
     std::exception_ptr error;
@@ -170,10 +189,8 @@ const Batch& DataLoader::batch(int64_t b) {
   if (current_) free_.push_back(std::move(current_));
 
   if (workers_.empty()) {
-    const auto first = order_.begin() + b * opts_.batch;
-    std::vector<int64_t> samples(first, first + batch_size(b));
     std::unique_ptr<Batch> buf = take_buffer();
-    build(*buf, b, epoch_, std::move(samples), raw_, scratch_);  // an error leaves b the next batch
+    build(*buf, b, epoch_, samples(b), raw_, scratch_);  // an error leaves b the next batch
     consumed_ = claimed_ = b + 1;
     current_ = std::move(buf);
     return *current_;

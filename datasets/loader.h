@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/parallel.h"
 #include "datasets/pipeline.h"
 #include "datasets/source.h"
 
@@ -23,12 +24,19 @@ struct LoaderOptions {
   uint64_t seed = 1;
   int workers = 0;   // threads that read and transform batches; 0 = synchronously on the caller
   int prefetch = 0;  // batches made ahead of the one being consumed; 0 = 2 per worker
+  // This process's slice of every batch, for data-parallel ranks: each batch is cut into `parts` parts by
+  // shard_range (core/parallel.h), and this loader reads and builds parts [part, part + part_count) only. The
+  // order and each sample's augmentation are the whole batch's, so the ranks' slices put together are the
+  // batch a single process makes.
+  int64_t parts = 1, part = 0, part_count = 1;
 };
 
 // One batch, in the loader's output shape. Valid until the next batch()/start_epoch() call.
 struct Batch {
   int64_t index = -1;            // b
   int64_t size = 0;              // n samples (the last batch may be smaller: Keras semantics)
+  int64_t offset = 0;            // of the first sample in the whole batch (LoaderOptions::parts)
+  int64_t whole = 0;             // samples of the whole batch, all slices together
   std::vector<float> images;     // [n, C, H, W]
   std::vector<int32_t> labels;   // [n]
   std::vector<int64_t> samples;  // [n] the source indices, in batch order
@@ -48,7 +56,8 @@ class DataLoader {
   const Shape& sample_shape() const { return out_shape_; }  // {C, H, W} after the pipeline
   int num_classes() const { return source_.num_classes(); }
   int64_t batches() const;
-  int64_t batch_size(int64_t b) const;
+  int64_t batch_size(int64_t b) const;  // this loader's slice of batch b
+  int64_t whole_batch_size(int64_t b) const;
 
   // Draws the epoch's order and starts the workers on it; an epoch still in flight is abandoned.
   void start_epoch(int64_t epoch);
@@ -60,6 +69,8 @@ class DataLoader {
   void fill(int64_t b, float* images, float* one_hot, int32_t* labels, float on = 1.0f, float off = 0.0f);
 
  private:
+  Range slice(int64_t b) const;            // of batch b's samples, in batch positions
+  std::vector<int64_t> samples(int64_t b) const;  // source indices of the slice; caller holds mu_
   void build(Batch& out, int64_t b, uint64_t epoch, std::vector<int64_t> samples, std::vector<float>& raw,
              Pipeline::Scratch& scratch) const;
   void work();

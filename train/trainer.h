@@ -76,14 +76,22 @@ class Trainer {
   const Optimizer& optimizer() const { return *optimizer_; }
   Optimizer& optimizer() { return *optimizer_; }  // its state is saved and restored by resume checkpoints
   std::string profile_report() const;             // per-op times, when SPIKEFORGE_PROFILE is set
+  double communication_seconds() const { return reducer_->seconds(); }  // in the gradient reduction
 
  private:
   struct Replica;
   struct Net;
+  struct Totals {  // of a batch: Σ loss·n (penalty included), correct and top-5 predictions
+    double loss_sum = 0;
+    int64_t correct = 0, top5 = 0;
+  };
   Net& net(int64_t batch, bool training);
-  double run_batch(Net& net, const Batch& batch, bool training, int epoch);
+  Totals run_batch(Net& net, const Batch& batch, bool training, int epoch);
+  void throw_diverged(const Net& net, int64_t b, int epoch, int bad_rank) const;
+  void share_buffers();
   LoaderOptions loader_options(int64_t batch, bool shuffle, bool augmenting, bool in_memory) const;
   int64_t correct(const Net& net, int64_t top = 1) const;
+  int64_t first_bad_shard(const Net& net) const;  // whose loss is not finite, or -1
   void check_gradients(const Net& net, int64_t b, int epoch) const;
   void check_input(const DataLoader& loader, const std::string& name) const;
   double penalty(bool add_gradient);
@@ -94,6 +102,8 @@ class Trainer {
   Device device_;
   uint64_t seed_;
   ParallelStrategy strategy_;
+  Communicator& comm_;
+  int64_t shards_per_rank_ = 1;  // training shards of a full batch in this process (train/parallel.h)
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<GradientReducer> reducer_;
   bool profiling_ = false;

@@ -477,29 +477,22 @@ void merge_tallies(const Context& cx, const std::vector<Tally>& tallies, int64_t
     if (r.probe_max_input.empty()) r.probe_max_input.assign(t.probe_max.size(), 0.0f);
     for (size_t c = 0; c < t.probe_max.size(); ++c) r.probe_max_input[c] = std::max(r.probe_max_input[c], t.probe_max[c]);
   }
-  const double duration_s = opts.steps * cx.net.dt_ms / 1000.0;
   for (int l = 0; l <= cx.last; ++l) {
     const LayerPlan& p = cx.plans[l];
     LayerStats s;
     s.name = cx.net.layers[l].name;
     s.neurons = p.neurons;
-    std::vector<int64_t> per_neuron(p.neurons, 0);
+    s.neuron_spikes.assign(p.neurons, 0);
     for (const Tally& t : tallies)
-      for (int64_t j = 0; j < p.neurons; ++j) per_neuron[j] += t.neuron_counts[l][j];
-    int64_t mx = 0;
-    for (int64_t c : per_neuron) s.spikes += c, mx = std::max(mx, c);
-    const double per_neuron_second = static_cast<double>(images) * duration_s;
-    s.mean_rate_hz = static_cast<double>(s.spikes) / (static_cast<double>(p.neurons) * per_neuron_second);
-    s.max_rate_hz = static_cast<double>(mx) / per_neuron_second;
-    r.layers.push_back(s);
+      for (int64_t j = 0; j < p.neurons; ++j) s.neuron_spikes[j] += t.neuron_counts[l][j];
+    s.fanout = p.fanout;  // events into each layer: its source's spikes times its mean fan-out
+    if (l == 0)
+      for (const Tally& t : tallies) s.presynaptic_spikes += t.input_spikes;
+    else
+      for (int64_t c : r.layers[l - 1].neuron_spikes) s.presynaptic_spikes += c;
+    r.layers.push_back(std::move(s));
   }
-  // Events into each layer: its source's spikes times its mean fan-out per presynaptic neuron.
-  int64_t input_spikes = 0;
-  for (const Tally& t : tallies) input_spikes += t.input_spikes;
-  for (int l = 0; l <= cx.last; ++l) {
-    const int64_t source = l == 0 ? input_spikes : r.layers[l - 1].spikes;
-    r.layers[l].synaptic_events = static_cast<int64_t>(static_cast<double>(source) * cx.plans[l].fanout);
-  }
+  finish_layer_stats(r.layers, images, opts.steps * cx.net.dt_ms / 1000.0);
 }
 
 // Every input spike of the simulated images, regenerated from the same per-image streams the simulation used

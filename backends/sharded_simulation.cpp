@@ -1,0 +1,66 @@
+#include "backends/sharded_simulation.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace sf {
+
+Range image_share(int64_t images, int64_t unit, int rank, int ranks) {
+  if (images < ranks)
+    throw Error(ErrorKind::BadInput, "--images: " + std::to_string(images) + " images cannot be shared among " +
+                                         std::to_string(ranks) + " ranks (run fewer ranks)")
+        .on_every_rank();
+  // Whole units while every rank gets one; else single images.
+  if (unit < 1 || images < ranks * unit) unit = 1;
+  const int64_t units = (images + unit - 1) / unit;
+  const Range u = shard_range(units, ranks, rank);
+  const int64_t first = u.first * unit;
+  return {first, std::min(images, (u.first + u.count) * unit) - first};
+}
+
+namespace {
+
+template <class T>
+void concat(std::vector<T>& v, Communicator& comm) {
+  v = comm.allgather_vector(v);
+}
+
+// Element-wise sum over ranks of a vector of the same length everywhere.
+template <class T>
+void sum(std::vector<T>& v, Communicator& comm) {
+  const std::vector<T> all = comm.allgather_vector(v);
+  const size_t n = v.size();
+  if (all.size() != n * static_cast<size_t>(comm.size())) fail_internal("gather_results: ranks differ in length");
+  std::fill(v.begin(), v.end(), T{});
+  for (size_t r = 0; r < static_cast<size_t>(comm.size()); ++r)
+    for (size_t i = 0; i < n; ++i) v[i] += all[r * n + i];
+}
+
+}  // namespace
+
+void gather_results(SimResult& r, Communicator& comm, double duration_s) {
+  if (!comm.distributed()) return;
+  const int64_t first = comm.allgather_value(r.first_image)[0];
+  int64_t images = 0;
+  for (int64_t n : comm.allgather_value(r.images)) images += n;
+  r.first_image = first;
+  r.images = images;
+  sum(r.correct, comm);
+  concat(r.predicted, comm);
+  concat(r.labels, comm);
+  concat(r.output_counts, comm);
+  concat(r.input_spikes, comm);  // each spike names its dataset image: rank order is image order
+  for (LayerStats& l : r.layers) {
+    sum(l.neuron_spikes, comm);
+    int64_t pre = 0;
+    for (int64_t n : comm.allgather_value(l.presynaptic_spikes)) pre += n;
+    l.presynaptic_spikes = pre;
+  }
+  finish_layer_stats(r.layers, images, duration_s);
+  double slowest = 0;
+  for (double s : comm.allgather_value(r.seconds)) slowest = std::max(slowest, s);
+  r.seconds = slowest;
+}
+
+}  // namespace sf

@@ -1,0 +1,266 @@
+// Distributed runs: the batch and image partitions and the reducers in one process, then the built binary
+// under `mpirun -np 2` on real MNIST (data/mnist): 2 ranks × 1 thread against 1 process × 2 threads, a
+// sharded convert against one process, ranks that disagree on the config, and a rank killed mid-run.
+// The mpirun tests skip, saying why, where this build has no MPI or mpirun is not installed.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "backends/sharded_simulation.h"
+#include "core/distributed.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "datasets/loader.h"
+#include "datasets/pipeline.h"
+#include "datasets/transforms.h"
+#include "datasets/source.h"
+#include "support.h"
+#include "train/parallel.h"
+
+namespace sf {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(ShardRangeTest, PartsAreContiguousAndTheFirstOnesLonger) {
+  for (int64_t n : {0, 1, 7, 50, 64})
+    for (int64_t parts : {1, 2, 3, 8}) {
+      int64_t next = 0;
+      for (int64_t i = 0; i < parts; ++i) {
+        const Range r = shard_range(n, parts, i);
+        EXPECT_EQ(r.first, next) << n << " in " << parts;
+        EXPECT_EQ(r.count, n / parts + (i < n % parts ? 1 : 0));
+        next += r.count;
+      }
+      EXPECT_EQ(next, n);
+    }
+}
+
+// Slices of every batch, made by separate loaders as separate ranks would, put together are the whole
+// batches: the same samples, in the same order, with the same augmentation.
+TEST(ShardRangeTest, LoaderSlicesTogetherAreTheWholeBatch) {
+  Dataset d;
+  d.name = "slices";
+  d.num_classes = 3;
+  const int64_t n = 23;
+  d.images = Tensor({n, 1, 4, 4});
+  for (int64_t i = 0; i < d.images.numel(); ++i) d.images[i] = static_cast<float>(i);
+  for (int64_t i = 0; i < n; ++i) d.labels.push_back(static_cast<int32_t>(i % 3));
+  const MemorySource src(d);
+  Pipeline augment;
+  augment.add(std::make_unique<RandomCrop>(4, 4, 1));
+  LoaderOptions whole_opts;
+  whole_opts.batch = 10;
+  whole_opts.seed = 7;
+  DataLoader whole(src, augment, whole_opts);
+  std::vector<std::unique_ptr<DataLoader>> parts;
+  for (int64_t p = 0; p < 3; ++p) {  // 3 ranks × 2 shards of every batch
+    LoaderOptions o = whole_opts;
+    o.parts = 6, o.part = 2 * p, o.part_count = 2;
+    parts.push_back(std::make_unique<DataLoader>(src, augment, o));
+  }
+  whole.start_epoch(2);
+  for (auto& l : parts) l->start_epoch(2);
+  for (int64_t b = 0; b < whole.batches(); ++b) {
+    const Batch& all = whole.batch(b);
+    std::vector<float> images;
+    std::vector<int64_t> samples;
+    int64_t at = 0;
+    for (auto& l : parts) {
+      const Batch& s = l->batch(b);
+      EXPECT_EQ(s.offset, at);
+      EXPECT_EQ(s.whole, all.size);
+      at += s.size;
+      images.insert(images.end(), s.images.begin(), s.images.end());
+      samples.insert(samples.end(), s.samples.begin(), s.samples.end());
+    }
+    EXPECT_EQ(samples, all.samples) << "batch " << b;
+    EXPECT_EQ(images, all.images) << "batch " << b;
+  }
+}
+
+TEST(ShardRangeTest, ImageSharesAreWholeBatchesWhileEveryRankGetsOne) {
+  // 100 images, batches of 32, 2 ranks: [0, 64) and [64, 100), so every batch is one process's batch.
+  EXPECT_EQ(image_share(100, 32, 0, 2).first, 0);
+  EXPECT_EQ(image_share(100, 32, 0, 2).count, 64);
+  EXPECT_EQ(image_share(100, 32, 1, 2).first, 64);
+  EXPECT_EQ(image_share(100, 32, 1, 2).count, 36);
+  // Fewer images than 2 batches: single images, shared evenly.
+  EXPECT_EQ(image_share(40, 32, 1, 2).first, 20);
+  EXPECT_EQ(image_share(40, 32, 1, 2).count, 20);
+  const std::string msg = test::bad_input([] { image_share(1, 1, 0, 2); });
+  EXPECT_NE(msg.find("--images"), std::string::npos) << msg;
+}
+
+// In one process the distributed reducer's chunking and fold give LocalReducer's result bit for bit.
+TEST(DistributedReducerTest, OneProcessFoldsLikeTheLocalReducer) {
+  Rng rng(5);
+  auto random = [&](Shape s) {
+    Tensor t(s);
+    for (int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<float>(rng.uniform() * 2 - 1);
+    return t;
+  };
+  const std::vector<Shape> shapes{{3, 5}, {7}, {2, 2, 2}};
+  std::vector<std::vector<Tensor>> local(3), dist(3);
+  for (size_t s = 0; s < 3; ++s)
+    for (const Shape& sh : shapes) {
+      local[s].push_back(random(sh));
+      dist[s].push_back(local[s].back().clone());
+    }
+  const std::vector<float> w{0.4f, 0.35f, 0.25f};
+  std::vector<Tensor> local_model = local[0], dist_model;
+  for (const Shape& sh : shapes) dist_model.push_back(Tensor(sh));
+  LocalReducer().reduce(local, w, local_model);
+  DistributedReducer(world(), 3).reduce(dist, w, dist_model);
+  for (size_t k = 0; k < shapes.size(); ++k) EXPECT_EQ(dist_model[k].to_vector(), local_model[k].to_vector()) << k;
+  // A process without shards (a batch smaller than the shard count) contributes zeros.
+  DistributedReducer(world(), 3).reduce({}, {}, dist_model);
+  for (const Tensor& g : dist_model)
+    for (float v : g.to_vector()) EXPECT_EQ(v, 0.0f);
+}
+
+// ---- under mpirun -------------------------------------------------------------------------------------
+
+struct Shell {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Shell shell(const test::TempDir& tmp, const std::string& cmd) {
+  const std::string out = tmp.file("sh.stdout"), err = tmp.file("sh.stderr");
+  const int status = std::system((cmd + " >" + out + " 2>" + err + " </dev/null").c_str());
+  return {status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out), read_text(err)};
+}
+
+// Why the mpirun tests cannot run here, or "".
+std::string mpi_missing() {
+  if (!built_with_mpi()) return "this build has no MPI (install libopenmpi-dev: scripts/setup.sh, then rebuild)";
+  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) return "mpirun is not installed (openmpi-bin)";
+  if (!fs::exists(std::string(SPIKEFORGE_SOURCE_DIR) + "/data/mnist"))
+    return "real MNIST is not in data/mnist (scripts/fetch_data.sh mnist)";
+  return "";
+}
+
+#define SKIP_WITHOUT_MPI()                                 \
+  if (const std::string why = mpi_missing(); !why.empty()) \
+  GTEST_SKIP() << why
+
+// Root may run mpirun; shared memory between the two ranks only (no network needed).
+const std::string kMpirun = "mpirun --allow-run-as-root --oversubscribe --mca btl self,vader -np ";
+
+std::string bin() { return SPIKEFORGE_BIN; }
+
+std::string train_args(const std::string& out, const std::string& extra = "") {
+  return " train " + std::string(SPIKEFORGE_SOURCE_DIR) + "/experiments/mnist_relu.yaml --set dataset.path=" +
+         SPIKEFORGE_SOURCE_DIR + "/data/mnist " + extra + " --out " + out;
+}
+
+// history.csv without its wall-time column.
+std::string history_without_seconds(const std::string& dir) {
+  std::istringstream in(read_text(dir + "/history.csv"));
+  std::string out;
+  for (std::string line; std::getline(in, line);) out += line.substr(0, line.rfind(',')) + "\n";
+  return out;
+}
+
+TEST(MpiTest, TwoRanksOfOneThreadTrainWhatOneProcessOfTwoThreadsTrains) {
+  SKIP_WITHOUT_MPI();
+  test::TempDir tmp("mpi");
+  const std::string one = tmp.file("one"), two = tmp.file("two");
+  const Shell a = shell(tmp, bin() + train_args(one, "--set train.epochs=2 --threads 2"));
+  ASSERT_EQ(a.code, 0) << a.err;
+  const Shell b = shell(tmp, kMpirun + "2 " + bin() + train_args(two, "--set train.epochs=2 --threads 1"));
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(history_without_seconds(two), history_without_seconds(one));
+  EXPECT_EQ(read_text(two + "/model.sfm"), read_text(one + "/model.sfm")) << "the checkpoints differ";
+  const auto summary = nlohmann::json::parse(read_text(two + "/summary.json"));
+  EXPECT_EQ(summary.at("ranks"), 2);
+  EXPECT_EQ(summary.at("test_accuracy"), nlohmann::json::parse(read_text(one + "/summary.json")).at("test_accuracy"));
+  // Rank 0 alone wrote the folder, and the output: the run's files, no temp files, one result line.
+  std::vector<std::string> files;
+  for (const auto& f : fs::directory_iterator(two)) files.push_back(f.path().filename().string());
+  std::sort(files.begin(), files.end());
+  EXPECT_EQ(files, (std::vector<std::string>{"config.yaml", "history.csv", "model.sfm", "summary.json"}));
+  EXPECT_EQ(std::count(b.out.begin(), b.out.end(), '='), std::count(a.out.begin(), a.out.end(), '=')) << b.out;
+}
+
+TEST(MpiTest, ConvertOnTwoRanksWritesWhatOneProcessWrites) {
+  SKIP_WITHOUT_MPI();
+  test::TempDir tmp("mpi");
+  const std::string run = tmp.file("run");
+  ASSERT_EQ(shell(tmp, bin() + train_args(run, "--set train.epochs=1 --threads 2")).code, 0);
+  for (const char* propagation : {"event", "dense"}) {
+    const std::string args = " convert " + run + "/model.sfm --norm robust --steps 120 --images 300 --threads 1 " +
+                             "--propagation " + propagation + " --out ";
+    const Shell a = shell(tmp, bin() + args + tmp.file(std::string("one_") + propagation));
+    ASSERT_EQ(a.code, 0) << a.err;
+    const Shell b = shell(tmp, kMpirun + "2 " + bin() + args + tmp.file(std::string("two_") + propagation));
+    ASSERT_EQ(b.code, 0) << b.err;
+    for (const char* f : {"predictions.csv", "layers.csv", "accuracy_vs_time.csv", "network.json"})
+      EXPECT_EQ(read_text(tmp.file(std::string("two_") + propagation + "/" + f)),
+                read_text(tmp.file(std::string("one_") + propagation + "/" + f)))
+          << f << " (" << propagation << ")";
+    const auto s = nlohmann::json::parse(read_text(tmp.file(std::string("two_") + propagation + "/summary.json")));
+    EXPECT_EQ(s.at("ranks"), 2);
+    EXPECT_EQ(s.at("images"), 300);
+  }
+}
+
+TEST(MpiTest, RanksGivenDifferentConfigsFailOnEveryRank) {
+  SKIP_WITHOUT_MPI();
+  test::TempDir tmp("mpi");
+  // Rank 1 trains another seed.
+  const Shell r = shell(tmp, kMpirun + "2 sh -c '" + bin() +
+                                 train_args(tmp.file("run"), "--set train.epochs=1 --set seed=$((1 + OMPI_COMM_WORLD_RANK))") +
+                                 "'");
+  EXPECT_EQ(r.code, 2) << r.err;
+  for (const char* who : {"rank 0/2", "rank 1/2"})
+    EXPECT_NE(r.err.find(std::string("spikeforge: ") + who + ": error: the ranks disagree on the experiment"),
+              std::string::npos)
+        << who << " should say why:\n"
+        << r.err;
+  EXPECT_FALSE(fs::exists(tmp.file("run") + "/summary.json"));
+}
+
+// Rank 1 is killed (SIGKILL) once the first resume checkpoint is on disk. The job must end non-zero, the
+// folder must hold a good checkpoint and no summary, and `train --resume` must end where an uninterrupted
+// run ends.
+TEST(MpiTest, AKilledRankEndsTheJobAndTheRunResumesToTheSameResult) {
+  SKIP_WITHOUT_MPI();
+  test::TempDir tmp("mpi");
+  const std::string killed = tmp.file("killed"), whole = tmp.file("whole");
+  const std::string args = "--set train.epochs=3 --set train.checkpoint_every=150 --threads 1";
+  ASSERT_EQ(shell(tmp, kMpirun + "2 " + bin() + train_args(whole, args)).code, 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string watch = "if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (while [ ! -e " + killed +
+                            "/checkpoint.sfm ]; do sleep 0.01; done; kill -9 $$) & fi; exec ";
+  const Shell k = shell(tmp, kMpirun + "2 sh -c '" + watch + bin() + train_args(killed, args) + "'");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(k.code, 0) << "the job went on without rank 1:\n" << k.out;
+  EXPECT_LT(seconds, 60.0) << "the job hung after rank 1 died";
+  EXPECT_TRUE(fs::exists(killed + "/checkpoint.sfm"));
+  EXPECT_FALSE(fs::exists(killed + "/summary.json")) << "a killed run must not look finished";
+  EXPECT_FALSE(fs::exists(killed + "/model.sfm"));
+  const Shell resumed = shell(tmp, kMpirun + "2 " + bin() + " train --resume " + killed);
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_EQ(history_without_seconds(killed), history_without_seconds(whole));
+  EXPECT_EQ(read_text(killed + "/model.sfm"), read_text(whole + "/model.sfm")) << "the checkpoints differ";
+}
+
+}  // namespace
+}  // namespace sf
