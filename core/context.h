@@ -4,6 +4,7 @@
 // nothing to do with them.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "core/device.h"
 #include "core/tensor.h"
@@ -11,6 +12,15 @@
 namespace sf {
 
 enum class Mode { train, eval };
+
+// Synchronised batch norm (train.sync_batchnorm): every data-parallel process's per-channel statistics.
+class StatGather {
+ public:
+  virtual ~StatGather() = default;
+  // Every process's `values` (the same length everywhere), concatenated in rank order. A collective: each
+  // process's graph calls it at the same ops in the same order.
+  virtual std::vector<double> gather(const std::vector<double>& values) = 0;
+};
 
 // Grow-only workspace (cuDNN algorithms, im2col buffers): ops ask for what prepare() computed they need; the
 // memory is reused by every op of the graph, one after the other.
@@ -43,6 +53,9 @@ struct ExecContext {
   uint64_t random_key = 0;
   int64_t first_sample = 0;  // this graph's first row within the step's batch (data-parallel shards)
   Workspace* workspace = nullptr;
+  // Where batchnorm ops with attribute sync = 1 get the other processes' statistics in train mode; null: the
+  // batch is this graph's alone.
+  StatGather* sync_stats = nullptr;
 
   bool training() const { return mode == Mode::train; }
 };

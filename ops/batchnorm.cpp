@@ -11,6 +11,7 @@ BatchNormOp::BatchNormOp(const Attrs& a) {
   momentum_ = kBatchNormSchema.get_float(a, "momentum");
   eps_ = kBatchNormSchema.get_float(a, "eps");
   nhwc_ = kBatchNormSchema.get_string(a, "layout") == "nhwc";
+  sync_ = kBatchNormSchema.get_int(a, "sync") != 0;
   const std::string act = kBatchNormSchema.get_string(a, "activation");
   fused_ = act != "none";
   hi_ = act == "relu6" ? 6.0f : std::numeric_limits<float>::infinity();
@@ -59,15 +60,59 @@ void BatchNormOp::require_state() const {
          "eval mode needs the running statistics: no state bound (bind_state: running_mean, running_var)");
 }
 
-void BatchNormOp::update_running(const ExecContext& ctx, const float* mean, const float* var) {
+void BatchNormOp::update_running(const ExecContext& ctx, const float* mean, const float* var, double m) {
   if (!ctx.update_state || !running_mean_.defined()) return;
-  const int64_t m = g_.m();
   // m = 1 has no unbiased estimate; TF's fused batch norm then keeps the biased one (0), as here.
-  const double unbias = m > 1 ? static_cast<double>(m) / static_cast<double>(m - 1) : 1.0;
+  const double unbias = m > 1 ? m / (m - 1) : 1.0;
   float *rm = running_mean_.data(), *rv = running_var_.data();
   for (int64_t c = 0; c < g_.c; ++c) {
     rm[c] = static_cast<float>(momentum_ * rm[c] + (1.0 - momentum_) * mean[c]);
     rv[c] = static_cast<float>(momentum_ * rv[c] + (1.0 - momentum_) * var[c] * unbias);
+  }
+}
+
+double BatchNormOp::merge_moments(const ExecContext& ctx, std::vector<double>& mean, std::vector<double>& var) const {
+  const double m = static_cast<double>(g_.m());
+  if (!synced(ctx)) return m;
+  const size_t c = mean.size(), row = 1 + 2 * c;
+  std::vector<double> mine(row);
+  mine[0] = m;
+  std::copy(mean.begin(), mean.end(), mine.begin() + 1);
+  std::copy(var.begin(), var.end(), mine.begin() + 1 + static_cast<int64_t>(c));
+  const std::vector<double> all = ctx.sync_stats->gather(mine);
+  if (all.size() % row != 0) fail_internal("batchnorm: the processes gathered statistics of different sizes");
+  // Merged one process at a time: n = n_a + n_b, mean = mean_a + (mean_b − mean_a)·n_b/n,
+  // M2 = M2_a + M2_b + (mean_b − mean_a)²·n_a·n_b/n, with M2 = var·n.
+  double n = 0;
+  std::vector<double> mu(c, 0.0), m2(c, 0.0);
+  for (size_t r = 0; r < all.size() / row; ++r) {
+    const double* at = all.data() + r * row;
+    const double nb = at[0], total = n + nb;
+    if (nb == 0) continue;
+    for (size_t k = 0; k < c; ++k) {
+      const double delta = at[1 + k] - mu[k];
+      mu[k] += delta * nb / total;
+      m2[k] += at[1 + c + k] * nb + delta * delta * n * nb / total;
+    }
+    n = total;
+  }
+  for (size_t k = 0; k < c; ++k) mean[k] = mu[k], var[k] = m2[k] / n;
+  return n;
+}
+
+void BatchNormOp::whole_batch_sums(const ExecContext& ctx, std::vector<double>& a, std::vector<double>& b) const {
+  if (!synced(ctx)) return;
+  const size_t c = a.size(), row = 1 + 2 * c;
+  std::vector<double> mine{static_cast<double>(g_.m())};
+  mine.insert(mine.end(), a.begin(), a.end());
+  mine.insert(mine.end(), b.begin(), b.end());
+  const std::vector<double> all = ctx.sync_stats->gather(mine);
+  if (all.size() % row != 0) fail_internal("batchnorm: the processes gathered sums of different sizes");
+  std::fill(a.begin(), a.end(), 0.0), std::fill(b.begin(), b.end(), 0.0);
+  for (size_t r = 0; r < all.size() / row; ++r) {
+    const double* at = all.data() + r * row;
+    const double share = at[0] / mine[0];
+    for (size_t k = 0; k < c; ++k) a[k] += share * at[1 + k], b[k] += share * at[1 + c + k];
   }
 }
 

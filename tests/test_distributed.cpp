@@ -22,6 +22,7 @@
 #include "datasets/pipeline.h"
 #include "datasets/transforms.h"
 #include "datasets/source.h"
+#include "ops/registry.h"
 #include "support.h"
 #include "train/parallel.h"
 
@@ -129,6 +130,87 @@ TEST(DistributedReducerTest, OneProcessFoldsLikeTheLocalReducer) {
 
 // ---- under mpirun -------------------------------------------------------------------------------------
 
+// Started by MpiTest.SyncBatchNormOverTwoRanksIsTheWholeBatchs under mpirun (skipped otherwise): each rank
+// normalises its rows of one batch of 7 (4 and 3: unequal shares) with sync 1, and the result must be the
+// whole batch's in one process: the output rows, Σ_p (n_p/N)·dx_p, Σ_p (n_p/N)·dγ_p and the running
+// statistics. Every batchnorm kernel that takes sync, both layouts, with and without the fused ReLU6.
+TEST(MpiWorker, SyncBatchNormHalvesAreTheWholeBatch) {
+  if (!std::getenv("SPIKEFORGE_MPI_WORKER")) GTEST_SKIP() << "runs under mpirun, started by MpiTest";
+  int argc = 0;
+  char** argv = nullptr;
+  start_distributed(&argc, &argv);
+  Communicator& comm = world();
+  ASSERT_EQ(comm.size(), 2);
+  RankStatGather gather(comm);
+  const int64_t n = 7, c = 3, h = 4, w = 4;
+  const Range mine = shard_range(n, 2, comm.rank());
+  const double share = static_cast<double>(mine.count) / n;
+  for (const char* layout : {"nchw", "nhwc"})
+    for (const char* act : {"none", "relu6"})
+      for (const std::string impl : {"reference", "loops"}) {
+        SCOPED_TRACE(impl + " " + layout + " " + act);
+        const Shape full = std::string(layout) == "nhwc" ? Shape{n, h, w, c} : Shape{n, c, h, w};
+        Shape part = full;
+        part[0] = mine.count;
+        const int64_t row = numel(full) / n;
+        Rng rng(11);
+        auto random = [&](Shape sh, double scale, double offset) {
+          Tensor t(sh);
+          for (int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<float>(offset + scale * rng.normal());
+          return t;
+        };
+        const Tensor x = random(full, 2.0, 1.0), gamma = random({c}, 0.5, 1.0), beta = random({c}, 0.5, 0.0),
+                     upstream = random(full, 1.0, 0.0);
+        struct Pass {
+          Tensor y, dx, dgamma, dbeta, rm, rv;
+        };
+        auto pass = [&](const Tensor& xin, const Tensor& dy, int64_t sync, StatGather* stats) {
+          OpPtr op = make_op("batchnorm", {{"layout", std::string(layout)}, {"activation", std::string(act)}, {"sync", sync}},
+                             Device::cpu, impl);
+          const std::vector<Shape> shapes{xin.shape(), {c}, {c}};
+          op->prepare(shapes);
+          Pass p{Tensor(xin.shape()), Tensor(xin.shape()), Tensor({c}), Tensor({c}), Tensor::zeros({c}), Tensor({c})};
+          for (int64_t k = 0; k < c; ++k) p.rv[k] = 1.0f;
+          const std::vector<Tensor> state{p.rm, p.rv};
+          op->bind_state(state);
+          ExecContext ctx;
+          ctx.mode = Mode::train;
+          ctx.update_state = true;
+          ctx.sync_stats = stats;
+          const std::vector<const Tensor*> in{&xin, &gamma, &beta};
+          op->forward(ctx, in, p.y);
+          std::vector<Tensor*> gin{&p.dx, &p.dgamma, &p.dbeta};
+          op->backward(ctx, in, p.y, dy, gin);
+          return p;
+        };
+        // One process, the whole batch: the loss is the mean over its 7 samples.
+        Tensor dy_full(full);
+        for (int64_t i = 0; i < dy_full.numel(); ++i) dy_full[i] = upstream[i] / static_cast<float>(n);
+        const Pass whole = pass(x, dy_full, 0, nullptr);
+        // This rank's rows; its loss is the mean over its own samples.
+        Tensor xr(part), dyr(part);
+        for (int64_t i = 0; i < xr.numel(); ++i) {
+          xr[i] = x[mine.first * row + i];
+          dyr[i] = upstream[mine.first * row + i] / static_cast<float>(mine.count);
+        }
+        const Pass split = pass(xr, dyr, 1, &gather);
+        for (int64_t i = 0; i < xr.numel(); ++i) {
+          EXPECT_NEAR(split.y[i], whole.y[mine.first * row + i], 1e-5) << "y " << i;
+          EXPECT_NEAR(share * split.dx[i], whole.dx[mine.first * row + i], 1e-6) << "dx " << i;
+        }
+        std::vector<double> grads;
+        for (int64_t k = 0; k < c; ++k) grads.push_back(share * split.dgamma[k]), grads.push_back(share * split.dbeta[k]);
+        const std::vector<double> all = gather.gather(grads);
+        for (int64_t k = 0; k < c; ++k) {
+          EXPECT_NEAR(all[2 * k] + all[2 * c + 2 * k], whole.dgamma[k], 1e-5) << "dgamma " << k;
+          EXPECT_NEAR(all[2 * k + 1] + all[2 * c + 2 * k + 1], whole.dbeta[k], 1e-5) << "dbeta " << k;
+          EXPECT_NEAR(split.rm[k], whole.rm[k], 1e-6) << "running mean " << k;
+          EXPECT_NEAR(split.rv[k], whole.rv[k], 1e-6) << "running var " << k;
+        }
+      }
+  stop_distributed();
+}
+
 struct Shell {
   int code = -1;
   std::string out, err;
@@ -197,6 +279,16 @@ TEST(MpiTest, TwoRanksOfOneThreadTrainWhatOneProcessOfTwoThreadsTrains) {
   std::sort(files.begin(), files.end());
   EXPECT_EQ(files, (std::vector<std::string>{"config.yaml", "history.csv", "model.sfm", "summary.json"}));
   EXPECT_EQ(std::count(b.out.begin(), b.out.end(), '='), std::count(a.out.begin(), a.out.end(), '=')) << b.out;
+}
+
+TEST(MpiTest, SyncBatchNormOverTwoRanksIsTheWholeBatchs) {
+  SKIP_WITHOUT_MPI();
+  test::TempDir tmp("mpi");
+  const std::string worker = std::string(::testing::internal::GetArgvs()[0]);
+  const Shell r = shell(tmp, "SPIKEFORGE_MPI_WORKER=1 " + kMpirun + "2 " + worker +
+                                 " --gtest_color=no --gtest_filter=MpiWorker.SyncBatchNormHalvesAreTheWholeBatch");
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("[  PASSED  ] 1 test"), std::string::npos) << r.out;
 }
 
 TEST(MpiTest, ConvertOnTwoRanksWritesWhatOneProcessWrites) {

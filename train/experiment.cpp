@@ -97,6 +97,7 @@ TrainSpec parse_train(const ConfigNode& c) {
   step.check(sch.every > 0, "every", "must be > 0 epochs");
   t.label_smoothing = finite_in(c, "label_smoothing", t.label_smoothing, 0, 1, false);
   t.regularize_batchnorm = c.get("regularize_batchnorm", t.regularize_batchnorm);
+  t.sync_batchnorm = c.get("sync_batchnorm", t.sync_batchnorm);
   t.label_shift = finite_in(c, "label_shift", t.label_shift, 0.0, 0.5, false);
   t.checkpoint_every = c.get<int64_t>("checkpoint_every", t.checkpoint_every);
   c.check(t.checkpoint_every >= 0, "checkpoint_every",
@@ -424,7 +425,7 @@ std::string to_yaml(const Experiment& e) {
   y << YAML::Key << "step_decay" << YAML::Value << YAML::BeginMap << YAML::Key << "factor" << YAML::Value
     << t.schedule.factor << YAML::Key << "every" << YAML::Value << t.schedule.every << YAML::EndMap;
   y << YAML::Key << "label_smoothing" << YAML::Value << t.label_smoothing << YAML::Key << "regularize_batchnorm"
-    << YAML::Value << t.regularize_batchnorm;
+    << YAML::Value << t.regularize_batchnorm << YAML::Key << "sync_batchnorm" << YAML::Value << t.sync_batchnorm;
   y << YAML::Key << "label_shift" << YAML::Value << t.label_shift;
   y << YAML::Key << "checkpoint_every" << YAML::Value << t.checkpoint_every;
   y << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << o.type;

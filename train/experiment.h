@@ -34,6 +34,9 @@ struct TrainSpec {
   double label_smoothing = 0.0;  // targets (1 − ε)·one_hot + ε/K (Szegedy et al. 2016; Keras, PyTorch)
   // Keras kernel regularisers skip batch-norm scale and shift (and biases); true adds l1/l2 to BN gamma/beta too.
   bool regularize_batchnorm = false;
+  // Distributed runs: batch norm over every process's part of the batch (PyTorch's SyncBatchNorm), instead of
+  // each process's own (DDP's default). Needs one shard per process (op_parallel, or one thread).
+  bool sync_batchnorm = false;
   double label_shift = 0.0;  // targets t + shift (Liu's NSP fine-tuning: 0.01)
   // Resume checkpoints (train/resume.h) are written at every epoch end and, when > 0, every this many steps.
   int64_t checkpoint_every = 0;

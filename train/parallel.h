@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/context.h"
 #include "core/distributed.h"
 #include "core/primitives.h"
 #include "core/tensor.h"
@@ -79,6 +80,16 @@ class DistributedReducer final : public GradientReducer {
   int64_t per_rank_;
   std::vector<float> send_, recv_, folded_, gathered_;
   double seconds_ = 0;
+};
+
+// train.sync_batchnorm: batch norm's statistics from every process, through the communicator.
+class RankStatGather final : public StatGather {
+ public:
+  explicit RankStatGather(Communicator& comm) : comm_(comm) {}
+  std::vector<double> gather(const std::vector<double>& values) override { return comm_.allgather_vector(values); }
+
+ private:
+  Communicator& comm_;
 };
 
 }  // namespace sf

@@ -74,6 +74,22 @@ Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t se
   } else {
     reducer_ = std::make_unique<LocalReducer>();
   }
+  const bool has_batchnorm = std::any_of(model_.layers().begin(), model_.layers().end(),
+                                         [](const Layer& l) { return l.type == "batchnorm"; });
+  if (spec_.sync_batchnorm && has_batchnorm) {
+    // The processes meet inside each batch norm; shards on threads of one process would need a rendezvous of
+    // their own.
+    if (shards_per_rank_ > 1)
+      throw Error(ErrorKind::BadInput, "train.sync_batchnorm: needs one shard per process, but this process cuts its "
+                                       "part of a batch into " + std::to_string(shards_per_rank_) +
+                                           " (train.parallel: op_parallel, or --threads 1)")
+          .on_every_rank();
+    // The attribute also steers the kernel choice (oneDNN's batch norm cannot take outside statistics), so a
+    // one-process run uses the same kernels as a distributed one.
+    for (Layer& l : model_.layers())
+      if (l.type == "batchnorm") l.attrs.set("sync", int64_t{1});
+    if (comm_.distributed()) sync_stats_ = std::make_unique<RankStatGather>(comm_);
+  }
   // Per-layer learning-rate multipliers, by layer name, expanded to one scale per parameter.
   if (spec_.lr_multipliers.empty()) return;
   for (const auto& [name, factor] : spec_.lr_multipliers) {
@@ -156,6 +172,7 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
     r->graph.context().mode = training ? Mode::train : Mode::eval;
     r->graph.context().update_state = s == 0;  // the running statistics follow the batch's first shard alone
     r->graph.context().first_sample = part.first;
+    if (training) r->graph.context().sync_stats = sync_stats_.get();
     r->first = part.first;
     r->count = part.count;
     const bool own_grads = slot->shards.empty();  // the first local shard writes into the model's gradients

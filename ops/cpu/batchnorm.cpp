@@ -21,6 +21,7 @@ class BatchNorm final : public BatchNormOp {
   Shape prepare(std::span<const Shape> in) override {
     Shape out = BatchNormOp::prepare(in);
     expect(!fused_, "batchnorm", "the oneDNN kernel has no fused activation; use the loops or reference kernel");
+    expect(!sync_, "batchnorm", "the oneDNN kernel computes its statistics alone (sync 1: use the loops or reference kernel)");
     const auto f32 = memory::data_type::f32;
     const memory::desc md = g_.rank2 ? memory::desc({g_.n, g_.c}, f32, tag::nc)
                                      : memory::desc({g_.n, g_.c, in[0][nhwc_ ? 1 : 2], in[0][nhwc_ ? 2 : 3]}, f32,
@@ -72,7 +73,7 @@ class BatchNorm final : public BatchNormOp {
       bind(mean_, batch_mean_), bind(var_, batch_var_);
       run(fwd_train_, fwd_args_);
       have_batch_stats_ = true;
-      update_running(ctx, batch_mean_.data(), batch_var_.data());
+      update_running(ctx, batch_mean_.data(), batch_var_.data(), static_cast<double>(g_.m()));
     } else {
       require_state();
       bind(mean_, running_mean_), bind(var_, running_var_);

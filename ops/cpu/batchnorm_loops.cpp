@@ -42,19 +42,24 @@ class BatchNormLoops final : public BatchNormOp {
   void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
     const float *x = in[0]->data(), *gamma = in[1]->data(), *beta = in[2]->data();
     if (ctx.training()) {
-      std::vector<float> var(g_.c);
+      std::vector<double> mean(g_.c), var(g_.c);
       sums(x, nullptr, nullptr);  // partial Σ(x − K), Σ(x − K)²
       for (int64_t c = 0; c < g_.c; ++c) {
         double s1, s2;
         reduce(c, s1, s2);
         const double m = static_cast<double>(g_.m()), d = s1 / m;
-        const double v = std::max(s2 / m - d * d, 0.0);
-        batch_mean_[c] = static_cast<float>(shift(x, c) + d);
-        var[c] = static_cast<float>(v);
-        batch_inv_[c] = static_cast<float>(1.0 / std::sqrt(v + eps_));
+        mean[c] = shift(x, c) + d;
+        var[c] = std::max(s2 / m - d * d, 0.0);
+      }
+      batch_count_ = merge_moments(ctx, mean, var);  // the whole batch's, under sync
+      std::vector<float> var_f(g_.c);
+      for (int64_t c = 0; c < g_.c; ++c) {
+        batch_mean_[c] = static_cast<float>(mean[c]);
+        var_f[c] = static_cast<float>(var[c]);
+        batch_inv_[c] = static_cast<float>(1.0 / std::sqrt(var[c] + eps_));
       }
       have_batch_stats_ = true;
-      update_running(ctx, batch_mean_.data(), var.data());
+      update_running(ctx, batch_mean_.data(), var_f.data(), batch_count_);
     }
     const float *mean, *inv;
     statistics(ctx, mean, inv);
@@ -88,7 +93,8 @@ class BatchNormLoops final : public BatchNormOp {
     if (gin[2])
       for (int64_t c = 0; c < g_.c; ++c) (*gin[2])[c] = static_cast<float>(s_dy[c]);
     if (!gin[0]) return;
-    const double m = static_cast<double>(g_.m());
+    if (train) whole_batch_sums(ctx, s_dy, s_dyx);  // for dx, under sync
+    const double m = train ? batch_count_ : static_cast<double>(g_.m());
     for (int64_t c = 0; c < g_.c; ++c) {
       const double k1 = static_cast<double>(gamma[c]) * inv[c], inv2 = static_cast<double>(inv[c]) * inv[c];
       a_[c] = static_cast<float>(k1);
@@ -311,6 +317,7 @@ class BatchNormLoops final : public BatchNormOp {
   std::vector<float> partial_;                     // channels last: [blocks][2][C]
   std::vector<std::pair<double, double>> totals_;  // NCHW: per channel
   bool have_batch_stats_ = false;
+  double batch_count_ = 0;  // values per channel the batch statistics cover (every process's, under sync)
 };
 
 }  // namespace
@@ -328,7 +335,7 @@ OpPtr make_batchnorm_loops(const Attrs& a) { return std::make_unique<BatchNormLo
 // (1-thread figures are CPU time on a shared machine). So the loops take channels-last input and NCHW maps of
 // at least 16 floats, up to the measured 1024 channels and 32×32 maps.
 const char* const kBatchNormLoopsCovers =
-    "any shape with a fused activation; otherwise channels <= 1024; nhwc or [N,C] with height*width <= 32*32; nchw "
+    "any shape with a fused activation or sync; otherwise channels <= 1024; nhwc or [N,C] with height*width <= 32*32; nchw "
     "with 16 <= height*width <= 32*32";
 
 bool batchnorm_loops_supports(const Attrs& a, std::span<const Shape> in) {
@@ -336,6 +343,7 @@ bool batchnorm_loops_supports(const Attrs& a, std::span<const Shape> in) {
   // With a fused activation the alternative is the reference kernel (oneDNN 2.6 fuses only ReLU, and not in
   // our backward's form): these loops take every shape then. MobileNet at 224 has 112×112 maps.
   if (kBatchNormSchema.get_string(a, "activation") != "none") return true;
+  if (kBatchNormSchema.get_int(a, "sync") != 0) return true;  // oneDNN computes its statistics alone
   const Shape& x = in[0];
   if (x.size() == 2) return x[1] <= 1024;
   const bool nhwc = kBatchNormSchema.get_string(a, "layout") == "nhwc";

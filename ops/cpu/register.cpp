@@ -19,8 +19,10 @@ void register_onednn_kernels(OpRegistry& r) {
   r.add({"dense", cpu, "onednn", 20, make_dense});
   r.add({"dense", cpu, "loops", 30, make_dense_loops, dense_loops_supports, kDenseLoopsCovers});
   r.add({"batchnorm", cpu, "onednn", 20, make_batchnorm,
-         [](const Attrs& a, std::span<const Shape>) { return kBatchNormSchema.get_string(a, "activation") == "none"; },
-         "activation none"});
+         [](const Attrs& a, std::span<const Shape>) {
+           return kBatchNormSchema.get_string(a, "activation") == "none" && kBatchNormSchema.get_int(a, "sync") == 0;
+         },
+         "activation none, sync 0"});
   r.add({"batchnorm", cpu, "loops", 30, make_batchnorm_loops, batchnorm_loops_supports, kBatchNormLoopsCovers});
   r.add({"global_avgpool", cpu, "onednn", 20, make_global_avgpool});
   // The loops measured 2.7–9× faster than oneDNN's pooling on MobileNet's last map and level or faster on long

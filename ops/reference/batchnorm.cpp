@@ -18,7 +18,7 @@ class BatchNorm final : public BatchNormOp {
     const float *x = in[0]->data(), *gamma = in[1]->data(), *beta = in[2]->data();
     float* y = out.data();
     std::vector<double> mean, var;
-    statistics(ctx, x, mean, var);
+    const double m = statistics(ctx, x, mean, var);
     for (int64_t c = 0; c < g_.c; ++c) {
       const double inv = 1.0 / std::sqrt(var[c] + eps_);
       for (int64_t i = 0; i < g_.n; ++i)
@@ -29,7 +29,7 @@ class BatchNorm final : public BatchNormOp {
     }
     if (ctx.training()) {
       const std::vector<float> mf(mean.begin(), mean.end()), vf(var.begin(), var.end());
-      update_running(ctx, mf.data(), vf.data());
+      update_running(ctx, mf.data(), vf.data(), m);
     }
   }
 
@@ -48,38 +48,44 @@ class BatchNorm final : public BatchNormOp {
     float* dgamma = gin[1] ? gin[1]->data() : nullptr;
     float* dbeta = gin[2] ? gin[2]->data() : nullptr;
     std::vector<double> mean, var;
-    statistics(ctx, x, mean, var);  // the forward pass's, recomputed
-    const double m = static_cast<double>(g_.m());
+    const double m = statistics(ctx, x, mean, var);  // the forward pass's, recomputed
+    std::vector<double> sum_dy(g_.c, 0.0), sum_dy_xhat(g_.c, 0.0);
     for (int64_t c = 0; c < g_.c; ++c) {
       const double inv = 1.0 / std::sqrt(var[c] + eps_);
-      double sum_dy = 0, sum_dy_xhat = 0;
       for (int64_t i = 0; i < g_.n; ++i)
         for (int64_t s = 0; s < g_.hw; ++s) {
           const int64_t e = g_.at(i, c, s);
-          sum_dy += dy[e];
-          sum_dy_xhat += dy[e] * (x[e] - mean[c]) * inv;
+          sum_dy[c] += dy[e];
+          sum_dy_xhat[c] += dy[e] * (x[e] - mean[c]) * inv;
         }
-      if (dgamma) dgamma[c] = static_cast<float>(sum_dy_xhat);
-      if (dbeta) dbeta[c] = static_cast<float>(sum_dy);
+    }
+    for (int64_t c = 0; c < g_.c; ++c) {
+      if (dgamma) dgamma[c] = static_cast<float>(sum_dy_xhat[c]);
+      if (dbeta) dbeta[c] = static_cast<float>(sum_dy[c]);
+    }
+    whole_batch_sums(ctx, sum_dy, sum_dy_xhat);  // for dx, under sync
+    for (int64_t c = 0; c < g_.c; ++c) {
+      const double inv = 1.0 / std::sqrt(var[c] + eps_);
       if (!dx) continue;
       for (int64_t i = 0; i < g_.n; ++i)
         for (int64_t s = 0; s < g_.hw; ++s) {
           const int64_t e = g_.at(i, c, s);
           const double xhat = (x[e] - mean[c]) * inv;
-          const double d = ctx.training() ? dy[e] - sum_dy / m - xhat * sum_dy_xhat / m : dy[e];
+          const double d = ctx.training() ? dy[e] - sum_dy[c] / m - xhat * sum_dy_xhat[c] / m : dy[e];
           dx[e] = static_cast<float>(gamma[c] * inv * d);
         }
     }
   }
 
  private:
-  // Per channel: the batch's mean and biased variance (train), or the running statistics (eval).
-  void statistics(const ExecContext& ctx, const float* x, std::vector<double>& mean, std::vector<double>& var) const {
+  // Per channel: the batch's mean and biased variance (train; under sync, every process's batch), or the
+  // running statistics (eval). Returns the values per channel the batch statistics cover.
+  double statistics(const ExecContext& ctx, const float* x, std::vector<double>& mean, std::vector<double>& var) const {
     mean.assign(g_.c, 0.0), var.assign(g_.c, 0.0);
     if (!ctx.training()) {
       require_state();
       for (int64_t c = 0; c < g_.c; ++c) mean[c] = running_mean_[c], var[c] = running_var_[c];
-      return;
+      return static_cast<double>(g_.m());
     }
     const double m = static_cast<double>(g_.m());
     for (int64_t c = 0; c < g_.c; ++c) {
@@ -93,6 +99,7 @@ class BatchNorm final : public BatchNormOp {
         }
       var[c] /= m;
     }
+    return merge_moments(ctx, mean, var);
   }
 };
 
