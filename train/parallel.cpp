@@ -53,7 +53,6 @@ void DistributedReducer::reduce(std::span<const std::vector<Tensor>> shards, std
                                 std::span<Tensor> model) {
   if (shards.size() != weights.size() || static_cast<int64_t>(shards.size()) > per_rank_)
     fail_internal("reduce: at most " + std::to_string(per_rank_) + " shards, one weight each, expected");
-  const double before = comm_.seconds();
   const int64_t ranks = comm_.size();
   int64_t total = 0;
   for (const Tensor& g : model) total += g.numel();
@@ -96,7 +95,6 @@ void DistributedReducer::reduce(std::span<const std::vector<Tensor>> shards, std
     copy_between(g.raw(), g.device(), gathered_.data() + at, Device::cpu, g.numel());
     at += g.numel();
   }
-  seconds_ += comm_.seconds() - before;
 }
 
 }  // namespace sf

@@ -46,7 +46,6 @@ class GradientReducer {
   // process, model[k] = Σ_s weights[s]·shards[s][k] over every process's shards.
   virtual void reduce(std::span<const std::vector<Tensor>> shards, std::span<const float> weights,
                       std::span<Tensor> model) = 0;
-  virtual double seconds() const { return 0; }  // spent communicating, when it does
 };
 
 // The fold both reducers compute, in shard order: y = w₀·g₀, then y ← y + w_s·g_s (the device's scale and
@@ -73,13 +72,11 @@ class DistributedReducer final : public GradientReducer {
   DistributedReducer(Communicator& comm, int64_t shards_per_rank);
   void reduce(std::span<const std::vector<Tensor>> shards, std::span<const float> weights,
               std::span<Tensor> model) override;
-  double seconds() const override { return seconds_; }
 
  private:
   Communicator& comm_;
   int64_t per_rank_;
   std::vector<float> send_, recv_, folded_, gathered_;
-  double seconds_ = 0;
 };
 
 // train.sync_batchnorm: batch norm's statistics from every process, through the communicator.

@@ -232,6 +232,7 @@ struct RunObserver final : TrainObserver {
 RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
   set_threads(e.threads);
   Communicator& comm = world();
+  const double comm_before = comm.seconds();
   check_same_experiment(comm, e);
   RunResult r;
   r.out_dir = opts.out_dir.empty() ? "runs/" + e.name : opts.out_dir;
@@ -312,7 +313,6 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
       obs.architecture = checkpoint_architecture(phase_e, data->class_names());
       trainer->fit(data->train(), augment, val_ptr, &obs, first_epoch, from);
       r.phases.push_back({plan[p].name, plan[p].activation, trainer->evaluate(test_source)});
-      r.communication_seconds += trainer->communication_seconds();
       obs.state.phases = r.phases;
       first_epoch += plan[p].spec.epochs;
     }
@@ -323,6 +323,7 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
     r.skipped_files = data->skipped_files();
 
     r.ranks = comm.size();
+    r.communication_seconds = comm.seconds() - comm_before;
     on_root([&] {
       save_checkpoint(r.out_dir + "/model.sfm", {checkpoint_architecture(phase_e, data->class_names()), model.state()});
       write_file_atomic(r.out_dir + "/summary.json", summary_json(phase_e, r, trainer->optimizer().current_lr()));

@@ -24,7 +24,7 @@ struct RunResult {
   double train_seconds = 0;
   int64_t parameters = 0;
   int ranks = 1;                     // processes of a distributed run (mpirun / srun)
-  double communication_seconds = 0;  // in the gradient reduction, waiting included
+  double communication_seconds = 0;  // inside the collectives (gradients, batch totals, sync BN), waiting included
   // Undecodable images replaced during the run (dataset.skip_bad_images), each counted once, and the first of
   // them ("path: reason"); summary.json reports both.
   int64_t skipped_images = 0;

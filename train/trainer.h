@@ -76,7 +76,6 @@ class Trainer {
   const Optimizer& optimizer() const { return *optimizer_; }
   Optimizer& optimizer() { return *optimizer_; }  // its state is saved and restored by resume checkpoints
   std::string profile_report() const;             // per-op times, when SPIKEFORGE_PROFILE is set
-  double communication_seconds() const { return reducer_->seconds(); }  // in the gradient reduction
 
  private:
   struct Replica;
