@@ -1,5 +1,4 @@
 #include "backends/conversion_run.h"
-#include "backends/sharded_simulation.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,12 +6,13 @@
 #include <filesystem>
 #include <set>
 
+#include "backends/conversion_data.h"
+#include "backends/sharded_simulation.h"
+#include "backends/spinnaker/exporter.h"
 #include "core/error.h"
 #include "core/io.h"
 #include "core/json.h"
 #include "core/svg_plot.h"
-#include "backends/conversion_data.h"
-#include "backends/spinnaker/exporter.h"
 #include "train/run.h"
 
 namespace sf {
@@ -344,8 +344,13 @@ ConvertRunResult run_conversion(const ConvertRunOptions& options) {
     r.conversion.notes.push_back(
         "export-exact: cells reset to a value, one-step delays, weights at sPyNNaker's 16-bit resolution");
   }
-  int64_t ann_right = 0;
-  for (int64_t c : comm.allgather_value(ann_correct(m.model, test, o.convert.input_affine))) ann_right += c;
+  // A simulator's ranks hold a share of the images each; an exporter's, all of them.
+  int64_t ann_right = ann_correct(m.model, test, o.convert.input_affine);
+  if (caps.simulates) {
+    const std::vector<int64_t> per_rank = comm.allgather_value(ann_right);
+    ann_right = 0;
+    for (int64_t c : per_rank) ann_right += c;
+  }
   r.ann_accuracy = static_cast<double>(ann_right) / static_cast<double>(images);
   if (!o.quiet) print_conversion(o, r);
   if (!caps.simulates) {

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "backends/conversion_run.h"
+#include "core/distributed.h"
 #include "core/error.h"
 #include "core/io.h"
 #include "core/json.h"
@@ -353,6 +354,11 @@ std::vector<std::string> reproducible_tables() {
 }
 
 ReproduceResult reproduce(const ReproduceOptions& o) {
+  // Its steps decide from the files they find (a trained seed is reused), which ranks could see differently.
+  if (world().distributed())
+    throw Error(ErrorKind::BadInput, "reproduce runs as one process; under mpirun, run its train and convert "
+                                     "steps (README, \"Clusters (MPI)\")")
+        .on_every_rank();
   if (o.trials < 1 || o.trials > 20) fail_input("--trials", "must be between 1 and 20");
   if (o.dt_ms < 0 || o.dt_ms > 10) fail_input("--dt", "must be in (0, 10] ms");
   const Table& table = find_table(o.table);

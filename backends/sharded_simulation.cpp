@@ -12,11 +12,7 @@ Range image_share(int64_t images, int64_t unit, int rank, int ranks) {
                                          std::to_string(ranks) + " ranks (run fewer ranks)")
         .on_every_rank();
   // Whole units while every rank gets one; else single images.
-  if (unit < 1 || images < ranks * unit) unit = 1;
-  const int64_t units = (images + unit - 1) / unit;
-  const Range u = shard_range(units, ranks, rank);
-  const int64_t first = u.first * unit;
-  return {first, std::min(images, (u.first + u.count) * unit) - first};
+  return unit_share(images, unit >= 1 && images >= ranks * unit ? unit : 1, ranks, rank);
 }
 
 namespace {
@@ -50,7 +46,9 @@ void gather_results(SimResult& r, Communicator& comm, double duration_s) {
   concat(r.predicted, comm);
   concat(r.labels, comm);
   concat(r.output_counts, comm);
-  concat(r.input_spikes, comm);  // each spike names its dataset image: rank order is image order
+  // Each spike names its dataset image, so rank order is image order. Only rank 0 writes them, and the
+  // spikes of a long run are many: gathered there alone.
+  r.input_spikes = comm.gather_vector(r.input_spikes);
   for (LayerStats& l : r.layers) {
     sum(l.neuron_spikes, comm);
     int64_t pre = 0;

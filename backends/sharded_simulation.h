@@ -19,7 +19,7 @@ Range image_share(int64_t images, int64_t unit, int rank, int ranks);
 
 // Replaces each rank's `r` by the merge of all ranks' results, in rank order: per-step correct counts and
 // spike counts summed, per-image rows concatenated, rates and events recomputed (finish_layer_stats), the
-// wall time the slowest rank's. Every rank calls it.
+// wall time the slowest rank's. Every rank calls it; the recorded input spikes end up on rank 0 only.
 void gather_results(SimResult& r, Communicator& comm, double duration_s);
 
 }  // namespace sf

@@ -74,8 +74,11 @@ void start_distributed(int* argc, char*** argv) {
   const int n = launcher_size();
   if (n <= 1) return;  // one process: nothing to start
 #ifdef SPIKEFORGE_MPI
-  check(MPI_Init(argc, argv), "MPI_Init");
+  // Only the main thread calls MPI (the trainer's shard 0 runs on it), while OpenMP and loader threads work.
+  int provided = 0;
+  check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   started = true;
+  if (provided < MPI_THREAD_FUNNELED) fail_internal("MPI_Init_thread: this MPI does not support MPI_THREAD_FUNNELED");
   // Errors come back as return codes (turned into sf::Error) rather than aborting inside MPI.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   Communicator& w = world();
@@ -150,6 +153,26 @@ void Communicator::allgatherv(const void* in, const std::vector<int64_t>& counts
   }
   check(MPI_Allgatherv(in, n[static_cast<size_t>(rank_)], MPI_BYTE, out, n.data(), at.data(), MPI_BYTE, MPI_COMM_WORLD),
         "MPI_Allgatherv");
+#endif
+}
+
+void Communicator::gatherv(const void* in, const std::vector<int64_t>& counts, void* out, int root) {
+  if (counts.size() != static_cast<size_t>(size_)) fail_internal("gatherv: one count per rank expected");
+  if (!distributed()) {
+    if (counts[0]) std::memcpy(out, in, static_cast<size_t>(counts[0]));
+    return;
+  }
+#ifdef SPIKEFORGE_MPI
+  Timed t{seconds_};
+  std::vector<int> n(counts.size()), at(counts.size());
+  int64_t offset = 0;
+  for (size_t r = 0; r < counts.size(); ++r) {
+    n[r] = as_count(counts[r], "gatherv");
+    at[r] = as_count(offset, "gatherv");
+    offset += counts[r];
+  }
+  check(MPI_Gatherv(in, n[static_cast<size_t>(rank_)], MPI_BYTE, out, n.data(), at.data(), MPI_BYTE, root, MPI_COMM_WORLD),
+        "MPI_Gatherv");
 #endif
 }
 

@@ -1,6 +1,7 @@
 // The processes of a distributed run: MPI's world communicator, or one process when spikeforge was built
-// without MPI or started without a launcher. This file is the only place that names MPI; the trainer's
-// gradient reducer (train/parallel.h) and the conversion driver's gather call these few collectives.
+// without MPI or started without a launcher. This file is the only place that names MPI; the trainer (its
+// gradient reducer, batch totals, sharded evaluation, synchronised batch norm: train/), the run folder's
+// checks (train/run.cpp) and the conversion driver's gather (backends/) call these few collectives.
 //
 // MPI starts only when a launcher started more than one of us (mpirun, mpiexec, srun: it leaves
 // OMPI_COMM_WORLD_SIZE, PMI_SIZE or SLURM_STEP_NUM_TASKS in the environment), so a plain `spikeforge train` behaves exactly as without MPI,
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace sf {
@@ -28,6 +30,8 @@ class Communicator {
   void allgather(const void* in, int64_t bytes, void* out);
   // Rank r contributes counts[r] bytes (every rank passes the same counts); out holds them in rank order.
   void allgatherv(const void* in, const std::vector<int64_t>& counts, void* out);
+  // Rank r contributes counts[r] bytes; on `root` out holds them in rank order (elsewhere out is not touched).
+  void gatherv(const void* in, const std::vector<int64_t>& counts, void* out, int root = 0);
   // Each rank sends block j of `in` (chunk bytes) to rank j; out's block j is what rank j sent this rank.
   void alltoall(const void* in, int64_t chunk, void* out);
   void broadcast(void* data, int64_t bytes, int from = 0);
@@ -37,6 +41,7 @@ class Communicator {
 
   template <class T>
   std::vector<T> allgather_value(const T& v) {
+    static_assert(std::is_trivially_copyable_v<T>, "sent as bytes");
     std::vector<T> out(static_cast<size_t>(size_));
     allgather(&v, sizeof(T), out.data());
     return out;
@@ -44,11 +49,23 @@ class Communicator {
   // Every rank's vector, concatenated in rank order (the sizes may differ).
   template <class T>
   std::vector<T> allgather_vector(const std::vector<T>& v) {
+    static_assert(std::is_trivially_copyable_v<T>, "sent as bytes");
     const auto n = allgather_value(static_cast<int64_t>(v.size() * sizeof(T)));
     int64_t total = 0;
     for (int64_t b : n) total += b;
     std::vector<T> out(static_cast<size_t>(total) / sizeof(T));
     allgatherv(v.data(), n, out.data());
+    return out;
+  }
+  // The same, on rank 0 only (empty elsewhere): for results only rank 0 writes.
+  template <class T>
+  std::vector<T> gather_vector(const std::vector<T>& v) {
+    static_assert(std::is_trivially_copyable_v<T>, "sent as bytes");
+    const auto n = allgather_value(static_cast<int64_t>(v.size() * sizeof(T)));
+    int64_t total = 0;
+    for (int64_t b : n) total += b;
+    std::vector<T> out(root() ? static_cast<size_t>(total) / sizeof(T) : 0);
+    gatherv(v.data(), n, out.data());
     return out;
   }
 

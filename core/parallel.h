@@ -21,6 +21,15 @@ constexpr Range shard_range(int64_t n, int64_t parts, int64_t i) {
   return {i * base + (i < extra ? i : extra), base + (i < extra ? 1 : 0)};
 }
 
+// Part i of n items handed out in whole runs of `unit` (the last run may be short): the items of
+// shard_range(⌈n / unit⌉, parts, i) runs. Batches of evaluation and of a sharded simulation stay the batches
+// one process would make.
+constexpr Range unit_share(int64_t n, int64_t unit, int64_t parts, int64_t i) {
+  const Range u = shard_range((n + unit - 1) / unit, parts, i);
+  const int64_t first = u.first * unit < n ? u.first * unit : n, end = (u.first + u.count) * unit;
+  return {first, (end < n ? end : n) - first};
+}
+
 template <class F>
 inline void parallel_for(int64_t n, int64_t grain, F&& f) {
   if (n < grain || omp_in_parallel() || omp_get_max_threads() == 1) {

@@ -97,4 +97,35 @@ void DistributedReducer::reduce(std::span<const std::vector<Tensor>> shards, std
   }
 }
 
+ShardStatGather::ShardStatGather(int64_t shards, Communicator* comm)
+    : comm_(comm && comm->distributed() ? comm : nullptr),
+      views_(static_cast<size_t>(shards)),
+      slots_(static_cast<size_t>(shards)),
+      barrier_(static_cast<std::ptrdiff_t>(shards)) {
+  for (int64_t t = 0; t < shards; ++t) views_[static_cast<size_t>(t)].owner = this, views_[static_cast<size_t>(t)].t = t;
+}
+
+// Two barriers per call: after the first every slot is written, after the second the result is. A shard's
+// next call writes only its own slot, which shard 0 has read by then, and shard 0 rewrites the result only
+// after the next first barrier, which every shard reaches after reading this one.
+std::vector<double> ShardStatGather::gather(int64_t t, const std::vector<double>& values) {
+  slots_[static_cast<size_t>(t)] = values;
+  barrier_.arrive_and_wait();
+  if (t == 0) {
+    std::vector<double> local;
+    for (const auto& v : slots_) {
+      if (v.size() != values.size()) fail_internal("sync_batchnorm: the shards gathered statistics of different sizes");
+      local.insert(local.end(), v.begin(), v.end());
+    }
+    if (comm_) {
+      result_.resize(local.size() * static_cast<size_t>(comm_->size()));
+      comm_->allgather(local.data(), static_cast<int64_t>(local.size() * sizeof(double)), result_.data());
+    } else {
+      result_ = std::move(local);
+    }
+  }
+  barrier_.arrive_and_wait();
+  return result_;
+}
+
 }  // namespace sf

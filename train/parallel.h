@@ -11,6 +11,7 @@
 // without SyncBatchNorm), and only shard 0 updates the running statistics (ExecContext::update_state), so a
 // result depends on the thread count but not on timing. op_parallel normalises over the whole batch.
 #pragma once
+#include <barrier>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -79,14 +80,28 @@ class DistributedReducer final : public GradientReducer {
   std::vector<float> send_, recv_, folded_, gathered_;
 };
 
-// train.sync_batchnorm: batch norm's statistics from every process, through the communicator.
-class RankStatGather final : public StatGather {
+// train.sync_batchnorm: batch norm's statistics from every shard of the batch, the threads' of this process
+// (batch_split) and, in a distributed run, every process's, concatenated in the global shard order. Each
+// shard's graph holds its own view (shard(t)); the shards of a process meet at a barrier inside every batch
+// norm, and shard 0, on the main thread (MPI_THREAD_FUNNELED), exchanges the process's rows with the others.
+// Every shard must have samples: an empty one would never arrive (Trainer refuses such batches).
+class ShardStatGather {
  public:
-  explicit RankStatGather(Communicator& comm) : comm_(comm) {}
-  std::vector<double> gather(const std::vector<double>& values) override { return comm_.allgather_vector(values); }
+  ShardStatGather(int64_t shards, Communicator* comm);
+  StatGather* shard(int64_t t) { return &views_[static_cast<size_t>(t)]; }
 
  private:
-  Communicator& comm_;
+  struct View final : StatGather {
+    ShardStatGather* owner = nullptr;
+    int64_t t = 0;
+    std::vector<double> gather(const std::vector<double>& values) override { return owner->gather(t, values); }
+  };
+  std::vector<double> gather(int64_t t, const std::vector<double>& values);
+  Communicator* comm_;
+  std::vector<View> views_;
+  std::vector<std::vector<double>> slots_;  // each shard's values of the current call
+  std::vector<double> result_;              // written by shard 0 between the two barriers
+  std::barrier<> barrier_;
 };
 
-}  // namespace sf
+}  // namespace sf}  // namespace sf

@@ -319,8 +319,8 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
     r.history = obs.state.history;
     for (const auto& s : r.history) r.train_seconds += s.train_seconds;
     r.test = r.phases.back().test;
-    r.skipped_images = data->skipped_images();
-    r.skipped_files = data->skipped_files();
+    for (int64_t n : comm.allgather_value(data->skipped_images())) r.skipped_images += n;  // each rank's reads
+    r.skipped_files = data->skipped_files();  // rank 0's
 
     r.ranks = comm.size();
     r.communication_seconds = comm.seconds() - comm_before;

@@ -77,18 +77,12 @@ Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t se
   const bool has_batchnorm = std::any_of(model_.layers().begin(), model_.layers().end(),
                                          [](const Layer& l) { return l.type == "batchnorm"; });
   if (spec_.sync_batchnorm && has_batchnorm) {
-    // The processes meet inside each batch norm; shards on threads of one process would need a rendezvous of
-    // their own.
-    if (shards_per_rank_ > 1)
-      throw Error(ErrorKind::BadInput, "train.sync_batchnorm: needs one shard per process, but this process cuts its "
-                                       "part of a batch into " + std::to_string(shards_per_rank_) +
-                                           " (train.parallel: op_parallel, or --threads 1)")
-          .on_every_rank();
     // The attribute also steers the kernel choice (oneDNN's batch norm cannot take outside statistics), so a
-    // one-process run uses the same kernels as a distributed one.
+    // one-shard run uses the kernels a sharded one does. The model keeps it: it only matters in train mode.
     for (Layer& l : model_.layers())
       if (l.type == "batchnorm") l.attrs.set("sync", int64_t{1});
-    if (comm_.distributed()) sync_stats_ = std::make_unique<RankStatGather>(comm_);
+    if (shards_per_rank_ > 1 || comm_.distributed())
+      sync_stats_ = std::make_unique<ShardStatGather>(shards_per_rank_, &comm_);
   }
   // Per-layer learning-rate multipliers, by layer name, expanded to one scale per parameter.
   if (spec_.lr_multipliers.empty()) return;
@@ -115,7 +109,7 @@ std::string Trainer::profile_report() const {
   std::string out = "profile (training graphs, per step, shard 0):\n";
   char line[200];
   for (const auto& [key, net] : nets_) {
-    if (!key.second) continue;
+    if (!key.second || net->shards.empty()) continue;
     const Graph& g = net->shards[0]->graph;
     double total = 0;
     int64_t steps = 0;
@@ -163,7 +157,10 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
     int saved = omp_get_max_threads();
     explicit ThreadsFor(int n) { omp_set_num_threads(n); }
     ~ThreadsFor() { omp_set_num_threads(saved); }
-  } one_thread(local > 1 ? 1 : omp_get_max_threads());
+  };
+  int64_t filled = 0;
+  for (int64_t s = first_shard; s < first_shard + local; ++s) filled += shard_range(batch, shards, s).count > 0;
+  const ThreadsFor one_thread(filled > 1 ? 1 : omp_get_max_threads());  // as run_batch will run them
   const auto params = model_.parameters();
   for (int64_t s = first_shard; s < first_shard + local; ++s) {
     const Range part = shard_range(batch, shards, s);
@@ -172,7 +169,7 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
     r->graph.context().mode = training ? Mode::train : Mode::eval;
     r->graph.context().update_state = s == 0;  // the running statistics follow the batch's first shard alone
     r->graph.context().first_sample = part.first;
-    if (training) r->graph.context().sync_stats = sync_stats_.get();
+    if (training && sync_stats_) r->graph.context().sync_stats = sync_stats_->shard(s - first_shard);
     r->first = part.first;
     r->count = part.count;
     const bool own_grads = slot->shards.empty();  // the first local shard writes into the model's gradients
@@ -222,7 +219,9 @@ Trainer::Totals Trainer::run_batch(Net& net, const Batch& batch, bool training, 
     copy_between(r.graph.value(r.targets).raw(), device_, targets_.data() + row * classes, Device::cpu,
                  r.count * classes);
     r.graph.forward();
-    if (training && std::isfinite(r.graph.value(r.loss)[0])) r.graph.backward(r.loss);
+    // A non-finite loss skips backward (the divergence is reported below), except under sync_batchnorm,
+    // whose backward meets the other shards: they would wait for this one.
+    if (training && (sync_stats_ || std::isfinite(r.graph.value(r.loss)[0]))) r.graph.backward(r.loss);
     if (profiling_ && training) r.seconds += seconds_since(ts);
   }
   if (profiling_ && training) net.region_seconds += seconds_since(t0);
@@ -376,6 +375,8 @@ std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& au
   lo.part_count = shards_per_rank_;
   DataLoader loader(train, augment, lo);
   check_input(loader, train.name());
+  check_same_size(train);
+  check_shards_filled(loader);
   const auto params = model_.parameters();
   std::vector<EpochStats> history;
   // Build every graph this run needs before the clock starts: primitive creation is one-time work.
@@ -427,6 +428,36 @@ std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& au
 
 EvalResult Trainer::evaluate(const Dataset& data) { return evaluate(MemorySource(data)); }
 
+// Every process counts the same batches and steps only if every process sees the same data; nodes with
+// their own copies of an image folder might not.
+void Trainer::check_same_size(const DataSource& data) const {
+  if (!comm_.distributed()) return;
+  struct Seen {
+    int64_t samples, classes;
+  };
+  const auto all = comm_.allgather_value(Seen{data.size(), data.num_classes()});
+  for (size_t r = 1; r < all.size(); ++r)
+    if (all[r].samples != all[0].samples || all[r].classes != all[0].classes)
+      throw Error(ErrorKind::BadInput, data.name() + ": rank " + std::to_string(r) + " reads " +
+                                           std::to_string(all[r].samples) + " samples of " +
+                                           std::to_string(all[r].classes) + " classes, rank 0 " +
+                                           std::to_string(all[0].samples) + " of " + std::to_string(all[0].classes) +
+                                           ": every rank must see the same data")
+          .on_every_rank();
+}
+
+// Shards under sync_batchnorm meet inside every batch norm: an empty one (a last batch smaller than the
+// shard count) would never come.
+void Trainer::check_shards_filled(const DataLoader& loader) const {
+  if (!sync_stats_ || loader.batches() == 0) return;
+  const int64_t shards = shards_per_rank_ * comm_.size(), last = loader.whole_batch_size(loader.batches() - 1);
+  if (last < shards)
+    throw Error(ErrorKind::BadInput, "train.sync_batchnorm: the last batch has " + std::to_string(last) +
+                                         " samples, fewer than the " + std::to_string(shards) +
+                                         " shards (threads × ranks) it is cut into; choose another train.batch")
+        .on_every_rank();
+}
+
 // Only the first shard of a batch updates the running statistics (batch norm), so in a distributed run only
 // rank 0's are current; evaluation uses them on every rank.
 void Trainer::share_buffers() {
@@ -441,13 +472,13 @@ void Trainer::share_buffers() {
 // In a distributed run each process evaluates a contiguous run of whole batches, and the per-batch totals are
 // summed in batch order: the same sums, bit for bit, as one process's.
 EvalResult Trainer::evaluate(const DataSource& data) {
+  if (spec_.eval_batch < 1) fail_input("train.eval_batch", "must be at least 1, got " + std::to_string(spec_.eval_batch));
   share_buffers();
-  const int64_t eb = spec_.eval_batch, batches = (data.size() + eb - 1) / eb;
-  const Range mine = shard_range(batches, comm_.size(), comm_.rank());
-  const int64_t first = std::min(data.size(), mine.first * eb);
-  const SubsetSource part(data, first, std::min(data.size(), (mine.first + mine.count) * eb) - first, data.name());
+  check_same_size(data);
+  const Range mine = unit_share(data.size(), spec_.eval_batch, comm_.size(), comm_.rank());
+  const SubsetSource part(data, mine.first, mine.count, data.name());
   const bool in_memory = dynamic_cast<const MemorySource*>(&data) != nullptr;
-  DataLoader loader(part, Pipeline(), loader_options(eb, false, false, in_memory));
+  DataLoader loader(part, Pipeline(), loader_options(spec_.eval_batch, false, false, in_memory));
   check_input(loader, data.name());
   loader.start_epoch(0);
   std::vector<Totals> per_batch;

@@ -88,6 +88,8 @@ class Trainer {
   Totals run_batch(Net& net, const Batch& batch, bool training, int epoch);
   void throw_diverged(const Net& net, int64_t b, int epoch, int bad_rank) const;
   void share_buffers();
+  void check_same_size(const DataSource& data) const;
+  void check_shards_filled(const DataLoader& loader) const;
   LoaderOptions loader_options(int64_t batch, bool shuffle, bool augmenting, bool in_memory) const;
   int64_t correct(const Net& net, int64_t top = 1) const;
   int64_t first_bad_shard(const Net& net) const;  // whose loss is not finite, or -1
@@ -105,7 +107,7 @@ class Trainer {
   int64_t shards_per_rank_ = 1;  // training shards of a full batch in this process (train/parallel.h)
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<GradientReducer> reducer_;
-  std::unique_ptr<RankStatGather> sync_stats_;  // train.sync_batchnorm in a distributed run
+  std::unique_ptr<ShardStatGather> sync_stats_;  // train.sync_batchnorm over more than one shard
   bool profiling_ = false;
   std::map<std::pair<int64_t, bool>, std::unique_ptr<Net>> nets_;
   std::vector<float> targets_;  // the step's one-hot targets, host staging
