@@ -1,7 +1,7 @@
 // MobileNet v1 training throughput through the real training path (Trainer::fit: loader, graph, loss,
 // backward, SGD with momentum), on random 3-channel images, batch 64, softmax cross-entropy, BN in train mode.
 // bench/mobilenet_vs_pytorch.sh runs these beside the same net in PyTorch.
-//   MobileNetTrain/<alpha·100>/<size>/<batch>/<channels_last?>
+//   MobileNetTrain/<alpha·100>/<size>/<batch>/<channels_last?>/<batch_split?>
 // Napkin math. A training step costs ≈ 3× the forward MACs (forward, backward data, backward weights), 2 FLOPs
 // per MAC; 95 % of them are 1×1 convolutions, i.e. GEMMs, so the machine's fp32 peak is what oneDNN's sgemm
 // reaches on 2048³ with the same threads (SgemmPeak, measured in the same run). Counters: `GFLOPs` achieved
@@ -66,6 +66,9 @@ void MobileNetTrain(benchmark::State& state) {
   sf::TrainSpec t;
   t.epochs = 1, t.batch = static_cast<int>(batch), t.loss = "crossentropy", t.shuffle = false;
   t.optimizer.lr = 0.01, t.optimizer.momentum = 0.9;
+  // split 1: a shard of the batch per thread (their batch norms exchanging statistics); 0: one graph whose ops
+  // use the threads (train/parallel.h).
+  t.parallel = state.range(4) ? "batch_split" : "op_parallel";
   sf::Trainer trainer(model, t, sf::Device::cpu, 1);
   trainer.fit(data, nullptr);  // warm-up: primitives created, caches and page tables warm
 
@@ -83,11 +86,14 @@ void MobileNetTrain(benchmark::State& state) {
   state.counters["threads"] = omp_get_max_threads();
 }
 BENCHMARK(MobileNetTrain)
-    ->ArgNames({"alpha", "size", "batch", "nhwc"})
-    ->Args({100, 32, 64, 1})
-    ->Args({50, 32, 64, 1})
-    ->Args({100, 32, 64, 0})
-    ->Args({100, 224, 16, 1})
+    ->ArgNames({"alpha", "size", "batch", "nhwc", "split"})
+    ->Args({100, 32, 64, 1, 1})
+    ->Args({100, 32, 64, 1, 0})
+    ->Args({50, 32, 64, 1, 1})
+    ->Args({50, 32, 64, 1, 0})
+    ->Args({100, 32, 64, 0, 0})
+    ->Args({100, 224, 16, 1, 1})
+    ->Args({100, 224, 16, 1, 0})
     ->UseManualTime()
     ->Iterations(3)
     ->Unit(benchmark::kMillisecond);

@@ -5,7 +5,9 @@
 #
 # Same net (models/mobilenet.h; bench/pytorch_mobilenet.py), 32x32x3 random images with CIFAR strides, batch
 # 64, SGD momentum 0.9, softmax cross-entropy, BN in train mode; alpha 1.0 and 0.5. PyTorch runs in both
-# layouts, channels_last (its faster one) and NCHW; spikeforge in its channels_last net. Runs are interleaved
+# layouts, channels_last (its faster one) and NCHW; spikeforge in its channels_last net, as `train.parallel:
+# auto` runs these batches (batch_split: a shard per thread, batch norm over the whole batch; op_parallel's
+# figure is printed beside it). Both compute batch norm's statistics over the whole batch. Runs are interleaved
 # (spikeforge, PyTorch channels_last, PyTorch NCHW, repeat) and each side's median counts. Then a 224x224
 # case at batch 16 (forward and backward, one step type as above). The machine's fp32 peak is oneDNN's sgemm
 # 2048³ measured in the same run. Last lines:
@@ -42,8 +44,9 @@ scripts/build.sh >/dev/null
 
 export OMP_NUM_THREADS=2
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-sf_ips() {  # ARGS → images/s of spikeforge's MobileNetTrain case ARGS (alpha/size/batch/nhwc)
-  build/bin/spikeforge_bench --benchmark_filter="^MobileNetTrain/alpha:$1/size:$2/batch:$3/nhwc:1/" \
+sf_ips() {  # ALPHA SIZE BATCH SPLIT → images/s and GFLOP/s of spikeforge's MobileNetTrain case (channels_last;
+           # SPLIT 1: batch_split, what train.parallel: auto picks for these batches; 0: op_parallel)
+  build/bin/spikeforge_bench --benchmark_filter="^MobileNetTrain/alpha:$1/size:$2/batch:$3/nhwc:1/split:$4/" \
     --benchmark_format=json 2>/dev/null | "$PY" -c '
 import json, sys
 b = [x for x in json.load(sys.stdin)["benchmarks"] if x.get("run_type") == "iteration"]
@@ -63,23 +66,26 @@ cases=("50 0.5 32 64" "100 1.0 32 64")  # alpha 1.0 prints last
 ((RUN_224)) && cases+=("100 1.0 224 16")
 for c in "${cases[@]}"; do
   read -r a100 alpha size batch <<<"$c"
-  sf=() cl=() nchw=() frac=()
+  sf=() op=() cl=() nchw=() frac=()
   for ((r = 1; r <= REPEAT; r++)); do
-    read -r ips gf < <(sf_ips "$a100" "$size" "$batch")
+    read -r ips gf < <(sf_ips "$a100" "$size" "$batch" 1)
+    read -r op_ips _ < <(sf_ips "$a100" "$size" "$batch" 0)
+    op+=("$op_ips")
     pk=$(awk -v g="$gf" -v p="$peak" 'BEGIN { printf "%.2f", g / p }')  # against this run's sgemm peak
     sf+=("$ips") frac+=("$pk")
     cl+=("$(pt_ips "$alpha" "$size" "$batch" channels_last)")
     nchw+=("$(pt_ips "$alpha" "$size" "$batch" nchw)")
-    echo "  run $r/$REPEAT alpha=$alpha ${size}x${size} batch $batch: spikeforge ${ips} ips (${pk} of peak)," \
-      "pytorch channels_last ${cl[-1]}, nchw ${nchw[-1]}" >&2
+    echo "  run $r/$REPEAT alpha=$alpha ${size}x${size} batch $batch: spikeforge ${ips} ips (${pk} of peak;" \
+      "op_parallel ${op_ips}), pytorch channels_last ${cl[-1]}, nchw ${nchw[-1]}" >&2
   done
   m_sf=$(printf '%s\n' "${sf[@]}" | median)
   m_cl=$(printf '%s\n' "${cl[@]}" | median)
   m_nchw=$(printf '%s\n' "${nchw[@]}" | median)
   m_frac=$(printf '%s\n' "${frac[@]}" | median)
+  m_op=$(printf '%s\n' "${op[@]}" | median)
   best=$(awk -v a="$m_cl" -v b="$m_nchw" 'BEGIN { print (a > b) ? a : b }')
-  line=$(awk -v a="$alpha" -v s="$m_sf" -v p="$best" -v cl="$m_cl" -v n="$m_nchw" -v f="$m_frac" -v sz="$size" \
-    'BEGIN { printf "alpha=%s size=%s spikeforge_ips=%.1f pytorch_ips=%.1f speedup=%.2f (pytorch channels_last %.1f, nchw %.1f; spikeforge at %.0f%% of sgemm peak)", a, sz, s, p, s / p, cl, n, 100 * f }')
+  line=$(awk -v a="$alpha" -v s="$m_sf" -v p="$best" -v cl="$m_cl" -v n="$m_nchw" -v f="$m_frac" -v sz="$size" -v o="$m_op" \
+    'BEGIN { printf "alpha=%s size=%s spikeforge_ips=%.1f pytorch_ips=%.1f speedup=%.2f (pytorch channels_last %.1f, nchw %.1f; spikeforge at %.0f%% of sgemm peak, op_parallel %.1f)", a, sz, s, p, s / p, cl, n, 100 * f, o }')
   summary+=("$line")
 done
 # The 32x32 lines last, in the documented form.

@@ -261,11 +261,11 @@ TEST(MpiWorker, SyncBatchNormHalvesAreTheWholeBatch) {
   stop_distributed();
 }
 
-// A trainer-level check of the thread rendezvous: one step of a small MobileNet with sync_batchnorm on two
-// batch_split shards updates the weights as the one-shard (whole-batch) step does, to rounding; per-shard
-// statistics do not. (Over more steps this net amplifies rounding: one and two threads of the same
-// op_parallel run drift apart too.)
-TEST(SyncBatchNormTest, BatchSplitWithSyncStepsLikeOneShard) {
+// A trainer-level check of the thread rendezvous: one step of a small MobileNet on two batch_split shards
+// updates the weights as the one-shard (whole-batch) step does, to rounding. (Per-shard statistics, with the
+// exchange cut out, are 2.8 × the update off; and over more steps this net amplifies rounding: one and two
+// threads of the same op_parallel run drift apart too.)
+TEST(SyncBatchNormTest, BatchSplitShardsStepLikeOneShard) {
   ModelSpec spec;
   spec.arch = "mobilenet_v1";
   spec.alpha = 0.25;
@@ -281,12 +281,11 @@ TEST(SyncBatchNormTest, BatchSplitWithSyncStepsLikeOneShard) {
   for (int64_t i = 0; i < d.images.numel(); ++i) d.images[i] = static_cast<float>(rng.uniform());
   for (int64_t i = 0; i < 16; ++i) d.labels.push_back(static_cast<int32_t>(i % 3));
   const std::vector<NamedTensor> before = build_model(spec, 3).state();
-  auto step = [&](const std::string& parallel, bool sync) {
+  auto step = [&](const std::string& parallel) {
     Model model = build_model(spec, 3);
     TrainSpec t;
     t.epochs = 1, t.batch = 16, t.loss = "crossentropy", t.shuffle = false;
     t.parallel = parallel;
-    t.sync_batchnorm = sync;
     t.optimizer.lr = 0.05;
     const int threads = omp_get_max_threads();
     omp_set_num_threads(2);
@@ -294,7 +293,7 @@ TEST(SyncBatchNormTest, BatchSplitWithSyncStepsLikeOneShard) {
     omp_set_num_threads(threads);
     return model.state();
   };
-  const auto whole = step("op_parallel", true), synced = step("batch_split", true), ghost = step("batch_split", false);
+  const auto whole = step("op_parallel"), split = step("batch_split");
   // Per trained tensor: the largest difference from the whole-batch update, against that update's largest entry.
   auto worst = [&](const std::vector<NamedTensor>& got) {
     double w = 0;
@@ -308,8 +307,7 @@ TEST(SyncBatchNormTest, BatchSplitWithSyncStepsLikeOneShard) {
     }
     return w;
   };
-  EXPECT_LT(worst(synced), 2e-3) << "two synchronised shards should step as one";
-  EXPECT_GT(worst(ghost), 5e-2) << "per-shard statistics should step differently";
+  EXPECT_LT(worst(split), 2e-3) << "two shards should step as one";
 }
 
 struct Shell {

@@ -2,14 +2,19 @@
 //
 // batch_split: a batch is cut into one shard per thread, each run through its own single-threaded graph
 //   (its own activations and gradient buffers), and the shards' gradients are reduced. Right for small nets:
-//   at 0.2 MMAC per image a per-op parallel region costs more in fork/join than the op computes.
-// op_parallel: one graph for the whole batch; each op parallelises itself (oneDNN, OpenMP loops). Right
-//   once an op has enough work per image to amortise a parallel region (a MobileNet layer).
-// auto picks by the model's MACs per sample.
+//   at 0.2 MMAC per image a per-op parallel region costs more in fork/join than the op computes. And faster
+//   for MobileNet too, as long as a shard keeps some samples: on 2 threads, batch 64 at 32×32 trains
+//   1.21× (α 1.0) and 1.45× (α 0.5) the images/s of op_parallel, batch 16 at 224×224 1.08× (bench_mobilenet).
+//   Every op runs single-threaded on its shard, with no fork/join and no barrier inside the op.
+// op_parallel: one graph for the whole batch; each op parallelises itself (oneDNN, OpenMP loops). For
+//   batches too small to give every thread a few samples.
+// auto: batch_split for small nets (below kBatchSplitMaxMacs), and for larger ones while every shard gets at
+//   least kMinShardSamples samples; else op_parallel.
 //
-// Batch norm under batch_split: each shard normalises with its own shard's statistics (as PyTorch's DDP
-// without SyncBatchNorm), and only shard 0 updates the running statistics (ExecContext::update_state), so a
-// result depends on the thread count but not on timing. op_parallel normalises over the whole batch.
+// Batch norm normalises over the process's whole batch either way: under batch_split the shards exchange
+// their statistics inside every batch norm (ShardStatGather below), and only shard 0 updates the running
+// statistics (ExecContext::update_state). In a distributed run each rank normalises over its own part, as
+// PyTorch's DDP does, or with train.sync_batchnorm over the whole batch.
 #pragma once
 #include <barrier>
 #include <cstdint>
@@ -28,9 +33,11 @@ enum class ParallelStrategy { automatic, batch_split, op_parallel };
 
 ParallelStrategy parse_parallel_strategy(const std::string& name);  // auto | batch_split | op_parallel
 
-// Models below this many MACs per sample train batch_split under `auto`. The Liu nets (0.29 M and 2.3 M)
-// measured fastest that way; the crossover for wider nets is for the MobileNet work to measure.
+// Models below this many MACs per sample train batch_split under `auto` at any shard size: the Liu nets
+// (0.29 M and 2.3 M) measured fastest that way. Larger ones need kMinShardSamples per shard (8 was measured:
+// MobileNet 224² at batch 16 on 2 threads).
 constexpr int64_t kBatchSplitMaxMacs = 10'000'000;
+constexpr int64_t kMinShardSamples = 8;
 
 // Shards a training batch of `batch` samples is cut into on `threads` threads, in each process. A run of R
 // processes cuts every batch into R times as many, in one global order: process r holds shards

@@ -43,6 +43,7 @@ struct Trainer::Replica {
 
 struct Trainer::Net {
   std::vector<std::unique_ptr<Replica>> shards;
+  std::unique_ptr<ShardStatGather> sync;  // where the shards' batch norms meet (train/parallel.h), if they do
   double region_seconds = 0;  // the whole parallel region, when profiling
 };
 
@@ -59,7 +60,9 @@ Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t se
   // Kernels called inside a replica's thread must run single-threaded (oneDNN does so inside a parallel
   // region; our OpenMP loops need nesting off).
   omp_set_max_active_levels(1);
-  shards_per_rank_ = training_shards(strategy_, model_.macs(), spec_.batch, omp_get_max_threads());
+  // This process's part of a batch is what its threads share.
+  shards_per_rank_ = training_shards(strategy_, model_.macs(), std::max<int64_t>(1, spec_.batch / comm_.size()),
+                                     omp_get_max_threads());
   if (comm_.distributed()) {
     // The global shard order (train/parallel.h) needs the same count in every process.
     const auto counts = comm_.allgather_value(shards_per_rank_);
@@ -74,15 +77,19 @@ Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t se
   } else {
     reducer_ = std::make_unique<LocalReducer>();
   }
+  // Batch norm normalises over the process's whole batch: under batch_split its shards meet inside every batch
+  // norm (a thread split is this machine's business, not the recipe's). With train.sync_batchnorm in a
+  // distributed run, over every rank's part too.
   const bool has_batchnorm = std::any_of(model_.layers().begin(), model_.layers().end(),
                                          [](const Layer& l) { return l.type == "batchnorm"; });
-  if (spec_.sync_batchnorm && has_batchnorm) {
-    // The attribute also steers the kernel choice (oneDNN's batch norm cannot take outside statistics), so a
-    // one-shard run uses the kernels a sharded one does. The model keeps it: it only matters in train mode.
+  sync_threads_ = has_batchnorm && shards_per_rank_ > 1;
+  sync_ranks_ = has_batchnorm && spec_.sync_batchnorm && comm_.distributed();
+  if (sync_threads_ || (has_batchnorm && spec_.sync_batchnorm)) {
+    // The attribute steers the kernel choice (oneDNN's batch norm cannot take outside statistics), so a
+    // one-shard run of a recipe uses the kernels its sharded runs do. The model keeps it: it only acts in
+    // train mode.
     for (Layer& l : model_.layers())
       if (l.type == "batchnorm") l.attrs.set("sync", int64_t{1});
-    if (shards_per_rank_ > 1 || comm_.distributed())
-      sync_stats_ = std::make_unique<ShardStatGather>(shards_per_rank_, &comm_);
   }
   // Per-layer learning-rate multipliers, by layer name, expanded to one scale per parameter.
   if (spec_.lr_multipliers.empty()) return;
@@ -161,6 +168,8 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
   int64_t filled = 0;
   for (int64_t s = first_shard; s < first_shard + local; ++s) filled += shard_range(batch, shards, s).count > 0;
   const ThreadsFor one_thread(filled > 1 ? 1 : omp_get_max_threads());  // as run_batch will run them
+  if (training && ((sync_threads_ && filled > 1) || sync_ranks_))
+    slot->sync = std::make_unique<ShardStatGather>(filled, sync_ranks_ ? &comm_ : nullptr);
   const auto params = model_.parameters();
   for (int64_t s = first_shard; s < first_shard + local; ++s) {
     const Range part = shard_range(batch, shards, s);
@@ -169,7 +178,7 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
     r->graph.context().mode = training ? Mode::train : Mode::eval;
     r->graph.context().update_state = s == 0;  // the running statistics follow the batch's first shard alone
     r->graph.context().first_sample = part.first;
-    if (training && sync_stats_) r->graph.context().sync_stats = sync_stats_->shard(s - first_shard);
+    if (slot->sync) r->graph.context().sync_stats = slot->sync->shard(static_cast<int64_t>(slot->shards.size()));
     r->first = part.first;
     r->count = part.count;
     const bool own_grads = slot->shards.empty();  // the first local shard writes into the model's gradients
@@ -219,9 +228,9 @@ Trainer::Totals Trainer::run_batch(Net& net, const Batch& batch, bool training, 
     copy_between(r.graph.value(r.targets).raw(), device_, targets_.data() + row * classes, Device::cpu,
                  r.count * classes);
     r.graph.forward();
-    // A non-finite loss skips backward (the divergence is reported below), except under sync_batchnorm,
-    // whose backward meets the other shards: they would wait for this one.
-    if (training && (sync_stats_ || std::isfinite(r.graph.value(r.loss)[0]))) r.graph.backward(r.loss);
+    // A non-finite loss skips backward (the divergence is reported below), except where the shards' batch
+    // norms meet: the others would wait for this one.
+    if (training && (net.sync || std::isfinite(r.graph.value(r.loss)[0]))) r.graph.backward(r.loss);
     if (profiling_ && training) r.seconds += seconds_since(ts);
   }
   if (profiling_ && training) net.region_seconds += seconds_since(t0);
@@ -446,10 +455,11 @@ void Trainer::check_same_size(const DataSource& data) const {
           .on_every_rank();
 }
 
-// Shards under sync_batchnorm meet inside every batch norm: an empty one (a last batch smaller than the
-// shard count) would never come.
+// Ranks under sync_batchnorm meet inside every batch norm, each with all its shards: an empty one (a last
+// batch smaller than the shard count) would never come. (A process's own threads meet in as many shards as
+// a batch fills.)
 void Trainer::check_shards_filled(const DataLoader& loader) const {
-  if (!sync_stats_ || loader.batches() == 0) return;
+  if (!sync_ranks_ || loader.batches() == 0) return;
   const int64_t shards = shards_per_rank_ * comm_.size(), last = loader.whole_batch_size(loader.batches() - 1);
   if (last < shards)
     throw Error(ErrorKind::BadInput, "train.sync_batchnorm: the last batch has " + std::to_string(last) +

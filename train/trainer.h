@@ -107,7 +107,8 @@ class Trainer {
   int64_t shards_per_rank_ = 1;  // training shards of a full batch in this process (train/parallel.h)
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<GradientReducer> reducer_;
-  std::unique_ptr<ShardStatGather> sync_stats_;  // train.sync_batchnorm over more than one shard
+  bool sync_threads_ = false;  // batch norm over the process's shards (batch_split)
+  bool sync_ranks_ = false;    // and over the ranks' (train.sync_batchnorm)
   bool profiling_ = false;
   std::map<std::pair<int64_t, bool>, std::unique_ptr<Net>> nets_;
   std::vector<float> targets_;  // the step's one-hot targets, host staging
