@@ -54,44 +54,52 @@ void DistributedReducer::reduce(std::span<const std::vector<Tensor>> shards, std
                                 std::span<Tensor> model) {
   if (shards.size() != weights.size() || static_cast<int64_t>(shards.size()) > per_rank_)
     fail_internal("reduce: at most " + std::to_string(per_rank_) + " shards, one weight each, expected");
+  // This process's shards first, into the model's gradients, as the shards' share of this process's part:
+  // Σ_t (w_t / W)·g_t with W = Σ_t w_t (with one shard, w/W = 1: the gradient as it is).
+  float share = 0;
+  for (float w : weights) share += w;
+  if (shards.empty()) {
+    for (Tensor& g : model) primitives(g.device()).fill(g.raw(), g.numel(), 0.0f);
+  } else {
+    std::vector<float> within(weights.begin(), weights.end());
+    for (float& w : within) w /= share;
+    LocalReducer().reduce(shards, within, model);
+  }
   const int64_t ranks = comm_.size();
   int64_t total = 0;
   for (const Tensor& g : model) total += g.numel();
-  const int64_t chunk = (total + ranks - 1) / ranks, slot = 1 + chunk;  // a slot: the shard's weight, its chunk
-  // send_[j][t]: weight and chunk j of local shard t; an absent shard has weight 0.
-  send_.assign(static_cast<size_t>(ranks * per_rank_ * slot), 0.0f);
-  for (size_t t = 0; t < shards.size(); ++t) {
-    for (int64_t j = 0; j < ranks; ++j) send_[static_cast<size_t>((j * per_rank_ + static_cast<int64_t>(t)) * slot)] = weights[t];
-    int64_t at = 0;  // flat position of parameter k's first element
-    for (size_t k = 0; k < model.size(); ++k) {
-      const Tensor& g = shards[t][k];
-      const std::vector<float> host = g.device() == Device::cpu ? std::vector<float>() : g.to_vector();
-      const float* src = g.device() == Device::cpu ? g.raw() : host.data();
-      for (int64_t i = 0; i < g.numel();) {
-        const int64_t p = at + i, j = p / chunk, off = p % chunk, run = std::min(chunk - off, g.numel() - i);
-        std::copy_n(src + i, run, send_.data() + (j * per_rank_ + static_cast<int64_t>(t)) * slot + 1 + off);
-        i += run;
-      }
-      at += g.numel();
+  const int64_t chunk = (total + ranks - 1) / ranks, slot = 1 + chunk;  // a slot: the process's share, a chunk
+  // send_[j]: this process's share and chunk j of its gradient.
+  send_.assign(static_cast<size_t>(ranks * slot), 0.0f);
+  for (int64_t j = 0; j < ranks; ++j) send_[static_cast<size_t>(j * slot)] = share;
+  int64_t at = 0;  // flat position of parameter k's first element
+  for (const Tensor& g : model) {
+    const std::vector<float> host = g.device() == Device::cpu ? std::vector<float>() : g.to_vector();
+    const float* src = g.device() == Device::cpu ? g.raw() : host.data();
+    for (int64_t i = 0; i < g.numel();) {
+      const int64_t p = at + i, j = p / chunk, off = p % chunk, run = std::min(chunk - off, g.numel() - i);
+      std::copy_n(src + i, run, send_.data() + j * slot + 1 + off);
+      i += run;
     }
+    at += g.numel();
   }
   recv_.resize(send_.size());
-  comm_.alltoall(send_.data(), per_rank_ * slot * static_cast<int64_t>(sizeof(float)), recv_.data());
-  // recv_[i][t] is rank i's shard t, chunk comm_.rank(): fold them in the global shard order i·T + t.
+  comm_.alltoall(send_.data(), slot * static_cast<int64_t>(sizeof(float)), recv_.data());
+  // recv_[i] is rank i's chunk comm_.rank(): folded in rank order, weighted by the ranks' shares.
   const int64_t mine = std::clamp<int64_t>(total - comm_.rank() * chunk, 0, chunk);
   std::vector<const float*> parts;
   std::vector<float> w;
-  for (int64_t s = 0; s < ranks * per_rank_; ++s) {
-    const float* at = recv_.data() + s * slot;
-    if (at[0] == 0.0f) continue;
-    w.push_back(at[0]);
-    parts.push_back(at + 1);
+  for (int64_t i = 0; i < ranks; ++i) {
+    const float* from = recv_.data() + i * slot;
+    if (from[0] == 0.0f) continue;  // a process without samples in this batch
+    w.push_back(from[0]);
+    parts.push_back(from + 1);
   }
   folded_.resize(static_cast<size_t>(chunk));
   fold_shards(primitives(Device::cpu), folded_.data(), parts, w, mine);
   gathered_.resize(static_cast<size_t>(ranks * chunk));
   comm_.allgather(folded_.data(), chunk * static_cast<int64_t>(sizeof(float)), gathered_.data());
-  int64_t at = 0;
+  at = 0;
   for (Tensor& g : model) {
     copy_between(g.raw(), g.device(), gathered_.data() + at, Device::cpu, g.numel());
     at += g.numel();

@@ -68,13 +68,15 @@ class LocalReducer final : public GradientReducer {
               std::span<Tensor> model) override;
 };
 
-// Across the processes of a distributed run (MPI). Every process's shards are folded in the one global order
-// of their index, exactly as LocalReducer folds one process's, so R processes × T threads give the gradients
-// of 1 process × R·T threads bit for bit. The flattened gradient is cut into R chunks; an all-to-all sends
-// chunk j of every shard (and its weight) to process j, which folds it; an all-gather returns the folded
-// chunks to everyone. Each process sends and receives 2(R − 1)/R of the gradient per shard it holds: a ring
-// all-reduce's volume when it holds one (op_parallel nets), T times that under batch_split, whose nets are
-// small. One bucket, after backward: overlapping buckets with backward is not done yet.
+// Across the processes of a distributed run (MPI). Each process first folds its own shards (LocalReducer, as
+// fractions of its part), then the processes' partial gradients are folded in rank order, weighted by their
+// parts: with one shard per process exactly the fold one process makes of as many shards, so R processes ×
+// 1 thread give the gradients of 1 process × R threads bit for bit (with T threads each, the same sum
+// associated per process: equal to rounding). The flattened gradient is cut into R chunks; an all-to-all
+// sends chunk j of every partial (and its weight) to process j, which folds it; an all-gather returns the
+// folded chunks to everyone. Each process sends and receives 2(R − 1)/R of the gradient, a ring all-reduce's
+// volume, whatever its thread count. One bucket, after backward: overlap with backward is not done (the
+// exchange measured 1 % of a MobileNet step on one host).
 class DistributedReducer final : public GradientReducer {
  public:
   DistributedReducer(Communicator& comm, int64_t shards_per_rank);
