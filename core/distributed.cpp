@@ -39,6 +39,21 @@ int as_count(int64_t bytes, const char* what) {
   return static_cast<int>(bytes);
 }
 
+// A v-collective's per-rank byte counts and offsets, as MPI's ints.
+struct Layout {
+  std::vector<int> n, at;
+};
+Layout layout(const std::vector<int64_t>& counts, const char* what) {
+  Layout l{std::vector<int>(counts.size()), std::vector<int>(counts.size())};
+  int64_t offset = 0;
+  for (size_t r = 0; r < counts.size(); ++r) {
+    l.n[r] = as_count(counts[r], what);
+    l.at[r] = as_count(offset, what);
+    offset += counts[r];
+  }
+  return l;
+}
+
 void check(int rc, const char* what) {
   if (rc == MPI_SUCCESS) return;
   char text[MPI_MAX_ERROR_STRING];
@@ -144,14 +159,9 @@ void Communicator::allgatherv(const void* in, const std::vector<int64_t>& counts
   }
 #ifdef SPIKEFORGE_MPI
   Timed t{seconds_};
-  std::vector<int> n(counts.size()), at(counts.size());
-  int64_t offset = 0;
-  for (size_t r = 0; r < counts.size(); ++r) {
-    n[r] = as_count(counts[r], "allgatherv");
-    at[r] = as_count(offset, "allgatherv");
-    offset += counts[r];
-  }
-  check(MPI_Allgatherv(in, n[static_cast<size_t>(rank_)], MPI_BYTE, out, n.data(), at.data(), MPI_BYTE, MPI_COMM_WORLD),
+  const Layout l = layout(counts, "allgatherv");
+  check(MPI_Allgatherv(in, l.n[static_cast<size_t>(rank_)], MPI_BYTE, out, l.n.data(), l.at.data(), MPI_BYTE,
+                       MPI_COMM_WORLD),
         "MPI_Allgatherv");
 #endif
 }
@@ -164,14 +174,9 @@ void Communicator::gatherv(const void* in, const std::vector<int64_t>& counts, v
   }
 #ifdef SPIKEFORGE_MPI
   Timed t{seconds_};
-  std::vector<int> n(counts.size()), at(counts.size());
-  int64_t offset = 0;
-  for (size_t r = 0; r < counts.size(); ++r) {
-    n[r] = as_count(counts[r], "gatherv");
-    at[r] = as_count(offset, "gatherv");
-    offset += counts[r];
-  }
-  check(MPI_Gatherv(in, n[static_cast<size_t>(rank_)], MPI_BYTE, out, n.data(), at.data(), MPI_BYTE, root, MPI_COMM_WORLD),
+  const Layout l = layout(counts, "gatherv");
+  check(MPI_Gatherv(in, l.n[static_cast<size_t>(rank_)], MPI_BYTE, out, l.n.data(), l.at.data(), MPI_BYTE, root,
+                    MPI_COMM_WORLD),
         "MPI_Gatherv");
 #endif
 }

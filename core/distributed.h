@@ -49,10 +49,8 @@ class Communicator {
   // Every rank's vector, concatenated in rank order (the sizes may differ).
   template <class T>
   std::vector<T> allgather_vector(const std::vector<T>& v) {
-    static_assert(std::is_trivially_copyable_v<T>, "sent as bytes");
-    const auto n = allgather_value(static_cast<int64_t>(v.size() * sizeof(T)));
     int64_t total = 0;
-    for (int64_t b : n) total += b;
+    const std::vector<int64_t> n = byte_counts(v, total);
     std::vector<T> out(static_cast<size_t>(total) / sizeof(T));
     allgatherv(v.data(), n, out.data());
     return out;
@@ -60,16 +58,23 @@ class Communicator {
   // The same, on rank 0 only (empty elsewhere): for results only rank 0 writes.
   template <class T>
   std::vector<T> gather_vector(const std::vector<T>& v) {
-    static_assert(std::is_trivially_copyable_v<T>, "sent as bytes");
-    const auto n = allgather_value(static_cast<int64_t>(v.size() * sizeof(T)));
     int64_t total = 0;
-    for (int64_t b : n) total += b;
+    const std::vector<int64_t> n = byte_counts(v, total);
     std::vector<T> out(root() ? static_cast<size_t>(total) / sizeof(T) : 0);
     gatherv(v.data(), n, out.data());
     return out;
   }
 
  private:
+  // Every rank's size of v in bytes, and their sum.
+  template <class T>
+  std::vector<int64_t> byte_counts(const std::vector<T>& v, int64_t& total) {
+    static_assert(std::is_trivially_copyable_v<T>, "sent as bytes");
+    const std::vector<int64_t> n = allgather_value(static_cast<int64_t>(v.size() * sizeof(T)));
+    total = 0;
+    for (int64_t b : n) total += b;
+    return n;
+  }
   friend Communicator& world();
   friend void start_distributed(int*, char***);
   friend void stop_distributed();
