@@ -13,12 +13,13 @@ namespace sf {
 
 enum class Mode { train, eval };
 
-// Synchronised batch norm (train.sync_batchnorm): every data-parallel process's per-channel statistics.
+// Batch norm over a batch split into data-parallel shards (threads of a process, and ranks with
+// train.sync_batchnorm): every shard's per-channel statistics.
 class StatGather {
  public:
   virtual ~StatGather() = default;
-  // Every process's `values` (the same length everywhere), concatenated in rank order. A collective: each
-  // process's graph calls it at the same ops in the same order.
+  // Every shard's `values` (the same length everywhere), concatenated in shard order. A collective: each
+  // shard's graph calls it at the same ops in the same order.
   virtual std::vector<double> gather(const std::vector<double>& values) = 0;
 };
 
@@ -44,8 +45,8 @@ struct ExecContext {
   void* stream = nullptr;  // cudaStream_t on CUDA; unused on the CPU
   Mode mode = Mode::eval;
   // Whether train-mode ops may update model state (batch-norm running statistics). Data-parallel replicas
-  // after the first compute with their own shard's statistics but leave the shared running ones alone, so
-  // the result does not depend on the order the replicas finish in.
+  // after the first leave the shared running statistics alone, so the result does not depend on the order the
+  // replicas finish in.
   bool update_state = true;
   // Key of this step's random stream (dropout masks): stream_seed(seed, Stream::dropout, epoch, batch) from
   // the trainer. Ops derive per-sample streams from it and the sample's index in the whole batch
@@ -53,7 +54,7 @@ struct ExecContext {
   uint64_t random_key = 0;
   int64_t first_sample = 0;  // this graph's first row within the step's batch (data-parallel shards)
   Workspace* workspace = nullptr;
-  // Where batchnorm ops with attribute sync = 1 get the other processes' statistics in train mode; null: the
+  // Where batchnorm ops with attribute sync = 1 get the other shards' statistics in train mode; null: the
   // batch is this graph's alone.
   StatGather* sync_stats = nullptr;
 

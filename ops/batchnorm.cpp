@@ -80,8 +80,8 @@ double BatchNormOp::merge_moments(const ExecContext& ctx, std::vector<double>& m
   std::copy(mean.begin(), mean.end(), mine.begin() + 1);
   std::copy(var.begin(), var.end(), mine.begin() + 1 + static_cast<int64_t>(c));
   const std::vector<double> all = ctx.sync_stats->gather(mine);
-  if (all.size() % row != 0) fail_internal("batchnorm: the processes gathered statistics of different sizes");
-  // Merged one process at a time: n = n_a + n_b, mean = mean_a + (mean_b − mean_a)·n_b/n,
+  if (all.size() % row != 0) fail_internal("batchnorm: the shards gathered statistics of different sizes");
+  // Merged one shard at a time: n = n_a + n_b, mean = mean_a + (mean_b − mean_a)·n_b/n,
   // M2 = M2_a + M2_b + (mean_b − mean_a)²·n_a·n_b/n, with M2 = var·n.
   double n = 0;
   std::vector<double> mu(c, 0.0), m2(c, 0.0);
@@ -107,7 +107,7 @@ void BatchNormOp::whole_batch_sums(const ExecContext& ctx, std::vector<double>& 
   mine.insert(mine.end(), a.begin(), a.end());
   mine.insert(mine.end(), b.begin(), b.end());
   const std::vector<double> all = ctx.sync_stats->gather(mine);
-  if (all.size() % row != 0) fail_internal("batchnorm: the processes gathered sums of different sizes");
+  if (all.size() % row != 0) fail_internal("batchnorm: the shards gathered sums of different sizes");
   std::fill(a.begin(), a.end(), 0.0), std::fill(b.begin(), b.end(), 0.0);
   for (size_t r = 0; r < all.size() / row; ++r) {
     const double* at = all.data() + r * row;

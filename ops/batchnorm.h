@@ -13,10 +13,10 @@
 // with the forward's coefficients). Model::build fuses a
 // batchnorm layer and the ReLU/ReLU6 layer after it this way: the pair is memory-bound, and the fused op reads
 // and writes the activations once instead of twice in each direction.
-// sync (0 | 1): 1 normalises over the whole data-parallel batch, every process's part of it (PyTorch's
+// sync (0 | 1): 1 normalises over the whole data-parallel batch, every shard's part of it (PyTorch's
 // SyncBatchNorm): the train-mode mean and variance, the backward's Σ dy and Σ dy·x̂ and the running
 // statistics' m are gathered through ExecContext::sync_stats (the graph's alone when that is null); dγ and dβ
-// stay each process's own, for the gradient reducer.
+// stay each shard's own, for the gradient reducer.
 #pragma once
 #include <algorithm>
 #include <vector>
@@ -57,15 +57,15 @@ class BatchNormOp : public Op {
   // running = momentum · running + (1 − momentum) · batch (variance unbiased with the m values it was taken
   // over), if ctx asks for it and state is bound; `var` is the biased batch variance.
   void update_running(const ExecContext& ctx, const float* mean, const float* var, double m);
-  // With sync and a sync_stats: the whole batch's per-channel mean and biased variance from every process's
+  // With sync and a sync_stats: the whole batch's per-channel mean and biased variance from every shard's
   // (merged in rank order, Chan et al.'s pairwise form), replacing this graph's; returns the values per
   // channel they cover (this graph's g_.m() otherwise).
   double merge_moments(const ExecContext& ctx, std::vector<double>& mean, std::vector<double>& var) const;
   // With sync and a sync_stats: the backward's per-channel sums (Σ dy, Σ dy·x̂) over the whole batch, for dx,
-  // in place. Process p's count as m_p / m (m this one's): each process's loss is the mean over its own
-  // samples and the gradient reducer weighs process p by m_p / M, so Σ_p (m_p / M)·dx_p is then the whole
+  // in place. Shard p's count as m_p / m (m this one's): each shard's loss is the mean over its own
+  // samples and the gradient reducer weighs shard p by m_p / M, so Σ_p (m_p / M)·dx_p is then the whole
   // batch's gradient. (PyTorch's SyncBatchNorm sums them unweighted, right for equal shares.) dγ and dβ stay
-  // this process's own: the reducer sums them like every other parameter's.
+  // this shard's own: the reducer sums them like every other parameter's.
   void whole_batch_sums(const ExecContext& ctx, std::vector<double>& a, std::vector<double>& b) const;
   bool synced(const ExecContext& ctx) const { return sync_ && ctx.sync_stats && ctx.training(); }
   // The fused activation: the output of a normalised value y, and whether the gradient passes at an output z

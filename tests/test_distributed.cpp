@@ -135,7 +135,56 @@ TEST(DistributedReducerTest, OneProcessFoldsLikeTheLocalReducer) {
     for (float v : g.to_vector()) EXPECT_EQ(v, 0.0f);
 }
 
-// ---- under mpirun -------------------------------------------------------------------------------------
+// ---- helpers for the mpirun tests ------------------------------------------------------------------------
+
+struct Shell {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Shell shell(const test::TempDir& tmp, const std::string& cmd) {
+  const std::string out = tmp.file("sh.stdout"), err = tmp.file("sh.stderr");
+  const int status = std::system((cmd + " >" + out + " 2>" + err + " </dev/null").c_str());
+  return {status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out), read_text(err)};
+}
+
+// Why the mpirun tests cannot run here, or "".
+std::string mpi_missing() {
+  if (!built_with_mpi()) return "this build has no MPI (install libopenmpi-dev: scripts/setup.sh, then rebuild)";
+  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) return "mpirun is not installed (openmpi-bin)";
+  if (!fs::exists(std::string(SPIKEFORGE_SOURCE_DIR) + "/data/mnist"))
+    return "real MNIST is not in data/mnist (scripts/fetch_data.sh mnist)";
+  return "";
+}
+
+#define SKIP_WITHOUT_MPI()                                 \
+  if (const std::string why = mpi_missing(); !why.empty()) \
+  GTEST_SKIP() << why
+
+// Root may run mpirun; shared memory between the two ranks only (no network needed).
+const std::string kMpirun = "mpirun --allow-run-as-root --oversubscribe --mca btl self,vader -np ";
+
+std::string bin() { return SPIKEFORGE_BIN; }
+
+std::string train_args(const std::string& out, const std::string& extra = "") {
+  return " train " + std::string(SPIKEFORGE_SOURCE_DIR) + "/experiments/mnist_relu.yaml --set dataset.path=" +
+         SPIKEFORGE_SOURCE_DIR + "/data/mnist " + extra + " --out " + out;
+}
+
+// history.csv without its wall-time column.
+std::string history_without_seconds(const std::string& dir) {
+  std::istringstream in(read_text(dir + "/history.csv"));
+  std::string out;
+  for (std::string line; std::getline(in, line);) out += line.substr(0, line.rfind(',')) + "\n";
+  return out;
+}
 
 // ---- synchronised batch norm -----------------------------------------------------------------------------
 
@@ -212,7 +261,7 @@ std::vector<BnCase> bn_cases() {
   return cases;
 }
 
-// Two shards on two threads of one process (batch_split with sync_batchnorm): each normalises its rows with
+// Two shards on two threads of one process (batch_split): each normalises its rows with
 // the other's statistics, and together they are one pass over the whole batch: every kernel that takes sync,
 // both layouts, with and without the fused ReLU6.
 TEST(SyncBatchNormTest, TwoShardsOnThreadsAreTheWholeBatch) {
@@ -301,84 +350,56 @@ std::vector<NamedTensor> train_small_mobilenet(const std::string& parallel, bool
 // the one-shard (whole-batch) step does, to rounding. (Per-shard statistics, with the exchange cut out, are
 // 2.8 × the update off; and over more steps this net amplifies rounding: one and two threads of the same
 // op_parallel run drift apart too.)
-TEST(SyncBatchNormTest, BatchSplitShardsStepLikeOneShard) {
-  const std::vector<NamedTensor> before = build_model(small_mobilenet(), 3).state();
-  const auto whole = train_small_mobilenet("op_parallel", false, 2, 16);
-  const auto split = train_small_mobilenet("batch_split", false, 2, 16);
-  // Per trained tensor: the largest difference from the whole-batch update, against that update's largest entry.
+// The largest difference of `got` from `want` in any trained tensor, against the largest entry of that
+// tensor's update from `before`.
+double worst_against_update(const std::vector<NamedTensor>& before, const std::vector<NamedTensor>& want,
+                            const std::vector<NamedTensor>& got) {
   double worst = 0;
   for (size_t k = 0; k < before.size(); ++k) {
     if (before[k].name.find("running_") != std::string::npos) continue;
-    const auto b = before[k].tensor.to_vector(), a = whole[k].tensor.to_vector(), g = split[k].tensor.to_vector();
+    const auto b = before[k].tensor.to_vector(), a = want[k].tensor.to_vector(), g = got[k].tensor.to_vector();
     double diff = 0, update = 0;
     for (size_t i = 0; i < b.size(); ++i)
       diff = std::max(diff, std::fabs(double(g[i]) - a[i])), update = std::max(update, std::fabs(double(a[i]) - b[i]));
     if (update > 0) worst = std::max(worst, diff / update);
   }
-  EXPECT_LT(worst, 2e-3) << "two shards should step as one";
+  return worst;
 }
 
-// Started by MpiTest.SyncBatchNormTrainsOnTwoRanksWhatTwoThreadsTrain under mpirun: the small MobileNet with
-// sync_batchnorm on 2 ranks × 1 thread; rank 0 writes the state to $SPIKEFORGE_MPI_OUT.
+TEST(SyncBatchNormTest, BatchSplitShardsStepLikeOneShard) {
+  const std::vector<NamedTensor> before = build_model(small_mobilenet(), 3).state();
+  const auto whole = train_small_mobilenet("op_parallel", false, 2, 16);
+  const auto split = train_small_mobilenet("batch_split", false, 2, 16);
+  EXPECT_LT(worst_against_update(before, whole, split), 2e-3) << "two shards should step as one";
+}
+
+// Started by the MpiTest cases below under mpirun: the small MobileNet with sync_batchnorm on 2 ranks of
+// $SPIKEFORGE_MPI_THREADS threads, on $SPIKEFORGE_MPI_SAMPLES samples; rank 0 writes the state to
+// $SPIKEFORGE_MPI_OUT.
 TEST(MpiWorker, SmallMobileNetWithSyncBatchNorm) {
   if (!std::getenv("SPIKEFORGE_MPI_WORKER")) GTEST_SKIP() << "runs under mpirun, started by MpiTest";
   int argc = 0;
   char** argv = nullptr;
   start_distributed(&argc, &argv);
   ASSERT_EQ(world().size(), 2);
-  const auto state = train_small_mobilenet("auto", true, 1, 48);
+  const auto state = train_small_mobilenet("auto", true, std::atoi(std::getenv("SPIKEFORGE_MPI_THREADS")),
+                                           std::atoi(std::getenv("SPIKEFORGE_MPI_SAMPLES")));
   if (world().root()) save_checkpoint(std::getenv("SPIKEFORGE_MPI_OUT"), {"small mobilenet", state});
   stop_distributed();
 }
 
-struct Shell {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// The small MobileNet with sync_batchnorm on 2 ranks × `threads` threads, in batches of 16.
+std::vector<NamedTensor> small_mobilenet_on_two_ranks(const test::TempDir& tmp, int threads, int samples) {
+  const std::string out = tmp.file("ranks" + std::to_string(threads) + ".sfm");
+  const Shell r = shell(tmp, "SPIKEFORGE_MPI_WORKER=1 SPIKEFORGE_MPI_OUT=" + out + " SPIKEFORGE_MPI_THREADS=" +
+                                 std::to_string(threads) + " SPIKEFORGE_MPI_SAMPLES=" + std::to_string(samples) + " " +
+                                 kMpirun + "2 --bind-to none " + ::testing::internal::GetArgvs()[0] +
+                                 " --gtest_color=no --gtest_filter=MpiWorker.SmallMobileNetWithSyncBatchNorm");
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  return r.code == 0 ? load_checkpoint(out).tensors : std::vector<NamedTensor>{};
 }
 
-Shell shell(const test::TempDir& tmp, const std::string& cmd) {
-  const std::string out = tmp.file("sh.stdout"), err = tmp.file("sh.stderr");
-  const int status = std::system((cmd + " >" + out + " 2>" + err + " </dev/null").c_str());
-  return {status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out), read_text(err)};
-}
-
-// Why the mpirun tests cannot run here, or "".
-std::string mpi_missing() {
-  if (!built_with_mpi()) return "this build has no MPI (install libopenmpi-dev: scripts/setup.sh, then rebuild)";
-  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) return "mpirun is not installed (openmpi-bin)";
-  if (!fs::exists(std::string(SPIKEFORGE_SOURCE_DIR) + "/data/mnist"))
-    return "real MNIST is not in data/mnist (scripts/fetch_data.sh mnist)";
-  return "";
-}
-
-#define SKIP_WITHOUT_MPI()                                 \
-  if (const std::string why = mpi_missing(); !why.empty()) \
-  GTEST_SKIP() << why
-
-// Root may run mpirun; shared memory between the two ranks only (no network needed).
-const std::string kMpirun = "mpirun --allow-run-as-root --oversubscribe --mca btl self,vader -np ";
-
-std::string bin() { return SPIKEFORGE_BIN; }
-
-std::string train_args(const std::string& out, const std::string& extra = "") {
-  return " train " + std::string(SPIKEFORGE_SOURCE_DIR) + "/experiments/mnist_relu.yaml --set dataset.path=" +
-         SPIKEFORGE_SOURCE_DIR + "/data/mnist " + extra + " --out " + out;
-}
-
-// history.csv without its wall-time column.
-std::string history_without_seconds(const std::string& dir) {
-  std::istringstream in(read_text(dir + "/history.csv"));
-  std::string out;
-  for (std::string line; std::getline(in, line);) out += line.substr(0, line.rfind(',')) + "\n";
-  return out;
-}
+// ---- under mpirun ---------------------------------------------------------------------------------------
 
 // 2 ranks × 1 thread against 1 process × 2 threads: the same shards, folded in the same order. (With T threads
 // per rank each rank folds its own shards first: equal to 1 × 2T threads to rounding only.)
@@ -421,16 +442,23 @@ TEST(MpiTest, SyncBatchNormOverTwoRanksIsTheWholeBatchs) {
 TEST(MpiTest, SyncBatchNormTrainsOnTwoRanksWhatTwoThreadsTrain) {
   SKIP_WITHOUT_MPI();
   test::TempDir tmp("mpi");
-  const std::string out = tmp.file("ranks.sfm");
-  const Shell r = shell(tmp, "SPIKEFORGE_MPI_WORKER=1 SPIKEFORGE_MPI_OUT=" + out + " " + kMpirun + "2 " +
-                                 ::testing::internal::GetArgvs()[0] +
-                                 " --gtest_color=no --gtest_filter=MpiWorker.SmallMobileNetWithSyncBatchNorm");
-  ASSERT_EQ(r.code, 0) << r.out << r.err;
-  const std::vector<NamedTensor> ranks = load_checkpoint(out).tensors;
+  const std::vector<NamedTensor> ranks = small_mobilenet_on_two_ranks(tmp, 1, 48);
   const std::vector<NamedTensor> threads = train_small_mobilenet("batch_split", false, 2, 48);
   ASSERT_EQ(ranks.size(), threads.size());
   for (size_t k = 0; k < ranks.size(); ++k)
     EXPECT_EQ(ranks[k].tensor.to_vector(), threads[k].tensor.to_vector()) << ranks[k].name;
+}
+
+// Two threads per rank: each rank folds its shards first, and shard 0 exchanges the batch-norm rows with the
+// other rank inside the threads' region (MPI_THREAD_FUNNELED). A step equals 1 process × 4 threads' to
+// rounding.
+TEST(MpiTest, TwoRanksOfTwoThreadsStepLikeOneProcessOfFour) {
+  SKIP_WITHOUT_MPI();
+  test::TempDir tmp("mpi");
+  const std::vector<NamedTensor> ranks = small_mobilenet_on_two_ranks(tmp, 2, 16);
+  const std::vector<NamedTensor> threads = train_small_mobilenet("batch_split", false, 4, 16);
+  ASSERT_EQ(ranks.size(), threads.size());
+  EXPECT_LT(worst_against_update(build_model(small_mobilenet(), 3).state(), threads, ranks), 2e-3);
 }
 
 TEST(MpiTest, ConvertOnTwoRanksWritesWhatOneProcessWrites) {

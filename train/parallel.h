@@ -4,8 +4,10 @@
 //   (its own activations and gradient buffers), and the shards' gradients are reduced. Right for small nets:
 //   at 0.2 MMAC per image a per-op parallel region costs more in fork/join than the op computes. And faster
 //   for MobileNet too, as long as a shard keeps some samples: on 2 threads, batch 64 at 32×32 trains
-//   1.21× (α 1.0) and 1.45× (α 0.5) the images/s of op_parallel, batch 16 at 224×224 1.08× (bench_mobilenet).
-//   Every op runs single-threaded on its shard, with no fork/join and no barrier inside the op.
+//   1.15× (α 1.0) and 1.52× (α 0.5) the images/s of op_parallel, batch 16 at 224×224 1.06×
+//   (bench/mobilenet_vs_pytorch.sh, medians of 3).
+//   Every op runs single-threaded on its shard, with no fork/join inside it (batch norm alone waits for the
+//   other shards, twice per pass, to exchange statistics).
 // op_parallel: one graph for the whole batch; each op parallelises itself (oneDNN, OpenMP loops). For
 //   batches too small to give every thread a few samples.
 // auto: batch_split for small nets (below kBatchSplitMaxMacs), and for larger ones while every shard gets at
@@ -34,12 +36,17 @@ enum class ParallelStrategy { automatic, batch_split, op_parallel };
 ParallelStrategy parse_parallel_strategy(const std::string& name);  // auto | batch_split | op_parallel
 
 // Models below this many MACs per sample train batch_split under `auto` at any shard size: the Liu nets
-// (0.29 M and 2.3 M) measured fastest that way. Larger ones need kMinShardSamples per shard (8 was measured:
-// MobileNet 224² at batch 16 on 2 threads).
+// (0.29 M and 2.3 M) measured fastest that way. Larger ones need kMinShardSamples per shard: 8 is the smallest
+// shard measured (MobileNet 224² at batch 16 on 2 threads, 1.06× op_parallel); below it is not measured, and
+// op_parallel is kept there.
 constexpr int64_t kBatchSplitMaxMacs = 10'000'000;
 constexpr int64_t kMinShardSamples = 8;
 
-// Shards a training batch of `batch` samples is cut into on `threads` threads, in each process. A run of R
+// What `auto` means for a model of `model_macs` MACs per sample, a process's part of a batch of `batch`
+// samples and `threads` threads (any other strategy is returned as it is).
+ParallelStrategy resolve_strategy(ParallelStrategy s, int64_t model_macs, int64_t batch, int threads);
+
+// Shards a process's part of a training batch, `batch` samples, is cut into on `threads` threads. A run of R
 // processes cuts every batch into R times as many, in one global order: process r holds shards
 // [r·T, (r + 1)·T), and shard s has the samples shard_range(batch, R·T, s) (core/parallel.h).
 int64_t training_shards(ParallelStrategy s, int64_t model_macs, int64_t batch, int threads);
@@ -89,11 +96,12 @@ class DistributedReducer final : public GradientReducer {
   std::vector<float> send_, recv_, folded_, gathered_;
 };
 
-// train.sync_batchnorm: batch norm's statistics from every shard of the batch, the threads' of this process
-// (batch_split) and, in a distributed run, every process's, concatenated in the global shard order. Each
+// Batch norm's statistics from every shard of the batch: the threads' of this process (batch_split) and, in a
+// distributed run with train.sync_batchnorm, every process's, concatenated in the global shard order. Each
 // shard's graph holds its own view (shard(t)); the shards of a process meet at a barrier inside every batch
 // norm, and shard 0, on the main thread (MPI_THREAD_FUNNELED), exchanges the process's rows with the others.
-// Every shard must have samples: an empty one would never arrive (Trainer refuses such batches).
+// It is sized to the shards that have samples (an empty one would never arrive); across ranks every rank must
+// fill all of its shards (Trainer refuses batches that do not).
 class ShardStatGather {
  public:
   ShardStatGather(int64_t shards, Communicator* comm);
@@ -113,4 +121,4 @@ class ShardStatGather {
   std::barrier<> barrier_;
 };
 
-}  // namespace sf}  // namespace sf
+}  // namespace sf

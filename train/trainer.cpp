@@ -42,8 +42,9 @@ struct Trainer::Replica {
 };
 
 struct Trainer::Net {
+  std::unique_ptr<ShardStatGather> sync;  // where the shards' batch norms meet (train/parallel.h), if they do;
+                                          // first, so that it outlives the graphs that point to it
   std::vector<std::unique_ptr<Replica>> shards;
-  std::unique_ptr<ShardStatGather> sync;  // where the shards' batch norms meet (train/parallel.h), if they do
   double region_seconds = 0;  // the whole parallel region, when profiling
 };
 
@@ -58,11 +59,12 @@ Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t se
   const char* env = std::getenv("SPIKEFORGE_PROFILE");
   profiling_ = env && *env && std::string(env) != "0";
   // Kernels called inside a replica's thread must run single-threaded (oneDNN does so inside a parallel
-  // region; our OpenMP loops need nesting off).
+  // region; our OpenMP loops need nesting off). Shards need a thread each: no dynamic team sizes.
   omp_set_max_active_levels(1);
+  omp_set_dynamic(0);
   // This process's part of a batch is what its threads share.
   shards_per_rank_ = training_shards(strategy_, model_.macs(), std::max<int64_t>(1, spec_.batch / comm_.size()),
-                                     omp_get_max_threads());
+                                     std::min(omp_get_max_threads(), omp_get_thread_limit()));
   if (comm_.distributed()) {
     // The global shard order (train/parallel.h) needs the same count in every process.
     const auto counts = comm_.allgather_value(shards_per_rank_);
@@ -84,10 +86,13 @@ Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t se
                                          [](const Layer& l) { return l.type == "batchnorm"; });
   sync_threads_ = has_batchnorm && shards_per_rank_ > 1;
   sync_ranks_ = has_batchnorm && spec_.sync_batchnorm && comm_.distributed();
-  if (sync_threads_ || (has_batchnorm && spec_.sync_batchnorm)) {
+  const bool split = resolve_strategy(strategy_, model_.macs(), std::max<int64_t>(1, spec_.batch / comm_.size()),
+                                      std::min(omp_get_max_threads(), omp_get_thread_limit())) ==
+                     ParallelStrategy::batch_split;
+  if (has_batchnorm && (split || spec_.sync_batchnorm)) {
     // The attribute steers the kernel choice (oneDNN's batch norm cannot take outside statistics), so a
-    // one-shard run of a recipe uses the kernels its sharded runs do. The model keeps it: it only acts in
-    // train mode.
+    // batch_split or sync_batchnorm recipe uses the same kernels at one thread or one rank as at several. The
+    // model keeps it (its evaluation then runs the loops kernel too; the attribute acts in train mode only).
     for (Layer& l : model_.layers())
       if (l.type == "batchnorm") l.attrs.set("sync", int64_t{1});
   }
@@ -198,7 +203,8 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
 
 // Runs forward (and backward when training) of batch b on every local shard, one thread per shard, and
 // returns the whole batch's totals (every process's, in a distributed run). The model's gradients end up as
-// the batch mean: Σ_s (n_s / n)·grad_s, summed in the global shard order so the result is deterministic.
+// the batch mean: Σ_s (n_s / n)·grad_s, folded in shard order (each process its own, then the processes in
+// rank order), so the result is deterministic.
 Trainer::Totals Trainer::run_batch(Net& net, const Batch& batch, bool training, int epoch) {
   const int64_t b = batch.index;
   const int64_t shards = static_cast<int64_t>(net.shards.size());
@@ -213,8 +219,7 @@ Trainer::Totals Trainer::run_batch(Net& net, const Batch& batch, bool training, 
   const auto t0 = Clock::now();
   const uint64_t key = training ? stream_seed(seed_, Stream::dropout, static_cast<uint64_t>(epoch), b) : 0;
   for (auto& r : net.shards) r->graph.context().random_key = key;
-#pragma omp parallel for num_threads(shards) schedule(static, 1) if (shards > 1)
-  for (int64_t s = 0; s < shards; ++s) {
+  auto run_shard = [&](int64_t s) {
     const auto ts = Clock::now();
     // This thread's ICV only (each implicit task has its own): oneDNN kernels that size their work by
     // omp_get_max_threads() at run time then split it for the one thread they get.
@@ -232,6 +237,23 @@ Trainer::Totals Trainer::run_batch(Net& net, const Batch& batch, bool training, 
     // norms meet: the others would wait for this one.
     if (training && (net.sync || std::isfinite(r.graph.value(r.loss)[0]))) r.graph.backward(r.loss);
     if (profiling_ && training) r.seconds += seconds_since(ts);
+  };
+  if (shards == 1) {
+    run_shard(0);
+  } else {
+    // One thread per shard, shard s on thread s (shard 0 on this, the main, thread: the only one that calls
+    // MPI). The shards' batch norms wait for each other, so a team smaller than the shards (OMP_THREAD_LIMIT,
+    // a caller's parallel region) must not run them one after another: it runs none and is reported.
+    int team = 0;
+#pragma omp parallel num_threads(shards)
+    {
+#pragma omp single
+      team = omp_get_num_threads();
+      if (team == shards) run_shard(omp_get_thread_num());
+    }
+    if (team != shards)
+      fail_internal("training: OpenMP gave " + std::to_string(team) + " threads for " + std::to_string(shards) +
+                    " shards (OMP_THREAD_LIMIT, or training inside a parallel region?)");
   }
   if (profiling_ && training) net.region_seconds += seconds_since(t0);
   Totals local;
