@@ -8,10 +8,11 @@
 # layouts, channels_last (its faster one) and NCHW; spikeforge in its channels_last net, as `train.parallel:
 # auto` runs these batches (batch_split: a shard per thread, batch norm over the whole batch; op_parallel's
 # figure is printed beside it). Both compute batch norm's statistics over the whole batch. Runs are interleaved
-# (spikeforge, PyTorch channels_last, PyTorch NCHW, repeat) and each side's median counts. Then a 224x224
-# case at batch 16 (forward and backward, one step type as above). The machine's fp32 peak is oneDNN's sgemm
-# 2048³ measured in the same run. Last lines:
-#   alpha=<a> spikeforge_ips=<x> pytorch_ips=<y> speedup=<x/y>     (y: the faster PyTorch layout)
+# (spikeforge, spikeforge op_parallel, PyTorch channels_last, PyTorch NCHW, repeat) and each side's median
+# counts. Then a 224x224 case at batch 16 (forward and backward, one step type as above). The machine's fp32
+# peak is oneDNN's sgemm 2048³ measured in the same run. Last lines:
+#   alpha=<a> [size=224] spikeforge_ips=<x> pytorch_ips=<y> speedup=<x/y> (...; op_parallel <z>)
+#   (y: the faster PyTorch layout)
 # Measure on a quiet machine: a loaded one slows PyTorch's OpenMP far more than it slows us.
 set -euo pipefail
 

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
+#include <tuple>
 
 #include "core/distributed.h"
 #include "core/io.h"
@@ -167,6 +169,30 @@ void check_same_experiment(Communicator& comm, const Experiment& e) {
         .on_every_rank();
 }
 
+// Undecodable images replaced during the run, each counted once. In a distributed run each rank met those of
+// the samples it read, and an image may have been read by several: the union of the ranks' lists is exact
+// while no rank met more than the list holds, else the largest rank's count is a lower bound.
+std::pair<int64_t, std::vector<std::string>> skipped_images(Communicator& comm, const DataSplits& data) {
+  std::vector<std::string> files = data.skipped_files();
+  if (!comm.distributed()) return {data.skipped_images(), files};
+  std::string mine;
+  for (const std::string& f : files) mine += f + '\n';
+  const std::vector<char> all = comm.allgather_vector(std::vector<char>(mine.begin(), mine.end()));
+  std::set<std::string> seen(files.begin(), files.end());
+  std::string line;
+  for (char c : all) {
+    if (c != '\n') {
+      line += c;
+      continue;
+    }
+    if (seen.insert(line).second) files.push_back(line);
+    line.clear();
+  }
+  int64_t most = 0;
+  for (int64_t n : comm.allgather_value(data.skipped_images())) most = std::max(most, n);
+  return {std::max(most, static_cast<int64_t>(seen.size())), files};
+}
+
 // One stage of a run: the training, then each fine-tuning phase.
 struct Phase {
   std::string name, activation;
@@ -319,8 +345,7 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
     r.history = obs.state.history;
     for (const auto& s : r.history) r.train_seconds += s.train_seconds;
     r.test = r.phases.back().test;
-    for (int64_t n : comm.allgather_value(data->skipped_images())) r.skipped_images += n;  // each rank's reads
-    r.skipped_files = data->skipped_files();  // rank 0's
+    std::tie(r.skipped_images, r.skipped_files) = skipped_images(comm, *data);
 
     r.ranks = comm.size();
     r.communication_seconds = comm.seconds() - comm_before;

@@ -118,7 +118,8 @@ Trainer::~Trainer() {
 }
 
 std::string Trainer::profile_report() const {
-  std::string out = "profile (training graphs, per step, shard 0):\n";
+  // Under batch_split shard 0's batch-norm times include waiting for the other shards at the exchanges.
+  std::string out = "profile (training graphs, per step, shard 0; batch norm includes waiting for the other shards):\n";
   char line[200];
   for (const auto& [key, net] : nets_) {
     if (!key.second || net->shards.empty()) continue;
