@@ -12,9 +12,9 @@
 
 namespace sf {
 
-// Rank `rank`'s images of [0, images) among `ranks`: contiguous runs of whole `unit`s (the dense kernel's batch), so every
-// batch holds the same images as in one process (its GEMMs round alike). BadInput when there are fewer
-// images than ranks.
+// Rank `rank`'s images of [0, images) among `ranks`: contiguous runs of whole `unit`s (the dense kernel's batch), so
+// every batch holds the same images as in one process (its GEMMs round alike). BadInput when there are fewer images
+// than ranks.
 Range image_share(int64_t images, int64_t unit, int rank, int ranks);
 
 // Replaces each rank's `r` by the merge of all ranks' results, in rank order: per-step correct counts and

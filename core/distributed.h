@@ -4,8 +4,8 @@
 // checks (train/run.cpp) and the conversion driver's gather (backends/) call these few collectives.
 //
 // MPI starts only when a launcher started more than one of us (mpirun, mpiexec, srun: it leaves
-// OMPI_COMM_WORLD_SIZE, PMI_SIZE or SLURM_STEP_NUM_TASKS in the environment), so a plain `spikeforge train` behaves exactly as without MPI,
-// and never waits on a singleton MPI start-up.
+// OMPI_COMM_WORLD_SIZE, PMI_SIZE or SLURM_STEP_NUM_TASKS in the environment), so a plain `spikeforge train` behaves
+// exactly as without MPI, and never waits on a singleton MPI start-up.
 //
 // Every collective here is called by every rank, in the same order, with the same sizes: a rank that skips
 // one hangs the job, so callers keep collectives out of rank-dependent branches.

@@ -26,10 +26,9 @@
 
 namespace sf {
 
-inline constexpr AttrSpec kBatchNormAttrs[] = {float_attr("momentum", 0.99), float_attr("eps", 1e-3),
-                                               string_attr("layout", "nchw", "nchw|nhwc"),
-                                               string_attr("activation", "none", "none|relu|relu6"),
-                                               int_attr("sync", 0)};
+inline constexpr AttrSpec kBatchNormAttrs[] = {
+    float_attr("momentum", 0.99), float_attr("eps", 1e-3), string_attr("layout", "nchw", "nchw|nhwc"),
+    string_attr("activation", "none", "none|relu|relu6"), int_attr("sync", 0)};
 inline constexpr OpSchema kBatchNormSchema{"batchnorm", kBatchNormAttrs};
 
 struct BatchNormGeometry {

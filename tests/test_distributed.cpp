@@ -3,19 +3,18 @@
 // sharded convert against one process, ranks that disagree on the config, and a rank killed mid-run.
 // The mpirun tests skip, saying why, where this build has no MPI or mpirun is not installed.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-
 #include <omp.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <cmath>
-#include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backends/sharded_simulation.h"
@@ -25,13 +24,13 @@
 #include "core/rng.h"
 #include "datasets/loader.h"
 #include "datasets/pipeline.h"
+#include "datasets/source.h"
 #include "datasets/transforms.h"
 #include "models/zoo.h"
-#include "train/trainer.h"
-#include "datasets/source.h"
 #include "ops/registry.h"
 #include "support.h"
 #include "train/parallel.h"
+#include "train/trainer.h"
 
 namespace sf {
 namespace {
@@ -164,9 +163,8 @@ std::string mpi_missing() {
   return "";
 }
 
-#define SKIP_WITHOUT_MPI()                                 \
-  if (const std::string why = mpi_missing(); !why.empty()) \
-  GTEST_SKIP() << why
+#define SKIP_WITHOUT_MPI() \
+  if (const std::string why = mpi_missing(); !why.empty()) GTEST_SKIP() << why
 
 // Root may run mpirun; shared memory between the two ranks only (no network needed).
 const std::string kMpirun = "mpirun --allow-run-as-root --oversubscribe --mca btl self,vader -np ";
@@ -174,8 +172,9 @@ const std::string kMpirun = "mpirun --allow-run-as-root --oversubscribe --mca bt
 std::string bin() { return SPIKEFORGE_BIN; }
 
 std::string train_args(const std::string& out, const std::string& extra = "") {
-  return " train " + std::string(SPIKEFORGE_SOURCE_DIR) + "/experiments/mnist_relu.yaml --set dataset.path=" +
-         SPIKEFORGE_SOURCE_DIR + "/data/mnist " + extra + " --out " + out;
+  return " train " + std::string(SPIKEFORGE_SOURCE_DIR) +
+         "/experiments/mnist_relu.yaml --set dataset.path=" + SPIKEFORGE_SOURCE_DIR + "/data/mnist " + extra +
+         " --out " + out;
 }
 
 // history.csv without its wall-time column.
@@ -487,9 +486,9 @@ TEST(MpiTest, RanksGivenDifferentConfigsFailOnEveryRank) {
   SKIP_WITHOUT_MPI();
   test::TempDir tmp("mpi");
   // Rank 1 trains another seed.
-  const Shell r = shell(tmp, kMpirun + "2 sh -c '" + bin() +
-                                 train_args(tmp.file("run"), "--set train.epochs=1 --set seed=$((1 + OMPI_COMM_WORLD_RANK))") +
-                                 "'");
+  const Shell r = shell(
+      tmp, kMpirun + "2 sh -c '" + bin() +
+               train_args(tmp.file("run"), "--set train.epochs=1 --set seed=$((1 + OMPI_COMM_WORLD_RANK))") + "'");
   EXPECT_EQ(r.code, 2) << r.err;
   for (const char* who : {"rank 0/2", "rank 1/2"})
     EXPECT_NE(r.err.find(std::string("spikeforge: ") + who + ": error: the ranks disagree on the experiment"),

@@ -21,7 +21,7 @@ ParallelStrategy parse_parallel_strategy(const std::string& name) {
 ParallelStrategy resolve_strategy(ParallelStrategy s, int64_t model_macs, int64_t batch, int threads) {
   if (s != ParallelStrategy::automatic) return s;
   return model_macs < kBatchSplitMaxMacs || batch >= kMinShardSamples * threads ? ParallelStrategy::batch_split
-                                                                               : ParallelStrategy::op_parallel;
+                                                                                : ParallelStrategy::op_parallel;
 }
 
 int64_t training_shards(ParallelStrategy s, int64_t model_macs, int64_t batch, int threads) {
@@ -29,8 +29,8 @@ int64_t training_shards(ParallelStrategy s, int64_t model_macs, int64_t batch, i
   return std::max<int64_t>(1, std::min<int64_t>(threads, batch));
 }
 
-void fold_shards(const DevicePrimitives& p, float* y, std::span<const float* const> shards, std::span<const float> weights,
-                 int64_t n) {
+void fold_shards(const DevicePrimitives& p, float* y, std::span<const float* const> shards,
+                 std::span<const float> weights, int64_t n) {
   if (shards.size() != weights.size()) fail_internal("reduce: one weight per shard expected");
   if (n <= 0) return;
   if (shards.empty()) return p.fill(y, n, 0.0f);
@@ -114,7 +114,8 @@ ShardStatGather::ShardStatGather(int64_t shards, Communicator* comm)
       views_(static_cast<size_t>(shards)),
       slots_(static_cast<size_t>(shards)),
       barrier_(static_cast<std::ptrdiff_t>(shards)) {
-  for (int64_t t = 0; t < shards; ++t) views_[static_cast<size_t>(t)].owner = this, views_[static_cast<size_t>(t)].t = t;
+  for (int64_t t = 0; t < shards; ++t)
+    views_[static_cast<size_t>(t)].owner = this, views_[static_cast<size_t>(t)].t = t;
 }
 
 // Two barriers per call: after the first every slot is written, after the second the result is. A shard's

@@ -65,8 +65,8 @@ class GradientReducer {
 
 // The fold both reducers compute, in shard order: y = w₀·g₀, then y ← y + w_s·g_s (the device's scale and
 // axpy), one fixed sequence of roundings whatever the threads.
-void fold_shards(const DevicePrimitives& p, float* y, std::span<const float* const> shards, std::span<const float> weights,
-                 int64_t n);
+void fold_shards(const DevicePrimitives& p, float* y, std::span<const float* const> shards,
+                 std::span<const float> weights, int64_t n);
 
 // Within one process, through the device primitives, summed in shard order (deterministic).
 class LocalReducer final : public GradientReducer {

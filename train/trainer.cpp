@@ -82,13 +82,13 @@ Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t se
   // Batch norm normalises over the process's whole batch: under batch_split its shards meet inside every batch
   // norm (a thread split is this machine's business, not the recipe's). With train.sync_batchnorm in a
   // distributed run, over every rank's part too.
-  const bool has_batchnorm = std::any_of(model_.layers().begin(), model_.layers().end(),
-                                         [](const Layer& l) { return l.type == "batchnorm"; });
+  const bool has_batchnorm =
+      std::any_of(model_.layers().begin(), model_.layers().end(), [](const Layer& l) { return l.type == "batchnorm"; });
   sync_threads_ = has_batchnorm && shards_per_rank_ > 1;
   sync_ranks_ = has_batchnorm && spec_.sync_batchnorm && comm_.distributed();
-  const bool split = resolve_strategy(strategy_, model_.macs(), std::max<int64_t>(1, spec_.batch / comm_.size()),
-                                      std::min(omp_get_max_threads(), omp_get_thread_limit())) ==
-                     ParallelStrategy::batch_split;
+  const bool split =
+      resolve_strategy(strategy_, model_.macs(), std::max<int64_t>(1, spec_.batch / comm_.size()),
+                       std::min(omp_get_max_threads(), omp_get_thread_limit())) == ParallelStrategy::batch_split;
   if (has_batchnorm && (split || spec_.sync_batchnorm)) {
     // The attribute steers the kernel choice (oneDNN's batch norm cannot take outside statistics), so a
     // batch_split or sync_batchnorm recipe uses the same kernels at one thread or one rank as at several. The
@@ -119,7 +119,9 @@ Trainer::~Trainer() {
 
 std::string Trainer::profile_report() const {
   // Under batch_split shard 0's batch-norm times include waiting for the other shards at the exchanges.
-  std::string out = "profile (training graphs, per step, shard 0; batch norm includes waiting for the other shards):\n";
+  std::string out =
+      "profile (training graphs, per step, shard 0; batch norm includes waiting for the other "
+      "shards):\n";
   char line[200];
   for (const auto& [key, net] : nets_) {
     if (!key.second || net->shards.empty()) continue;
@@ -505,7 +507,8 @@ void Trainer::share_buffers() {
 // In a distributed run each process evaluates a contiguous run of whole batches, and the per-batch totals are
 // summed in batch order: the same sums, bit for bit, as one process's.
 EvalResult Trainer::evaluate(const DataSource& data) {
-  if (spec_.eval_batch < 1) fail_input("train.eval_batch", "must be at least 1, got " + std::to_string(spec_.eval_batch));
+  if (spec_.eval_batch < 1)
+    fail_input("train.eval_batch", "must be at least 1, got " + std::to_string(spec_.eval_batch));
   share_buffers();
   check_same_size(data);
   const Range mine = unit_share(data.size(), spec_.eval_batch, comm_.size(), comm_.rank());
