@@ -365,15 +365,20 @@ std::vector<OpCase> all_cases() {
     bn("bn_" + m + "_mn_64_16x16_nhwc", {2, 16, 16, 64}, "nhwc", mode);
     bn("bn_" + m + "_mn_512_2x2_nhwc", {4, 2, 2, 512}, "nhwc", mode);
     bn("bn_" + m + "_mn_64_16x16_nchw", {2, 64, 16, 16}, "nchw", mode);
+    // The loops' channel blocks: 16 (MobileNet α 0.5's first maps), and 59 = 32 + 16 + 8 + 3, every width.
+    bn("bn_" + m + "_mn_16_8x8_nhwc", {2, 8, 8, 16}, "nhwc", mode);
+    bn("bn_" + m + "_lanes_59_nhwc", {2, 3, 3, 59}, "nhwc", mode);
   }
-  // Batch norm with its ReLU / ReLU6 fused (what Model::build makes of the MobileNet pairs).
+  // Batch norm with its ReLU / ReLU6 fused (what Model::build makes of the MobileNet pairs), the last on every
+  // channel-block width of the loops.
   bn("bn_train_relu6_nhwc", {3, 5, 7, 6}, "nhwc", sf::Mode::train, {{"activation", "relu6"}});
   bn("bn_eval_relu6_nchw", {4, 3, 5, 5}, "nchw", sf::Mode::eval, {{"activation", "relu6"}});
   bn("bn_train_relu_nchw", {4, 3, 5, 5}, "nchw", sf::Mode::train, {{"activation", "relu"}});
   // γ up to ±8 reaches both clips; a smaller step crosses fewer of the kinks the difference cannot follow.
   // Few positions per channel: a step of γ or β moves every output of its channel, and on larger maps some of
   // them cross a clip, which a finite difference cannot follow.
-  for (size_t i = cs.size() - 3; i < cs.size(); ++i) cs[i].inputs[1].scale = 2.5, cs[i].fd_eps = 1e-3;
+  bn("bn_train_relu6_lanes_59_nhwc", {2, 2, 2, 59}, "nhwc", sf::Mode::train, {{"activation", "relu6"}});
+  for (size_t i = cs.size() - 4; i < cs.size(); ++i) cs[i].inputs[1].scale = 2.5, cs[i].fd_eps = 1e-3;
   bn("bn_train_momentum09_eps1e5", {4, 3, 5, 5}, "nchw", sf::Mode::train, {{"momentum", 0.9}, {"eps", 1e-5}});
   bn("bn_train_dense_batch2", {2, 7}, "nhwc", sf::Mode::train);  // m = 2: the unbiased variance doubles
   // Mean 50, spread 1: statistics that subtract E[x]² from E[x²] in float would lose most of the variance.

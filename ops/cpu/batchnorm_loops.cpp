@@ -187,9 +187,13 @@ class BatchNormLoops final : public BatchNormOp {
           float* s1 = part + blk * 2 * C;
           float* s2 = s1 + C;
           // kLanes channels at a time, their sums in registers across the block's rows (summing into s1 / s2
-          // row by row would load and store them for every element).
+          // row by row would load and store them for every element); then 16 and 8, so that MobileNet α 0.5's
+          // 16-channel maps do not fall to one channel at a time (measured 2× slower per byte than 32
+          // channels). Each channel's sum runs over the rows in order whatever the width: the same result.
           int64_t c0 = 0;
           for (; c0 + kLanes <= C; c0 += kLanes) block_sums<kLanes>(x, dy, fa, fb, kk, C, c0, r0, r1, s1, s2);
+          for (; c0 + 16 <= C; c0 += 16) block_sums<16>(x, dy, fa, fb, kk, C, c0, r0, r1, s1, s2);
+          for (; c0 + 8 <= C; c0 += 8) block_sums<8>(x, dy, fa, fb, kk, C, c0, r0, r1, s1, s2);
           for (; c0 < C; ++c0) block_sums<1>(x, dy, fa, fb, kk, C, c0, r0, r1, s1, s2);
         }
       });
