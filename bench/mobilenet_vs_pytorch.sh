@@ -6,12 +6,12 @@
 # Same net (models/mobilenet.h; bench/pytorch_mobilenet.py), 32x32x3 random images with CIFAR strides, batch
 # 64, SGD momentum 0.9, softmax cross-entropy, BN in train mode; alpha 1.0 and 0.5. PyTorch runs in both
 # layouts, channels_last (its faster one) and NCHW; spikeforge in its channels_last net, as `train.parallel:
-# auto` runs these batches (batch_split: a shard per thread, batch norm over the whole batch; op_parallel's
-# figure is printed beside it). Both compute batch norm's statistics over the whole batch. Runs are interleaved
-# (spikeforge, spikeforge op_parallel, PyTorch channels_last, PyTorch NCHW, repeat) and each side's median
+# auto` runs it (op_parallel; batch_split's figure, a shard per thread whose batch norms exchange statistics,
+# is printed beside it). Both compute batch norm's statistics over the whole batch. Runs are interleaved
+# (spikeforge, spikeforge batch_split, PyTorch channels_last, PyTorch NCHW, repeat) and each side's median
 # counts. Then a 224x224 case at batch 16 (forward and backward, one step type as above). The machine's fp32
 # peak is oneDNN's sgemm 2048³ measured in the same run. Last lines:
-#   alpha=<a> [size=224] spikeforge_ips=<x> pytorch_ips=<y> speedup=<x/y> (...; op_parallel <z>)
+#   alpha=<a> [size=224] spikeforge_ips=<x> pytorch_ips=<y> speedup=<x/y> (...; batch_split <z>)
 #   (y: the faster PyTorch layout)
 # Measure on a quiet machine: a loaded one slows PyTorch's OpenMP far more than it slows us.
 set -euo pipefail
@@ -46,7 +46,7 @@ scripts/build.sh >/dev/null
 export OMP_NUM_THREADS=2
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 sf_ips() {  # ALPHA SIZE BATCH SPLIT → images/s and GFLOP/s of spikeforge's MobileNetTrain case (channels_last;
-           # SPLIT 1: batch_split, what train.parallel: auto picks for these batches; 0: op_parallel)
+           # SPLIT 0: op_parallel, what train.parallel: auto picks for MobileNet; 1: batch_split)
   build/bin/spikeforge_bench --benchmark_filter="^MobileNetTrain/alpha:$1/size:$2/batch:$3/nhwc:1/split:$4/" \
     --benchmark_format=json 2>/dev/null | "$PY" -c '
 import json, sys
@@ -69,15 +69,15 @@ for c in "${cases[@]}"; do
   read -r a100 alpha size batch <<<"$c"
   sf=() op=() cl=() nchw=() frac=()
   for ((r = 1; r <= REPEAT; r++)); do
-    read -r ips gf < <(sf_ips "$a100" "$size" "$batch" 1)
-    read -r op_ips _ < <(sf_ips "$a100" "$size" "$batch" 0)
+    read -r ips gf < <(sf_ips "$a100" "$size" "$batch" 0)
+    read -r op_ips _ < <(sf_ips "$a100" "$size" "$batch" 1)
     op+=("$op_ips")
     pk=$(awk -v g="$gf" -v p="$peak" 'BEGIN { printf "%.2f", g / p }')  # against this run's sgemm peak
     sf+=("$ips") frac+=("$pk")
     cl+=("$(pt_ips "$alpha" "$size" "$batch" channels_last)")
     nchw+=("$(pt_ips "$alpha" "$size" "$batch" nchw)")
     echo "  run $r/$REPEAT alpha=$alpha ${size}x${size} batch $batch: spikeforge ${ips} ips (${pk} of peak;" \
-      "op_parallel ${op_ips}), pytorch channels_last ${cl[-1]}, nchw ${nchw[-1]}" >&2
+      "batch_split ${op_ips}), pytorch channels_last ${cl[-1]}, nchw ${nchw[-1]}" >&2
   done
   m_sf=$(printf '%s\n' "${sf[@]}" | median)
   m_cl=$(printf '%s\n' "${cl[@]}" | median)
@@ -86,7 +86,7 @@ for c in "${cases[@]}"; do
   m_op=$(printf '%s\n' "${op[@]}" | median)
   best=$(awk -v a="$m_cl" -v b="$m_nchw" 'BEGIN { print (a > b) ? a : b }')
   line=$(awk -v a="$alpha" -v s="$m_sf" -v p="$best" -v cl="$m_cl" -v n="$m_nchw" -v f="$m_frac" -v sz="$size" -v o="$m_op" \
-    'BEGIN { printf "alpha=%s size=%s spikeforge_ips=%.1f pytorch_ips=%.1f speedup=%.2f (pytorch channels_last %.1f, nchw %.1f; spikeforge at %.0f%% of sgemm peak, op_parallel %.1f)", a, sz, s, p, s / p, cl, n, 100 * f, o }')
+    'BEGIN { printf "alpha=%s size=%s spikeforge_ips=%.1f pytorch_ips=%.1f speedup=%.2f (pytorch channels_last %.1f, nchw %.1f; spikeforge at %.0f%% of sgemm peak, batch_split %.1f)", a, sz, s, p, s / p, cl, n, 100 * f, o }')
   summary+=("$line")
 done
 # The 32x32 lines last, in the documented form.

@@ -370,9 +370,7 @@ TEST(BufferTest, AVersion1CheckpointWithoutBuffersNamesTheMissingTensorAndTheVer
 
 TEST(ParallelTest, AutoSplitsSmallNetsOverThreadsAndLetsLargeOnesParalleliseTheirOps) {
   EXPECT_EQ(training_shards(ParallelStrategy::automatic, 290'000, 50, 2), 2);
-  EXPECT_EQ(training_shards(ParallelStrategy::automatic, 46'000'000, 64, 2), 2);  // 32 samples per shard
-  EXPECT_EQ(training_shards(ParallelStrategy::automatic, 46'000'000, 12, 2), 1);  // 6: below the smallest measured shard
-  EXPECT_EQ(training_shards(ParallelStrategy::automatic, 290'000, 12, 2), 2);     // a small net splits anyway
+  EXPECT_EQ(training_shards(ParallelStrategy::automatic, 46'000'000, 64, 2), 1);
   EXPECT_EQ(training_shards(ParallelStrategy::op_parallel, 290'000, 50, 2), 1);
   EXPECT_EQ(training_shards(ParallelStrategy::batch_split, 46'000'000, 50, 4), 4);
   EXPECT_EQ(training_shards(ParallelStrategy::batch_split, 1, 3, 8), 3);  // never more shards than samples

@@ -20,8 +20,7 @@ ParallelStrategy parse_parallel_strategy(const std::string& name) {
 
 ParallelStrategy resolve_strategy(ParallelStrategy s, int64_t model_macs, int64_t batch, int threads) {
   if (s != ParallelStrategy::automatic) return s;
-  return model_macs < kBatchSplitMaxMacs || batch >= kMinShardSamples * threads ? ParallelStrategy::batch_split
-                                                                                : ParallelStrategy::op_parallel;
+  return model_macs < kBatchSplitMaxMacs ? ParallelStrategy::batch_split : ParallelStrategy::op_parallel;
 }
 
 int64_t training_shards(ParallelStrategy s, int64_t model_macs, int64_t batch, int threads) {

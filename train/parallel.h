@@ -2,16 +2,12 @@
 //
 // batch_split: a batch is cut into one shard per thread, each run through its own single-threaded graph
 //   (its own activations and gradient buffers), and the shards' gradients are reduced. Right for small nets:
-//   at 0.2 MMAC per image a per-op parallel region costs more in fork/join than the op computes. And faster
-//   for MobileNet too, as long as a shard keeps some samples: on 2 threads, batch 64 at 32×32 trains
-//   1.15× (α 1.0) and 1.52× (α 0.5) the images/s of op_parallel, batch 16 at 224×224 1.06×
-//   (bench/mobilenet_vs_pytorch.sh, medians of 3).
-//   Every op runs single-threaded on its shard, with no fork/join inside it (batch norm alone waits for the
-//   other shards, twice per pass, to exchange statistics).
-// op_parallel: one graph for the whole batch; each op parallelises itself (oneDNN, OpenMP loops). For
-//   batches too small to give every thread a few samples.
-// auto: batch_split for small nets (below kBatchSplitMaxMacs), and for larger ones while every shard gets at
-//   least kMinShardSamples samples; else op_parallel.
+//   at 0.2 MMAC per image a per-op parallel region costs more in fork/join than the op computes.
+// op_parallel: one graph for the whole batch; each op parallelises itself (oneDNN, OpenMP loops). Right
+//   once an op has enough work per image to amortise a parallel region (a MobileNet layer): on 2 threads,
+//   batch 64 at 32×32, op_parallel trained 1.11× (α 1.0) and 1.10× (α 0.5) batch_split's images/s on a quiet
+//   machine, though 0.87× and 0.66× in an earlier, busier run (bench/mobilenet_vs_pytorch.sh, medians of 3).
+// auto picks by the model's MACs per sample.
 //
 // Batch norm normalises over the process's whole batch either way: under batch_split the shards exchange
 // their statistics inside every batch norm (ShardStatGather below), and only shard 0 updates the running
@@ -35,12 +31,9 @@ enum class ParallelStrategy { automatic, batch_split, op_parallel };
 
 ParallelStrategy parse_parallel_strategy(const std::string& name);  // auto | batch_split | op_parallel
 
-// Models below this many MACs per sample train batch_split under `auto` at any shard size: the Liu nets
-// (0.29 M and 2.3 M) measured fastest that way. Larger ones need kMinShardSamples per shard: 8 is the smallest
-// shard measured (MobileNet 224² at batch 16 on 2 threads, 1.06× op_parallel); below it is not measured, and
-// op_parallel is kept there.
+// Models below this many MACs per sample train batch_split under `auto`: the Liu nets (0.29 M and 2.3 M)
+// measured fastest that way, MobileNet (46 M at α 1.0 on 32×32) with op_parallel.
 constexpr int64_t kBatchSplitMaxMacs = 10'000'000;
-constexpr int64_t kMinShardSamples = 8;
 
 // What `auto` means for a model of `model_macs` MACs per sample, a process's part of a batch of `batch`
 // samples and `threads` threads (any other strategy is returned as it is).
