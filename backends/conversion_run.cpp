@@ -346,11 +346,7 @@ ConvertRunResult run_conversion(const ConvertRunOptions& options) {
   }
   // A simulator's ranks hold a share of the images each; an exporter's, all of them.
   int64_t ann_right = ann_correct(m.model, test, o.convert.input_affine);
-  if (caps.simulates) {
-    const std::vector<int64_t> per_rank = comm.allgather_value(ann_right);
-    ann_right = 0;
-    for (int64_t c : per_rank) ann_right += c;
-  }
+  if (caps.simulates) ann_right = comm.sum_over_ranks(ann_right);
   r.ann_accuracy = static_cast<double>(ann_right) / static_cast<double>(images);
   if (!o.quiet) print_conversion(o, r);
   if (!caps.simulates) {

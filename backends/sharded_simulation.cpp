@@ -38,8 +38,7 @@ void sum(std::vector<T>& v, Communicator& comm) {
 void gather_results(SimResult& r, Communicator& comm, double duration_s) {
   if (!comm.distributed()) return;
   const int64_t first = comm.allgather_value(r.first_image)[0];
-  int64_t images = 0;
-  for (int64_t n : comm.allgather_value(r.images)) images += n;
+  const int64_t images = comm.sum_over_ranks(r.images);
   r.first_image = first;
   r.images = images;
   sum(r.correct, comm);
@@ -51,9 +50,7 @@ void gather_results(SimResult& r, Communicator& comm, double duration_s) {
   r.input_spikes = comm.gather_vector(r.input_spikes);
   for (LayerStats& l : r.layers) {
     sum(l.neuron_spikes, comm);
-    int64_t pre = 0;
-    for (int64_t n : comm.allgather_value(l.presynaptic_spikes)) pre += n;
-    l.presynaptic_spikes = pre;
+    l.presynaptic_spikes = comm.sum_over_ranks(l.presynaptic_spikes);
   }
   finish_layer_stats(r.layers, images, duration_s);
   double slowest = 0;

@@ -201,14 +201,6 @@ void Communicator::broadcast(void* data, int64_t bytes, int from) {
 #endif
 }
 
-void Communicator::barrier() {
-  if (!distributed()) return;
-#ifdef SPIKEFORGE_MPI
-  Timed t{seconds_};
-  check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
-#endif
-}
-
 void Communicator::abort(int code) {
 #ifdef SPIKEFORGE_MPI
   if (started) MPI_Abort(MPI_COMM_WORLD, code);

@@ -35,7 +35,6 @@ class Communicator {
   // Each rank sends block j of `in` (chunk bytes) to rank j; out's block j is what rank j sent this rank.
   void alltoall(const void* in, int64_t chunk, void* out);
   void broadcast(void* data, int64_t bytes, int from = 0);
-  void barrier();
   // Ends every rank of the job with `code` (a rank alone cannot exit while the others wait on it).
   [[noreturn]] void abort(int code);
 
@@ -45,6 +44,13 @@ class Communicator {
     std::vector<T> out(static_cast<size_t>(size_));
     allgather(&v, sizeof(T), out.data());
     return out;
+  }
+  // Every rank's v added up, in rank order (so every rank gets the same sum, bit for bit).
+  template <class T>
+  T sum_over_ranks(const T& v) {
+    T total{};
+    for (const T& x : allgather_value(v)) total += x;
+    return total;
   }
   // Every rank's vector, concatenated in rank order (the sizes may differ).
   template <class T>

@@ -71,16 +71,20 @@ void BatchNormOp::update_running(const ExecContext& ctx, const float* mean, cons
   }
 }
 
+std::vector<double> BatchNormOp::gather_rows(const ExecContext& ctx, const std::vector<double>& a,
+                                             const std::vector<double>& b) const {
+  std::vector<double> mine{static_cast<double>(g_.m())};
+  mine.insert(mine.end(), a.begin(), a.end());
+  mine.insert(mine.end(), b.begin(), b.end());
+  std::vector<double> all = ctx.sync_stats->gather(mine);
+  if (all.size() % mine.size() != 0) fail_internal("batchnorm: the shards gathered rows of different sizes");
+  return all;
+}
+
 double BatchNormOp::merge_moments(const ExecContext& ctx, std::vector<double>& mean, std::vector<double>& var) const {
-  const double m = static_cast<double>(g_.m());
-  if (!synced(ctx)) return m;
+  if (!synced(ctx)) return static_cast<double>(g_.m());
   const size_t c = mean.size(), row = 1 + 2 * c;
-  std::vector<double> mine(row);
-  mine[0] = m;
-  std::copy(mean.begin(), mean.end(), mine.begin() + 1);
-  std::copy(var.begin(), var.end(), mine.begin() + 1 + static_cast<int64_t>(c));
-  const std::vector<double> all = ctx.sync_stats->gather(mine);
-  if (all.size() % row != 0) fail_internal("batchnorm: the shards gathered statistics of different sizes");
+  const std::vector<double> all = gather_rows(ctx, mean, var);
   // Merged one shard at a time: n = n_a + n_b, mean = mean_a + (mean_b − mean_a)·n_b/n,
   // M2 = M2_a + M2_b + (mean_b − mean_a)²·n_a·n_b/n, with M2 = var·n.
   double n = 0;
@@ -103,15 +107,12 @@ double BatchNormOp::merge_moments(const ExecContext& ctx, std::vector<double>& m
 void BatchNormOp::whole_batch_sums(const ExecContext& ctx, std::vector<double>& a, std::vector<double>& b) const {
   if (!synced(ctx)) return;
   const size_t c = a.size(), row = 1 + 2 * c;
-  std::vector<double> mine{static_cast<double>(g_.m())};
-  mine.insert(mine.end(), a.begin(), a.end());
-  mine.insert(mine.end(), b.begin(), b.end());
-  const std::vector<double> all = ctx.sync_stats->gather(mine);
-  if (all.size() % row != 0) fail_internal("batchnorm: the shards gathered sums of different sizes");
+  const std::vector<double> all = gather_rows(ctx, a, b);
+  const double m = static_cast<double>(g_.m());
   std::fill(a.begin(), a.end(), 0.0), std::fill(b.begin(), b.end(), 0.0);
   for (size_t r = 0; r < all.size() / row; ++r) {
     const double* at = all.data() + r * row;
-    const double share = at[0] / mine[0];
+    const double share = at[0] / m;
     for (size_t k = 0; k < c; ++k) a[k] += share * at[1 + k], b[k] += share * at[1 + c + k];
   }
 }

@@ -79,6 +79,12 @@ class BatchNormOp : public Op {
   bool fused_ = false;                 // activation != none
   float hi_ = 0.0f;                    // its upper clip: 6, or +∞ for ReLU
   Tensor running_mean_, running_var_;  // share storage with the model's buffers; undefined until bound
+
+ private:
+  // Every shard's row [m, a₀ … a_{C−1}, b₀ … b_{C−1}] (m its values per channel) through ctx.sync_stats,
+  // concatenated in shard order: what merge_moments and whole_batch_sums send.
+  std::vector<double> gather_rows(const ExecContext& ctx, const std::vector<double>& a,
+                                  const std::vector<double>& b) const;
 };
 
 }  // namespace sf

@@ -18,13 +18,13 @@ ParallelStrategy parse_parallel_strategy(const std::string& name) {
   return parse_name(kStrategies, name, "train.parallel", "strategy");
 }
 
-ParallelStrategy resolve_strategy(ParallelStrategy s, int64_t model_macs, int64_t batch, int threads) {
+ParallelStrategy resolve_strategy(ParallelStrategy s, int64_t model_macs) {
   if (s != ParallelStrategy::automatic) return s;
   return model_macs < kBatchSplitMaxMacs ? ParallelStrategy::batch_split : ParallelStrategy::op_parallel;
 }
 
 int64_t training_shards(ParallelStrategy s, int64_t model_macs, int64_t batch, int threads) {
-  if (resolve_strategy(s, model_macs, batch, threads) == ParallelStrategy::op_parallel) return 1;
+  if (resolve_strategy(s, model_macs) == ParallelStrategy::op_parallel) return 1;
   return std::max<int64_t>(1, std::min<int64_t>(threads, batch));
 }
 

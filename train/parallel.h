@@ -35,9 +35,8 @@ ParallelStrategy parse_parallel_strategy(const std::string& name);  // auto | ba
 // measured fastest that way, MobileNet (46 M at α 1.0 on 32×32) with op_parallel.
 constexpr int64_t kBatchSplitMaxMacs = 10'000'000;
 
-// What `auto` means for a model of `model_macs` MACs per sample, a process's part of a batch of `batch`
-// samples and `threads` threads (any other strategy is returned as it is).
-ParallelStrategy resolve_strategy(ParallelStrategy s, int64_t model_macs, int64_t batch, int threads);
+// What `auto` means for a model of `model_macs` MACs per sample (any other strategy is returned as it is).
+ParallelStrategy resolve_strategy(ParallelStrategy s, int64_t model_macs);
 
 // Shards a process's part of a training batch, `batch` samples, is cut into on `threads` threads. A run of R
 // processes cuts every batch into R times as many, in one global order: process r holds shards

@@ -65,6 +65,7 @@ Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t se
   // This process's part of a batch is what its threads share.
   shards_per_rank_ = training_shards(strategy_, model_.macs(), std::max<int64_t>(1, spec_.batch / comm_.size()),
                                      std::min(omp_get_max_threads(), omp_get_thread_limit()));
+  const bool split = resolve_strategy(strategy_, model_.macs()) == ParallelStrategy::batch_split;
   if (comm_.distributed()) {
     // The global shard order (train/parallel.h) needs the same count in every process.
     const auto counts = comm_.allgather_value(shards_per_rank_);
@@ -86,9 +87,6 @@ Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t se
       std::any_of(model_.layers().begin(), model_.layers().end(), [](const Layer& l) { return l.type == "batchnorm"; });
   sync_threads_ = has_batchnorm && shards_per_rank_ > 1;
   sync_ranks_ = has_batchnorm && spec_.sync_batchnorm && comm_.distributed();
-  const bool split =
-      resolve_strategy(strategy_, model_.macs(), std::max<int64_t>(1, spec_.batch / comm_.size()),
-                       std::min(omp_get_max_threads(), omp_get_thread_limit())) == ParallelStrategy::batch_split;
   if (has_batchnorm && (split || spec_.sync_batchnorm)) {
     // The attribute steers the kernel choice (oneDNN's batch norm cannot take outside statistics), so a
     // batch_split or sync_batchnorm recipe uses the same kernels at one thread or one rank as at several. The
