@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 #include <charconv>
+#include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -18,8 +20,10 @@
 #include "core/distributed.h"
 #include "core/enum_names.h"
 #include "core/error.h"
+#include "core/io.h"
 #include "datasets/dataset.h"
 #include "datasets/open.h"
+#include "interchange/import_run.h"
 #include "models/zoo.h"
 #include "train/progress.h"
 #include "train/resume.h"
@@ -83,12 +87,12 @@ constexpr std::pair<sf::Propagation, const char*> kPropagation[] = {{sf::Propaga
 // Every option of every command, bound to the values the commands pass on to the library.
 struct Cli {
   CLI::App app{"Trains MNIST ConvNets and converts them to rate-coded spiking networks.", "spikeforge"};
-  CLI::App *train, *evaluate, *info, *convert, *reproduce;
+  CLI::App *train, *evaluate, *info, *convert, *reproduce, *import;
   std::string device = "cpu";
 
   std::string path;  // the positional: CONFIG.yaml or MODEL.sfm
   std::vector<std::string> sets, lif;
-  std::string out, dataset, data_dir, resume;
+  std::string out, dataset, data_dir, resume, predictions, input_shape, import_loss;
   bool force = false;
   int threads = 0;
   int64_t eval_batch = sf::TrainSpec{}.eval_batch;
@@ -119,8 +123,11 @@ struct Cli {
         "one of CONFIG.yaml and --resume DIR is required; a checkpoint.sfm is written every epoch and every "
         "train.checkpoint_every steps");
 
-    evaluate = app.add_subcommand("evaluate", "test accuracy and loss of a checkpoint");
-    evaluate->add_option("MODEL.sfm", path, "checkpoint")->required();
+    evaluate = app.add_subcommand("evaluate", "test accuracy and loss of a checkpoint (or an ONNX file)");
+    evaluate->add_option("MODEL", path, "checkpoint (.sfm) or ONNX model (.onnx)")->required();
+    evaluate->add_option("--predictions", predictions,
+                         "also write each test image's label, predicted class and outputs to FILE.csv")
+        ->type_name("FILE.csv");
     add_data(evaluate,
              "dataset to test on: mnist|fashion_mnist|cifar10|cifar100|image_folder (default: the checkpoint's, with "
              "its eval transforms)");
@@ -131,6 +138,17 @@ struct Cli {
     evaluate->add_option("--device", device, "cpu|cuda (cuda needs a CUDA build)")
         ->check(CLI::IsMember({"cpu", "cuda"}))
         ->capture_default_str();
+
+    import = app.add_subcommand("import",
+                                "import an ANN trained elsewhere from ONNX; writes DIR/model.sfm and DIR/config.yaml "
+                                "and prints the layer table");
+    import->add_option("MODEL.onnx", path, "ONNX model (opsets 9-17)")->required();
+    import->add_option("--out", out, "output folder (default runs/<model name>/)")->type_name("DIR");
+    import->add_option("--input-shape", input_shape,
+                       "C,H,W of one input image, where the model's own input dims are dynamic or flat");
+    import->add_option("--dataset", dataset, "dataset evaluate and convert read by default (default mnist)");
+    import->add_option("--loss", import_loss, "mse|crossentropy (default: crossentropy when the graph ends in a softmax)")
+        ->check(CLI::IsMember({"mse", "crossentropy"}));
 
     info = app.add_subcommand("info", "the model's layer table (name, type, output shape, parameters, MACs)");
     info->add_option("CONFIG.yaml", path, "experiment file")->required();
@@ -189,7 +207,7 @@ struct Cli {
   }
 
   void add_convert_options(CLI::App* c) {
-    c->add_option("MODEL.sfm", conv.checkpoint, "checkpoint")->required();
+    c->add_option("MODEL", conv.checkpoint, "checkpoint (.sfm) or ONNX model (.onnx)")->required();
     c->add_option("--backend", conv.backend, "cpu|spinnaker")->capture_default_str();
     add_choice(c, "--norm", conv.convert.norm, sf::snn::parse_norm, "normalisation: none|data|robust|spike|qcfs (a QCFS checkpoint's default)")
         ->default_str(sf::snn::to_string(conv.convert.norm));
@@ -283,6 +301,7 @@ struct Cli {
     if (evaluate->parsed()) return cmd_evaluate();
     if (info->parsed()) return cmd_info();
     if (convert->parsed()) return cmd_convert();
+    if (import->parsed()) return cmd_import();
     return cmd_reproduce();
   }
 
@@ -313,7 +332,7 @@ struct Cli {
 
   int cmd_evaluate() {
     sf::set_threads(threads);
-    sf::LoadedModel m = sf::load_model(path);
+    sf::LoadedModel m = sf::load_any_model(path);
     // The dataset and eval transforms the net was trained with; --dataset names another (no transforms).
     sf::DataSpec spec_data = m.data;
     if (!dataset.empty() && dataset != m.dataset) spec_data = sf::DataSpec{}, spec_data.name = dataset;
@@ -330,12 +349,50 @@ struct Cli {
     const sf::Device dev = sf::parse_device(device);
     if (const std::string why = sf::device_unavailable_reason(dev); !why.empty()) sf::fail_input("--device", why);
     sf::Trainer trainer(m.model, spec, dev, 0);
-    const sf::EvalResult r = trainer.evaluate(test);
+    sf::Predictions per_image;
+    const sf::EvalResult r = trainer.evaluate(test, predictions.empty() ? nullptr : &per_image);
+    if (!predictions.empty()) sf::on_root([&] { sf::write_file_atomic(predictions, sf::predictions_csv(per_image)); });
     std::printf("%s on %s test (%lld images): accuracy=%.4f", path.c_str(), name.c_str(),
                 static_cast<long long>(r.count), r.accuracy);
     if (m.model.output_shape().at(0) >= 100) std::printf(" top5=%.4f", r.top5);  // ImageNet's, CIFAR-100's metric
     std::printf(" loss=%.6f\n", r.loss);
+    if (!predictions.empty()) std::printf("wrote %s\n", predictions.c_str());
     return 0;
+  }
+
+  int cmd_import() {
+    sf::OnnxImportOptions o;
+    if (!input_shape.empty()) o.input_shape = parse_shape(input_shape);
+    if (!dataset.empty()) o.dataset = dataset;
+    o.loss = import_loss;
+    if (out.empty()) out = "runs/" + std::filesystem::path(path).stem().string();
+    const auto t0 = std::chrono::steady_clock::now();
+    const sf::ImportResult r = sf::import_to_folder(path, out, o);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("%s: ONNX opset %lld from %s; %lld parameters, loss %s\n%s", path.c_str(),
+                static_cast<long long>(r.imported.opset), r.imported.producer.empty() ? "?" : r.imported.producer.c_str(),
+                static_cast<long long>(r.imported.model.parameter_count()), r.imported.loss.c_str(),
+                r.imported.model.summary().c_str());
+    for (const auto& n : r.imported.notes) std::printf("note: %s\n", n.c_str());
+    std::printf("import_seconds=%.3f\nwrote %s/{model.sfm,config.yaml}\n", seconds, r.out_dir.c_str());
+    return 0;
+  }
+
+  // "1,28,28" → {1, 28, 28}.
+  static sf::Shape parse_shape(const std::string& text) {
+    sf::Shape s;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+      const size_t comma = std::min(text.find(',', pos), text.size());
+      int64_t v = 0;
+      const char *b = text.data() + pos, *e = text.data() + comma;
+      if (auto [p, ec] = std::from_chars(b, e, v); ec != std::errc() || p != e || v < 1)
+        sf::fail_input("--input-shape", "expected C,H,W (three whole numbers >= 1), got '" + text + "'");
+      s.push_back(v);
+      pos = comma + 1;
+    }
+    if (s.size() != 3) sf::fail_input("--input-shape", "expected C,H,W (three numbers), got '" + text + "'");
+    return s;
   }
 
   int cmd_info() {

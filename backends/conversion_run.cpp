@@ -13,6 +13,7 @@
 #include "core/io.h"
 #include "core/json.h"
 #include "core/svg_plot.h"
+#include "interchange/import_run.h"
 #include "train/run.h"
 
 namespace sf {
@@ -298,7 +299,7 @@ ConvertRunResult run_conversion(const ConvertRunOptions& options) {
   const Capabilities caps = backend->capabilities();
   if (!caps.simulates && !caps.exports) fail_internal("backend '" + o.backend + "' neither simulates nor exports");
   check_supported(o, caps);  // what the flags ask for is refused before anything is loaded
-  LoadedModel m = load_model(o.checkpoint);
+  LoadedModel m = load_any_model(o.checkpoint);
   apply_qcfs_defaults(o, m.model);
   check_supported(o, caps);  // and what a QCFS checkpoint's defaults ask for
   if (o.sim.steps <= 0) fail_input("--steps", "must be > 0");

@@ -2,7 +2,10 @@
 // (train/experiment.h) and stored in checkpoints. It lives here so that models/ needs nothing above it.
 #pragma once
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "core/attrs.h"
 #include "core/tensor.h"
 
 namespace sf {
@@ -14,12 +17,23 @@ struct QuantSpec {
   bool enabled() const { return bits > 0; }
 };
 
+// One layer of `arch: layers`, a chain spelled out layer by layer (what `spikeforge import` writes for a net
+// trained elsewhere): an op type with its attributes, the shapes of its parameters in the op's input order, and
+// of its state buffers (batch norm's running statistics).
+struct LayerSpec {
+  std::string name;
+  std::string type;
+  Attrs attrs;
+  std::vector<std::pair<std::string, Shape>> params;
+  std::vector<std::pair<std::string, Shape>> buffers;
+};
+
 struct ModelSpec {
   // From the dataset (datasets/dataset.h dataset_info), not from YAML: the per-sample input {C, H, W} and
   // the number of classes of the output layer.
   Shape input = {1, 28, 28};
   int classes = 10;
-  std::string arch = "liu_small";   // liu_small | liu_large | mobilenet_v1
+  std::string arch = "liu_small";   // liu_small | liu_large | mobilenet_v1 | layers
   std::string activation = "relu";  // one of kModelActivations
   double nsp_k = 0.17;              // Noisy Softplus k (seed default)
   double nsp_sigma = 1.0;           // Noisy Softplus σ (seed form: one fixed scalar)
@@ -40,6 +54,7 @@ struct ModelSpec {
   double dropout = 1e-3;                   // before the classifier (Keras default)
   std::string data_format = "channels_first";  // channels_first (NCHW) | channels_last (NHWC inside the net;
                                                // mobilenet_v1's default in experiment files)
+  std::vector<LayerSpec> layers;  // arch: layers
 };
 
 // The values of `model.activation`, for every architecture (relu6 is MobileNet's; the Liu nets take it too;

@@ -1,6 +1,7 @@
 #include "models/zoo.h"
 
 #include "models/activation_layer.h"
+#include "models/layer_chain.h"
 #include "models/mobilenet.h"
 
 namespace sf {
@@ -43,6 +44,7 @@ Model build_model(const ModelSpec& spec, uint64_t seed) {
   Rng rng = Rng::for_stream(seed, Stream::init);
   if (spec.arch == "liu_small" || spec.arch == "liu_large") return make_liu(spec, rng);
   if (spec.arch == "mobilenet_v1") return make_mobilenet_v1(spec, rng);
+  if (spec.arch == "layers") return make_layer_chain(spec, rng);
   fail_input("model.arch", "unknown architecture '" + spec.arch + "'");
 }
 

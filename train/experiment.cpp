@@ -9,6 +9,8 @@
 #include "core/device.h"
 #include "datasets/dataset.h"
 #include "models/zoo.h"
+#include "ops/op_schema.h"
+#include "ops/registry.h"
 
 namespace sf {
 namespace {
@@ -246,9 +248,119 @@ Pipeline eval_pipeline(const DataSpec& d) {
   return make_pipeline(specs);
 }
 
+namespace {
+
+// `name: [dims]` pairs in file order (parameters and buffers of a spelled-out layer).
+std::vector<std::pair<std::string, Shape>> parse_shapes(const ConfigNode& c, const std::string& key) {
+  std::vector<std::pair<std::string, Shape>> out;
+  const ConfigNode m = c.child(key);
+  for (const auto& kv : m.node()) {
+    const std::string name = kv.first.as<std::string>();
+    const auto dims = m.get_list<int64_t>(name, {});
+    m.check(!dims.empty() && dims.size() <= 4 && std::all_of(dims.begin(), dims.end(), [](int64_t d) {
+      return d > 0 && d <= (int64_t{1} << 31);
+    }), name, "must be a shape: 1 to 4 dimensions, each > 0");
+    out.push_back({name, Shape(dims.begin(), dims.end())});
+  }
+  return out;
+}
+
+// A layer's attributes, typed by its op's table (ops/op_schema.h), so that 2 stays an int and 1e-5 a float.
+Attrs parse_attrs(const ConfigNode& c, const std::string& type) {
+  Attrs a;
+  const ConfigNode m = c.child("attrs");
+  const OpSchema* schema = find_schema(type);
+  for (const auto& kv : m.node()) {
+    const std::string key = kv.first.as<std::string>();
+    const AttrSpec* spec = schema ? schema->find(key) : nullptr;
+    if (!spec) m.fail(key, "op " + type + " has no attribute of that name");
+    switch (spec->type) {
+      case AttrType::int64:
+        a.set(key, m.get<int64_t>(key, 0));
+        break;
+      case AttrType::float64: {
+        const double v = m.get<double>(key, 0);
+        m.check(std::isfinite(v), key, "must be a finite number");
+        a.set(key, v);
+        break;
+      }
+      case AttrType::string:
+        a.set(key, m.get<std::string>(key, ""));
+        break;
+      case AttrType::ints:
+        a.set(key, m.get_list<int64_t>(key, {}));
+        break;
+    }
+  }
+  try {
+    if (schema) schema->validate(a);
+  } catch (const Error& e) {
+    m.fail(type, e.what());
+  }
+  return a;
+}
+
+std::vector<LayerSpec> parse_layers(const ConfigNode& c) {
+  std::vector<LayerSpec> out;
+  for (const ConfigNode& l : c.list("layers")) {
+    LayerSpec s;
+    s.name = l.require<std::string>("name");
+    l.check(!s.name.empty(), "name", "must not be empty");
+    s.type = l.require<std::string>("type");
+    l.check(OpRegistry::instance().has_type(s.type), "type", "is not an op spikeforge has");
+    s.attrs = parse_attrs(l, s.type);
+    s.params = parse_shapes(l, "params");
+    s.buffers = parse_shapes(l, "buffers");
+    out.push_back(std::move(s));
+  }
+  c.check(!out.empty(), "layers", "arch: layers needs a list of layers");
+  return out;
+}
+
+YAML::Node shapes_yaml(const std::vector<std::pair<std::string, Shape>>& shapes) {
+  YAML::Node n(YAML::NodeType::Map);
+  for (const auto& [name, shape] : shapes) {
+    YAML::Node dims(YAML::NodeType::Sequence);
+    dims.SetStyle(YAML::EmitterStyle::Flow);
+    for (int64_t d : shape) dims.push_back(d);
+    n[name] = dims;
+  }
+  return n;
+}
+
+void emit_layers(YAML::Emitter& y, const std::vector<LayerSpec>& layers) {
+  y << YAML::Key << "layers" << YAML::Value << YAML::BeginSeq;
+  for (const LayerSpec& l : layers) {
+    y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << l.name << YAML::Key << "type" << YAML::Value
+      << l.type;
+    if (!l.attrs.values().empty()) {
+      y << YAML::Key << "attrs" << YAML::Value << YAML::Flow << YAML::BeginMap;
+      for (const auto& [key, v] : l.attrs.values()) {
+        y << YAML::Key << key << YAML::Value;
+        if (const auto* i = std::get_if<int64_t>(&v))
+          y << *i;
+        else if (const auto* d = std::get_if<double>(&v))
+          y << *d;
+        else if (const auto* str = std::get_if<std::string>(&v))
+          y << *str;
+        else
+          y << YAML::Flow << std::get<std::vector<int64_t>>(v);
+      }
+      y << YAML::EndMap;
+    }
+    if (!l.params.empty()) y << YAML::Key << "params" << YAML::Value << shapes_yaml(l.params);
+    if (!l.buffers.empty()) y << YAML::Key << "buffers" << YAML::Value << shapes_yaml(l.buffers);
+    y << YAML::EndMap;
+  }
+  y << YAML::EndSeq;
+}
+
+}  // namespace
+
 ModelSpec parse_model_spec(const ConfigNode& c) {
   ModelSpec m;
-  m.arch = one_of(c, "arch", m.arch, {"liu_small", "liu_large", "mobilenet_v1"});
+  m.arch = one_of(c, "arch", m.arch, {"liu_small", "liu_large", "mobilenet_v1", "layers"});
+  if (m.arch == "layers") m.layers = parse_layers(c);
   const bool mobilenet = m.arch == "mobilenet_v1";
   m.activation = one_of(c, "activation", mobilenet ? "relu6" : m.activation, model_activations());
   if (m.activation == "qcfs") {
@@ -378,6 +490,7 @@ std::string to_yaml(const ModelSpec& m) {
     y << YAML::Key << "levels" << YAML::Value << m.qcfs_levels << YAML::Key << "threshold" << YAML::Value
       << m.qcfs_threshold;
   y << YAML::Key << "data_format" << YAML::Value << m.data_format;
+  if (m.arch == "layers") emit_layers(y, m.layers);
   if (m.arch == "mobilenet_v1")
     y << YAML::Key << "alpha" << YAML::Value << m.alpha << YAML::Key << "depth_multiplier" << YAML::Value
       << m.depth_multiplier << YAML::Key << "strides" << YAML::Value << m.strides << YAML::Key << "dropout"

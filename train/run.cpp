@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -31,6 +32,24 @@ std::string history_csv(const std::vector<EpochStats>& history) {
     std::snprintf(line, sizeof line, "%d,%.8g,%.8g,%.8g,%.8g,%.4f\n", s.epoch - 1, s.loss, s.acc, s.val_loss, s.val_acc,
                   s.seconds);
     out += line;
+  }
+  return out;
+}
+
+std::string predictions_csv(const Predictions& p) {
+  std::string out = "image,label,predicted";
+  for (int64_t k = 0; k < p.classes; ++k) out += ",output_" + std::to_string(k);
+  out += "\n";
+  char buf[32];
+  for (size_t i = 0; i < p.labels.size(); ++i) {
+    const float* row = p.outputs.data() + i * p.classes;
+    const int64_t best = std::max_element(row, row + p.classes) - row;
+    out += std::to_string(i) + "," + std::to_string(p.labels[i]) + "," + std::to_string(best);
+    for (int64_t k = 0; k < p.classes; ++k) {
+      std::snprintf(buf, sizeof buf, ",%.9g", row[k]);
+      out += buf;
+    }
+    out += "\n";
   }
   return out;
 }

@@ -62,6 +62,10 @@ LoadedModel model_from_architecture(const std::string& text, const std::string& 
 
 std::string history_csv(const std::vector<EpochStats>& history);
 
+// `evaluate --predictions`: image,label,predicted,output_0..output_{K-1}, one row per image in data order
+// (outputs to 9 significant digits, enough to round-trip a float).
+std::string predictions_csv(const Predictions& p);
+
 void set_threads(int threads);  // 0 leaves the OpenMP default (all cores)
 
 }  // namespace sf

@@ -458,7 +458,9 @@ std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& au
   return history;
 }
 
-EvalResult Trainer::evaluate(const Dataset& data) { return evaluate(MemorySource(data)); }
+EvalResult Trainer::evaluate(const Dataset& data, Predictions* predictions) {
+  return evaluate(MemorySource(data), predictions);
+}
 
 // Every process counts the same batches and steps only if every process sees the same data; nodes with
 // their own copies of an image folder might not.
@@ -504,7 +506,7 @@ void Trainer::share_buffers() {
 
 // In a distributed run each process evaluates a contiguous run of whole batches, and the per-batch totals are
 // summed in batch order: the same sums, bit for bit, as one process's.
-EvalResult Trainer::evaluate(const DataSource& data) {
+EvalResult Trainer::evaluate(const DataSource& data, Predictions* predictions) {
   if (spec_.eval_batch < 1)
     fail_input("train.eval_batch", "must be at least 1, got " + std::to_string(spec_.eval_batch));
   share_buffers();
@@ -518,9 +520,24 @@ EvalResult Trainer::evaluate(const DataSource& data) {
   std::vector<Totals> per_batch;
   for (int64_t b = 0; b < loader.batches(); ++b) {
     const Batch& batch = loader.batch(b);
-    per_batch.push_back(run_batch(this->net(batch.size, false), batch, false, 0));
+    Net& net = this->net(batch.size, false);
+    per_batch.push_back(run_batch(net, batch, false, 0));
+    if (!predictions) continue;
+    const int64_t classes = numel(model_.output_shape());
+    for (const auto& r : net.shards) {
+      const std::vector<float> out = r->graph.value(r->output).to_vector();
+      predictions->outputs.insert(predictions->outputs.end(), out.begin(), out.begin() + r->count * classes);
+    }
+    predictions->labels.insert(predictions->labels.end(), batch.labels.begin(), batch.labels.end());
   }
   if (comm_.distributed()) per_batch = comm_.allgather_vector(per_batch);
+  if (predictions) {
+    predictions->classes = numel(model_.output_shape());
+    if (comm_.distributed()) {
+      predictions->outputs = comm_.gather_vector(predictions->outputs);
+      predictions->labels = comm_.gather_vector(predictions->labels);
+    }
+  }
   EvalResult r;
   double loss_sum = 0;
   int64_t correct = 0, top5 = 0;

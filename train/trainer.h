@@ -31,6 +31,14 @@ struct EvalResult {
   double top5 = 0;  // the target among the 5 largest outputs (1 when there are 5 classes or fewer)
 };
 
+// Each image's network outputs (the logits; a softmax is inside the loss), in data order: what Keras's
+// predict() gives, for comparing two implementations image by image.
+struct Predictions {
+  int64_t classes = 0;
+  std::vector<float> outputs;  // [images × classes]
+  std::vector<int32_t> labels;
+};
+
 // Where fit() stands between two steps: enough to continue an epoch mid-way (train/resume.h). The shuffle
 // and every step's randomness are keyed by (seed, epoch, batch), so the position plus the model and
 // optimiser state determine the rest of the run.
@@ -71,8 +79,9 @@ class Trainer {
   // In-memory datasets, no augmentation.
   std::vector<EpochStats> fit(const Dataset& train, const Dataset* val, TrainObserver* observer = nullptr,
                               int first_epoch = 1, const FitPosition* from = nullptr);
-  EvalResult evaluate(const DataSource& data);
-  EvalResult evaluate(const Dataset& data);
+  // With `predictions`, also each image's outputs (on rank 0 of a distributed run; empty elsewhere).
+  EvalResult evaluate(const DataSource& data, Predictions* predictions = nullptr);
+  EvalResult evaluate(const Dataset& data, Predictions* predictions = nullptr);
   const Optimizer& optimizer() const { return *optimizer_; }
   Optimizer& optimizer() { return *optimizer_; }  // its state is saved and restored by resume checkpoints
   std::string profile_report() const;             // per-op times, when SPIKEFORGE_PROFILE is set

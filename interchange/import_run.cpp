@@ -1,0 +1,65 @@
+#include "interchange/import_run.h"
+
+#include <filesystem>
+
+#include "core/checkpoint.h"
+#include "core/io.h"
+#include "datasets/dataset.h"
+#include "train/experiment.h"
+
+namespace sf {
+namespace {
+
+Experiment imported_experiment(const OnnxImport& m, const OnnxImportOptions& opts, const std::string& name) {
+  Experiment e;
+  e.name = name;
+  e.model = m.spec;
+  e.train.loss = m.loss;
+  check_dataset_name(opts.dataset, "--dataset");
+  e.data.name = opts.dataset;
+  const Shape have = dataset_info(opts.dataset).sample_shape, want = m.spec.input;
+  const bool square = want[1] == want[2] && have[1] == have[2];
+  if (have[1] != want[1] || have[2] != want[2]) {
+    if (!square || have[1] > want[1])
+      fail_input("--dataset", opts.dataset + " images are " + to_string(have) + ", the model reads " + to_string(want));
+    e.data.pad = want[1];
+  }
+  if (have[0] != want[0]) {
+    if (have[0] != 1)
+      fail_input("--dataset", opts.dataset + " images are " + to_string(have) + ", the model reads " + to_string(want));
+    e.data.channels = want[0];
+  }
+  return e;
+}
+
+}  // namespace
+
+std::string imported_architecture(const OnnxImport& m, const OnnxImportOptions& opts, const std::string& name) {
+  return checkpoint_architecture(imported_experiment(m, opts, name));
+}
+
+ImportResult import_to_folder(const std::string& onnx_path, const std::string& out_dir, const OnnxImportOptions& opts) {
+  ImportResult r;
+  r.imported = import_onnx(onnx_path, opts);
+  r.out_dir = out_dir;
+  const std::string name = std::filesystem::path(onnx_path).stem().string();
+  const Experiment e = imported_experiment(r.imported, opts, name.empty() ? "imported" : name);
+  r.architecture = checkpoint_architecture(e);
+  make_dirs(out_dir);
+  save_checkpoint(out_dir + "/model.sfm", {r.architecture, r.imported.model.state()});
+  write_file_atomic(out_dir + "/config.yaml", to_yaml(e));
+  return r;
+}
+
+LoadedModel load_any_model(const std::string& path) {
+  if (!is_onnx_path(path)) return load_model(path);
+  const OnnxImportOptions opts;
+  const OnnxImport m = import_onnx(path, opts);
+  LoadedModel loaded = model_from_architecture(imported_architecture(m, opts, "imported"), path);
+  Checkpoint state;
+  state.tensors = m.model.state();
+  loaded.model.load_state(state, path);
+  return loaded;
+}
+
+}  // namespace sf

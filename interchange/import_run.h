@@ -1,0 +1,29 @@
+// `spikeforge import` as a library call, and models read from either kind of file: a spikeforge checkpoint
+// (.sfm) or an ONNX file (.onnx), which `evaluate` and `convert` take alike.
+#pragma once
+#include <string>
+
+#include "interchange/onnx_import.h"
+#include "train/run.h"
+
+namespace sf {
+
+struct ImportResult {
+  OnnxImport imported;
+  std::string out_dir;
+  std::string architecture;  // the checkpoint's architecture text (train/run.h checkpoint_architecture)
+};
+
+// The architecture text of an imported net, evaluated on opts.dataset: its images are padded or their channel
+// repeated when the net reads larger or 3-channel images (MNIST into a 32×32 RGB net); any other mismatch is
+// BadInput naming --dataset.
+std::string imported_architecture(const OnnxImport& m, const OnnxImportOptions& opts, const std::string& name);
+
+// Imports `onnx_path` and writes out_dir/model.sfm and out_dir/config.yaml (an experiment of arch: layers,
+// which `spikeforge train` can fine-tune), atomically.
+ImportResult import_to_folder(const std::string& onnx_path, const std::string& out_dir, const OnnxImportOptions& opts);
+
+// load_model() for a .sfm, an import with the default options for a .onnx.
+LoadedModel load_any_model(const std::string& path);
+
+}  // namespace sf
