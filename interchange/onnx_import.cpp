@@ -59,6 +59,18 @@ std::string layer_name(const onnx::NodeProto& n, size_t index, std::set<std::str
   return name;
 }
 
+// The model's standard opset, checked to be one spikeforge imports.
+int64_t model_opset(const onnx::ModelProto& model, const std::string& path) {
+  int64_t v = -1;
+  for (const auto& o : model.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") v = o.version();
+  if (v < 0) fail_input(path, "the model imports no standard ONNX opset");
+  if (v < kMinOpset || v > kMaxOpset)
+    fail_input(path, "opset " + std::to_string(v) + "; spikeforge imports opsets " + std::to_string(kMinOpset) + "-" +
+                         std::to_string(kMaxOpset) + " (re-export with opset_version in that range)");
+  return v;
+}
+
 // One spikeforge layer as it is being assembled: its spec and its tensors, in the spec's order.
 struct PendingLayer {
   LayerSpec spec;
@@ -107,16 +119,7 @@ class Importer {
     fail_input(path_, describe(n) + ": " + what);
   }
 
-  int64_t opset() const {
-    int64_t v = -1;
-    for (const auto& o : model_.opset_import())
-      if (o.domain().empty() || o.domain() == "ai.onnx") v = o.version();
-    if (v < 0) fail_input(path_, "the model imports no standard ONNX opset");
-    if (v < kMinOpset || v > kMaxOpset)
-      fail_input(path_, "opset " + std::to_string(v) + "; spikeforge imports opsets " + std::to_string(kMinOpset) +
-                            "-" + std::to_string(kMaxOpset) + " (re-export with opset_version in that range)");
-    return v;
-  }
+  int64_t opset() const { return model_opset(model_, path_); }
 
   // Every node of an unsupported type, one line each, before anything else is read.
   void check_node_types() const {
@@ -680,6 +683,7 @@ OnnxImport import_onnx(const std::string& path, const OnnxImportOptions& opts) {
   onnx::ModelProto model;
   if (bytes.empty() || !model.ParseFromString(bytes))
     fail_input(path, "not an ONNX model (the protobuf does not parse: truncated or another format)");
+  model_opset(model, path);
   try {
     onnx::checker::check_model(model);
     onnx::ShapeInferenceOptions so{true, 1, false};
