@@ -155,13 +155,13 @@ struct Cli {
     add_sets(info);
 
     convert = app.add_subcommand("convert",
-                                 "convert to a rate-coded SNN and simulate it (--backend cpu) or export a "
-                                 "PyNN / sPyNNaker project (--backend spinnaker)");
+                                 "convert to a rate-coded SNN and simulate it (--backend cpu), export a "
+                                 "PyNN / sPyNNaker project (--backend spinnaker) or a NIR graph (--backend nir)");
     convert->footer(
         "--backend cpu writes DIR (default <model folder>/convert-cpu/): summary.json, accuracy_vs_time.{csv,svg},\n"
         "layers.csv, predictions.csv, network.json. --backend spinnaker writes run.py, connections/, input spikes,\n"
         "resources.json; --neurons-per-core, --conv-connector and --force are its own, --propagation, --batch,\n"
-        "--record-input and --export-exact the simulator's.");
+        "--record-input and --export-exact the simulator's. --backend nir writes network.nir and README.md.");
     add_convert_options(convert);
 
     reproduce = app.add_subcommand("reproduce",
@@ -207,8 +207,10 @@ struct Cli {
   }
 
   void add_convert_options(CLI::App* c) {
-    c->add_option("MODEL", conv.checkpoint, "checkpoint (.sfm) or ONNX model (.onnx)")->required();
-    c->add_option("--backend", conv.backend, "cpu|spinnaker")->capture_default_str();
+    c->add_option("MODEL", conv.checkpoint,
+                  "checkpoint (.sfm) or ONNX model (.onnx) to convert, or a NIR graph (.nir) to simulate")
+        ->required();
+    c->add_option("--backend", conv.backend, "cpu|spinnaker|nir")->capture_default_str();
     add_choice(c, "--norm", conv.convert.norm, sf::snn::parse_norm, "normalisation: none|data|robust|spike|qcfs (a QCFS checkpoint's default)")
         ->default_str(sf::snn::to_string(conv.convert.norm));
     c->add_option("--percentile", conv.convert.percentile, "robust normalisation's percentile, in (0, 100]")
@@ -254,7 +256,10 @@ struct Cli {
         [](const std::string& s) { return sf::parse_name(kOnOff, s, "--softplus-offset", "setting"); },
         "Softplus nets: raise the neuron input by f(0): on|off")
         ->default_str(sf::name_of(kOnOff, conv.convert.softplus_offset));
-    c->add_flag("--export-exact", conv.export_exact, "simulate what a SpiNNaker export describes");
+    c->add_option("--export-exact", conv.export_exact,
+                  "simulate what an export describes: spinnaker (the default when no value is given) or nir")
+        ->expected(0, 1)
+        ->type_name("[TARGET]");
     c->add_option("--norm-images", conv.convert.norm_images, "training images data/robust normalisation reads")
         ->transform(whole(0))
         ->capture_default_str();
@@ -270,7 +275,7 @@ struct Cli {
     add_choice(c, "--conv-connector", conv.conv_connector, sf::spinnaker::parse_conv_connector,
                "spinnaker: conv layers as list|convolution connectors")
         ->default_str("list");
-    c->add_flag("--force", conv.force, "spinnaker: write into a non-empty output folder");
+    c->add_flag("--force", conv.force, "spinnaker, nir: write into a folder that holds an export");
   }
 
   // The one-line message for a CLI11 parse error, naming the command and the flag where CLI11 does not.
@@ -406,6 +411,7 @@ struct Cli {
   int cmd_convert() {
     sf::ConvertRunOptions& o = conv;
     if (convert->count("--seed")) o.sim.seed = o.convert.seed = static_cast<uint64_t>(seed);
+    if (convert->count("--export-exact") && o.export_exact.empty()) o.export_exact = "spinnaker";
     sf::apply_lif_overrides(o.convert.lif, lif);
     o.dataset = dataset;
     o.data_dir = data_dir;
@@ -421,11 +427,15 @@ struct Cli {
     std::printf("%s", sf::layer_table(r).c_str());
     std::printf("windows:");
     for (const auto& w : r.windows) std::printf(" %d:%.4f", w.step, w.accuracy);
+    if (std::isfinite(r.ann_accuracy))
+      std::printf("\nann_accuracy=%.4f", r.ann_accuracy);
+    else
+      std::printf("\nann_accuracy=-");  // a NIR graph has no ANN
     std::printf(
-        "\nann_accuracy=%.4f snn_accuracy=%.4f steps=%d images=%lld seconds=%.2f\nwrote %s/{summary.json,"
+        " snn_accuracy=%.4f steps=%d images=%lld seconds=%.2f\nwrote %s/{summary.json,"
         "accuracy_vs_time.csv,accuracy_vs_time.svg,layers.csv,predictions.csv,network.json}\n",
-        r.ann_accuracy, r.sim.accuracy_at(r.sim.steps), r.sim.steps, static_cast<long long>(r.sim.images),
-        r.sim.seconds, r.out_dir.c_str());
+        r.sim.accuracy_at(r.sim.steps), r.sim.steps, static_cast<long long>(r.sim.images), r.sim.seconds,
+        r.out_dir.c_str());
     return 0;
   }
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "backends/cpu/simulator.h"
+#include "backends/nir/nir_export.h"
 #include "backends/spinnaker/spinnaker_backend.h"
 #include "core/enum_names.h"
 #include "core/error.h"
@@ -61,6 +62,7 @@ struct Registry {
     // The built-in backends: one line each.
     entries["cpu"] = {[] { return std::make_unique<cpu::CpuSimulator>(); }, ""};
     entries["spinnaker"] = {[] { return std::make_unique<spinnaker::SpinnakerBackend>(); }, ""};
+    entries["nir"] = {[] { return std::make_unique<nir::NirBackend>(); }, ""};
     entries["cuda"] = {nullptr, "this build has no CUDA simulator (the CUDA kernel set is a later issue)"};
   }
 };

@@ -6,15 +6,26 @@
 
 namespace sf {
 
-ConversionData::ConversionData(const LoadedModel& m, const std::string& dataset, const std::string& data_dir) {
-  // As `evaluate` does: the checkpoint's dataset section, or another dataset's plain images.
+namespace {
+
+// As `evaluate` does: the checkpoint's dataset section, or another dataset's plain images.
+DataSpec data_spec(const LoadedModel& m, const std::string& dataset, const std::string& data_dir) {
   DataSpec spec = m.data;
   if (!dataset.empty() && dataset != m.dataset) spec = DataSpec{}, spec.name = dataset;
   if (!data_dir.empty()) spec.path = data_dir;
+  return spec;
+}
+
+}  // namespace
+
+ConversionData::ConversionData(const LoadedModel& m, const std::string& dataset, const std::string& data_dir)
+    : ConversionData(data_spec(m, dataset, data_dir), m.model.input_shape().at(0)) {}
+
+ConversionData::ConversionData(const DataSpec& spec, int64_t channels) {
   name_ = spec.name;
   std::vector<TransformSpec> specs = base_transforms(spec);
   specs.insert(specs.end(), spec.eval_transforms.begin(), spec.eval_transforms.end());
-  SplitTransforms split = split_channel_affine(specs, m.model.input_shape().at(0));
+  SplitTransforms split = split_channel_affine(specs, channels);
   affine_ = std::move(split.affine);
   splits_ = open_dataset(dataset_options(spec));
   if (!split.pixels.empty()) {

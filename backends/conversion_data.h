@@ -20,6 +20,8 @@ class ConversionData {
   // dataset: "" or the checkpoint's own (its transforms), or another, read without transforms; data_dir: ""
   // for the dataset's default folder. BadInput naming the file or transform for data the model cannot read.
   ConversionData(const LoadedModel& m, const std::string& dataset, const std::string& data_dir);
+  // The images of `spec` (its transforms), for a network reading `channels` channels.
+  ConversionData(const DataSpec& spec, int64_t channels);
   ConversionData(const ConversionData&) = delete;
   ConversionData& operator=(const ConversionData&) = delete;
 

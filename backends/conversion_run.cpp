@@ -7,6 +7,8 @@
 #include <set>
 
 #include "backends/conversion_data.h"
+#include "backends/nir/nir_export.h"
+#include "backends/nir/nir_import.h"
 #include "backends/sharded_simulation.h"
 #include "backends/spinnaker/exporter.h"
 #include "core/error.h"
@@ -184,7 +186,8 @@ std::string accuracy_svg(const ConvertRunResult& r, const std::string& title) {
     snn.y.push_back(s.accuracy_at(t));
   }
   p.series.push_back(std::move(snn));
-  p.hlines.push_back({"ANN " + std::to_string(r.ann_accuracy * 100).substr(0, 5) + " %", r.ann_accuracy, ""});
+  if (std::isfinite(r.ann_accuracy))  // a NIR graph has no ANN
+    p.hlines.push_back({"ANN " + std::to_string(r.ann_accuracy * 100).substr(0, 5) + " %", r.ann_accuracy, ""});
   return render_svg(p);
 }
 
@@ -216,7 +219,9 @@ std::string names(const std::vector<T>& v, const char* sep) {
 // Refuses what the backend does not take, before anything is loaded or converted.
 void check_supported(const ConvertRunOptions& o, const Capabilities& caps) {
   std::vector<std::string> given = o.flags_given;
-  if (o.export_exact) given.push_back("--export-exact");
+  if (!o.export_exact.empty()) given.push_back("--export-exact");
+  if (!o.export_exact.empty() && o.export_exact != "spinnaker" && o.export_exact != "nir")
+    fail_input("--export-exact", "'" + o.export_exact + "' is no export target (spinnaker or nir)");
   if (o.sim.record_input) given.push_back("--record-input");
   for (const std::string& flag : backend_options())
     if (has(given, flag) && !has(caps.options, flag)) fail_input(flag, "does not apply to --backend " + o.backend);
@@ -293,11 +298,98 @@ void apply_qcfs_defaults(ConvertRunOptions& o, const Model& model) {
   if (!has(o.flags_given, std::string("--v-init"))) o.convert.v_init = 0.5;
 }
 
+namespace {
+
+// Test images [first, first + count) of the run; count defaults to the backend's default or the rest of the set.
+Range image_range(const ConvertRunOptions& o, const Capabilities& caps, const ConversionData& data) {
+  const std::string& dataset = data.name();
+  const int64_t first = o.sim.first_image, test_size = data.test_size(), available = test_size - first;
+  if (first < 0 || first >= test_size)
+    fail_input("--first-image", std::to_string(first) + " is outside the " + dataset + " test set of " +
+                                    std::to_string(test_size) + " images");
+  if (o.sim.images > available)
+    fail_input("--images", std::to_string(o.sim.images) + " requested from image " + std::to_string(first) + ", the " +
+                               dataset + " test set has " + std::to_string(test_size));
+  const int64_t images = o.sim.images > 0          ? o.sim.images
+                         : caps.default_images > 0 ? std::min<int64_t>(caps.default_images, available)
+                                                   : available;
+  return {first, images};
+}
+
+// A distributed run simulates this rank's share of the images (backends/sharded_simulation.h); an exporter
+// writes on rank 0, from the whole range.
+Range rank_share(const ConvertRunOptions& o, const Capabilities& caps, int64_t images) {
+  Communicator& comm = world();
+  return caps.simulates
+             ? image_share(images, o.sim.propagation == Propagation::dense ? o.sim.batch : 1, comm.rank(), comm.size())
+             : Range{0, images};
+}
+
+// Simulates r.conversion.net on this rank's `test` rows (images [first + share.first, ...) of the set), gathers
+// the ranks' results and writes the result folder.
+void simulate_and_write(const ConvertRunOptions& o, ConvertRunResult& r, Backend& backend, const Dataset& test,
+                        int64_t first, Range share, const std::string& dataset) {
+  SimOptions sim = o.sim;
+  sim.first_image = first + share.first;
+  sim.images = share.count;
+  r.sim = backend.simulate(r.conversion.net, test, sim);
+  gather_results(r.sim, world(), sim.steps * r.conversion.net.dt_ms / 1000.0);
+  for (int t : report_steps(sim.steps, r.conversion.net.dt_ms)) r.windows.push_back({t, r.sim.accuracy_at(t)});
+  on_root([&] { write_results(o, r, dataset); });
+}
+
+// `convert network.nir`: the graph is a spiking network already; it is read and simulated.
+ConvertRunResult run_nir(const ConvertRunOptions& o, Backend& backend, const Capabilities& caps) {
+  if (!caps.simulates)
+    fail_input("--backend", "a NIR graph is a spiking network already: simulate it (--backend cpu), not " + o.backend);
+  for (const char* f : {"--norm", "--percentile", "--channel-norm", "--neuron", "--lif", "--pool", "--softplus-offset",
+                        "--norm-images", "--dt", "--export-exact"})
+    if (has(o.flags_given, std::string(f)))
+      fail_input(f, "does not apply to a NIR graph (its neurons, weights and time step come from the file)");
+  if (o.sim.steps <= 0) fail_input("--steps", "must be > 0");
+  ConvertRunResult r;
+  r.out_dir = o.out_dir.empty()
+                  ? (std::filesystem::path(o.checkpoint).parent_path() / ("convert-" + o.backend)).string()
+                  : o.out_dir;
+  const auto start = std::chrono::steady_clock::now();
+  nir::Import imported = nir::network_from_nir(o.checkpoint);
+  r.conversion.net = std::move(imported.net);
+  r.conversion.notes = std::move(imported.notes);
+  snn::Network& net = r.conversion.net;
+  net.input = o.convert.input;
+  net.v_init = o.convert.v_init;
+  snn::validate(net);
+  r.convert_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  DataSpec spec;
+  spec.name = o.dataset.empty() ? "mnist" : o.dataset;
+  spec.path = o.data_dir;
+  check_dataset_name(spec.name, "--dataset");
+  const ConversionData data(spec, net.input_shape.at(0));
+  const Range range = image_range(o, caps, data);
+  const Range share = rank_share(o, caps, range.count);
+  const Dataset test = data.test_rows(range.first + share.first, share.count);
+  if (test.sample_shape() != net.input_shape)
+    fail_input("--dataset", spec.name + " images are " + to_string(test.sample_shape()) + ", the graph's Input is " +
+                                to_string(net.input_shape));
+  r.ann_accuracy = std::nan("");  // no ANN
+  if (!o.quiet) {
+    std::printf("read %s: %lld neurons, %lld synapses in %.3f s\n", o.checkpoint.c_str(),
+                static_cast<long long>(net.neurons()), static_cast<long long>(net.synapses()), r.convert_seconds);
+    for (const auto& n : r.conversion.notes) std::printf("  note: %s\n", n.c_str());
+    std::fflush(stdout);
+  }
+  simulate_and_write(o, r, backend, test, range.first, share, data.name());
+  return r;
+}
+
+}  // namespace
+
 ConvertRunResult run_conversion(const ConvertRunOptions& options) {
   ConvertRunOptions o = options;
   std::unique_ptr<Backend> backend = make_backend(o.backend);
   const Capabilities caps = backend->capabilities();
   if (!caps.simulates && !caps.exports) fail_internal("backend '" + o.backend + "' neither simulates nor exports");
+  if (nir::is_nir_path(o.checkpoint)) return run_nir(o, *backend, caps);
   check_supported(o, caps);  // what the flags ask for is refused before anything is loaded
   LoadedModel m = load_any_model(o.checkpoint);
   apply_qcfs_defaults(o, m.model);
@@ -319,35 +411,26 @@ ConvertRunResult run_conversion(const ConvertRunOptions& options) {
   Backend* calibrator = caps.simulates ? backend.get() : own_calibrator.get();
   const ConversionData data(m, o.dataset, o.data_dir);
   const std::string& dataset = data.name();
-  const int64_t first = o.sim.first_image, test_size = data.test_size(), available = test_size - first;
-  if (first < 0 || first >= test_size)
-    fail_input("--first-image", std::to_string(first) + " is outside the " + dataset + " test set of " +
-                                    std::to_string(test_size) + " images");
-  if (o.sim.images > available)
-    fail_input("--images", std::to_string(o.sim.images) + " requested from image " + std::to_string(first) + ", the " +
-                               dataset + " test set has " + std::to_string(test_size));
-  const int64_t images = o.sim.images > 0          ? o.sim.images
-                         : caps.default_images > 0 ? std::min<int64_t>(caps.default_images, available)
-                                                   : available;
+  const Range range = image_range(o, caps, data);
+  const int64_t first = range.first, images = range.count;
   o.convert.input_affine = data.affine();
-  // A distributed run simulates this rank's share of the images (backends/sharded_simulation.h); an exporter
-  // writes on rank 0, from the whole range.
-  Communicator& comm = world();
-  const Range share = caps.simulates ? image_share(images, o.sim.propagation == Propagation::dense ? o.sim.batch : 1, comm.rank(), comm.size())
-                                     : Range{0, images};
+  const Range share = rank_share(o, caps, images);
   const Dataset test = data.test_rows(first + share.first, share.count);
 
   const auto start = std::chrono::steady_clock::now();
   r.conversion = snn::convert(m.model, data.train_rows(norm_rows(o.convert)), o.convert, calibrator, o.checkpoint);
   r.convert_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (o.export_exact) {
+  if (o.export_exact == "spinnaker") {
     r.conversion.net = spinnaker::as_exported(r.conversion.net, true);
     r.conversion.notes.push_back(
         "export-exact: cells reset to a value, one-step delays, weights at sPyNNaker's 16-bit resolution");
+  } else if (o.export_exact == "nir") {
+    r.conversion.net = nir::as_nir_exported(r.conversion.net);
+    r.conversion.notes.push_back("export-exact nir: cells reset to zero, membranes start at 0, no synaptic delay");
   }
   // A simulator's ranks hold a share of the images each; an exporter's, all of them.
   int64_t ann_right = ann_correct(m.model, test, o.convert.input_affine);
-  if (caps.simulates) ann_right = comm.sum_over_ranks(ann_right);
+  if (caps.simulates) ann_right = world().sum_over_ranks(ann_right);
   r.ann_accuracy = static_cast<double>(ann_right) / static_cast<double>(images);
   if (!o.quiet) print_conversion(o, r);
   if (!caps.simulates) {
@@ -355,13 +438,7 @@ ConvertRunResult run_conversion(const ConvertRunOptions& options) {
     r.exported = true;
     return r;
   }
-  SimOptions sim = o.sim;
-  sim.first_image = first + share.first;
-  sim.images = share.count;
-  r.sim = backend->simulate(r.conversion.net, test, sim);
-  gather_results(r.sim, comm, sim.steps * r.conversion.net.dt_ms / 1000.0);
-  for (int t : report_steps(sim.steps, r.conversion.net.dt_ms)) r.windows.push_back({t, r.sim.accuracy_at(t)});
-  on_root([&] { write_results(o, r, dataset); });
+  simulate_and_write(o, r, *backend, test, first, share, dataset);
   return r;
 }
 

@@ -1,4 +1,4 @@
-// `spikeforge convert` as a library call: load a checkpoint, convert it, and hand it to a backend
+// `spikeforge convert` as a library call: load a checkpoint (or an ONNX file), convert it, and hand it to a backend
 // (make_backend(opts.backend)). A simulator's run becomes the result folder — summary.json,
 // accuracy_vs_time.csv/.svg, layers.csv, predictions.csv, network.json (the SNN description) and, when asked,
 // input_spikes.csv, every file written atomically; an exporter writes its own project folder. The driver asks
@@ -22,9 +22,10 @@ struct ConvertRunOptions {
   snn::ConvertOptions convert;
   SimOptions sim;
   bool quiet = false;  // no progress lines on stdout
-  // Simulators with "--export-exact" in their options: simulate what a SpiNNaker export describes (cells reset
-  // to a value, 16-bit weights).
-  bool export_exact = false;
+  // Simulators with "--export-exact" in their options: simulate what an export describes. "spinnaker": cells
+  // reset to a value, one-step delays, 16-bit weights; "nir": reset to zero, no initial membrane or delay.
+  // Empty: off.
+  std::string export_exact;
   // Exporters: the export's options (images default to the backend's default_images, 100 for spinnaker).
   int neurons_per_core = 256;
   ConvConnector conv_connector = ConvConnector::list;

@@ -304,7 +304,7 @@ TEST_F(BackendDriverTest, RefusesWhatTheBackendDoesNotTakeNamingTheFlag) {
   o.flags_given = {"--batch"};  // a simulator's flag
   EXPECT_EQ(refusal(o), "--batch: does not apply to --backend fake_exporter");
   o.flags_given = {};
-  o.export_exact = true;  // set programmatically: counts as given
+  o.export_exact = "spinnaker";  // set programmatically: counts as given
   EXPECT_EQ(refusal(o), "--export-exact: does not apply to --backend fake_exporter");
 
   ConvertRunOptions s = options("fake_sim", "refused");

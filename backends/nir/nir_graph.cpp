@@ -1,0 +1,332 @@
+#include "backends/nir/nir_graph.h"
+
+#include <fcntl.h>
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace sf::nir {
+
+Field Field::f32(Shape dims, const std::vector<float>& v) {
+  Field f;
+  f.kind = Kind::f32;
+  f.dims = std::move(dims);
+  f.numbers.assign(v.begin(), v.end());
+  return f;
+}
+Field Field::f64(Shape dims, std::vector<double> v) {
+  Field f;
+  f.kind = Kind::f64;
+  f.dims = std::move(dims);
+  f.numbers = std::move(v);
+  return f;
+}
+Field Field::i64(Shape dims, const std::vector<int64_t>& v) {
+  Field f;
+  f.kind = Kind::i64;
+  f.dims = std::move(dims);
+  f.numbers.assign(v.begin(), v.end());
+  return f;
+}
+Field Field::string(std::string s) {
+  Field f;
+  f.kind = Kind::text;
+  f.text = std::move(s);
+  return f;
+}
+
+const Node* Graph::find(const std::string& name) const {
+  for (const auto& [n, node] : nodes)
+    if (n == name) return &node;
+  return nullptr;
+}
+
+namespace {
+
+// An HDF5 handle closed when it goes out of scope.
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  Handle(Handle&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+// libhdf5 prints its error stack to stderr by default; every failure here becomes one BadInput instead.
+void quiet_hdf5() {
+  static const bool done = [] { return H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr) >= 0; }();
+  (void)done;
+}
+
+constexpr int kMaxRank = 8;
+constexpr hsize_t kMaxElements = hsize_t{1} << 31;
+
+class Writer {
+ public:
+  explicit Writer(std::string path) : path_(std::move(path)) {}
+
+  void text(hid_t loc, const std::string& name, const std::string& s) const {
+    Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type.get(), H5T_VARIABLE);
+    H5Tset_cset(type.get(), H5T_CSET_UTF8);
+    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    Handle ds(H5Dcreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+    const char* p = s.c_str();
+    check(ds.ok() && H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &p) >= 0, name);
+  }
+
+  void texts(hid_t loc, const std::string& name, const std::vector<std::string>& v, hsize_t rows, hsize_t cols) const {
+    Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type.get(), H5T_VARIABLE);
+    H5Tset_cset(type.get(), H5T_CSET_UTF8);
+    const hsize_t dims[2] = {rows, cols};
+    Handle space(H5Screate_simple(2, dims, nullptr), H5Sclose);
+    Handle ds(H5Dcreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+    std::vector<const char*> p;
+    for (const auto& s : v) p.push_back(s.c_str());
+    check(ds.ok() && (p.empty() || H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data()) >= 0), name);
+  }
+
+  void field(hid_t loc, const std::string& name, const Field& f) const {
+    if (f.is_text()) return text(loc, name, f.text);
+    std::vector<hsize_t> dims(f.dims.begin(), f.dims.end());
+    Handle space(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                 H5Sclose);
+    const hid_t file_type = f.kind == Field::Kind::f32   ? H5T_IEEE_F32LE
+                            : f.kind == Field::Kind::f64 ? H5T_IEEE_F64LE
+                                                         : H5T_STD_I64LE;
+    Handle ds(H5Dcreate2(loc, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+    // HDF5 converts the doubles to the file type as it writes.
+    check(ds.ok() && (f.numbers.empty() ||
+                      H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, f.numbers.data()) >= 0),
+          name);
+  }
+
+  Handle group(hid_t loc, const std::string& name) const {
+    Handle g(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    check(g.ok(), name);
+    return g;
+  }
+
+  void check(bool ok, const std::string& what) const {
+    if (!ok) fail_input(path_, "cannot write '" + what + "' (HDF5)");
+  }
+
+ private:
+  std::string path_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string path) : path_(std::move(path)) {}
+
+  [[noreturn]] void fail(const std::string& where, const std::string& what) const {
+    fail_input(path_, (where.empty() ? "" : where + ": ") + what);
+  }
+
+  // Member names of a group, sorted (HDF5's name index).
+  std::vector<std::string> members(hid_t g, const std::string& where) const {
+    H5G_info_t info;
+    if (H5Gget_info(g, &info) < 0) fail(where, "cannot list the group");
+    std::vector<std::string> names;
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+      const ssize_t n = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+      if (n < 0 || n > 4096) fail(where, "cannot read a member name");
+      std::string name(static_cast<size_t>(n) + 1, '\0');
+      H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
+      name.resize(static_cast<size_t>(n));
+      names.push_back(name);
+    }
+    return names;
+  }
+
+  bool is_group(hid_t loc, const std::string& name) const {
+    if (H5Lexists(loc, name.c_str(), H5P_DEFAULT) <= 0) return false;
+    Handle o(H5Oopen(loc, name.c_str(), H5P_DEFAULT), H5Oclose);
+    return o.ok() && H5Iget_type(o.get()) == H5I_GROUP;
+  }
+  bool exists(hid_t loc, const std::string& name) const { return H5Lexists(loc, name.c_str(), H5P_DEFAULT) > 0; }
+
+  Handle group(hid_t loc, const std::string& name, const std::string& where) const {
+    if (!is_group(loc, name)) fail(where, "has no group '" + name + "'");
+    Handle g(H5Gopen2(loc, name.c_str(), H5P_DEFAULT), H5Gclose);
+    if (!g.ok()) fail(where, "cannot open group '" + name + "'");
+    return g;
+  }
+
+  // A dataset's strings, row-major, and its dims.
+  std::vector<std::string> strings(hid_t ds, Shape& dims, const std::string& where) const {
+    Handle type(H5Dget_type(ds), H5Tclose);
+    Handle space(H5Dget_space(ds), H5Sclose);
+    const hsize_t n = elements(space.get(), dims, where);
+    std::vector<std::string> out;
+    if (H5Tis_variable_str(type.get()) > 0) {
+      Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+      H5Tset_size(mem.get(), H5T_VARIABLE);
+      H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+      std::vector<char*> p(n, nullptr);
+      if (n && H5Dread(ds, mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data()) < 0) fail(where, "cannot read strings");
+      for (char* s : p) out.emplace_back(s ? s : "");
+      if (n) H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, p.data());
+    } else {
+      const size_t size = H5Tget_size(type.get());
+      if (size == 0 || size > 65536) fail(where, "has a bad string size");
+      Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+      H5Tset_size(mem.get(), size);
+      std::vector<char> buf(n * size);
+      if (n && H5Dread(ds, mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0) fail(where, "cannot read strings");
+      for (hsize_t i = 0; i < n; ++i) {
+        std::string s(buf.data() + i * size, size);
+        s.erase(std::find(s.begin(), s.end(), '\0'), s.end());  // null- or space-padded
+        while (!s.empty() && s.back() == ' ') s.pop_back();
+        out.push_back(s);
+      }
+    }
+    return out;
+  }
+
+  Field field(hid_t loc, const std::string& name, const std::string& where) const {
+    const std::string at = where + "/" + name;
+    Handle ds(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!ds.ok()) fail(at, "is not a dataset");
+    Handle type(H5Dget_type(ds.get()), H5Tclose);
+    const H5T_class_t cls = H5Tget_class(type.get());
+    Field f;
+    if (cls == H5T_STRING) {
+      const std::vector<std::string> v = strings(ds.get(), f.dims, at);
+      if (v.size() != 1) fail(at, "holds " + std::to_string(v.size()) + " strings, expected one");
+      return Field::string(v[0]);  // h5py writes a string scalar; NIR's version may be a 1-element array
+    }
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT) fail(at, "is neither numbers nor a string");
+    Handle space(H5Dget_space(ds.get()), H5Sclose);
+    const hsize_t n = elements(space.get(), f.dims, at);
+    f.kind = cls == H5T_INTEGER ? Field::Kind::i64 : H5Tget_size(type.get()) > 4 ? Field::Kind::f64 : Field::Kind::f32;
+    f.numbers.resize(n);
+    if (n && H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, f.numbers.data()) < 0)
+      fail(at, "cannot be read (truncated?)");
+    return f;
+  }
+
+ private:
+  hsize_t elements(hid_t space, Shape& dims, const std::string& where) const {
+    const int rank = H5Sget_simple_extent_ndims(space);
+    if (rank < 0 || rank > kMaxRank) fail(where, "has an unsupported shape");
+    hsize_t d[kMaxRank] = {};
+    H5Sget_simple_extent_dims(space, d, nullptr);
+    hsize_t n = 1;
+    dims.clear();
+    for (int i = 0; i < rank; ++i) {
+      if (d[i] > kMaxElements || (d[i] && n > kMaxElements / d[i])) fail(where, "is too large");
+      n *= d[i];
+      dims.push_back(static_cast<int64_t>(d[i]));
+    }
+    return n;
+  }
+
+  std::string path_;
+};
+
+}  // namespace
+
+void write_graph(const std::string& path, const Graph& g) {
+  quiet_hdf5();
+  namespace fs = std::filesystem;
+  const std::string tmp = path + ".partial";
+  {
+    Writer w(path);
+    Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    if (!file.ok()) fail_input(path, "cannot create the file");
+    w.text(file.get(), "version", g.version);
+    Handle node = w.group(file.get(), "node");
+    w.text(node.get(), "type", "NIRGraph");
+    Handle nodes = w.group(node.get(), "nodes");
+    for (const auto& [name, n] : g.nodes) {
+      Handle ng = w.group(nodes.get(), name);
+      w.text(ng.get(), "type", n.type);
+      for (const auto& [k, f] : n.fields) w.field(ng.get(), k, f);
+    }
+    std::vector<std::string> flat;
+    for (const auto& [a, b] : g.edges) flat.push_back(a), flat.push_back(b);
+    w.texts(node.get(), "edges", flat, g.edges.size(), 2);
+    if (!g.metadata.empty()) {
+      Handle meta = w.group(node.get(), "metadata");
+      for (const auto& [k, f] : g.metadata) w.field(meta.get(), k, f);
+    }
+    if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) fail_input(path, "cannot flush the file");
+  }
+  // The bytes reach the disk before the name does: a crash leaves the old file or the new one.
+  if (const int fd = ::open(tmp.c_str(), O_RDONLY); fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) fail_input(path, "cannot move the written file into place: " + ec.message());
+}
+
+Graph read_graph(const std::string& path) {
+  quiet_hdf5();
+  if (!std::filesystem::is_regular_file(path)) fail_input(path, "no such file");
+  if (H5Fis_hdf5(path.c_str()) <= 0) fail_input(path, "not an HDF5 file (a NIR graph is HDF5)");
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.ok()) fail_input(path, "cannot open the HDF5 file (truncated or corrupt)");
+  Reader r(path);
+  Graph g;
+  if (r.exists(file.get(), "version") && !r.is_group(file.get(), "version")) {
+    const Field v = r.field(file.get(), "version", "");
+    g.version = v.is_text() ? v.text : "";
+  }
+  Handle node = r.group(file.get(), "node", "the file");
+  const Field type = r.field(node.get(), "type", "node");
+  if (!type.is_text() || type.text != "NIRGraph") r.fail("node/type", "is not \"NIRGraph\"");
+  Handle nodes = r.group(node.get(), "nodes", "node");
+  for (const std::string& name : r.members(nodes.get(), "node/nodes")) {
+    const std::string where = "node '" + name + "'";
+    Handle ng = r.group(nodes.get(), name, "node/nodes");
+    Node n;
+    for (const std::string& k : r.members(ng.get(), where)) {
+      if (r.is_group(ng.get(), k)) {
+        if (k == "metadata") continue;
+        if (k == "nodes") r.fail(where, "is a nested graph; spikeforge reads flat NIR graphs");
+        r.fail(where, "field '" + k + "' is a group");
+      }
+      n.fields[k] = r.field(ng.get(), k, where);
+    }
+    auto t = n.fields.find("type");
+    if (t == n.fields.end() || !t->second.is_text()) r.fail(where, "has no type string");
+    n.type = t->second.text;
+    n.fields.erase(t);
+    g.nodes.push_back({name, std::move(n)});
+  }
+  if (!r.exists(node.get(), "edges")) r.fail("node", "has no edges");
+  Handle edges(H5Dopen2(node.get(), "edges", H5P_DEFAULT), H5Dclose);
+  if (!edges.ok()) r.fail("node/edges", "is not a dataset");
+  Handle etype(H5Dget_type(edges.get()), H5Tclose);
+  if (H5Tget_class(etype.get()) != H5T_STRING) r.fail("node/edges", "must hold strings");
+  Shape dims;
+  const std::vector<std::string> flat = r.strings(edges.get(), dims, "node/edges");
+  if (!flat.empty() && (dims.size() != 2 || dims[1] != 2)) r.fail("node/edges", "must be N × 2 (source, target)");
+  for (size_t i = 0; i + 1 < flat.size(); i += 2) g.edges.push_back({flat[i], flat[i + 1]});
+  if (r.is_group(node.get(), "metadata")) {
+    Handle meta = r.group(node.get(), "metadata", "node");
+    for (const std::string& k : r.members(meta.get(), "node/metadata"))
+      if (!r.is_group(meta.get(), k)) g.metadata[k] = r.field(meta.get(), k, "node/metadata");
+  }
+  return g;
+}
+
+}  // namespace sf::nir
