@@ -18,6 +18,8 @@ Shape population_shape(const snn::Layer& l) {
 }
 
 Field filled(const Shape& shape, double v) { return Field::f32(shape, std::vector<float>(numel(shape), static_cast<float>(v))); }
+// Time constants in seconds do not survive float32 (5 ms comes back as 4.9999999 ms): float64.
+Field filled64(const Shape& shape, double v) { return Field::f64(shape, std::vector<double>(numel(shape), v)); }
 
 Field pair(int64_t v) { return Field::i64({2}, {v, v}); }
 
@@ -143,13 +145,13 @@ class Builder {
       return Node{"IF", {{"r", filled(s, 1.0)}, {"v_threshold", filled(s, l.threshold)}, {"v_reset", filled(s, 0.0)}}};
     const snn::LifParams& p = net_.lif;
     return Node{"CubaLIF",
-                {{"tau_mem", filled(s, p.tau_m / 1000.0)},
-                 {"tau_syn", filled(s, p.tau_syn / 1000.0)},
-                 {"r", filled(s, p.tau_m / p.cm)},
-                 {"v_leak", filled(s, p.v_rest)},
-                 {"v_threshold", filled(s, p.v_thresh)},
-                 {"v_reset", filled(s, p.v_reset)},
-                 {"w_in", filled(s, p.tau_syn / 1000.0)}}};
+                {{"tau_mem", filled64(s, p.tau_m / 1000.0)},
+                 {"tau_syn", filled64(s, p.tau_syn / 1000.0)},
+                 {"r", filled64(s, p.tau_m / p.cm)},
+                 {"v_leak", filled64(s, p.v_rest)},
+                 {"v_threshold", filled64(s, p.v_thresh)},
+                 {"v_reset", filled64(s, p.v_reset)},
+                 {"w_in", filled64(s, p.tau_syn / 1000.0)}}};
   }
 
   const snn::Network& net_;
