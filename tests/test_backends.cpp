@@ -161,9 +161,9 @@ struct Registered {
 // ---- the registry ---------------------------------------------------------------------------------------------
 
 TEST(BackendRegistryTest, KnownNamesAndTheirCapabilities) {
-  EXPECT_EQ(backend_names(), (std::vector<std::string>{"cpu", "cuda", "spinnaker"}));
+  EXPECT_EQ(backend_names(), (std::vector<std::string>{"cpu", "cuda", "nir", "spinnaker"}));
   const std::string unknown = bad_input([] { make_backend("loihi"); });
-  EXPECT_EQ(unknown, "--backend: unknown backend 'loihi' (cpu, cuda, spinnaker)");
+  EXPECT_EQ(unknown, "--backend: unknown backend 'loihi' (cpu, cuda, nir, spinnaker)");
   EXPECT_NE(bad_input([] { make_backend("cuda"); }).find("--backend: cuda: this build has no CUDA simulator"),
             std::string::npos);
   const Capabilities cpu = make_backend("cpu")->capabilities();
@@ -173,6 +173,10 @@ TEST(BackendRegistryTest, KnownNamesAndTheirCapabilities) {
   EXPECT_TRUE(sp.exports);
   EXPECT_FALSE(sp.simulates);
   EXPECT_EQ(sp.default_images, 100);
+  const Capabilities nir = make_backend("nir")->capabilities();
+  EXPECT_TRUE(nir.exports);
+  EXPECT_FALSE(nir.simulates);
+  EXPECT_EQ(nir.resets, std::vector<ResetMode>{ResetMode::to_value}) << "NIR has no reset by subtraction";
   EXPECT_EQ(backend_options(),
             (std::vector<std::string>{"--batch", "--conv-connector", "--export-exact", "--first-image", "--force",
                                       "--neurons-per-core", "--propagation", "--record-input"}));
@@ -185,7 +189,7 @@ TEST(BackendRegistryTest, KnownNamesAndTheirCapabilities) {
     EXPECT_NE(std::find(options.begin(), options.end(), "--fake-level"), options.end());
     EXPECT_NE(bad_input([] { make_backend("nope"); }).find("fake_exporter, fake_sim"), std::string::npos);
   }
-  EXPECT_EQ(backend_names().size(), 3u);
+  EXPECT_EQ(backend_names().size(), 4u);
   // A backend asked for what it does not do says so.
   SimOptions so;
   EXPECT_NE(bad_input([&] { make_backend("spinnaker")->simulate({}, Dataset{}, so); }).find("does not simulate"),

@@ -591,7 +591,7 @@ TEST_F(CliTest, DivergenceExitsThreeNamingOpAndLeavesFailedSummary) {
 TEST_F(CliTest, UnknownCommandAndOptionExitTwo) {
   CmdResult r = spikeforge(tmp, {"frobnicate"});
   EXPECT_EQ(r.code, 2) << r.out << r.err;
-  EXPECT_TRUE(contains(error_line(r), "unknown command 'frobnicate' (train, evaluate, info, convert, reproduce)"));
+  EXPECT_TRUE(contains(error_line(r), "unknown command 'frobnicate' (train, evaluate, import, info, convert, reproduce)"));
 
   r = spikeforge(tmp, {"train", kConfig, "--bogus", "--out", tmp / "out"});
   EXPECT_EQ(r.code, 2) << r.out << r.err;
@@ -686,12 +686,13 @@ TEST_F(CliTest, HelpListsCommandsAndTheirFlags) {
     const CmdResult r = spikeforge(tmp, {h});
     EXPECT_EQ(r.code, 0) << h << "\n" << r.out << r.err;
     EXPECT_EQ(r.err, "") << h;
-    for (const char* cmd : {"train", "evaluate", "info", "convert", "reproduce"})
+    for (const char* cmd : {"train", "evaluate", "import", "info", "convert", "reproduce"})
       EXPECT_TRUE(contains(r.out, std::string("  ") + cmd + " ")) << cmd << " missing from\n" << r.out;
   }
   const std::vector<std::pair<std::string, std::vector<std::string>>> flags = {
       {"train", {"--set", "--out", "--threads"}},
-      {"evaluate", {"--dataset", "--data-dir", "--batch", "--threads"}},
+      {"evaluate", {"--dataset", "--data-dir", "--batch", "--threads", "--predictions"}},
+      {"import", {"--out", "--input-shape", "--dataset", "--loss"}},
       {"info", {"--set"}},
       {"convert",
        {"--backend",

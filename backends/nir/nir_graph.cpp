@@ -12,26 +12,21 @@
 
 namespace sf::nir {
 
-Field Field::f32(Shape dims, const std::vector<float>& v) {
+namespace {
+template <class It>
+Field numeric(Field::Kind kind, Shape dims, It begin, It end) {
   Field f;
-  f.kind = Kind::f32;
+  f.kind = kind;
   f.dims = std::move(dims);
-  f.numbers.assign(v.begin(), v.end());
+  f.numbers.assign(begin, end);
   return f;
 }
-Field Field::f64(Shape dims, std::vector<double> v) {
-  Field f;
-  f.kind = Kind::f64;
-  f.dims = std::move(dims);
-  f.numbers = std::move(v);
-  return f;
-}
+}  // namespace
+
+Field Field::f32(Shape dims, const std::vector<float>& v) { return numeric(Kind::f32, std::move(dims), v.begin(), v.end()); }
+Field Field::f64(Shape dims, std::vector<double> v) { return numeric(Kind::f64, std::move(dims), v.begin(), v.end()); }
 Field Field::i64(Shape dims, const std::vector<int64_t>& v) {
-  Field f;
-  f.kind = Kind::i64;
-  f.dims = std::move(dims);
-  f.numbers.assign(v.begin(), v.end());
-  return f;
+  return numeric(Kind::i64, std::move(dims), v.begin(), v.end());
 }
 Field Field::string(std::string s) {
   Field f;
