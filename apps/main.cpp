@@ -147,7 +147,7 @@ struct Cli {
     import->add_option("--input-shape", input_shape,
                        "C,H,W of one input image, where the model's own input dims are dynamic or flat");
     import->add_option("--dataset", dataset, "dataset evaluate and convert read by default (default mnist)");
-    import->add_option("--loss", import_loss, "mse|crossentropy (default: crossentropy when the graph ends in a softmax)")
+    import->add_option("--loss", import_loss, "mse|crossentropy: the loss evaluate reports and fine-tuning trains (default crossentropy)")
         ->check(CLI::IsMember({"mse", "crossentropy"}));
 
     info = app.add_subcommand("info", "the model's layer table (name, type, output shape, parameters, MACs)");
@@ -259,7 +259,15 @@ struct Cli {
     c->add_option("--export-exact", conv.export_exact,
                   "simulate what an export describes: spinnaker (the default when no value is given) or nir")
         ->expected(0, 1)
-        ->type_name("[TARGET]");
+        ->type_name("[spinnaker|nir]")
+        // A bare word after the flag is its value: "--export-exact model.sfm" is refused here, naming the flag,
+        // rather than taken as MODEL.
+        ->check(CLI::Validator(
+            [](std::string& s) {
+              return s.empty() || s == "spinnaker" || s == "nir" ? std::string()
+                                                                 : "'" + s + "' is no export target (spinnaker or nir)";
+            },
+            "", ""));
     c->add_option("--norm-images", conv.convert.norm_images, "training images data/robust normalisation reads")
         ->transform(whole(0))
         ->capture_default_str();

@@ -346,7 +346,12 @@ ConvertRunResult run_nir(const ConvertRunOptions& o, Backend& backend, const Cap
                         "--norm-images", "--dt", "--export-exact"})
     if (has(o.flags_given, std::string(f)))
       fail_input(f, "does not apply to a NIR graph (its neurons, weights and time step come from the file)");
+  ConvertRunOptions checked = o;  // the neurons come from the file; the other flags are checked as usual
+  checked.convert.neuron = snn::NeuronModel::if_reset_zero;
+  check_supported(checked, caps);
   if (o.sim.steps <= 0) fail_input("--steps", "must be > 0");
+  if (o.sim.record_input && o.convert.input.kind == snn::InputEncoding::current)
+    fail_input("--record-input", "current input has no spikes to record");
   ConvertRunResult r;
   r.out_dir = o.out_dir.empty()
                   ? (std::filesystem::path(o.checkpoint).parent_path() / ("convert-" + o.backend)).string()

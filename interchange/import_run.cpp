@@ -45,9 +45,12 @@ ImportResult import_to_folder(const std::string& onnx_path, const std::string& o
   const std::string name = std::filesystem::path(onnx_path).stem().string();
   const Experiment e = imported_experiment(r.imported, opts, name.empty() ? "imported" : name);
   r.architecture = checkpoint_architecture(e);
+  // `train config.yaml` fine-tunes the imported weights rather than starting from random ones.
+  Experiment fine_tune = e;
+  fine_tune.train.init_from = std::filesystem::absolute(out_dir + "/model.sfm").lexically_normal().string();
   make_dirs(out_dir);
   save_checkpoint(out_dir + "/model.sfm", {r.architecture, r.imported.model.state()});
-  write_file_atomic(out_dir + "/config.yaml", to_yaml(e));
+  write_file_atomic(out_dir + "/config.yaml", to_yaml(fine_tune));
   return r;
 }
 

@@ -108,7 +108,11 @@ class Importer {
     if (pending_hwc_)
       fail_input(path_, "an NHWC Transpose before the last Flatten has no dense layer after it to fold into");
     if (layers_.empty()) fail_input(path_, "the graph has no layer spikeforge imports");
-    out.loss = !opts_.loss.empty() ? opts_.loss : softmax_ ? "crossentropy" : "mse";
+    // Without a softmax node the outputs are logits, which PyTorch trains with CrossEntropyLoss; an MSE-trained
+    // net (Liu's) says so with --loss mse.
+    out.loss = !opts_.loss.empty() ? opts_.loss : "crossentropy";
+    if (opts_.loss.empty() && !softmax_)
+      notes_.push_back("no softmax at the output: loss crossentropy on the outputs (--loss mse for an MSE-trained net)");
     out.notes = notes_;
     build(out);
     return out;
@@ -156,13 +160,25 @@ class Importer {
     return it == consts_.end() ? nullptr : it->second;
   }
 
+  // The dims, their product checked against a bound before anything is allocated for them.
   Shape dims_of(const onnx::TensorProto& t) const {
+    constexpr int64_t kMaxValues = int64_t{1} << 28;  // 1 GiB of float32: far above any net spikeforge runs
     Shape s;
+    int64_t n = 1;
     for (int64_t d : t.dims()) {
-      if (d < 0 || d > (int64_t{1} << 31)) fail_input(path_, "initializer '" + t.name() + "' has a bad dimension");
+      if (d < 0 || (d > 0 && n > kMaxValues / d))
+        fail_input(path_, "initializer '" + t.name() + "' has a bad or too large shape");
+      n *= d;
       s.push_back(d);
     }
     return s;
+  }
+
+  // A constant that must hold exactly one value (Clip's bounds, Pad's value).
+  float scalar(const onnx::NodeProto& n, int i) const {
+    const Tensor t = *weight(n, i, true);
+    if (t.numel() != 1) fail_node(n, "input '" + n.input(i) + "' must be one value");
+    return t[0];
   }
 
   // A float tensor (raw little-endian bytes or float_data; doubles are narrowed), checked finite.
@@ -170,38 +186,40 @@ class Importer {
     const std::string where = "initializer '" + t.name() + "'";
     if (t.data_location() == onnx::TensorProto::EXTERNAL)
       fail_input(path_, where + " is stored in an external file; export the model as one .onnx file");
-    const Shape shape = dims_of(t);
-    const int64_t n = numel(shape);
-    std::vector<float> v(static_cast<size_t>(n));
-    if (t.data_type() == onnx::TensorProto::FLOAT) {
-      if (!t.raw_data().empty()) {
-        if (static_cast<int64_t>(t.raw_data().size()) != 4 * n)
-          fail_input(path_, where + " holds " + std::to_string(t.raw_data().size()) + " bytes for " +
-                                std::to_string(n) + " floats");
-        std::memcpy(v.data(), t.raw_data().data(), t.raw_data().size());
-      } else {
-        if (t.float_data_size() != n) fail_input(path_, where + " holds the wrong number of values for its shape");
-        std::copy(t.float_data().begin(), t.float_data().end(), v.begin());
-      }
-    } else if (t.data_type() == onnx::TensorProto::DOUBLE) {
-      if (!t.raw_data().empty()) {
-        if (static_cast<int64_t>(t.raw_data().size()) != 8 * n)
-          fail_input(path_, where + " holds the wrong number of bytes for its shape");
-        for (int64_t i = 0; i < n; ++i) {
-          double d;
-          std::memcpy(&d, t.raw_data().data() + 8 * i, 8);
-          v[i] = static_cast<float>(d);
-        }
-      } else {
-        if (t.double_data_size() != n) fail_input(path_, where + " holds the wrong number of values for its shape");
-        for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>(t.double_data(static_cast<int>(i)));
-      }
-    } else {
+    const bool is_float = t.data_type() == onnx::TensorProto::FLOAT;
+    if (!is_float && t.data_type() != onnx::TensorProto::DOUBLE)
       fail_input(path_, where + " is not float32 (ONNX data type " + std::to_string(t.data_type()) +
                             "); spikeforge imports float weights");
+    const Shape shape = dims_of(t);
+    const int64_t n = numel(shape);
+    // The stored count is checked against the shape before anything is allocated.
+    const size_t bytes = is_float ? 4 : 8;
+    const bool raw = !t.raw_data().empty();
+    const int64_t stored = raw ? static_cast<int64_t>(t.raw_data().size() / bytes)
+                               : (is_float ? t.float_data_size() : t.double_data_size());
+    if (stored != n || (raw && t.raw_data().size() % bytes != 0))
+      fail_input(path_, where + " holds " + (raw ? std::to_string(t.raw_data().size()) + " bytes" : std::to_string(stored) + " values") +
+                            " for its shape " + to_string(shape));
+    std::vector<float> v(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      double d;
+      if (is_float) {
+        float f;
+        if (raw)
+          std::memcpy(&f, t.raw_data().data() + 4 * i, 4);
+        else
+          f = t.float_data(static_cast<int>(i));
+        d = f;
+      } else if (raw) {
+        std::memcpy(&d, t.raw_data().data() + 8 * i, 8);
+      } else {
+        d = t.double_data(static_cast<int>(i));
+      }
+      // A double beyond float's range would not narrow (undefined behaviour): it is refused like Inf.
+      if (!std::isfinite(d) || std::abs(d) > std::numeric_limits<float>::max())
+        fail_input(path_, where + " holds NaN or Inf (value " + std::to_string(i) + ")");
+      v[static_cast<size_t>(i)] = static_cast<float>(d);
     }
-    for (int64_t i = 0; i < n; ++i)
-      if (!std::isfinite(v[i])) fail_input(path_, where + " holds NaN or Inf (value " + std::to_string(i) + ")");
     return Tensor::from(shape.empty() ? Shape{1} : shape, v);
   }
 
@@ -230,7 +248,9 @@ class Importer {
     }
     const onnx::TensorProto* t = constant(n.input(i));
     if (!t) fail_node(n, "input '" + n.input(i) + "' must be an initializer (a trained weight), not computed");
-    return float_tensor(*t);
+    Tensor w = float_tensor(*t);
+    if (w.numel() == 0) fail_node(n, "input '" + n.input(i) + "' is empty");
+    return w;
   }
 
   // ---- attributes ----
@@ -266,6 +286,14 @@ class Importer {
       fail_node(n, name + " must be the same on every axis and side (spikeforge takes one value), got " +
                        attr_to_string(v));
     return v[0];
+  }
+
+  // Strides, kernels and pads in a range the ops take (0 would divide by zero in the shape rules).
+  void check_window(const onnx::NodeProto& n, int64_t k, int64_t stride, int64_t pad) const {
+    constexpr int64_t kMax = 4096;
+    if (k < 1 || k > kMax) fail_node(n, "kernel size " + std::to_string(k) + " is out of range");
+    if (stride < 1 || stride > kMax) fail_node(n, "stride " + std::to_string(stride) + " must be in [1, 4096]");
+    if (pad < 0 || pad > kMax) fail_node(n, "padding " + std::to_string(pad) + " must be in [0, 4096]");
   }
 
   // Symmetric padding from pads / auto_pad for a k-wide window of stride s.
@@ -328,7 +356,10 @@ class Importer {
     }
     input_shape_ = want;
     shape_ = want;
-    if (dims.size() == 2) add_layer(nullptr, "flatten", "flatten", {});
+    if (dims.size() == 2) {
+      add_layer(nullptr, "flatten", "flatten", {});
+      shape_ = {numel(want)};
+    }
   }
 
   static std::string shape_text(const std::vector<int64_t>& dims) {
@@ -441,8 +472,10 @@ class Importer {
       fail_node(n, "kernel_shape does not match the weight");
     if (same_value(n, "dilations", attr_ints(n, "dilations", {}), 1) != 1) fail_node(n, "dilation must be 1");
     const int64_t stride = same_value(n, "strides", attr_ints(n, "strides", {}), 1);
+    if (stride < 1) fail_node(n, "stride must be >= 1");
     const int64_t pad = padding(n, w.dim(2), stride) + pending_pad_;
     pending_pad_ = 0;
+    check_window(n, std::max(w.dim(2), w.dim(3)), stride, pad);
     if (w.dim(2) != w.dim(3) && pad != 0) fail_node(n, "a non-square kernel imports only without padding");
     PendingLayer& l = add_layer(&n, "conv2d", "", {{"stride", stride}, {"pad", pad}, {"groups", groups}});
     add_param(l, "weight", std::move(w));
@@ -469,7 +502,7 @@ class Importer {
       const onnx::TensorProto* t = n.input_size() > 1 ? constant(n.input(1)) : nullptr;
       if (!t) fail_node(n, "the pads must be a constant");
       pads = int_tensor(*t);
-      if (auto v = weight(n, 2, false); v && (*v)[0] != 0) fail_node(n, "only zero padding imports");
+      if (n.input_size() > 2 && !n.input(2).empty() && scalar(n, 2) != 0) fail_node(n, "only zero padding imports");
       if (n.input_size() > 3 && !n.input(3).empty()) fail_node(n, "axes is not supported");
     }
     if (pads.size() != 8) fail_node(n, "needs 8 pads (N, C, H, W begin and end), got " + std::to_string(pads.size()));
@@ -480,6 +513,7 @@ class Importer {
     const bool hw_only = pads[0] == 0 && pads[1] == 0 && pads[4] == 0 && pads[5] == 0;
     if (!hw_only || pads[2] != pads[3] || pads[2] != pads[6] || pads[2] != pads[7] || pads[2] < 0)
       fail_node(n, "only the same zero padding on every side of H and W imports, got " + attr_to_string(pads));
+    if (pads[2] > 4096) fail_node(n, "padding is out of range");
     pending_pad_ = pads[2];
     advance(n);
   }
@@ -516,8 +550,8 @@ class Importer {
     if (opset() < 11) {
       lo = attr_float(n, "min", lo), hi = attr_float(n, "max", hi);
     } else {
-      if (auto t = weight(n, 1, false)) lo = (*t)[0];
-      if (auto t = weight(n, 2, false)) hi = (*t)[0];
+      if (n.input_size() > 1 && !n.input(1).empty()) lo = scalar(n, 1);
+      if (n.input_size() > 2 && !n.input(2).empty()) hi = scalar(n, 2);
     }
     if (lo != 0 || !(hi == 6 || std::isinf(hi)))
       fail_node(n, "Clip to [" + std::to_string(lo) + ", " + std::to_string(hi) +
@@ -531,7 +565,10 @@ class Importer {
     if (k < 1) fail_node(n, "needs a kernel_shape");
     if (attr_int(n, "ceil_mode", 0) != 0) fail_node(n, "ceil_mode must be 0");
     const int64_t stride = same_value(n, "strides", attr_ints(n, "strides", {}), 1);
+    if (stride < 1) fail_node(n, "stride must be >= 1");
     const int64_t pad = padding(n, k, stride);
+    check_window(n, k, stride, pad);
+    if (pad >= k) fail_node(n, "padding must be smaller than the kernel");
     if (pad > 0 && attr_int(n, "count_include_pad", 0) != 0)
       fail_node(n, "count_include_pad = 1 with padding does not import (spikeforge averages the real inputs)");
     add_layer(&n, "avgpool2d", "", {{"kernel", k}, {"stride", stride}, {"pad", pad}});
@@ -612,7 +649,9 @@ class Importer {
     PendingLayer& l = add_layer(&n, "dense", "", {});
     add_param(l, "weight", std::move(w));
     if (auto c = weight(n, 2, false)) {
-      if (c->numel() != out) fail_node(n, "bias C must have " + std::to_string(out) + " values (no broadcasting)");
+      if (c->shape() != Shape{out} && c->shape() != Shape{1, out})
+        fail_node(n, "bias C must be [" + std::to_string(out) + "] or [1, " + std::to_string(out) + "], got " +
+                         to_string(c->shape()));
       std::vector<float> v = c->to_vector();
       for (float& x : v) x *= static_cast<float>(beta);
       add_param(l, "bias", Tensor::from({out}, v));
@@ -630,7 +669,14 @@ class Importer {
     const int other = constant(n.input(0)) ? 0 : 1;
     Tensor b = *weight(n, other, true);
     const int64_t c = l->params[0].dim(0);
-    if (b.numel() != c) fail_node(n, "the bias must have one value per output (" + std::to_string(c) + ")");
+    // ONNX broadcasts from the last axis: a per-channel bias of a conv is [C, 1, 1] or [1, C, 1, 1] ([C] would
+    // add along W); a dense layer's is [O] or [1, O].
+    const Shape& s = b.shape();
+    const bool fits = l->spec.type == "dense" ? (s == Shape{c} || s == Shape{1, c})
+                                              : (s == Shape{c, 1, 1} || s == Shape{1, c, 1, 1});
+    if (!fits)
+      fail_node(n, "a bias of shape " + to_string(s) + " does not add one value per output channel (" +
+                       std::to_string(c) + ") of " + l->spec.name);
     add_param(*l, "bias", Tensor::from({c}, b.to_vector()));
     advance(n);
   }
@@ -684,16 +730,26 @@ OnnxImport import_onnx(const std::string& path, const OnnxImportOptions& opts) {
   if (bytes.empty() || !model.ParseFromString(bytes))
     fail_input(path, "not an ONNX model (the protobuf does not parse: truncated or another format)");
   model_opset(model, path);
-  try {
-    onnx::checker::check_model(model);
-    onnx::ShapeInferenceOptions so{true, 1, false};
-    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), so);
-  } catch (const std::exception& e) {
+  const auto invalid = [&](const std::exception& e) {
     std::string what = e.what();
     if (const size_t nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
     fail_input(path, "invalid ONNX model: " + what);
+  };
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception& e) {
+    invalid(e);
   }
-  return Importer(path, model, opts).run();
+  // The mapping checks every attribute it reads (strides >= 1, kernels, pads, weight shapes) first: libonnx's
+  // shape inference divides by strides unchecked (onnx/onnx#6180), so it only sees graphs that import.
+  OnnxImport out = Importer(path, model, opts).run();
+  try {
+    onnx::ShapeInferenceOptions so{true, 1, false};
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), so);
+  } catch (const std::exception& e) {
+    invalid(e);
+  }
+  return out;
 }
 
 }  // namespace sf

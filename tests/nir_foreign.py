@@ -71,7 +71,8 @@ def main(out):
         node("5", "IF", r=np.ones(3, np.float32), v_threshold=np.ones(3, np.float32))
         node("output", "Output", shape=np.array([3]))
         edges = [("3", "4"), ("input", "0"), ("5", "output"), ("1", "2"), ("0", "1"), ("4", "5"), ("2", "3")]
-        g.create_dataset("edges", data=np.array(edges, dtype="S8"))
+        # numpy sizes "S" to the longest name, so "output" fills its width: no terminating NUL in the file.
+        g.create_dataset("edges", data=np.array(edges, dtype="S"))
     np.savetxt(os.path.join(out, "images.csv"), images.reshape(N, -1), delimiter=",", fmt="%.3f")
     np.savetxt(os.path.join(out, "expected.csv"), np.array([simulate(x) for x in images]), delimiter=",", fmt="%d")
 

@@ -387,6 +387,21 @@ TEST_F(CliTest, PredictionsNirExportAndNirSimulation) {
   EXPECT_TRUE(contains(error_line(refused), "--norm: does not apply to a NIR graph")) << refused.err;
 }
 
+TEST_F(CliTest, InitFromStartsTrainingFromACheckpointsWeights) {
+  const std::string a = tmp / "a", b = tmp / "b";
+  ASSERT_EQ(train(tmp, a).code, 0);
+  // With a vanishing learning rate the run keeps the weights it started from: the same test accuracy.
+  const CmdResult r = train(tmp, b, {"--set", "train.init_from=" + a + "/model.sfm", "--set", "train.epochs=1",
+                                     "--set", "train.optimizer.lr=1e-12", "--set", "train.optimizer.momentum=0"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(json_number(read_text(b + "/summary.json"), "test_accuracy"),
+            json_number(read_text(a + "/summary.json"), "test_accuracy"));
+  EXPECT_TRUE(contains(read_text(b + "/config.yaml"), "init_from: " + a + "/model.sfm"));
+  const CmdResult missing = train(tmp, tmp / "c", {"--set", "train.init_from=" + (tmp / "none.sfm")});
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_TRUE(contains(error_line(missing), tmp / "none.sfm")) << missing.err;
+}
+
 TEST_F(CliTest, ImportOfACorruptOnnxFileNamesIt) {
   write_text(tmp / "bad.onnx", "garbage, not protobuf \xff\xfe");
   const CmdResult r = spikeforge(tmp, {"import", tmp / "bad.onnx", "--out", tmp / "imp"});

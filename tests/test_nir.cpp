@@ -33,7 +33,9 @@ Tensor sixteenths(const Shape& s, Rng& rng, int lo, int hi) {
 
 // conv 4@3x3 (bias) → depthwise 3x3 stride 2 → spiking 2x2 pooling → [merged 2x2 pooling] conv 6@1x1 → dense 3
 // (bias): every layer kind, merged pooling and both kinds of pooling.
-snn::Network every_kind(snn::NeuronModel neuron) {
+// pool_weight: 1/k² exports an AvgPool2d, anything else a SumPool2d + Scale (both followed by more layers).
+// merged = false drops the merged pooling, so the layer after the pooling population has no pooling at all.
+snn::Network every_kind(snn::NeuronModel neuron, float pool_weight = 0.25f, bool merged = true) {
   Rng rng(11);
   snn::Network net;
   net.input_shape = {1, 8, 8};
@@ -63,22 +65,22 @@ snn::Network every_kind(snn::NeuronModel neuron) {
   p.kind = LayerKind::avgpool;
   p.in_shape = {4, 4, 4}, p.out_shape = {4, 2, 2};
   p.kernel = 2;
-  p.pool_weight = 0.25f;
+  p.pool_weight = pool_weight;
   p.threshold = 0.5;
   add(p);
   snn::Layer pw;
   pw.name = "pw";
   pw.kind = LayerKind::conv;
-  pw.in_shape = {4, 2, 2}, pw.out_shape = {6, 1, 1};
-  pw.pool_in = 2;
+  pw.in_shape = {4, 2, 2}, pw.out_shape = {6, merged ? 1 : 2, merged ? 1 : 2};
+  pw.pool_in = merged ? 2 : 0;
   pw.kernel = 1;
   pw.weight = sixteenths({6, 4, 1, 1}, rng, -4, 12);
   add(pw);
   snn::Layer fc;
   fc.name = "fc";
   fc.kind = LayerKind::dense;
-  fc.in_shape = {6, 1, 1}, fc.out_shape = {3, 1, 1};
-  fc.weight = sixteenths({3, 6}, rng, -6, 10);
+  fc.in_shape = pw.out_shape, fc.out_shape = {3, 1, 1};
+  fc.weight = sixteenths({3, numel(pw.out_shape)}, rng, -6, 10);
   fc.bias = sixteenths({3}, rng, -1, 1);
   add(fc);
   if (neuron == snn::NeuronModel::lif)  // nA-scale weights for IF_curr_exp
@@ -152,9 +154,10 @@ TEST(NirExport, ResetBySubtractionIsWarnedAbout) {
 }
 
 // Export, import and simulate: the same spikes as the network exported.
-void expect_round_trip(snn::NeuronModel neuron, snn::InputEncoding input) {
+void expect_round_trip(snn::NeuronModel neuron, snn::InputEncoding input, float pool_weight = 0.25f,
+                       bool merged = true) {
   TempDir dir("nir");
-  snn::Network net = every_kind(neuron);
+  snn::Network net = every_kind(neuron, pool_weight, merged);
   net.input.kind = input;
   const std::string path = export_file(net, dir);
   nir::Import back = nir::network_from_nir(path);
@@ -188,6 +191,15 @@ void expect_round_trip(snn::NeuronModel neuron, snn::InputEncoding input) {
 TEST(NirRoundTrip, IfNetworkGivesTheSameSpikesOnAThousandImages) {
   expect_round_trip(snn::NeuronModel::if_reset_zero, snn::InputEncoding::current);
   expect_round_trip(snn::NeuronModel::if_reset_zero, snn::InputEncoding::poisson);
+}
+
+TEST(NirRoundTrip, SumPoolingWithAScaleBeforeMoreLayersGivesTheSameSpikes) {
+  const nir::Export e = nir::to_nir(every_kind(snn::NeuronModel::if_reset_zero, 0.375f));
+  ASSERT_NE(e.graph.find("pool"), nullptr);
+  EXPECT_EQ(e.graph.find("pool")->type, "SumPool2d");
+  ASSERT_NE(e.graph.find("pool_scale"), nullptr);
+  expect_round_trip(snn::NeuronModel::if_reset_zero, snn::InputEncoding::current, 0.375f);
+  expect_round_trip(snn::NeuronModel::if_reset_zero, snn::InputEncoding::current, 0.375f, false);
 }
 
 TEST(NirRoundTrip, CubaLifNetworkGivesTheSameSpikes) {
@@ -279,6 +291,14 @@ TEST(NirImport, GraphsItCannotSimulateAreRefusedNamingTheNode) {
   for (auto& [name, n] : per_neuron.nodes)
     if (name == "conv_if") n.fields["v_threshold"].numbers[3] = 2;
   EXPECT_NE(import_error(per_neuron, dir).find("differs between neurons"), std::string::npos);
+
+  // The simulator has one set of LIF parameters per network: a layer with its own τm is refused.
+  nir::Graph lif = nir::to_nir(every_kind(snn::NeuronModel::lif)).graph;
+  for (auto& [name, n] : lif.nodes)
+    if (name == "fc_lif")
+      for (double& v : n.fields["tau_mem"].numbers) v = 0.03;
+  const std::string m3 = import_error(lif, dir);
+  EXPECT_NE(m3.find("node 'fc_lif' (CubaLIF)"), std::string::npos) << m3;
 }
 
 }  // namespace

@@ -125,16 +125,17 @@ class GraphBuilder {
 
 // conv 3@3x3 (bias) → relu → [Transpose to NHWC] → flatten → dense 4: the NCHW original, or the same net as a
 // Keras export spells it (NHWC input, Transposes, Dropout, MatMul + Add with the weight rows in H, W, C order).
-constexpr int64_t kC = 3, kH = 5, kW = 5, kOut = 4;
+// C, H and W all differ, so a permutation that swaps any two of them gives other outputs.
+constexpr int64_t kC = 3, kH = 6, kW = 8, kOH = kH - 2, kOW = kW - 2, kOut = 4, kFeatures = kC * kOH * kOW;
 const std::vector<float> kConvW = random_values(kC * 2 * 3 * 3, 1), kConvB = random_values(kC, 2);
-const std::vector<float> kDenseW = random_values(kOut * kC * 3 * 3, 3), kDenseB = random_values(kOut, 4);
+const std::vector<float> kDenseW = random_values(kOut * kFeatures, 3), kDenseB = random_values(kOut, 4);
 
 std::string nchw_net(const std::string& path, bool dynamic = false) {
   GraphBuilder b;
   b.input("x", {dynamic ? -1 : 1, 2, dynamic ? -1 : kH, dynamic ? -1 : kW})
       .init("w", {kC, 2, 3, 3}, kConvW)
       .init("b", {kC}, kConvB)
-      .init("fc_w", {kOut, kC * 9}, kDenseW)
+      .init("fc_w", {kOut, kFeatures}, kDenseW)
       .init("fc_b", {kOut}, kDenseB);
   b.node("Conv", {"x", "w", "b"}, "c");
   b.node("Relu", {"c"}, "r");
@@ -148,15 +149,16 @@ std::string nhwc_net(const std::string& path) {
   std::vector<float> w(kDenseW.size());
   for (int64_t o = 0; o < kOut; ++o)
     for (int64_t c = 0; c < kC; ++c)
-      for (int64_t y = 0; y < 3; ++y)
-        for (int64_t x = 0; x < 3; ++x) w[((y * 3 + x) * kC + c) * kOut + o] = kDenseW[o * kC * 9 + c * 9 + y * 3 + x];
+      for (int64_t y = 0; y < kOH; ++y)
+        for (int64_t x = 0; x < kOW; ++x)
+          w[((y * kOW + x) * kC + c) * kOut + o] = kDenseW[o * kFeatures + (c * kOH + y) * kOW + x];
   GraphBuilder b;
   b.input("x_nhwc", {1, kH, kW, 2})
       .init("w", {kC, 2, 3, 3}, kConvW)
       .init("b", {kC}, kConvB)
-      .init("fc_w", {kC * 9, kOut}, w)
+      .init("fc_w", {kFeatures, kOut}, w)
       .init("fc_b", {kOut}, kDenseB)
-      .init_ints("shape", {-1, kC * 9});
+      .init_ints("shape", {-1, kFeatures});
   GraphBuilder::ints(b.node("Transpose", {"x_nhwc"}, "x"), "perm", {0, 3, 1, 2});
   b.node("Conv", {"x", "w", "b"}, "c");
   b.node("Relu", {"c"}, "r");
@@ -195,7 +197,9 @@ TEST(OnnxImport, GraphWrittenHereImportsWithItsLayersAndWeights) {
   EXPECT_EQ(m.spec.arch, "layers");
   EXPECT_EQ(m.spec.input, (Shape{2, kH, kW}));
   EXPECT_EQ(m.spec.classes, kOut);
-  EXPECT_EQ(m.loss, "mse");
+  EXPECT_EQ(m.loss, "crossentropy") << "logits: PyTorch's CrossEntropyLoss";
+  ASSERT_FALSE(m.notes.empty());
+  EXPECT_NE(m.notes.back().find("--loss mse"), std::string::npos) << m.notes.back();
   ASSERT_EQ(m.model.layers().size(), 4u);
   EXPECT_EQ(m.model.layers()[0].type, "conv2d");
   EXPECT_EQ(m.model.layers()[3].type, "dense");
@@ -304,13 +308,76 @@ TEST(OnnxImport, BranchesAndOpsetsOutsideTheRangeAreRefusedByName) {
   b.node("Relu", {"a"}, "c", "right");
   b.node("Add", {"a", "c"}, "y", "residual");
   const std::string path = b.output("y", 4).write(dir.file("branch.onnx"));
+  // `left`'s output feeds both `right` and the skip connection `residual`: the node after it is refused,
+  // naming the other reader.
   const std::string msg = bad_input([&] { import_onnx(path); });
-  EXPECT_NE(msg.find("'residual'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("node 'right' (Relu): its input 'a' is read by node 'residual' (Add) too"), std::string::npos)
+      << msg;
   GraphBuilder old(8);
   old.input("x", {1, 2, kH, kW});
   old.node("Relu", {"x"}, "y");
   const std::string p8 = old.output("y", 4).write(dir.file("opset8.onnx"));
   EXPECT_NE(bad_input([&] { import_onnx(p8); }).find("opsets 9-17"), std::string::npos);
+}
+
+TEST(OnnxImport, FlatInputTakesTheImageShapeFlagAndMatchesTheImageForm) {
+  TempDir dir("onnx");
+  // The same dense net on [N, 1, 4, 6] images and on their flattened [N, 24] form.
+  const std::vector<float> w = random_values(kOut * 24, 21), bias = random_values(kOut, 22);
+  GraphBuilder image;
+  image.input("x", {-1, 1, 4, 6}).init("w", {kOut, 24}, w).init("b", {kOut}, bias);
+  image.node("Flatten", {"x"}, "f");
+  GraphBuilder::integer(image.node("Gemm", {"f", "w", "b"}, "y"), "transB", 1);
+  GraphBuilder flat;
+  flat.input("x", {-1, 24}).init("w", {kOut, 24}, w).init("b", {kOut}, bias);
+  GraphBuilder::integer(flat.node("Gemm", {"x", "w", "b"}, "y"), "transB", 1);
+  const std::string flat_path = flat.output("y").write(dir.file("flat.onnx"));
+  EXPECT_NE(bad_input([&] { import_onnx(flat_path); }).find("--input-shape"), std::string::npos);
+  OnnxImportOptions o;
+  o.input_shape = {1, 4, 6};
+  OnnxImport a = import_onnx(image.output("y").write(dir.file("image.onnx"))), b = import_onnx(flat_path, o);
+  const Dataset d = random_images(9, {1, 4, 6}, 23);
+  EXPECT_EQ(outputs(a.model, d).outputs, outputs(b.model, d).outputs);
+  o.input_shape = {1, 5, 6};
+  EXPECT_NE(bad_input([&] { import_onnx(flat_path, o); }).find("--input-shape"), std::string::npos);
+}
+
+TEST(OnnxImport, MalformedAttributesAndConstantsAreRefusedByName) {
+  TempDir dir("onnx");
+  const auto message = [&](GraphBuilder& b, int rank) {
+    const std::string path = b.output("y", rank).write(dir.file("bad.onnx"));
+    return bad_input([&] { import_onnx(path); });
+  };
+  {  // stride 0 would divide by zero in the shape rules (libonnx's too)
+    GraphBuilder b;
+    b.input("x", {1, 2, kH, kW}).init("w", {kC, 2, 3, 3}, kConvW);
+    GraphBuilder::ints(b.node("Conv", {"x", "w"}, "y", "zero_stride"), "strides", {0, 0});
+    EXPECT_NE(message(b, 4).find("node 'zero_stride' (Conv)"), std::string::npos);
+  }
+  {  // Clip's bound must be one value
+    GraphBuilder b;
+    b.input("x", {1, 2, kH, kW}).init("lo", {0}, {}).init("hi", {1}, {6.0f});
+    b.node("Clip", {"x", "lo", "hi"}, "y", "empty_min");
+    const std::string msg = message(b, 4);
+    EXPECT_NE(msg.find("node 'empty_min' (Clip)"), std::string::npos) << msg;
+  }
+  {  // a per-channel conv bias is [C, 1, 1]: [C] adds along W
+    GraphBuilder b;
+    b.input("x", {1, 2, kH, kW}).init("w", {kC, 2, 3, 3}, kConvW).init("b", {kC}, kConvB);
+    b.node("Conv", {"x", "w"}, "c");
+    b.node("Add", {"c", "b"}, "y", "w_broadcast");
+    const std::string msg = message(b, 4);
+    EXPECT_NE(msg.find("node 'w_broadcast' (Add)"), std::string::npos) << msg;
+  }
+  {  // dims whose product is huge, with one value stored: refused before anything is allocated
+    GraphBuilder b;
+    b.input("x", {1, 2, kH, kW});
+    auto* t = b.graph().add_initializer();
+    set_floats(t, "huge", {int64_t{1} << 31, 4}, {1.0f});
+    b.node("Conv", {"x", "huge"}, "y");
+    const std::string msg = message(b, 4);
+    EXPECT_NE(msg.find("initializer 'huge'"), std::string::npos) << msg;
+  }
 }
 
 // ---- nets PyTorch trained ----

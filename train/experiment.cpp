@@ -104,6 +104,7 @@ TrainSpec parse_train(const ConfigNode& c) {
   t.checkpoint_every = c.get<int64_t>("checkpoint_every", t.checkpoint_every);
   c.check(t.checkpoint_every >= 0, "checkpoint_every",
           "must be >= 0 steps (0: checkpoint at epoch ends only), got " + std::to_string(t.checkpoint_every));
+  t.init_from = c.get<std::string>("init_from", t.init_from);
   t.optimizer = parse_optimizer(c.child("optimizer"));
   return t;
 }
@@ -541,6 +542,7 @@ std::string to_yaml(const Experiment& e) {
     << YAML::Value << t.regularize_batchnorm << YAML::Key << "sync_batchnorm" << YAML::Value << t.sync_batchnorm;
   y << YAML::Key << "label_shift" << YAML::Value << t.label_shift;
   y << YAML::Key << "checkpoint_every" << YAML::Value << t.checkpoint_every;
+  y << YAML::Key << "init_from" << YAML::Value << t.init_from;
   y << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << o.type;
   y << YAML::Key << "lr" << YAML::Value << o.lr << YAML::Key << "decay" << YAML::Value << o.decay;
   if (o.type == "sgd")

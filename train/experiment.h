@@ -40,6 +40,9 @@ struct TrainSpec {
   double label_shift = 0.0;  // targets t + shift (Liu's NSP fine-tuning: 0.01)
   // Resume checkpoints (train/resume.h) are written at every epoch end and, when > 0, every this many steps.
   int64_t checkpoint_every = 0;
+  // Start from this checkpoint's weights and batch-norm statistics instead of random ones (Keras load_weights
+  // before fit; `spikeforge import` sets it to the imported model.sfm). Empty: random initialisation.
+  std::string init_from;
   OptimizerSpec optimizer;
 };
 

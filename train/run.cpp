@@ -310,7 +310,10 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
   phase_e.model.activation = plan[start].activation;
   Model model = build_model(phase_e.model, e.seed);
   r.parameters = model.parameter_count();
-  if (saved) model.load_state(saved->model, ckpt_path);
+  if (saved)
+    model.load_state(saved->model, ckpt_path);
+  else if (!e.train.init_from.empty())  // shapes and names are checked: the file must hold this architecture
+    model.load_state(model_part(load_checkpoint(e.train.init_from)), e.train.init_from);
   on_root([&] {
     make_dirs(r.out_dir);
     if (!saved) write_file_atomic(r.out_dir + "/config.yaml", to_yaml(e));

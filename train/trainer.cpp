@@ -511,6 +511,7 @@ EvalResult Trainer::evaluate(const DataSource& data, Predictions* predictions) {
     fail_input("train.eval_batch", "must be at least 1, got " + std::to_string(spec_.eval_batch));
   share_buffers();
   check_same_size(data);
+  if (predictions) *predictions = Predictions{};
   const Range mine = unit_share(data.size(), spec_.eval_batch, comm_.size(), comm_.rank());
   const SubsetSource part(data, mine.first, mine.count, data.name());
   const bool in_memory = dynamic_cast<const MemorySource*>(&data) != nullptr;

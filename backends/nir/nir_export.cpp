@@ -200,6 +200,7 @@ snn::Network as_nir_exported(const snn::Network& net) {
   if (out.neuron == snn::NeuronModel::if_subtract) out.neuron = snn::NeuronModel::if_reset_zero;
   out.v_init = 0;
   out.delay_steps = 0;
+  out.lif.tau_refrac = 0;  // CubaLIF has no refractory period
   return out;
 }
 

@@ -35,7 +35,7 @@ struct Export {
 Export to_nir(const snn::Network& net);
 
 // What a NIR reader runs of `net` (the network `--export-exact nir` simulates): reset to zero, no initial
-// membrane, no synaptic delay.
+// membrane, no synaptic delay, no refractory period.
 snn::Network as_nir_exported(const snn::Network& net);
 
 class NirBackend final : public Backend {

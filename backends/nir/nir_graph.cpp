@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 
 #include "core/error.h"
 
@@ -55,6 +56,7 @@ class Handle {
   Handle& operator=(const Handle&) = delete;
   hid_t get() const { return id_; }
   bool ok() const { return id_ >= 0; }
+  hid_t release() { return std::exchange(id_, -1); }  // the caller closes it (and checks the result)
 
  private:
   hid_t id_;
@@ -68,7 +70,10 @@ void quiet_hdf5() {
 }
 
 constexpr int kMaxRank = 8;
-constexpr hsize_t kMaxElements = hsize_t{1} << 31;
+// What one file may hold, in values: a 224×224 MobileNet's weights and per-neuron parameters are ≈ 50 M. A
+// dataset that is never written (or compressed) can claim any size in a file of a few bytes, so the budget
+// is checked before anything is allocated.
+constexpr hsize_t kMaxElements = hsize_t{1} << 26;
 
 class Writer {
  public:
@@ -129,6 +134,12 @@ class Reader {
  public:
   explicit Reader(std::string path) : path_(std::move(path)) {}
 
+  // Charges n values (or bytes of strings, over 8) to the file's budget.
+  void charge(hsize_t n, const std::string& where) {
+    if (n > kMaxElements - used_) fail(where, "holds more values than a NIR graph spikeforge reads (2^26)");
+    used_ += n;
+  }
+
   [[noreturn]] void fail(const std::string& where, const std::string& what) const {
     fail_input(path_, (where.empty() ? "" : where + ": ") + what);
   }
@@ -149,12 +160,18 @@ class Reader {
     return names;
   }
 
-  bool is_group(hid_t loc, const std::string& name) const {
+  // Only hard links are followed: a soft or external link could point anywhere, including other files.
+  bool exists(hid_t loc, const std::string& name) const {
     if (H5Lexists(loc, name.c_str(), H5P_DEFAULT) <= 0) return false;
+    H5L_info_t info;
+    return H5Lget_info(loc, name.c_str(), &info, H5P_DEFAULT) >= 0 && info.type == H5L_TYPE_HARD;
+  }
+
+  bool is_group(hid_t loc, const std::string& name) const {
+    if (!exists(loc, name)) return false;
     Handle o(H5Oopen(loc, name.c_str(), H5P_DEFAULT), H5Oclose);
     return o.ok() && H5Iget_type(o.get()) == H5I_GROUP;
   }
-  bool exists(hid_t loc, const std::string& name) const { return H5Lexists(loc, name.c_str(), H5P_DEFAULT) > 0; }
 
   Handle group(hid_t loc, const std::string& name, const std::string& where) const {
     if (!is_group(loc, name)) fail(where, "has no group '" + name + "'");
@@ -164,24 +181,32 @@ class Reader {
   }
 
   // A dataset's strings, row-major, and its dims.
-  std::vector<std::string> strings(hid_t ds, Shape& dims, const std::string& where) const {
+  std::vector<std::string> strings(hid_t ds, Shape& dims, const std::string& where) {
+    check_storage(ds, where);
     Handle type(H5Dget_type(ds), H5Tclose);
     Handle space(H5Dget_space(ds), H5Sclose);
     const hsize_t n = elements(space.get(), dims, where);
     std::vector<std::string> out;
     if (H5Tis_variable_str(type.get()) > 0) {
+      charge(n, where);
       Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
       H5Tset_size(mem.get(), H5T_VARIABLE);
       H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
       std::vector<char*> p(n, nullptr);
-      if (n && H5Dread(ds, mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data()) < 0) fail(where, "cannot read strings");
+      const bool read = n == 0 || H5Dread(ds, mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data()) >= 0;
       for (char* s : p) out.emplace_back(s ? s : "");
+      // Whatever the read allocated is freed before a failure is reported.
       if (n) H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, p.data());
+      if (!read) fail(where, "cannot read strings");
     } else {
       const size_t size = H5Tget_size(type.get());
       if (size == 0 || size > 65536) fail(where, "has a bad string size");
+      charge(n * size / 8 + 1, where);
       Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
       H5Tset_size(mem.get(), size);
+      // NULLPAD: a string that fills its width (h5py's numpy "S" arrays) keeps its last character; a
+      // NULLTERM memory type would overwrite it with the terminator.
+      H5Tset_strpad(mem.get(), H5T_STR_NULLPAD);
       std::vector<char> buf(n * size);
       if (n && H5Dread(ds, mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0) fail(where, "cannot read strings");
       for (hsize_t i = 0; i < n; ++i) {
@@ -194,10 +219,12 @@ class Reader {
     return out;
   }
 
-  Field field(hid_t loc, const std::string& name, const std::string& where) const {
+  Field field(hid_t loc, const std::string& name, const std::string& where) {
     const std::string at = where + "/" + name;
+    if (!exists(loc, name)) fail(at, "is missing or a link");
     Handle ds(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), H5Dclose);
     if (!ds.ok()) fail(at, "is not a dataset");
+    check_storage(ds.get(), at);
     Handle type(H5Dget_type(ds.get()), H5Tclose);
     const H5T_class_t cls = H5Tget_class(type.get());
     Field f;
@@ -209,6 +236,7 @@ class Reader {
     if (cls != H5T_INTEGER && cls != H5T_FLOAT) fail(at, "is neither numbers nor a string");
     Handle space(H5Dget_space(ds.get()), H5Sclose);
     const hsize_t n = elements(space.get(), f.dims, at);
+    charge(n, at);
     f.kind = cls == H5T_INTEGER ? Field::Kind::i64 : H5Tget_size(type.get()) > 4 ? Field::Kind::f64 : Field::Kind::f32;
     f.numbers.resize(n);
     if (n && H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, f.numbers.data()) < 0)
@@ -232,21 +260,30 @@ class Reader {
     return n;
   }
 
+  // Data stored in other files (external storage, virtual datasets) is not read.
+  void check_storage(hid_t ds, const std::string& where) const {
+    Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
+    if (!dcpl.ok()) fail(where, "cannot read its storage properties");
+    if (H5Pget_external_count(dcpl.get()) > 0) fail(where, "is stored in an external file");
+    if (H5Pget_layout(dcpl.get()) == H5D_VIRTUAL) fail(where, "is a virtual dataset (data in other files)");
+  }
+
   std::string path_;
+  hsize_t used_ = 0;
 };
 
 }  // namespace
 
-void write_graph(const std::string& path, const Graph& g) {
-  quiet_hdf5();
-  namespace fs = std::filesystem;
-  const std::string tmp = path + ".partial";
-  {
-    Writer w(path);
-    Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
-    if (!file.ok()) fail_input(path, "cannot create the file");
-    w.text(file.get(), "version", g.version);
-    Handle node = w.group(file.get(), "node");
+namespace {
+
+void write_hdf5(const std::string& tmp, const std::string& path, const Graph& g) {
+  Writer w(path);
+  Handle file_handle(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+  if (!file_handle.ok()) fail_input(path, "cannot create the file");
+  const hid_t file = file_handle.get();
+  {  // every group is closed before the file
+    w.text(file, "version", g.version);
+    Handle node = w.group(file, "node");
     w.text(node.get(), "type", "NIRGraph");
     Handle nodes = w.group(node.get(), "nodes");
     for (const auto& [name, n] : g.nodes) {
@@ -261,16 +298,30 @@ void write_graph(const std::string& path, const Graph& g) {
       Handle meta = w.group(node.get(), "metadata");
       for (const auto& [k, f] : g.metadata) w.field(meta.get(), k, f);
     }
-    if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) fail_input(path, "cannot flush the file");
   }
-  // The bytes reach the disk before the name does: a crash leaves the old file or the new one.
-  if (const int fd = ::open(tmp.c_str(), O_RDONLY); fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
+  if (H5Fclose(file_handle.release()) < 0) fail_input(path, "cannot finish writing the file (HDF5)");
+}
+
+}  // namespace
+
+// As core/io.h's write_file_atomic: a temp file, fsync, rename; a failure removes the temp file.
+void write_graph(const std::string& path, const Graph& g) {
+  quiet_hdf5();
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  try {
+    write_hdf5(tmp, path, g);
+    const int fd = ::open(tmp.c_str(), O_RDONLY);
+    const bool synced = fd >= 0 && ::fsync(fd) == 0;
+    if (fd >= 0) ::close(fd);
+    if (!synced) fail_input(path, "cannot flush to disk");
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) fail_input(path, "cannot move the written file into place: " + ec.message());
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw;
   }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) fail_input(path, "cannot move the written file into place: " + ec.message());
 }
 
 Graph read_graph(const std::string& path) {

@@ -51,8 +51,11 @@ class Importer {
     if (out_.net.layers.empty()) fail(chain.back(), "the graph has no neurons");
     if (output.has("shape")) {
       double n = 1;
-      for (double d : output.fields.at("shape").numbers) n *= d;
-      if (static_cast<int64_t>(n) != numel(shape_))
+      for (double d : output.fields.at("shape").numbers) {
+        if (!(d >= 1 && d <= 1e9)) fail(chain.back(), "Output shape has a bad dimension");
+        n *= d;
+      }
+      if (n != static_cast<double>(numel(shape_)))
         fail(chain.back(), "Output shape does not match the last population's " + to_string(shape_));
     }
     snn::validate(out_.net);
@@ -186,8 +189,10 @@ class Importer {
     pending_->name = name;
     pending_->pool_in = pool_k_;
     pending_->in_shape = pop_;
-    pool_scale_ = pool_sum_ ? static_cast<float>(pool_k_ * pool_k_) : 1.0f;
-    pool_k_ = 0;
+    // A pooling merged into these weights: spikeforge's averages, so a sum is k² times that, and a Scale
+    // between the pooling and the weights scales them too.
+    pool_scale_ = pool_k_ ? static_cast<float>((pool_sum_ ? pool_k_ * pool_k_ : 1) * pool_scale_extra_) : 1.0f;
+    end_pool();
   }
 
   void conv(const std::string& name, const Node& n) {
@@ -248,11 +253,17 @@ class Importer {
     if (k < 1) fail(name, "needs a kernel_size");
     if (same(n, name, "stride", k) != k) fail(name, "only stride = kernel_size is simulated");
     if (same(n, name, "padding", 0) != 0) fail(name, "only unpadded pooling is simulated");
-    if (shape_[1] % k || shape_[2] % k) fail(name, "the maps do not divide by the kernel");
+    if (shape_[1] < k || shape_[2] < k) fail(name, "the maps are smaller than the kernel");
     pool_k_ = static_cast<int>(k);
     pool_sum_ = n.type == "SumPool2d";
     pool_name_ = name;
     shape_ = {shape_[0], shape_[1] / k, shape_[2] / k};
+  }
+
+  void end_pool() {
+    pool_k_ = 0;
+    pool_sum_ = false;
+    pool_scale_extra_ = 1;
   }
 
   void scale(const std::string& name, const Node& n) {
@@ -276,8 +287,7 @@ class Importer {
       l.kernel = pool_k_;
       l.stride = pool_k_;
       l.pool_weight = static_cast<float>((pool_sum_ ? 1.0 : 1.0 / (pool_k_ * pool_k_)) * pool_scale_extra_);
-      pool_k_ = 0;
-      pool_scale_extra_ = 1;
+      end_pool();
     }
     if (!pending_) fail(name, "neurons need weights or a pooling before them");
     snn::Layer l = std::move(*pending_);
@@ -299,7 +309,7 @@ class Importer {
         fail(name, "v_reset must be 0 (the spikeforge IF resets to 0; shift v_threshold instead)");
       w_gain = r, b_gain = r * dt_s_;
     } else {
-      snn::LifParams& p = out_.net.lif;
+      snn::LifParams p = out_.net.lif;
       p.tau_m = uniform(n, name, "tau_mem", std::nullopt) * 1000.0;
       p.tau_syn = uniform(n, name, "tau_syn", std::nullopt) * 1000.0;
       const double r = uniform(n, name, "r", 1.0), w_in = uniform(n, name, "w_in", 1.0);
@@ -312,6 +322,13 @@ class Importer {
       p.tau_refrac = 0;
       p.i_offset = 0;  // the direct current is each layer's bias
       w_gain = w_in / (p.tau_syn / 1000.0), b_gain = w_in;
+      // The simulator's LIF parameters are the network's: every CubaLIF node must agree with the first.
+      const snn::LifParams& q = out_.net.lif;
+      if (!out_.net.layers.empty() && (p.tau_m != q.tau_m || p.tau_syn != q.tau_syn || p.cm != q.cm ||
+                                       p.v_rest != q.v_rest || p.v_thresh != q.v_thresh || p.v_reset != q.v_reset))
+        fail(name, "its CubaLIF parameters differ from the first population's; the spikeforge simulator runs one "
+                   "set per network");
+      out_.net.lif = p;
     }
     const float wg = static_cast<float>(w_gain * scale_ * pool_scale_);
     if (l.weight.defined() && wg != 1.0f)

@@ -8,7 +8,8 @@
 // Time: one step is the file's metadata `dt` (seconds), else 1 ms. A spike through weight w moves the membrane
 // by r·w; a bias b adds r·b·dt per step (nir_export.h). A graph spikeforge cannot simulate is refused naming
 // the node: a recurrent or branching edge, an unknown type, per-neuron thresholds that differ, a nonzero IF
-// v_reset, NIR's plain LIF (no synaptic current), or a mix of neuron models.
+// v_reset, NIR's plain LIF (no synaptic current), CubaLIF populations whose parameters differ, or a mix of
+// neuron models.
 #pragma once
 #include <string>
 #include <vector>
