@@ -264,6 +264,15 @@ TEST(NirImport, TruncatedOrForeignFilesNameTheFile) {
   }
 }
 
+TEST(NirImport, AFileThatCrashesLibhdf5IsReportedAsCorrupt) {
+  // Found by tests/fuzz/nir.cpp: libhdf5 1.10.8 reads through a null pointer in H5Gget_info on this file. The
+  // reader runs in a child process, so the crash is this error.
+  const std::string path = SPIKEFORGE_SOURCE_DIR "/tests/fuzz/corpus/nir/libhdf5_null_read.nir";
+  const std::string msg = bad_input([&] { nir::network_from_nir(path); });
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("corrupt"), std::string::npos) << msg;
+}
+
 TEST(NirImport, GraphsItCannotSimulateAreRefusedNamingTheNode) {
   TempDir dir("nir");
   nir::Graph recurrent = small_graph();
