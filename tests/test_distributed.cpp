@@ -423,6 +423,14 @@ TEST(MpiTest, TwoRanksOfOneThreadTrainWhatOneProcessOfTwoThreadsTrains) {
     std::sort(files.begin(), files.end());
     EXPECT_EQ(files, (std::vector<std::string>{"config.yaml", "history.csv", "model.sfm", "summary.json"}));
     EXPECT_EQ(std::count(b.out.begin(), b.out.end(), '='), std::count(a.out.begin(), a.out.end(), '=')) << b.out;
+    // evaluate --predictions: each rank's share of the images, gathered on rank 0 in image order.
+    const std::string eval = " evaluate " + one + "/model.sfm --data-dir " + SPIKEFORGE_SOURCE_DIR + "/data/mnist";
+    const Shell e1 = shell(tmp, bin() + eval + " --predictions " + tmp.file("p1.csv"));
+    ASSERT_EQ(e1.code, 0) << e1.err;
+    const Shell e2 = shell(tmp, kMpirun + "2 " + bin() + eval + " --threads 1 --predictions " + tmp.file("p2.csv"));
+    ASSERT_EQ(e2.code, 0) << e2.err;
+    EXPECT_TRUE(read_text(tmp.file("p1.csv")) == read_text(tmp.file("p2.csv"))) << "the predictions differ";
+    EXPECT_EQ(std::count(e1.out.begin(), e1.out.end(), '\n'), 2) << e1.out;
   }
 }
 

@@ -2,10 +2,14 @@
 
 #include <fcntl.h>
 #include <hdf5.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
 
 #include <algorithm>
 #include <cstring>
@@ -491,9 +495,21 @@ bool write_all(int fd, const std::string& bytes) {
 
 }  // namespace
 
-// libhdf5 1.10 itself crashes on some corrupt files (a fuzzed B-tree: a null read in H5Gget_info), and no
-// check before the library can rule that out. So the file is parsed in a child process: a crash there is a
-// corrupt file, reported as one, and the graph comes back through a pipe.
+// Sanitizer builds (the fuzz targets): the child must not report its crash as the parent's (libFuzzer writes
+// a crash file from this callback). Absent elsewhere.
+extern "C" void __sanitizer_set_death_callback(void (*)(void)) __attribute__((weak));
+
+// Seconds the reader may take: $SPIKEFORGE_NIR_READ_TIMEOUT, else 120 (a 224×224 MobileNet reads in seconds).
+int reader_timeout_s() {
+  const char* env = std::getenv("SPIKEFORGE_NIR_READ_TIMEOUT");
+  const int v = env ? std::atoi(env) : 0;
+  return v > 0 ? v : 120;
+}
+
+// libhdf5 1.10 itself crashes on some corrupt files (a fuzzed B-tree: a null read in H5Gget_info) and loops
+// forever on others, and no check before the library can rule that out. So the file is parsed in a child
+// process with a deadline: a crash or a hang there is a corrupt file, reported as one, and the graph comes
+// back through a pipe.
 Graph read_graph(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) fail_input(path, "no such file");
   int fds[2];
@@ -505,6 +521,10 @@ Graph read_graph(const std::string& path) {
   }
   if (pid == 0) {  // the child: read, send, and leave without running the parent's exit handlers
     ::close(fds[0]);
+    // A crash ends the child quietly: default signal actions, no sanitizer callback, stderr discarded.
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) std::signal(sig, SIG_DFL);
+    if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(nullptr);
+    if (const int null = ::open("/dev/null", O_WRONLY); null >= 0) ::dup2(null, STDERR_FILENO);
     std::string message;
     try {
       Packer p;
@@ -520,16 +540,31 @@ Graph read_graph(const std::string& path) {
   ::close(fds[1]);
   std::string message;
   char buf[65536];
+  const int timeout_s = reader_timeout_s();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  bool timed_out = false;
   for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fds[0], POLLIN, 0};
+    const int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      timed_out = true;
+      break;
+    }
     const ssize_t n = ::read(fds[0], buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     message.append(buf, static_cast<size_t>(n));
   }
   ::close(fds[0]);
+  if (timed_out) ::kill(pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  if (timed_out)
+    fail_input(path, "corrupt HDF5: libhdf5 did not finish reading it in " + std::to_string(timeout_s) +
+                         " s ($SPIKEFORGE_NIR_READ_TIMEOUT sets the limit)");
   const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   if (!clean || message.empty())
     fail_input(path, "corrupt HDF5: libhdf5 crashed reading it" +

@@ -1,9 +1,16 @@
 // NIR reader (backends/nir/nir_import.h network_from_nir): libhdf5's parse of the file, then the graph layout,
 // the chain walk and the node fields.
 #include <cstdint>
+#include <cstdlib>
 
 #include "backends/nir/nir_import.h"
 #include "tests/fuzz/fuzz_common.h"
+
+// libhdf5 loops forever on some corrupt files: the reader's deadline must come before libFuzzer's -timeout.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  setenv("SPIKEFORGE_NIR_READ_TIMEOUT", "3", 1);
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static sf::fuzz::ScratchFile file("network.nir");
