@@ -273,6 +273,14 @@ TEST(NirImport, AFileThatCrashesLibhdf5IsReportedAsCorrupt) {
   EXPECT_NE(msg.find("corrupt"), std::string::npos) << msg;
 }
 
+TEST(NirImport, ANumberTypeOfAbsurdSizeIsRefusedBeforeLibhdf5AllocatesForIt) {
+  // Found by tests/fuzz/nir.cpp: a field whose integer type claims gigabytes per value made libhdf5 allocate
+  // 2 GB for its conversion buffer.
+  const std::string path = SPIKEFORGE_SOURCE_DIR "/tests/fuzz/corpus/nir/huge_number_type.nir";
+  const std::string msg = bad_input([&] { nir::network_from_nir(path); });
+  EXPECT_NE(msg.find("number type"), std::string::npos) << msg;
+}
+
 TEST(NirImport, GraphsItCannotSimulateAreRefusedNamingTheNode) {
   TempDir dir("nir");
   nir::Graph recurrent = small_graph();

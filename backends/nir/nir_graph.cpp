@@ -241,6 +241,8 @@ class Reader {
       return Field::string(v[0]);  // h5py writes a string scalar; NIR's version may be a 1-element array
     }
     if (cls != H5T_INTEGER && cls != H5T_FLOAT) fail(at, "is neither numbers nor a string");
+    // libhdf5 sizes its conversion buffers by the file type: a corrupt 2 GB "integer" would allocate that much.
+    if (const size_t bytes = H5Tget_size(type.get()); bytes < 1 || bytes > 8) fail(at, "has a " + std::to_string(bytes) + "-byte number type");
     Handle space(H5Dget_space(ds.get()), H5Sclose);
     const hsize_t n = elements(space.get(), f.dims, at);
     charge(n, at);
@@ -416,7 +418,9 @@ class Packer {
   const std::string& bytes() const { return out_; }
 
  private:
-  void raw(const void* p, size_t n) { out_.append(static_cast<const char*>(p), n); }
+  void raw(const void* p, size_t n) {
+    if (n) out_.append(static_cast<const char*>(p), n);  // an empty vector's data() may be null
+  }
   std::string out_;
 };
 
@@ -476,7 +480,7 @@ class Unpacker {
   }
   void raw(void* p, size_t n) {
     need(n);
-    std::memcpy(p, in_.data() + pos_, n);
+    if (n) std::memcpy(p, in_.data() + pos_, n);  // an empty vector's data() may be null
     pos_ += n;
   }
   const std::string& in_;
