@@ -354,6 +354,12 @@ class Importer {
                               ": give them with --input-shape C,H,W");
       want = {dims[1], dims[2], dims[3]};
     }
+    // Bounded so that no shape arithmetic below can overflow.
+    constexpr int64_t kMaxDim = 65536, kMaxValues = int64_t{1} << 28;
+    if (std::any_of(want.begin(), want.end(), [](int64_t d) { return d > kMaxDim; }) ||
+        want[0] * want[1] > kMaxValues / want[2])
+      fail_input(opts_.input_shape.empty() ? path_ : "--input-shape",
+                 "input " + to_string(want) + " is too large (dims up to 65536, 2^28 values)");
     input_shape_ = want;
     shape_ = want;
     if (dims.size() == 2) {
@@ -414,7 +420,8 @@ class Importer {
     if (pending_hwc_ && op != "Flatten" && op != "Reshape" && op != "Gemm" && op != "MatMul" && op != "Dropout" &&
         op != "Identity")
       fail_node(n, "follows an NHWC Transpose: only a Flatten and a dense layer after it fold");
-    if (op == "Transpose" && input_nhwc_ && cur_ == input_name_ && layers_.empty()) {
+    if (op == "Transpose" && input_nhwc_ && cur_ == input_name_ && layers_.empty() && n.input_size() == 1 &&
+        n.input(0) == cur_ && attr_ints(n, "perm", {}) == std::vector<int64_t>{0, 3, 1, 2}) {
       notes_.push_back(describe(n) + ": NHWC input transpose folded (the model reads NCHW images)");
       return advance(n);
     }
@@ -629,6 +636,7 @@ class Importer {
       if (attr_int(n, "transA", 0) != 0) fail_node(n, "transA must be 0");
       trans_b = attr_int(n, "transB", 0) != 0;
       alpha = attr_float(n, "alpha", 1.0), beta = attr_float(n, "beta", 1.0);
+      if (!std::isfinite(alpha) || !std::isfinite(beta)) fail_node(n, "alpha and beta must be finite");
     }
     // spikeforge's dense weight is [out, in] (PyTorch's Linear, Gemm with transB = 1).
     const int64_t in = trans_b ? b.dim(1) : b.dim(0), out = trans_b ? b.dim(0) : b.dim(1);
@@ -644,6 +652,7 @@ class Importer {
           src_i = (y * wd + x) * c + ch;
         }
         w[o * in + i] = static_cast<float>(alpha) * (trans_b ? b[o * in + src_i] : b[src_i * out + o]);
+        if (!std::isfinite(w[o * in + i])) fail_node(n, "alpha times the weight overflows float");
       }
     pending_hwc_ = hwc_flatten_ = false;
     PendingLayer& l = add_layer(&n, "dense", "", {});
@@ -653,7 +662,8 @@ class Importer {
         fail_node(n, "bias C must be [" + std::to_string(out) + "] or [1, " + std::to_string(out) + "], got " +
                          to_string(c->shape()));
       std::vector<float> v = c->to_vector();
-      for (float& x : v) x *= static_cast<float>(beta);
+      for (float& x : v)
+        if (!std::isfinite(x *= static_cast<float>(beta))) fail_node(n, "beta times the bias overflows float");
       add_param(l, "bias", Tensor::from({out}, v));
     }
     shape_ = {out};

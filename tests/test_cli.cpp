@@ -385,6 +385,14 @@ TEST_F(CliTest, PredictionsNirExportAndNirSimulation) {
                                              "--norm", "data", "--out", tmp / "sim2"});
   EXPECT_EQ(refused.code, 2);
   EXPECT_TRUE(contains(error_line(refused), "--norm: does not apply to a NIR graph")) << refused.err;
+  const CmdResult no_spikes = spikeforge(tmp, {"convert", nir_dir + "/network.nir", "--data-dir", tmp / "data",
+                                               "--input", "current", "--record-input", "--out", tmp / "sim3"});
+  EXPECT_EQ(no_spikes.code, 2);
+  EXPECT_TRUE(contains(error_line(no_spikes), "--record-input")) << no_spikes.err;
+  // --export-exact takes an optional target, spinnaker or nir: another word after it is refused, naming the flag.
+  const CmdResult bare = spikeforge(tmp, {"convert", out + "/model.sfm", "--export-exact", "loihi"});
+  EXPECT_EQ(bare.code, 2);
+  EXPECT_TRUE(contains(error_line(bare), "--export-exact: 'loihi' is no export target")) << bare.err;
 }
 
 TEST_F(CliTest, InitFromStartsTrainingFromACheckpointsWeights) {

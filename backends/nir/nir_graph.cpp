@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,8 +17,10 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <new>
 #include <utility>
 
+#include "core/distributed.h"
 #include "core/error.h"
 
 namespace sf::nir {
@@ -428,7 +431,7 @@ class Packer {
 
 class Unpacker {
  public:
-  explicit Unpacker(const std::string& in) : in_(in) {}
+  Unpacker(const std::string& in, size_t pos) : in_(in), pos_(pos) {}
   uint64_t u64() {
     uint64_t v;
     raw(&v, sizeof v);
@@ -443,11 +446,15 @@ class Unpacker {
   }
   Field field() {
     Field f;
-    f.kind = static_cast<Field::Kind>(u64());
-    for (uint64_t i = 0, n = u64(); i < n; ++i) f.dims.push_back(static_cast<int64_t>(u64()));
+    const uint64_t kind = u64();
+    if (kind > static_cast<uint64_t>(Field::Kind::text)) bad();
+    f.kind = static_cast<Field::Kind>(kind);
+    const uint64_t rank = u64();
+    if (rank > kMaxRank) bad();
+    for (uint64_t i = 0; i < rank; ++i) f.dims.push_back(static_cast<int64_t>(u64()));
     f.text = str();
     const uint64_t n = u64();
-    need(n * sizeof(double));
+    if (n > (in_.size() - pos_) / sizeof(double)) bad();
     f.numbers.resize(n);
     raw(f.numbers.data(), n * sizeof(double));
     return f;
@@ -473,12 +480,14 @@ class Unpacker {
       std::string k = str();
       g.metadata[k] = field();
     }
+    if (pos_ != in_.size()) bad();
     return g;
   }
 
  private:
+  [[noreturn]] static void bad() { fail_internal("nir: the reader process sent a malformed message"); }
   void need(uint64_t n) const {
-    if (n > in_.size() - pos_) fail_internal("nir: the reader process sent a short message");
+    if (n > in_.size() - pos_) bad();
   }
   void raw(void* p, size_t n) {
     need(n);
@@ -486,12 +495,13 @@ class Unpacker {
     pos_ += n;
   }
   const std::string& in_;
-  size_t pos_ = 0;
+  size_t pos_;
 };
 
-bool write_all(int fd, const std::string& bytes) {
-  for (size_t done = 0; done < bytes.size();) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+bool write_all(int fd, const void* data, size_t size) {
+  const char* p = static_cast<const char*>(data);
+  for (size_t done = 0; done < size;) {
+    const ssize_t n = ::write(fd, p + done, size - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     done += static_cast<size_t>(n);
@@ -499,15 +509,14 @@ bool write_all(int fd, const std::string& bytes) {
   return true;
 }
 
-}  // namespace
-
 // Sanitizer builds (the fuzz targets): the child must not report its crash as the parent's (libFuzzer writes
 // a crash file from this callback). Absent elsewhere.
 extern "C" void __sanitizer_set_death_callback(void (*)(void)) __attribute__((weak));
 
-// libhdf5 allocates what a corrupt file's sizes say (20 GB, measured on a fuzzed file): the child gets 2 GiB
-// of address space beyond what it inherited, so such an allocation fails inside the library instead. Not in
-// sanitizer builds, whose shadow memory alone exceeds any such limit (the fuzz target caps allocations there).
+// libhdf5 allocates what a corrupt file's sizes say (20 GB, measured on a fuzzed file): the child gets at most
+// 2 GiB of address space beyond what it inherited (less if the user's own limit is lower), so such an
+// allocation fails inside the library instead. Not in sanitizer builds, whose shadow memory alone exceeds any
+// such limit (the fuzz target caps single allocations there).
 void limit_memory() {
   if (__sanitizer_set_death_callback) return;
   long pages = 0;
@@ -515,87 +524,173 @@ void limit_memory() {
     if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
     std::fclose(f);
   }
-  if (pages <= 0) return;
-  const rlim_t limit = static_cast<rlim_t>(pages) * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) + (rlim_t{2} << 30);
-  const rlimit r{limit, limit};
+  rlimit r{};
+  if (pages <= 0 || ::getrlimit(RLIMIT_AS, &r) != 0) return;
+  const rlim_t want = static_cast<rlim_t>(pages) * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) + (rlim_t{2} << 30);
+  if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur <= want) return;  // the user's limit is tighter already
+  r.rlim_cur = r.rlim_max == RLIM_INFINITY ? want : std::min(want, r.rlim_max);
   ::setrlimit(RLIMIT_AS, &r);
 }
 
-// Seconds the reader may take: $SPIKEFORGE_NIR_READ_TIMEOUT, else 120 (a 224×224 MobileNet reads in seconds).
+// Seconds the reader may take: $SPIKEFORGE_NIR_READ_TIMEOUT (1 to 86400), else 120 (a 224×224 MobileNet
+// reads in seconds).
 int reader_timeout_s() {
   const char* env = std::getenv("SPIKEFORGE_NIR_READ_TIMEOUT");
-  const int v = env ? std::atoi(env) : 0;
-  return v > 0 ? v : 120;
+  if (!env || !*env) return 120;
+  char* end = nullptr;
+  const long v = std::strtol(env, &end, 10);
+  return *end == '\0' && v >= 1 && v <= 86400 ? static_cast<int>(v) : 120;
 }
 
-// libhdf5 1.10 itself crashes on some corrupt files (a fuzzed B-tree: a null read in H5Gget_info) and loops
-// forever on others, and no check before the library can rule that out. So the file is parsed in a child
-// process with a deadline: a crash or a hang there is a corrupt file, reported as one, and the graph comes
-// back through a pipe.
-Graph read_graph(const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) fail_input(path, "no such file");
-  int fds[2];
-  if (::pipe(fds) != 0) fail_input(path, std::string("cannot start the reader: ") + std::strerror(errno));
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(fds[0]), ::close(fds[1]);
-    fail_input(path, std::string("cannot start the reader: ") + std::strerror(errno));
+// The child: reads the file, sends "B<message>" / "I<message>" (an error) or "G<graph>" behind a length
+// header, and leaves without running the parent's exit handlers.
+[[noreturn]] void reader_child(const std::string& path, int out, int timeout_s, pid_t parent) {
+  // Ends with its parent, and on its own after the deadline; a crash ends it quietly: default signal actions,
+  // no core dump, no sanitizer callback, stderr discarded.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(3);  // the parent is gone already
+  const rlimit cpu{static_cast<rlim_t>(timeout_s) + 1, static_cast<rlim_t>(timeout_s) + 1}, core{0, 0};
+  ::setrlimit(RLIMIT_CPU, &cpu);
+  ::setrlimit(RLIMIT_CORE, &core);
+  ::prctl(PR_SET_DUMPABLE, 0);
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) std::signal(sig, SIG_DFL);
+  if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(nullptr);
+  if (const int null = ::open("/dev/null", O_WRONLY); null >= 0) ::dup2(null, STDERR_FILENO);
+  limit_memory();
+  std::string message;
+  try {
+    Packer p;
+    p.graph(read_graph_here(path));
+    message = "G";
+    message += p.bytes();
+  } catch (const Error& e) {
+    message = std::string(e.kind() == ErrorKind::BadInput ? "B" : "I") + e.what();
+  } catch (const std::bad_alloc&) {
+    message = "B" + path + ": reading it needs more memory than the NIR reader's limit (corrupt, or too large)";
+  } catch (const std::exception& e) {
+    message = std::string("I") + e.what();
   }
-  if (pid == 0) {  // the child: read, send, and leave without running the parent's exit handlers
-    ::close(fds[0]);
-    // A crash ends the child quietly: default signal actions, no sanitizer callback, stderr discarded.
-    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) std::signal(sig, SIG_DFL);
-    if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(nullptr);
-    if (const int null = ::open("/dev/null", O_WRONLY); null >= 0) ::dup2(null, STDERR_FILENO);
-    limit_memory();
-    std::string message;
-    try {
-      Packer p;
-      p.graph(read_graph_here(path));
-      message = "G" + p.bytes();
-    } catch (const Error& e) {
-      message = std::string(e.kind() == ErrorKind::BadInput ? "B" : "I") + e.what();
-    } catch (const std::exception& e) {
-      message = std::string("I") + e.what();
+  const uint64_t size = message.size();
+  ::_exit(write_all(out, &size, sizeof size) && write_all(out, message.data(), message.size()) ? 0 : 1);
+}
+
+}  // namespace
+
+std::string pack_graph(const Graph& g) {
+  Packer p;
+  p.graph(g);
+  return p.bytes();
+}
+
+Graph unpack_graph(const std::string& bytes) { return Unpacker(bytes, 0).graph(); }
+
+namespace {
+
+// Forking an MPI process is unsafe with some transports; a one-process run forks.
+bool in_process_reads() { return world().distributed(); }
+
+// Kills and reaps the child unless it was reaped, and closes the pipe: on every way out of read_graph.
+class ChildGuard {
+ public:
+  ChildGuard(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
+  ~ChildGuard() {
+    if (fd_ >= 0) ::close(fd_);
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+      }
     }
-    ::_exit(write_all(fds[1], message) ? 0 : 1);
+  }
+  ChildGuard(const ChildGuard&) = delete;
+  ChildGuard& operator=(const ChildGuard&) = delete;
+  // The child's exit status, or -1 when waitpid failed; the guard then has nothing left to reap.
+  int reap() {
+    int status = 0;
+    pid_t r;
+    while ((r = ::waitpid(pid_, &status, 0)) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    return r < 0 ? -1 : status;
+  }
+  void kill() const { ::kill(pid_, SIGKILL); }
+
+ private:
+  pid_t pid_;
+  int fd_;
+};
+
+}  // namespace
+
+// libhdf5 1.10 itself crashes on some corrupt files (a fuzzed B-tree: a null read in H5Gget_info), loops
+// forever on others and allocates gigabytes on a third kind, and no check before the library can rule that
+// out. So the file is parsed in a child process with a deadline and a memory limit: a crash, a hang or an
+// exhausted limit there is a corrupt file, reported as one, and the graph comes back through a pipe.
+// Distributed runs read in-process: forking an MPI process is unsafe with some transports (verbs marks
+// registered memory MADV_DONTFORK).
+Graph read_graph(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail_input(path, "no such file");
+  if (in_process_reads()) return read_graph_here(path);
+  const int timeout_s = reader_timeout_s();
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) fail_internal("nir: cannot start the reader process: " + std::string(std::strerror(errno)));
+  const pid_t parent = ::getpid(), pid = ::fork();
+  if (pid < 0) {
+    const int err = errno;
+    ::close(fds[0]), ::close(fds[1]);
+    fail_internal("nir: cannot start the reader process: " + std::string(std::strerror(err)));
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    reader_child(path, fds[1], timeout_s, parent);
   }
   ::close(fds[1]);
+  ChildGuard child(pid, fds[0]);
+  // A length header, then the message: complete only when both arrived.
   std::string message;
+  uint64_t expected = 0;
+  bool have_header = false, failed = false;
   char buf[65536];
-  const int timeout_s = reader_timeout_s();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  bool timed_out = false;
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      child.kill();
+      fail_input(path, "corrupt HDF5: libhdf5 did not finish reading it in " + std::to_string(timeout_s) +
+                           " s ($SPIKEFORGE_NIR_READ_TIMEOUT sets the limit)");
+    }
     pollfd p{fds[0], POLLIN, 0};
-    const int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+    const int ready = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
     if (ready < 0 && errno == EINTR) continue;
-    if (ready == 0) {
-      timed_out = true;
+    if (ready < 0) {
+      failed = true;
       break;
     }
+    if (ready == 0) continue;  // the deadline is checked above
     const ssize_t n = ::read(fds[0], buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0) failed = true;
     if (n <= 0) break;
     message.append(buf, static_cast<size_t>(n));
+    if (!have_header && message.size() >= sizeof expected) {
+      std::memcpy(&expected, message.data(), sizeof expected);
+      have_header = true;
+    }
+    if (have_header && message.size() - sizeof expected >= expected) break;
   }
-  ::close(fds[0]);
-  if (timed_out) ::kill(pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (timed_out)
-    fail_input(path, "corrupt HDF5: libhdf5 did not finish reading it in " + std::to_string(timeout_s) +
-                         " s ($SPIKEFORGE_NIR_READ_TIMEOUT sets the limit)");
-  const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  if (!clean || message.empty())
+  const bool complete = !failed && have_header && message.size() - sizeof expected == expected && expected > 0;
+  if (!complete) child.kill();
+  const int status = child.reap();
+  if (!complete) {
+    const bool signalled = status >= 0 && WIFSIGNALED(status);
     fail_input(path, "corrupt HDF5: libhdf5 crashed reading it" +
-                         (WIFSIGNALED(status) ? " (signal " + std::to_string(WTERMSIG(status)) + ")" : std::string()));
-  if (message[0] == 'B') throw Error(ErrorKind::BadInput, message.substr(1));
-  if (message[0] == 'I') throw Error(ErrorKind::Internal, message.substr(1));
-  const std::string body = message.substr(1);
-  return Unpacker(body).graph();
+                         (signalled ? " (signal " + std::to_string(WTERMSIG(status)) + ")" : std::string()));
+  }
+  const char tag = message[sizeof expected];
+  const size_t body = sizeof expected + 1;
+  if (tag == 'B') throw Error(ErrorKind::BadInput, message.substr(body));
+  if (tag != 'G') throw Error(ErrorKind::Internal, message.substr(body));
+  return Unpacker(message, body).graph();
 }
 
 }  // namespace sf::nir

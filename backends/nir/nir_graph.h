@@ -5,9 +5,9 @@
 //   /node/nodes/<name>/ one group per node: `type` (string) and its fields as datasets
 //   /node/edges         N × 2 strings: source and target node names
 //   /node/metadata/     optional datasets
-// Fields are numbers (any HDF5 integer or float type, any shape; a scalar has no dims) or strings. Files other
-// tools write differ in what they leave out and in their string types (fixed or variable length); the reader
-// takes both.
+// Fields are numbers (HDF5 integer or float types of 1 to 8 bytes, up to 8 dims; a scalar has no dims) or
+// strings. Files other tools write differ in what they leave out and in their string types (fixed or variable
+// length); the reader takes both. It follows hard links only and refuses data stored outside the file.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -48,6 +48,11 @@ struct Graph {
   std::map<std::string, Field> metadata;
   const Node* find(const std::string& name) const;
 };
+
+// The reader process's message format (read_graph parses HDF5 in a child process and sends the graph back):
+// a graph as bytes and back. unpack_graph throws an internal error on malformed bytes.
+std::string pack_graph(const Graph& g);
+Graph unpack_graph(const std::string& bytes);
 
 // Writes atomically (temp file + rename). BadInput naming the path when it cannot.
 void write_graph(const std::string& path, const Graph& g);

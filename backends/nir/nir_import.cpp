@@ -1,6 +1,7 @@
 #include "backends/nir/nir_import.h"
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -15,6 +16,12 @@ bool is_nir_path(const std::string& path) { return path.size() > 4 && path.compa
 namespace {
 
 using snn::LayerKind;
+
+constexpr int64_t kMaxWindow = 4096;               // kernel, stride, padding
+constexpr int64_t kMaxPopulation = int64_t{1} << 26;  // neurons in one layer
+
+// A double that narrows to float without undefined behaviour.
+bool fits_float(double v) { return std::isfinite(v) && std::abs(v) <= std::numeric_limits<float>::max(); }
 
 constexpr const char* kSupported =
     "spikeforge simulates Input, Conv2d (groups 1 or depthwise), Affine, Linear, AvgPool2d, SumPool2d, Scale, "
@@ -35,6 +42,7 @@ class Importer {
       if (!(d >= 1 && d <= 65536)) fail(chain.front(), "Input shape has a bad dimension");
       shape_.push_back(static_cast<int64_t>(d));
     }
+    if (numel(shape_) > kMaxPopulation) fail(chain.front(), "the Input has more than 2^26 values");
     out_.net.input_shape = pop_ = shape_;
     if (auto it = g_.metadata.find("dt"); it != g_.metadata.end() && !it->second.is_text() && it->second.count() == 1 &&
                                           it->second.numbers[0] > 0 && it->second.numbers[0] < 1) {
@@ -121,6 +129,7 @@ class Importer {
     std::vector<float> v(f.numbers.size());
     for (size_t i = 0; i < v.size(); ++i) {
       if (!std::isfinite(f.numbers[i])) fail(name, "field '" + key + "' holds NaN or Inf");
+      if (!fits_float(f.numbers[i])) fail(name, "field '" + key + "' holds a value beyond float range");
       v[i] = static_cast<float>(f.numbers[i]);
     }
     return Tensor::from(want, v);
@@ -191,7 +200,9 @@ class Importer {
     pending_->in_shape = pop_;
     // A pooling merged into these weights: spikeforge's averages, so a sum is k² times that, and a Scale
     // between the pooling and the weights scales them too.
-    pool_scale_ = pool_k_ ? static_cast<float>((pool_sum_ ? pool_k_ * pool_k_ : 1) * pool_scale_extra_) : 1.0f;
+    const double merged = pool_k_ ? (pool_sum_ ? static_cast<double>(pool_k_) * pool_k_ : 1.0) * pool_scale_extra_ : 1.0;
+    if (!fits_float(merged)) fail(name, "the pooling's scale before it is beyond float range");
+    pool_scale_ = static_cast<float>(merged);
     end_pool();
   }
 
@@ -204,7 +215,8 @@ class Importer {
     const int64_t groups = same(n, name, "groups", 1), stride = same(n, name, "stride", 1),
                   pad = same(n, name, "padding", 0), dilation = same(n, name, "dilation", 1);
     if (dilation != 1) fail(name, "dilation must be 1");
-    if (stride < 1) fail(name, "stride must be >= 1");
+    if (stride < 1 || stride > kMaxWindow || pad > kMaxWindow || kh > kMaxWindow)
+      fail(name, "kernel, stride and padding must be in [1, 4096] (padding from 0)");
     const int64_t c = shape_[0];
     begin(name);
     snn::Layer& l = *pending_;
@@ -228,6 +240,7 @@ class Importer {
     if (n.has("bias")) bias_ = doubles(n, name, "bias", o);
     const int64_t oh = (shape_[1] + 2 * pad - kh) / stride + 1, ow = (shape_[2] + 2 * pad - kw) / stride + 1;
     if (oh < 1 || ow < 1) fail(name, "its output would be empty");
+    if (o * oh > kMaxPopulation / ow) fail(name, "its population would exceed 2^26 neurons");
     l.out_shape = {o, oh, ow};
   }
 
@@ -250,7 +263,7 @@ class Importer {
     if (pool_k_) fail(name, "two poolings in a row are not simulated");
     if (shape_.size() != 3) fail(name, "needs a (C, H, W) input");
     const int64_t k = same(n, name, "kernel_size", 0);
-    if (k < 1) fail(name, "needs a kernel_size");
+    if (k < 1 || k > kMaxWindow) fail(name, "needs a kernel_size in [1, 4096]");
     if (same(n, name, "stride", k) != k) fail(name, "only stride = kernel_size is simulated");
     if (same(n, name, "padding", 0) != 0) fail(name, "only unpadded pooling is simulated");
     if (shape_[1] < k || shape_[2] < k) fail(name, "the maps are smaller than the kernel");
@@ -286,7 +299,10 @@ class Importer {
       l.out_shape = shape_;
       l.kernel = pool_k_;
       l.stride = pool_k_;
-      l.pool_weight = static_cast<float>((pool_sum_ ? 1.0 : 1.0 / (pool_k_ * pool_k_)) * pool_scale_extra_);
+      const double k2 = static_cast<double>(pool_k_) * pool_k_;
+      const double pw = (pool_sum_ ? 1.0 : 1.0 / k2) * pool_scale_extra_;
+      if (!fits_float(pw)) fail(name, "the pooling's scale is beyond float range");
+      l.pool_weight = static_cast<float>(pw);
       end_pool();
     }
     if (!pending_) fail(name, "neurons need weights or a pooling before them");
@@ -330,14 +346,22 @@ class Importer {
                    "set per network");
       out_.net.lif = p;
     }
-    const float wg = static_cast<float>(w_gain * scale_ * pool_scale_);
+    const double wgain = w_gain * scale_ * pool_scale_;
+    if (!fits_float(wgain) || !fits_float(w_gain)) fail(name, "r, w_in or a Scale puts the weights beyond float range");
+    const float wg = static_cast<float>(wgain);
     if (l.weight.defined() && wg != 1.0f)
-      for (int64_t i = 0; i < l.weight.numel(); ++i) l.weight[i] *= wg;
-    if (l.kind == LayerKind::avgpool) l.pool_weight *= static_cast<float>(w_gain);
+      for (int64_t i = 0; i < l.weight.numel(); ++i)
+        if (!std::isfinite(l.weight[i] *= wg)) fail(name, "a weight overflows once scaled by r, w_in or a Scale");
+    if (l.kind == LayerKind::avgpool && !std::isfinite(l.pool_weight *= static_cast<float>(w_gain)))
+      fail(name, "the pooling weight overflows once scaled by r");
     // In double: a bias written as b / dt comes back as b exactly.
     if (!bias_.empty()) {
       l.bias = Tensor({static_cast<int64_t>(bias_.size())});
-      for (size_t i = 0; i < bias_.size(); ++i) l.bias[static_cast<int64_t>(i)] = static_cast<float>(bias_[i] * b_gain * scale_);
+      for (size_t i = 0; i < bias_.size(); ++i) {
+        const double b = bias_[i] * b_gain * scale_;
+        if (!fits_float(b)) fail(name, "a bias is beyond float range once scaled");
+        l.bias[static_cast<int64_t>(i)] = static_cast<float>(b);
+      }
     }
     bias_.clear();
     scale_ = 1, pool_scale_ = 1;
@@ -363,5 +387,7 @@ class Importer {
 }  // namespace
 
 Import network_from_nir(const std::string& path) { return Importer(path, read_graph(path)).run(); }
+
+Import network_from_graph(const Graph& g, const std::string& source) { return Importer(source, g).run(); }
 
 }  // namespace sf::nir

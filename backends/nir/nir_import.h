@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/nir/nir_graph.h"
 #include "backends/snn/network.h"
 
 namespace sf::nir {
@@ -24,6 +25,8 @@ struct Import {
 };
 
 Import network_from_nir(const std::string& path);
+// The same for a graph already read; `source` names it in messages.
+Import network_from_graph(const Graph& g, const std::string& source);
 
 bool is_nir_path(const std::string& path);  // ".nir"
 
