@@ -79,8 +79,18 @@ class Importer {
   const Field& field(const Node& n, const std::string& name, const std::string& key) const {
     auto it = n.fields.find(key);
     if (it == n.fields.end()) fail(name, "has no field '" + key + "'");
-    if (it->second.is_text()) fail(name, "field '" + key + "' must be numbers");
-    return it->second;
+    const Field& f = it->second;
+    if (f.is_text()) fail(name, "field '" + key + "' must be numbers");
+    // The dims must describe the values (a graph that did not come from this reader may say anything).
+    uint64_t values = 1;
+    for (int64_t d : f.dims) {
+      if (d < 0 || (d > 0 && values > static_cast<uint64_t>(kMaxPopulation) / static_cast<uint64_t>(d)))
+        fail(name, "field '" + key + "' has a bad shape");
+      values *= static_cast<uint64_t>(d);
+    }
+    if (values != f.numbers.size()) fail(name, "field '" + key + "' holds " + std::to_string(f.numbers.size()) +
+                                              " values for its shape " + to_string(f.dims));
+    return f;
   }
 
   // One value for every axis (scalar or per-axis), or `fallback` when absent.
