@@ -5,9 +5,9 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <chrono>
-#include <filesystem>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -125,8 +125,9 @@ struct Cli {
 
     evaluate = app.add_subcommand("evaluate", "test accuracy and loss of a checkpoint (or an ONNX file)");
     evaluate->add_option("MODEL", path, "checkpoint (.sfm) or ONNX model (.onnx)")->required();
-    evaluate->add_option("--predictions", predictions,
-                         "also write each test image's label, predicted class and outputs to FILE.csv")
+    evaluate
+        ->add_option("--predictions", predictions,
+                     "also write each test image's label, predicted class and outputs to FILE.csv")
         ->type_name("FILE.csv");
     add_data(evaluate,
              "dataset to test on: mnist|fashion_mnist|cifar10|cifar100|image_folder (default: the checkpoint's, with "
@@ -147,7 +148,9 @@ struct Cli {
     import->add_option("--input-shape", input_shape,
                        "C,H,W of one input image, where the model's own input dims are dynamic or flat");
     import->add_option("--dataset", dataset, "dataset evaluate and convert read by default (default mnist)");
-    import->add_option("--loss", import_loss, "mse|crossentropy: the loss evaluate reports and fine-tuning trains (default crossentropy)")
+    import
+        ->add_option("--loss", import_loss,
+                     "mse|crossentropy: the loss evaluate reports and fine-tuning trains (default crossentropy)")
         ->check(CLI::IsMember({"mse", "crossentropy"}));
 
     info = app.add_subcommand("info", "the model's layer table (name, type, output shape, parameters, MACs)");
@@ -211,7 +214,8 @@ struct Cli {
                   "checkpoint (.sfm) or ONNX model (.onnx) to convert, or a NIR graph (.nir) to simulate")
         ->required();
     c->add_option("--backend", conv.backend, "cpu|spinnaker|nir")->capture_default_str();
-    add_choice(c, "--norm", conv.convert.norm, sf::snn::parse_norm, "normalisation: none|data|robust|spike|qcfs (a QCFS checkpoint's default)")
+    add_choice(c, "--norm", conv.convert.norm, sf::snn::parse_norm,
+               "normalisation: none|data|robust|spike|qcfs (a QCFS checkpoint's default)")
         ->default_str(sf::snn::to_string(conv.convert.norm));
     c->add_option("--percentile", conv.convert.percentile, "robust normalisation's percentile, in (0, 100]")
         ->check(finite())
@@ -383,7 +387,8 @@ struct Cli {
     const sf::ImportResult r = sf::import_to_folder(path, out, o);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("%s: ONNX opset %lld from %s; %lld parameters, loss %s\n%s", path.c_str(),
-                static_cast<long long>(r.imported.opset), r.imported.producer.empty() ? "?" : r.imported.producer.c_str(),
+                static_cast<long long>(r.imported.opset),
+                r.imported.producer.empty() ? "?" : r.imported.producer.c_str(),
                 static_cast<long long>(r.imported.model.parameter_count()), r.imported.loss.c_str(),
                 r.imported.model.summary().c_str());
     for (const auto& n : r.imported.notes) std::printf("note: %s\n", n.c_str());

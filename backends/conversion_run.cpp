@@ -34,16 +34,18 @@ std::vector<int> report_steps(int steps, double dt_ms) {
 std::string layer_table(const ConvertRunResult& r) {
   const snn::Network& net = r.conversion.net;
   const bool rates = !r.exported && r.sim.layers.size() == net.layers.size();
-  std::string out = rates ? "layer                kind            neurons     synapses     lambda  rate_hz  spikes/neuron/step\n"
-                          : "layer                kind            neurons     synapses     lambda\n";
+  std::string out =
+      rates ? "layer                kind            neurons     synapses     lambda  rate_hz  spikes/neuron/step\n"
+            : "layer                kind            neurons     synapses     lambda\n";
   char line[256];
   for (size_t l = 0; l < net.layers.size(); ++l) {
     const snn::Layer& sl = net.layers[l];
     double lambda = 0;
     for (const auto& sc : r.conversion.scales)
       if (sc.name == sl.name) lambda = sc.lambda;
-    int n = std::snprintf(line, sizeof line, "%-20s %-14s %8lld %12lld %10.4g", sl.name.c_str(), snn::to_string(sl.kind),
-                          static_cast<long long>(sl.neurons()), static_cast<long long>(sl.synapses()), lambda);
+    int n =
+        std::snprintf(line, sizeof line, "%-20s %-14s %8lld %12lld %10.4g", sl.name.c_str(), snn::to_string(sl.kind),
+                      static_cast<long long>(sl.neurons()), static_cast<long long>(sl.synapses()), lambda);
     n = std::clamp(n, 0, static_cast<int>(sizeof line) - 1);  // a long layer name truncates the line
     if (rates) {
       const LayerStats& st = r.sim.layers[l];
@@ -154,7 +156,8 @@ std::string predictions_csv(const SimResult& s) {
   const int64_t classes = s.images ? static_cast<int64_t>(s.output_counts.size()) / s.images : 0;
   for (int64_t i = 0; i < s.images; ++i) {
     // Appended piece by piece (GCC 12 warns, falsely, on the chained temporaries: -Wrestrict, PR 105329).
-    for (const int64_t v : {s.first_image + i, int64_t{s.labels[i]}, int64_t{s.predicted[i]}}) out += std::to_string(v) += ',';
+    for (const int64_t v : {s.first_image + i, int64_t{s.labels[i]}, int64_t{s.predicted[i]}})
+      out += std::to_string(v) += ',';
     for (int64_t c = 0; c < classes; ++c) {
       if (c) out += ' ';
       out += std::to_string(s.output_counts[i * classes + c]);
@@ -231,8 +234,7 @@ void check_supported(const ConvertRunOptions& o, const Capabilities& caps) {
     refuse("--neuron", std::string(to_string(neuron)) + " neurons", names(caps.neurons, " or "), o.backend, caps);
   const ResetMode reset = reset_mode(neuron);
   if (!has(caps.resets, reset) && !has(caps.approximated_resets, reset))
-    refuse("--neuron", std::string(to_string(neuron)) + " neurons (" + sf::to_string(reset) + ")", "", o.backend,
-           caps);
+    refuse("--neuron", std::string(to_string(neuron)) + " neurons (" + sf::to_string(reset) + ")", "", o.backend, caps);
   const snn::InputEncoding input = o.convert.input.kind;
   if (!has(caps.inputs, input))
     refuse("--input", std::string(to_string(input)) + " input", names(caps.inputs, " or "), o.backend, caps);
@@ -279,9 +281,12 @@ void write_results(const ConvertRunOptions& o, const ConvertRunResult& r, const 
 // The training images normalisation reads: none without a normalisation, else its image count.
 int64_t norm_rows(const snn::ConvertOptions& c) {
   switch (c.norm) {
-    case snn::Norm::none: return 0;
-    case snn::Norm::spike: return c.spike_norm_images;
-    default: return c.norm_images;
+    case snn::Norm::none:
+      return 0;
+    case snn::Norm::spike:
+      return c.spike_norm_images;
+    default:
+      return c.norm_images;
   }
 }
 
@@ -290,8 +295,8 @@ int64_t norm_rows(const snn::ConvertOptions& c) {
 // A QCFS-trained checkpoint converts as Bu 2022 does unless the flags say otherwise: θ = λ (--norm qcfs),
 // reset by subtraction, v(0) = θ/2 (the floor's 1/2 shift).
 void apply_qcfs_defaults(ConvertRunOptions& o, const Model& model) {
-  const bool qcfs = std::any_of(model.layers().begin(), model.layers().end(),
-                                [](const Layer& l) { return l.type == "qcfs"; });
+  const bool qcfs =
+      std::any_of(model.layers().begin(), model.layers().end(), [](const Layer& l) { return l.type == "qcfs"; });
   if (!qcfs) return;
   if (!has(o.flags_given, std::string("--norm"))) o.convert.norm = snn::Norm::qcfs;
   if (!has(o.flags_given, std::string("--neuron"))) o.convert.neuron = snn::NeuronModel::if_subtract;
@@ -299,6 +304,19 @@ void apply_qcfs_defaults(ConvertRunOptions& o, const Model& model) {
 }
 
 namespace {
+
+// The run's own checks of --steps and --record-input, for checkpoints and NIR graphs alike.
+void check_simulation_flags(const ConvertRunOptions& o) {
+  if (o.sim.steps <= 0) fail_input("--steps", "must be > 0");
+  if (o.sim.record_input && o.convert.input.kind == snn::InputEncoding::current)
+    fail_input("--record-input", "current input has no spikes to record");
+}
+
+// --out, or <model folder>/convert-<backend>.
+std::string result_dir(const ConvertRunOptions& o) {
+  return o.out_dir.empty() ? (std::filesystem::path(o.checkpoint).parent_path() / ("convert-" + o.backend)).string()
+                           : o.out_dir;
+}
 
 // Test images [first, first + count) of the run; count defaults to the backend's default or the rest of the set.
 Range image_range(const ConvertRunOptions& o, const Capabilities& caps, const ConversionData& data) {
@@ -349,13 +367,9 @@ ConvertRunResult run_nir(const ConvertRunOptions& o, Backend& backend, const Cap
   ConvertRunOptions checked = o;  // the neurons come from the file; the other flags are checked as usual
   checked.convert.neuron = snn::NeuronModel::if_reset_zero;
   check_supported(checked, caps);
-  if (o.sim.steps <= 0) fail_input("--steps", "must be > 0");
-  if (o.sim.record_input && o.convert.input.kind == snn::InputEncoding::current)
-    fail_input("--record-input", "current input has no spikes to record");
+  check_simulation_flags(o);
   ConvertRunResult r;
-  r.out_dir = o.out_dir.empty()
-                  ? (std::filesystem::path(o.checkpoint).parent_path() / ("convert-" + o.backend)).string()
-                  : o.out_dir;
+  r.out_dir = result_dir(o);
   const auto start = std::chrono::steady_clock::now();
   nir::Import imported = nir::network_from_nir(o.checkpoint);
   r.conversion.net = std::move(imported.net);
@@ -399,15 +413,11 @@ ConvertRunResult run_conversion(const ConvertRunOptions& options) {
   LoadedModel m = load_any_model(o.checkpoint);
   apply_qcfs_defaults(o, m.model);
   check_supported(o, caps);  // and what a QCFS checkpoint's defaults ask for
-  if (o.sim.steps <= 0) fail_input("--steps", "must be > 0");
+  check_simulation_flags(o);
   if (!(o.convert.dt_ms > 0)) fail_input("--dt", "must be > 0");
   if (!(o.convert.percentile > 0 && o.convert.percentile <= 100)) fail_input("--percentile", "must be in (0, 100]");
-  if (o.sim.record_input && o.convert.input.kind == snn::InputEncoding::current)
-    fail_input("--record-input", "current input has no spikes to record");
   ConvertRunResult r;
-  r.out_dir = o.out_dir.empty()
-                  ? (std::filesystem::path(o.checkpoint).parent_path() / ("convert-" + o.backend)).string()
-                  : o.out_dir;
+  r.out_dir = result_dir(o);
   // What an export would refuse is refused before converting (spike-norm can take minutes).
   if (!caps.simulates) backend->check_export(r.out_dir, export_options(o, caps.default_images));
   // Spike-norm calibrates by simulating, whichever backend receives the network.
@@ -439,7 +449,8 @@ ConvertRunResult run_conversion(const ConvertRunOptions& options) {
   r.ann_accuracy = static_cast<double>(ann_right) / static_cast<double>(images);
   if (!o.quiet) print_conversion(o, r);
   if (!caps.simulates) {
-    on_root([&] { r.export_result = backend->export_to(r.conversion.net, test, export_options(o, images), r.out_dir); });
+    on_root(
+        [&] { r.export_result = backend->export_to(r.conversion.net, test, export_options(o, images), r.out_dir); });
     r.exported = true;
     return r;
   }

@@ -20,9 +20,7 @@
 
 namespace sf {
 
-bool is_onnx_path(const std::string& path) {
-  return path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
-}
+bool is_onnx_path(const std::string& path) { return path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0; }
 
 namespace {
 
@@ -31,17 +29,16 @@ constexpr int64_t kMinOpset = 9, kMaxOpset = 17;
 constexpr const char* kSupported =
     "spikeforge imports Conv, Gemm, MatMul, Add (a bias after MatMul or Conv), BatchNormalization, Relu, Clip "
     "(min 0, max 6 or none), Softplus, AveragePool, GlobalAveragePool, Flatten, Reshape (to [N, features]), "
-    "Squeeze (after a global pooling), Pad (zeros, or before a Conv), Transpose (NHWC <-> NCHW only), Dropout, Identity, Constant, and "
+    "Squeeze (after a global pooling), Pad (zeros, or before a Conv), Transpose (NHWC <-> NCHW only), Dropout, "
+    "Identity, Constant, and "
     "Softmax / LogSoftmax as the last node";
 
-const std::set<std::string> kOps = {"Conv",     "Gemm",      "MatMul",  "Add",       "BatchNormalization",
-                                    "Relu",     "Clip",      "Softplus", "AveragePool", "GlobalAveragePool",
-                                    "Flatten",  "Reshape",   "Squeeze", "Transpose", "Dropout", "Pad",
-                                    "Identity", "Constant",  "Softmax", "LogSoftmax"};
+const std::set<std::string> kOps = {"Conv",    "Gemm",     "MatMul",   "Add",         "BatchNormalization",
+                                    "Relu",    "Clip",     "Softplus", "AveragePool", "GlobalAveragePool",
+                                    "Flatten", "Reshape",  "Squeeze",  "Transpose",   "Dropout",
+                                    "Pad",     "Identity", "Constant", "Softmax",     "LogSoftmax"};
 
-std::string describe(const onnx::NodeProto& n) {
-  return "node '" + n.name() + "' (" + n.op_type() + ")";
-}
+std::string describe(const onnx::NodeProto& n) { return "node '" + n.name() + "' (" + n.op_type() + ")"; }
 
 // A spikeforge layer name from an ONNX node name ("/features/0/Conv" → "features_0_Conv"), unique in the model.
 std::string layer_name(const onnx::NodeProto& n, size_t index, std::set<std::string>& taken) {
@@ -91,7 +88,8 @@ class Importer {
     for (const auto& n : graph_.node()) {
       if (n.op_type() == "Constant") constant_node(n);
       // PyTorch copies shared initializers through Identity nodes: their outputs are constants too.
-      if (n.op_type() == "Identity" && n.input_size() == 1 && constant(n.input(0))) consts_[n.output(0)] = constant(n.input(0));
+      if (n.op_type() == "Identity" && n.input_size() == 1 && constant(n.input(0)))
+        consts_[n.output(0)] = constant(n.input(0));
     }
     read_input();
     for (int i = 0; i < graph_.node_size(); ++i) {
@@ -112,7 +110,8 @@ class Importer {
     // net (Liu's) says so with --loss mse.
     out.loss = !opts_.loss.empty() ? opts_.loss : "crossentropy";
     if (opts_.loss.empty() && !softmax_)
-      notes_.push_back("no softmax at the output: loss crossentropy on the outputs (--loss mse for an MSE-trained net)");
+      notes_.push_back(
+          "no softmax at the output: loss crossentropy on the outputs (--loss mse for an MSE-trained net)");
     out.notes = notes_;
     build(out);
     return out;
@@ -198,8 +197,10 @@ class Importer {
     const int64_t stored = raw ? static_cast<int64_t>(t.raw_data().size() / bytes)
                                : (is_float ? t.float_data_size() : t.double_data_size());
     if (stored != n || (raw && t.raw_data().size() % bytes != 0))
-      fail_input(path_, where + " holds " + (raw ? std::to_string(t.raw_data().size()) + " bytes" : std::to_string(stored) + " values") +
-                            " for its shape " + to_string(shape));
+      fail_input(path_,
+                 where + " holds " +
+                     (raw ? std::to_string(t.raw_data().size()) + " bytes" : std::to_string(stored) + " values") +
+                     " for its shape " + to_string(shape));
     std::vector<float> v(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
       double d;
@@ -283,8 +284,8 @@ class Importer {
                      int64_t fallback) const {
     if (v.empty()) return fallback;
     if (std::any_of(v.begin(), v.end(), [&](int64_t x) { return x != v[0]; }))
-      fail_node(n, name + " must be the same on every axis and side (spikeforge takes one value), got " +
-                       attr_to_string(v));
+      fail_node(
+          n, name + " must be the same on every axis and side (spikeforge takes one value), got " + attr_to_string(v));
     return v[0];
   }
 
@@ -532,14 +533,15 @@ class Importer {
     std::vector<Tensor> t;
     for (int i = 0; i < 4; ++i) {
       Tensor v = *weight(n, i + 1, true);
-      if (v.numel() != c) fail_node(n, std::string(names[i]) + " must have one value per channel (" +
-                                           std::to_string(c) + "), got " + std::to_string(v.numel()));
+      if (v.numel() != c)
+        fail_node(n, std::string(names[i]) + " must have one value per channel (" + std::to_string(c) + "), got " +
+                         std::to_string(v.numel()));
       t.push_back(Tensor::from({c}, v.to_vector()));
     }
     for (int64_t k = 0; k < c; ++k)
       if (!(t[3][k] >= 0)) fail_node(n, "running variance is negative");
-    PendingLayer& l = add_layer(&n, "batchnorm", "",
-                                {{"eps", attr_float(n, "epsilon", 1e-5)}, {"momentum", attr_float(n, "momentum", 0.9)}});
+    PendingLayer& l = add_layer(
+        &n, "batchnorm", "", {{"eps", attr_float(n, "epsilon", 1e-5)}, {"momentum", attr_float(n, "momentum", 0.9)}});
     add_param(l, "gamma", t[0]);
     add_param(l, "beta", t[1]);
     l.spec.buffers = {{"running_mean", {c}}, {"running_var", {c}}};
@@ -599,7 +601,8 @@ class Importer {
       const onnx::TensorProto* t = n.input_size() > 1 ? constant(n.input(1)) : nullptr;
       if (!t) fail_node(n, "the target shape must be a constant");
       const std::vector<int64_t> to = int_tensor(*t);
-      if (to.size() != 2 || (to[1] != features && to[1] != -1) || (to[0] != 0 && to[0] != -1 && to[0] != 1 && to[1] == -1))
+      if (to.size() != 2 || (to[1] != features && to[1] != -1) ||
+          (to[0] != 0 && to[0] != -1 && to[0] != 1 && to[1] == -1))
         fail_node(n, "only a reshape to [N, " + std::to_string(features) + "] imports, got " + attr_to_string(to));
     }
     if (n.op_type() == "Squeeze" && shape_.size() != 1) fail_node(n, "imports only after a global pooling");
@@ -627,7 +630,8 @@ class Importer {
   }
 
   void dense(const onnx::NodeProto& n) {
-    if (shape_.size() != 1) fail_node(n, "needs a flat input; put a Flatten before it (input " + to_string(shape_) + ")");
+    if (shape_.size() != 1)
+      fail_node(n, "needs a flat input; put a Flatten before it (input " + to_string(shape_) + ")");
     Tensor b = *weight(n, 1, true);
     if (b.ndim() != 2) fail_node(n, "weight must be 2-D, got " + to_string(b.shape()));
     bool trans_b = false;
@@ -640,7 +644,8 @@ class Importer {
     }
     // spikeforge's dense weight is [out, in] (PyTorch's Linear, Gemm with transB = 1).
     const int64_t in = trans_b ? b.dim(1) : b.dim(0), out = trans_b ? b.dim(0) : b.dim(1);
-    if (in != shape_[0]) fail_node(n, "weight " + to_string(b.shape()) + " does not read " + std::to_string(shape_[0]) + " inputs");
+    if (in != shape_[0])
+      fail_node(n, "weight " + to_string(b.shape()) + " does not read " + std::to_string(shape_[0]) + " inputs");
     Tensor w({out, in});
     for (int64_t o = 0; o < out; ++o)
       for (int64_t i = 0; i < in; ++i) {
@@ -682,8 +687,8 @@ class Importer {
     // ONNX broadcasts from the last axis: a per-channel bias of a conv is [C, 1, 1] or [1, C, 1, 1] ([C] would
     // add along W); a dense layer's is [O] or [1, O].
     const Shape& s = b.shape();
-    const bool fits = l->spec.type == "dense" ? (s == Shape{c} || s == Shape{1, c})
-                                              : (s == Shape{c, 1, 1} || s == Shape{1, c, 1, 1});
+    const bool fits =
+        l->spec.type == "dense" ? (s == Shape{c} || s == Shape{1, c}) : (s == Shape{c, 1, 1} || s == Shape{1, c, 1, 1});
     if (!fits)
       fail_node(n, "a bias of shape " + to_string(s) + " does not add one value per output channel (" +
                        std::to_string(c) + ") of " + l->spec.name);
@@ -696,11 +701,13 @@ class Importer {
     spec.arch = "layers";
     spec.input = input_shape_;
     spec.classes = numel(shape_);
-    if (spec.classes < 2) fail_input(path_, "the model has " + std::to_string(spec.classes) + " output; a classifier needs 2 or more");
+    if (spec.classes < 2)
+      fail_input(path_, "the model has " + std::to_string(spec.classes) + " output; a classifier needs 2 or more");
     Checkpoint ckpt;
     for (const PendingLayer& l : layers_) {
       spec.layers.push_back(l.spec);
-      for (size_t i = 0; i < l.params.size(); ++i) ckpt.tensors.push_back({l.spec.name + "." + l.spec.params[i].first, l.params[i]});
+      for (size_t i = 0; i < l.params.size(); ++i)
+        ckpt.tensors.push_back({l.spec.name + "." + l.spec.params[i].first, l.params[i]});
       for (size_t i = 0; i < l.buffers.size(); ++i)
         ckpt.tensors.push_back({l.spec.name + "." + l.spec.buffers[i].first, l.buffers[i]});
     }

@@ -20,14 +20,14 @@
 namespace sf {
 
 struct OnnxImportOptions {
-  Shape input_shape;  // {C, H, W}: needed when the model's own input has dynamic channel or spatial dims
+  Shape input_shape;              // {C, H, W}: needed when the model's own input has dynamic channel or spatial dims
   std::string dataset = "mnist";  // what `evaluate` and `convert` read by default
   std::string loss;               // mse | crossentropy; empty: crossentropy (logits, or a softmax dropped)
 };
 
 struct OnnxImport {
-  ModelSpec spec;  // arch: layers, the net's input and class count
-  Model model{Shape{}};  // with the ONNX file's weights
+  ModelSpec spec;                     // arch: layers, the net's input and class count
+  Model model{Shape{}};               // with the ONNX file's weights
   std::string loss = "crossentropy";  // or OnnxImportOptions::loss
   int64_t opset = 0;
   std::string producer;            // "pytorch 1.13.1"

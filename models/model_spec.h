@@ -43,18 +43,18 @@ struct ModelSpec {
                                     // else 1 — a ReLU run fine-tuned to NSP should set it explicitly)
   bool dense_bias = true;           // Keras Dense default; Liu's Matlab nets have none
   bool pool_activation = false;     // Liu's Matlab nets apply the activation after each pooling layer too
-  int qcfs_levels = 8;               // qcfs (Bu 2022): quantisation levels L (model.levels)
+  int qcfs_levels = 8;              // qcfs (Bu 2022): quantisation levels L (model.levels)
   double qcfs_threshold = 8.0;      // qcfs: every layer's initial threshold λ (model.threshold; Bu's code: 8)
   QuantSpec weight_quant;           // model.ldr.weights
   QuantSpec act_quant;              // model.ldr.activations
   // mobilenet_v1 (Howard 2017, Keras layout; models/mobilenet.h)
-  double alpha = 1.0;                      // width multiplier: every channel count × alpha
-  int depth_multiplier = 1;                // depthwise output channels per input channel
-  std::string strides = "auto";            // cifar | imagenet | auto (cifar for inputs of 32 pixels or fewer)
-  double dropout = 1e-3;                   // before the classifier (Keras default)
+  double alpha = 1.0;                          // width multiplier: every channel count × alpha
+  int depth_multiplier = 1;                    // depthwise output channels per input channel
+  std::string strides = "auto";                // cifar | imagenet | auto (cifar for inputs of 32 pixels or fewer)
+  double dropout = 1e-3;                       // before the classifier (Keras default)
   std::string data_format = "channels_first";  // channels_first (NCHW) | channels_last (NHWC inside the net;
                                                // mobilenet_v1's default in experiment files)
-  std::vector<LayerSpec> layers;  // arch: layers
+  std::vector<LayerSpec> layers;               // arch: layers
 };
 
 // The values of `model.activation`, for every architecture (relu6 is MobileNet's; the Liu nets take it too;

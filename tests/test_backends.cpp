@@ -236,8 +236,8 @@ TEST_F(BackendDriverTest, RunsARegisteredSimulatorIntoTheResultFolder) {
   EXPECT_FALSE(r.exported);
   EXPECT_EQ(fake_sim_runs, 1);
   EXPECT_EQ(r.sim.images, 5);
-  for (const char* f : {"summary.json", "accuracy_vs_time.csv", "accuracy_vs_time.svg", "layers.csv",
-                        "predictions.csv", "network.json", "input_spikes.csv"})
+  for (const char* f : {"summary.json", "accuracy_vs_time.csv", "accuracy_vs_time.svg", "layers.csv", "predictions.csv",
+                        "network.json", "input_spikes.csv"})
     EXPECT_TRUE(fs::is_regular_file(fs::path(o.out_dir) / f)) << f;
   // A simulator calibrates spike-norm itself: one probe run per layer, then the run.
   o.convert.norm = snn::Norm::spike;
@@ -299,8 +299,9 @@ TEST_F(BackendDriverTest, RefusesWhatTheBackendDoesNotTakeNamingTheFlag) {
   o.convert.neuron = snn::NeuronModel::lif;
   EXPECT_EQ(refusal(o), "--neuron: lif neurons cannot be exported by --backend fake_exporter (use if or if_subtract)");
   o.convert.neuron = snn::NeuronModel::if_subtract;  // a model it lists, with a reset mode it lacks
-  EXPECT_EQ(refusal(o), "--neuron: if_subtract neurons (reset by subtraction) cannot be exported by --backend "
-                        "fake_exporter");
+  EXPECT_EQ(refusal(o),
+            "--neuron: if_subtract neurons (reset by subtraction) cannot be exported by --backend "
+            "fake_exporter");
   o.convert.neuron = snn::NeuronModel::if_reset_zero;
   o.convert.input.kind = snn::InputEncoding::regular;
   EXPECT_EQ(refusal(o), "--input: regular input cannot be exported by --backend fake_exporter (use poisson)");

@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "core/checkpoint.h"
-#include "train/run.h"
 #include "models/zoo.h"
+#include "train/run.h"
 
 namespace sf {
 namespace {
@@ -348,8 +348,8 @@ TEST_F(CliTest, PredictionsNirExportAndNirSimulation) {
   const CmdResult t = train(tmp, out);
   ASSERT_EQ(t.code, 0) << t.out << t.err;
   // evaluate --predictions: one row per test image; its predicted column gives the printed accuracy.
-  const CmdResult e = spikeforge(tmp, {"evaluate", out + "/model.sfm", "--data-dir", tmp / "data", "--predictions",
-                                       tmp / "p.csv"});
+  const CmdResult e =
+      spikeforge(tmp, {"evaluate", out + "/model.sfm", "--data-dir", tmp / "data", "--predictions", tmp / "p.csv"});
   ASSERT_EQ(e.code, 0) << e.out << e.err;
   const std::vector<std::string> rows = lines_of(read_text(tmp / "p.csv"));
   ASSERT_EQ(rows.size(), 101u);
@@ -372,8 +372,8 @@ TEST_F(CliTest, PredictionsNirExportAndNirSimulation) {
   ASSERT_EQ(x.code, 0) << x.out << x.err;
   EXPECT_TRUE(contains(x.out, "warning: reset by subtraction")) << x.out;
   EXPECT_TRUE(fs::exists(nir_dir + "/network.nir") && fs::exists(nir_dir + "/README.md"));
-  const CmdResult again = spikeforge(tmp, {"convert", out + "/model.sfm", "--backend", "nir", "--out", nir_dir,
-                                           "--data-dir", tmp / "data"});
+  const CmdResult again = spikeforge(
+      tmp, {"convert", out + "/model.sfm", "--backend", "nir", "--out", nir_dir, "--data-dir", tmp / "data"});
   EXPECT_EQ(again.code, 2);
   EXPECT_TRUE(contains(error_line(again), "--force")) << again.err;
   const CmdResult s = spikeforge(tmp, {"convert", nir_dir + "/network.nir", "--data-dir", tmp / "data", "--input",
@@ -381,8 +381,8 @@ TEST_F(CliTest, PredictionsNirExportAndNirSimulation) {
   ASSERT_EQ(s.code, 0) << s.out << s.err;
   EXPECT_TRUE(contains(s.out, "ann_accuracy=- snn_accuracy=")) << s.out;
   EXPECT_TRUE(fs::exists(tmp / "sim/predictions.csv"));
-  const CmdResult refused = spikeforge(tmp, {"convert", nir_dir + "/network.nir", "--data-dir", tmp / "data",
-                                             "--norm", "data", "--out", tmp / "sim2"});
+  const CmdResult refused = spikeforge(
+      tmp, {"convert", nir_dir + "/network.nir", "--data-dir", tmp / "data", "--norm", "data", "--out", tmp / "sim2"});
   EXPECT_EQ(refused.code, 2);
   EXPECT_TRUE(contains(error_line(refused), "--norm: does not apply to a NIR graph")) << refused.err;
   const CmdResult no_spikes = spikeforge(tmp, {"convert", nir_dir + "/network.nir", "--data-dir", tmp / "data",
@@ -399,8 +399,9 @@ TEST_F(CliTest, InitFromStartsTrainingFromACheckpointsWeights) {
   const std::string a = tmp / "a", b = tmp / "b";
   ASSERT_EQ(train(tmp, a).code, 0);
   // With a vanishing learning rate the run keeps the weights it started from: the same test accuracy.
-  const CmdResult r = train(tmp, b, {"--set", "train.init_from=" + a + "/model.sfm", "--set", "train.epochs=1",
-                                     "--set", "train.optimizer.lr=1e-12", "--set", "train.optimizer.momentum=0"});
+  const CmdResult r = train(tmp, b,
+                            {"--set", "train.init_from=" + a + "/model.sfm", "--set", "train.epochs=1", "--set",
+                             "train.optimizer.lr=1e-12", "--set", "train.optimizer.momentum=0"});
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_EQ(json_number(read_text(b + "/summary.json"), "test_accuracy"),
             json_number(read_text(a + "/summary.json"), "test_accuracy"));
@@ -614,7 +615,8 @@ TEST_F(CliTest, DivergenceExitsThreeNamingOpAndLeavesFailedSummary) {
 TEST_F(CliTest, UnknownCommandAndOptionExitTwo) {
   CmdResult r = spikeforge(tmp, {"frobnicate"});
   EXPECT_EQ(r.code, 2) << r.out << r.err;
-  EXPECT_TRUE(contains(error_line(r), "unknown command 'frobnicate' (train, evaluate, import, info, convert, reproduce)"));
+  EXPECT_TRUE(
+      contains(error_line(r), "unknown command 'frobnicate' (train, evaluate, import, info, convert, reproduce)"));
 
   r = spikeforge(tmp, {"train", kConfig, "--bogus", "--out", tmp / "out"});
   EXPECT_EQ(r.code, 2) << r.out << r.err;
@@ -744,7 +746,8 @@ TEST_F(CliTest, HelpListsCommandsAndTheirFlags) {
         "--neurons-per-core",
         "--conv-connector",
         "--force"}},
-      {"reproduce", {"--trials", "--images", "--dt", "--lif", "--dataset", "--data-dir", "--set", "--threads", "--out"}},
+      {"reproduce",
+       {"--trials", "--images", "--dt", "--lif", "--dataset", "--data-dir", "--set", "--threads", "--out"}},
   };
   for (const auto& [cmd, names] : flags) {
     const CmdResult r = spikeforge(tmp, {cmd, "--help"});
@@ -763,8 +766,8 @@ std::string save_fresh_checkpoint(const std::string& path, const std::string& ar
 }
 
 void fix_crc(std::string& bytes) {
-  const uint32_t crc =
-      static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
+  const uint32_t crc = static_cast<uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
   for (int i = 0; i < 4; ++i) bytes[bytes.size() - 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xFF);
 }
 
@@ -839,8 +842,8 @@ TEST_F(ConvertCliTest, WritesResultFolderAndReachesAnnAccuracy) {
                                "--images", "100", "--out", out});
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_TRUE(contains(r.out, "snn_accuracy=")) << r.out;
-  for (const char* f : {"summary.json", "accuracy_vs_time.csv", "accuracy_vs_time.svg", "layers.csv",
-                        "predictions.csv", "network.json"})
+  for (const char* f : {"summary.json", "accuracy_vs_time.csv", "accuracy_vs_time.svg", "layers.csv", "predictions.csv",
+                        "network.json"})
     EXPECT_TRUE(fs::is_regular_file(out + "/" + f)) << f;
   EXPECT_TRUE(tmp_files_in(out).empty());
   const std::string summary = read_text(out + "/summary.json");
@@ -869,8 +872,8 @@ TEST_F(ConvertCliTest, WritesResultFolderAndReachesAnnAccuracy) {
   EXPECT_TRUE(contains(read_text(out + "/network.json"), "\"format\": \"spikeforge-snn\""));
 
   // Liu's mapping (LIF, Poisson, no normalisation) runs too and records the input spike trains on request.
-  const CmdResult lif = convert({"--neuron", "lif", "--norm", "none", "--steps", "50", "--images", "10",
-                                 "--record-input", "--out", tmp / "lif"});
+  const CmdResult lif = convert(
+      {"--neuron", "lif", "--norm", "none", "--steps", "50", "--images", "10", "--record-input", "--out", tmp / "lif"});
   ASSERT_EQ(lif.code, 0) << lif.out << lif.err;
   const auto spikes = lines_of(read_text(tmp / "lif/input_spikes.csv"));
   ASSERT_GT(spikes.size(), 10u);
@@ -912,8 +915,8 @@ TEST_F(ConvertCliTest, BadOptionsExitTwoNamingTheFlag) {
 // --backend spinnaker (issue 6): the project folder, the printed report, and its bad inputs.
 TEST_F(ConvertCliTest, SpinnakerExportWritesProjectAndReport) {
   const std::string out = tmp / "spinn";
-  const std::vector<std::string> base = {"--backend", "spinnaker", "--neuron", "lif", "--norm", "none", "--images", "5",
-                                         "--steps", "100", "--out", out};
+  const std::vector<std::string> base = {"--backend", "spinnaker", "--neuron", "lif", "--norm", "none",
+                                         "--images",  "5",         "--steps",  "100", "--out",  out};
   const CmdResult r = convert(base);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   for (const char* f : {"run.py", "README.md", "network.json", "input_spikes.csv", "test_images.csv", "resources.json",
@@ -953,8 +956,8 @@ TEST_F(ConvertCliTest, SpinnakerExportWritesProjectAndReport) {
       {{"--propagation", "dense"}, "--propagation"},  // a simulator option: would be ignored
   };
   for (const auto& [extra, flag] : bad) {
-    std::vector<std::string> a = {"--backend", "spinnaker", "--neuron", "lif", "--norm", "none", "--images", "5",
-                                  "--out", tmp / "bad_spinn"};
+    std::vector<std::string> a = {"--backend", "spinnaker", "--neuron", "lif",   "--norm",
+                                  "none",      "--images",  "5",        "--out", tmp / "bad_spinn"};
     a.insert(a.end(), extra.begin(), extra.end());
     const CmdResult b = convert(a);
     EXPECT_EQ(b.code, 2) << extra[0] << "\n" << b.out << b.err;
@@ -966,12 +969,13 @@ TEST_F(ConvertCliTest, SpinnakerExportWritesProjectAndReport) {
 // reuses the checkpoints instead of training again.
 TEST_F(CliTest, ReproduceTrainsConvertsAndReusesCheckpoints) {
   const std::string out = tmp / "rep";
-  const std::vector<std::string> args = {"reproduce", "liu2017", "--trials", "1", "--images", "20", "--data-dir",
-                                         tmp / "data", "--threads", "1", "--out", out};
+  const std::vector<std::string> args = {"reproduce",  "liu2017",    "--trials",  "1", "--images", "20",
+                                         "--data-dir", tmp / "data", "--threads", "1", "--out",    out};
   const CmdResult r = spikeforge(tmp, args);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   const std::string table = read_text(out + "/table.md");
-  for (const char* row : {"| ReLU |", "| Noisy Softplus |", "| Softplus (seed recipe, robust norm) |", "97.81", "SNN 1 s (thesis)"})
+  for (const char* row :
+       {"| ReLU |", "| Noisy Softplus |", "| Softplus (seed recipe, robust norm) |", "97.81", "SNN 1 s (thesis)"})
     EXPECT_TRUE(contains(table, row)) << row << " missing from\n" << table;
   EXPECT_TRUE(contains(r.out, table.substr(0, 40))) << r.out;
   EXPECT_TRUE(fs::is_regular_file(out + "/mnist_nsp_liu_recipe/seed1/model.sfm"));
@@ -997,13 +1001,13 @@ TEST_F(CliTest, ReproduceTrainsConvertsAndReusesCheckpoints) {
 // as Fashion-MNIST, converted, and the T = 8…128 columns filled.
 TEST_F(CliTest, ReproduceMobilenetFillsTheLowLatencyColumns) {
   const std::string out = tmp / "rep_mobilenet";
-  const CmdResult r = spikeforge(tmp, {"reproduce", "mobilenet", "--trials", "1", "--images", "10", "--dataset",
-                                       "fashion_mnist", "--data-dir", tmp / "data", "--set", "train.epochs=1",
-                                       "--set", "train.warmup_epochs=0", "--threads", "1", "--out", out});
+  const CmdResult r = spikeforge(
+      tmp, {"reproduce", "mobilenet", "--trials", "1", "--images", "10", "--dataset", "fashion_mnist", "--data-dir",
+            tmp / "data", "--set", "train.epochs=1", "--set", "train.warmup_epochs=0", "--threads", "1", "--out", out});
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   const std::string table = read_text(out + "/table.md");
-  for (const char* cell : {"| MobileNet ReLU6, robust norm per channel |", "| MobileNet QCFS L = 4, θ = λ |", "T = 8", "T = 128",
-                           "74.79", "12.46"})
+  for (const char* cell : {"| MobileNet ReLU6, robust norm per channel |", "| MobileNet QCFS L = 4, θ = λ |", "T = 8",
+                           "T = 128", "74.79", "12.46"})
     EXPECT_TRUE(contains(table, cell)) << cell << " missing from\n" << table;
   const std::string summary = read_text(out + "/fashion_mnist_mobilenet_qcfs/seed1/snn/summary.json");
   EXPECT_TRUE(contains(summary, "\"norm\": \"qcfs\"")) << summary;

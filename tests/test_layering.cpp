@@ -1,7 +1,7 @@
 // The layering rule, checked on the sources: each folder includes only itself and the folders below it
-// (core <- ops <- {optim, datasets, models} <- train <- interchange <- backends <- apps). CMake links the libraries the same
-// way, but static libraries resolve symbols only when the binary links, so an upward include would otherwise
-// go unnoticed until someone tried to use a lower library on its own.
+// (core <- ops <- {optim, datasets, models} <- train <- interchange <- backends <- apps). CMake links the libraries the
+// same way, but static libraries resolve symbols only when the binary links, so an upward include would otherwise go
+// unnoticed until someone tried to use a lower library on its own.
 #include <gtest/gtest.h>
 
 #include <filesystem>

@@ -28,7 +28,8 @@ using test::TempDir;
 // add in different orders still agree spike for spike.
 Tensor sixteenths(const Shape& s, Rng& rng, int lo, int hi) {
   Tensor t(s);
-  for (int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<float>(lo + static_cast<int>(rng.uniform() * (hi - lo + 1))) / 16;
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t[i] = static_cast<float>(lo + static_cast<int>(rng.uniform() * (hi - lo + 1))) / 16;
   return t;
 }
 
@@ -100,7 +101,8 @@ Dataset eighths(int64_t n, const Shape& sample, uint64_t seed) {
   Shape s = sample;
   s.insert(s.begin(), n);
   d.images = Tensor(s);
-  for (int64_t i = 0; i < d.images.numel(); ++i) d.images[i] = static_cast<float>(static_cast<int>(rng.uniform() * 9)) / 8;
+  for (int64_t i = 0; i < d.images.numel(); ++i)
+    d.images[i] = static_cast<float>(static_cast<int>(rng.uniform() * 9)) / 8;
   for (int64_t i = 0; i < n; ++i) d.labels.push_back(static_cast<int32_t>(i % 3));
   return d;
 }

@@ -210,14 +210,17 @@ TEST(OnnxImport, GraphWrittenHereImportsWithItsLayersAndWeights) {
 TEST(OnnxImport, ImportCommandWritesACheckpointAndConfigThatLoad) {
   TempDir dir("onnx");
   const std::string onnx = nchw_net(dir.file("net.onnx"));
-  const std::string cmd = std::string(SPIKEFORGE_BIN) + " import " + onnx + " --out " + dir.str() + "/imported --dataset cifar10 >" +
-                          dir.file("stdout.txt") + " 2>&1";
+  const std::string cmd = std::string(SPIKEFORGE_BIN) + " import " + onnx + " --out " + dir.str() +
+                          "/imported --dataset cifar10 >" + dir.file("stdout.txt") + " 2>&1";
   // cifar10 images are 3×32×32 and this net reads 2×5×5: refused, naming the flag.
   ASSERT_NE(std::system(cmd.c_str()), 0);
-  EXPECT_NE(read_file(dir.file("stdout.txt")).find("--dataset"), std::string::npos) << read_file(dir.file("stdout.txt"));
+  EXPECT_NE(read_file(dir.file("stdout.txt")).find("--dataset"), std::string::npos)
+      << read_file(dir.file("stdout.txt"));
   // A net for MNIST-shaped input imports and loads back as a checkpoint.
   GraphBuilder b;
-  b.input("x", {-1, 1, 28, 28}).init("fc_w", {10, 784}, random_values(7840, 5)).init("fc_b", {10}, random_values(10, 6));
+  b.input("x", {-1, 1, 28, 28})
+      .init("fc_w", {10, 784}, random_values(7840, 5))
+      .init("fc_b", {10}, random_values(10, 6));
   b.node("Flatten", {"x"}, "f");
   GraphBuilder::integer(b.node("Gemm", {"f", "fc_w", "fc_b"}, "y"), "transB", 1);
   const std::string mlp = b.output("y").write(dir.file("mlp.onnx"));
@@ -432,9 +435,9 @@ std::string exported(const std::string& net, int opset) {
   if (done.count(key)) return done[key];
   const fs::path dir = fs::temp_directory_path() / ("spikeforge_onnx_" + key + "_" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  const std::string cmd = "/usr/bin/python3 " SPIKEFORGE_SOURCE_DIR "/tests/onnx_export.py --net " + net +
-                          " --opset " + std::to_string(opset) + " --train-images 20000 --data " + mnist_dir() +
-                          " --out " + dir.string() + " >" + (dir / "log.txt").string() + " 2>&1";
+  const std::string cmd = "/usr/bin/python3 " SPIKEFORGE_SOURCE_DIR "/tests/onnx_export.py --net " + net + " --opset " +
+                          std::to_string(opset) + " --train-images 20000 --data " + mnist_dir() + " --out " +
+                          dir.string() + " >" + (dir / "log.txt").string() + " 2>&1";
   if (std::system(cmd.c_str()) != 0) ADD_FAILURE() << cmd << "\n" << read_file((dir / "log.txt").string());
   return done[key] = dir.string();
 }
@@ -456,9 +459,10 @@ void expect_same_as_pytorch(const std::string& dir) {
     for (double v : theirs[i].outputs) scale = std::max(scale, std::abs(v));
     for (int k = 0; k < 10; ++k) worst = std::max(worst, std::abs(row[k] - theirs[i].outputs[k]) / scale);
   }
-  std::printf("[ onnx ] %s: %lld of 10000 predictions agree with PyTorch; largest difference %.2g of the image's "
-              "largest output; import %s\n",
-              dir.c_str(), static_cast<long long>(agree), worst, r.out_dir.c_str());
+  std::printf(
+      "[ onnx ] %s: %lld of 10000 predictions agree with PyTorch; largest difference %.2g of the image's "
+      "largest output; import %s\n",
+      dir.c_str(), static_cast<long long>(agree), worst, r.out_dir.c_str());
   EXPECT_GE(agree, 9995);
   EXPECT_LE(worst, 1e-4);
 }

@@ -258,9 +258,9 @@ std::vector<std::pair<std::string, Shape>> parse_shapes(const ConfigNode& c, con
   for (const auto& kv : m.node()) {
     const std::string name = kv.first.as<std::string>();
     const auto dims = m.get_list<int64_t>(name, {});
-    m.check(!dims.empty() && dims.size() <= 4 && std::all_of(dims.begin(), dims.end(), [](int64_t d) {
-      return d > 0 && d <= (int64_t{1} << 31);
-    }), name, "must be a shape: 1 to 4 dimensions, each > 0");
+    m.check(!dims.empty() && dims.size() <= 4 &&
+                std::all_of(dims.begin(), dims.end(), [](int64_t d) { return d > 0 && d <= (int64_t{1} << 31); }),
+            name, "must be a shape: 1 to 4 dimensions, each > 0");
     out.push_back({name, Shape(dims.begin(), dims.end())});
   }
   return out;
@@ -332,8 +332,7 @@ YAML::Node shapes_yaml(const std::vector<std::pair<std::string, Shape>>& shapes)
 void emit_layers(YAML::Emitter& y, const std::vector<LayerSpec>& layers) {
   y << YAML::Key << "layers" << YAML::Value << YAML::BeginSeq;
   for (const LayerSpec& l : layers) {
-    y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << l.name << YAML::Key << "type" << YAML::Value
-      << l.type;
+    y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << l.name << YAML::Key << "type" << YAML::Value << l.type;
     if (!l.attrs.values().empty()) {
       y << YAML::Key << "attrs" << YAML::Value << YAML::Flow << YAML::BeginMap;
       for (const auto& [key, v] : l.attrs.values()) {

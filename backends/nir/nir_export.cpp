@@ -13,11 +13,11 @@ namespace {
 
 using snn::LayerKind;
 
-Shape population_shape(const snn::Layer& l) {
-  return l.kind == LayerKind::dense ? Shape{l.out_shape[0]} : l.out_shape;
-}
+Shape population_shape(const snn::Layer& l) { return l.kind == LayerKind::dense ? Shape{l.out_shape[0]} : l.out_shape; }
 
-Field filled(const Shape& shape, double v) { return Field::f32(shape, std::vector<float>(numel(shape), static_cast<float>(v))); }
+Field filled(const Shape& shape, double v) {
+  return Field::f32(shape, std::vector<float>(numel(shape), static_cast<float>(v)));
+}
 // Time constants in seconds do not survive float32 (5 ms comes back as 4.9999999 ms): float64.
 Field filled64(const Shape& shape, double v) { return Field::f64(shape, std::vector<double>(numel(shape), v)); }
 
@@ -43,8 +43,9 @@ class Builder {
                            {"input_encoding", Field::string(snn::to_string(net_.input.kind))},
                            {"input_max_rate_hz", Field::f64({}, {net_.input.max_rate_hz})}};
     if (net_.neuron == snn::NeuronModel::if_subtract)
-      out_.notes.push_back("reset by subtraction has no NIR form: the IF nodes reset to v_reset = 0, as readers will "
-                           "run them (convert --backend cpu --export-exact nir simulates that)");
+      out_.notes.push_back(
+          "reset by subtraction has no NIR form: the IF nodes reset to v_reset = 0, as readers will "
+          "run them (convert --backend cpu --export-exact nir simulates that)");
     if (net_.v_init != 0)
       out_.notes.push_back("the initial membrane (--v-init " + std::to_string(net_.v_init) +
                            " of θ) has no NIR field: readers start at 0");
@@ -76,15 +77,13 @@ class Builder {
     return b;
   }
 
-  bool needs_bias(const snn::Layer& l, bool lif) const {
-    return l.bias.defined() || (lif && net_.lif.i_offset != 0);
-  }
+  bool needs_bias(const snn::Layer& l, bool lif) const { return l.bias.defined() || (lif && net_.lif.i_offset != 0); }
 
   void layer(const snn::Layer& l, bool lif) {
     const Shape& in = l.in_shape;
     if (l.pool_in > 0) {
-      add(l.name + "_pool", Node{"AvgPool2d", {{"kernel_size", pair(l.pool_in)}, {"stride", pair(l.pool_in)},
-                                                {"padding", pair(0)}}});
+      add(l.name + "_pool",
+          Node{"AvgPool2d", {{"kernel_size", pair(l.pool_in)}, {"stride", pair(l.pool_in)}, {"padding", pair(0)}}});
     }
     const int64_t h = l.pool_in > 0 ? in[1] / l.pool_in : in[1], w = l.pool_in > 0 ? in[2] / l.pool_in : in[2];
     switch (l.kind) {
@@ -105,11 +104,14 @@ class Builder {
       case LayerKind::dense: {
         const int64_t o = l.weight.dim(0);
         if (!prev_flat_) {  // a dense layer reads its source flattened in C, H, W order
-          Node f{"Flatten", {{"start_dim", Field::scalar(0)}, {"end_dim", Field::scalar(-1)},
-                             {"input_type", Field::i64({3}, {in[0], h, w})}}};
+          Node f{"Flatten",
+                 {{"start_dim", Field::scalar(0)},
+                  {"end_dim", Field::scalar(-1)},
+                  {"input_type", Field::i64({3}, {in[0], h, w})}}};
           add(l.name + "_flatten", std::move(f));
         }
-        Node n{needs_bias(l, lif) ? "Affine" : "Linear", {{"weight", Field::f32(l.weight.shape(), l.weight.to_vector())}}};
+        Node n{needs_bias(l, lif) ? "Affine" : "Linear",
+               {{"weight", Field::f32(l.weight.shape(), l.weight.to_vector())}}};
         if (needs_bias(l, lif)) n.fields["bias"] = Field::f64({o}, bias(l, o, lif));
         add(l.name, std::move(n));
         break;
@@ -119,13 +121,14 @@ class Builder {
         if (needs_bias(l, lif)) {
           // A pooling population with a bias current: a depthwise convolution of constant taps holds both.
           const std::vector<float> taps(c * k * k, l.pool_weight);
-          add(l.name, Node{"Conv2d", {{"weight", Field::f32({c, 1, k, k}, taps)},
-                                      {"bias", Field::f64({c}, bias(l, c, lif))},
-                                      {"stride", pair(k)},
-                                      {"padding", pair(0)},
-                                      {"dilation", pair(1)},
-                                      {"groups", Field::scalar(c)},
-                                      {"input_shape", Field::i64({2}, {in[1], in[2]})}}});
+          add(l.name, Node{"Conv2d",
+                           {{"weight", Field::f32({c, 1, k, k}, taps)},
+                            {"bias", Field::f64({c}, bias(l, c, lif))},
+                            {"stride", pair(k)},
+                            {"padding", pair(0)},
+                            {"dilation", pair(1)},
+                            {"groups", Field::scalar(c)},
+                            {"input_shape", Field::i64({2}, {in[1], in[2]})}}});
         } else if (std::abs(l.pool_weight * k * k - 1.0) < 1e-6) {
           add(l.name, Node{"AvgPool2d", {{"kernel_size", pair(k)}, {"stride", pair(k)}, {"padding", pair(0)}}});
         } else {
@@ -168,12 +171,16 @@ std::string readme(const snn::Network& net, const Export& e) {
   for (const auto& n : e.notes) notes += "- " + n + "\n";
   char dt[32];
   std::snprintf(dt, sizeof dt, "%g", net.dt_ms / 1000.0);
-  return "# " + net.source + " as a NIR graph\n\n"
-         "`network.nir` is the spiking network spikeforge converted (" + net.conversion + " normalisation, " +
-         snn::to_string(net.neuron) + " neurons), in the NIR graph layout (HDF5; NIR " + kNirVersion +
+  return "# " + net.source +
+         " as a NIR graph\n\n"
+         "`network.nir` is the spiking network spikeforge converted (" +
+         net.conversion + " normalisation, " + snn::to_string(net.neuron) +
+         " neurons), in the NIR graph layout (HDF5; NIR " + kNirVersion +
          "). Read it with `nir.read(\"network.nir\")` and hand it to any NIR reader.\n\n"
          "## Conventions\n\n"
-         "- Continuous time, simulated by spikeforge in steps of dt = " + dt + " s (metadata `dt`).\n"
+         "- Continuous time, simulated by spikeforge in steps of dt = " +
+         dt +
+         " s (metadata `dt`).\n"
          "- A spike is a unit impulse: through a weight w it moves the receiving membrane (IF) or synaptic current "
          "(CubaLIF, via w_in = tau_syn) by w. IF nodes have r = 1.\n"
          "- Biases are currents per second: spikeforge adds b to an IF membrane every step, written as b / dt. "
@@ -181,11 +188,13 @@ std::string readme(const snn::Network& net, const Export& e) {
          "- IF thresholds are the converted thresholds θ; v_reset = 0. NIR has no reset by subtraction.\n"
          "- CubaLIF (PyNN IF_curr_exp): tau_mem, tau_syn in seconds, r = τm / cm in MΩ (mV per nA), v_leak = "
          "v_rest, thresholds and resets in mV; the direct current (bias + i_offset, nA) is the bias / tau_syn.\n"
-         "- Input: `" + snn::to_string(net.input.kind) + "` encoding of pixels in [0, 1] (metadata "
+         "- Input: `" +
+         snn::to_string(net.input.kind) +
+         "` encoding of pixels in [0, 1] (metadata "
          "`input_encoding`; a pixel of 1 spikes at `input_max_rate_hz` for poisson / regular input, or is a "
          "current of 1 per step for current input).\n\n"
-         "## Nodes (in order; `edges` chain them)\n\n" + nodes +
-         (notes.empty() ? "" : "\n## Approximations\n\n" + notes);
+         "## Nodes (in order; `edges` chain them)\n\n" +
+         nodes + (notes.empty() ? "" : "\n## Approximations\n\n" + notes);
 }
 
 }  // namespace

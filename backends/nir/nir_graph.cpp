@@ -8,13 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
-
-#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <new>
@@ -36,7 +35,9 @@ Field numeric(Field::Kind kind, Shape dims, It begin, It end) {
 }
 }  // namespace
 
-Field Field::f32(Shape dims, const std::vector<float>& v) { return numeric(Kind::f32, std::move(dims), v.begin(), v.end()); }
+Field Field::f32(Shape dims, const std::vector<float>& v) {
+  return numeric(Kind::f32, std::move(dims), v.begin(), v.end());
+}
 Field Field::f64(Shape dims, std::vector<double> v) { return numeric(Kind::f64, std::move(dims), v.begin(), v.end()); }
 Field Field::i64(Shape dims, const std::vector<int64_t>& v) {
   return numeric(Kind::i64, std::move(dims), v.begin(), v.end());
@@ -116,8 +117,9 @@ class Writer {
   void field(hid_t loc, const std::string& name, const Field& f) const {
     if (f.is_text()) return text(loc, name, f.text);
     std::vector<hsize_t> dims(f.dims.begin(), f.dims.end());
-    Handle space(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
-                 H5Sclose);
+    Handle space(
+        dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+        H5Sclose);
     const hid_t file_type = f.kind == Field::Kind::f32   ? H5T_IEEE_F32LE
                             : f.kind == Field::Kind::f64 ? H5T_IEEE_F64LE
                                                          : H5T_STD_I64LE;
@@ -220,7 +222,8 @@ class Reader {
       // NULLTERM memory type would overwrite it with the terminator.
       H5Tset_strpad(mem.get(), H5T_STR_NULLPAD);
       std::vector<char> buf(n * size);
-      if (n && H5Dread(ds, mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0) fail(where, "cannot read strings");
+      if (n && H5Dread(ds, mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
+        fail(where, "cannot read strings");
       for (hsize_t i = 0; i < n; ++i) {
         std::string s(buf.data() + i * size, size);
         s.erase(std::find(s.begin(), s.end(), '\0'), s.end());  // null- or space-padded
@@ -247,7 +250,8 @@ class Reader {
     }
     if (cls != H5T_INTEGER && cls != H5T_FLOAT) fail(at, "is neither numbers nor a string");
     // libhdf5 sizes its conversion buffers by the file type: a corrupt 2 GB "integer" would allocate that much.
-    if (const size_t bytes = H5Tget_size(type.get()); bytes < 1 || bytes > 8) fail(at, "has a " + std::to_string(bytes) + "-byte number type");
+    if (const size_t bytes = H5Tget_size(type.get()); bytes < 1 || bytes > 8)
+      fail(at, "has a " + std::to_string(bytes) + "-byte number type");
     Handle space(H5Dget_space(ds.get()), H5Sclose);
     const hsize_t n = elements(space.get(), f.dims, at);
     charge(n, at);
@@ -633,7 +637,8 @@ Graph read_graph(const std::string& path) {
   if (in_process_reads()) return read_graph_here(path);
   const int timeout_s = reader_timeout_s();
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) fail_internal("nir: cannot start the reader process: " + std::string(std::strerror(errno)));
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    fail_internal("nir: cannot start the reader process: " + std::string(std::strerror(errno)));
   const pid_t parent = ::getpid(), pid = ::fork();
   if (pid < 0) {
     const int err = errno;
@@ -653,7 +658,8 @@ Graph read_graph(const std::string& path) {
   char buf[65536];
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       child.kill();
       fail_input(path, "corrupt HDF5: libhdf5 did not finish reading it in " + std::to_string(timeout_s) +

@@ -17,7 +17,7 @@ namespace {
 
 using snn::LayerKind;
 
-constexpr int64_t kMaxWindow = 4096;               // kernel, stride, padding
+constexpr int64_t kMaxWindow = 4096;                  // kernel, stride, padding
 constexpr int64_t kMaxPopulation = int64_t{1} << 26;  // neurons in one layer
 
 // A double that narrows to float without undefined behaviour.
@@ -88,8 +88,9 @@ class Importer {
         fail(name, "field '" + key + "' has a bad shape");
       values *= static_cast<uint64_t>(d);
     }
-    if (values != f.numbers.size()) fail(name, "field '" + key + "' holds " + std::to_string(f.numbers.size()) +
-                                              " values for its shape " + to_string(f.dims));
+    if (values != f.numbers.size())
+      fail(name, "field '" + key + "' holds " + std::to_string(f.numbers.size()) + " values for its shape " +
+                     to_string(f.dims));
     return f;
   }
 
@@ -176,8 +177,10 @@ class Importer {
       if (next.empty()) fail(cur, "has no outgoing edge: the chain stops before the Output node");
       if (next.size() > 1) fail(cur, "has " + std::to_string(next.size()) + " outgoing edges (a branch)");
       cur = next[0];
-      if (visited.count(cur)) fail(cur, "is reached twice: a recurrent edge (spikeforge simulates feed-forward graphs)");
-      if (ins[cur].size() > 1) fail(cur, "has " + std::to_string(ins[cur].size()) + " incoming edges (a recurrent or skip connection)");
+      if (visited.count(cur))
+        fail(cur, "is reached twice: a recurrent edge (spikeforge simulates feed-forward graphs)");
+      if (ins[cur].size() > 1)
+        fail(cur, "has " + std::to_string(ins[cur].size()) + " incoming edges (a recurrent or skip connection)");
       visited.insert(cur);
       chain.push_back(cur);
     }
@@ -210,7 +213,8 @@ class Importer {
     pending_->in_shape = pop_;
     // A pooling merged into these weights: spikeforge's averages, so a sum is k² times that, and a Scale
     // between the pooling and the weights scales them too.
-    const double merged = pool_k_ ? (pool_sum_ ? static_cast<double>(pool_k_) * pool_k_ : 1.0) * pool_scale_extra_ : 1.0;
+    const double merged =
+        pool_k_ ? (pool_sum_ ? static_cast<double>(pool_k_) * pool_k_ : 1.0) * pool_scale_extra_ : 1.0;
     if (!fits_float(merged)) fail(name, "the pooling's scale before it is beyond float range");
     pool_scale_ = static_cast<float>(merged);
     end_pool();
@@ -257,7 +261,8 @@ class Importer {
   void dense(const std::string& name, const Node& n) {
     const Field& wf = field(n, name, "weight");
     if (wf.dims.size() != 2) fail(name, "weight must be (out, in)");
-    if (shape_.size() == 3 && shape_[1] * shape_[2] > 1) fail(name, "reads a (C, H, W) population: put a Flatten before it");
+    if (shape_.size() == 3 && shape_[1] * shape_[2] > 1)
+      fail(name, "reads a (C, H, W) population: put a Flatten before it");
     if (wf.dims[1] != numel(shape_))
       fail(name, "weight " + to_string(wf.dims) + " does not read the " + std::to_string(numel(shape_)) + " inputs");
     begin(name);
@@ -352,8 +357,9 @@ class Importer {
       const snn::LifParams& q = out_.net.lif;
       if (!out_.net.layers.empty() && (p.tau_m != q.tau_m || p.tau_syn != q.tau_syn || p.cm != q.cm ||
                                        p.v_rest != q.v_rest || p.v_thresh != q.v_thresh || p.v_reset != q.v_reset))
-        fail(name, "its CubaLIF parameters differ from the first population's; the spikeforge simulator runs one "
-                   "set per network");
+        fail(name,
+             "its CubaLIF parameters differ from the first population's; the spikeforge simulator runs one "
+             "set per network");
       out_.net.lif = p;
     }
     const double wgain = w_gain * scale_ * pool_scale_;
@@ -382,13 +388,13 @@ class Importer {
   std::string path_;
   Graph g_;
   Import out_;
-  Shape shape_;                      // the population (or input) the next node reads
+  Shape shape_;                        // the population (or input) the next node reads
   std::optional<snn::Layer> pending_;  // weights waiting for their neurons
-  int pool_k_ = 0;                   // a pooling waiting for weights or neurons
+  int pool_k_ = 0;                     // a pooling waiting for weights or neurons
   bool pool_sum_ = false;
   std::string pool_name_;
-  Shape pop_;                   // the last population's shape (the input's before the first)
-  std::vector<double> bias_;    // of the pending weights, as the file holds it
+  Shape pop_;                 // the last population's shape (the input's before the first)
+  std::vector<double> bias_;  // of the pending weights, as the file holds it
   double scale_ = 1, pool_scale_extra_ = 1;
   float pool_scale_ = 1;  // SumPool2d merged into weights: k² (spikeforge's merged pooling averages)
   double dt_s_ = 1e-3;
