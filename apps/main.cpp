@@ -148,6 +148,7 @@ struct Cli {
     import->add_option("--input-shape", input_shape,
                        "C,H,W of one input image, where the model's own input dims are dynamic or flat");
     import->add_option("--dataset", dataset, "dataset evaluate and convert read by default (default mnist)");
+    import->add_flag("--force", force, "replace the model.sfm and config.yaml of a folder that holds them");
     import
         ->add_option("--loss", import_loss,
                      "mse|crossentropy: the loss evaluate reports and fine-tuning trains (default crossentropy)")
@@ -384,7 +385,7 @@ struct Cli {
     o.loss = import_loss;
     if (out.empty()) out = "runs/" + std::filesystem::path(path).stem().string();
     const auto t0 = std::chrono::steady_clock::now();
-    const sf::ImportResult r = sf::import_to_folder(path, out, o);
+    const sf::ImportResult r = sf::import_to_folder(path, out, o, force);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("%s: ONNX opset %lld from %s; %lld parameters, loss %s\n%s", path.c_str(),
                 static_cast<long long>(r.imported.opset),

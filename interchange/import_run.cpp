@@ -38,7 +38,10 @@ std::string imported_architecture(const OnnxImport& m, const OnnxImportOptions& 
   return checkpoint_architecture(imported_experiment(m, opts, name));
 }
 
-ImportResult import_to_folder(const std::string& onnx_path, const std::string& out_dir, const OnnxImportOptions& opts) {
+ImportResult import_to_folder(const std::string& onnx_path, const std::string& out_dir, const OnnxImportOptions& opts,
+                              bool force) {
+  if (!force && std::filesystem::exists(out_dir + "/model.sfm"))
+    fail_input("--out", out_dir + " holds a model.sfm already; pass --force to replace it");
   ImportResult r;
   r.imported = import_onnx(onnx_path, opts);
   r.out_dir = out_dir;

@@ -20,8 +20,10 @@ struct ImportResult {
 std::string imported_architecture(const OnnxImport& m, const OnnxImportOptions& opts, const std::string& name);
 
 // Imports `onnx_path` and writes out_dir/model.sfm and out_dir/config.yaml (an experiment of arch: layers,
-// which `spikeforge train` can fine-tune), atomically.
-ImportResult import_to_folder(const std::string& onnx_path, const std::string& out_dir, const OnnxImportOptions& opts);
+// which `spikeforge train` can fine-tune), atomically. A folder that holds a model.sfm already (a trained
+// run, an earlier import) is refused, naming --force, unless `force`.
+ImportResult import_to_folder(const std::string& onnx_path, const std::string& out_dir, const OnnxImportOptions& opts,
+                              bool force = false);
 
 // load_model() for a .sfm, an import with the default options for a .onnx.
 LoadedModel load_any_model(const std::string& path);

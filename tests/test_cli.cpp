@@ -717,7 +717,7 @@ TEST_F(CliTest, HelpListsCommandsAndTheirFlags) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> flags = {
       {"train", {"--set", "--out", "--threads"}},
       {"evaluate", {"--dataset", "--data-dir", "--batch", "--threads", "--predictions"}},
-      {"import", {"--out", "--input-shape", "--dataset", "--loss"}},
+      {"import", {"--out", "--input-shape", "--dataset", "--loss", "--force"}},
       {"info", {"--set"}},
       {"convert",
        {"--backend",

@@ -235,6 +235,12 @@ TEST(OnnxImport, ImportCommandWritesACheckpointAndConfigThatLoad) {
   EXPECT_EQ(m.dataset, "mnist");
   EXPECT_EQ(m.model.layers().back().params[1].value.to_vector(), random_values(10, 6));
   EXPECT_TRUE(fs::exists(dir.str() + "/imported/config.yaml"));
+  // A second import into the folder would replace its model: refused without --force.
+  ASSERT_NE(std::system(ok.c_str()), 0);
+  EXPECT_NE(read_file(dir.file("stdout.txt")).find("--force"), std::string::npos) << read_file(dir.file("stdout.txt"));
+  const std::string forced = std::string(SPIKEFORGE_BIN) + " import " + mlp + " --force --out " + dir.str() +
+                             "/imported >" + dir.file("stdout.txt") + " 2>&1";
+  EXPECT_EQ(std::system(forced.c_str()), 0) << read_file(dir.file("stdout.txt"));
 }
 
 TEST(OnnxImport, KerasNhwcTransposesFoldAndGiveTheSameOutputs) {
@@ -444,7 +450,7 @@ std::string exported(const std::string& net, int opset) {
 
 // spikeforge's outputs for the imported net against PyTorch's, on the whole MNIST test set.
 void expect_same_as_pytorch(const std::string& dir) {
-  const ImportResult r = import_to_folder(dir + "/model.onnx", dir + "/imported", {});
+  const ImportResult r = import_to_folder(dir + "/model.onnx", dir + "/imported", {}, true);
   LoadedModel m = load_model(dir + "/imported/model.sfm");
   const DatasetSplit data = load_dataset("mnist", mnist_dir());
   const Predictions ours = outputs(m.model, data.test);
