@@ -1,6 +1,8 @@
 #include "interchange/import_run.h"
 
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "core/checkpoint.h"
 #include "core/io.h"
@@ -58,7 +60,14 @@ ImportResult import_to_folder(const std::string& onnx_path, const std::string& o
 }
 
 LoadedModel load_any_model(const std::string& path) {
-  if (!is_onnx_path(path)) return load_model(path);
+  if (!is_onnx_path(path)) {
+    // A NIR graph (HDF5) under another name would otherwise be "not a spikeforge checkpoint (bad magic)".
+    char head[8] = {};
+    if (std::ifstream f(path, std::ios::binary);
+        f.read(head, sizeof head) && std::memcmp(head, "\x89HDF\r\n\x1a\n", 8) == 0)
+      fail_input(path, "is an HDF5 file, not a checkpoint: a NIR graph is simulated by `convert` under a .nir name");
+    return load_model(path);
+  }
   const OnnxImportOptions opts;
   const OnnxImport m = import_onnx(path, opts);
   LoadedModel loaded = model_from_architecture(imported_architecture(m, opts, "imported"), path);

@@ -15,6 +15,7 @@
 #include "backends/nir/nir_import.h"
 #include "core/io.h"
 #include "core/rng.h"
+#include "interchange/import_run.h"
 #include "tests/support.h"
 
 namespace sf {
@@ -263,6 +264,13 @@ std::string import_error(nir::Graph g, const TempDir& dir) {
   const std::string path = dir.file("bad.nir");
   nir::write_graph(path, g);
   return bad_input([&] { nir::network_from_nir(path); });
+}
+
+TEST(NirImport, ANirFileUnderAnotherNameIsRecognised) {
+  TempDir dir("nir");
+  const std::string path = export_file(every_kind(snn::NeuronModel::if_reset_zero), dir, "network.h5");
+  const std::string msg = bad_input([&] { load_any_model(path); });
+  EXPECT_NE(msg.find(".nir name"), std::string::npos) << msg;
 }
 
 TEST(NirImport, TruncatedOrForeignFilesNameTheFile) {
