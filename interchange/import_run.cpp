@@ -12,6 +12,7 @@
 namespace sf {
 namespace {
 
+// The experiment an imported net belongs to: its model, loss and the dataset it is evaluated on.
 Experiment imported_experiment(const OnnxImport& m, const OnnxImportOptions& opts, const std::string& name) {
   Experiment e;
   e.name = name;
@@ -36,10 +37,6 @@ Experiment imported_experiment(const OnnxImport& m, const OnnxImportOptions& opt
 
 }  // namespace
 
-std::string imported_architecture(const OnnxImport& m, const OnnxImportOptions& opts, const std::string& name) {
-  return checkpoint_architecture(imported_experiment(m, opts, name));
-}
-
 ImportResult import_to_folder(const std::string& onnx_path, const std::string& out_dir, const OnnxImportOptions& opts,
                               bool force) {
   if (!force && std::filesystem::exists(out_dir + "/model.sfm"))
@@ -49,12 +46,11 @@ ImportResult import_to_folder(const std::string& onnx_path, const std::string& o
   r.out_dir = out_dir;
   const std::string name = std::filesystem::path(onnx_path).stem().string();
   const Experiment e = imported_experiment(r.imported, opts, name.empty() ? "imported" : name);
-  r.architecture = checkpoint_architecture(e);
   // `train config.yaml` fine-tunes the imported weights rather than starting from random ones.
   Experiment fine_tune = e;
   fine_tune.train.init_from = std::filesystem::absolute(out_dir + "/model.sfm").lexically_normal().string();
   make_dirs(out_dir);
-  save_checkpoint(out_dir + "/model.sfm", {r.architecture, r.imported.model.state()});
+  save_checkpoint(out_dir + "/model.sfm", {checkpoint_architecture(e), r.imported.model.state()});
   write_file_atomic(out_dir + "/config.yaml", to_yaml(fine_tune));
   return r;
 }
@@ -70,7 +66,7 @@ LoadedModel load_any_model(const std::string& path) {
   }
   const OnnxImportOptions opts;
   const OnnxImport m = import_onnx(path, opts);
-  LoadedModel loaded = model_from_architecture(imported_architecture(m, opts, "imported"), path);
+  LoadedModel loaded = model_from_architecture(checkpoint_architecture(imported_experiment(m, opts, "imported")), path);
   Checkpoint state;
   state.tensors = m.model.state();
   loaded.model.load_state(state, path);

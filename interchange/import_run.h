@@ -11,16 +11,12 @@ namespace sf {
 struct ImportResult {
   OnnxImport imported;
   std::string out_dir;
-  std::string architecture;  // the checkpoint's architecture text (train/run.h checkpoint_architecture)
 };
 
-// The architecture text of an imported net, evaluated on opts.dataset: its images are padded or their channel
-// repeated when the net reads larger or 3-channel images (MNIST into a 32×32 RGB net); any other mismatch is
-// BadInput naming --dataset.
-std::string imported_architecture(const OnnxImport& m, const OnnxImportOptions& opts, const std::string& name);
-
 // Imports `onnx_path` and writes out_dir/model.sfm and out_dir/config.yaml (an experiment of arch: layers,
-// which `spikeforge train` can fine-tune), atomically. A folder that holds a model.sfm already (a trained
+// which `spikeforge train` can fine-tune), atomically. The net is evaluated on opts.dataset: its images are
+// padded or their channel repeated when the net reads larger or 3-channel images (MNIST into a 32×32 RGB net);
+// any other mismatch is BadInput naming --dataset. A folder that holds a model.sfm already (a trained
 // run, an earlier import) is refused, naming --force, unless `force`.
 ImportResult import_to_folder(const std::string& onnx_path, const std::string& out_dir, const OnnxImportOptions& opts,
                               bool force = false);

@@ -77,11 +77,14 @@ struct PendingLayer {
 class Importer {
  public:
   Importer(std::string path, onnx::ModelProto& model, const OnnxImportOptions& opts)
-      : path_(std::move(path)), model_(model), graph_(model.graph()), opts_(opts) {}
+      : path_(std::move(path)), model_(model), graph_(model.graph()), opts_(opts), opset_(model_opset(model, path_)) {
+    for (const auto& n : graph_.node())
+      for (const auto& i : n.input()) readers_[i].push_back(&n);
+  }
 
   OnnxImport run() {
     OnnxImport out;
-    out.opset = opset();
+    out.opset = opset_;
     out.producer = model_.producer_name() + (model_.producer_version().empty() ? "" : " " + model_.producer_version());
     check_node_types();
     for (const auto& t : graph_.initializer()) consts_[t.name()] = &t;
@@ -121,8 +124,6 @@ class Importer {
   [[noreturn]] void fail_node(const onnx::NodeProto& n, const std::string& what) const {
     fail_input(path_, describe(n) + ": " + what);
   }
-
-  int64_t opset() const { return model_opset(model_, path_); }
 
   // Every node of an unsupported type, one line each, before anything else is read.
   void check_node_types() const {
@@ -376,10 +377,8 @@ class Importer {
   }
 
   const onnx::NodeProto* first_reader(const std::string& value) const {
-    for (const auto& n : graph_.node())
-      for (const auto& i : n.input())
-        if (i == value) return &n;
-    return nullptr;
+    auto it = readers_.find(value);
+    return it == readers_.end() ? nullptr : it->second.front();
   }
 
   // The node's input that carries the chain: the one that is not a constant.
@@ -391,10 +390,8 @@ class Importer {
       fail_node(n, "reads " + (data.empty() ? std::string("no computed value") : "'" + data[0] + "'") +
                        (data.size() > 1 ? " and more" : "") + ", not only the output '" + cur_ +
                        "' of the node before it: spikeforge imports chains (no branches or skip connections)");
-    for (const auto& other : graph_.node())
-      if (&other != &n)
-        for (const auto& i : other.input())
-          if (i == cur_) fail_node(n, "its input '" + cur_ + "' is read by " + describe(other) + " too: a branch");
+    for (const onnx::NodeProto* other : readers_.at(cur_))
+      if (other != &n) fail_node(n, "its input '" + cur_ + "' is read by " + describe(*other) + " too: a branch");
   }
 
   PendingLayer& add_layer(const onnx::NodeProto* n, const std::string& type, const std::string& fallback_name,
@@ -446,14 +443,12 @@ class Importer {
     }
     // Softmax / LogSoftmax: argmax is unchanged, so the readout is the logits and the loss is crossentropy.
     if (!last_node_) fail_node(n, "a softmax imports only as the last node (the readout)");
-    const int64_t axis = attr_int(n, "axis", graph_opset_before_13() ? 1 : -1);
+    const int64_t axis = attr_int(n, "axis", opset_ < 13 ? 1 : -1);
     if (shape_.size() != 1 || (axis != 1 && axis != -1)) fail_node(n, "only a softmax over the classes imports");
     softmax_ = true;
     notes_.push_back(describe(n) + ": dropped; the outputs are the logits (same argmax), loss crossentropy");
     advance(n);
   }
-
-  bool graph_opset_before_13() const { return opset() < 13; }
 
   void advance(const onnx::NodeProto& n) {
     if (n.output_size() < 1 || n.output(0).empty()) fail_node(n, "has no output");
@@ -480,7 +475,6 @@ class Importer {
       fail_node(n, "kernel_shape does not match the weight");
     if (same_value(n, "dilations", attr_ints(n, "dilations", {}), 1) != 1) fail_node(n, "dilation must be 1");
     const int64_t stride = same_value(n, "strides", attr_ints(n, "strides", {}), 1);
-    if (stride < 1) fail_node(n, "stride must be >= 1");
     const int64_t pad = padding(n, w.dim(2), stride) + pending_pad_;
     pending_pad_ = 0;
     check_window(n, std::max(w.dim(2), w.dim(3)), stride, pad);
@@ -503,7 +497,7 @@ class Importer {
     need_image(n);
     if (attr_string(n, "mode", "constant") != "constant") fail_node(n, "only constant (zero) padding imports");
     std::vector<int64_t> pads;
-    if (opset() < 11) {
+    if (opset_ < 11) {
       pads = attr_ints(n, "pads", {});
       if (attr_float(n, "value", 0.0) != 0) fail_node(n, "only zero padding imports");
     } else {
@@ -556,7 +550,7 @@ class Importer {
 
   void clip(const onnx::NodeProto& n) {
     double lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
-    if (opset() < 11) {
+    if (opset_ < 11) {
       lo = attr_float(n, "min", lo), hi = attr_float(n, "max", hi);
     } else {
       if (n.input_size() > 1 && !n.input(1).empty()) lo = scalar(n, 1);
@@ -574,7 +568,6 @@ class Importer {
     if (k < 1) fail_node(n, "needs a kernel_shape");
     if (attr_int(n, "ceil_mode", 0) != 0) fail_node(n, "ceil_mode must be 0");
     const int64_t stride = same_value(n, "strides", attr_ints(n, "strides", {}), 1);
-    if (stride < 1) fail_node(n, "stride must be >= 1");
     const int64_t pad = padding(n, k, stride);
     check_window(n, k, stride, pad);
     if (pad >= k) fail_node(n, "padding must be smaller than the kernel");
@@ -723,6 +716,8 @@ class Importer {
   onnx::ModelProto& model_;
   const onnx::GraphProto& graph_;
   const OnnxImportOptions& opts_;
+  const int64_t opset_;
+  std::map<std::string, std::vector<const onnx::NodeProto*>> readers_;  // the nodes reading each value, in order
   std::map<std::string, const onnx::TensorProto*> consts_;
   std::vector<PendingLayer> layers_;
   std::set<std::string> names_;

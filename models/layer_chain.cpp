@@ -8,7 +8,6 @@ Model make_layer_chain(const ModelSpec& spec, Rng& rng) {
   for (size_t i = 0; i < spec.layers.size(); ++i) {
     const LayerSpec& l = spec.layers[i];
     const std::string where = "model.layers[" + std::to_string(i) + "] ('" + l.name + "')";
-    if (m.find(l.name)) fail_input(where, "a layer of that name comes earlier");
     Layer* layer = nullptr;
     try {
       layer = &m.add(l.name, l.type, l.attrs, l.params);

@@ -184,7 +184,9 @@ void expect_round_trip(snn::NeuronModel neuron, snn::InputEncoding input, float 
     const bool as_conv = lif && net.layers[i].kind == LayerKind::avgpool;
     EXPECT_EQ(back.net.layers[i].kind, as_conv ? LayerKind::depthwise_conv : net.layers[i].kind) << i;
     EXPECT_EQ(back.net.layers[i].pool_in, net.layers[i].pool_in) << i;
-    if (!lif) EXPECT_EQ(back.net.layers[i].threshold, net.layers[i].threshold) << i;  // LIF: lif.v_thresh
+    if (!lif) {  // LIF: lif.v_thresh
+      EXPECT_EQ(back.net.layers[i].threshold, net.layers[i].threshold) << i;
+    }
   }
   if (lif) {
     EXPECT_EQ(back.net.lif.tau_syn, net.lif.tau_syn);

@@ -23,6 +23,25 @@ Field filled64(const Shape& shape, double v) { return Field::f64(shape, std::vec
 
 Field pair(int64_t v) { return Field::i64({2}, {v, v}); }
 
+// A Conv2d node: `groups` input channel groups, reading h × w maps.
+Node conv2d(Field weight, std::vector<double> bias, int64_t stride, int64_t padding, int64_t groups, int64_t h,
+            int64_t w) {
+  const int64_t o = weight.dims.at(0);
+  return Node{"Conv2d",
+              {{"weight", std::move(weight)},
+               {"bias", Field::f64({o}, std::move(bias))},
+               {"stride", pair(stride)},
+               {"padding", pair(padding)},
+               {"dilation", pair(1)},
+               {"groups", Field::scalar(groups)},
+               {"input_shape", Field::i64({2}, {h, w})}}};
+}
+
+// An unpadded AvgPool2d or SumPool2d node of k × k windows, stride k.
+Node pool2d(const char* type, int64_t k) {
+  return Node{type, {{"kernel_size", pair(k)}, {"stride", pair(k)}, {"padding", pair(0)}}};
+}
+
 class Builder {
  public:
   explicit Builder(const snn::Network& net) : net_(net), dt_s_(net.dt_ms / 1000.0) {}
@@ -81,24 +100,13 @@ class Builder {
 
   void layer(const snn::Layer& l, bool lif) {
     const Shape& in = l.in_shape;
-    if (l.pool_in > 0) {
-      add(l.name + "_pool",
-          Node{"AvgPool2d", {{"kernel_size", pair(l.pool_in)}, {"stride", pair(l.pool_in)}, {"padding", pair(0)}}});
-    }
+    if (l.pool_in > 0) add(l.name + "_pool", pool2d("AvgPool2d", l.pool_in));
     const int64_t h = l.pool_in > 0 ? in[1] / l.pool_in : in[1], w = l.pool_in > 0 ? in[2] / l.pool_in : in[2];
     switch (l.kind) {
       case LayerKind::conv:
       case LayerKind::depthwise_conv: {
-        const int64_t o = l.weight.dim(0);
-        Node n{"Conv2d",
-               {{"weight", Field::f32(l.weight.shape(), l.weight.to_vector())},
-                {"bias", Field::f64({o}, bias(l, o, lif))},
-                {"stride", pair(l.stride)},
-                {"padding", pair(l.padding)},
-                {"dilation", pair(1)},
-                {"groups", Field::scalar(l.kind == LayerKind::depthwise_conv ? in[0] : 1)},
-                {"input_shape", Field::i64({2}, {h, w})}}};
-        add(l.name, std::move(n));
+        add(l.name, conv2d(Field::f32(l.weight.shape(), l.weight.to_vector()), bias(l, l.weight.dim(0), lif), l.stride,
+                           l.padding, l.kind == LayerKind::depthwise_conv ? in[0] : 1, h, w));
         break;
       }
       case LayerKind::dense: {
@@ -121,18 +129,11 @@ class Builder {
         if (needs_bias(l, lif)) {
           // A pooling population with a bias current: a depthwise convolution of constant taps holds both.
           const std::vector<float> taps(c * k * k, l.pool_weight);
-          add(l.name, Node{"Conv2d",
-                           {{"weight", Field::f32({c, 1, k, k}, taps)},
-                            {"bias", Field::f64({c}, bias(l, c, lif))},
-                            {"stride", pair(k)},
-                            {"padding", pair(0)},
-                            {"dilation", pair(1)},
-                            {"groups", Field::scalar(c)},
-                            {"input_shape", Field::i64({2}, {in[1], in[2]})}}});
+          add(l.name, conv2d(Field::f32({c, 1, k, k}, taps), bias(l, c, lif), k, 0, c, in[1], in[2]));
         } else if (std::abs(l.pool_weight * k * k - 1.0) < 1e-6) {
-          add(l.name, Node{"AvgPool2d", {{"kernel_size", pair(k)}, {"stride", pair(k)}, {"padding", pair(0)}}});
+          add(l.name, pool2d("AvgPool2d", k));
         } else {
-          add(l.name, Node{"SumPool2d", {{"kernel_size", pair(k)}, {"stride", pair(k)}, {"padding", pair(0)}}});
+          add(l.name, pool2d("SumPool2d", k));
           add(l.name + "_scale", Node{"Scale", {{"scale", filled(l.out_shape, l.pool_weight)}}});
         }
         break;

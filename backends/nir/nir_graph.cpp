@@ -92,34 +92,23 @@ class Writer {
  public:
   explicit Writer(std::string path) : path_(std::move(path)) {}
 
-  void text(hid_t loc, const std::string& name, const std::string& s) const {
+  // Variable-length UTF-8 strings (what h5py writes for a str), row-major in `dims`; no dims: a scalar.
+  void texts(hid_t loc, const std::string& name, const std::vector<std::string>& v,
+             const std::vector<hsize_t>& dims) const {
     Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(type.get(), H5T_VARIABLE);
     H5Tset_cset(type.get(), H5T_CSET_UTF8);
-    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-    Handle ds(H5Dcreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
-    const char* p = s.c_str();
-    check(ds.ok() && H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &p) >= 0, name);
-  }
-
-  void texts(hid_t loc, const std::string& name, const std::vector<std::string>& v, hsize_t rows, hsize_t cols) const {
-    Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_size(type.get(), H5T_VARIABLE);
-    H5Tset_cset(type.get(), H5T_CSET_UTF8);
-    const hsize_t dims[2] = {rows, cols};
-    Handle space(H5Screate_simple(2, dims, nullptr), H5Sclose);
+    Handle space = dataspace(dims);
     Handle ds(H5Dcreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
     std::vector<const char*> p;
     for (const auto& s : v) p.push_back(s.c_str());
     check(ds.ok() && (p.empty() || H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data()) >= 0), name);
   }
+  void text(hid_t loc, const std::string& name, const std::string& s) const { texts(loc, name, {s}, {}); }
 
   void field(hid_t loc, const std::string& name, const Field& f) const {
     if (f.is_text()) return text(loc, name, f.text);
-    std::vector<hsize_t> dims(f.dims.begin(), f.dims.end());
-    Handle space(
-        dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
-        H5Sclose);
+    Handle space = dataspace(std::vector<hsize_t>(f.dims.begin(), f.dims.end()));
     const hid_t file_type = f.kind == Field::Kind::f32   ? H5T_IEEE_F32LE
                             : f.kind == Field::Kind::f64 ? H5T_IEEE_F64LE
                                                          : H5T_STD_I64LE;
@@ -128,6 +117,12 @@ class Writer {
     check(ds.ok() && (f.numbers.empty() ||
                       H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, f.numbers.data()) >= 0),
           name);
+  }
+
+  static Handle dataspace(const std::vector<hsize_t>& dims) {
+    return Handle(
+        dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+        H5Sclose);
   }
 
   Handle group(hid_t loc, const std::string& name) const {
@@ -250,12 +245,12 @@ class Reader {
     }
     if (cls != H5T_INTEGER && cls != H5T_FLOAT) fail(at, "is neither numbers nor a string");
     // libhdf5 sizes its conversion buffers by the file type: a corrupt 2 GB "integer" would allocate that much.
-    if (const size_t bytes = H5Tget_size(type.get()); bytes < 1 || bytes > 8)
-      fail(at, "has a " + std::to_string(bytes) + "-byte number type");
+    const size_t bytes = H5Tget_size(type.get());
+    if (bytes < 1 || bytes > 8) fail(at, "has a " + std::to_string(bytes) + "-byte number type");
     Handle space(H5Dget_space(ds.get()), H5Sclose);
     const hsize_t n = elements(space.get(), f.dims, at);
     charge(n, at);
-    f.kind = cls == H5T_INTEGER ? Field::Kind::i64 : H5Tget_size(type.get()) > 4 ? Field::Kind::f64 : Field::Kind::f32;
+    f.kind = cls == H5T_INTEGER ? Field::Kind::i64 : bytes > 4 ? Field::Kind::f64 : Field::Kind::f32;
     f.numbers.resize(n);
     if (n && H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, f.numbers.data()) < 0)
       fail(at, "cannot be read (truncated?)");
@@ -311,7 +306,7 @@ void write_hdf5(const std::string& tmp, const std::string& path, const Graph& g)
     }
     std::vector<std::string> flat;
     for (const auto& [a, b] : g.edges) flat.push_back(a), flat.push_back(b);
-    w.texts(node.get(), "edges", flat, g.edges.size(), 2);
+    w.texts(node.get(), "edges", flat, {g.edges.size(), 2});
     if (!g.metadata.empty()) {
       Handle meta = w.group(node.get(), "metadata");
       for (const auto& [k, f] : g.metadata) w.field(meta.get(), k, f);
