@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "models/zoo.h"
 #include "train/experiment.h"
 
 namespace sf {
@@ -49,6 +50,52 @@ TEST(ConfigTest, OverridesApplyAndCreateSections) {
   EXPECT_EQ(e.train.epochs, 2);
   EXPECT_DOUBLE_EQ(e.train.optimizer.lr, 0.25);
   EXPECT_EQ(e.model.activation, "softplus");
+}
+
+// `arch: layers` (what `spikeforge import` writes): a chain spelled out in the model section.
+TEST(ConfigTest, SpelledOutLayersBuildAndBadOnesNameTheKey) {
+  const std::string head = "name: chain\nmodel:\n  arch: layers\n  layers:\n";
+  const std::string flatten = "    - {name: flat, type: flatten}\n";
+  const Experiment e = load_experiment(
+      write_temp("chain.yaml", head + flatten +
+                                   "    - {name: fc, type: dense, params: {weight: [10, 784], bias: [10]}}\n"
+                                   "    - {name: act, type: relu, attrs: {scale: 2}}\n"));
+  ASSERT_EQ(e.model.layers.size(), 3u);
+  EXPECT_EQ(e.model.layers[2].attrs.get_float("scale", 0), 2.0) << "typed by relu's table: an int read as a float";
+  const Model m = build_model(e.model, 1);
+  EXPECT_EQ(m.output_shape(), (Shape{10}));
+  EXPECT_EQ(m.layers()[1].params[0].value.shape(), (Shape{10, 784}));
+  // The same text back from the emitter.
+  EXPECT_EQ(to_yaml(load_experiment(write_temp("again.yaml", to_yaml(e))).model), to_yaml(e.model));
+
+  const auto error = [&](const std::string& name, const std::string& layers) {
+    return error_of(write_temp(name, head + layers));
+  };
+  std::string msg = error("type.yaml", "    - {name: x, type: maxpool}\n");
+  EXPECT_NE(msg.find("model.layers.0.type"), std::string::npos) << msg;
+  msg = error("attr.yaml", "    - {name: c, type: conv2d, attrs: {strides: 2}, params: {weight: [4, 1, 3, 3]}}\n");
+  EXPECT_NE(msg.find("strides"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no attribute"), std::string::npos) << msg;
+  msg = error("shape.yaml", flatten + "    - {name: fc, type: dense, params: {weight: [10, 0]}}\n");
+  EXPECT_NE(msg.find("weight"), std::string::npos) << msg;
+  // A chain that does not end in the dataset's 10 classes, or whose op rejects its input, names the layer.
+  const auto build_error = [&](const std::string& name, const std::string& layers) {
+    const Experiment bad = load_experiment(write_temp(name, head + layers));
+    try {
+      build_model(bad.model, 1);
+    } catch (const Error& err) {
+      EXPECT_EQ(err.kind(), ErrorKind::BadInput);
+      return std::string(err.what());
+    }
+    return std::string("NO ERROR");
+  };
+  msg = build_error("classes.yaml", flatten + "    - {name: fc, type: dense, params: {weight: [7, 784]}}\n");
+  EXPECT_NE(msg.find("model.layers"), std::string::npos) << msg;
+  msg = build_error("input.yaml", flatten + "    - {name: fc, type: dense, params: {weight: [10, 100]}}\n");
+  EXPECT_NE(msg.find("model.layers[1] ('fc')"), std::string::npos) << msg;
+  msg = build_error("dup.yaml", flatten + flatten);
+  EXPECT_NE(msg.find("model.layers[1] ('flat')"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("duplicate layer name"), std::string::npos) << msg;
 }
 
 TEST(ConfigTest, MalformedYamlNamesFileAndLine) {
