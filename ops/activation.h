@@ -84,6 +84,8 @@ class ActivationOp : public Op {
   ActivationOp(const std::string& type, const Attrs& a) : type_(type), act_(Activation::from(type, a)) {}
   const char* type() const override { return type_.c_str(); }
   Shape prepare(std::span<const Shape> inputs) override;
+  // dx = f'(x)·dy from the input; a kernel that takes f' from the output says so.
+  bool backward_reads_output() const override { return false; }
 
  protected:
   std::string type_;

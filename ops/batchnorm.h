@@ -49,6 +49,9 @@ class BatchNormOp : public Op {
   const char* type() const override { return "batchnorm"; }
   Shape prepare(std::span<const Shape> inputs) override;
   void bind_state(std::span<const Tensor> state) override;
+  // Backward reads x, γ and β (the fused activation's mask is recomputed from x); a kernel that reads the
+  // output instead says so.
+  bool backward_reads_output() const override { return false; }
 
  protected:
   // The running statistics for an eval-mode pass: an internal error when none are bound.

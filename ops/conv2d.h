@@ -31,6 +31,7 @@ class Conv2dOp : public Op {
   explicit Conv2dOp(const Attrs& a);
   const char* type() const override { return "conv2d"; }
   Shape prepare(std::span<const Shape> inputs) override;
+  bool backward_reads_output() const override { return false; }  // backward reads the inputs only
 
  protected:
   ConvGeometry g_{};

@@ -18,6 +18,7 @@ class DenseOp : public Op {
   explicit DenseOp(const Attrs&) {}
   const char* type() const override { return "dense"; }
   Shape prepare(std::span<const Shape> inputs) override;
+  bool backward_reads_output() const override { return false; }  // backward reads the inputs only
 
  protected:
   DenseGeometry g_{};

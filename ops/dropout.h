@@ -44,6 +44,9 @@ class DropoutOp final : public Op {
   const char* type() const override { return "dropout"; }
   const char* impl() const override { return "reference"; }
   Shape prepare(std::span<const Shape> inputs) override;
+  // Backward needs only the output gradient (and the shapes).
+  bool backward_reads_input(int) const override { return false; }
+  bool backward_reads_output() const override { return false; }
   void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override;
   void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor& out, const Tensor& gout,
                 std::span<Tensor* const> gin) override;

@@ -14,6 +14,9 @@ class FlattenOp : public Op {
   const char* type() const override { return "flatten"; }
   const char* impl() const override { return "reference"; }
   Shape prepare(std::span<const Shape> inputs) override;
+  // Backward needs only the output gradient (and the shapes).
+  bool backward_reads_input(int) const override { return false; }
+  bool backward_reads_output() const override { return false; }
   void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
     out.copy_from(*in[0]);
   }

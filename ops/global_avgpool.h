@@ -22,6 +22,9 @@ class GlobalAvgPoolOp : public Op {
   explicit GlobalAvgPoolOp(const Attrs& a);
   const char* type() const override { return "global_avgpool"; }
   Shape prepare(std::span<const Shape> inputs) override;
+  // Backward needs only the output gradient (and the shapes).
+  bool backward_reads_input(int) const override { return false; }
+  bool backward_reads_output() const override { return false; }
 
  protected:
   GlobalPoolGeometry g_{};

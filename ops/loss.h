@@ -19,6 +19,7 @@ class LossOp : public Op {
   explicit LossOp(std::string type) : type_(std::move(type)) {}
   const char* type() const override { return type_.c_str(); }
   Shape prepare(std::span<const Shape> inputs) override;
+  bool backward_reads_output() const override { return false; }  // backward reads the inputs only
 
  protected:
   std::string type_;

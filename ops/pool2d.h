@@ -20,6 +20,9 @@ class AvgPool2dOp : public Op {
   explicit AvgPool2dOp(const Attrs& a);
   const char* type() const override { return "avgpool2d"; }
   Shape prepare(std::span<const Shape> inputs) override;
+  // Backward needs only the output gradient (and the shapes).
+  bool backward_reads_input(int) const override { return false; }
+  bool backward_reads_output() const override { return false; }
 
  protected:
   PoolGeometry g_{};

@@ -59,6 +59,12 @@ class KernelSelector final : public Op {
                 const Tensor& grad_output, std::span<Tensor* const> grad_inputs) override {
     kernel_->backward(ctx, inputs, output, grad_output, grad_inputs);
   }
+  bool backward_reads_input(int i) const override { return kernel_->backward_reads_input(i); }
+  bool backward_reads_output() const override { return kernel_->backward_reads_output(); }
+  bool can_recompute() const override { return kernel_->can_recompute(); }
+  void recompute(const ExecContext& ctx, std::span<const Tensor* const> inputs, Tensor& output) override {
+    kernel_->recompute(ctx, inputs, output);
+  }
   // Bound now (an op that takes no state says so at once) and again if prepare() picks another kernel.
   void bind_state(std::span<const Tensor> state) override {
     kernel_->bind_state(state);

@@ -13,6 +13,9 @@ class ToNhwcOp : public Op {
   explicit ToNhwcOp(const Attrs&) {}
   const char* type() const override { return "to_nhwc"; }
   Shape prepare(std::span<const Shape> inputs) override;
+  // Backward needs only the output gradient (and the shapes).
+  bool backward_reads_input(int) const override { return false; }
+  bool backward_reads_output() const override { return false; }
 
  protected:
   int64_t n_ = 0, c_ = 0, h_ = 0, w_ = 0;

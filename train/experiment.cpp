@@ -78,6 +78,7 @@ TrainSpec parse_train(const ConfigNode& c) {
   t.eval_batch = c.get("eval_batch", t.eval_batch);
   c.check(t.eval_batch > 0, "eval_batch", "must be > 0");
   t.parallel = one_of(c, "parallel", t.parallel, {"auto", "batch_split", "op_parallel"});
+  t.recompute = one_of(c, "recompute", t.recompute, {"auto", "always", "never"});
   t.workers = c.get("workers", t.workers);
   c.check(t.workers >= -1 && t.workers <= 64, "workers", "must be -1 (auto), 0 (load on the training thread) .. 64");
   t.l1 = finite_in(c, "l1", t.l1, 0, std::numeric_limits<double>::infinity(), false);
@@ -527,7 +528,8 @@ std::string to_yaml(const Experiment& e) {
   y << YAML::Key << "epochs" << YAML::Value << t.epochs << YAML::Key << "batch" << YAML::Value << t.batch;
   y << YAML::Key << "loss" << YAML::Value << t.loss << YAML::Key << "shuffle" << YAML::Value << t.shuffle;
   y << YAML::Key << "eval_batch" << YAML::Value << t.eval_batch;
-  y << YAML::Key << "parallel" << YAML::Value << t.parallel << YAML::Key << "workers" << YAML::Value << t.workers;
+  y << YAML::Key << "parallel" << YAML::Value << t.parallel << YAML::Key << "recompute" << YAML::Value << t.recompute;
+  y << YAML::Key << "workers" << YAML::Value << t.workers;
   y << YAML::Key << "l1" << YAML::Value << t.l1 << YAML::Key << "l2" << YAML::Value << t.l2;
   y << YAML::Key << "clip_conv_weights" << YAML::Value << t.clip_conv_weights;
   y << YAML::Key << "lr_multipliers" << YAML::Value << YAML::BeginMap;

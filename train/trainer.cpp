@@ -20,6 +20,20 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The OpenMP threads of this thread, for a scope.
+struct ThreadsFor {
+  int saved = omp_get_max_threads();
+  explicit ThreadsFor(int n) { omp_set_num_threads(n); }
+  ~ThreadsFor() { omp_set_num_threads(saved); }
+};
+
+// train.recompute as Graph::reuse_memory's threshold.
+int64_t recompute_above_bytes(const std::string& policy) {
+  if (policy == "always") return 0;
+  if (policy == "never") return Graph::kNever;
+  return int64_t{1} << 30;
+}
+
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 }  // namespace
@@ -166,11 +180,6 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
   // Each shard runs on one thread. oneDNN fixes a primitive's thread count when the primitive is created: built
   // for the machine's threads and then run on one, its kernels wait at barriers for threads that never come
   // (weight-gradient reductions hang). So the shards' ops are prepared with one thread.
-  struct ThreadsFor {
-    int saved = omp_get_max_threads();
-    explicit ThreadsFor(int n) { omp_set_num_threads(n); }
-    ~ThreadsFor() { omp_set_num_threads(saved); }
-  };
   int64_t filled = 0;
   for (int64_t s = first_shard; s < first_shard + local; ++s) filled += shard_range(batch, shards, s).count > 0;
   const ThreadsFor one_thread(filled > 1 ? 1 : omp_get_max_threads());  // as run_batch will run them
@@ -181,6 +190,7 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
     const Range part = shard_range(batch, shards, s);
     if (part.count == 0) continue;
     auto r = std::make_unique<Replica>(device_);
+    r->graph.reuse_memory(recompute_above_bytes(spec_.recompute));
     r->graph.context().mode = training ? Mode::train : Mode::eval;
     r->graph.context().update_state = s == 0;  // the running statistics follow the batch's first shard alone
     r->graph.context().first_sample = part.first;
@@ -194,8 +204,10 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
     in.insert(in.begin(), r->count);
     r->images = r->graph.input("images", in);
     r->output = model_.build(r->graph, r->images, r->grads);
-    r->targets = r->graph.input("targets", r->graph.value(r->output).shape());
+    r->targets = r->graph.input("targets", r->graph.shape(r->output));
     r->loss = r->graph.apply("loss", make_op(loss_op(spec_.loss), {}, device_), {r->output, r->targets});
+    r->graph.keep(r->output);  // read for the accuracy and the predictions
+    r->graph.keep(r->loss);
     r->graph.set_profiling(profiling_);
     slot->shards.push_back(std::move(r));
   }
@@ -310,8 +322,9 @@ void Trainer::throw_diverged(const Net& net, int64_t b, int epoch, int bad_rank)
     throw Error(ErrorKind::Numeric, "training diverged" + at + " in rank " + std::to_string(bad_rank) +
                                         "'s part of the batch (its message names the op)" + fix)
         .on_every_rank();
-  const Replica& r = *net.shards[static_cast<size_t>(first_bad_shard(net))];
+  Replica& r = *net.shards[static_cast<size_t>(first_bad_shard(net))];
   const float loss = r.graph.value(r.loss)[0];
+  const ThreadsFor as_built(net.shards.size() > 1 ? 1 : omp_get_max_threads());  // a forward pass runs again
   const NodeId bad = r.graph.first_non_finite();
   std::string culprit = bad >= 0 ? r.graph.name(bad) : "loss";
   if (bad >= 0 && r.graph.op(bad)) culprit += " (" + std::string(r.graph.op(bad)->type()) + ")";
@@ -350,6 +363,7 @@ void Trainer::check_gradients(const Net& net, int64_t b, int epoch) const {
       const int64_t i = first_non_finite(p.grad);
       if (i < 0) continue;
       std::string culprit = "none (activations are finite)";
+      const ThreadsFor as_built(net.shards.size() > 1 ? 1 : omp_get_max_threads());  // forward passes run again
       for (const auto& r : net.shards)
         if (const NodeId bad = r->graph.first_non_finite(); bad >= 0) {
           culprit = "'" + r->graph.name(bad) + "'";

@@ -57,6 +57,7 @@ void for_each_layer_output(const Model& model, const Dataset& data, int64_t coun
   // One evaluation graph per batch size (the full batches and the tail); the input buffer is refilled.
   auto run = [&](int64_t first, int64_t last, int64_t n) {
     Graph g;
+    g.reuse_memory();  // only the visited outputs are held
     const NodeId in = g.input("images", {n, sample[0], sample[1], sample[2]});
     model.build(g, in, false);
     std::vector<NodeId> ids;
@@ -65,6 +66,7 @@ void for_each_layer_output(const Model& model, const Dataset& data, int64_t coun
       for (NodeId id = 0; id < g.size(); ++id)
         if (g.name(id) == name) found = id;
       if (found < 0) fail_internal("layer outputs: no node '" + name + "'");
+      g.keep(found);
       ids.push_back(found);
     }
     for (int64_t i = first; i < last; i += n) {

@@ -67,6 +67,17 @@ class BatchNormLoops final : public BatchNormOp {
     affine_forward(x, out.data());
   }
 
+  // The affine map (and activation) again with the last forward's statistics: the same float operations,
+  // so the same output bit for bit, and neither the running statistics nor a sync exchange are touched.
+  bool can_recompute() const override { return true; }
+  void recompute(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
+    expect(!ctx.training() || have_batch_stats_, "batchnorm", "train-mode recompute before a train-mode forward");
+    const float *mean, *inv;
+    statistics(ctx, mean, inv);
+    forward_coefficients(mean, inv, in[1]->data(), in[2]->data());
+    affine_forward(in[0]->data(), out.data());
+  }
+
   // x̂ = (x − μ)·inv, dβ = Σ dy, dγ = Σ dy·x̂ = inv·Σ dy·(x − μ);
   //   train: dx = γ·inv·(dy − dβ/m − x̂·dγ/m) = k1·dy + k3·x + k2   (per channel k1, k2, k3)
   //   eval:  dx = γ·inv·dy

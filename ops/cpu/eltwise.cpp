@@ -16,6 +16,8 @@ class Eltwise final : public ActivationOp {
  public:
   using ActivationOp::ActivationOp;
   const char* impl() const override { return "onednn"; }
+  bool backward_reads_input(int) const override { return !use_dst_; }
+  bool backward_reads_output() const override { return use_dst_; }
 
   Shape prepare(std::span<const Shape> in) override {
     Shape out = ActivationOp::prepare(in);

@@ -12,6 +12,7 @@ class BatchNorm final : public BatchNormOp {
  public:
   using BatchNormOp::BatchNormOp;
   const char* impl() const override { return "reference"; }
+  bool backward_reads_output() const override { return true; }  // the fused activation's mask
 
   // y = γ·(x − μ)/sqrt(σ² + eps) + β with μ, σ² of the batch (train) or the running ones (eval).
   void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
