@@ -23,6 +23,11 @@ void Graph::keep(NodeId id) {
   if (!n.value.defined()) n.value = Tensor(n.shape, context_.device);
 }
 
+void Graph::share_arena(std::shared_ptr<SharedArena> arena) {
+  if (!reuse_ || planned_) fail_internal("Graph::share_arena needs reuse_memory() and comes before the first forward");
+  arena_ = std::move(arena);
+}
+
 Graph::Node& Graph::readable(NodeId id) {
   Node& n = nodes_.at(id);
   if (!n.kept)
@@ -105,11 +110,27 @@ void Graph::allocate_gradients() {
 // recomputed at tb(i) − 1. Lifetimes are inclusive, so an op's output never shares memory with its inputs, nor
 // its input gradients with its output gradient or with what its backward reads.
 void Graph::plan_memory() {
-  plan_memory(recompute_above_ == 0);
-  if (memory_.arena_bytes > recompute_above_ && memory_.recomputed == 0) plan_memory(true);
+  Layout l = layout(recompute_above_ == 0);
+  if (l.plan.floats * static_cast<int64_t>(sizeof(float)) > recompute_above_ && l.recomputed == 0) l = layout(true);
+  Tensor& buffer = arena_->buffer;
+  if (!buffer.defined() || buffer.numel() < l.plan.floats) {
+    for (const Slot& slot : l.slots) *slot.tensor = Tensor();  // this graph's hold on the old buffer
+    buffer = Tensor({std::max<int64_t>(l.plan.floats, 1)}, context_.device);
+    ++arena_->generation;
+  }
+  arena_generation_ = arena_->generation;
+  for (size_t s = 0; s < l.slots.size(); ++s) *l.slots[s].tensor = buffer.window(l.plan.offsets[s], l.slots[s].shape);
+  constexpr auto kBytes = static_cast<int64_t>(sizeof(float));
+  memory_ = {};
+  memory_.arena_bytes = l.plan.floats * kBytes;
+  memory_.peak_live_bytes = l.plan.peak_live * kBytes;
+  for (const BufferLife& b : l.lives) memory_.unplanned_bytes += b.floats * kBytes;
+  memory_.recomputed = l.recomputed;
+  planned_ = true;
+  grads_ready_ = true;
 }
 
-void Graph::plan_memory(bool recompute_outputs) {
+Graph::Layout Graph::layout(bool recompute_outputs) {
   const int n = size();
   const auto tb = [n](int i) { return n + 2 * (n - 1 - i) + 1; };
   // Whose backward runs (conservatively: every node with a gradient, whichever node backward() starts from)
@@ -147,17 +168,13 @@ void Graph::plan_memory(bool recompute_outputs) {
       recompute[i] = ok;
     }
 
-  struct Slot {
-    Tensor* tensor;
-    Shape shape;
-  };
-  std::vector<Slot> slots;
-  std::vector<BufferLife> lives;
+  Layout l;
+  l.recomputed = static_cast<int>(std::count(recompute.begin(), recompute.end(), true));
   const auto add = [&](Tensor* t, const Shape& shape, int first, int last) {
     constexpr int64_t kAlign = 16;  // 64 bytes
     const int64_t floats = (numel(shape) + Storage::kSlackFloats + kAlign - 1) / kAlign * kAlign;
-    slots.push_back({t, shape});
-    lives.push_back({floats, first, last});
+    l.slots.push_back({t, shape});
+    l.lives.push_back({floats, first, last});
   };
   for (int i = 0; i < n; ++i) {
     Node& v = nodes_[i];
@@ -182,16 +199,8 @@ void Graph::plan_memory(bool recompute_outputs) {
     v.extra.assign(static_cast<size_t>(std::max(v.consumers - 1, 0)), Tensor());
     for (size_t k = 1; k < w.size() && k - 1 < v.extra.size(); ++k) add(&v.extra[k - 1], v.shape, w[k], tb(i));
   }
-  const ArenaPlan plan = plan_arena(lives, 16);
-  arena_ = Tensor({std::max<int64_t>(plan.floats, 1)}, context_.device);
-  for (size_t s = 0; s < slots.size(); ++s) *slots[s].tensor = arena_.window(plan.offsets[s], slots[s].shape);
-  memory_ = {};
-  memory_.arena_bytes = plan.floats * static_cast<int64_t>(sizeof(float));
-  memory_.peak_live_bytes = plan.peak_live * static_cast<int64_t>(sizeof(float));
-  for (const BufferLife& b : lives) memory_.unplanned_bytes += b.floats * static_cast<int64_t>(sizeof(float));
-  memory_.recomputed = static_cast<int>(std::count(recompute.begin(), recompute.end(), true));
-  planned_ = true;
-  grads_ready_ = true;
+  l.plan = plan_arena(l.lives, 16);
+  return l;
 }
 
 void Graph::zero_slack(Tensor& t) const {
@@ -217,7 +226,8 @@ double elapsed(Clock::time_point t0) { return std::chrono::duration<double>(Cloc
 }  // namespace
 
 void Graph::forward() {
-  if (reuse_ && !grads_ready_) allocate_gradients();
+  // A graph sharing its arena lays itself out again when another graph has grown it.
+  if (reuse_ && (!grads_ready_ || arena_generation_ != arena_->generation)) allocate_gradients();
   if (profiling_) timing_.resize(nodes_.size());
   std::vector<const Tensor*> ins;
   for (NodeId i = 0; i < size(); ++i) {
@@ -240,6 +250,8 @@ void Graph::forward() {
 void Graph::backward(NodeId loss) {
   if (loss < 0 || loss >= size() || numel(nodes_[loss].shape) != 1)
     fail_internal("backward: loss node must hold one value");
+  if (reuse_ && planned_ && arena_generation_ != arena_->generation)
+    fail_internal("backward: a graph sharing this one's arena ran since its forward pass");
   if (!grads_ready_) allocate_gradients();
   if (profiling_) timing_.resize(nodes_.size());
   Node& l = nodes_[loss];
@@ -294,6 +306,7 @@ NodeId Graph::first_non_finite() {
       if (sf::first_non_finite(nodes_[i].value) >= 0) return i;
     return -1;
   }
+  if (arena_generation_ != arena_->generation) allocate_gradients();
   ExecContext quiet = context_;
   quiet.update_state = false;
   quiet.sync_stats = nullptr;

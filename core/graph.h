@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/context.h"
+#include "core/memory_plan.h"
 #include "core/op.h"
 #include "core/tensor.h"
 
@@ -44,6 +45,14 @@ class Graph {
   void reuse_memory(int64_t recompute_above_bytes = kNever);
   // Keeps node `id`'s value readable after forward() (a buffer of its own). Any time before the first forward.
   void keep(NodeId id);
+  // Memory that graphs which never run at the same time share (a trainer's training and evaluation graphs of
+  // every batch size): each lays its plan out from the start of the same buffer, which grows to the largest.
+  struct SharedArena {
+    Tensor buffer;
+    uint64_t generation = 0;  // bumped whenever the buffer is replaced: graphs then lay themselves out again
+  };
+  // With reuse_memory(), before the first forward().
+  void share_arena(std::shared_ptr<SharedArena> arena);
 
   // A value fed from outside each step (images, labels). Its buffer is owned by the graph.
   NodeId input(std::string name, Shape shape);
@@ -112,8 +121,19 @@ class Graph {
   };
   Node& readable(NodeId id);
   void allocate_gradients();
-  void plan_memory();
-  void plan_memory(bool recompute);
+  // Where each arena buffer goes: the plan over these slots' lifetimes, with recomputation or without.
+  struct Slot {
+    Tensor* tensor;
+    Shape shape;
+  };
+  struct Layout {
+    std::vector<Slot> slots;
+    std::vector<BufferLife> lives;
+    ArenaPlan plan;
+    int recomputed = 0;
+  };
+  Layout layout(bool recompute_outputs);
+  void plan_memory();  // lays the graph out (the cheaper layout that fits the threshold) in arena_
   // Zeroes the slack after an arena window before an op writes it: kernels over-read it (core/tensor.h).
   void zero_slack(Tensor& t) const;
   // The value node `id`'s backward-time readers see: recomputed first where the plan freed it.
@@ -124,7 +144,8 @@ class Graph {
   bool grads_ready_ = false;
   bool reuse_ = false, planned_ = false;
   int64_t recompute_above_ = kNever;
-  Tensor arena_;
+  std::shared_ptr<SharedArena> arena_ = std::make_shared<SharedArena>();
+  uint64_t arena_generation_ = 0;  // of arena_'s buffer when this graph's windows were cut
   MemoryStats memory_;
   bool profiling_ = false;
   std::vector<NodeTiming> timing_;

@@ -144,9 +144,8 @@ void DataLoader::work() {
   Pipeline::Scratch scratch;
   std::unique_lock lk(mu_);
   for (;;) {
-    work_cv_.wait(lk, [&] {
-      return stop_ || (started_ && !error_ && claimed_ < batches() && claimed_ < consumed_ + depth_);
-    });
+    work_cv_.wait(
+        lk, [&] { return stop_ || (started_ && !error_ && claimed_ < batches() && claimed_ < consumed_ + depth_); });
     if (stop_) return;
     const int64_t b = claimed_++;
     const uint64_t generation = generation_, epoch = epoch_;
@@ -193,6 +192,7 @@ const Batch& DataLoader::batch(int64_t b) {
     build(*buf, b, epoch_, samples(b), raw_, scratch_);  // an error leaves b the next batch
     consumed_ = claimed_ = b + 1;
     current_ = std::move(buf);
+    release_pool_after(b);
     return *current_;
   }
 
@@ -206,7 +206,14 @@ const Batch& DataLoader::batch(int64_t b) {
   auto it = ready_.find(b);
   current_ = std::move(it->second);
   ready_.erase(it);
+  release_pool_after(b);
   return *current_;
+}
+
+// After an epoch's last batch the pool's other buffers would sit idle until the next start_epoch, while the
+// other loader (validation, or training again) fills its own: a few 224² batches of 38.5 MB each. They go back.
+void DataLoader::release_pool_after(int64_t b) {
+  if (b + 1 == batches()) free_.clear();
 }
 
 void DataLoader::fill(int64_t b, float* images, float* one_hot, int32_t* labels, float on, float off) {

@@ -46,8 +46,8 @@ struct Batch {
 
 class DataLoader {
  public:
-  // source must outlive the loader; the pipeline is copied (its transforms are shared, immutable). BadInput when the pipeline cannot take the source's samples or
-  // the options are out of range.
+  // source must outlive the loader; the pipeline is copied (its transforms are shared, immutable). BadInput when the
+  // pipeline cannot take the source's samples or the options are out of range.
   DataLoader(const DataSource& source, const Pipeline& pipeline, const LoaderOptions& options);
   ~DataLoader();  // stops and joins the workers, also in the middle of an epoch
   DataLoader(const DataLoader&) = delete;
@@ -69,19 +69,20 @@ class DataLoader {
   void fill(int64_t b, float* images, float* one_hot, int32_t* labels, float on = 1.0f, float off = 0.0f);
 
  private:
-  Range slice(int64_t b) const;            // of batch b's samples, in batch positions
+  Range slice(int64_t b) const;                   // of batch b's samples, in batch positions
   std::vector<int64_t> samples(int64_t b) const;  // source indices of the slice; caller holds mu_
   void build(Batch& out, int64_t b, uint64_t epoch, std::vector<int64_t> samples, std::vector<float>& raw,
              Pipeline::Scratch& scratch) const;
   void work();
   void stop_workers();
   std::unique_ptr<Batch> take_buffer();  // caller holds mu_
+  void release_pool_after(int64_t b);    // caller holds mu_
 
   const DataSource& source_;
   const Pipeline pipeline_;
   LoaderOptions opts_;
   Shape in_shape_, out_shape_;  // the source's sample shape and the pipeline's output for it
-  int depth_ = 0;  // the bound on batches claimed ahead of the consumer
+  int depth_ = 0;               // the bound on batches claimed ahead of the consumer
 
   std::mutex mu_;
   std::condition_variable work_cv_, ready_cv_;

@@ -148,6 +148,12 @@ std::string summary_json(const Experiment& e, const RunResult& r, double final_l
                       {"test_loss", p.test.loss}});
   j["phases"] = std::move(phases);
   if (e.model.classes >= 100) j["test_top5"] = r.test.top5;
+  constexpr double kMiB = 1024.0 * 1024.0;
+  j["memory"] = {{"peak_rss_mib", r.peak_rss_mib},
+                 {"graph_arenas_mib", static_cast<double>(r.graph_memory.arena_bytes) / kMiB},
+                 {"training_graph_mib", static_cast<double>(r.graph_memory.training_bytes) / kMiB},
+                 {"evaluation_graph_mib", static_cast<double>(r.graph_memory.evaluation_bytes) / kMiB},
+                 {"recomputed_outputs", r.graph_memory.recomputed}};
   j["skipped_images"] = r.skipped_images;
   if (!r.skipped_files.empty()) j["skipped_image_files"] = r.skipped_files;
   if (!r.history.empty()) {
@@ -371,6 +377,8 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
 
     r.ranks = comm.size();
     r.communication_seconds = comm.seconds() - comm_before;
+    r.graph_memory = trainer->graph_memory();
+    r.peak_rss_mib = peak_rss_mib();
     on_root([&] {
       save_checkpoint(r.out_dir + "/model.sfm", {checkpoint_architecture(phase_e, data->class_names()), model.state()});
       write_file_atomic(r.out_dir + "/summary.json", summary_json(phase_e, r, trainer->optimizer().current_lr()));

@@ -25,6 +25,8 @@ struct RunResult {
   int64_t parameters = 0;
   int ranks = 1;                     // processes of a distributed run (mpirun / srun)
   double communication_seconds = 0;  // inside the collectives (gradients, batch totals, sync BN), waiting included
+  Trainer::GraphMemory graph_memory;  // of the last phase's graphs (rank 0's)
+  double peak_rss_mib = 0;            // the process's peak memory (rank 0's)
   // Undecodable images replaced during the run (dataset.skip_bad_images), each counted once, and the first of
   // them ("path: reason"); summary.json reports both.
   int64_t skipped_images = 0;

@@ -129,6 +129,19 @@ Trainer::~Trainer() {
   if (profiling_) std::fputs(profile_report().c_str(), stderr);
 }
 
+Trainer::GraphMemory Trainer::graph_memory() const {
+  GraphMemory m;
+  for (const auto& [key, net] : nets_)
+    for (const auto& r : net->shards) {
+      const Graph::MemoryStats& s = r->graph.memory_stats();
+      int64_t& plan = key.second ? m.training_bytes : m.evaluation_bytes;
+      plan = std::max(plan, s.arena_bytes);
+      if (key.second && m.recomputed == 0) m.recomputed = s.recomputed;
+    }
+  for (const auto& a : arenas_) m.arena_bytes += a->buffer.numel() * static_cast<int64_t>(sizeof(float));
+  return m;
+}
+
 std::string Trainer::profile_report() const {
   // Under batch_split shard 0's batch-norm times include waiting for the other shards at the exchanges.
   std::string out =
@@ -191,6 +204,9 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
     if (part.count == 0) continue;
     auto r = std::make_unique<Replica>(device_);
     r->graph.reuse_memory(recompute_above_bytes(spec_.recompute));
+    const size_t position = slot->shards.size();
+    if (arenas_.size() <= position) arenas_.push_back(std::make_shared<Graph::SharedArena>());
+    r->graph.share_arena(arenas_[position]);
     r->graph.context().mode = training ? Mode::train : Mode::eval;
     r->graph.context().update_state = s == 0;  // the running statistics follow the batch's first shard alone
     r->graph.context().first_sample = part.first;

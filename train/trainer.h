@@ -84,7 +84,14 @@ class Trainer {
   EvalResult evaluate(const Dataset& data, Predictions* predictions = nullptr);
   const Optimizer& optimizer() const { return *optimizer_; }
   Optimizer& optimizer() { return *optimizer_; }  // its state is saved and restored by resume checkpoints
-  std::string profile_report() const;             // per-op times, when SPIKEFORGE_PROFILE is set
+  // The graphs' activations and gradients (core/graph.h): what the largest training and evaluation graph plan
+  // needs, and what the arenas they share take.
+  struct GraphMemory {
+    int64_t training_bytes = 0, evaluation_bytes = 0, arena_bytes = 0;
+    int recomputed = 0;  // outputs recomputed in backward, per training graph (the first)
+  };
+  GraphMemory graph_memory() const;
+  std::string profile_report() const;  // per-op times, when SPIKEFORGE_PROFILE is set
 
  private:
   struct Replica;
@@ -120,6 +127,9 @@ class Trainer {
   bool sync_ranks_ = false;    // and over the ranks' (train.sync_batchnorm)
   bool profiling_ = false;
   std::map<std::pair<int64_t, bool>, std::unique_ptr<Net>> nets_;
+  // One per shard position, shared by that shard's graphs in every net: nets run one at a time, and a graph
+  // holds nothing in its arena from one step to the next (core/graph.h).
+  std::vector<std::shared_ptr<Graph::SharedArena>> arenas_;
   std::vector<float> targets_;  // the step's one-hot targets, host staging
 };
 
