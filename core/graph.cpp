@@ -1,6 +1,7 @@
 #include "core/graph.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <limits>
 
@@ -37,7 +38,7 @@ Graph::Node& Graph::readable(NodeId id) {
 
 const Tensor& Graph::grad(NodeId id) const {
   const Node& n = nodes_.at(id);
-  if (reuse_ && n.op) fail_internal("graph: node '" + n.name + "''s gradient is in the reused arena");
+  if (reuse_ && n.op) fail_internal("graph: the gradient of node '" + n.name + "' is in the reused arena");
   return n.grad;
 }
 
@@ -109,17 +110,24 @@ void Graph::allocate_gradients() {
 // Steps: forward of node i is step i; backward of node i is step tb(i), and a value recomputed for it is
 // recomputed at tb(i) − 1. Lifetimes are inclusive, so an op's output never shares memory with its inputs, nor
 // its input gradients with its output gradient or with what its backward reads.
+uint64_t Graph::next_id() {
+  static std::atomic<uint64_t> ids{0};
+  return ++ids;
+}
+
 void Graph::plan_memory() {
-  Layout l = layout(recompute_above_ == 0);
-  if (l.plan.floats * static_cast<int64_t>(sizeof(float)) > recompute_above_ && l.recomputed == 0) l = layout(true);
+  const bool always = recompute_above_ == 0;
+  Layout l = layout(always);
+  if (!always && l.plan.floats * static_cast<int64_t>(sizeof(float)) > recompute_above_) l = layout(true);
   Tensor& buffer = arena_->buffer;
   if (!buffer.defined() || buffer.numel() < l.plan.floats) {
-    for (const Slot& slot : l.slots) *slot.tensor = Tensor();  // this graph's hold on the old buffer
+    buffer = Tensor();  // freed before its successor is allocated
     buffer = Tensor({std::max<int64_t>(l.plan.floats, 1)}, context_.device);
     ++arena_->generation;
   }
   arena_generation_ = arena_->generation;
-  for (size_t s = 0; s < l.slots.size(); ++s) *l.slots[s].tensor = buffer.window(l.plan.offsets[s], l.slots[s].shape);
+  for (size_t s = 0; s < l.slots.size(); ++s)
+    *l.slots[s].tensor = buffer.unowned_window(l.plan.offsets[s], l.slots[s].shape);
   constexpr auto kBytes = static_cast<int64_t>(sizeof(float));
   memory_ = {};
   memory_.arena_bytes = l.plan.floats * kBytes;
@@ -225,9 +233,14 @@ using Clock = std::chrono::steady_clock;
 double elapsed(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 }  // namespace
 
-void Graph::forward() {
+void Graph::enter_arena() {
   // A graph sharing its arena lays itself out again when another graph has grown it.
-  if (reuse_ && (!grads_ready_ || arena_generation_ != arena_->generation)) allocate_gradients();
+  if (!grads_ready_ || arena_generation_ != arena_->generation) allocate_gradients();
+  arena_->last_user = id_;
+}
+
+void Graph::forward() {
+  if (reuse_) enter_arena();
   if (profiling_) timing_.resize(nodes_.size());
   std::vector<const Tensor*> ins;
   for (NodeId i = 0; i < size(); ++i) {
@@ -250,8 +263,8 @@ void Graph::forward() {
 void Graph::backward(NodeId loss) {
   if (loss < 0 || loss >= size() || numel(nodes_[loss].shape) != 1)
     fail_internal("backward: loss node must hold one value");
-  if (reuse_ && planned_ && arena_generation_ != arena_->generation)
-    fail_internal("backward: a graph sharing this one's arena ran since its forward pass");
+  if (reuse_ && (!planned_ || arena_->last_user != id_ || arena_generation_ != arena_->generation))
+    fail_internal("backward: no forward pass of this graph since another graph used the arena they share");
   if (!grads_ready_) allocate_gradients();
   if (profiling_) timing_.resize(nodes_.size());
   Node& l = nodes_[loss];
@@ -306,7 +319,7 @@ NodeId Graph::first_non_finite() {
       if (sf::first_non_finite(nodes_[i].value) >= 0) return i;
     return -1;
   }
-  if (arena_generation_ != arena_->generation) allocate_gradients();
+  enter_arena();
   ExecContext quiet = context_;
   quiet.update_state = false;
   quiet.sync_stats = nullptr;

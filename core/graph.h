@@ -47,9 +47,12 @@ class Graph {
   void keep(NodeId id);
   // Memory that graphs which never run at the same time share (a trainer's training and evaluation graphs of
   // every batch size): each lays its plan out from the start of the same buffer, which grows to the largest.
+  // A graph's windows into it do not keep the buffer alive: replacing it frees the old one at once, and every
+  // graph lays itself out again (its windows dangling until then) before it next touches the arena.
   struct SharedArena {
     Tensor buffer;
-    uint64_t generation = 0;  // bumped whenever the buffer is replaced: graphs then lay themselves out again
+    uint64_t generation = 0;  // bumped whenever the buffer is replaced
+    uint64_t last_user = 0;   // the graph (Graph::id_) whose forward pass ran last: its backward may follow
   };
   // With reuse_memory(), before the first forward().
   void share_arena(std::shared_ptr<SharedArena> arena);
@@ -116,7 +119,7 @@ class Graph {
     int consumers = 0;          // how many edges read this node with a gradient
     std::vector<Tensor> extra;  // scratch for 2nd..k-th consumer when consumers > 1
     bool kept = false;          // value in a buffer of its own (always, without reuse_memory())
-    Tensor recomputed;          // the value's backward-time buffer, when recompute_ frees it after forward
+    Tensor recomputed;          // the value's backward-time buffer, when the layout frees it after forward
     bool fresh = false;         // recomputed in this backward pass already
   };
   Node& readable(NodeId id);
@@ -133,7 +136,9 @@ class Graph {
     int recomputed = 0;
   };
   Layout layout(bool recompute_outputs);
-  void plan_memory();  // lays the graph out (the cheaper layout that fits the threshold) in arena_
+  // Lays the graph out in arena_: without recomputation, or with it when that layout passes the threshold.
+  void plan_memory();
+  void enter_arena();  // before a forward pass: lays the graph out again if the arena changed; claims it
   // Zeroes the slack after an arena window before an op writes it: kernels over-read it (core/tensor.h).
   void zero_slack(Tensor& t) const;
   // The value node `id`'s backward-time readers see: recomputed first where the plan freed it.
@@ -146,6 +151,8 @@ class Graph {
   int64_t recompute_above_ = kNever;
   std::shared_ptr<SharedArena> arena_ = std::make_shared<SharedArena>();
   uint64_t arena_generation_ = 0;  // of arena_'s buffer when this graph's windows were cut
+  uint64_t id_ = next_id();        // for SharedArena::last_user
+  static uint64_t next_id();
   MemoryStats memory_;
   bool profiling_ = false;
   std::vector<NodeTiming> timing_;

@@ -27,12 +27,12 @@ ArenaPlan plan_arena(const std::vector<BufferLife>& buffers, int64_t align) {
     std::sort(overlapping.begin(), overlapping.end(),
               [&](size_t a, size_t c) { return plan.offsets[a] < plan.offsets[c]; });
     // The first gap, in offset order, that holds the buffer.
+    const auto aligned = [align](int64_t x) { return (x + align - 1) / align * align; };
     int64_t at = 0;
     for (size_t p : overlapping) {
       if (at + me.floats <= plan.offsets[p]) break;
-      at = std::max(at, plan.offsets[p] + buffers[p].floats);
+      at = std::max(at, aligned(plan.offsets[p] + buffers[p].floats));
     }
-    at = (at + align - 1) / align * align;
     plan.offsets[b] = at;
     plan.floats = std::max(plan.floats, at + me.floats);
     placed.push_back(b);

@@ -34,8 +34,8 @@ constexpr uint64_t mix64(uint64_t z) {
 // combined, so nearby keys ((N, e+1) vs (N+1, e)) give unrelated seeds.
 constexpr uint64_t stream_seed(uint64_t seed, Stream purpose, uint64_t epoch = 0, uint64_t index = 0,
                                uint64_t sub = 0) {
-  constexpr uint64_t c[5] = {0x9e3779b97f4a7c15ULL, 0xd1b54a32d192ed03ULL, 0xabc98388fb8fac03ULL,
-                             0x8cb92ba72f3d8dd7ULL, 0xc13fa9a902a6328fULL};
+  constexpr uint64_t c[5] = {0x9e3779b97f4a7c15ULL, 0xd1b54a32d192ed03ULL, 0xabc98388fb8fac03ULL, 0x8cb92ba72f3d8dd7ULL,
+                             0xc13fa9a902a6328fULL};
   const uint64_t words[5] = {seed, static_cast<uint64_t>(purpose), epoch, index, sub};
   uint64_t h = 0x243f6a8885a308d3ULL;  // π's fraction bits: any fixed non-zero start
   for (int k = 0; k < 5; ++k) h = mix64(h ^ mix64(words[k] + c[k]));

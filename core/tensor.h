@@ -41,6 +41,9 @@ class Storage {
   // graph's memory planner cuts out of one arena. The slack after a window is whatever lies there; the planner
   // zeroes it before each write.
   Storage(std::shared_ptr<Storage> base, int64_t offset, int64_t count);
+  // The same without keeping `base` alive: valid only while its owner keeps it. The graph's shared arenas cut
+  // these, so that replacing an arena frees the old one at once rather than when every graph has moved on.
+  Storage(const Storage& base, int64_t offset, int64_t count);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -53,7 +56,8 @@ class Storage {
   float* data_ = nullptr;
   int64_t count_ = 0;
   Device device_;
-  std::shared_ptr<Storage> base_;  // set for a window: the owner of data_
+  std::shared_ptr<Storage> base_;  // set for an owning window: the owner of data_
+  bool owns_ = true;               // false for windows: data_ is base's
 };
 
 class Tensor {
@@ -88,6 +92,8 @@ class Tensor {
 
   // A tensor of `shape` over this one's storage from float `offset` on (it must fit): shares the memory.
   Tensor window(int64_t offset, Shape shape) const;
+  // The same, not keeping this storage alive (Storage's unowned window): for memory whose owner outlives every use.
+  Tensor unowned_window(int64_t offset, Shape shape) const;
   Tensor clone() const;
   Tensor to(Device device) const;  // a copy on `device` (the same tensor when already there)
   void fill(float value);

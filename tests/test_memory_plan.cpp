@@ -203,6 +203,46 @@ TEST(ReuseTest, OnlyKeptValuesAreReadableAndTheGraphIsPlannedOnce) {
   EXPECT_THROW(built.reuse_memory(), Error);
 }
 
+// Two graphs on one arena, the second larger: it grows the arena (the old buffer goes at once), the first lays
+// itself out again at its next pass and computes what it did, and a backward whose forward another graph's
+// pass has since overwritten is refused.
+TEST(ReuseTest, GraphsSharingAnArenaLayThemselvesOutAgainWhenItGrows) {
+  const auto arena = std::make_shared<Graph::SharedArena>();
+  Rng rng(5);
+  const Tensor w = random_tensor({4, 6}, rng, 1.0);
+  Tensor gw = Tensor::zeros({4, 6});
+  auto make = [&](Graph& g, int64_t n, NodeId& x, NodeId& y, NodeId& loss) {
+    g.reuse_memory();
+    g.share_arena(arena);
+    g.context().mode = Mode::train;
+    x = g.input("x", {n, 6});
+    const NodeId h = g.apply("h", make_op("dense"), {x, g.parameter("w", w, gw)});
+    y = g.apply("y", make_op("relu"), {h});
+    loss = g.apply("loss", make_op("softmax_cross_entropy"), {y, g.input("t", {n, 4})});
+    g.keep(y);
+    g.keep(loss);
+  };
+  Graph small, large;
+  NodeId sx, sy, sl, lx, ly, ll;
+  make(small, 2, sx, sy, sl);
+  make(large, 64, lx, ly, ll);
+  small.value(sx).copy_from(random_tensor({2, 6}, rng, 1.0));
+  large.value(lx).copy_from(random_tensor({64, 6}, rng, 1.0));
+  small.forward();
+  small.backward(sl);
+  const std::vector<float> y0 = small.value(sy).to_vector(), g0 = gw.to_vector();
+  const uint64_t generation = arena->generation;
+  large.forward();
+  EXPECT_GT(arena->generation, generation) << "the larger plan grows the arena";
+  EXPECT_EQ(arena->buffer.numel() * 4, large.memory_stats().arena_bytes);
+  EXPECT_THROW(small.backward(sl), Error) << "its forward values were overwritten";
+  small.forward();
+  small.backward(sl);
+  EXPECT_EQ(small.value(sy).to_vector(), y0);
+  EXPECT_EQ(gw.to_vector(), g0);
+  EXPECT_THROW(large.backward(ll), Error) << "small ran after large's forward";
+}
+
 // The culprit of a divergence is named even though the values that showed it are gone by the time it is
 // looked for: the pass runs again.
 TEST(ReuseTest, TheFirstNonFiniteOutputIsFoundByRunningTheForwardPassAgain) {

@@ -23,8 +23,9 @@ struct TrainSpec {
   bool shuffle = true;
   int eval_batch = 1000;
   std::string parallel = "auto";  // auto | batch_split | op_parallel (train/parallel.h)
-  // Recompute batch norm (and its fused activation) in backward instead of holding its output through the
-  // step (core/graph.h): auto does it where a training graph's activations would pass 1 GiB without.
+  // Recompute batch norm (and its fused activation; the loops kernel) in backward instead of holding its output
+  // through the step (core/graph.h): auto does it where a training graph's arena (one shard's activations and
+  // gradients) would pass 1 GiB without.
   std::string recompute = "auto";  // auto | always | never
   int workers =
       -1;           // loader threads (Keras fit's workers): -1 auto (0 for in-memory data without augmentation, else 2)

@@ -136,7 +136,7 @@ Trainer::GraphMemory Trainer::graph_memory() const {
       const Graph::MemoryStats& s = r->graph.memory_stats();
       int64_t& plan = key.second ? m.training_bytes : m.evaluation_bytes;
       plan = std::max(plan, s.arena_bytes);
-      if (key.second && m.recomputed == 0) m.recomputed = s.recomputed;
+      if (key.second) m.recomputed = std::max(m.recomputed, s.recomputed);
     }
   for (const auto& a : arenas_) m.arena_bytes += a->buffer.numel() * static_cast<int64_t>(sizeof(float));
   return m;

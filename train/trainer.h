@@ -88,7 +88,7 @@ class Trainer {
   // needs, and what the arenas they share take.
   struct GraphMemory {
     int64_t training_bytes = 0, evaluation_bytes = 0, arena_bytes = 0;
-    int recomputed = 0;  // outputs recomputed in backward, per training graph (the first)
+    int recomputed = 0;  // outputs recomputed in backward, by the training graph that recomputes most
   };
   GraphMemory graph_memory() const;
   std::string profile_report() const;  // per-op times, when SPIKEFORGE_PROFILE is set
