@@ -276,6 +276,14 @@ struct Cli {
     c->add_option("--norm-images", conv.convert.norm_images, "training images data/robust normalisation reads")
         ->transform(whole(0))
         ->capture_default_str();
+    c->add_option("--calibrate", conv.convert.calibrate_images,
+                  "bias calibration (Li 2021) on N training images after normalisation; 0 = off")
+        ->type_name("N")
+        ->transform(whole(0))
+        ->capture_default_str();
+    c->add_option("--calibrate-steps", conv.convert.calibrate_steps, "the latency to calibrate for (default --steps)")
+        ->type_name("T")
+        ->transform(whole(1, 10'000'000));
     c->add_option("--seed", seed, "Poisson input seed")->transform(whole(0))->capture_default_str();
     c->add_flag("--record-input", conv.sim.record_input, "write every input spike to input_spikes.csv");
     add_lif(c);

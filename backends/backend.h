@@ -29,10 +29,10 @@ struct SimOptions {
   int steps = 1000;
   int64_t first_image = 0;  // simulate images [first_image, first_image + images) of the dataset
   int64_t images = 0;       // 0 = all from first_image on
-  uint64_t seed = 1;   // Poisson input: dataset image i (its index, not its row in a slice) draws from a stream
-                       // keyed on (seed, i), so results do not depend on the thread count, batch split or range
+  uint64_t seed = 1;        // Poisson input: dataset image i (its index, not its row in a slice) draws from a stream
+                            // keyed on (seed, i), so results do not depend on the thread count, batch split or range
   Propagation propagation = Propagation::event;
-  int64_t batch = 32;  // images per dense-propagation batch
+  int64_t batch = 32;         // images per dense-propagation batch
   bool record_input = false;  // keep every input spike (image, pixel, step), for exporters and peers
   // Spike-norm calibration: simulate layers 0..probe_layer only and report, per channel, the largest synaptic
   // input (bias excluded) one of its neurons receives in a step (Sengupta 2019). -1 = a normal run.
@@ -42,14 +42,14 @@ struct SimOptions {
 struct LayerStats {
   std::string name;
   int64_t neurons = 0;
-  int64_t spikes = 0;            // over all images and steps
-  double mean_rate_hz = 0;       // spikes / (neurons · images · duration)
-  double max_rate_hz = 0;        // of the most active neuron, averaged over images
-  int64_t synaptic_events = 0;   // synapse activations delivered into this layer: presynaptic spikes × fan-out
-                                 // (the input's spikes for the first layer; 0 for analog input)
+  int64_t spikes = 0;           // over all images and steps
+  double mean_rate_hz = 0;      // spikes / (neurons · images · duration)
+  double max_rate_hz = 0;       // of the most active neuron, averaged over images
+  int64_t synaptic_events = 0;  // synapse activations delivered into this layer: presynaptic spikes × fan-out
+                                // (the input's spikes for the first layer; 0 for analog input)
   // What the figures above derive from, kept so that runs over parts of a test set (the ranks of a
   // distributed convert) merge exactly: each neuron's spikes, the source's spikes and its mean fan-out.
-  std::vector<int64_t> neuron_spikes;
+  std::vector<int64_t> neuron_spikes;  // [C, H, W]
   int64_t presynaptic_spikes = 0;
   double fanout = 0;
 };
@@ -66,7 +66,7 @@ struct SimResult {
   int steps = 0;
   int64_t first_image = 0;  // row i of the per-image vectors is dataset image first_image + i
   int64_t images = 0;
-  std::vector<int64_t> correct;  // correct[t]: images classified right after step t + 1
+  std::vector<int64_t> correct;    // correct[t]: images classified right after step t + 1
   std::vector<int32_t> predicted;  // final class per image
   std::vector<int32_t> labels;
   std::vector<int32_t> output_counts;  // [images × classes] spike counts of the output layer
@@ -89,7 +89,7 @@ struct ExportOptions {
   uint64_t seed = 1;     // Poisson input: the same streams as the simulators (same seed → same spikes)
   bool force = false;    // write into a non-empty folder
   // Read by the exporters whose capabilities().options name the flag.
-  int neurons_per_core = 256;                        // --neurons-per-core
+  int neurons_per_core = 256;                          // --neurons-per-core
   ConvConnector conv_connector = ConvConnector::list;  // --conv-connector
 };
 
@@ -116,7 +116,7 @@ struct Capabilities {
   // Reset modes it runs as the nearest one it has (its own report says so); a neuron model whose reset is in
   // neither list is refused.
   std::vector<ResetMode> approximated_resets;
-  std::vector<Propagation> propagations;   // simulators: the kernels --propagation may choose
+  std::vector<Propagation> propagations;  // simulators: the kernels --propagation may choose
   // The backend-specific flags it reads. A flag that some registered backend lists is refused, naming it,
   // when given to a backend that does not list it (it would be ignored).
   std::vector<std::string> options;

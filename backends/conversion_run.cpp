@@ -282,11 +282,11 @@ void write_results(const ConvertRunOptions& o, const ConvertRunResult& r, const 
 int64_t norm_rows(const snn::ConvertOptions& c) {
   switch (c.norm) {
     case snn::Norm::none:
-      return 0;
+      return c.calibrate_images;
     case snn::Norm::spike:
-      return c.spike_norm_images;
+      return std::max(c.spike_norm_images, c.calibrate_images);
     default:
-      return c.norm_images;
+      return std::max(c.norm_images, c.calibrate_images);
   }
 }
 
@@ -414,6 +414,7 @@ ConvertRunResult run_conversion(const ConvertRunOptions& options) {
   apply_qcfs_defaults(o, m.model);
   check_supported(o, caps);  // and what a QCFS checkpoint's defaults ask for
   check_simulation_flags(o);
+  if (o.convert.calibrate_images > 0 && o.convert.calibrate_steps <= 0) o.convert.calibrate_steps = o.sim.steps;
   if (!(o.convert.dt_ms > 0)) fail_input("--dt", "must be > 0");
   if (!(o.convert.percentile > 0 && o.convert.percentile <= 100)) fail_input("--percentile", "must be in (0, 100]");
   ConvertRunResult r;
@@ -422,7 +423,9 @@ ConvertRunResult run_conversion(const ConvertRunOptions& options) {
   if (!caps.simulates) backend->check_export(r.out_dir, export_options(o, caps.default_images));
   // Spike-norm calibrates by simulating, whichever backend receives the network.
   std::unique_ptr<Backend> own_calibrator =
-      caps.simulates || o.convert.norm != snn::Norm::spike ? nullptr : make_backend(caps.calibrator);
+      caps.simulates || (o.convert.norm != snn::Norm::spike && o.convert.calibrate_images == 0)
+          ? nullptr
+          : make_backend(caps.calibrator);
   Backend* calibrator = caps.simulates ? backend.get() : own_calibrator.get();
   const ConversionData data(m, o.dataset, o.data_dir);
   const std::string& dataset = data.name();

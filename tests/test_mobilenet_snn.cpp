@@ -205,5 +205,41 @@ TEST_F(MobileNetSnnTest, SpikingNetKeepsTheAnnsAccuracy) {
   EXPECT_GE(r.accuracy_at(128), ann - 0.05) << "ANN " << ann;
 }
 
+// Bias calibration (Li 2021) at T = 16 with analog input: layer by layer, each channel's mean rate moves to its
+// ANN activation. The gap shrinks, the network is otherwise the same, and the low-latency accuracy does not drop.
+TEST_F(MobileNetSnnTest, BiasCalibrationClosesTheRateGapAtItsLatency) {
+  snn::ConvertOptions o;
+  o.norm = snn::Norm::robust;
+  o.neuron = snn::NeuronModel::if_subtract;
+  o.v_init = 0.5;
+  o.input.kind = snn::InputEncoding::current;
+  o.norm_images = 200;
+  const Dataset train = in_memory(splits_->train(), 200);
+  cpu::CpuSimulator sim;
+  const snn::Conversion plain = snn::convert(*model_, train, o, &sim);
+  o.calibrate_images = 64;
+  o.calibrate_steps = 16;
+  const snn::Conversion calibrated = snn::convert(*model_, train, o, &sim);
+  EXPECT_EQ(plain.calibration.channels, 0);
+  int64_t hidden = 0;
+  for (size_t k = 0; k + 1 < calibrated.net.layers.size(); ++k) hidden += calibrated.net.layers[k].out_shape[0];
+  EXPECT_EQ(calibrated.calibration.channels, hidden) << "every hidden channel";
+  EXPECT_LT(calibrated.calibration.gap_after, 0.7 * calibrated.calibration.gap_before);
+  for (size_t k = 0; k < plain.net.layers.size(); ++k) {
+    EXPECT_EQ(plain.net.layers[k].weight.to_vector(), calibrated.net.layers[k].weight.to_vector()) << k;
+    EXPECT_EQ(plain.scales[k].lambda, calibrated.scales[k].lambda) << k;
+  }
+  EXPECT_EQ(plain.net.layers.back().bias.to_vector(), calibrated.net.layers.back().bias.to_vector())
+      << "the readout is left alone";
+  SimOptions so;
+  so.steps = 16;
+  so.images = 100;
+  const double before = sim.simulate(plain.net, *test_, so).accuracy_at(16);
+  const double after = sim.simulate(calibrated.net, *test_, so).accuracy_at(16);
+  EXPECT_GE(after, before - 0.02) << "before " << before;
+  o.neuron = snn::NeuronModel::lif;
+  EXPECT_THROW(snn::convert(*model_, train, o, &sim), Error);
+}
+
 }  // namespace
 }  // namespace sf

@@ -51,14 +51,14 @@ struct LayerPlan {
   const snn::Layer* layer;
   NeuronConstants k;
   int oc, oh, ow;
-  int run = 1;               // weights per tap: O for conv/dense, 1 for depthwise/avgpool
+  int run = 1;  // weights per tap: O for conv/dense, 1 for depthwise/avgpool
   RunAdder adder = add_runs_any;
-  std::vector<float> wt;     // conv [C][K][K][O], depthwise [C][K][K], dense [pooled HWC index][O], avgpool {w}
-  std::vector<int32_t> row;  // taps of presynaptic neuron j: taps[2·row[j] .. 2·row[j + 1])
-  std::vector<int32_t> taps; // (target offset, weight offset) pairs
+  std::vector<float> wt;      // conv [C][K][K][O], depthwise [C][K][K], dense [pooled HWC index][O], avgpool {w}
+  std::vector<int32_t> row;   // taps of presynaptic neuron j: taps[2·row[j] .. 2·row[j + 1])
+  std::vector<int32_t> taps;  // (target offset, weight offset) pairs
   std::vector<float> bias_hwc, bias_chw;  // per neuron, empty without bias
   int64_t neurons;
-  double fanout;             // mean synapses per presynaptic spike (for the event statistics)
+  double fanout;  // mean synapses per presynaptic spike (for the event statistics)
 
   // source_chw: the presynaptic population is the input (flat C, H, W); otherwise a population (H, W, C).
   LayerPlan(const snn::Network& net, const snn::Layer& l, bool source_chw) : layer(&l), k(net, l) {
@@ -147,7 +147,8 @@ struct LayerPlan {
         tap(0, static_cast<int64_t>((y * pw + x) * C + c) * oc);
         break;
       case LayerKind::avgpool:
-        if (y / l.kernel < oh && x / l.kernel < ow) tap((static_cast<int64_t>(y / l.kernel) * ow + x / l.kernel) * oc + c, 0);
+        if (y / l.kernel < oh && x / l.kernel < ow)
+          tap((static_cast<int64_t>(y / l.kernel) * ow + x / l.kernel) * oc + c, 0);
         break;
     }
   }
@@ -164,7 +165,7 @@ struct LayerPlan {
 struct Tally {
   std::vector<int64_t> correct;
   std::vector<std::vector<int64_t>> neuron_counts;  // per layer, per neuron (own layout; only max/sum are used)
-  std::vector<float> probe_max;  // per channel of the probed layer
+  std::vector<float> probe_max;                     // per channel of the probed layer
   int64_t input_spikes = 0;
   Tally(int steps, const std::vector<LayerPlan>& plans, int probe) : correct(steps, 0) {
     for (const auto& p : plans) neuron_counts.emplace_back(p.neurons, 0);
@@ -193,10 +194,10 @@ struct Context {
   const Dataset& data;
   const SimOptions& opts;
   std::vector<LayerPlan> plans;
-  int last;            // index of the last simulated layer
-  int64_t n_input;     // input neurons
-  int ic, ih, iw;      // input shape
-  float current_scale; // current input: amplitude of a pixel of value 1 per step
+  int last;             // index of the last simulated layer
+  int64_t n_input;      // input neurons
+  int ic, ih, iw;       // input shape
+  float current_scale;  // current input: amplitude of a pixel of value 1 per step
 };
 
 // Input of one image: spike trains (poisson/regular) or the constant first-layer current (current).
@@ -386,8 +387,8 @@ void check_run(const snn::Network& net, const Dataset& data, const SimOptions& o
   snn::validate(net);
   if (opts.steps <= 0) fail_input("--steps", "must be > 0");
   if (data.sample_shape() != net.input_shape)
-    fail_input(data.name, "images are " + to_string(data.sample_shape()) + ", the network reads " +
-                              to_string(net.input_shape));
+    fail_input(data.name,
+               "images are " + to_string(data.sample_shape()) + ", the network reads " + to_string(net.input_shape));
   // Dataset indices: a slice (Dataset::first_index) holds images [first_index, end_index()).
   if (opts.first_image < data.first_index || opts.first_image >= data.end_index())
     fail_input("--first-image", std::to_string(opts.first_image) + " is outside the " + data.name + " images [" +
@@ -412,8 +413,8 @@ void prepare_context(Context& cx) {
   cx.iw = static_cast<int>(net.input_shape[2]);
   // Analog input: IF layers get the pixel value per step (Rueckauer 2017: the normalised unit is one spike
   // per step); LIF gets the mean synaptic drive of the Poisson train at max_rate, so the same weights hold.
-  cx.current_scale = net.neuron == snn::NeuronModel::lif ? static_cast<float>(net.input.max_rate_hz * net.dt_ms / 1000.0)
-                                                         : 1.0f;
+  cx.current_scale =
+      net.neuron == snn::NeuronModel::lif ? static_cast<float>(net.input.max_rate_hz * net.dt_ms / 1000.0) : 1.0f;
 }
 
 SimResult empty_result(const Context& cx, int64_t images) {
@@ -475,7 +476,8 @@ void merge_tallies(const Context& cx, const std::vector<Tally>& tallies, int64_t
   for (const Tally& t : tallies) {
     for (int s = 0; s < opts.steps; ++s) r.correct[s] += t.correct[s];
     if (r.probe_max_input.empty()) r.probe_max_input.assign(t.probe_max.size(), 0.0f);
-    for (size_t c = 0; c < t.probe_max.size(); ++c) r.probe_max_input[c] = std::max(r.probe_max_input[c], t.probe_max[c]);
+    for (size_t c = 0; c < t.probe_max.size(); ++c)
+      r.probe_max_input[c] = std::max(r.probe_max_input[c], t.probe_max[c]);
   }
   for (int l = 0; l <= cx.last; ++l) {
     const LayerPlan& p = cx.plans[l];
@@ -483,8 +485,12 @@ void merge_tallies(const Context& cx, const std::vector<Tally>& tallies, int64_t
     s.name = cx.net.layers[l].name;
     s.neurons = p.neurons;
     s.neuron_spikes.assign(p.neurons, 0);
+    // The event engine's populations are (H, W, C), the dense engine's (C, H, W): reported as (C, H, W).
+    const bool hwc = opts.propagation == Propagation::event;
+    const int64_t plane = static_cast<int64_t>(p.oh) * p.ow;
     for (const Tally& t : tallies)
-      for (int64_t j = 0; j < p.neurons; ++j) s.neuron_spikes[j] += t.neuron_counts[l][j];
+      for (int64_t j = 0; j < p.neurons; ++j)
+        s.neuron_spikes[hwc ? j % p.oc * plane + j / p.oc : j] += t.neuron_counts[l][j];
     s.fanout = p.fanout;  // events into each layer: its source's spikes times its mean fan-out
     if (l == 0)
       for (const Tally& t : tallies) s.presynaptic_spikes += t.input_spikes;

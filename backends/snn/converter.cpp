@@ -48,8 +48,8 @@ double positive_percentile(std::vector<float> values, double p) {
 }
 
 void for_each_layer_output(const Model& model, const Dataset& data, int64_t count,
-                           const std::vector<std::string>& node_names, const LayerOutputVisitor& visit,
-                           int64_t first, const ChannelAffine& input) {
+                           const std::vector<std::string>& node_names, const LayerOutputVisitor& visit, int64_t first,
+                           const ChannelAffine& input) {
   count = std::min(count, data.size() - first);
   if (count <= 0) return;
   const Shape sample = data.sample_shape();
@@ -94,8 +94,8 @@ std::vector<std::vector<float>> layer_outputs(const Model& model, const Dataset&
 }
 
 std::vector<ActivationSummary> summarise_layer_outputs(const Model& model, const Dataset& data, int64_t count,
-                                                       const std::vector<std::string>& node_names,
-                                                       double percentile, const ChannelAffine& input) {
+                                                       const std::vector<std::string>& node_names, double percentile,
+                                                       const ChannelAffine& input) {
   count = std::min(count, data.size());
   std::vector<ActivationSummary> out;
   for_each_layer_output(
@@ -113,8 +113,8 @@ namespace {
 
 using AnnLayer = ::sf::Layer;  // a trained model's layer; plain `Layer` here is the SNN's
 
-const std::set<std::string> kActivations = {"relu", "relu6", "qcfs", "softplus", "noisy_softplus",
-                                            "noisy_softplus_liu"};
+const std::set<std::string> kActivations = {"relu",     "relu6",          "qcfs",
+                                            "softplus", "noisy_softplus", "noisy_softplus_liu"};
 // Layers that shape or regularise the ANN but have no spiking counterpart: flatten (dense layers index inputs
 // in C, H, W order anyway), to_nhwc (a memory layout; populations are C, H, W), dropout (off at inference).
 const std::set<std::string> kPassThrough = {"flatten", "to_nhwc", "dropout"};
@@ -128,13 +128,13 @@ struct Stage {
   const AnnLayer* weighted = nullptr;  // conv2d / depthwise_conv2d / dense, or null for a spiking pool
   LayerKind kind = LayerKind::conv;    // what `weighted` becomes (conv2d with groups = channels: depthwise)
   const AnnLayer* pool = nullptr;      // avgpool2d as a spiking population
-  int pool_in = 0;                  // merged avgpool before the weights
+  int pool_in = 0;                     // merged avgpool before the weights
   Tensor weight, bias;
   double act_scale = 1.0;
-  double act_offset = 0.0;  // f(x) ≈ ReLU(x + act_offset): the smooth activation's value at zero, see zero_offset
-  double clip = 0.0;        // ReLU6: the activation's ceiling 6·p (0: none); caps the normalisation scale λ
+  double act_offset = 0.0;      // f(x) ≈ ReLU(x + act_offset): the smooth activation's value at zero, see zero_offset
+  double clip = 0.0;            // ReLU6: the activation's ceiling 6·p (0: none); caps the normalisation scale λ
   double trained_lambda = 0.0;  // QCFS: the layer's trained threshold λ (0: none), θ under --norm qcfs
-  std::string node;  // the ANN node whose values are this population's activations
+  std::string node;             // the ANN node whose values are this population's activations
   Shape in_shape, out_shape;
 };
 
@@ -177,8 +177,8 @@ LayerKind conv_kind(const AnnLayer& l, const Tensor& weight, const Shape& in_sha
   const int64_t groups = l.attrs.get_int("groups", 1);
   if (groups == 1) return LayerKind::conv;
   if (groups == in_shape[0] && weight.dim(0) == in_shape[0] && weight.dim(1) == 1) return LayerKind::depthwise_conv;
-  fail_input(where, "groups = " + std::to_string(groups) + " with " + std::to_string(in_shape[0]) +
-                        " input and " + std::to_string(weight.dim(0)) +
+  fail_input(where, "groups = " + std::to_string(groups) + " with " + std::to_string(in_shape[0]) + " input and " +
+                        std::to_string(weight.dim(0)) +
                         " output channels does not convert: only groups = 1 or depthwise with one filter per "
                         "channel (depth_multiplier 1)");
 }
@@ -360,7 +360,8 @@ void fold_input_affine(Stage& s, const ChannelAffine& affine) {
   }
   const int64_t plane = OH * OW;
   bool uniform = true;
-  for (int64_t n = 0; n < O * plane && uniform; ++n) uniform = gain[static_cast<size_t>(n)] == gain[static_cast<size_t>(n - n % plane)];
+  for (int64_t n = 0; n < O * plane && uniform; ++n)
+    uniform = gain[static_cast<size_t>(n)] == gain[static_cast<size_t>(n - n % plane)];
   Tensor bias = uniform ? Tensor::zeros({O}) : Tensor::zeros({O, OH, OW});
   for (int64_t n = 0; n < bias.numel(); ++n) {
     const int64_t o = uniform ? n : n / plane;
@@ -433,7 +434,7 @@ bool is_liu(const ConvertOptions& opts) { return is_lif(opts) && opts.norm == No
 // by p_in to keep its weight against the spikes (current input into IF: p_in = 1, the analog value).
 double input_rate_per_step(const ConvertOptions& opts) {
   return opts.input.kind == InputEncoding::current && !is_lif(opts) ? 1.0
-                                                                     : opts.input.max_rate_hz * opts.dt_ms / 1000.0;
+                                                                    : opts.input.max_rate_hz * opts.dt_ms / 1000.0;
 }
 
 // The network with the ANN's weights, before normalisation: the activation's PAF scale p is folded into the
@@ -480,9 +481,9 @@ struct LayerAndChannelSummaries {
   std::vector<std::vector<ActivationSummary>> channels;
 };
 LayerAndChannelSummaries summarise_channels(const Model& model, const Dataset& data, int64_t count,
-                                            const std::vector<std::string>& nodes,
-                                            const std::vector<int64_t>& channels, const std::vector<bool>& nhwc,
-                                            double percentile, const ChannelAffine& input) {
+                                            const std::vector<std::string>& nodes, const std::vector<int64_t>& channels,
+                                            const std::vector<bool>& nhwc, double percentile,
+                                            const ChannelAffine& input) {
   count = std::min(count, data.size());
   LayerAndChannelSummaries out;
   out.channels.resize(nodes.size());
@@ -548,8 +549,8 @@ void normalise_by_activations(Conversion& c, const std::vector<Stage>& stages, c
     sums = summarise_channels(model, norm_data, opts.norm_images, stage_nodes(stages), channels, nhwc, percentile,
                               opts.input_affine);
   } else {
-    sums.layers = summarise_layer_outputs(model, norm_data, opts.norm_images, stage_nodes(stages), percentile,
-                                          opts.input_affine);
+    sums.layers =
+        summarise_layer_outputs(model, norm_data, opts.norm_images, stage_nodes(stages), percentile, opts.input_affine);
   }
   const std::vector<ActivationSummary>& acts = sums.layers;
   std::vector<double> prev(static_cast<size_t>(c.net.input_shape[0]), 1.0);  // inputs are pixels in [0, 1]
@@ -589,8 +590,10 @@ void normalise_by_activations(Conversion& c, const std::vector<Stage>& stages, c
       const double max_weight = opts.norm == Norm::data ? max_positive_weight(l) : 0.0;
       for (size_t ch = 0; ch < out.size(); ++ch) {
         const double lc = lambda_of(sums.channels[k][ch], max_weight);
-        if (lc > 0) out[ch] = lc;
-        else ++dead_channels;  // never positive on the normalisation data: the layer's λ
+        if (lc > 0)
+          out[ch] = lc;
+        else
+          ++dead_channels;  // never positive on the normalisation data: the layer's λ
       }
     }
     scale_channels(l, prev, out);
@@ -619,8 +622,8 @@ Network calibration_copy(const Network& net) {
 // the thresholds below it made it (p_in for the input). A bias must act at that same scale to keep its weight
 // against the spikes, so layer k's bias is rescaled from p_in to ρ_(k−1), measured in the same run that finds
 // layer k's largest input (recorded per channel without the bias, so the rescaled bias can be added afterwards).
-void normalise_by_spikes(Conversion& c, const std::vector<Stage>& stages, const Model& model,
-                         const Dataset& norm_data, const ConvertOptions& opts, Backend* calibrator) {
+void normalise_by_spikes(Conversion& c, const std::vector<Stage>& stages, const Model& model, const Dataset& norm_data,
+                         const ConvertOptions& opts, Backend* calibrator) {
   if (!calibrator || !calibrator->capabilities().simulates) fail_internal("spike normalisation needs a simulator");
   if (norm_data.size() == 0) fail_input("--norm", "spike normalisation needs the training images");
   const double p_in = input_rate_per_step(opts);
@@ -661,6 +664,77 @@ void normalise_by_spikes(Conversion& c, const std::vector<Stage>& stages, const 
   }
 }
 
+// Bias calibration (Li et al. 2021, §4.2 "bias correction"). A converted IF layer's rate falls short of (or
+// overshoots) its ANN activation by an amount that depends on the latency: the residual charge of a reset by
+// subtraction, uneven spike arrival and the clip all bias a channel's mean. Layer by layer from the input (each
+// correction changes what the layers above see), the layer is simulated alone up to itself on the calibration
+// images, and each channel's bias moves by the gap between the ANN activation's mean and the SNN's mean rate,
+// both in threshold units (a/λ against spikes / (positions·images·T)): a per-step current Δ raises an unclipped
+// IF neuron's rate by Δ. The readout is left alone (its argmax does not need the mean), as are pooling layers.
+void calibrate_biases(Conversion& c, const std::vector<Stage>& stages, const Model& model, const Dataset& norm_data,
+                      const ConvertOptions& opts, Backend* calibrator) {
+  if (!calibrator || !calibrator->capabilities().simulates) fail_internal("bias calibration needs a simulator");
+  if (is_lif(opts)) fail_input("--calibrate", "calibrates IF neurons (if, if_subtract), not LIF");
+  if (norm_data.size() == 0) fail_input("--calibrate", "needs the training images");
+  if (opts.calibrate_steps <= 0) fail_input("--calibrate-steps", "must be > 0");
+  std::vector<int64_t> channels;
+  std::vector<bool> nhwc;
+  for (const Stage& st : stages) {
+    channels.push_back(st.out_shape[0]);
+    nhwc.push_back(st.weighted && st.kind != LayerKind::dense &&
+                   st.weighted->attrs.get_string("layout", "nchw") == "nhwc");
+  }
+  SimOptions so;
+  so.steps = opts.calibrate_steps;
+  so.images = std::min(opts.calibrate_images, norm_data.size());
+  so.seed = opts.seed;
+  const LayerAndChannelSummaries acts =
+      summarise_channels(model, norm_data, so.images, stage_nodes(stages), channels, nhwc, 100.0, opts.input_affine);
+  double before = 0, after = 0;  // Σ |gap| over the calibrated channels, for the note
+  int64_t calibrated = 0;
+  for (size_t k = 0; k + 1 < c.net.layers.size(); ++k) {
+    Layer& l = c.net.layers[k];
+    if (l.kind == LayerKind::avgpool || !l.weight.defined()) continue;
+    so.probe_layer = static_cast<int>(k);
+    const SimResult run = calibrator->simulate(c.net, norm_data, so);
+    const std::vector<int64_t>& spikes = run.layers.at(k).neuron_spikes;  // [C, H, W]
+    const int64_t C = l.out_shape[0], plane = l.out_shape[1] * l.out_shape[2];
+    if (!l.bias.defined()) l.bias = Tensor::zeros({C});
+    const LayerScale& scale = c.scales.at(k);
+    for (int64_t ch = 0; ch < C; ++ch) {
+      int64_t n = 0;
+      for (int64_t i = 0; i < plane; ++i) n += spikes[static_cast<size_t>(ch * plane + i)];
+      const double rate = static_cast<double>(n) / (static_cast<double>(plane * so.images) * so.steps);
+      const double lambda = scale.channel_lambda.empty() ? scale.lambda : scale.channel_lambda[static_cast<size_t>(ch)];
+      const double gap = acts.channels[k][static_cast<size_t>(ch)].mean() / lambda - rate;
+      before += std::fabs(gap);
+      const auto delta = static_cast<float>(gap * l.threshold);
+      for (int64_t i = 0; i < (l.per_neuron_bias() ? plane : 1); ++i)
+        l.bias[ch * (l.per_neuron_bias() ? plane : 1) + i] += delta;
+    }
+    calibrated += C;
+    // The gap left, measured in the same kind of run (for the note: what calibration achieved).
+    const SimResult check = calibrator->simulate(c.net, norm_data, so);
+    const std::vector<int64_t>& now = check.layers.at(k).neuron_spikes;
+    for (int64_t ch = 0; ch < C; ++ch) {
+      int64_t n = 0;
+      for (int64_t i = 0; i < plane; ++i) n += now[static_cast<size_t>(ch * plane + i)];
+      const double rate = static_cast<double>(n) / (static_cast<double>(plane * so.images) * so.steps);
+      const double lambda = scale.channel_lambda.empty() ? scale.lambda : scale.channel_lambda[static_cast<size_t>(ch)];
+      after += std::fabs(acts.channels[k][static_cast<size_t>(ch)].mean() / lambda - rate);
+    }
+  }
+  c.calibration = {calibrated, calibrated ? before / static_cast<double>(calibrated) : 0.0,
+                   calibrated ? after / static_cast<double>(calibrated) : 0.0};
+  char line[200];
+  std::snprintf(line, sizeof line,
+                "bias calibration (%lld images, T = %d): mean |ANN − SNN| rate per channel %.4f → %.4f over %lld "
+                "channels",
+                static_cast<long long>(so.images), so.steps, c.calibration.gap_before, c.calibration.gap_after,
+                static_cast<long long>(calibrated));
+  c.notes.push_back(line);
+}
+
 // A normalised net into LIF (IF_curr_exp) neurons. Unit weight → g nA into the synapse, chosen so that the
 // largest normalised input (unit-weight spikes at the input's top rate p_in per step) drives the neuron at that
 // same top rate: the steady current I = g·p_in/(1 − P11) must give an inter-spike interval 1/max_rate = τ_ref +
@@ -685,8 +759,7 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
                    const std::string& source) {
   check_options(model, norm_data, opts);
   Conversion c;
-  const bool spiking_pools =
-      opts.pools == PoolMode::spiking || (opts.pools == PoolMode::automatic && is_lif(opts));
+  const bool spiking_pools = opts.pools == PoolMode::spiking || (opts.pools == PoolMode::automatic && is_lif(opts));
   std::vector<Stage> stages = find_stages(model, spiking_pools, opts.softplus_offset, c.notes);
   if (!opts.input_affine.identity()) {
     fold_input_affine(stages.front(), opts.input_affine);
@@ -715,6 +788,7 @@ Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOp
     normalise_by_activations(c, stages, model, norm_data, opts);
   else if (opts.norm == Norm::spike)
     normalise_by_spikes(c, stages, model, norm_data, opts, calibrator);
+  if (opts.calibrate_images > 0) calibrate_biases(c, stages, model, norm_data, opts, calibrator);
   if (is_lif(opts) && !is_liu(opts)) map_to_lif_currents(c.net, opts);
   validate(c.net);
   return c;

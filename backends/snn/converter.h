@@ -48,10 +48,15 @@ struct ConvertOptions {
   double dt_ms = 1.0;
   double v_init = 0.0;  // IF initial membrane / threshold
   PoolMode pools = PoolMode::automatic;
-  int64_t norm_images = 10000;       // data/robust: activations of the first N norm-set images
-  int64_t spike_norm_images = 100;   // spike: images simulated per layer
-  int spike_norm_steps = 0;          // spike: steps per image (0: 1000 ms / dt)
+  int64_t norm_images = 10000;      // data/robust: activations of the first N norm-set images
+  int64_t spike_norm_images = 100;  // spike: images simulated per layer
+  int spike_norm_steps = 0;         // spike: steps per image (0: 1000 ms / dt)
   uint64_t seed = 1;
+  // Bias calibration (Li et al. 2021, "A free lunch from ANN", bias correction): after normalisation, layer by
+  // layer from the input, each channel's bias is moved by the gap between its ANN activation and its SNN rate
+  // (both in threshold units, means over calibrate_images training images simulated for calibrate_steps). 0: off.
+  int64_t calibrate_images = 0;
+  int calibrate_steps = 0;      // the latency to calibrate for (the CLI: --steps unless given)
   bool softplus_offset = true;  // Softplus / fixed-σ Noisy Softplus: neuron input raised by f(0) (converter.cpp)
   // What the model reads is input_affine of the images the SNN encodes (the checkpoint's trailing normalize /
   // scale transforms): the ANN's activations are measured on the affine images, and the map is folded into
@@ -61,14 +66,22 @@ struct ConvertOptions {
 
 struct LayerScale {
   std::string name;
-  double lambda = 1;      // the activation value that maps to threshold (data/robust) or the spike-norm threshold
+  double lambda = 1;  // the activation value that maps to threshold (data/robust) or the spike-norm threshold
   double max_activation = 0;
   std::vector<double> channel_lambda;  // channel-wise normalisation: each output channel's λ (else empty)
+};
+
+// What bias calibration did: the mean |ANN activation / λ − SNN rate| per calibrated channel, before and after
+// (each layer measured once its inputs were calibrated).
+struct Calibration {
+  int64_t channels = 0;
+  double gap_before = 0, gap_after = 0;
 };
 
 struct Conversion {
   Network net;
   std::vector<LayerScale> scales;
+  Calibration calibration;         // channels = 0 without --calibrate
   std::vector<std::string> notes;  // approximations made (e.g. softplus as ReLU), printed by the CLI
 };
 
@@ -99,8 +112,8 @@ std::vector<std::vector<float>> layer_outputs(const Model& model, const Dataset&
 // Each node's values summarised as they stream past (max, mean, `percentile` of the positive values), so
 // normalisation over many images of a large net does not hold all its activations.
 std::vector<ActivationSummary> summarise_layer_outputs(const Model& model, const Dataset& data, int64_t count,
-                                                       const std::vector<std::string>& node_names,
-                                                       double percentile, const ChannelAffine& input = {});
+                                                       const std::vector<std::string>& node_names, double percentile,
+                                                       const ChannelAffine& input = {});
 
 // The p-th percentile (0 < p ≤ 100) of the positive values, by nearest rank; 0 when none is positive.
 double positive_percentile(std::vector<float> values, double p);
