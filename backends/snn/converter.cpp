@@ -696,33 +696,34 @@ void calibrate_biases(Conversion& c, const std::vector<Stage>& stages, const Mod
     Layer& l = c.net.layers[k];
     if (l.kind == LayerKind::avgpool || !l.weight.defined()) continue;
     so.probe_layer = static_cast<int>(k);
-    const SimResult run = calibrator->simulate(c.net, norm_data, so);
-    const std::vector<int64_t>& spikes = run.layers.at(k).neuron_spikes;  // [C, H, W]
     const int64_t C = l.out_shape[0], plane = l.out_shape[1] * l.out_shape[2];
+    // --norm none has no scales: the trained weights, so a rate of 1 stands for an activation of 1.
+    const LayerScale scale = k < c.scales.size() ? c.scales[k] : LayerScale{l.name, 1.0, 0.0, {}};
+    // Each channel's ANN mean / λ minus its SNN rate, simulating the net as it stands.
+    const auto gaps = [&] {
+      const SimResult run = calibrator->simulate(c.net, norm_data, so);
+      const std::vector<int64_t>& spikes = run.layers.at(k).neuron_spikes;
+      std::vector<double> out(static_cast<size_t>(C));
+      for (int64_t ch = 0; ch < C; ++ch) {
+        int64_t n = 0;
+        for (int64_t i = 0; i < plane; ++i) n += spikes[static_cast<size_t>(ch * plane + i)];  // [C, H, W]
+        const double rate = static_cast<double>(n) / (static_cast<double>(plane * so.images) * so.steps);
+        const double lambda =
+            scale.channel_lambda.empty() ? scale.lambda : scale.channel_lambda[static_cast<size_t>(ch)];
+        out[static_cast<size_t>(ch)] = acts.channels[k][static_cast<size_t>(ch)].mean() / lambda - rate;
+      }
+      return out;
+    };
     if (!l.bias.defined()) l.bias = Tensor::zeros({C});
-    const LayerScale& scale = c.scales.at(k);
+    const int64_t per_channel = l.per_neuron_bias() ? plane : 1;
+    const std::vector<double> gap = gaps();
     for (int64_t ch = 0; ch < C; ++ch) {
-      int64_t n = 0;
-      for (int64_t i = 0; i < plane; ++i) n += spikes[static_cast<size_t>(ch * plane + i)];
-      const double rate = static_cast<double>(n) / (static_cast<double>(plane * so.images) * so.steps);
-      const double lambda = scale.channel_lambda.empty() ? scale.lambda : scale.channel_lambda[static_cast<size_t>(ch)];
-      const double gap = acts.channels[k][static_cast<size_t>(ch)].mean() / lambda - rate;
-      before += std::fabs(gap);
-      const auto delta = static_cast<float>(gap * l.threshold);
-      for (int64_t i = 0; i < (l.per_neuron_bias() ? plane : 1); ++i)
-        l.bias[ch * (l.per_neuron_bias() ? plane : 1) + i] += delta;
+      before += std::fabs(gap[static_cast<size_t>(ch)]);
+      const auto delta = static_cast<float>(gap[static_cast<size_t>(ch)] * l.threshold);
+      for (int64_t i = 0; i < per_channel; ++i) l.bias[ch * per_channel + i] += delta;
     }
+    for (double g : gaps()) after += std::fabs(g);  // what is left, for the note
     calibrated += C;
-    // The gap left, measured in the same kind of run (for the note: what calibration achieved).
-    const SimResult check = calibrator->simulate(c.net, norm_data, so);
-    const std::vector<int64_t>& now = check.layers.at(k).neuron_spikes;
-    for (int64_t ch = 0; ch < C; ++ch) {
-      int64_t n = 0;
-      for (int64_t i = 0; i < plane; ++i) n += now[static_cast<size_t>(ch * plane + i)];
-      const double rate = static_cast<double>(n) / (static_cast<double>(plane * so.images) * so.steps);
-      const double lambda = scale.channel_lambda.empty() ? scale.lambda : scale.channel_lambda[static_cast<size_t>(ch)];
-      after += std::fabs(acts.channels[k][static_cast<size_t>(ch)].mean() / lambda - rate);
-    }
   }
   c.calibration = {calibrated, calibrated ? before / static_cast<double>(calibrated) : 0.0,
                    calibrated ? after / static_cast<double>(calibrated) : 0.0};
