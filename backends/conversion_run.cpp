@@ -367,7 +367,7 @@ ConvertRunResult run_nir(const ConvertRunOptions& o, Backend& backend, const Cap
   if (!caps.simulates)
     fail_input("--backend", "a NIR graph is a spiking network already: simulate it (--backend cpu), not " + o.backend);
   for (const char* f : {"--norm", "--percentile", "--channel-norm", "--neuron", "--lif", "--pool", "--softplus-offset",
-                        "--norm-images", "--dt", "--export-exact"})
+                        "--norm-images", "--dt", "--export-exact", "--calibrate", "--calibrate-steps"})
     if (has(o.flags_given, std::string(f)))
       fail_input(f, "does not apply to a NIR graph (its neurons, weights and time step come from the file)");
   ConvertRunOptions checked = o;  // the neurons come from the file; the other flags are checked as usual
@@ -420,7 +420,11 @@ ConvertRunResult run_conversion(const ConvertRunOptions& options) {
   apply_qcfs_defaults(o, m.model);
   check_supported(o, caps);  // and what a QCFS checkpoint's defaults ask for
   check_simulation_flags(o);
+  if (o.convert.calibrate_images == 0 && has(o.flags_given, std::string("--calibrate-steps")))
+    fail_input("--calibrate-steps", "applies with --calibrate N");
   if (o.convert.calibrate_images > 0 && o.convert.calibrate_steps <= 0) o.convert.calibrate_steps = o.sim.steps;
+  if (o.convert.calibrate_images > 0 && !o.export_exact.empty())
+    fail_input("--calibrate", "tunes biases to the CPU simulator's dynamics, not to --export-exact " + o.export_exact);
   if (!(o.convert.dt_ms > 0)) fail_input("--dt", "must be > 0");
   if (!(o.convert.percentile > 0 && o.convert.percentile <= 100)) fail_input("--percentile", "must be in (0, 100]");
   ConvertRunResult r;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <tuple>
 
 #include "backends/cpu/simulator.h"
 #include "backends/snn/converter.h"
@@ -237,8 +238,27 @@ TEST_F(MobileNetSnnTest, BiasCalibrationClosesTheRateGapAtItsLatency) {
   const double before = sim.simulate(plain.net, *test_, so).accuracy_at(16);
   const double after = sim.simulate(calibrated.net, *test_, so).accuracy_at(16);
   EXPECT_GE(after, before - 0.02) << "before " << before;
-  o.neuron = snn::NeuronModel::lif;
-  EXPECT_THROW(snn::convert(*model_, train, o, &sim), Error);
+  // Poisson input at half a spike per step for a pixel of 1: every rate is p_in = 0.5 times its activation / λ,
+  // and so are the targets.
+  o.input.kind = snn::InputEncoding::poisson;
+  o.input.max_rate_hz = 500;
+  o.calibrate_images = 32;
+  o.calibrate_steps = 32;
+  const snn::Conversion poisson = snn::convert(*model_, train, o, &sim);
+  EXPECT_LT(poisson.calibration.gap_after, 0.7 * poisson.calibration.gap_before);
+  for (const auto& [neuron, norm, flag] :
+       {std::tuple{snn::NeuronModel::lif, snn::Norm::robust, "--calibrate"},
+        std::tuple{snn::NeuronModel::if_subtract, snn::Norm::spike, "--calibrate"}}) {
+    snn::ConvertOptions bad = o;
+    bad.neuron = neuron;
+    bad.norm = norm;
+    try {
+      snn::convert(*model_, train, bad, &sim);
+      ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(flag), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -420,6 +420,14 @@ void check_options(const Model& model, const Dataset& norm_data, const ConvertOp
   if (!(opts.percentile > 0 && opts.percentile <= 100)) fail_input("--percentile", "must be in (0, 100]");
   if (opts.norm_images < 1 || opts.spike_norm_images < 1) fail_input("--norm-images", "must be at least 1");
   if (!(opts.v_init >= 0 && opts.v_init < 1)) fail_input("--v-init", "must be in [0, 1) (a fraction of θ)");
+  if (opts.calibrate_images < 0) fail_input("--calibrate", "must be ≥ 0 images");
+  if (opts.calibrate_images > 0) {
+    if (opts.neuron == NeuronModel::lif) fail_input("--calibrate", "calibrates IF neurons (if, if_subtract), not LIF");
+    // Spike-norm's rate per unit of activation is whatever its thresholds made it, measured on the way.
+    if (opts.norm == Norm::spike) fail_input("--calibrate", "needs --norm data, robust, qcfs or none, not spike");
+    if (opts.calibrate_steps <= 0) fail_input("--calibrate-steps", "must be > 0");
+    if (norm_data.size() == 0) fail_input("--calibrate", "needs the training images");
+  }
   if (norm_data.images.defined() && norm_data.sample_shape() != model.input_shape())
     fail_input("normalisation data", "images are " + sf::to_string(norm_data.sample_shape()) + ", the model reads " +
                                          sf::to_string(model.input_shape()));
@@ -664,19 +672,18 @@ void normalise_by_spikes(Conversion& c, const std::vector<Stage>& stages, const 
   }
 }
 
-// Bias calibration (Li et al. 2021, §4.2 "bias correction"). A converted IF layer's rate falls short of (or
+// Bias calibration (Li et al. 2021, "bias correction"). A converted IF layer's rate falls short of (or
 // overshoots) its ANN activation by an amount that depends on the latency: the residual charge of a reset by
 // subtraction, uneven spike arrival and the clip all bias a channel's mean. Layer by layer from the input (each
-// correction changes what the layers above see), the layer is simulated alone up to itself on the calibration
+// correction changes what the layers above see), the net is simulated through layers 0..k on the calibration
 // images, and each channel's bias moves by the gap between the ANN activation's mean and the SNN's mean rate,
-// both in threshold units (a/λ against spikes / (positions·images·T)): a per-step current Δ raises an unclipped
-// IF neuron's rate by Δ. The readout is left alone (its argmax does not need the mean), as are pooling layers.
+// both in spikes per step (p_in·a/λ against spikes / (positions·images·T)): a per-step current Δ raises an
+// unclipped IF neuron's rate by Δ/θ. The readout is left alone (its argmax does not need the mean), as are pooling
+// layers.
 void calibrate_biases(Conversion& c, const std::vector<Stage>& stages, const Model& model, const Dataset& norm_data,
                       const ConvertOptions& opts, Backend* calibrator) {
   if (!calibrator || !calibrator->capabilities().simulates) fail_internal("bias calibration needs a simulator");
-  if (is_lif(opts)) fail_input("--calibrate", "calibrates IF neurons (if, if_subtract), not LIF");
-  if (norm_data.size() == 0) fail_input("--calibrate", "needs the training images");
-  if (opts.calibrate_steps <= 0) fail_input("--calibrate-steps", "must be > 0");
+  const double p_in = input_rate_per_step(opts);  // a normalised activation of λ fires p_in spikes per step
   std::vector<int64_t> channels;
   std::vector<bool> nhwc;
   for (const Stage& st : stages) {
@@ -699,7 +706,7 @@ void calibrate_biases(Conversion& c, const std::vector<Stage>& stages, const Mod
     const int64_t C = l.out_shape[0], plane = l.out_shape[1] * l.out_shape[2];
     // --norm none has no scales: the trained weights, so a rate of 1 stands for an activation of 1.
     const LayerScale scale = k < c.scales.size() ? c.scales[k] : LayerScale{l.name, 1.0, 0.0, {}};
-    // Each channel's ANN mean / λ minus its SNN rate, simulating the net as it stands.
+    // Each channel's ANN mean in spikes per step (p_in·a/λ) minus its SNN rate, simulating the net as it stands.
     const auto gaps = [&] {
       const SimResult run = calibrator->simulate(c.net, norm_data, so);
       const std::vector<int64_t>& spikes = run.layers.at(k).neuron_spikes;
@@ -710,7 +717,7 @@ void calibrate_biases(Conversion& c, const std::vector<Stage>& stages, const Mod
         const double rate = static_cast<double>(n) / (static_cast<double>(plane * so.images) * so.steps);
         const double lambda =
             scale.channel_lambda.empty() ? scale.lambda : scale.channel_lambda[static_cast<size_t>(ch)];
-        out[static_cast<size_t>(ch)] = acts.channels[k][static_cast<size_t>(ch)].mean() / lambda - rate;
+        out[static_cast<size_t>(ch)] = p_in * acts.channels[k][static_cast<size_t>(ch)].mean() / lambda - rate;
       }
       return out;
     };

@@ -54,7 +54,8 @@ struct ConvertOptions {
   uint64_t seed = 1;
   // Bias calibration (Li et al. 2021, "A free lunch from ANN", bias correction): after normalisation, layer by
   // layer from the input, each channel's bias is moved by the gap between its ANN activation and its SNN rate
-  // (both in threshold units, means over calibrate_images training images simulated for calibrate_steps). 0: off.
+  // (both in spikes per step, means over calibrate_images training images simulated for calibrate_steps). IF
+  // neurons, with data, robust, qcfs or no normalisation. 0: off.
   int64_t calibrate_images = 0;
   int calibrate_steps = 0;      // the latency to calibrate for (the CLI: --steps unless given)
   bool softplus_offset = true;  // Softplus / fixed-σ Noisy Softplus: neuron input raised by f(0) (converter.cpp)
@@ -71,8 +72,8 @@ struct LayerScale {
   std::vector<double> channel_lambda;  // channel-wise normalisation: each output channel's λ (else empty)
 };
 
-// What bias calibration did: the mean |ANN activation / λ − SNN rate| per calibrated channel, before and after
-// (each layer measured once its inputs were calibrated).
+// What bias calibration did: the mean |p_in·a/λ − SNN rate| (spikes per step) per calibrated channel, before and
+// after, on the calibration images (each layer measured once the layers below it were calibrated).
 struct Calibration {
   int64_t channels = 0;
   double gap_before = 0, gap_after = 0;
@@ -85,8 +86,9 @@ struct Conversion {
   std::vector<std::string> notes;  // approximations made (e.g. softplus as ReLU), printed by the CLI
 };
 
-// norm_data: the images normalisation reads (training set); may be empty for Norm::none. calibrator: a
-// simulator, needed for Norm::spike. Unsupported layers raise BadInput naming the layer and the choices.
+// norm_data: the images normalisation and calibration read (training set); may be empty for Norm::none without
+// calibration. calibrator: a simulator, needed for Norm::spike and calibration. Unsupported layers raise BadInput
+// naming the layer and the choices.
 Conversion convert(const Model& model, const Dataset& norm_data, const ConvertOptions& opts,
                    Backend* calibrator = nullptr, const std::string& source = "");
 
