@@ -537,6 +537,20 @@ void scale_channels(Layer& l, const std::vector<double>& in, const std::vector<d
       l.bias[i] = static_cast<float>(l.bias[i] / out[static_cast<size_t>(i / (l.bias.numel() / O))]);
 }
 
+// summarise_channels over the stages' outputs, each with its channel count and layout.
+LayerAndChannelSummaries summarise_stage_channels(const Model& model, const Dataset& data, int64_t count,
+                                                  const std::vector<Stage>& stages, double percentile,
+                                                  const ChannelAffine& input) {
+  std::vector<int64_t> channels;
+  std::vector<bool> nhwc;
+  for (const Stage& st : stages) {
+    channels.push_back(st.out_shape[0]);
+    nhwc.push_back(st.weighted && st.kind != LayerKind::dense &&
+                   st.weighted->attrs.get_string("layout", "nchw") == "nhwc");
+  }
+  return summarise_channels(model, data, count, stage_nodes(stages), channels, nhwc, percentile, input);
+}
+
 // data (Diehl 2015: λ_l = max(max activation, max weight)) and robust (Rueckauer 2017: λ_l = p-th percentile of
 // the positive activations): w_l scaled by λ_(l−1)/λ_l, b_l by 1/λ_l; with channel_norm, λ per channel.
 void normalise_by_activations(Conversion& c, const std::vector<Stage>& stages, const Model& model,
@@ -547,15 +561,7 @@ void normalise_by_activations(Conversion& c, const std::vector<Stage>& stages, c
   const bool channel_wise = opts.channel_norm && opts.norm != Norm::qcfs;
   LayerAndChannelSummaries sums;
   if (channel_wise) {
-    std::vector<int64_t> channels;
-    std::vector<bool> nhwc;
-    for (const Stage& s : stages) {
-      channels.push_back(s.out_shape[0]);
-      nhwc.push_back(s.weighted && s.kind != LayerKind::dense &&
-                     s.weighted->attrs.get_string("layout", "nchw") == "nhwc");
-    }
-    sums = summarise_channels(model, norm_data, opts.norm_images, stage_nodes(stages), channels, nhwc, percentile,
-                              opts.input_affine);
+    sums = summarise_stage_channels(model, norm_data, opts.norm_images, stages, percentile, opts.input_affine);
   } else {
     sums.layers =
         summarise_layer_outputs(model, norm_data, opts.norm_images, stage_nodes(stages), percentile, opts.input_affine);
@@ -684,19 +690,12 @@ void calibrate_biases(Conversion& c, const std::vector<Stage>& stages, const Mod
                       const ConvertOptions& opts, Backend* calibrator) {
   if (!calibrator || !calibrator->capabilities().simulates) fail_internal("bias calibration needs a simulator");
   const double p_in = input_rate_per_step(opts);  // a normalised activation of λ fires p_in spikes per step
-  std::vector<int64_t> channels;
-  std::vector<bool> nhwc;
-  for (const Stage& st : stages) {
-    channels.push_back(st.out_shape[0]);
-    nhwc.push_back(st.weighted && st.kind != LayerKind::dense &&
-                   st.weighted->attrs.get_string("layout", "nchw") == "nhwc");
-  }
   SimOptions so;
   so.steps = opts.calibrate_steps;
   so.images = std::min(opts.calibrate_images, norm_data.size());
   so.seed = opts.seed;
   const LayerAndChannelSummaries acts =
-      summarise_channels(model, norm_data, so.images, stage_nodes(stages), channels, nhwc, 100.0, opts.input_affine);
+      summarise_stage_channels(model, norm_data, so.images, stages, 100.0, opts.input_affine);
   double before = 0, after = 0;  // Σ |gap| over the calibrated channels, for the note
   int64_t calibrated = 0;
   for (size_t k = 0; k + 1 < c.net.layers.size(); ++k) {
