@@ -284,7 +284,7 @@ void write_results(const ConvertRunOptions& o, const ConvertRunResult& r, const 
   write_file_atomic(r.out_dir + "/summary.json", summary_json(o, r, dataset));
 }
 
-// The training images normalisation reads: none without a normalisation, else its image count.
+// The training images normalisation and bias calibration read: the larger of their image counts.
 int64_t norm_rows(const snn::ConvertOptions& c) {
   switch (c.norm) {
     case snn::Norm::none:

@@ -107,9 +107,6 @@ void Graph::allocate_gradients() {
   grads_ready_ = true;
 }
 
-// Steps: forward of node i is step i; backward of node i is step tb(i), and a value recomputed for it is
-// recomputed at tb(i) − 1. Lifetimes are inclusive, so an op's output never shares memory with its inputs, nor
-// its input gradients with its output gradient or with what its backward reads.
 uint64_t Graph::next_id() {
   static std::atomic<uint64_t> ids{0};
   return ++ids;
@@ -138,6 +135,9 @@ void Graph::plan_memory() {
   grads_ready_ = true;
 }
 
+// Steps: forward of node i is step i; backward of node i is step tb(i), and a value recomputed for it is
+// recomputed at tb(i) − 1. Lifetimes are inclusive, so an op's output never shares memory with its inputs, nor
+// its input gradients with its output gradient or with what its backward reads.
 Graph::Layout Graph::layout(bool recompute_outputs) {
   const int n = size();
   const auto tb = [n](int i) { return n + 2 * (n - 1 - i) + 1; };
@@ -239,6 +239,13 @@ void Graph::enter_arena() {
   arena_->last_user = id_;
 }
 
+void Graph::forward_node(Node& n, const ExecContext& ctx, std::vector<const Tensor*>& ins) {
+  ins.clear();
+  for (NodeId in : n.inputs) ins.push_back(&nodes_[in].value);
+  if (!n.kept) zero_slack(n.value);
+  n.op->forward(ctx, ins, n.value);
+}
+
 void Graph::forward() {
   if (reuse_) enter_arena();
   if (profiling_) timing_.resize(nodes_.size());
@@ -246,15 +253,12 @@ void Graph::forward() {
   for (NodeId i = 0; i < size(); ++i) {
     Node& n = nodes_[i];
     if (!n.op) continue;
-    ins.clear();
-    for (NodeId in : n.inputs) ins.push_back(&nodes_[in].value);
-    if (!n.kept) zero_slack(n.value);
     if (!profiling_) {
-      n.op->forward(context_, ins, n.value);
+      forward_node(n, context_, ins);
       continue;
     }
     const auto t0 = Clock::now();
-    n.op->forward(context_, ins, n.value);
+    forward_node(n, context_, ins);
     timing_[i].forward_s += elapsed(t0);
     ++timing_[i].calls;
   }
@@ -326,12 +330,7 @@ NodeId Graph::first_non_finite() {
   std::vector<const Tensor*> ins;
   for (NodeId i = 0; i < size(); ++i) {
     Node& n = nodes_[i];
-    if (n.op) {
-      ins.clear();
-      for (NodeId in : n.inputs) ins.push_back(&nodes_[in].value);
-      if (!n.kept) zero_slack(n.value);
-      n.op->forward(quiet, ins, n.value);
-    }
+    if (n.op) forward_node(n, quiet, ins);
     if (sf::first_non_finite(n.value) >= 0) return i;
   }
   return -1;

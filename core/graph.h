@@ -139,6 +139,7 @@ class Graph {
   // Lays the graph out in arena_: without recomputation, or with it when that layout passes the threshold.
   void plan_memory();
   void enter_arena();  // before a forward pass: lays the graph out again if the arena changed; claims it
+  void forward_node(Node& n, const ExecContext& ctx, std::vector<const Tensor*>& ins);  // ins: scratch
   // Zeroes the slack after an arena window before an op writes it: kernels over-read it (core/tensor.h).
   void zero_slack(Tensor& t) const;
   // The value node `id`'s backward-time readers see: recomputed first where the plan freed it.

@@ -57,21 +57,11 @@ Storage::Storage(int64_t count, Device device) : count_(count), device_(device) 
   data_ = static_cast<float*>(a->allocate(static_cast<size_t>(count) * sizeof(float) + slack, slack));
 }
 
-namespace {
-void check_window(int64_t offset, int64_t count, int64_t base_count) {
-  if (offset < 0 || count < 0 || offset + count > base_count)
-    fail_internal("storage window [" + std::to_string(offset) + ", " + std::to_string(offset + count) + ") outside " +
-                  std::to_string(base_count) + " floats");
-}
-}  // namespace
-
-Storage::Storage(std::shared_ptr<Storage> base, int64_t offset, int64_t count) : Storage(*base, offset, count) {
-  base_ = std::move(base);
-}
-
 Storage::Storage(const Storage& base, int64_t offset, int64_t count)
     : data_(const_cast<float*>(base.data()) + offset), count_(count), device_(base.device()), owns_(false) {
-  check_window(offset, count, base.count());
+  if (offset < 0 || count < 0 || offset + count > base.count())
+    fail_internal("storage window [" + std::to_string(offset) + ", " + std::to_string(offset + count) + ") outside " +
+                  std::to_string(base.count()) + " floats");
 }
 
 Storage::~Storage() {
@@ -96,15 +86,6 @@ Tensor Tensor::from(Shape shape, const std::vector<float>& values) {
   if (static_cast<int64_t>(values.size()) != t.numel())
     fail_internal("Tensor::from: " + std::to_string(values.size()) + " values for shape " + to_string(t.shape()));
   if (!values.empty()) std::memcpy(t.data(), values.data(), values.size() * sizeof(float));
-  return t;
-}
-
-Tensor Tensor::window(int64_t offset, Shape shape) const {
-  if (!storage_) fail_internal("window of an undefined tensor");
-  Tensor t;
-  t.numel_ = sf::numel(shape);
-  t.storage_ = std::make_shared<Storage>(storage_, offset, t.numel_);
-  t.shape_ = std::move(shape);
   return t;
 }
 

@@ -1,8 +1,8 @@
 // A Tensor is float32, contiguous, row-major (NCHW for activations, OIHW for conv weights) with shared
 // storage on one device. It deliberately has no strides: every op here works on dense blocks, and copies are
-// explicit. A tensor may be a window of another's storage (window()): that is how the graph's memory planner
-// lays many activations into one arena. Host code reads and writes through data(), which refuses device memory; kernels
-// and device primitives (core/primitives.h) take raw() on their own device.
+// explicit. A tensor may be a window of another's storage (unowned_window()): that is how the graph's memory
+// planner lays many activations into one arena. Host code reads and writes through data(), which refuses device
+// memory; kernels and device primitives (core/primitives.h) take raw() on their own device.
 #pragma once
 #include <cstdint>
 #include <initializer_list>
@@ -37,12 +37,10 @@ class Storage {
  public:
   static constexpr int64_t kSlackFloats = 64;
   Storage(int64_t count, Device device);
-  // `count` floats of `base` from `offset` on, sharing its memory (which `base` keeps alive): the windows the
-  // graph's memory planner cuts out of one arena. The slack after a window is whatever lies there; the planner
-  // zeroes it before each write.
-  Storage(std::shared_ptr<Storage> base, int64_t offset, int64_t count);
-  // The same without keeping `base` alive: valid only while its owner keeps it. The graph's shared arenas cut
-  // these, so that replacing an arena frees the old one at once rather than when every graph has moved on.
+  // `count` floats of `base` from `offset` on, not keeping `base` alive: valid only while its owner keeps it.
+  // The graph's memory planner cuts these out of its (shared) arena, so that replacing an arena frees the old
+  // one at once rather than when every graph has moved on. The slack after a window is whatever lies there; the
+  // planner zeroes it before each write.
   Storage(const Storage& base, int64_t offset, int64_t count);
   ~Storage();
   Storage(const Storage&) = delete;
@@ -56,8 +54,7 @@ class Storage {
   float* data_ = nullptr;
   int64_t count_ = 0;
   Device device_;
-  std::shared_ptr<Storage> base_;  // set for an owning window: the owner of data_
-  bool owns_ = true;               // false for windows: data_ is base's
+  bool owns_ = true;  // false for windows: data_ is base's
 };
 
 class Tensor {
@@ -90,9 +87,8 @@ class Tensor {
   float* raw() { return storage_ ? storage_->data() : nullptr; }
   const float* raw() const { return storage_ ? storage_->data() : nullptr; }
 
-  // A tensor of `shape` over this one's storage from float `offset` on (it must fit): shares the memory.
-  Tensor window(int64_t offset, Shape shape) const;
-  // The same, not keeping this storage alive (Storage's unowned window): for memory whose owner outlives every use.
+  // A tensor of `shape` over this one's storage from float `offset` on (it must fit), not keeping that storage
+  // alive (Storage's window): for memory whose owner outlives every use of the window.
   Tensor unowned_window(int64_t offset, Shape shape) const;
   Tensor clone() const;
   Tensor to(Device device) const;  // a copy on `device` (the same tensor when already there)

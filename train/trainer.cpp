@@ -27,6 +27,9 @@ struct ThreadsFor {
   ~ThreadsFor() { omp_set_num_threads(saved); }
 };
 
+// The threads a net of `shards` graphs prepares, and so must run, each graph's ops with (see Trainer::net).
+int threads_per_shard(size_t shards) { return shards > 1 ? 1 : omp_get_max_threads(); }
+
 // train.recompute as Graph::reuse_memory's threshold.
 int64_t recompute_above_bytes(const std::string& policy) {
   if (policy == "always") return 0;
@@ -195,7 +198,7 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
   // (weight-gradient reductions hang). So the shards' ops are prepared with one thread.
   int64_t filled = 0;
   for (int64_t s = first_shard; s < first_shard + local; ++s) filled += shard_range(batch, shards, s).count > 0;
-  const ThreadsFor one_thread(filled > 1 ? 1 : omp_get_max_threads());  // as run_batch will run them
+  const ThreadsFor one_thread(threads_per_shard(static_cast<size_t>(filled)));  // as run_batch will run them
   if (training && ((sync_threads_ && filled > 1) || sync_ranks_))
     slot->sync = std::make_unique<ShardStatGather>(filled, sync_ranks_ ? &comm_ : nullptr);
   const auto params = model_.parameters();
@@ -340,7 +343,7 @@ void Trainer::throw_diverged(const Net& net, int64_t b, int epoch, int bad_rank)
         .on_every_rank();
   Replica& r = *net.shards[static_cast<size_t>(first_bad_shard(net))];
   const float loss = r.graph.value(r.loss)[0];
-  const ThreadsFor as_built(net.shards.size() > 1 ? 1 : omp_get_max_threads());  // a forward pass runs again
+  const ThreadsFor as_built(threads_per_shard(net.shards.size()));  // a forward pass runs again
   const NodeId bad = r.graph.first_non_finite();
   std::string culprit = bad >= 0 ? r.graph.name(bad) : "loss";
   if (bad >= 0 && r.graph.op(bad)) culprit += " (" + std::string(r.graph.op(bad)->type()) + ")";
@@ -379,7 +382,7 @@ void Trainer::check_gradients(const Net& net, int64_t b, int epoch) const {
       const int64_t i = first_non_finite(p.grad);
       if (i < 0) continue;
       std::string culprit = "none (activations are finite)";
-      const ThreadsFor as_built(net.shards.size() > 1 ? 1 : omp_get_max_threads());  // forward passes run again
+      const ThreadsFor as_built(threads_per_shard(net.shards.size()));  // forward passes run again
       for (const auto& r : net.shards)
         if (const NodeId bad = r->graph.first_non_finite(); bad >= 0) {
           culprit = "'" + r->graph.name(bad) + "'";
