@@ -393,6 +393,20 @@ TEST_F(CliTest, PredictionsNirExportAndNirSimulation) {
   const CmdResult bare = spikeforge(tmp, {"convert", out + "/model.sfm", "--export-exact", "loihi"});
   EXPECT_EQ(bare.code, 2);
   EXPECT_TRUE(contains(error_line(bare), "--export-exact: 'loihi' is no export target")) << bare.err;
+  // Bias calibration: refused on a NIR graph, with --export-exact, and --calibrate-steps without --calibrate.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> calibrate_refusals = {
+      {{nir_dir + "/network.nir", "--calibrate", "16"}, "--calibrate: does not apply to a NIR graph"},
+      {{out + "/model.sfm", "--calibrate", "16", "--export-exact", "spinnaker"}, "--calibrate: tunes biases"},
+      {{out + "/model.sfm", "--calibrate-steps", "8"}, "--calibrate-steps: applies with --calibrate N"},
+  };
+  for (const auto& [args, message] : calibrate_refusals) {
+    std::vector<std::string> cmd = {"convert"};
+    cmd.insert(cmd.end(), args.begin(), args.end());
+    cmd.insert(cmd.end(), {"--data-dir", tmp / "data", "--out", tmp / "cal"});
+    const CmdResult r = spikeforge(tmp, cmd);
+    EXPECT_EQ(r.code, 2) << r.out << r.err;
+    EXPECT_TRUE(contains(error_line(r), message)) << r.err;
+  }
 }
 
 TEST_F(CliTest, InitFromStartsTrainingFromACheckpointsWeights) {
@@ -665,6 +679,8 @@ TEST_F(CliTest, ZeroOrNegativeCountsExitTwoNamingTheFlag) {
       {"convert", model, "--threads", "-1"},
       {"convert", model, "--seed", "-1"},
       {"convert", model, "--norm-images", "-1"},
+      {"convert", model, "--calibrate", "-1"},
+      {"convert", model, "--calibrate-steps", "0"},
       {"convert", model, "--neurons-per-core", "-256", "--backend", "spinnaker"},
       {"train", kConfig, "--threads", "-1"},
       {"reproduce", "liu2017", "--images", "0", "--out", rep},

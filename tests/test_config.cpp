@@ -268,6 +268,8 @@ TEST(ConfigTest, AugmentationWorkersAndParallelRoundTripAndAreChecked) {
   EXPECT_EQ(to_yaml(a), to_yaml(b));
   EXPECT_NE(error_of(write_temp("w.yaml", "train: {workers: -2}\n")).find("train.workers"), std::string::npos);
   EXPECT_NE(error_of(write_temp("p.yaml", "train: {parallel: gpus}\n")).find("train.parallel"), std::string::npos);
+  EXPECT_NE(error_of(write_temp("r.yaml", "train: {recompute: sometimes}\n")).find("train.recompute"),
+            std::string::npos);
   EXPECT_NE(error_of(write_temp("a.yaml", "dataset: {augment: [{type: hflip, padding: 2}]}\n")).find("padding"),
             std::string::npos);
 }
