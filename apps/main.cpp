@@ -223,7 +223,7 @@ struct Cli {
         ->capture_default_str();
     c->add_flag("--channel-norm", conv.convert.channel_norm,
                 "data/robust: one λ per channel of every hidden layer (Spiking-YOLO), not one per layer");
-    add_choice(c, "--neuron", conv.convert.neuron, sf::snn::parse_neuron_model, "neuron model: if|if_subtract|lif")
+    add_choice(c, "--neuron", conv.convert.neuron, sf::snn::parse_neuron_model, "neuron model: if|if_subtract|if_signed|lif")
         ->default_str(sf::snn::to_string(conv.convert.neuron));
     add_choice(c, "--input", conv.convert.input.kind, sf::snn::parse_input_encoding,
                "input encoding: poisson|current|regular")

@@ -36,7 +36,8 @@ const char* to_string(Propagation p) { return name_of(kPropagationNames, p); }
 const char* to_string(ResetMode r) { return name_of(kResetNames, r); }
 
 ResetMode reset_mode(snn::NeuronModel m) {
-  return m == snn::NeuronModel::if_subtract ? ResetMode::subtract : ResetMode::to_value;
+  return m == snn::NeuronModel::if_subtract || m == snn::NeuronModel::if_signed ? ResetMode::subtract
+                                                                                : ResetMode::to_value;
 }
 
 SimResult Backend::simulate(const snn::Network&, const Dataset&, const SimOptions&) {

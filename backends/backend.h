@@ -42,7 +42,8 @@ struct SimOptions {
 struct LayerStats {
   std::string name;
   int64_t neurons = 0;
-  int64_t spikes = 0;           // over all images and steps
+  int64_t spikes = 0;           // over all images and steps (signed IF: positive − negative)
+  int64_t negative_spikes = 0;  // signed IF: negative spikes over all images and steps
   double mean_rate_hz = 0;      // spikes / (neurons · images · duration)
   double max_rate_hz = 0;       // of the most active neuron, averaged over images
   int64_t synaptic_events = 0;  // synapse activations delivered into this layer: presynaptic spikes × fan-out

@@ -84,8 +84,8 @@ namespace {
 std::string summary_json(const ConvertRunOptions& o, const ConvertRunResult& r, const std::string& dataset) {
   const snn::Network& net = r.conversion.net;
   const SimResult& s = r.sim;
-  int64_t spikes = 0, events = 0;
-  for (const auto& l : s.layers) spikes += l.spikes, events += l.synaptic_events;
+  int64_t spikes = 0, events = 0, negative = 0;
+  for (const auto& l : s.layers) spikes += l.spikes, events += l.synaptic_events, negative += l.negative_spikes;
   const double images = static_cast<double>(s.images);
   Json windows = Json::array(), thresholds = Json::array(), scales = Json::array();
   for (const auto& w : r.windows)
@@ -124,6 +124,7 @@ std::string summary_json(const ConvertRunOptions& o, const ConvertRunResult& r, 
                   {"neurons", net.neurons()},
                   {"synapses", net.synapses()},
                   {"spikes_per_image", s.images ? static_cast<double>(spikes) / images : 0.0},
+                  {"negative_spikes_per_image", s.images ? static_cast<double>(negative) / images : 0.0},
                   {"synaptic_events_per_image", s.images ? static_cast<double>(events) / images : 0.0},
                   {"synaptic_events_per_second", s.seconds > 0 ? static_cast<double>(events) / s.seconds : 0.0},
                   {"windows", windows},
@@ -144,14 +145,16 @@ std::string accuracy_csv(const SimResult& s, double dt_ms) {
 }
 
 std::string layers_csv(const SimResult& s, const snn::Network& net) {
-  std::string out = "layer,kind,neurons,spikes,spikes_per_image,mean_rate_hz,max_rate_hz,synaptic_events,threshold\n";
-  char line[256];
+  std::string out =
+      "layer,kind,neurons,spikes,spikes_per_image,mean_rate_hz,max_rate_hz,synaptic_events,threshold,negative_spikes\n";
+  char line[320];
   for (size_t l = 0; l < s.layers.size(); ++l) {
     const LayerStats& st = s.layers[l];
-    std::snprintf(line, sizeof line, "%s,%s,%lld,%lld,%.3f,%.4f,%.4f,%lld,%.6g\n", st.name.c_str(),
+    std::snprintf(line, sizeof line, "%s,%s,%lld,%lld,%.3f,%.4f,%.4f,%lld,%.6g,%lld\n", st.name.c_str(),
                   snn::to_string(net.layers[l].kind), static_cast<long long>(st.neurons),
                   static_cast<long long>(st.spikes), s.images ? static_cast<double>(st.spikes) / s.images : 0.0,
-                  st.mean_rate_hz, st.max_rate_hz, static_cast<long long>(st.synaptic_events), net.layers[l].threshold);
+                  st.mean_rate_hz, st.max_rate_hz, static_cast<long long>(st.synaptic_events), net.layers[l].threshold,
+                  static_cast<long long>(st.negative_spikes));
     out += line;
   }
   return out;

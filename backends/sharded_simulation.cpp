@@ -51,6 +51,7 @@ void gather_results(SimResult& r, Communicator& comm, double duration_s) {
   for (LayerStats& l : r.layers) {
     sum(l.neuron_spikes, comm);
     l.presynaptic_spikes = comm.sum_over_ranks(l.presynaptic_spikes);
+    l.negative_spikes = comm.sum_over_ranks(l.negative_spikes);
   }
   finish_layer_stats(r.layers, images, duration_s);
   double slowest = 0;

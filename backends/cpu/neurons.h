@@ -2,6 +2,8 @@
 // propagation paths (both hand the update a flat input buffer; layouts differ, the math does not).
 //
 // IF (dimensionless): v ← v + in + bias; fire at v ≥ θ, then v ← 0 (reset to zero) or v ← v − θ (subtract).
+// Signed IF: as subtract, and a neuron that did not fire, has v < 0 and a net count above 0 fires a negative
+// spike, v ← v + θ.
 // LIF (PyNN IF_curr_exp, exact integration as NEST's iaf_psc_exp, step h):
 //   v ← v_rest + (v − v_rest)·P22 + i_syn·P21 + (i_offset + bias)·P20   unless refractory (v held at reset)
 //   i_syn ← i_syn·P11 + in
@@ -59,7 +61,9 @@ struct Population {
   std::vector<int32_t> refractory;
   std::vector<float> in;          // input arriving this step (synaptic weights, or constant current)
   std::vector<int32_t> spikes;    // indices that fired this step
-  std::vector<int32_t> counts;    // per-neuron spike counts over the image
+  std::vector<int32_t> negative;  // signed IF: indices that fired a negative spike this step
+  std::vector<int32_t> counts;    // per-neuron spike counts over the image (signed IF: positive − negative)
+  int64_t negative_total = 0;     // signed IF: negative spikes over the image
 
   void reset(int64_t n, const NeuronConstants& k) {
     v.assign(n, k.v_start);
@@ -67,6 +71,8 @@ struct Population {
     counts.assign(n, 0);
     spikes.clear();
     spikes.reserve(n);
+    negative.clear();
+    negative_total = 0;
     if (k.model == snn::NeuronModel::lif) {
       i_syn.assign(n, 0.0f);
       refractory.assign(n, 0);
@@ -74,10 +80,12 @@ struct Population {
   }
 };
 
-// Appends the indices j with v[j] ≥ θ to `spikes` and applies the reset. Few neurons fire in a step (a few %),
+// Appends the indices j with v[j] ≥ θ whose reset(j) returns true to `spikes`. Few neurons fire in a step (a few %),
 // so the scan compares a vector of membranes at once and walks only the set bits of the comparison mask
 // (a byte-per-neuron scan was 40 % of a LIF run, mostly mispredicted branches).
-template <class Reset>
+// Below = true collects v[j] < threshold instead (the signed neuron's negative spikes, whose reset also
+// checks the count).
+template <bool Below = false, class Reset>
 inline void collect_spikes(const float* __restrict v, int64_t n, float threshold, std::vector<int32_t>& spikes,
                            Reset reset) {
   int64_t j = 0;
@@ -85,20 +93,21 @@ inline void collect_spikes(const float* __restrict v, int64_t n, float threshold
     while (mask) {
       const int64_t i = base + __builtin_ctz(mask);
       mask &= mask - 1;
-      reset(i);
-      spikes.push_back(static_cast<int32_t>(i));
+      if (reset(i)) spikes.push_back(static_cast<int32_t>(i));
     }
   };
 #if defined(__AVX512F__)
+  constexpr int kCmp = Below ? _CMP_LT_OQ : _CMP_GE_OQ;
   const __m512 th = _mm512_set1_ps(threshold);
-  for (; j + 16 <= n; j += 16) take(j, _mm512_cmp_ps_mask(_mm512_loadu_ps(v + j), th, _CMP_GE_OQ));
+  for (; j + 16 <= n; j += 16) take(j, _mm512_cmp_ps_mask(_mm512_loadu_ps(v + j), th, kCmp));
 #elif defined(__AVX__)
+  constexpr int kCmp = Below ? _CMP_LT_OQ : _CMP_GE_OQ;
   const __m256 th = _mm256_set1_ps(threshold);
   for (; j + 8 <= n; j += 8)
-    take(j, static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(v + j), th, _CMP_GE_OQ))));
+    take(j, static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(v + j), th, kCmp))));
 #endif
   for (; j < n; ++j)
-    if (v[j] >= threshold) take(j, 1u);
+    if (Below ? v[j] < threshold : v[j] >= threshold) take(j, 1u);
 }
 
 // Advances `p` by one step with input p.in (then cleared) and a per-neuron bias (may be null); fills
@@ -110,16 +119,36 @@ inline void step_population(Population& p, const NeuronConstants& k, const float
   p.spikes.clear();
   switch (k.model) {
     case snn::NeuronModel::if_reset_zero:
-    case snn::NeuronModel::if_subtract: {
+    case snn::NeuronModel::if_subtract:
+    case snn::NeuronModel::if_signed: {
       if (bias)
         for (int64_t j = 0; j < n; ++j) v[j] += in[j] + bias[j];
       else
         for (int64_t j = 0; j < n; ++j) v[j] += in[j];
       const float theta = k.threshold;
-      if (k.model == snn::NeuronModel::if_subtract)
-        collect_spikes(v, n, theta, p.spikes, [&](int64_t j) { v[j] -= theta; });
-      else
-        collect_spikes(v, n, theta, p.spikes, [&](int64_t j) { v[j] = 0.0f; });
+      if (k.model == snn::NeuronModel::if_reset_zero) {
+        collect_spikes(v, n, theta, p.spikes, [&](int64_t j) {
+          v[j] = 0.0f;
+          return true;
+        });
+        break;
+      }
+      collect_spikes(v, n, theta, p.spikes, [&](int64_t j) {
+        v[j] -= theta;
+        return true;
+      });
+      if (k.model == snn::NeuronModel::if_signed) {
+        // A neuron that just fired has v ≥ 0, so no neuron fires both ways in one step.
+        int32_t* __restrict count = p.counts.data();
+        p.negative.clear();
+        collect_spikes<true>(v, n, 0.0f, p.negative, [&](int64_t j) {
+          if (count[j] <= 0) return false;
+          v[j] += theta;
+          return true;
+        });
+        for (int32_t j : p.negative) --count[j];
+        p.negative_total += static_cast<int64_t>(p.negative.size());
+      }
       break;
     }
     case snn::NeuronModel::lif: {
@@ -136,7 +165,10 @@ inline void step_population(Population& p, const NeuronConstants& k, const float
       }
       const float v_reset = k.v_reset;
       const int32_t ref_steps = k.refractory_steps;
-      collect_spikes(v, n, k.threshold, p.spikes, [&](int64_t j) { v[j] = v_reset, ref[j] = ref_steps; });
+      collect_spikes(v, n, k.threshold, p.spikes, [&](int64_t j) {
+        v[j] = v_reset, ref[j] = ref_steps;
+        return true;
+      });
       break;
     }
   }

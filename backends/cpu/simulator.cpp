@@ -165,9 +165,11 @@ struct LayerPlan {
 struct Tally {
   std::vector<int64_t> correct;
   std::vector<std::vector<int64_t>> neuron_counts;  // per layer, per neuron (own layout; only max/sum are used)
+  std::vector<int64_t> negative_spikes;             // per layer (signed IF)
   std::vector<float> probe_max;                     // per channel of the probed layer
   int64_t input_spikes = 0;
-  Tally(int steps, const std::vector<LayerPlan>& plans, int probe) : correct(steps, 0) {
+  Tally(int steps, const std::vector<LayerPlan>& plans, int probe)
+      : correct(steps, 0), negative_spikes(plans.size(), 0) {
     for (const auto& p : plans) neuron_counts.emplace_back(p.neurons, 0);
     if (probe >= 0) probe_max.assign(plans[probe].oc, 0.0f);
   }
@@ -246,6 +248,7 @@ class EventEngine {
           const LayerPlan& next = plans[l + 1];
           float* dst = pops_[l + 1].in.data();
           for (int32_t j : pops_[l].spikes) next.scatter(j, 1.0f, dst);
+          for (int32_t j : pops_[l].negative) next.scatter(j, -1.0f, dst);
         }
       }
       if (delayed) feed_input(t);
@@ -256,8 +259,10 @@ class EventEngine {
 
   static void finish_image(const Context& cx, const std::vector<Population>& pops, int64_t image, Tally& tally,
                            SimResult& r) {
-    for (int l = 0; l <= cx.last; ++l)
+    for (int l = 0; l <= cx.last; ++l) {
       for (size_t j = 0; j < pops[l].counts.size(); ++j) tally.neuron_counts[l][j] += pops[l].counts[j];
+      tally.negative_spikes[l] += pops[l].negative_total;
+    }
     if (cx.opts.probe_layer >= 0) return;
     const Population& out = pops.back();
     const int64_t row = image - cx.opts.first_image;
@@ -355,6 +360,8 @@ class DenseEngine {
           step_population(pop, p.k, p.bias_chw.empty() ? nullptr : p.bias_chw.data());
           if (next)
             for (int32_t j : pop.spikes) next[b * p.neurons + j] = 1.0f;
+          if (next)
+            for (int32_t j : pop.negative) next[b * p.neurons + j] = -1.0f;
         }
       }
       if (delayed) feed_input(t, count);
@@ -488,14 +495,20 @@ void merge_tallies(const Context& cx, const std::vector<Tally>& tallies, int64_t
     // The event engine's populations are (H, W, C), the dense engine's (C, H, W): reported as (C, H, W).
     const bool hwc = opts.propagation == Propagation::event;
     const int64_t plane = static_cast<int64_t>(p.oh) * p.ow;
-    for (const Tally& t : tallies)
+    for (const Tally& t : tallies) {
       for (int64_t j = 0; j < p.neurons; ++j)
         s.neuron_spikes[hwc ? j % p.oc * plane + j / p.oc : j] += t.neuron_counts[l][j];
+      s.negative_spikes += t.negative_spikes[l];
+    }
     s.fanout = p.fanout;  // events into each layer: its source's spikes times its mean fan-out
-    if (l == 0)
+    if (l == 0) {
       for (const Tally& t : tallies) s.presynaptic_spikes += t.input_spikes;
-    else
-      for (int64_t c : r.layers[l - 1].neuron_spikes) s.presynaptic_spikes += c;
+    } else {
+      // A negative spike is sent as well as taken off the net count.
+      const LayerStats& src = r.layers[l - 1];
+      for (int64_t c : src.neuron_spikes) s.presynaptic_spikes += c;
+      s.presynaptic_spikes += 2 * src.negative_spikes;
+    }
     r.layers.push_back(std::move(s));
   }
   finish_layer_stats(r.layers, images, opts.steps * cx.net.dt_ms / 1000.0);
@@ -519,7 +532,8 @@ void record_input_spikes(const Context& cx, int64_t images, SimResult& r) {
 Capabilities CpuSimulator::capabilities() const {
   Capabilities c;
   c.simulates = true;
-  c.neurons = {snn::NeuronModel::if_reset_zero, snn::NeuronModel::if_subtract, snn::NeuronModel::lif};
+  c.neurons = {snn::NeuronModel::if_reset_zero, snn::NeuronModel::if_subtract, snn::NeuronModel::if_signed,
+               snn::NeuronModel::lif};
   c.inputs = {snn::InputEncoding::poisson, snn::InputEncoding::current, snn::InputEncoding::regular};
   c.resets = {ResetMode::to_value, ResetMode::subtract};
   c.propagations = {Propagation::event, Propagation::dense};

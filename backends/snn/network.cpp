@@ -11,7 +11,8 @@ namespace sf::snn {
 
 namespace {
 constexpr std::pair<NeuronModel, const char*> kNeuronNames[] = {
-    {NeuronModel::if_reset_zero, "if"}, {NeuronModel::if_subtract, "if_subtract"}, {NeuronModel::lif, "lif"}};
+    {NeuronModel::if_reset_zero, "if"}, {NeuronModel::if_subtract, "if_subtract"}, {NeuronModel::if_signed, "if_signed"},
+    {NeuronModel::lif, "lif"}};
 constexpr std::pair<InputEncoding, const char*> kEncodingNames[] = {
     {InputEncoding::poisson, "poisson"}, {InputEncoding::current, "current"}, {InputEncoding::regular, "regular"}};
 constexpr std::pair<LayerKind, const char*> kLayerNames[] = {{LayerKind::conv, "conv"},

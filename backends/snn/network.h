@@ -19,6 +19,12 @@ namespace sf::snn {
 enum class NeuronModel {
   if_reset_zero,  // "if": integrate and fire, reset to 0 (Diehl 2015, tensor_genn)
   if_subtract,    // "if_subtract": reset by subtracting the threshold (Rueckauer 2017)
+  // "if_signed": if_subtract that also fires a negative spike (v ← v + θ, the spike's weights negated) when v
+  // falls below 0 while its net count (positive − negative spikes) is above 0. The net count then tracks
+  // round(Σ input / θ) whatever the order the input arrives in, removing the unevenness error of low-latency
+  // conversion (Bu 2022 §4) up to one spike per step (signed neurons: Wang et al. 2022, IJCAI). No
+  // neuromorphic exporter here supports negative spikes.
+  if_signed,
   lif,            // "lif": current-based LIF with an exponential synapse (PyNN IF_curr_exp)
 };
 
