@@ -176,7 +176,10 @@ struct Cli {
     for (const auto& t : sf::reproducible_tables()) tables += (tables.empty() ? "" : "|") + t;
     reproduce->add_option("TABLE", rep.table, tables)->required();
     reproduce->add_option("--trials", rep.trials, "trials (seeds 1..N)")->transform(whole(0))->capture_default_str();
-    reproduce->add_option("--images", rep.images, "test images per conversion (default all)")->transform(whole(1));
+    reproduce
+        ->add_option("--images", rep.images,
+                     "test images per conversion, and at most as many calibration images (default all)")
+        ->transform(whole(1));
     reproduce->add_option("--dt", rep.dt_ms, "time step (default the paper's; the run keeps its duration in ms)")
         ->type_name("MS")
         ->check(finite(true));
@@ -223,7 +226,8 @@ struct Cli {
         ->capture_default_str();
     c->add_flag("--channel-norm", conv.convert.channel_norm,
                 "data/robust: one λ per channel of every hidden layer (Spiking-YOLO), not one per layer");
-    add_choice(c, "--neuron", conv.convert.neuron, sf::snn::parse_neuron_model, "neuron model: if|if_subtract|if_signed|lif")
+    add_choice(c, "--neuron", conv.convert.neuron, sf::snn::parse_neuron_model,
+               "neuron model: if|if_subtract|if_signed|lif")
         ->default_str(sf::snn::to_string(conv.convert.neuron));
     add_choice(c, "--input", conv.convert.input.kind, sf::snn::parse_input_encoding,
                "input encoding: poisson|current|regular")

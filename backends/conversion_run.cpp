@@ -241,6 +241,12 @@ void check_supported(const ConvertRunOptions& o, const Capabilities& caps) {
   const snn::NeuronModel neuron = o.convert.neuron;
   if (!has(caps.neurons, neuron))
     refuse("--neuron", std::string(to_string(neuron)) + " neurons", names(caps.neurons, " or "), o.backend, caps);
+  if (!o.export_exact.empty()) {
+    const std::vector<snn::NeuronModel> exported = make_backend(o.export_exact)->capabilities().neurons;
+    if (!has(exported, neuron))
+      fail_input("--export-exact",
+                 o.export_exact + " exports " + names(exported, ", ") + " neurons, not " + to_string(neuron));
+  }
   const ResetMode reset = reset_mode(neuron);
   if (!has(caps.resets, reset) && !has(caps.approximated_resets, reset))
     refuse("--neuron", std::string(to_string(neuron)) + " neurons (" + sf::to_string(reset) + ")", "", o.backend, caps);

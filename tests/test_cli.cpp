@@ -393,11 +393,19 @@ TEST_F(CliTest, PredictionsNirExportAndNirSimulation) {
   const CmdResult bare = spikeforge(tmp, {"convert", out + "/model.sfm", "--export-exact", "loihi"});
   EXPECT_EQ(bare.code, 2);
   EXPECT_TRUE(contains(error_line(bare), "--export-exact: 'loihi' is no export target")) << bare.err;
-  // Bias calibration: refused on a NIR graph, with --export-exact, and --calibrate-steps without --calibrate.
+  // Bias calibration: refused on a NIR graph, with --export-exact, and --calibrate-steps without --calibrate;
+  // signed neurons on an exporter.
   const std::vector<std::pair<std::vector<std::string>, std::string>> calibrate_refusals = {
       {{nir_dir + "/network.nir", "--calibrate", "16"}, "--calibrate: does not apply to a NIR graph"},
       {{out + "/model.sfm", "--calibrate", "16", "--export-exact", "spinnaker"}, "--calibrate: tunes biases"},
       {{out + "/model.sfm", "--calibrate-steps", "8"}, "--calibrate-steps: applies with --calibrate N"},
+      // Signed neurons: no exporter takes negative spikes.
+      {{out + "/model.sfm", "--neuron", "if_signed", "--backend", "spinnaker"},
+       "--neuron: if_signed neurons cannot be exported by --backend spinnaker"},
+      {{out + "/model.sfm", "--neuron", "if_signed", "--backend", "nir"},
+       "--neuron: if_signed neurons cannot be exported by --backend nir"},
+      {{out + "/model.sfm", "--neuron", "if_signed", "--export-exact", "nir"},
+       "--export-exact: nir exports if, if_subtract, lif neurons, not if_signed"},
   };
   for (const auto& [args, message] : calibrate_refusals) {
     std::vector<std::string> cmd = {"convert"};
@@ -1013,8 +1021,9 @@ TEST_F(CliTest, ReproduceTrainsConvertsAndReusesCheckpoints) {
   EXPECT_TRUE(contains(error_line(trials), "--trials")) << trials.err;
 }
 
-// reproduce mobilenet: both rows (ReLU6 → robust, QCFS → θ = λ) trained for one epoch on the synthetic digits
-// as Fashion-MNIST, converted, and the T = 8…128 columns filled.
+// reproduce mobilenet: the rows (ReLU6 → robust, QCFS → θ = λ, and QCFS with signed neurons calibrated at T = 8,
+// reusing the QCFS run) trained for one epoch on the synthetic digits as Fashion-MNIST, converted, and
+// the T = 8…128 columns filled.
 TEST_F(CliTest, ReproduceMobilenetFillsTheLowLatencyColumns) {
   const std::string out = tmp / "rep_mobilenet";
   const CmdResult r = spikeforge(
@@ -1022,9 +1031,20 @@ TEST_F(CliTest, ReproduceMobilenetFillsTheLowLatencyColumns) {
             tmp / "data", "--set", "train.epochs=1", "--set", "train.warmup_epochs=0", "--threads", "1", "--out", out});
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   const std::string table = read_text(out + "/table.md");
-  for (const char* cell : {"| MobileNet ReLU6, robust norm per channel |", "| MobileNet QCFS L = 4, θ = λ |", "T = 8",
-                           "T = 128", "74.79", "12.46"})
+  for (const char* cell :
+       {"| MobileNet ReLU6, robust norm per channel |", "| MobileNet QCFS L = 4, θ = λ |",
+        "| MobileNet QCFS L = 4, signed IF, calibrated at T = 8 |", "T = 8", "T = 128", "74.79", "12.46", "93.65"})
     EXPECT_TRUE(contains(table, cell)) << cell << " missing from\n" << table;
+  auto occurrences = [&](const std::string& what) {
+    int n = 0;
+    for (size_t at = r.out.find(what); at != std::string::npos; at = r.out.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(occurrences("training fashion_mnist_mobilenet_qcfs"), 1) << r.out;
+  EXPECT_EQ(occurrences("fashion_mnist_mobilenet_qcfs/seed1/model.sfm"), 1) << "the signed row reuses it: " << r.out;
+  const std::string s = read_text(out + "/fashion_mnist_mobilenet_qcfs/seed1/snn_signed/summary.json");
+  EXPECT_TRUE(contains(s, "\"neuron\": \"if_signed\"")) << s;
+  EXPECT_EQ(nlohmann::json::parse(s)["calibration"]["images"], 10) << "capped at --images: " << s;
   const std::string summary = read_text(out + "/fashion_mnist_mobilenet_qcfs/seed1/snn/summary.json");
   EXPECT_TRUE(contains(summary, "\"norm\": \"qcfs\"")) << summary;
   EXPECT_TRUE(contains(summary, "\"neuron\": \"if_subtract\"")) << summary;

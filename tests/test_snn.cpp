@@ -8,9 +8,9 @@
 #include <random>
 #include <vector>
 
+#include "backends/conversion_run.h"
 #include "backends/cpu/encoder.h"
 #include "backends/cpu/neurons.h"
-#include "backends/conversion_run.h"
 #include "backends/cpu/simulator.h"
 #include "backends/snn/converter.h"
 #include "core/error.h"
@@ -68,6 +68,47 @@ TEST(SnnNeuronTest, IfSubtractRateIsInputOverThreshold) {
   EXPECT_EQ(s.at(2), 10);
 }
 
+TEST(SnnNeuronTest, IfSignedNetCountIsTheRoundedInputSumInAnyOrder) {
+  // Input in (−θ, θ) per step, as multiples of 1/64 (sums exact in float), from v(0) = θ/2: the net count after
+  // every step is max(0, floor(1/2 + Σ input)), whatever order the input came in. Reset by subtraction alone
+  // cannot take a spike back: its count exceeds that wherever a neuron fired early on input that later fell.
+  snn::Network net = one_layer(NeuronModel::if_signed, 1.0);
+  net.v_init = 0.5;
+  constexpr int n = 256, steps = 64;
+  std::mt19937 gen(3);
+  std::uniform_int_distribution<int> step_input(-63, 63);
+  std::vector<std::vector<float>> input(steps, std::vector<float>(n));
+  for (auto& row : input)
+    for (float& x : row) x = static_cast<float>(step_input(gen)) / 64.0f;
+  auto run = [&](NeuronModel m, auto&& check) {
+    net.neuron = m;
+    const cpu::NeuronConstants k(net, net.layers[0]);
+    cpu::Population p;
+    p.reset(n, k);
+    std::vector<double> sum(n, 0.0);
+    int64_t negative = 0;
+    for (int t = 0; t < steps; ++t) {
+      for (int j = 0; j < n; ++j) p.in[j] = input[t][j], sum[j] += input[t][j];
+      cpu::step_population(p, k, nullptr);
+      negative += static_cast<int64_t>(p.negative.size());
+      for (int j = 0; j < n; ++j) check(p.counts[j], std::max(0.0, std::floor(0.5 + sum[j])), t, j);
+    }
+    EXPECT_EQ(p.negative_total, negative);
+    return negative;
+  };
+  EXPECT_GT(run(NeuronModel::if_signed, [](int count, double want, int t,
+                                           int j) { ASSERT_EQ(count, want) << "neuron " << j << " step " << t; }),
+            0);
+  int over = 0;
+  EXPECT_EQ(run(NeuronModel::if_subtract,
+                [&](int count, double want, int t, int) {
+                  EXPECT_GE(count, want);
+                  over += t == steps - 1 && count > want;
+                }),
+            0);
+  EXPECT_GT(over, n / 4);
+}
+
 TEST(SnnNeuronTest, LifConstantCurrentMatchesClosedForm) {
   // From rest, a constant current I gives v_n − v_rest = I·R·(1 − e^(−n·h/τm)), R = τm/cm; the first spike is
   // at n* = ⌈−τm/h · ln(1 − Δ/(I·R))⌉ with Δ = v_thresh − v_rest, and after each spike the neuron is held for
@@ -106,8 +147,8 @@ TEST(SnnNeuronTest, LifPostsynapticPotentialMatchesExactSolution) {
   EXPECT_FLOAT_EQ(pop.v[0], static_cast<float>(p.v_rest));
   for (int t = 1; t <= 60; ++t) {
     cpu::step_population(pop, k, nullptr);
-    const double expect = w * p.tau_m * p.tau_syn / (p.cm * (p.tau_syn - p.tau_m)) *
-                          (std::exp(-t / p.tau_syn) - std::exp(-t / p.tau_m));
+    const double expect =
+        w * p.tau_m * p.tau_syn / (p.cm * (p.tau_syn - p.tau_m)) * (std::exp(-t / p.tau_syn) - std::exp(-t / p.tau_m));
     EXPECT_NEAR(pop.v[0] - p.v_rest, expect, 1e-4 + 1e-4 * std::fabs(expect)) << t;
   }
 }
@@ -131,7 +172,8 @@ TEST(SnnEncoderTest, PoissonRateRegularTrainAndSeeding) {
   EXPECT_NEAR(count(a, 1), 2000, 170);
   EXPECT_NEAR(count(a, 2), 4000, 230);
   for (int t = 0; t < steps; ++t) {  // same seed → same trains; at most one spike per pixel and step
-    ASSERT_EQ(std::vector<int32_t>(a.at(t).begin(), a.at(t).end()), std::vector<int32_t>(b.at(t).begin(), b.at(t).end()));
+    ASSERT_EQ(std::vector<int32_t>(a.at(t).begin(), a.at(t).end()),
+              std::vector<int32_t>(b.at(t).begin(), b.at(t).end()));
     ASSERT_LE(a.at(t).size(), 2u);
   }
   enc.kind = snn::InputEncoding::regular;
@@ -338,9 +380,13 @@ TEST(SnnConvertTest, InputNormalisationSplitsOnlyWhereItCommutes) {
   TransformSpec crop;  // a crop larger than its input pads with zeros too
   crop.type = TransformType::center_crop;
   crop.height = crop.width = 24;
-  EXPECT_NE(test::bad_input([&] { split_channel_affine({norm, crop}, 1); }).find("center_crop: comes after normalize"),
+  EXPECT_NE(test::bad_input([&] {
+              split_channel_affine({norm, crop}, 1);
+            }).find("center_crop: comes after normalize"),
             std::string::npos);
-  EXPECT_EQ(test::bad_input([&] { split_channel_affine({norm, pad}, 1); }),
+  EXPECT_EQ(test::bad_input([&] {
+              split_channel_affine({norm, pad}, 1);
+            }),
             "dataset transforms: pad: comes after normalize, so the spiking network cannot read the pixels and fold "
             "the normalize into its first layer; put normalize last");
 }
@@ -553,7 +599,8 @@ TEST(SnnConvertTest, BatchNormFolding) {
   Tensor w = Tensor::from({2, 2}, {1, 2, 3, 4}), b;
   snn::fold_batchnorm(w, b, Tensor::from({2}, {2, 1}), Tensor::from({2}, {0.5f, -1}), Tensor::from({2}, {1, 0}),
                       Tensor::from({2}, {3, 0.25f}), 1.0);
-  const std::vector<float> expect_w = {1, 2, static_cast<float>(3 / std::sqrt(1.25)), static_cast<float>(4 / std::sqrt(1.25))};
+  const std::vector<float> expect_w = {1, 2, static_cast<float>(3 / std::sqrt(1.25)),
+                                       static_cast<float>(4 / std::sqrt(1.25))};
   for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(w[i], expect_w[i]) << i;
   EXPECT_FLOAT_EQ(b[0], -1 + 0.5f);
   EXPECT_FLOAT_EQ(b[1], -1);
@@ -614,7 +661,8 @@ Dataset random_images(int64_t n, uint64_t seed) {
   d.name = "random";
   d.images = Tensor({n, 1, 28, 28});
   Rng rng(seed);
-  for (int64_t i = 0; i < d.images.numel(); ++i) d.images[i] = rng.uniform() < 0.3 ? static_cast<float>(rng.uniform()) : 0.0f;
+  for (int64_t i = 0; i < d.images.numel(); ++i)
+    d.images[i] = rng.uniform() < 0.3 ? static_cast<float>(rng.uniform()) : 0.0f;
   for (int64_t i = 0; i < n; ++i) d.labels.push_back(static_cast<int32_t>(rng.below(10)));
   d.num_classes = 10;
   return d;
@@ -624,7 +672,7 @@ TEST(SnnSimulatorTest, EventAndDenseKernelsAgreeAndRunsAreDeterministic) {
   const Model m = build_model(ModelSpec{}, 5);
   const Dataset data = random_images(12, 2);
   cpu::CpuSimulator sim;
-  for (NeuronModel neuron : {NeuronModel::if_reset_zero, NeuronModel::lif}) {
+  for (NeuronModel neuron : {NeuronModel::if_reset_zero, NeuronModel::if_signed, NeuronModel::lif}) {
     snn::ConvertOptions o;
     o.neuron = neuron;
     o.norm_images = 12;
@@ -641,9 +689,18 @@ TEST(SnnSimulatorTest, EventAndDenseKernelsAgreeAndRunsAreDeterministic) {
       same += std::equal(event.output_counts.begin() + i * 10, event.output_counts.begin() + i * 10 + 10,
                          dense.output_counts.begin() + i * 10);
     EXPECT_GE(same, 11) << snn::to_string(neuron);
-    int64_t spikes = 0;
-    for (const auto& l : event.layers) spikes += l.spikes;
+    int64_t spikes = 0, negative = 0;
+    for (const auto& l : event.layers) spikes += l.spikes, negative += l.negative_spikes;
     EXPECT_GT(spikes, 0);
+    if (neuron == NeuronModel::if_signed) {
+      EXPECT_GT(negative, 0);
+      for (size_t l = 0; l < event.layers.size(); ++l)
+        EXPECT_NEAR(dense.layers[l].negative_spikes, event.layers[l].negative_spikes,
+                    0.02 * event.layers[l].negative_spikes + 2)
+            << l;
+    } else {
+      EXPECT_EQ(negative, 0);
+    }
     // Same seed, other thread count → bit-identical; another seed → other input spikes.
     so.propagation = Propagation::event;
     const int threads = omp_get_max_threads();
@@ -742,8 +799,8 @@ TEST(SnnSimulatorTest, PerNeuronBiasDrivesEachNeuron) {
 
 TEST(SnnSimulatorTest, ReportedWindowsIncludeTheLowLatencyPoints) {
   // Every 10 % of a 200-step run, the powers of two 4…128, and 100 ms; 400 and 1000 ms do not fit.
-  EXPECT_EQ(report_steps(200, 1.0), (std::vector<int>{4, 8, 16, 20, 32, 40, 60, 64, 80, 100, 120, 128, 140, 160, 180,
-                                                      200}));
+  EXPECT_EQ(report_steps(200, 1.0),
+            (std::vector<int>{4, 8, 16, 20, 32, 40, 60, 64, 80, 100, 120, 128, 140, 160, 180, 200}));
 }
 
 TEST(SnnSimulatorTest, RecordsInputSpikesAndRejectsBadRuns) {
@@ -828,7 +885,8 @@ TEST(SnnSimulatorTest, DepthwiseRatesMatchHandComputedInput) {
   net.input_shape = {2, 3, 3};
   net.neuron = NeuronModel::if_subtract;
   net.input.kind = snn::InputEncoding::current;
-  net.layers.push_back(conv_layer("dw", snn::LayerKind::depthwise_conv, {2, 3, 3}, {2, 1, 1}, ramp({2, 1, 3, 3}, 0.02f), 3, 1, 0));
+  net.layers.push_back(
+      conv_layer("dw", snn::LayerKind::depthwise_conv, {2, 3, 3}, {2, 1, 1}, ramp({2, 1, 3, 3}, 0.02f), 3, 1, 0));
   Dataset d;
   d.name = "hand";
   d.images = Tensor({1, 2, 3, 3});
@@ -880,7 +938,8 @@ TEST(SnnSimulatorTest, StridedPaddedConvAgreesBetweenKernels) {
   // against oneDNN's convolution in the dense kernel, same spikes.
   snn::Network net;
   net.input_shape = {2, 7, 7};
-  net.layers.push_back(conv_layer("conv", snn::LayerKind::conv, {2, 7, 7}, {3, 4, 4}, ramp({3, 2, 3, 3}, 0.15f), 3, 2, 1));
+  net.layers.push_back(
+      conv_layer("conv", snn::LayerKind::conv, {2, 7, 7}, {3, 4, 4}, ramp({3, 2, 3, 3}, 0.15f), 3, 2, 1));
   snn::Layer fc;
   fc.name = "fc", fc.kind = snn::LayerKind::dense, fc.in_shape = {3, 4, 4}, fc.out_shape = {4, 1, 1};
   // Readout weights and biases are multiples of 2^-7, so every membrane sum is exact in float whatever the
@@ -903,7 +962,7 @@ TEST(SnnSimulatorTest, StridedPaddedConvAgreesBetweenKernels) {
   so.propagation = Propagation::dense;
   const SimResult dense = cpu::CpuSimulator().simulate(net, d, so);
   EXPECT_EQ(event.layers[0].spikes, dense.layers[0].spikes);  // the conv geometry: exactly the same spikes
-  EXPECT_EQ(event.output_counts, dense.output_counts);         // exact readout arithmetic: the same counts
+  EXPECT_EQ(event.output_counts, dense.output_counts);        // exact readout arithmetic: the same counts
   EXPECT_GT(event.layers[0].spikes, 0);
   EXPECT_GT(event.layers[1].spikes, 0);
 }

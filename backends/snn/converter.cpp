@@ -422,7 +422,8 @@ void check_options(const Model& model, const Dataset& norm_data, const ConvertOp
   if (!(opts.v_init >= 0 && opts.v_init < 1)) fail_input("--v-init", "must be in [0, 1) (a fraction of θ)");
   if (opts.calibrate_images < 0) fail_input("--calibrate", "must be ≥ 0 images");
   if (opts.calibrate_images > 0) {
-    if (opts.neuron == NeuronModel::lif) fail_input("--calibrate", "calibrates IF neurons (if, if_subtract, if_signed), not LIF");
+    if (opts.neuron == NeuronModel::lif)
+      fail_input("--calibrate", "calibrates IF neurons (if, if_subtract, if_signed), not LIF");
     // Spike-norm's rate per unit of activation is whatever its thresholds made it, measured on the way.
     if (opts.norm == Norm::spike) fail_input("--calibrate", "needs --norm data, robust, qcfs or none, not spike");
     if (opts.calibrate_steps <= 0) fail_input("--calibrate-steps", "must be > 0");

@@ -3,16 +3,17 @@
 #include <charconv>
 #include <cmath>
 
-#include "core/error.h"
 #include "core/enum_names.h"
+#include "core/error.h"
 #include "core/json.h"
 
 namespace sf::snn {
 
 namespace {
-constexpr std::pair<NeuronModel, const char*> kNeuronNames[] = {
-    {NeuronModel::if_reset_zero, "if"}, {NeuronModel::if_subtract, "if_subtract"}, {NeuronModel::if_signed, "if_signed"},
-    {NeuronModel::lif, "lif"}};
+constexpr std::pair<NeuronModel, const char*> kNeuronNames[] = {{NeuronModel::if_reset_zero, "if"},
+                                                                {NeuronModel::if_subtract, "if_subtract"},
+                                                                {NeuronModel::if_signed, "if_signed"},
+                                                                {NeuronModel::lif, "lif"}};
 constexpr std::pair<InputEncoding, const char*> kEncodingNames[] = {
     {InputEncoding::poisson, "poisson"}, {InputEncoding::current, "current"}, {InputEncoding::regular, "regular"}};
 constexpr std::pair<LayerKind, const char*> kLayerNames[] = {{LayerKind::conv, "conv"},
@@ -84,16 +85,11 @@ std::string to_json(const Network& net) {
   const LifParams& lif = net.lif;
   Json layers = Json::array();
   for (const auto& l : net.layers) {
-    Json layer = {{"name", l.name},
-                  {"kind", to_string(l.kind)},
-                  {"in_shape", l.in_shape},
-                  {"out_shape", l.out_shape},
-                  {"pool_in", l.pool_in},
-                  {"kernel", l.kernel},
-                  {"stride", l.stride},
-                  {"padding", l.padding},
-                  {"pool_weight", static_cast<double>(l.pool_weight)},
-                  {"threshold", l.threshold}};
+    Json layer = {
+        {"name", l.name},           {"kind", to_string(l.kind)}, {"in_shape", l.in_shape},
+        {"out_shape", l.out_shape}, {"pool_in", l.pool_in},      {"kernel", l.kernel},
+        {"stride", l.stride},       {"padding", l.padding},      {"pool_weight", static_cast<double>(l.pool_weight)},
+        {"threshold", l.threshold}};
     if (l.weight.defined()) {
       layer["weight_shape"] = l.weight.shape();
       layer["weight"] = floats_json(l.weight);
@@ -140,7 +136,8 @@ void validate(const Network& net) {
   if (!(net.dt_ms > 0)) fail_input("snn", "dt must be > 0");
   if (net.delay_steps < 0 || net.delay_steps > 1) fail_input("snn", "delay_steps must be 0 or 1");
   if (net.layers.empty()) fail_input("snn", "the network has no layers");
-  if (net.input.kind != InputEncoding::current && !(net.input.max_rate_hz > 0 && net.input.max_rate_hz * net.dt_ms <= 1000))
+  if (net.input.kind != InputEncoding::current &&
+      !(net.input.max_rate_hz > 0 && net.input.max_rate_hz * net.dt_ms <= 1000))
     fail_input("--max-rate", "must be > 0 and at most one spike per step (1000 / dt Hz)");
   if (net.neuron == NeuronModel::lif) {
     const LifParams& p = net.lif;
@@ -154,7 +151,8 @@ void validate(const Network& net) {
   for (const auto& l : net.layers) {
     const std::string where = "snn layer '" + l.name + "'";
     if (l.in_shape != prev)
-      fail_input(where, "reads " + sf::to_string(l.in_shape) + " but the previous population is " + sf::to_string(prev));
+      fail_input(where,
+                 "reads " + sf::to_string(l.in_shape) + " but the previous population is " + sf::to_string(prev));
     if (l.out_shape.size() != 3) fail_input(where, "output shape must be [C, H, W]");
     Shape in = l.in_shape;
     if (l.pool_in > 0) in = {in[0], in[1] / l.pool_in, in[2] / l.pool_in};
@@ -166,8 +164,7 @@ void validate(const Network& net) {
         const bool dw = l.kind == LayerKind::depthwise_conv;
         const int64_t o = dw ? in[0] : l.weight.defined() ? l.weight.dim(0) : -1;
         const Shape w{o, dw ? 1 : in[0], l.kernel, l.kernel};
-        if (!l.weight.defined() || l.weight.shape() != w)
-          fail_input(where, "weight must be " + sf::to_string(w));
+        if (!l.weight.defined() || l.weight.shape() != w) fail_input(where, "weight must be " + sf::to_string(w));
         expect = {o, conv_out(in[1], l.kernel, l.stride, l.padding), conv_out(in[2], l.kernel, l.stride, l.padding)};
         break;
       }
@@ -181,7 +178,8 @@ void validate(const Network& net) {
         expect = {in[0], in[1] / l.kernel, in[2] / l.kernel};
         break;
     }
-    if (l.out_shape != expect) fail_input(where, "output shape " + sf::to_string(l.out_shape) + ", expected " + sf::to_string(expect));
+    if (l.out_shape != expect)
+      fail_input(where, "output shape " + sf::to_string(l.out_shape) + ", expected " + sf::to_string(expect));
     if (l.bias.defined() && l.bias.numel() != l.out_shape[0] && l.bias.numel() != l.neurons())
       fail_input(where, "bias must have one value per channel or one per neuron");
     if (l.weight.defined()) check_finite(l.weight, where + " weight");

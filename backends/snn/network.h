@@ -25,21 +25,21 @@ enum class NeuronModel {
   // conversion (Bu 2022 §4) up to one spike per step (signed neurons: Wang et al. 2022, IJCAI). No
   // neuromorphic exporter here supports negative spikes.
   if_signed,
-  lif,            // "lif": current-based LIF with an exponential synapse (PyNN IF_curr_exp)
+  lif,  // "lif": current-based LIF with an exponential synapse (PyNN IF_curr_exp)
 };
 
 // PyNN IF_curr_exp parameters, defaults from Liu's thesis (Liu 2017, PhD thesis; README.md, "Converting to
 // spiking networks", lists them).
 struct LifParams {
-  double cm = 0.25;          // nF
-  double tau_m = 20.0;       // ms
-  double tau_refrac = 1.0;   // ms
-  double v_rest = -65.0;     // mV
-  double v_reset = -65.0;    // mV
-  double v_thresh = -50.0;   // mV
-  double tau_syn = 5.0;      // ms, both tau_syn_E and tau_syn_I (an export writes it to both)
-  double i_offset = 0.1;     // nA, constant current into every neuron (8 mV at rest: it narrows the leak's
-                             // dead zone below threshold, for normalised nets too)
+  double cm = 0.25;         // nF
+  double tau_m = 20.0;      // ms
+  double tau_refrac = 1.0;  // ms
+  double v_rest = -65.0;    // mV
+  double v_reset = -65.0;   // mV
+  double v_thresh = -50.0;  // mV
+  double tau_syn = 5.0;     // ms, both tau_syn_E and tau_syn_I (an export writes it to both)
+  double i_offset = 0.1;    // nA, constant current into every neuron (8 mV at rest: it narrows the leak's
+                            // dead zone below threshold, for normalised nets too)
 };
 
 // Exact one-step propagators of IF_curr_exp at step h (NEST iaf_psc_exp): i_syn ← i_syn·p11 + input;
@@ -106,8 +106,8 @@ struct Network {
   int delay_steps = 0;  // synaptic delay between layers: 0 (snn_toolbox, tensor_genn) or 1 (PyNN, 1 ms)
   double v_init = 0.0;  // initial IF membrane as a fraction of the threshold (Bu 2022: 0.5)
   std::vector<Layer> layers;
-  std::string source;       // checkpoint it was converted from
-  std::string conversion;   // "data", "robust", "spike", "none", "liu"
+  std::string source;      // checkpoint it was converted from
+  std::string conversion;  // "data", "robust", "spike", "none", "liu"
   int64_t neurons() const;
   int64_t synapses() const;  // connections, counting each conv kernel tap once per output position
 };
@@ -115,7 +115,7 @@ struct Network {
 const char* to_string(NeuronModel m);
 const char* to_string(InputEncoding e);
 const char* to_string(LayerKind k);
-NeuronModel parse_neuron_model(const std::string& s);    // BadInput naming the choices
+NeuronModel parse_neuron_model(const std::string& s);  // BadInput naming the choices
 InputEncoding parse_input_encoding(const std::string& s);
 
 // The IR as JSON (format "spikeforge-snn", version 1): every field above, weights as flat arrays in the
