@@ -711,7 +711,7 @@ TEST_F(CliTest, UnknownChoiceListsTheChoices) {
   const std::string model = tmp / "nope.sfm";
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--norm", "max"}, "--norm: unknown normalisation 'max' (none, data, robust, spike, qcfs)"},
-      {{"--neuron", "izhikevich"}, "--neuron: unknown neuron model 'izhikevich' (if, if_subtract, lif)"},
+      {{"--neuron", "izhikevich"}, "--neuron: unknown neuron model 'izhikevich' (if, if_subtract, if_signed, lif)"},
       {{"--input", "rank"}, "--input: unknown input encoding 'rank' (poisson, current, regular)"},
       {{"--pool", "max"}, "--pool: unknown pooling mode 'max'"},
       {{"--propagation", "sparse"}, "--propagation: unknown propagation 'sparse' (event, dense)"},

@@ -69,17 +69,20 @@ TEST(SnnNeuronTest, IfSubtractRateIsInputOverThreshold) {
 }
 
 TEST(SnnNeuronTest, IfSignedNetCountIsTheRoundedInputSumInAnyOrder) {
-  // Input in (−θ, θ) per step, as multiples of 1/64 (sums exact in float), from v(0) = θ/2: the net count after
-  // every step is max(0, floor(1/2 + Σ input)), whatever order the input came in. Reset by subtraction alone
-  // cannot take a spike back: its count exceeds that wherever a neuron fired early on input that later fell.
+  // Input plus bias in (−θ, θ) per step, as multiples of 1/64 (sums exact in float), from v(0) = θ/2: the net
+  // count after every step is max(0, floor(1/2 + Σ input)), whatever order the input came in. Reset by
+  // subtraction alone cannot take a spike back: its count exceeds that wherever a neuron fired early on input
+  // that later fell. 259 neurons: the vector loops and the scalar tail.
   snn::Network net = one_layer(NeuronModel::if_signed, 1.0);
   net.v_init = 0.5;
-  constexpr int n = 256, steps = 64;
+  constexpr int n = 259, steps = 64;
   std::mt19937 gen(3);
-  std::uniform_int_distribution<int> step_input(-63, 63);
+  std::uniform_int_distribution<int> step_input(-62, 62);
   std::vector<std::vector<float>> input(steps, std::vector<float>(n));
   for (auto& row : input)
     for (float& x : row) x = static_cast<float>(step_input(gen)) / 64.0f;
+  std::vector<float> bias(n);
+  for (int j = 0; j < n; ++j) bias[j] = static_cast<float>(j % 3 - 1) / 64.0f;
   auto run = [&](NeuronModel m, auto&& check) {
     net.neuron = m;
     const cpu::NeuronConstants k(net, net.layers[0]);
@@ -88,8 +91,8 @@ TEST(SnnNeuronTest, IfSignedNetCountIsTheRoundedInputSumInAnyOrder) {
     std::vector<double> sum(n, 0.0);
     int64_t negative = 0;
     for (int t = 0; t < steps; ++t) {
-      for (int j = 0; j < n; ++j) p.in[j] = input[t][j], sum[j] += input[t][j];
-      cpu::step_population(p, k, nullptr);
+      for (int j = 0; j < n; ++j) p.in[j] = input[t][j], sum[j] += input[t][j] + bias[j];
+      cpu::step_population(p, k, bias.data());
       negative += static_cast<int64_t>(p.negative.size());
       for (int j = 0; j < n; ++j) check(p.counts[j], std::max(0.0, std::floor(0.5 + sum[j])), t, j);
     }

@@ -72,6 +72,7 @@ struct Population {
     spikes.clear();
     spikes.reserve(n);
     negative.clear();
+    if (k.model == snn::NeuronModel::if_signed) negative.reserve(n);
     negative_total = 0;
     if (k.model == snn::NeuronModel::lif) {
       i_syn.assign(n, 0.0f);
@@ -80,12 +81,10 @@ struct Population {
   }
 };
 
-// Appends the indices j with v[j] ≥ θ whose reset(j) returns true to `spikes`. Few neurons fire in a step (a few %),
+// Appends the indices j with v[j] ≥ θ to `spikes` and applies the reset. Few neurons fire in a step (a few %),
 // so the scan compares a vector of membranes at once and walks only the set bits of the comparison mask
 // (a byte-per-neuron scan was 40 % of a LIF run, mostly mispredicted branches).
-// Below = true collects v[j] < threshold instead (the signed neuron's negative spikes, whose reset also
-// checks the count).
-template <bool Below = false, class Reset>
+template <class Reset>
 inline void collect_spikes(const float* __restrict v, int64_t n, float threshold, std::vector<int32_t>& spikes,
                            Reset reset) {
   int64_t j = 0;
@@ -93,25 +92,58 @@ inline void collect_spikes(const float* __restrict v, int64_t n, float threshold
     while (mask) {
       const int64_t i = base + __builtin_ctz(mask);
       mask &= mask - 1;
-      if (reset(i)) spikes.push_back(static_cast<int32_t>(i));
+      reset(i);
+      spikes.push_back(static_cast<int32_t>(i));
     }
   };
 #if defined(__AVX512F__)
-  constexpr int kCmp = Below ? _CMP_LT_OQ : _CMP_GE_OQ;
   const __m512 th = _mm512_set1_ps(threshold);
-  for (; j + 16 <= n; j += 16) take(j, _mm512_cmp_ps_mask(_mm512_loadu_ps(v + j), th, kCmp));
+  for (; j + 16 <= n; j += 16) take(j, _mm512_cmp_ps_mask(_mm512_loadu_ps(v + j), th, _CMP_GE_OQ));
 #elif defined(__AVX__)
-  constexpr int kCmp = Below ? _CMP_LT_OQ : _CMP_GE_OQ;
   const __m256 th = _mm256_set1_ps(threshold);
   for (; j + 8 <= n; j += 8)
-    take(j, static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(v + j), th, kCmp))));
+    take(j, static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(v + j), th, _CMP_GE_OQ))));
 #endif
   for (; j < n; ++j)
-    if (Below ? v[j] < threshold : v[j] >= threshold) take(j, 1u);
+    if (v[j] >= threshold) take(j, 1u);
+}
+
+// Signed IF's negative spikes: every j with v[j] < 0 and count[j] > 0 gets v[j] += θ, one spike off its count,
+// and is appended to `negative`. Many neurons sit below 0 (negative drive), few of them have spikes to take
+// back: both comparisons are vector masks, ANDed before the bit walk.
+inline void collect_negative(float* __restrict v, int32_t* __restrict count, int64_t n, float theta,
+                             std::vector<int32_t>& negative) {
+  int64_t j = 0;
+  auto take = [&](int64_t base, uint32_t mask) {
+    while (mask) {
+      const int64_t i = base + __builtin_ctz(mask);
+      mask &= mask - 1;
+      v[i] += theta;
+      --count[i];
+      negative.push_back(static_cast<int32_t>(i));
+    }
+  };
+#if defined(__AVX512F__)
+  const __m512 zero = _mm512_setzero_ps();
+  const __m512i none = _mm512_setzero_si512();
+  for (; j + 16 <= n; j += 16) {
+    const __mmask16 fired = _mm512_cmpgt_epi32_mask(_mm512_loadu_si512(count + j), none);
+    take(j, _mm512_mask_cmp_ps_mask(fired, _mm512_loadu_ps(v + j), zero, _CMP_LT_OQ));
+  }
+#elif defined(__AVX2__)
+  for (; j + 8 <= n; j += 8) {
+    const __m256 below = _mm256_cmp_ps(_mm256_loadu_ps(v + j), _mm256_setzero_ps(), _CMP_LT_OQ);
+    const __m256i fired =
+        _mm256_cmpgt_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(count + j)), _mm256_setzero_si256());
+    take(j, static_cast<uint32_t>(_mm256_movemask_ps(_mm256_and_ps(below, _mm256_castsi256_ps(fired)))));
+  }
+#endif
+  for (; j < n; ++j)
+    if (v[j] < 0.0f && count[j] > 0) take(j, 1u);
 }
 
 // Advances `p` by one step with input p.in (then cleared) and a per-neuron bias (may be null); fills
-// p.spikes.
+// p.spikes (and, signed IF, p.negative).
 inline void step_population(Population& p, const NeuronConstants& k, const float* __restrict bias) {
   const int64_t n = static_cast<int64_t>(p.v.size());
   float* __restrict v = p.v.data();
@@ -127,26 +159,15 @@ inline void step_population(Population& p, const NeuronConstants& k, const float
         for (int64_t j = 0; j < n; ++j) v[j] += in[j];
       const float theta = k.threshold;
       if (k.model == snn::NeuronModel::if_reset_zero) {
-        collect_spikes(v, n, theta, p.spikes, [&](int64_t j) {
-          v[j] = 0.0f;
-          return true;
-        });
+        collect_spikes(v, n, theta, p.spikes, [&](int64_t j) { v[j] = 0.0f; });
         break;
       }
-      collect_spikes(v, n, theta, p.spikes, [&](int64_t j) {
-        v[j] -= theta;
-        return true;
-      });
+      collect_spikes(v, n, theta, p.spikes, [&](int64_t j) { v[j] -= theta; });
       if (k.model == snn::NeuronModel::if_signed) {
-        // A neuron that just fired has v ≥ 0, so no neuron fires both ways in one step.
-        int32_t* __restrict count = p.counts.data();
+        // A neuron that just fired has v ≥ 0, so none fires both ways in one step, and the counts read here
+        // are the ones before this step's positive spikes are added below.
         p.negative.clear();
-        collect_spikes<true>(v, n, 0.0f, p.negative, [&](int64_t j) {
-          if (count[j] <= 0) return false;
-          v[j] += theta;
-          return true;
-        });
-        for (int32_t j : p.negative) --count[j];
+        collect_negative(v, p.counts.data(), n, theta, p.negative);
         p.negative_total += static_cast<int64_t>(p.negative.size());
       }
       break;
@@ -165,10 +186,7 @@ inline void step_population(Population& p, const NeuronConstants& k, const float
       }
       const float v_reset = k.v_reset;
       const int32_t ref_steps = k.refractory_steps;
-      collect_spikes(v, n, k.threshold, p.spikes, [&](int64_t j) {
-        v[j] = v_reset, ref[j] = ref_steps;
-        return true;
-      });
+      collect_spikes(v, n, k.threshold, p.spikes, [&](int64_t j) { v[j] = v_reset, ref[j] = ref_steps; });
       break;
     }
   }

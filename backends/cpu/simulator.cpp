@@ -288,7 +288,7 @@ class EventEngine {
 
 // ---- dense propagation ----------------------------------------------------------------------------------
 
-// One graph per layer over a batch: [B, C, H, W] 0/1 spikes → (merged avgpool) → conv / inner product /
+// One graph per layer over a batch: [B, C, H, W] spikes (0/1; signed IF: −1/0/1) → (merged avgpool) → conv / inner product /
 // avgpool through the registered CPU kernels → the layer's input (NCHW) for every image of the batch.
 class DenseEngine {
  public:

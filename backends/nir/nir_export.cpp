@@ -200,12 +200,21 @@ std::string readme(const snn::Network& net, const Export& e) {
 
 }  // namespace
 
+namespace {
+// NIR's neurons have no negative spikes (conversion_run refuses if_signed before converting).
+void check_exportable(const snn::Network& net) {
+  if (net.neuron == snn::NeuronModel::if_signed) fail_input("--neuron", "NIR has no signed (if_signed) neurons");
+}
+}  // namespace
+
 Export to_nir(const snn::Network& net) {
   snn::validate(net);
+  check_exportable(net);
   return Builder(net).build();
 }
 
 snn::Network as_nir_exported(const snn::Network& net) {
+  check_exportable(net);
   snn::Network out = net;
   if (out.neuron == snn::NeuronModel::if_subtract) out.neuron = snn::NeuronModel::if_reset_zero;
   out.v_init = 0;

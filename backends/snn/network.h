@@ -20,10 +20,11 @@ enum class NeuronModel {
   if_reset_zero,  // "if": integrate and fire, reset to 0 (Diehl 2015, tensor_genn)
   if_subtract,    // "if_subtract": reset by subtracting the threshold (Rueckauer 2017)
   // "if_signed": if_subtract that also fires a negative spike (v ← v + θ, the spike's weights negated) when v
-  // falls below 0 while its net count (positive − negative spikes) is above 0. The net count then tracks
-  // round(Σ input / θ) whatever the order the input arrives in, removing the unevenness error of low-latency
-  // conversion (Bu 2022 §4) up to one spike per step (signed neurons: Wang et al. 2022, IJCAI). No
-  // neuromorphic exporter here supports negative spikes.
+  // falls below 0 while its net count (positive − negative spikes) is above 0. From v(0) = θ/2, with each
+  // step's input (bias included) within ±θ, the net count is then max(0, floor(1/2 + Σ input / θ)) whatever
+  // the order the input arrives in: no unevenness error of low-latency conversion (Bu 2022 §4); input beyond
+  // ±θ in a step lags by the spikes one step cannot send (signed neurons: Wang et al. 2022, IJCAI). No
+  // exporter here takes negative spikes.
   if_signed,
   lif,  // "lif": current-based LIF with an exponential synapse (PyNN IF_curr_exp)
 };

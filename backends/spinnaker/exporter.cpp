@@ -30,8 +30,8 @@ std::vector<Synapse> expand_layer(const snn::Layer& l) {
     if (w == 0.0f) return;
     for (int dy = 0; dy < P; ++dy)
       for (int dx = 0; dx < P; ++dx)
-        out.push_back({static_cast<int32_t>((c * H + y * P + dy) * W + x * P + dx), static_cast<int32_t>(post),
-                       w * merged});
+        out.push_back(
+            {static_cast<int32_t>((c * H + y * P + dy) * W + x * P + dx), static_cast<int32_t>(post), w * merged});
   };
   switch (l.kind) {
     case LayerKind::conv:
@@ -72,8 +72,8 @@ namespace {
 constexpr int kMaxNeuronsPerCore = 256;  // sPyNNaker's default and its limit for IF_curr_exp
 constexpr int kCoresPerChip = 16;        // 18 cores: one monitor, one spare
 constexpr double kSdramPerChipMb = 123.5;
-constexpr int kChipsPerBoard = 48;        // a SpiNN-5 board
-constexpr int kMaxDelayTicks = 16;       // on-core delays; longer ones need delay-extension cores
+constexpr int kChipsPerBoard = 48;  // a SpiNN-5 board
+constexpr int kMaxDelayTicks = 16;  // on-core delays; longer ones need delay-extension cores
 
 // sPyNNaker holds weights as 16-bit integers with one power-of-two scale per synapse type of a population.
 // Its synaptic manager bounds the input a neuron can receive in one step by M = max|w| × the largest fan-in,
@@ -133,8 +133,10 @@ std::string convolution_unsupported(const snn::Layer& l) {
   if (l.kind != LayerKind::conv && l.kind != LayerKind::depthwise_conv) return "not a convolution";
   // sPyNNaker 7.x (master, 7.4): strided outputs and even kernels are computed wrongly (the kernel index runs
   // past the array for even sizes; the stride fix was never merged), and padding is either 0 or K/2.
-  if (l.stride != 1) return "stride " + std::to_string(l.stride) + " (sPyNNaker 7 computes strided convolutions wrongly)";
-  if (l.kernel % 2 == 0) return "even kernel size " + std::to_string(l.kernel) + " (sPyNNaker 7 handles odd sizes only)";
+  if (l.stride != 1)
+    return "stride " + std::to_string(l.stride) + " (sPyNNaker 7 computes strided convolutions wrongly)";
+  if (l.kernel % 2 == 0)
+    return "even kernel size " + std::to_string(l.kernel) + " (sPyNNaker 7 handles odd sizes only)";
   if (l.padding != 0 && l.padding != l.kernel / 2)
     return "padding " + std::to_string(l.padding) + " (the connector pads by 0 or K/2 only)";
   const int P = std::max(l.pool_in, 1);
@@ -143,13 +145,15 @@ std::string convolution_unsupported(const snn::Layer& l) {
 }
 
 Report analyse(const snn::Network& net, int neurons_per_core, ConvConnector conv) {
+  if (net.neuron == snn::NeuronModel::if_signed) fail_input("--neuron", "sPyNNaker has no signed (if_signed) neurons");
   if (neurons_per_core < 1 || neurons_per_core > kMaxNeuronsPerCore)
     fail_input("--neurons-per-core", "must be in 1.." + std::to_string(kMaxNeuronsPerCore));
   snn::validate(net);
   std::set<std::string> names = {"input"};
   for (const auto& l : net.layers) {
-    const bool safe = !l.name.empty() && l.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                                   "0123456789_-") == std::string::npos;
+    const bool safe = !l.name.empty() && l.name.find_first_not_of(
+                                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                             "0123456789_-") == std::string::npos;
     if (!safe || !names.insert(l.name).second)
       fail_input("snn layer '" + l.name + "'", "layer names must be unique and made of letters, digits, _ and -");
   }
@@ -215,7 +219,7 @@ Report analyse(const snn::Network& net, int neurons_per_core, ConvConnector conv
       }
     }
     if (conv_layer[i]) sdram += 4.0 * static_cast<double>(l.weight.numel());  // the kernels
-    sdram += 128.0 * l.neurons();  // neuron state and parameters
+    sdram += 128.0 * l.neurons();                                             // neuron state and parameters
     r.populations.back().sdram_mb = (sdram - sdram_before) / (1024.0 * 1024.0);
   }
   for (PopulationReport& pop : r.populations)
@@ -262,8 +266,8 @@ std::string Report::text() const {
   out += "projection          synapses  longest row   max |w|   16-bit LSB  zero  max rel. error\n";
   for (const auto& p : projections) {
     std::snprintf(buf, sizeof buf, "%-18s %9lld %12lld %9.4g %12.3g %5lld %14.2e\n", p.name.c_str(),
-                  static_cast<long long>(p.synapses), static_cast<long long>(p.longest_row), p.max_weight,
-                  p.weight_lsb, static_cast<long long>(p.zero_weights), p.max_relative_error);
+                  static_cast<long long>(p.synapses), static_cast<long long>(p.longest_row), p.max_weight, p.weight_lsb,
+                  static_cast<long long>(p.zero_weights), p.max_relative_error);
     out += buf;
   }
   std::snprintf(buf, sizeof buf,
@@ -282,8 +286,9 @@ std::string Report::text() const {
   if (!convolution_layers.empty()) {
     out += "ConvolutionConnector on sPyNNaker (local-only, one projection per channel pair):";
     for (const auto& n : convolution_layers) out += " " + n;
-    out += "\n  (their synapse counts are what the kernels expand to; their 16-bit columns describe the lists, while\n"
-           "   sPyNNaker scales local-only weights per population and receptor, and --export-exact models the lists)\n";
+    out +=
+        "\n  (their synapse counts are what the kernels expand to; their 16-bit columns describe the lists, while\n"
+        "   sPyNNaker scales local-only weights per population and receptor, and --export-exact models the lists)\n";
   }
   for (const auto& w : warnings) out += "warning: " + w + "\n";
   return out;
@@ -292,7 +297,10 @@ std::string Report::text() const {
 std::string Report::json() const {
   Json pops = Json::array(), projs = Json::array();
   for (const auto& p : populations) {
-    Json pop = {{"name", p.name}, {"neurons", p.neurons}, {"cores", p.cores}, {"chips", p.chips},
+    Json pop = {{"name", p.name},
+                {"neurons", p.neurons},
+                {"cores", p.cores},
+                {"chips", p.chips},
                 {"sdram_mb_estimate", p.sdram_mb}};
     if (p.channels > 0) {
       pop["channels"] = p.channels;
@@ -325,6 +333,8 @@ std::string Report::json() const {
 }
 
 snn::Network as_exported(const snn::Network& net, bool quantise_weights) {
+  // sPyNNaker has no negative spikes (conversion_run refuses if_signed before converting).
+  if (net.neuron == snn::NeuronModel::if_signed) fail_input("--neuron", "sPyNNaker has no signed (if_signed) neurons");
   snn::Network out = net;
   if (out.neuron == snn::NeuronModel::if_subtract) out.neuron = snn::NeuronModel::if_reset_zero;
   out.delay_steps = std::max(1, out.delay_steps);  // PyNN's minimum delay: one step per layer
@@ -392,37 +402,38 @@ Report export_project(const snn::Network& net, const Dataset& test, const Export
   fs::remove_all(dir);
   make_dirs(dir + "/connections");
   try {
-  write_file_atomic(dir + "/network.json", snn::to_json(net));
-  const double delay_ms = std::max(1, net.delay_steps) * net.dt_ms;
-  for (const auto& l : net.layers) {
-    const std::vector<Synapse> syn = expand_layer(l);
-    write_connections(dir + "/connections/" + l.name + "_exc.txt", syn, true, delay_ms);
-    write_connections(dir + "/connections/" + l.name + "_inh.txt", syn, false, delay_ms);
-  }
-  // The test images, their labels, and the input spikes the CPU backend draws for them with the same seed.
-  const int64_t per = numel(net.input_shape);
-  std::string images = "label,pixels...\n", spikes = "image,pixel,step\n";
-  char buf[64];
-  cpu::InputTrains trains;
-  for (int64_t i = 0; i < o.images; ++i) {
-    images += std::to_string(test.labels[i]);
-    for (int64_t k = 0; k < per; ++k) {
-      std::snprintf(buf, sizeof buf, ",%.6g", static_cast<double>(test.images[i * per + k]));
-      images += buf;
+    write_file_atomic(dir + "/network.json", snn::to_json(net));
+    const double delay_ms = std::max(1, net.delay_steps) * net.dt_ms;
+    for (const auto& l : net.layers) {
+      const std::vector<Synapse> syn = expand_layer(l);
+      write_connections(dir + "/connections/" + l.name + "_exc.txt", syn, true, delay_ms);
+      write_connections(dir + "/connections/" + l.name + "_inh.txt", syn, false, delay_ms);
     }
-    images += "\n";
-    Rng rng(cpu::image_stream_seed(o.seed, test.first_index + i));  // the CPU backend's key: the dataset index
-    trains.generate(test.images.data() + i * per, per, net.input, net.dt_ms, o.steps, rng);
-    for (int t = 0; t < o.steps; ++t)
-      for (int32_t px : trains.at(t)) spikes += std::to_string(i) + "," + std::to_string(px) + "," + std::to_string(t) + "\n";
-  }
-  write_file_atomic(dir + "/test_images.csv", images);
-  write_file_atomic(dir + "/input_spikes.csv", spikes);
-  write_file_atomic(dir + "/resources.json", report.json());
-  write_file_atomic(dir + "/run.py", run_py(o.steps, o.neurons_per_core));
-  write_file_atomic(dir + "/README.md", project_readme(net, report, o.images, o.steps));
-  fs::permissions(dir + "/run.py", fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
-                  fs::perm_options::add);
+    // The test images, their labels, and the input spikes the CPU backend draws for them with the same seed.
+    const int64_t per = numel(net.input_shape);
+    std::string images = "label,pixels...\n", spikes = "image,pixel,step\n";
+    char buf[64];
+    cpu::InputTrains trains;
+    for (int64_t i = 0; i < o.images; ++i) {
+      images += std::to_string(test.labels[i]);
+      for (int64_t k = 0; k < per; ++k) {
+        std::snprintf(buf, sizeof buf, ",%.6g", static_cast<double>(test.images[i * per + k]));
+        images += buf;
+      }
+      images += "\n";
+      Rng rng(cpu::image_stream_seed(o.seed, test.first_index + i));  // the CPU backend's key: the dataset index
+      trains.generate(test.images.data() + i * per, per, net.input, net.dt_ms, o.steps, rng);
+      for (int t = 0; t < o.steps; ++t)
+        for (int32_t px : trains.at(t))
+          spikes += std::to_string(i) + "," + std::to_string(px) + "," + std::to_string(t) + "\n";
+    }
+    write_file_atomic(dir + "/test_images.csv", images);
+    write_file_atomic(dir + "/input_spikes.csv", spikes);
+    write_file_atomic(dir + "/resources.json", report.json());
+    write_file_atomic(dir + "/run.py", run_py(o.steps, o.neurons_per_core));
+    write_file_atomic(dir + "/README.md", project_readme(net, report, o.images, o.steps));
+    fs::permissions(dir + "/run.py", fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
+                    fs::perm_options::add);
   } catch (...) {
     std::error_code ec;
     fs::remove_all(dir, ec);
