@@ -1021,8 +1021,8 @@ TEST_F(CliTest, ReproduceTrainsConvertsAndReusesCheckpoints) {
   EXPECT_TRUE(contains(error_line(trials), "--trials")) << trials.err;
 }
 
-// reproduce mobilenet: the rows (ReLU6 → robust, QCFS → θ = λ, and QCFS with signed neurons calibrated at T = 8,
-// reusing the QCFS run) trained for one epoch on the synthetic digits as Fashion-MNIST, converted, and
+// reproduce mobilenet: the rows (ReLU6 → robust, QCFS → θ = λ, and QCFS with signed neurons calibrated at T = 8
+// and at T = 32, reusing the QCFS run) trained for one epoch on the synthetic digits as Fashion-MNIST, converted, and
 // the T = 8…128 columns filled.
 TEST_F(CliTest, ReproduceMobilenetFillsTheLowLatencyColumns) {
   const std::string out = tmp / "rep_mobilenet";
@@ -1033,7 +1033,8 @@ TEST_F(CliTest, ReproduceMobilenetFillsTheLowLatencyColumns) {
   const std::string table = read_text(out + "/table.md");
   for (const char* cell :
        {"| MobileNet ReLU6, robust norm per channel |", "| MobileNet QCFS L = 4, θ = λ |",
-        "| MobileNet QCFS L = 4, signed IF, calibrated at T = 8 |", "T = 8", "T = 128", "74.79", "12.46", "93.65"})
+        "| MobileNet QCFS L = 4, signed IF, calibrated at T = 8 |",
+        "| MobileNet QCFS L = 4, signed IF, calibrated at T = 32 |", "T = 8", "T = 128", "74.79", "12.46", "93.65"})
     EXPECT_TRUE(contains(table, cell)) << cell << " missing from\n" << table;
   auto occurrences = [&](const std::string& what) {
     int n = 0;
@@ -1041,10 +1042,15 @@ TEST_F(CliTest, ReproduceMobilenetFillsTheLowLatencyColumns) {
     return n;
   };
   EXPECT_EQ(occurrences("training fashion_mnist_mobilenet_qcfs"), 1) << r.out;
-  EXPECT_EQ(occurrences("fashion_mnist_mobilenet_qcfs/seed1/model.sfm"), 1) << "the signed row reuses it: " << r.out;
-  const std::string s = read_text(out + "/fashion_mnist_mobilenet_qcfs/seed1/snn_signed/summary.json");
-  EXPECT_TRUE(contains(s, "\"neuron\": \"if_signed\"")) << s;
-  EXPECT_EQ(nlohmann::json::parse(s)["calibration"]["images"], 10) << "capped at --images: " << s;
+  EXPECT_EQ(occurrences("fashion_mnist_mobilenet_qcfs/seed1/model.sfm"), 2) << "the signed rows reuse it: " << r.out;
+  for (const int steps : {8, 32}) {
+    const std::string s =
+        read_text(out + "/fashion_mnist_mobilenet_qcfs/seed1/snn_signed_t" + std::to_string(steps) + "/summary.json");
+    const nlohmann::json j = nlohmann::json::parse(s);
+    EXPECT_EQ(j["neuron"], "if_signed") << s;
+    EXPECT_EQ(j["calibration"]["images"], 10) << "capped at --images: " << s;
+    EXPECT_EQ(j["calibration"]["steps"], steps) << s;
+  }
   const std::string summary = read_text(out + "/fashion_mnist_mobilenet_qcfs/seed1/snn/summary.json");
   EXPECT_TRUE(contains(summary, "\"norm\": \"qcfs\"")) << summary;
   EXPECT_TRUE(contains(summary, "\"neuron\": \"if_subtract\"")) << summary;
