@@ -288,8 +288,9 @@ class EventEngine {
 
 // ---- dense propagation ----------------------------------------------------------------------------------
 
-// One graph per layer over a batch: [B, C, H, W] spikes (0/1; signed IF: −1/0/1) → (merged avgpool) → conv / inner product /
-// avgpool through the registered CPU kernels → the layer's input (NCHW) for every image of the batch.
+// One graph per layer over a batch: [B, C, H, W] spikes (0/1; signed IF: −1/0/1) → (merged avgpool) → conv /
+// inner product / avgpool through the registered CPU kernels → the layer's input (NCHW) for every image of the
+// batch.
 class DenseEngine {
  public:
   DenseEngine(const Context& cx, int64_t batch) : cx_(cx), batch_(batch), pops_(batch) {
