@@ -2,6 +2,9 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#if SPIKEFORGE_CUDA
+#include "core/cuda/runtime.h"
+#endif
 
 namespace sf {
 
@@ -13,10 +16,24 @@ Device parse_device(std::string_view s) {
   fail_input("device", "unknown device '" + std::string(s) + "' (expected cpu or cuda)");
 }
 
-bool device_available(Device d) { return has_allocator(d); }
+void register_device(Device d) {
+#if SPIKEFORGE_CUDA
+  if (d == Device::cuda) cuda::register_device_if_present();
+#else
+  (void)d;
+#endif
+}
+
+bool device_available(Device d) {
+  register_device(d);
+  return has_allocator(d);
+}
 
 std::string device_unavailable_reason(Device d) {
   if (device_available(d)) return "";
+#if SPIKEFORGE_CUDA
+  if (d == Device::cuda) return cuda::gpu_unavailable_reason();
+#endif
   return "this build has no " + std::string(to_string(d)) +
          " kernels (build with CUDA: scripts/build.sh -DSPIKEFORGE_CUDA=ON, with nvcc and cuDNN installed)";
 }

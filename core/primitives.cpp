@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "core/primitive_math.h"
 
 namespace sf {
 namespace {
@@ -66,30 +67,17 @@ int64_t cpu_first_non_finite(const float* x, int64_t n) {
 void cpu_clamp(float* x, int64_t n, float lo, float hi) {
   elementwise(n, [=](int64_t i) { x[i] = std::clamp(x[i], lo, hi); });
 }
-int64_t argmax(const float* row, int64_t k) {
-  int64_t best = 0;
-  for (int64_t j = 1; j < k; ++j)
-    if (row[j] > row[best]) best = j;
-  return best;
-}
 int64_t cpu_count_top_k(const float* logits, const float* targets, int64_t rows, int64_t k, int64_t top) {
   int64_t n = 0;
-  for (int64_t i = 0; i < rows; ++i) {
-    const float* l = logits + i * k;
-    const int64_t t = argmax(targets + i * k, k);
-    if (std::isnan(l[t])) continue;  // a NaN logit is no prediction
-    int64_t rank = 0;                // classes ahead of the target
-    for (int64_t j = 0; j < k && rank < top; ++j) rank += l[j] > l[t] || (l[j] == l[t] && j < t);
-    n += rank < top;
-  }
+  for (int64_t i = 0; i < rows; ++i) n += target_in_top_k(logits + i * k, targets + i * k, k, top);
   return n;
 }
 double cpu_weight_penalty(const float* w, float* g, int64_t n, double l1, double l2) {
   const float l1f = static_cast<float>(l1), l2f = static_cast<float>(l2);
   double total = 0;
   for (int64_t i = 0; i < n; ++i) {
-    total += l1 * std::fabs(w[i]) + l2 * double(w[i]) * w[i];
-    if (g) g[i] += l1f * static_cast<float>((w[i] > 0) - (w[i] < 0)) + 2.0f * l2f * w[i];
+    total += weight_penalty_of(w[i], l1, l2);
+    if (g) g[i] += weight_penalty_grad(w[i], l1f, l2f);
   }
   return total;
 }
@@ -122,10 +110,11 @@ void same_numel(const Tensor& a, const Tensor& b, const char* what) {
 }  // namespace
 
 const DevicePrimitives& primitives(Device device) {
+  register_device(device);
   const DevicePrimitives* t = slot(device);
   if (!t)
-    fail_internal("no device primitives for " + std::string(to_string(device)) +
-                  " in this build (configure with CUDA found: scripts/build.sh -DSPIKEFORGE_CUDA=ON)");
+    fail_internal("no device primitives for " + std::string(to_string(device)) + ": " +
+                  device_unavailable_reason(device));
   return *t;
 }
 

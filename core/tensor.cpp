@@ -49,10 +49,11 @@ void register_allocator(Device device, Allocator* allocator) { allocator_slot(de
 bool has_allocator(Device device) { return allocator_slot(device) != nullptr; }
 
 Storage::Storage(int64_t count, Device device) : count_(count), device_(device) {
+  register_device(device);
   Allocator* a = allocator_slot(device);
   if (!a)
-    fail_internal("no allocator for device " + std::string(to_string(device)) +
-                  " in this build (configure with CUDA found: scripts/build.sh -DSPIKEFORGE_CUDA=ON)");
+    fail_internal("no allocator for device " + std::string(to_string(device)) + ": " +
+                  device_unavailable_reason(device));
   const size_t slack = static_cast<size_t>(kSlackFloats) * sizeof(float);
   data_ = static_cast<float*>(a->allocate(static_cast<size_t>(count) * sizeof(float) + slack, slack));
 }

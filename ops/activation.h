@@ -5,11 +5,13 @@
 //   noisy_softplus  f = kσ · log(1 + exp(x / (kσ)))     f' = logistic(x / (kσ))   (Liu 2017, seed form:
 //                   fixed scalars k and σ; attrs k (0.17), sigma (1.0))
 // each times Liu's parametric-activation scale p (attr scale, default 1): f → p·f, f' → p·f'.
+// Activation::f and df are the one definition of that math for the CPU and CUDA kernels (core/hd.h).
 #pragma once
 #include <cmath>
 #include <string>
 #include <string_view>
 
+#include "core/hd.h"
 #include "core/op.h"
 #include "ops/op_schema.h"
 
@@ -47,10 +49,10 @@ struct Activation {
 
   static Activation from(const std::string& type, const Attrs& a);
 
-  static float softplus(float z) { return std::max(z, 0.0f) + std::log1p(std::exp(-std::fabs(z))); }
-  static float logistic(float z) { return 1.0f / (1.0f + std::exp(-z)); }
+  static SF_HD float softplus(float z) { return std::max(z, 0.0f) + std::log1p(std::exp(-std::fabs(z))); }
+  static SF_HD float logistic(float z) { return 1.0f / (1.0f + std::exp(-z)); }
 
-  float f(float x) const {
+  SF_HD float f(float x) const {
     switch (kind) {
       case ActKind::relu:
         return scale * (x > 0.0f ? x : 0.0f);
@@ -63,7 +65,7 @@ struct Activation {
     }
     return 0.0f;
   }
-  float df(float x) const {
+  SF_HD float df(float x) const {
     switch (kind) {
       case ActKind::relu:
         return scale * (x > 0.0f ? 1.0f : 0.0f);

@@ -92,6 +92,9 @@ OpRegistry& OpRegistry::instance() {
   std::call_once(once, [] {
     register_reference_kernels(registry);
     register_onednn_kernels(registry);
+#if SPIKEFORGE_CUDA
+    register_cuda_kernels(registry);
+#endif
   });
   return registry;
 }

@@ -18,10 +18,10 @@
 // Before its first prepare() a selector's impl() names the highest-priority kernel (the one chosen if it
 // supports the shapes); afterwards the chosen one.
 //
-// Devices. A CUDA kernel set adds one registration function (register_cuda_kernels, called from
-// OpRegistry::instance() next to the two below) that registers, under Device::cuda, every op type a graph
-// uses — flatten and log_quantize included, which are CPU-only today — each kernel with its own supports().
-// The graph, the models and the trainer need no change: they name op types and pass the graph's device.
+// Devices. A CUDA build's registration function (register_cuda_kernels, called from OpRegistry::instance()
+// next to the two below) registers under Device::cuda the op types it has kernels for, each with its own
+// supports(); make_op refuses the others on that device, naming the op. The graph, the models and the trainer
+// need no change: they name op types and pass the graph's device.
 #pragma once
 #include <functional>
 #include <span>
@@ -86,5 +86,6 @@ inline OpPtr make_op(const std::string& type, const Attrs& attrs, Device device,
 // Each kernel set exposes one registration function; the registry calls them once on first use.
 void register_reference_kernels(OpRegistry& r);
 void register_onednn_kernels(OpRegistry& r);
+void register_cuda_kernels(OpRegistry& r);  // a CUDA build's (ops/cuda/register.cpp)
 
 }  // namespace sf

@@ -19,5 +19,6 @@ struct OptimKernels {
 
 const OptimKernels& optim_kernels(Device device);  // internal error when this build lacks the device
 void register_optim_kernels(Device device, const OptimKernels* table);
+const OptimKernels& cuda_optim_kernels();  // a CUDA build's (optim/cuda/kernels.cu): one fused kernel per update
 
 }  // namespace sf

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "core/device.h"
 #include "core/error.h"
 
 namespace sf::test {
@@ -67,4 +68,14 @@ std::string error_message(F&& f) {
   return "NO EXCEPTION";
 }
 
+// Why a test that needs a GPU cannot run here ("" when it can): a build without CUDA, or a machine without a
+// usable GPU, in the runtime's words.
+inline std::string gpu_missing() { return device_unavailable_reason(Device::cuda); }
+
 }  // namespace sf::test
+
+// Skips the current test, with the one-line reason, when there is no GPU to run it on.
+#define SF_REQUIRE_GPU()                                                                         \
+  do {                                                                                           \
+    if (const std::string why_ = ::sf::test::gpu_missing(); !why_.empty()) GTEST_SKIP() << why_; \
+  } while (0)

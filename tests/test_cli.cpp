@@ -465,6 +465,17 @@ TEST_F(CliTest, SameSeedIsBitReproducibleOtherSeedDiffers) {
 // ---------------------------------------------------------------------------------------------------------
 // Bad input: exit 2 with one line naming the file, key or op; no half-written results.
 
+// `device: cuda` where it cannot run: one line naming the key and why (the build, or the machine), exit 2.
+TEST_F(CliTest, DeviceCudaWithoutAGpuSaysWhichIsMissing) {
+  if (sf::device_available(sf::Device::cuda)) GTEST_SKIP() << "this machine has a GPU";
+  const CmdResult r = train(tmp, tmp / "gpu", {"--set", "device=cuda"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  const std::string e = error_line(r);
+  EXPECT_TRUE(contains(e, "device")) << e;
+  EXPECT_TRUE(contains(e, sf::device_unavailable_reason(sf::Device::cuda))) << e;
+  EXPECT_FALSE(fs::exists(tmp / "gpu/summary.json"));
+}
+
 TEST_F(CliTest, MalformedYamlNamesLine) {
   const std::string cfg = tmp / "bad.yaml";
   write_text(cfg, "name: bad\ntrain:\n  epochs: 2\n  batch: [1, 2\nmodel:\n  arch: liu_small\n");

@@ -518,6 +518,72 @@ TEST_P(OpsTest, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Ops, OpsTest, testing::ValuesIn(all_cases()), case_name);
 
 // ---------------------------------------------------------------------------------------------------------
+// CudaOpsTest: every CUDA kernel against the reference kernel on the CPU, on the same cases and at the same
+// tolerance as the CPU kernels: inputs are uploaded, outputs and gradients (NaN-prefilled on the device)
+// copied back.
+
+std::vector<OpCase> cuda_cases() {
+  std::vector<OpCase> cs;
+  for (const OpCase& c : all_cases())
+    if (!sf::OpRegistry::instance().implementations(c.type, Device::cuda).empty()) cs.push_back(c);
+  return cs;
+}
+
+std::vector<Tensor> on_gpu(const std::vector<Tensor>& ts) {
+  std::vector<Tensor> out;
+  for (const Tensor& t : ts) out.push_back(t.defined() ? t.to(Device::cuda) : Tensor());
+  return out;
+}
+
+class CudaOpsTest : public testing::TestWithParam<OpCase> {};
+
+TEST_P(CudaOpsTest, MatchesReference) {
+  SF_REQUIRE_GPU();
+  const OpCase& c = GetParam();
+  const auto shapes = shapes_of(c);
+  const unsigned diff = differentiable_mask(c);
+  for (const std::string& impl : sf::OpRegistry::instance().implementations(c.type, Device::cuda)) {
+    if (!sf::OpRegistry::instance().supports(c.type, Device::cuda, impl, c.attrs, shapes)) continue;
+    SCOPED_TRACE("impl " + impl);
+    sf::ExecContext ctx = ctx_of(c), gpu_ctx = ctx_of(c);
+    gpu_ctx.device = Device::cuda;
+    auto ref = sf::make_op(c.type, c.attrs, Device::cpu, "reference");
+    auto op = sf::make_op(c.type, c.attrs, Device::cuda, impl);
+    const std::vector<Tensor> ref_state = make_state(c), op_state = on_gpu(make_state(c));
+    if (!c.state.empty()) ref->bind_state(ref_state), op->bind_state(op_state);
+    const Shape out_shape = ref->prepare(shapes);
+    ASSERT_EQ(op->prepare(shapes), out_shape);
+    Rng rng(1234);
+    for (int round = 0; round < 2; ++round) {
+      SCOPED_TRACE("round " + std::to_string(round));
+      const auto ins = make_inputs(c, rng, false);
+      const auto gpu_ins = on_gpu(ins);
+      Tensor want(out_shape), got = Tensor::full(out_shape, std::numeric_limits<float>::quiet_NaN(), Device::cuda);
+      ref->forward(ctx, ptrs(ins), want);
+      op->forward(gpu_ctx, ptrs(gpu_ins), got);
+      expect_close(got.to(Device::cpu), want, 1e-4, "forward");
+      for (size_t i = 0; i < ref_state.size(); ++i)
+        expect_close(op_state[i].to(Device::cpu), ref_state[i], 1e-5, "state buffer " + std::to_string(i));
+      const Tensor gout = random_like(out_shape, rng), gpu_gout = gout.to(Device::cuda);
+      for (unsigned mask = 0; mask <= diff; ++mask) {
+        if ((mask & ~diff) != 0) continue;
+        SCOPED_TRACE("grad mask " + std::to_string(mask));
+        auto gwant = nan_grads(c, mask), ggot = on_gpu(nan_grads(c, mask));
+        const auto pw = grad_ptrs(gwant), pg = grad_ptrs(ggot);
+        ref->backward(ctx, ptrs(ins), want, gout, pw);
+        op->backward(gpu_ctx, ptrs(gpu_ins), got, gpu_gout, pg);
+        for (size_t i = 0; i < c.inputs.size(); ++i)
+          if (pg[i]) expect_close(pg[i]->to(Device::cpu), *pw[i], 1e-4, "grad of input " + std::to_string(i));
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cuda, CudaOpsTest, testing::ValuesIn(cuda_cases()), case_name);
+// A build without CUDA registers no CUDA kernel, so the suite has no cases (tests/test_cuda.cpp says why).
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CudaOpsTest);
+
+// ---------------------------------------------------------------------------------------------------------
 // GradCheckTest: central differences of L = Σ y ⊙ R (so dL/dy = R), in double, for every kernel.
 
 class GradCheckTest : public testing::TestWithParam<OpCase> {};
@@ -721,9 +787,9 @@ TEST(OpsTest, UnknownOpTypeOrImplThrows) {
   EXPECT_THROW(sf::make_op("conv2d", {}, Device::cpu, "no_such_impl"), sf::Error);
   EXPECT_NE(error_message([] { sf::make_op("conv2d", {}, Device::cpu, "no_such_impl"); }).find("conv2d"),
             std::string::npos);
-  // Noisy Softplus has no oneDNN form; no CUDA kernels are registered.
+  // Noisy Softplus has no oneDNN form; to_nhwc has no CUDA kernel (yet).
   EXPECT_THROW(sf::make_op("noisy_softplus", {}, Device::cpu, "onednn"), sf::Error);
-  EXPECT_THROW(sf::make_op("conv2d", {}, Device::cuda), sf::Error);
+  EXPECT_THROW(sf::make_op("to_nhwc", {}, Device::cuda), sf::Error);
   EXPECT_TRUE(impls_of("conv3d").empty());
   EXPECT_FALSE(sf::OpRegistry::instance().has_type("conv3d"));
 }

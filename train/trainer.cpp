@@ -56,6 +56,11 @@ struct Trainer::Replica {
   int64_t first = 0, count = 0;
   double seconds = 0;  // inside the parallel region, when profiling
   explicit Replica(Device d) : graph(d) {}
+  // The batch's loss from the graph's device: a load on the CPU, a 4-byte copy (and so a wait) on a GPU.
+  float loss_value() const {
+    const Tensor& l = graph.value(loss);
+    return l.on_host() ? l[0] : l.to_vector()[0];
+  }
 };
 
 struct Trainer::Net {
@@ -267,7 +272,7 @@ Trainer::Totals Trainer::run_batch(Net& net, const Batch& batch, bool training, 
     r.graph.forward();
     // A non-finite loss skips backward (the divergence is reported below), except where the shards' batch
     // norms meet: the others would wait for this one.
-    if (training && (net.sync || std::isfinite(r.graph.value(r.loss)[0]))) r.graph.backward(r.loss);
+    if (training && (net.sync || std::isfinite(r.loss_value()))) r.graph.backward(r.loss);
     if (profiling_ && training) r.seconds += seconds_since(ts);
   };
   if (shards == 1) {
@@ -289,7 +294,7 @@ Trainer::Totals Trainer::run_batch(Net& net, const Batch& batch, bool training, 
   }
   if (profiling_ && training) net.region_seconds += seconds_since(t0);
   Totals local;
-  for (const auto& r : net.shards) local.loss_sum += r->graph.value(r->loss)[0] * static_cast<double>(r->count);
+  for (const auto& r : net.shards) local.loss_sum += r->loss_value() * static_cast<double>(r->count);
   local.correct = correct(net);
   if (!training) local.top5 = correct(net, 5);
 
@@ -329,7 +334,7 @@ Trainer::Totals Trainer::run_batch(Net& net, const Batch& batch, bool training, 
 
 int64_t Trainer::first_bad_shard(const Net& net) const {
   for (size_t s = 0; s < net.shards.size(); ++s)
-    if (!std::isfinite(net.shards[s]->graph.value(net.shards[s]->loss)[0])) return static_cast<int64_t>(s);
+    if (!std::isfinite(net.shards[s]->loss_value())) return static_cast<int64_t>(s);
   return -1;
 }
 
@@ -342,7 +347,7 @@ void Trainer::throw_diverged(const Net& net, int64_t b, int epoch, int bad_rank)
                                         "'s part of the batch (its message names the op)" + fix)
         .on_every_rank();
   Replica& r = *net.shards[static_cast<size_t>(first_bad_shard(net))];
-  const float loss = r.graph.value(r.loss)[0];
+  const float loss = r.loss_value();
   const ThreadsFor as_built(threads_per_shard(net.shards.size()));  // a forward pass runs again
   const NodeId bad = r.graph.first_non_finite();
   std::string culprit = bad >= 0 ? r.graph.name(bad) : "loss";

@@ -3,10 +3,10 @@
 // depend on the thread count.
 #include "ops/loss.h"
 
-#include <cmath>
 #include <vector>
 
 #include "core/parallel.h"
+#include "ops/loss_math.h"
 #include "ops/reference/kernels.h"
 
 namespace sf::reference {
@@ -31,7 +31,7 @@ class LossLoop final : public LossOp {
     const int64_t n = n_, k = k_;
     parallel_for(n, parallel_ ? kGrain : n + 1, [&](int64_t lo, int64_t hi, int) {
       for (int64_t s = lo; s < hi; ++s)
-        per_sample_[s] = softmax_ ? cross_entropy(y + s * k, t + s * k) : squared(y + s * k, t + s * k);
+        per_sample_[s] = softmax_ ? cross_entropy(y + s * k, t + s * k, k) : squared_error(y + s * k, t + s * k, k);
     });
     double total = 0.0;
     for (double v : per_sample_) total += v;
@@ -45,49 +45,13 @@ class LossLoop final : public LossOp {
     float* dy = gin[0]->data();
     const float scale = gout[0] / static_cast<float>(softmax_ ? n_ : n_ * k_);
     const int64_t n = n_, k = k_;
+    const bool softmax = softmax_;
     parallel_for(n, parallel_ ? kGrain : n + 1, [&](int64_t lo, int64_t hi, int) {
-      for (int64_t s = lo; s < hi; ++s) {
-        const float *ys = y + s * k, *ts = t + s * k;
-        float* d = dy + s * k;
-        if (softmax_) {
-          // dL/dy = softmax(y)·Σt − t (= softmax(y) − t for one-hot or normalised targets)
-          softmax(ys, d);
-          float tsum = 0.0f;
-          for (int64_t j = 0; j < k; ++j) tsum += ts[j];
-          for (int64_t j = 0; j < k; ++j) d[j] = (d[j] * tsum - ts[j]) * scale;
-        } else {
-          // dL/dy = 2 (y − t)
-          for (int64_t j = 0; j < k; ++j) d[j] = 2.0f * (ys[j] - ts[j]) * scale;
-        }
-      }
+      for (int64_t s = lo; s < hi; ++s) loss_gradient(softmax, y + s * k, t + s * k, k, scale, dy + s * k);
     });
   }
 
  private:
-  double squared(const float* y, const float* t) const {
-    double acc = 0.0;
-    for (int64_t j = 0; j < k_; ++j) acc += double(y[j] - t[j]) * (y[j] - t[j]);
-    return acc;
-  }
-  // −Σ t log softmax(y), with log softmax = y − max − log Σ exp(y − max) for stability.
-  double cross_entropy(const float* y, const float* t) const {
-    float m = y[0];
-    for (int64_t j = 1; j < k_; ++j) m = std::max(m, y[j]);
-    double z = 0.0;
-    for (int64_t j = 0; j < k_; ++j) z += std::exp(double(y[j] - m));
-    const double log_z = std::log(z) + m;
-    double acc = 0.0;
-    for (int64_t j = 0; j < k_; ++j) acc -= t[j] * (y[j] - log_z);
-    return acc;
-  }
-  void softmax(const float* y, float* p) const {
-    float m = y[0];
-    for (int64_t j = 1; j < k_; ++j) m = std::max(m, y[j]);
-    float z = 0.0f;
-    for (int64_t j = 0; j < k_; ++j) z += (p[j] = std::exp(y[j] - m));
-    for (int64_t j = 0; j < k_; ++j) p[j] /= z;
-  }
-
   bool softmax_, parallel_;
   std::vector<double> per_sample_;
 };

@@ -1,0 +1,71 @@
+// The CUDA device: the GPU probe, the allocator, and their registration with core.
+#include <mutex>
+
+#include "core/cuda/check.h"
+#include "core/cuda/primitives.h"
+#include "core/cuda/runtime.h"
+#include "core/error.h"
+#include "core/primitives.h"
+#include "core/tensor.h"
+
+namespace sf::cuda {
+
+void fail(cudaError_t status, const std::string& what) {
+  (void)cudaGetLastError();  // clear a sticky-free error so the next call does not report it again
+  fail_internal("CUDA: " + what + ": " + cudaGetErrorString(status) + " (" + cudaGetErrorName(status) + ")");
+}
+
+namespace {
+
+std::string mib(size_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
+
+// cudaMalloc's blocks are 256-byte aligned, above the 64 that Allocator promises. The graph's memory planner
+// allocates one arena per graph and the workspace grows only, so allocations are few and a caching allocator
+// would buy little.
+class CudaAllocator final : public Allocator {
+ public:
+  void* allocate(size_t bytes, size_t slack_bytes) override {
+    void* p = nullptr;
+    const cudaError_t status = cudaMalloc(&p, bytes);
+    if (status == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();
+      size_t free = 0, total = 0;
+      (void)cudaMemGetInfo(&free, &total);
+      // BadInput: the user's batch (or net) does not fit; the trainer adds the layer and batch size.
+      fail_input("cuda", "out of GPU memory allocating " + mib(bytes) + " (" + mib(free) + " free of " + mib(total) +
+                             "); use a smaller batch");
+    }
+    if (status != cudaSuccess) fail(status, "cudaMalloc of " + mib(bytes));
+    check(cudaMemset(static_cast<char*>(p) + bytes - slack_bytes, 0, slack_bytes), "cudaMemset of the slack");
+    return p;
+  }
+  // No throw from a destructor's path: a failing cudaFree means the context is gone anyway.
+  void deallocate(void* p) override { (void)cudaFree(p); }
+};
+
+}  // namespace
+
+const std::string& gpu_unavailable_reason() {
+  static const std::string reason = [] {
+    int count = 0;
+    const cudaError_t status = cudaGetDeviceCount(&count);
+    if (status != cudaSuccess) {
+      (void)cudaGetLastError();
+      return std::string("no usable CUDA GPU: cudaGetDeviceCount says \"") + cudaGetErrorString(status) + "\"";
+    }
+    return count > 0 ? std::string() : std::string("no CUDA GPU on this machine (cudaGetDeviceCount found 0)");
+  }();
+  return reason;
+}
+
+void register_device_if_present() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (!gpu_unavailable_reason().empty()) return;
+    static CudaAllocator allocator;
+    register_allocator(Device::cuda, &allocator);
+    register_primitives(Device::cuda, &device_primitives());
+  });
+}
+
+}  // namespace sf::cuda

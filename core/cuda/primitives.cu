@@ -1,0 +1,144 @@
+// The device primitives as CUDA kernels. Everything runs on the default stream, as the ops do; the ones that
+// return a value to the host (sum, first_non_finite, count_top_k, weight_penalty) synchronise by copying it.
+#include "core/cuda/buffer.h"
+#include "core/cuda/check.h"
+#include "core/cuda/elementwise.cuh"
+#include "core/cuda/primitives.h"
+#include "core/primitive_math.h"
+
+namespace sf::cuda {
+namespace {
+
+constexpr unsigned kThreads = 256;
+// Reductions use a fixed grid, so each element lands in the same partial sum in the same order on every run
+// and every GPU: sum() is deterministic, as the CPU's is (the two orders differ, so the values may differ in
+// the last bits).
+constexpr unsigned kReduceBlocks = 256;
+
+// Scratch that a primitive needs for one call: reduction partials, a result word, uploaded row indices.
+// Per thread, like the CPU's workspaces.
+DeviceBuffer& scratch() {
+  thread_local DeviceBuffer s;
+  return s;
+}
+
+template <class F>
+void elementwise(int64_t n, F f, const char* name) {
+  launch_elementwise(n, nullptr, f, name);
+}
+
+// Sums one block's kThreads values in shared memory, always in the same tree order.
+__device__ double block_sum(double v) {
+  __shared__ double lane[kThreads];
+  lane[threadIdx.x] = v;
+  __syncthreads();
+  for (unsigned s = kThreads / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) lane[threadIdx.x] += lane[threadIdx.x + s];
+    __syncthreads();
+  }
+  return lane[0];
+}
+
+// Block b's partial sum of term(i) over i = b·kThreads + t + k·kReduceBlocks·kThreads.
+template <class F>
+__global__ void partial_sums(int64_t n, F term, double* partial) {
+  double acc = 0;
+  for (int64_t i = blockIdx.x * int64_t(kThreads) + threadIdx.x; i < n; i += int64_t(kReduceBlocks) * kThreads)
+    acc += term(i);
+  const double s = block_sum(acc);
+  if (threadIdx.x == 0) partial[blockIdx.x] = s;
+}
+__global__ void final_sum(const double* partial, double* out) {
+  double acc = 0;
+  for (unsigned i = threadIdx.x; i < kReduceBlocks; i += kThreads) acc += partial[i];
+  const double s = block_sum(acc);
+  if (threadIdx.x == 0) *out = s;
+}
+template <class F>
+double reduce(int64_t n, F term, const char* name) {
+  if (n <= 0) return 0;
+  double* partial = scratch().get<double>(kReduceBlocks + 1);
+  partial_sums<<<kReduceBlocks, kThreads>>>(n, term, partial);
+  check_launch(name);
+  final_sum<<<1, kThreads>>>(partial, partial + kReduceBlocks);
+  check_launch(name);
+  double result = 0;
+  check(cudaMemcpy(&result, partial + kReduceBlocks, sizeof(double), cudaMemcpyDeviceToHost), name);
+  return result;
+}
+
+void fill(float* x, int64_t n, float v) {
+  elementwise(
+      n, [=] __device__(int64_t i) { x[i] = v; }, "fill");
+}
+void copy(float* dst, const float* src, int64_t n) {
+  if (n) check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice), "copy");
+}
+void scale(float* x, int64_t n, float a) {
+  elementwise(
+      n, [=] __device__(int64_t i) { x[i] *= a; }, "scale");
+}
+void axpy(float a, const float* x, float* y, int64_t n) {
+  elementwise(
+      n, [=] __device__(int64_t i) { y[i] += a * x[i]; }, "axpy");
+}
+double sum(const float* x, int64_t n) {
+  return reduce(
+      n, [=] __device__(int64_t i) { return double(x[i]); }, "sum");
+}
+int64_t first_non_finite(const float* x, int64_t n) {
+  if (n <= 0) return -1;
+  auto* first = scratch().get<unsigned long long>(1);
+  const unsigned long long none = static_cast<unsigned long long>(n);
+  check(cudaMemcpy(first, &none, sizeof none, cudaMemcpyHostToDevice), "first_non_finite");
+  elementwise(
+      n,
+      [=] __device__(int64_t i) {
+        if (!(x[i] - x[i] == 0.0f)) atomicMin(first, static_cast<unsigned long long>(i));  // NaN or ±Inf
+      },
+      "first_non_finite");
+  unsigned long long found = none;
+  check(cudaMemcpy(&found, first, sizeof found, cudaMemcpyDeviceToHost), "first_non_finite");
+  return found == none ? -1 : static_cast<int64_t>(found);
+}
+void clamp(float* x, int64_t n, float lo, float hi) {
+  elementwise(
+      n, [=] __device__(int64_t i) { x[i] = fminf(fmaxf(x[i], lo), hi); }, "clamp");
+}
+int64_t count_top_k(const float* logits, const float* targets, int64_t rows, int64_t k, int64_t top) {
+  return static_cast<int64_t>(reduce(
+      rows, [=] __device__(int64_t i) { return double(target_in_top_k(logits + i * k, targets + i * k, k, top)); },
+      "count_top_k"));
+}
+double weight_penalty(const float* w, float* g, int64_t n, double l1, double l2) {
+  const float l1f = static_cast<float>(l1), l2f = static_cast<float>(l2);
+  return reduce(
+      n,
+      [=] __device__(int64_t i) {
+        if (g) g[i] += weight_penalty_grad(w[i], l1f, l2f);
+        return weight_penalty_of(w[i], l1, l2);
+      },
+      "weight_penalty");
+}
+void gather_rows(float* dst, const float* src, const int64_t* index, int64_t count, int64_t row) {
+  if (count <= 0 || row <= 0) return;
+  auto* idx = scratch().get<int64_t>(count);
+  check(cudaMemcpy(idx, index, count * sizeof(int64_t), cudaMemcpyHostToDevice), "gather_rows");
+  elementwise(
+      count * row, [=] __device__(int64_t e) { dst[e] = src[idx[e / row] * row + e % row]; }, "gather_rows");
+}
+void to_host(float* host, const float* src, int64_t n) {
+  if (n) check(cudaMemcpy(host, src, n * sizeof(float), cudaMemcpyDeviceToHost), "copy to the host");
+}
+void from_host(float* dst, const float* host, int64_t n) {
+  if (n) check(cudaMemcpy(dst, host, n * sizeof(float), cudaMemcpyHostToDevice), "copy from the host");
+}
+
+const DevicePrimitives kTable = {fill,  copy,        scale,          axpy,        sum,     first_non_finite,
+                                 clamp, count_top_k, weight_penalty, gather_rows, to_host, from_host};
+
+}  // namespace
+
+const DevicePrimitives& device_primitives() { return kTable; }
+
+}  // namespace sf::cuda

@@ -1,0 +1,25 @@
+// The CUDA kernel set (registered under Device::cuda by ops/cuda/register.cpp). Each kernel's math is the
+// reference kernel's, shared through SF_HD functions where it is element- or sample-wise (core/hd.h), and the
+// tests compare every one with the reference on the CPU (tests/test_cuda_ops.cpp).
+#pragma once
+#include <span>
+#include <string>
+
+#include "core/op.h"
+
+namespace sf::cuda {
+
+// Own kernels, not cuDNN's: cuDNN has no softplus and no scaled forms, and an element-wise map is bound by
+// memory bandwidth, where one fused pass is all any library can do.
+OpPtr make_activation(const std::string& type, const Attrs& a);
+OpPtr make_dense(const Attrs& a);           // cuBLAS sgemm, plus a bias kernel
+OpPtr make_conv2d(const Attrs& a);          // cuDNN, any groups, either layout
+OpPtr make_avgpool2d(const Attrs& a);       // cuDNN average pooling, padding left out of the count
+OpPtr make_global_avgpool(const Attrs& a);  // own kernel: one thread per (sample, channel)
+OpPtr make_loss(const std::string& type);   // one thread per sample (ops/loss_math.h), a fixed-order sum
+
+// cuBLAS and cuDNN take int dimensions: whether every input dimension fits one.
+bool dims_fit_int(const Attrs&, std::span<const Shape> input_shapes);
+inline constexpr const char* kDimsFitIntCovers = "every dimension below 2^31";
+
+}  // namespace sf::cuda

@@ -1,0 +1,30 @@
+// The optimisers on the GPU: one fused element-wise kernel per update, on the default stream (as the ops and
+// primitives), each element by optim/update_math.h, the CPU's own code.
+#include "core/cuda/elementwise.cuh"
+#include "optim/kernels.h"
+#include "optim/update_math.h"
+
+namespace sf {
+namespace {
+
+void sgd(float* w, const float* g, float* v, int64_t n, float mu, float lr, bool nesterov) {
+  cuda::launch_elementwise(
+      n, nullptr, [=] __device__(int64_t i) { sgd_update(w[i], g[i], v[i], mu, lr, nesterov); }, "sgd update");
+}
+void adam(float* w, const float* g, float* m, float* v, int64_t n, float b1, float b2, float eps, float lr_t) {
+  cuda::launch_elementwise(
+      n, nullptr, [=] __device__(int64_t i) { adam_update(w[i], g[i], m[i], v[i], b1, b2, eps, lr_t); }, "adam update");
+}
+void adadelta(float* w, const float* g, float* a, float* d, int64_t n, float rho, float eps, float lr) {
+  cuda::launch_elementwise(
+      n, nullptr, [=] __device__(int64_t i) { adadelta_update(w[i], g[i], a[i], d[i], rho, eps, lr); },
+      "adadelta update");
+}
+
+const OptimKernels kCuda = {sgd, adam, adadelta};
+
+}  // namespace
+
+const OptimKernels& cuda_optim_kernels() { return kCuda; }
+
+}  // namespace sf
