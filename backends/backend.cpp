@@ -64,7 +64,9 @@ struct Registry {
     entries["cpu"] = {[] { return std::make_unique<cpu::CpuSimulator>(); }, ""};
     entries["spinnaker"] = {[] { return std::make_unique<spinnaker::SpinnakerBackend>(); }, ""};
     entries["nir"] = {[] { return std::make_unique<nir::NirBackend>(); }, ""};
-    entries["cuda"] = {nullptr, "this build has no CUDA simulator (the CUDA kernel set is a later issue)"};
+    entries["cuda"] = {
+        nullptr,
+        "no CUDA SNN simulator yet: the CUDA kernel set trains, and its simulator is still to come; use --backend cpu"};
   }
 };
 

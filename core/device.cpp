@@ -35,7 +35,8 @@ std::string device_unavailable_reason(Device d) {
   if (d == Device::cuda) return cuda::gpu_unavailable_reason();
 #endif
   return "this build has no " + std::string(to_string(d)) +
-         " kernels (build with CUDA: scripts/build.sh -DSPIKEFORGE_CUDA=ON, with nvcc and cuDNN installed)";
+         " kernels (scripts/build.sh turns CUDA on by itself where CUDA 12+, cuBLAS and cuDNN 9 are found; "
+         "-DSPIKEFORGE_CUDA=ON asks for it)";
 }
 
 }  // namespace sf

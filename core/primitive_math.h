@@ -25,6 +25,9 @@ SF_HD inline bool target_in_top_k(const float* logits, const float* targets, int
   return rank < top;
 }
 
+// std::clamp's rule, NaN kept (fminf/fmaxf would turn it into lo): clipping must not hide a diverged weight.
+SF_HD inline float clamp_value(float x, float lo, float hi) { return x < lo ? lo : (hi < x ? hi : x); }
+
 // Keras kernel regularisers: the penalty of one weight, and its gradient.
 SF_HD inline double weight_penalty_of(float w, double l1, double l2) {
   return l1 * fabs(double(w)) + l2 * double(w) * w;

@@ -65,7 +65,7 @@ int64_t cpu_first_non_finite(const float* x, int64_t n) {
   return -1;
 }
 void cpu_clamp(float* x, int64_t n, float lo, float hi) {
-  elementwise(n, [=](int64_t i) { x[i] = std::clamp(x[i], lo, hi); });
+  elementwise(n, [=](int64_t i) { x[i] = clamp_value(x[i], lo, hi); });
 }
 int64_t cpu_count_top_k(const float* logits, const float* targets, int64_t rows, int64_t k, int64_t top) {
   int64_t n = 0;

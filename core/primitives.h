@@ -15,7 +15,7 @@ struct DevicePrimitives {
   void (*copy)(float* dst, const float* src, int64_t n);       // both on this device
   void (*scale)(float* x, int64_t n, float a);                 // x ← a·x
   void (*axpy)(float a, const float* x, float* y, int64_t n);  // y ← y + a·x
-  double (*sum)(const float* x, int64_t n);                    // in double, in index order (deterministic)
+  double (*sum)(const float* x, int64_t n);                    // in double, in a fixed order (deterministic)
   int64_t (*first_non_finite)(const float* x, int64_t n);      // index of the first NaN/Inf, or −1
   void (*clamp)(float* x, int64_t n, float lo, float hi);
   // Rows (of k) whose target class — the target row's first maximum — ranks among the `top` largest logits,

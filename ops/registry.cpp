@@ -117,8 +117,11 @@ const KernelEntry& OpRegistry::entry(const std::string& type, Device device, con
   }
   if (!best) {
     if (!has_type(type)) fail_internal("unknown op '" + type + "'");
-    fail_internal("op '" + type + "': no " + (impl.empty() ? std::string() : "'" + impl + "' ") + "kernel for device " +
-                  std::string(to_string(device)));
+    // A device that lacks the op altogether is the user's choice to change (device: cpu), not a bug.
+    if (impl.empty())
+      fail_input("device", "op '" + type + "' has no " + std::string(to_string(device)) +
+                               " kernel in this build; run it on another device (device: cpu)");
+    fail_internal("op '" + type + "': no '" + impl + "' kernel for device " + std::string(to_string(device)));
   }
   return *best;
 }

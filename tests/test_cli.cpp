@@ -1032,7 +1032,7 @@ TEST_F(CliTest, ReproduceTrainsConvertsAndReusesCheckpoints) {
   EXPECT_TRUE(contains(error_line(trials), "--trials")) << trials.err;
 }
 
-// reproduce mobilenet: the rows (ReLU6 → robust, QCFS → θ = λ, and QCFS with signed neurons calibrated at T = 8
+// reproduce mobilenet: the rows (ReLU6 → robust with signed neurons, QCFS → θ = λ, and QCFS with signed neurons calibrated at T = 8
 // and at T = 32, reusing the QCFS run) trained for one epoch on the synthetic digits as Fashion-MNIST, converted, and
 // the T = 8…128 columns filled.
 TEST_F(CliTest, ReproduceMobilenetFillsTheLowLatencyColumns) {
@@ -1043,7 +1043,7 @@ TEST_F(CliTest, ReproduceMobilenetFillsTheLowLatencyColumns) {
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   const std::string table = read_text(out + "/table.md");
   for (const char* cell :
-       {"| MobileNet ReLU6, robust norm per channel |", "| MobileNet QCFS L = 4, θ = λ |",
+       {"| MobileNet ReLU6, robust norm per channel, signed IF |", "| MobileNet QCFS L = 4, θ = λ |",
         "| MobileNet QCFS L = 4, signed IF, calibrated at T = 8 |",
         "| MobileNet QCFS L = 4, signed IF, calibrated at T = 32 |", "T = 8", "T = 128", "74.79", "12.46", "93.65"})
     EXPECT_TRUE(contains(table, cell)) << cell << " missing from\n" << table;
@@ -1062,6 +1062,10 @@ TEST_F(CliTest, ReproduceMobilenetFillsTheLowLatencyColumns) {
     EXPECT_EQ(j["calibration"]["images"], 10) << "capped at --images: " << s;
     EXPECT_EQ(j["calibration"]["steps"], steps) << s;
   }
+  const nlohmann::json relu6 =
+      nlohmann::json::parse(read_text(out + "/fashion_mnist_mobilenet/seed1/snn/summary.json"));
+  EXPECT_EQ(relu6["neuron"], "if_signed");
+  EXPECT_EQ(relu6["norm"], "robust");
   const std::string summary = read_text(out + "/fashion_mnist_mobilenet_qcfs/seed1/snn/summary.json");
   EXPECT_TRUE(contains(summary, "\"norm\": \"qcfs\"")) << summary;
   EXPECT_TRUE(contains(summary, "\"neuron\": \"if_subtract\"")) << summary;

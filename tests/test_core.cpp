@@ -133,6 +133,15 @@ TEST(PrimitiveTest, GatherRowsCopiesTheIndexedRows) {
     for (int j = 0; j < 7; ++j) ASSERT_EQ(dst[r * 7 + j], src[index[r] * 7 + j]);
 }
 
+// Clipping must not hide a diverged weight: NaN stays NaN (std::clamp's rule, shared with the GPU).
+TEST(PrimitiveTest, ClampKeepsNan) {
+  Tensor x = Tensor::from({3}, {std::nanf(""), -5.0f, 5.0f});
+  clamp(x, -1.0f, 1.0f);
+  EXPECT_TRUE(std::isnan(x[0]));
+  EXPECT_EQ(x[1], -1.0f);
+  EXPECT_EQ(x[2], 1.0f);
+}
+
 TEST(PrimitiveTest, MismatchedOperandsAreRejected) {
   Tensor a({3}), b({4});
   EXPECT_THROW(axpy(1.0f, a, b), Error);

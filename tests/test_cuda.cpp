@@ -92,7 +92,7 @@ TEST_P(CudaPrimitiveTest, MatchTheCpuPrimitives) {
 
 INSTANTIATE_TEST_SUITE_P(Sizes, CudaPrimitiveTest, ::testing::Values(0, 1, 257, 100003, (1 << 24) + 5));
 
-TEST(CudaPrimitiveTest, CountTopKAndGatherRowsMatchTheCpu) {
+TEST(CudaPrimitiveTest, CountTopKGatherRowsAndClampMatchTheCpu) {
   SF_REQUIRE_GPU();
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const Tensor logits = Tensor::from(
@@ -102,6 +102,13 @@ TEST(CudaPrimitiveTest, CountTopKAndGatherRowsMatchTheCpu) {
   const Tensor targets = Tensor::from({5, 5}, t);
   const Tensor gl = logits.to(Device::cuda), gt = targets.to(Device::cuda);
   for (int64_t top : {1, 2, 4, 5}) EXPECT_EQ(count_top_k(gl, gt, 5, top), count_top_k(logits, targets, 5, top)) << top;
+
+  Tensor clamped = Tensor::from({3}, {nan, -5.0f, 5.0f}).to(Device::cuda);
+  clamp(clamped, -1.0f, 1.0f);
+  const std::vector<float> c = clamped.to_vector();
+  EXPECT_TRUE(std::isnan(c[0])) << "NaN survives clipping, as on the CPU";
+  EXPECT_EQ(c[1], -1.0f);
+  EXPECT_EQ(c[2], 1.0f);
 
   const Tensor src = random_tensor(35, 6), gsrc = src.to(Device::cuda);
   Tensor dst({3, 7}), gdst({3, 7}, Device::cuda);

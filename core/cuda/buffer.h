@@ -12,14 +12,16 @@ class DeviceBuffer {
   DeviceBuffer() = default;
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() { (void)cudaFree(p_); }
+  ~DeviceBuffer() {
+    if (cudaFree(p_) != cudaSuccess) (void)cudaGetLastError();  // at exit the runtime may be gone already
+  }
 
   // At least `count` Ts, valid until the next call; the contents are kept only while the size does not grow.
   template <class T>
   T* get(size_t count) {
     const size_t bytes = count * sizeof(T);
     if (bytes > size_) {
-      (void)cudaFree(p_);
+      check(cudaFree(p_), "kernel scratch");
       p_ = nullptr;
       size_ = 0;
       check(cudaMalloc(&p_, bytes), "kernel scratch");

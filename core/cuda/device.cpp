@@ -36,11 +36,18 @@ class CudaAllocator final : public Allocator {
                              "); use a smaller batch");
     }
     if (status != cudaSuccess) fail(status, "cudaMalloc of " + mib(bytes));
-    check(cudaMemset(static_cast<char*>(p) + bytes - slack_bytes, 0, slack_bytes), "cudaMemset of the slack");
+    if (const cudaError_t s = cudaMemset(static_cast<char*>(p) + bytes - slack_bytes, 0, slack_bytes);
+        s != cudaSuccess) {
+      (void)cudaFree(p);
+      fail(s, "cudaMemset of the slack");
+    }
     return p;
   }
-  // No throw from a destructor's path: a failing cudaFree means the context is gone anyway.
-  void deallocate(void* p) override { (void)cudaFree(p); }
+  // No throw from a destructor's path: a failing cudaFree means the context is gone anyway. The error is
+  // cleared, so that the next check does not blame another call for it.
+  void deallocate(void* p) override {
+    if (cudaFree(p) != cudaSuccess) (void)cudaGetLastError();
+  }
 };
 
 }  // namespace
@@ -53,7 +60,19 @@ const std::string& gpu_unavailable_reason() {
       (void)cudaGetLastError();
       return std::string("no usable CUDA GPU: cudaGetDeviceCount says \"") + cudaGetErrorString(status) + "\"";
     }
-    return count > 0 ? std::string() : std::string("no CUDA GPU on this machine (cudaGetDeviceCount found 0)");
+    if (count == 0) return std::string("no CUDA GPU on this machine (cudaGetDeviceCount found 0)");
+    // The build holds sm_80 and sm_90 code and compute_90 PTX: a GPU below compute capability 8.0 has no
+    // kernel image to run, and would fail at the first launch.
+    int major = 0, minor = 0;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return std::string("no usable CUDA GPU: its compute capability cannot be read");
+    }
+    if (major < 8)
+      return "no usable CUDA GPU: device 0 has compute capability " + std::to_string(major) + "." +
+             std::to_string(minor) + ", and this build runs on 8.0 and newer (CMAKE_CUDA_ARCHITECTURES)";
+    return std::string();
   }();
   return reason;
 }

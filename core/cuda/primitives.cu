@@ -103,7 +103,7 @@ int64_t first_non_finite(const float* x, int64_t n) {
 }
 void clamp(float* x, int64_t n, float lo, float hi) {
   elementwise(
-      n, [=] __device__(int64_t i) { x[i] = fminf(fmaxf(x[i], lo), hi); }, "clamp");
+      n, [=] __device__(int64_t i) { x[i] = clamp_value(x[i], lo, hi); }, "clamp");
 }
 int64_t count_top_k(const float* logits, const float* targets, int64_t rows, int64_t k, int64_t top) {
   return static_cast<int64_t>(reduce(

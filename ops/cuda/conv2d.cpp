@@ -1,5 +1,6 @@
 // conv2d on cuDNN (grouped and depthwise included, both layouts). Descriptors and algorithms are chosen once per
-// shape in prepare(); every call then only runs them, with the workspace from the execution context.
+// shape (forward in prepare(), backward at the first backward()); every call then only runs them, with the
+// workspace from the execution context.
 //
 // Algorithms come from cuDNN's heuristics (the _v7 queries: ranked, no trial runs, so prepare() needs no
 // tensors) and only deterministic ones are taken, so the same seed gives the same run on the same GPU. The
@@ -24,11 +25,15 @@ constexpr const char* kOp = "conv2d";
 struct FilterDesc {
   cudnnFilterDescriptor_t d = nullptr;
   FilterDesc() { check_cudnn(cudnnCreateFilterDescriptor(&d), kOp, "cudnnCreateFilterDescriptor"); }
+  FilterDesc(const FilterDesc&) = delete;
+  FilterDesc& operator=(const FilterDesc&) = delete;
   ~FilterDesc() { (void)cudnnDestroyFilterDescriptor(d); }
 };
 struct ConvDesc {
   cudnnConvolutionDescriptor_t d = nullptr;
   ConvDesc() { check_cudnn(cudnnCreateConvolutionDescriptor(&d), kOp, "cudnnCreateConvolutionDescriptor"); }
+  ConvDesc(const ConvDesc&) = delete;
+  ConvDesc& operator=(const ConvDesc&) = delete;
   ~ConvDesc() { (void)cudnnDestroyConvolutionDescriptor(d); }
 };
 
@@ -68,33 +73,17 @@ class Conv2dKernel final : public Conv2dOp {
         cudnnGetConvolutionForwardAlgorithm_v7(h, x_.d, w_.d, conv_.d, y_.d, int(fwd.size()), &count, fwd.data()), kOp,
         "cudnnGetConvolutionForwardAlgorithm_v7");
     fwd_ = first_usable(fwd, count, "forward").algo;
-    std::vector<cudnnConvolutionBwdDataAlgoPerf_t> bwd_data(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
-    check_cudnn(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, w_.d, y_.d, conv_.d, x_.d, int(bwd_data.size()), &count,
-                                                            bwd_data.data()),
-                kOp, "cudnnGetConvolutionBackwardDataAlgorithm_v7");
-    bwd_data_ = first_usable(bwd_data, count, "backward-data").algo;
-    std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> bwd_filter(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
-    check_cudnn(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, x_.d, y_.d, conv_.d, w_.d, int(bwd_filter.size()),
-                                                              &count, bwd_filter.data()),
-                kOp, "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
-    bwd_filter_ = first_usable(bwd_filter, count, "backward-filter").algo;
-
-    size_t a = 0, b = 0, c = 0;
-    check_cudnn(cudnnGetConvolutionForwardWorkspaceSize(h, x_.d, w_.d, conv_.d, y_.d, fwd_, &a), kOp,
+    check_cudnn(cudnnGetConvolutionForwardWorkspaceSize(h, x_.d, w_.d, conv_.d, y_.d, fwd_, &fwd_bytes_), kOp,
                 "cudnnGetConvolutionForwardWorkspaceSize");
-    check_cudnn(cudnnGetConvolutionBackwardDataWorkspaceSize(h, w_.d, y_.d, conv_.d, x_.d, bwd_data_, &b), kOp,
-                "cudnnGetConvolutionBackwardDataWorkspaceSize");
-    check_cudnn(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, x_.d, y_.d, conv_.d, w_.d, bwd_filter_, &c), kOp,
-                "cudnnGetConvolutionBackwardFilterWorkspaceSize");
-    workspace_bytes_ = std::max({a, b, c});
+    backward_ready_ = false;  // chosen at the first backward(): an inference graph never needs them
     return out;
   }
 
   void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
     cudnnHandle_t h = cudnn(ctx);
     const float one = 1.0f, zero = 0.0f;
-    check_cudnn(cudnnConvolutionForward(h, &one, x_.d, in[0]->raw(), w_.d, in[1]->raw(), conv_.d, fwd_, workspace(ctx),
-                                        workspace_bytes_, &zero, y_.d, out.raw()),
+    check_cudnn(cudnnConvolutionForward(h, &one, x_.d, in[0]->raw(), w_.d, in[1]->raw(), conv_.d, fwd_,
+                                        workspace(ctx, fwd_bytes_), fwd_bytes_, &zero, y_.d, out.raw()),
                 kOp, "cudnnConvolutionForward");
     if (g_.bias)
       check_cudnn(cudnnAddTensor(h, &one, b_.d, in[2]->raw(), &one, y_.d, out.raw()), kOp, "cudnnAddTensor (bias)");
@@ -103,14 +92,15 @@ class Conv2dKernel final : public Conv2dOp {
   void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor&, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     cudnnHandle_t h = cudnn(ctx);
+    if (!backward_ready_) prepare_backward(h);
     const float one = 1.0f, zero = 0.0f;
     if (gin[0])
       check_cudnn(cudnnConvolutionBackwardData(h, &one, w_.d, in[1]->raw(), y_.d, gout.raw(), conv_.d, bwd_data_,
-                                               workspace(ctx), workspace_bytes_, &zero, x_.d, gin[0]->raw()),
+                                               workspace(ctx, bwd_bytes_), bwd_bytes_, &zero, x_.d, gin[0]->raw()),
                   kOp, "cudnnConvolutionBackwardData");
     if (gin[1])
       check_cudnn(cudnnConvolutionBackwardFilter(h, &one, x_.d, in[0]->raw(), y_.d, gout.raw(), conv_.d, bwd_filter_,
-                                                 workspace(ctx), workspace_bytes_, &zero, w_.d, gin[1]->raw()),
+                                                 workspace(ctx, bwd_bytes_), bwd_bytes_, &zero, w_.d, gin[1]->raw()),
                   kOp, "cudnnConvolutionBackwardFilter");
     if (g_.bias && gin[2])
       check_cudnn(cudnnConvolutionBackwardBias(h, &one, y_.d, gout.raw(), &zero, b_.d, gin[2]->raw()), kOp,
@@ -118,10 +108,32 @@ class Conv2dKernel final : public Conv2dOp {
   }
 
  private:
-  // The graph's shared workspace when the context has one (ops run one after another), else the op's own.
-  void* workspace(const ExecContext& ctx) {
-    if (workspace_bytes_ == 0) return nullptr;
-    const int64_t floats = static_cast<int64_t>((workspace_bytes_ + sizeof(float) - 1) / sizeof(float));
+  void prepare_backward(cudnnHandle_t h) {
+    int count = 0;
+    std::vector<cudnnConvolutionBwdDataAlgoPerf_t> data(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
+    check_cudnn(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, w_.d, y_.d, conv_.d, x_.d, int(data.size()), &count,
+                                                            data.data()),
+                kOp, "cudnnGetConvolutionBackwardDataAlgorithm_v7");
+    bwd_data_ = first_usable(data, count, "backward-data").algo;
+    std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> filter(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
+    check_cudnn(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, x_.d, y_.d, conv_.d, w_.d, int(filter.size()), &count,
+                                                              filter.data()),
+                kOp, "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
+    bwd_filter_ = first_usable(filter, count, "backward-filter").algo;
+    size_t a = 0, b = 0;
+    check_cudnn(cudnnGetConvolutionBackwardDataWorkspaceSize(h, w_.d, y_.d, conv_.d, x_.d, bwd_data_, &a), kOp,
+                "cudnnGetConvolutionBackwardDataWorkspaceSize");
+    check_cudnn(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, x_.d, y_.d, conv_.d, w_.d, bwd_filter_, &b), kOp,
+                "cudnnGetConvolutionBackwardFilterWorkspaceSize");
+    bwd_bytes_ = std::max(a, b);
+    backward_ready_ = true;
+  }
+
+  // `bytes` of the graph's shared workspace when the context has one (ops run one after another), else of the
+  // op's own.
+  void* workspace(const ExecContext& ctx, size_t bytes) {
+    if (bytes == 0) return nullptr;
+    const int64_t floats = static_cast<int64_t>((bytes + sizeof(float) - 1) / sizeof(float));
     if (ctx.workspace) return ctx.workspace->get(floats);
     return own_workspace_.get<float>(static_cast<size_t>(floats));
   }
@@ -132,7 +144,8 @@ class Conv2dKernel final : public Conv2dOp {
   cudnnConvolutionFwdAlgo_t fwd_{};
   cudnnConvolutionBwdDataAlgo_t bwd_data_{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter_{};
-  size_t workspace_bytes_ = 0;
+  size_t fwd_bytes_ = 0, bwd_bytes_ = 0;
+  bool backward_ready_ = false;
   DeviceBuffer own_workspace_;
 };
 

@@ -13,11 +13,11 @@ namespace sf::cuda {
 namespace {
 
 __global__ void bias_sum(const float* dy, float* db, int64_t n, int64_t out) {
-  const int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (o >= out) return;
-  double acc = 0.0;
-  for (int64_t r = 0; r < n; ++r) acc += dy[r * out + o];
-  db[o] = static_cast<float>(acc);
+  for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < out; o += int64_t(gridDim.x) * blockDim.x) {
+    double acc = 0.0;
+    for (int64_t r = 0; r < n; ++r) acc += dy[r * out + o];
+    db[o] = static_cast<float>(acc);
+  }
 }
 
 class DenseKernel final : public DenseOp {

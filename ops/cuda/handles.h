@@ -18,6 +18,8 @@ inline void check_cudnn(cudnnStatus_t status, const char* op, const char* call) 
   if (status != CUDNN_STATUS_SUCCESS) fail_cudnn(status, op, call);
 }
 
+// The op's stream. Nothing sets ExecContext::stream yet, so ops, device primitives and optimiser updates all
+// run on the legacy default stream, in order; a copy stream (overlapped uploads) must keep that order.
 cudaStream_t stream_of(const ExecContext& ctx);
 cublasHandle_t cublas(const ExecContext& ctx);  // on ctx's stream
 cudnnHandle_t cudnn(const ExecContext& ctx);    // on ctx's stream

@@ -36,7 +36,8 @@ class AvgPool2dKernel final : public AvgPool2dOp {
   }
 
   // The API takes y and x as well, which average pooling does not read (the op declares that backward reads
-  // neither, so the planner may have reused their buffers): the gradient buffers, of the same shapes, stand in.
+  // neither, so the planner may have reused their buffers): the gradient buffers, of the same shapes, stand in,
+  // dx for x too (an alias that would matter only if cuDNN read x).
   void backward(const ExecContext& ctx, std::span<const Tensor* const>, const Tensor&, const Tensor& gout,
                 std::span<Tensor* const> gin) override {
     if (!gin[0]) return;
