@@ -164,7 +164,7 @@ TEST(BackendRegistryTest, KnownNamesAndTheirCapabilities) {
   EXPECT_EQ(backend_names(), (std::vector<std::string>{"cpu", "cuda", "nir", "spinnaker"}));
   const std::string unknown = bad_input([] { make_backend("loihi"); });
   EXPECT_EQ(unknown, "--backend: unknown backend 'loihi' (cpu, cuda, nir, spinnaker)");
-  EXPECT_NE(bad_input([] { make_backend("cuda"); }).find("--backend: cuda: this build has no CUDA simulator"),
+  EXPECT_NE(bad_input([] { make_backend("cuda"); }).find("--backend: cuda: no CUDA SNN simulator yet"),
             std::string::npos);
   const Capabilities cpu = make_backend("cpu")->capabilities();
   EXPECT_TRUE(cpu.simulates);
