@@ -23,6 +23,7 @@ Must run under Debian's /usr/bin/python3 (python3-torch, python3-numpy).
 
 import argparse
 import copy
+import gzip
 import os
 import time
 
@@ -45,13 +46,17 @@ def parse_args():
                    help="torch.set_num_threads value (default 2)")
     p.add_argument("--epochs", type=int, default=1, help="training epochs (default 1)")
     p.add_argument("--seed", type=int, default=0, help="RNG seed for init and shuffling")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda: the whole epoch runs there, "
+                   "data uploaded once before the clock starts")
     return p.parse_args()
 
 
 def read_idx(path, magic, header_len):
-    """Read one raw (uncompressed) MNIST IDX file into a uint8 numpy array."""
+    """Read one MNIST IDX file, raw or gzipped (sniffed, as spikeforge does), into a uint8 numpy array."""
     with open(path, "rb") as f:
         raw = f.read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
     got = int.from_bytes(raw[0:4], "big")
     if got != magic:
         raise ValueError(f"{path}: bad IDX magic {got:#x}, expected {magic:#x}")
@@ -110,7 +115,7 @@ def train(model, x, onehot, epochs):
     n = x.shape[0]
     loss = None
     for _ in range(epochs):
-        perm = torch.randperm(n)
+        perm = torch.randperm(n, device=x.device)
         for start in range(0, n - BATCH + 1, BATCH):
             idx = perm[start:start + BATCH]
             loss = train_step(model, opt, loss_fn, x[idx], onehot[idx])
@@ -147,17 +152,22 @@ def main():
     x_test, y_test = load_split(args.data, "t10k")
     onehot = nn.functional.one_hot(y_train, 10).float()
 
-    model = build_model()
+    dev = torch.device(args.device)
+    x_train, onehot, x_test, y_test = (t.to(dev) for t in (x_train, onehot, x_test, y_test))
+    model = build_model().to(dev)
     warm_up(model, x_train, onehot)
 
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    sync()
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     last_loss = train(model, x_train, onehot, args.epochs)
+    sync()
     seconds = time.perf_counter() - t0
     cpu_seconds = time.process_time() - cpu0
 
     acc = accuracy(model, x_test, y_test)
-    print(f"torch {torch.__version__} threads={torch.get_num_threads()} "
+    print(f"torch {torch.__version__} device={dev} threads={torch.get_num_threads()} "
           f"epochs={args.epochs} batch={BATCH} last_loss={last_loss:.5f} "
           f"train_cpu_s={cpu_seconds:.3f}")
     print(f"pytorch_s={seconds:.3f} test_acc={acc:.4f}")

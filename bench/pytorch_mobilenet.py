@@ -49,17 +49,22 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda, in plain fp32 (no TF32), as "
+                   "spikeforge's cuDNN and cuBLAS calls")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     model = mobilenet_v1(a.alpha, a.classes, a.size <= 32)
     fmt = torch.channels_last if a.layout == "channels_last" else torch.contiguous_format
-    model = model.to(memory_format=fmt).train()
+    dev = torch.device(a.device)
+    torch.backends.cudnn.allow_tf32 = False  # PyTorch allows TF32 in cuDNN by default; spikeforge does not
+    torch.backends.cuda.matmul.allow_tf32 = False
+    model = model.to(dev, memory_format=fmt).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
-    x = torch.rand(a.batch, 3, a.size, a.size).to(memory_format=fmt)
-    y = torch.randint(0, a.classes, (a.batch,))
+    x = torch.rand(a.batch, 3, a.size, a.size).to(dev, memory_format=fmt)
+    y = torch.randint(0, a.classes, (a.batch,)).to(dev)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -70,13 +75,15 @@ def main():
 
     for _ in range(a.warmup):
         step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     t0 = time.perf_counter()
     for _ in range(a.steps):
         loss = step()
-    loss.item()
+    loss.item()  # waits for the GPU
     seconds = time.perf_counter() - t0
     print(f"pytorch_ips={a.steps * a.batch / seconds:.2f} layout={a.layout} alpha={a.alpha} size={a.size} "
-          f"batch={a.batch}")
+          f"batch={a.batch} device={a.device}")
 
 
 if __name__ == "__main__":

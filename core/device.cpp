@@ -1,5 +1,7 @@
 #include "core/device.h"
 
+#include <atomic>
+
 #include "core/error.h"
 #include "core/tensor.h"
 #if SPIKEFORGE_CUDA
@@ -38,5 +40,12 @@ std::string device_unavailable_reason(Device d) {
          " kernels (scripts/build.sh turns CUDA on by itself where CUDA 12+, cuBLAS and cuDNN 9 are found; "
          "-DSPIKEFORGE_CUDA=ON asks for it)";
 }
+
+namespace {
+std::atomic<bool> deterministic{false};
+}  // namespace
+
+void set_deterministic_kernels(bool on) { deterministic = on; }
+bool deterministic_kernels() { return deterministic; }
 
 }  // namespace sf

@@ -18,4 +18,11 @@ bool device_available(Device d);
 // Why `d` cannot be used in this build (and how to build it), or "" when it can.
 std::string device_unavailable_reason(Device d);
 
+// Process-wide, as PyTorch's torch.use_deterministic_algorithms: GPU kernels choose only algorithms whose results
+// do not depend on scheduling (a seed then gives one run, bit for bit, on one GPU), and an op that has none
+// fails naming itself. Off (the default), they take the fastest the library ranks first. The CPU kernels are
+// deterministic either way. Read when a kernel is prepared.
+void set_deterministic_kernels(bool on);
+bool deterministic_kernels();
+
 }  // namespace sf

@@ -186,11 +186,21 @@ NodeId Model::build(Graph& g, NodeId input, const std::vector<Tensor>& grads, co
   return cur;
 }
 
+void Model::to(Device d) {
+  for (auto& l : layers_) {
+    for (auto& p : l.params) {
+      p.value = p.value.to(d);
+      if (p.grad.defined()) p.grad = p.grad.to(d);
+    }
+    for (auto& b : l.buffers) b.value = b.value.to(d);
+  }
+}
+
 std::vector<NamedTensor> Model::state() const {
   std::vector<NamedTensor> out;
   for (const auto& l : layers_) {
-    for (const auto& p : l.params) out.push_back({l.name + "." + p.name, p.value});
-    for (const auto& b : l.buffers) out.push_back({l.name + "." + b.name, b.value});
+    for (const auto& p : l.params) out.push_back({l.name + "." + p.name, p.value.to(Device::cpu)});
+    for (const auto& b : l.buffers) out.push_back({l.name + "." + b.name, b.value.to(Device::cpu)});
   }
   return out;
 }

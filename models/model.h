@@ -53,7 +53,12 @@ class Model {
   // set and the trainer sums them).
   NodeId build(Graph& g, NodeId input, const std::vector<Tensor>& grads, const std::string& impl = "") const;
 
-  // Parameters and buffers as "<layer>.<name>" tensors, and the inverse with shape and name checks (a
+  // Moves every parameter, gradient and buffer to `d` (a no-op for those already there): a trainer on a
+  // device trains the model in place there. Graphs built before the move still point at the old storage.
+  void to(Device d);
+
+  // Parameters and buffers as "<layer>.<name>" tensors (host copies of those on a device, the tensors
+  // themselves on the CPU), and the inverse with shape and name checks (a
   // checkpoint of version 1 predates buffers: a model with buffers cannot load one).
   std::vector<NamedTensor> state() const;
   void load_state(const Checkpoint& ckpt, const std::string& path);

@@ -16,10 +16,11 @@ fi
 export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "gpu_check: no nvidia-smi"
 
-xml="$(mktemp --suffix=.xml)"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
 # The GPU tests: the CUDA kernels, primitives and updates (not the CLI's no-GPU test, which skips on a GPU).
-"$B/bin/spikeforge_tests" --gtest_filter='*Cuda*-CliTest.*' --gtest_output="xml:$xml" || true
-tests=$(python3 - "$xml" <<'PY'
+"$B/bin/spikeforge_tests" --gtest_filter='*Cuda*-CliTest.*' --gtest_brief=1 --gtest_output="xml:$tmp/tests.xml" || true
+tests=$(python3 - "$tmp/tests.xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 try:
     root = ET.parse(sys.argv[1]).getroot()
@@ -36,5 +37,67 @@ for c in root.iter("testcase"):
 print(f"{passed}/{total}" + (f" skipped={skipped}" if skipped else ""))
 PY
 )
-rm -f "$xml"
-echo "gpu_check: tests=$tests mobilenet_speedup=not_measured liu_speedup=not_measured snn_10k_s=not_measured"
+
+# The Liu small net: one MNIST epoch of bench/pytorch_liu_mnist.py's recipe (MSE, SGD lr 0.1 momentum 0.9,
+# batch 50), spikeforge on the GPU against PyTorch on the GPU, the best of $REPEAT runs each (both time the
+# training loop alone). MNIST comes from data/mnist, or SPIKEFORGE_GPU_DATA (the IDX files, raw or gzipped).
+data="${SPIKEFORGE_GPU_DATA:-data/mnist}"
+REPEAT="${SPIKEFORGE_GPU_REPEAT:-3}"
+json_field() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$@"; }
+best() { python3 -c 'import sys; v = [float(a) for a in sys.argv[1:] if a]; print(min(v) if v else "")' "$@"; }
+best_max() { python3 -c 'import sys; v = [float(a) for a in sys.argv[1:] if a]; print(max(v) if v else "")' "$@"; }
+sf_runs=() pt_runs=()
+for ((r = 1; r <= REPEAT; r++)); do
+  if timeout 300 "$B/bin/spikeforge" train experiments/mnist_relu.yaml --set device=cuda --set train.epochs=1 \
+    --set train.loss=mse --set train.optimizer.lr=0.1 --set train.optimizer.decay=0 --set "dataset.path=$data" \
+    --force --out "$tmp/liu" >"$tmp/liu.log" 2>&1; then
+    sf_runs+=("$(json_field "$tmp/liu/summary.json" train_seconds)")
+    echo "gpu_check: liu spikeforge run $r: ${sf_runs[-1]} s, test accuracy $(json_field "$tmp/liu/summary.json" test_accuracy)"
+  else
+    echo "gpu_check: liu spikeforge run $r failed:"; tail -n 5 "$tmp/liu.log"
+  fi
+  if timeout 300 python3 bench/pytorch_liu_mnist.py --device cuda --data "$data" >"$tmp/pt.log" 2>&1; then
+    pt_runs+=("$(sed -n 's/.*pytorch_s=\([0-9.eE+-]*\).*/\1/p' "$tmp/pt.log")")
+    echo "gpu_check: liu pytorch run $r: $(tail -n 1 "$tmp/pt.log")"
+  else
+    echo "gpu_check: liu pytorch run $r failed:"; tail -n 3 "$tmp/pt.log"
+  fi
+done
+sf_s=$(best "${sf_runs[@]}") pt_s=$(best "${pt_runs[@]}")
+liu=not_measured
+if [[ -n $sf_s && -n $pt_s ]]; then liu=$(python3 -c "print(f'{$pt_s / $sf_s:.2f}')"); fi
+echo "gpu_check: liu epoch spikeforge_s=${sf_s:-none} pytorch_s=${pt_s:-none}"
+
+# MobileNet v1 alpha 1.0 on 32x32, batch 128, plain fp32 on both sides: spikeforge's MobileNetTrainCuda
+# (bench/bench_train_cuda.cpp; random images in memory) in both layouts against PyTorch in both, the faster
+# layout of each side counting.
+mobilenet=not_measured sf_ips="" pt_ips=""
+if [[ -x $B/bin/spikeforge_bench ]]; then
+  timeout 300 "$B/bin/spikeforge_bench" --benchmark_filter='^MobileNetTrainCuda/' --benchmark_format=csv \
+    >"$tmp/mn.csv" 2>"$tmp/mn.err" || { echo "gpu_check: MobileNetTrainCuda failed:"; tail -n 5 "$tmp/mn.err"; }
+  grep MobileNetTrainCuda "$tmp/mn.csv" | sed 's/^/gpu_check: /' || true
+  sf_ips=$(python3 - "$tmp/mn.csv" <<'PY'
+import csv, sys
+rows = [r for r in csv.reader(open(sys.argv[1])) if r]
+head = next((r for r in rows if r[0] == "name"), None)
+if head and "images_per_s" in head:
+    k = head.index("images_per_s")
+    v = [float(r[k]) for r in rows[rows.index(head) + 1:] if len(r) > k and r[k]]
+    print(max(v) if v else "")
+PY
+)
+fi
+for layout in nchw channels_last; do
+  if out=$(timeout 300 python3 bench/pytorch_mobilenet.py --device cuda --alpha 1.0 --size 32 --batch 128 \
+    --layout "$layout" --steps 40 --warmup 5 2>&1); then
+    echo "gpu_check: mobilenet pytorch: $(tail -n 1 <<<"$out")"
+    v=$(sed -n 's/.*pytorch_ips=\([0-9.]*\).*/\1/p' <<<"$out")
+    if [[ -n $v ]]; then pt_ips=$(best_max "$v" "$pt_ips"); fi
+  else
+    echo "gpu_check: mobilenet pytorch ($layout) failed:"; tail -n 3 <<<"$out"
+  fi
+done
+if [[ -n $sf_ips && -n $pt_ips ]]; then mobilenet=$(python3 -c "print(f'{$sf_ips / $pt_ips:.2f}')"); fi
+echo "gpu_check: mobilenet images/s spikeforge=${sf_ips:-none} pytorch=${pt_ips:-none}"
+
+echo "gpu_check: tests=$tests mobilenet_speedup=$mobilenet liu_speedup=$liu snn_10k_s=not_measured"

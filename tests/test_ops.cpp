@@ -381,6 +381,9 @@ std::vector<OpCase> all_cases() {
   for (size_t i = cs.size() - 4; i < cs.size(); ++i) cs[i].inputs[1].scale = 2.5, cs[i].fd_eps = 1e-3;
   bn("bn_train_momentum09_eps1e5", {4, 3, 5, 5}, "nchw", sf::Mode::train, {{"momentum", 0.9}, {"eps", 1e-5}});
   bn("bn_train_dense_batch2", {2, 7}, "nhwc", sf::Mode::train);  // m = 2: the unbiased variance doubles
+  // m = 1152 values per channel: the CUDA kernel's partial sums span two chunks of 1024 rows.
+  bn("bn_train_two_chunks_nhwc", {2, 24, 24, 40}, "nhwc", sf::Mode::train);
+  bn("bn_train_two_chunks_nchw", {2, 3, 24, 24}, "nchw", sf::Mode::train);
   // Mean 50, spread 1: statistics that subtract E[x]² from E[x²] in float would lose most of the variance.
   for (const char* layout : {"nchw", "nhwc"}) {
     bn(std::string("bn_train_offset_mean_") + layout, {4, 6, 5, 5}, layout, sf::Mode::train);
@@ -787,9 +790,9 @@ TEST(OpsTest, UnknownOpTypeOrImplThrows) {
   EXPECT_THROW(sf::make_op("conv2d", {}, Device::cpu, "no_such_impl"), sf::Error);
   EXPECT_NE(error_message([] { sf::make_op("conv2d", {}, Device::cpu, "no_such_impl"); }).find("conv2d"),
             std::string::npos);
-  // Noisy Softplus has no oneDNN form; to_nhwc has no CUDA kernel (yet).
+  // Noisy Softplus has no oneDNN form; log_quantize has no CUDA kernel (yet).
   EXPECT_THROW(sf::make_op("noisy_softplus", {}, Device::cpu, "onednn"), sf::Error);
-  EXPECT_THROW(sf::make_op("to_nhwc", {}, Device::cuda), sf::Error);
+  EXPECT_THROW(sf::make_op("log_quantize", {}, Device::cuda), sf::Error);
   EXPECT_TRUE(impls_of("conv3d").empty());
   EXPECT_FALSE(sf::OpRegistry::instance().has_type("conv3d"));
 }

@@ -429,6 +429,7 @@ Experiment load_experiment(const std::string& file, const std::vector<std::strin
           "must be between 0 (all cores) and " + std::to_string(kMaxThreads));
   e.device = one_of(c, "device", e.device, {"cpu", "cuda"});
   if (const std::string why = device_unavailable_reason(parse_device(e.device)); !why.empty()) c.fail("device", why);
+  e.deterministic = c.get("deterministic", e.deterministic);
   DatasetInfo info;
   Shape input;
   e.data = parse_data(c.child("dataset"), info, input);
@@ -522,6 +523,7 @@ std::string to_yaml(const Experiment& e) {
   y << YAML::Key << "seed" << YAML::Value << e.seed;
   y << YAML::Key << "threads" << YAML::Value << e.threads;
   y << YAML::Key << "device" << YAML::Value << e.device;
+  y << YAML::Key << "deterministic" << YAML::Value << e.deterministic;
   y << YAML::Key << "dataset" << YAML::Value << YAML::Load(to_yaml(e.data));
   y << YAML::Key << "model" << YAML::Value << YAML::Load(to_yaml(e.model));
   y << YAML::Key << "train" << YAML::Value << YAML::BeginMap;

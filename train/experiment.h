@@ -87,6 +87,7 @@ struct Experiment {
   uint64_t seed = 1;
   int threads = 0;  // 0: all cores
   std::string device = "cpu";
+  bool deterministic = false;  // GPU kernels: only bit-reproducible algorithms (core/device.h)
   DataSpec data;
   ModelSpec model;
   TrainSpec train;

@@ -339,6 +339,7 @@ RunResult run_experiment(const Experiment& e, const RunOptions& opts) {
   // From here on the run folder is ours: whatever stops the run leaves a summary saying why.
   try {
     const Device device = parse_device(e.device);
+    set_deterministic_kernels(e.deterministic);
     // Training samples go through train_pipeline inside the loader; validation and test samples through the
     // eval pipeline, wrapped around their sources (Trainer::evaluate reads a source as it is).
     const Pipeline augment = train_pipeline(e.data), eval = eval_pipeline(e.data);

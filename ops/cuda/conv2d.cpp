@@ -3,9 +3,11 @@
 // workspace from the execution context.
 //
 // Algorithms come from cuDNN's heuristics (the _v7 queries: ranked, no trial runs, so prepare() needs no
-// tensors) and only deterministic ones are taken, so the same seed gives the same run on the same GPU. The
-// weights stay [O, C/G, KH, KW] in either layout, which cuDNN takes as a filter in NCHW order beside an NHWC
-// input.
+// tensors): the first one ranked, as PyTorch's default, or under `deterministic: true` (core/device.h) the first
+// deterministic one, so the same seed gives the same run on the same GPU. The
+// weights stay [O, C/G, KH, KW] in either layout; beside NHWC activations cuDNN is given an NHWC-ordered filter
+// (ops/cuda/filter_layout.h: a copy of the weight, its gradient copied back, except for depthwise and 1×1
+// convolutions, where the orders coincide).
 #include "ops/conv2d.h"
 
 #include <algorithm>
@@ -13,7 +15,9 @@
 #include <vector>
 
 #include "core/cuda/buffer.h"
+#include "core/device.h"
 #include "ops/cuda/cudnn_desc.h"
+#include "ops/cuda/filter_layout.h"
 #include "ops/cuda/handles.h"
 #include "ops/cuda/kernels.h"
 
@@ -37,12 +41,15 @@ struct ConvDesc {
   ~ConvDesc() { (void)cudnnDestroyConvolutionDescriptor(d); }
 };
 
-// The first deterministic algorithm of a heuristic ranking that cuDNN can run.
+// The best-ranked algorithm that cuDNN can run; only a deterministic one under deterministic_kernels().
 template <class Perf>
 Perf first_usable(const std::vector<Perf>& ranked, int count, const char* what) {
+  const bool deterministic = deterministic_kernels();
   for (int i = 0; i < count; ++i)
-    if (ranked[i].status == CUDNN_STATUS_SUCCESS && ranked[i].determinism == CUDNN_DETERMINISTIC) return ranked[i];
-  fail_internal(std::string(kOp) + ": cuDNN offers no deterministic " + what + " algorithm for these shapes");
+    if (ranked[i].status == CUDNN_STATUS_SUCCESS && (!deterministic || ranked[i].determinism == CUDNN_DETERMINISTIC))
+      return ranked[i];
+  fail_input(kOp, std::string("cuDNN offers no ") + (deterministic ? "deterministic " : "") + what +
+                      " algorithm for these shapes" + (deterministic ? " (deterministic: true asks for one)" : ""));
 }
 
 class Conv2dKernel final : public Conv2dOp {
@@ -57,9 +64,10 @@ class Conv2dKernel final : public Conv2dOp {
     x_.set(g_.nhwc, g_.n, g_.c, g_.h, g_.w);
     y_.set(g_.nhwc, g_.n, g_.o, g_.oh, g_.ow);
     b_.set(g_.nhwc, 1, g_.o, 1, 1);
-    check_cudnn(cudnnSetFilter4dDescriptor(w_.d, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(g_.o), int(g_.cg()),
-                                           int(g_.kh), int(g_.kw)),
+    check_cudnn(cudnnSetFilter4dDescriptor(w_.d, CUDNN_DATA_FLOAT, g_.nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
+                                           int(g_.o), int(g_.cg()), int(g_.kh), int(g_.kw)),
                 kOp, "cudnnSetFilter4dDescriptor");
+    reorder_filter_ = g_.nhwc && !filter_orders_coincide(g_.cg(), g_.kh, g_.kw);
     check_cudnn(cudnnSetConvolution2dDescriptor(conv_.d, int(g_.pad), int(g_.pad), int(g_.stride), int(g_.stride), 1, 1,
                                                 CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
                 kOp, "cudnnSetConvolution2dDescriptor");
@@ -82,7 +90,7 @@ class Conv2dKernel final : public Conv2dOp {
   void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override {
     cudnnHandle_t h = cudnn(ctx);
     const float one = 1.0f, zero = 0.0f;
-    check_cudnn(cudnnConvolutionForward(h, &one, x_.d, in[0]->raw(), w_.d, in[1]->raw(), conv_.d, fwd_,
+    check_cudnn(cudnnConvolutionForward(h, &one, x_.d, in[0]->raw(), w_.d, filter(ctx, *in[1]), conv_.d, fwd_,
                                         workspace(ctx, fwd_bytes_), fwd_bytes_, &zero, y_.d, out.raw()),
                 kOp, "cudnnConvolutionForward");
     if (g_.bias)
@@ -95,19 +103,31 @@ class Conv2dKernel final : public Conv2dOp {
     if (!backward_ready_) prepare_backward(h);
     const float one = 1.0f, zero = 0.0f;
     if (gin[0])
-      check_cudnn(cudnnConvolutionBackwardData(h, &one, w_.d, in[1]->raw(), y_.d, gout.raw(), conv_.d, bwd_data_,
-                                               workspace(ctx, bwd_bytes_), bwd_bytes_, &zero, x_.d, gin[0]->raw()),
+      check_cudnn(cudnnConvolutionBackwardData(h, &one, w_.d, filter(ctx, *in[1]), y_.d, gout.raw(), conv_.d,
+                                               bwd_data_, workspace(ctx, bwd_bytes_), bwd_bytes_, &zero, x_.d,
+                                               gin[0]->raw()),
                   kOp, "cudnnConvolutionBackwardData");
-    if (gin[1])
+    if (gin[1]) {
+      float* dw = reorder_filter_ ? reordered_.get<float>(static_cast<size_t>(gin[1]->numel())) : gin[1]->raw();
       check_cudnn(cudnnConvolutionBackwardFilter(h, &one, x_.d, in[0]->raw(), y_.d, gout.raw(), conv_.d, bwd_filter_,
-                                                 workspace(ctx, bwd_bytes_), bwd_bytes_, &zero, w_.d, gin[1]->raw()),
+                                                 workspace(ctx, bwd_bytes_), bwd_bytes_, &zero, w_.d, dw),
                   kOp, "cudnnConvolutionBackwardFilter");
+      if (reorder_filter_) ohwi_to_oihw(dw, gin[1]->raw(), g_.o, g_.cg(), g_.kh * g_.kw, stream_of(ctx));
+    }
     if (g_.bias && gin[2])
       check_cudnn(cudnnConvolutionBackwardBias(h, &one, y_.d, gout.raw(), &zero, b_.d, gin[2]->raw()), kOp,
                   "cudnnConvolutionBackwardBias");
   }
 
  private:
+  // The weight as cuDNN's filter descriptor orders it: itself, or its NHWC-ordered copy.
+  const float* filter(const ExecContext& ctx, const Tensor& w) {
+    if (!reorder_filter_) return w.raw();
+    float* copy = reordered_.get<float>(static_cast<size_t>(w.numel()));
+    oihw_to_ohwi(w.raw(), copy, g_.o, g_.cg(), g_.kh * g_.kw, stream_of(ctx));
+    return copy;
+  }
+
   void prepare_backward(cudnnHandle_t h) {
     int count = 0;
     std::vector<cudnnConvolutionBwdDataAlgoPerf_t> data(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
@@ -146,7 +166,9 @@ class Conv2dKernel final : public Conv2dOp {
   cudnnConvolutionBwdFilterAlgo_t bwd_filter_{};
   size_t fwd_bytes_ = 0, bwd_bytes_ = 0;
   bool backward_ready_ = false;
+  bool reorder_filter_ = false;  // NHWC activations and a weight whose NHWC order differs from ours
   DeviceBuffer own_workspace_;
+  DeviceBuffer reordered_;  // the weight, or its gradient, in NHWC filter order
 };
 
 }  // namespace

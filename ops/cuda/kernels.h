@@ -17,6 +17,9 @@ OpPtr make_conv2d(const Attrs& a);          // cuDNN, any groups, either layout
 OpPtr make_avgpool2d(const Attrs& a);       // cuDNN average pooling, padding left out of the count
 OpPtr make_global_avgpool(const Attrs& a);  // own kernel: one thread per (sample, channel)
 OpPtr make_loss(const std::string& type);   // one thread per sample (ops/loss_math.h), a fixed-order sum
+OpPtr make_batchnorm(const Attrs& a);       // own kernels: fixed-order double sums per channel, fused ReLU6
+OpPtr make_dropout(const Attrs& a);         // the reference's hashed mask (ops/dropout.h), per element
+OpPtr make_to_nhwc(const Attrs& a);         // a transpose, one thread per element
 
 // cuBLAS and cuDNN take int dimensions: whether every input dimension fits one.
 bool dims_fit_int(const Attrs&, std::span<const Shape> input_shapes);

@@ -16,8 +16,8 @@ bool cuda::dims_fit_int(const Attrs&, std::span<const Shape> input_shapes) {
 }
 
 // The CUDA kernels, one per op type so far; each is the only one for its type on the device, so priorities
-// do not matter yet. Op types without a CUDA kernel here (batch norm, dropout, QCFS, ...) are refused by
-// make_op on Device::cuda, naming the op.
+// do not matter yet. Op types without a CUDA kernel here (QCFS, LDR, noisy_softplus_liu, log_quantize) are
+// refused by make_op on Device::cuda, naming the op.
 void register_cuda_kernels(OpRegistry& r) {
   using namespace cuda;
   const Device gpu = Device::cuda;
@@ -33,6 +33,9 @@ void register_cuda_kernels(OpRegistry& r) {
     const std::string type(loss.op);
     r.add({type, gpu, "cuda", 20, [type](const Attrs&) { return make_loss(type); }});
   }
+  r.add({"batchnorm", gpu, "cuda", 20, make_batchnorm});
+  r.add({"dropout", gpu, "cuda", 20, make_dropout});
+  r.add({"to_nhwc", gpu, "cuda", 20, make_to_nhwc});
   // Flatten is a copy between tensors of one device (Tensor::copy_from), so the one kernel serves both.
   r.add({"flatten", gpu, "reference", 0, [](const Attrs& a) -> OpPtr { return std::make_unique<FlattenOp>(a); }});
 }
