@@ -14,9 +14,7 @@
 #include <chrono>
 #include <vector>
 
-#include "core/rng.h"
-#include "models/zoo.h"
-#include "train/trainer.h"
+#include "bench/mobilenet_case.h"
 
 namespace {
 
@@ -44,28 +42,12 @@ void SgemmPeak(benchmark::State& state) {
 BENCHMARK(SgemmPeak)->Iterations(1);
 
 void MobileNetTrain(benchmark::State& state) {
-  sf::ModelSpec spec;
-  spec.arch = "mobilenet_v1";
-  spec.activation = "relu6";
-  spec.alpha = static_cast<double>(state.range(0)) / 100.0;
   const int64_t size = state.range(1), batch = state.range(2);
-  spec.data_format = state.range(3) ? "channels_last" : "channels_first";
-  spec.input = {3, size, size};
-  spec.classes = 10;
+  const sf::ModelSpec spec = sf::bench::mobilenet_spec(state.range(0), size, state.range(3) != 0);
   sf::Model model = sf::build_model(spec, 1);
-
   const int64_t steps = size > 32 ? 2 : 10;
-  sf::Dataset data;
-  data.name = "random";
-  data.num_classes = spec.classes;
-  data.images = sf::Tensor({steps * batch, 3, size, size});
-  sf::Rng rng(1);
-  for (int64_t i = 0; i < data.images.numel(); ++i) data.images[i] = static_cast<float>(rng.uniform(0, 1));
-  for (int64_t i = 0; i < steps * batch; ++i) data.labels.push_back(static_cast<int32_t>(i % 10));
-
-  sf::TrainSpec t;
-  t.epochs = 1, t.batch = static_cast<int>(batch), t.loss = "crossentropy", t.shuffle = false;
-  t.optimizer.lr = 0.01, t.optimizer.momentum = 0.9;
+  const sf::Dataset data = sf::bench::random_images(spec, steps * batch);
+  sf::TrainSpec t = sf::bench::one_epoch(batch);
   // split 1: a shard of the batch per thread (their batch norms exchanging statistics); 0: one graph whose ops
   // use the threads (train/parallel.h).
   t.parallel = state.range(4) ? "batch_split" : "op_parallel";

@@ -9,10 +9,8 @@
 
 #include <string>
 
+#include "bench/mobilenet_case.h"
 #include "core/device.h"
-#include "core/rng.h"
-#include "models/zoo.h"
-#include "train/trainer.h"
 
 #if SPIKEFORGE_CUDA
 #include <cuda_runtime.h>
@@ -37,28 +35,11 @@ void MobileNetTrainCuda(benchmark::State& state) {
     state.SkipWithError(why.c_str());
     return;
   }
-  sf::ModelSpec spec;
-  spec.arch = "mobilenet_v1";
-  spec.activation = "relu6";
-  spec.alpha = static_cast<double>(state.range(0)) / 100.0;
-  const int64_t size = state.range(1), batch = state.range(2);
-  spec.data_format = state.range(3) ? "channels_last" : "channels_first";
-  spec.input = {3, size, size};
-  spec.classes = 10;
+  const int64_t size = state.range(1), batch = state.range(2), steps = 40;
+  const sf::ModelSpec spec = sf::bench::mobilenet_spec(state.range(0), size, state.range(3) != 0);
   sf::Model model = sf::build_model(spec, 1);
-
-  const int64_t steps = 40;
-  sf::Dataset data;
-  data.name = "random";
-  data.num_classes = spec.classes;
-  data.images = sf::Tensor({steps * batch, 3, size, size});
-  sf::Rng rng(1);
-  for (int64_t i = 0; i < data.images.numel(); ++i) data.images[i] = static_cast<float>(rng.uniform(0, 1));
-  for (int64_t i = 0; i < steps * batch; ++i) data.labels.push_back(static_cast<int32_t>(i % 10));
-
-  sf::TrainSpec t;
-  t.epochs = 1, t.batch = static_cast<int>(batch), t.loss = "crossentropy", t.shuffle = false;
-  t.optimizer.lr = 0.01, t.optimizer.momentum = 0.9;
+  const sf::Dataset data = sf::bench::random_images(spec, steps * batch);
+  const sf::TrainSpec t = sf::bench::one_epoch(batch);
   sf::Trainer trainer(model, t, sf::Device::cuda, 1);
   trainer.fit(data, nullptr);  // warm-up: cuDNN plans, allocations
 

@@ -153,6 +153,8 @@ def main():
     onehot = nn.functional.one_hot(y_train, 10).float()
 
     dev = torch.device(args.device)
+    torch.backends.cudnn.allow_tf32 = False  # plain fp32, as spikeforge's cuDNN and cuBLAS calls
+    torch.backends.cuda.matmul.allow_tf32 = False
     x_train, onehot, x_test, y_test = (t.to(dev) for t in (x_train, onehot, x_test, y_test))
     model = build_model().to(dev)
     warm_up(model, x_train, onehot)

@@ -21,7 +21,8 @@ std::string device_unavailable_reason(Device d);
 // Process-wide, as PyTorch's torch.use_deterministic_algorithms: GPU kernels choose only algorithms whose results
 // do not depend on scheduling (a seed then gives one run, bit for bit, on one GPU), and an op that has none
 // fails naming itself. Off (the default), they take the fastest the library ranks first. The CPU kernels are
-// deterministic either way. Read when a kernel is prepared.
+// deterministic either way. Read when a kernel chooses its algorithms (a cuDNN convolution: the forward's in
+// prepare(), the backward's at its first backward()).
 void set_deterministic_kernels(bool on);
 bool deterministic_kernels();
 

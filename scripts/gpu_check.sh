@@ -51,8 +51,8 @@ for ((r = 1; r <= REPEAT; r++)); do
   if timeout 300 "$B/bin/spikeforge" train experiments/mnist_relu.yaml --set device=cuda --set train.epochs=1 \
     --set train.loss=mse --set train.optimizer.lr=0.1 --set train.optimizer.decay=0 --set "dataset.path=$data" \
     --force --out "$tmp/liu" >"$tmp/liu.log" 2>&1; then
-    sf_runs+=("$(json_field "$tmp/liu/summary.json" train_seconds)")
-    echo "gpu_check: liu spikeforge run $r: ${sf_runs[-1]} s, test accuracy $(json_field "$tmp/liu/summary.json" test_accuracy)"
+    sf_runs+=("$(json_field "$tmp/liu/summary.json" train_seconds || true)")
+    echo "gpu_check: liu spikeforge run $r: ${sf_runs[-1]} s, test accuracy $(json_field "$tmp/liu/summary.json" test_accuracy || true)"
   else
     echo "gpu_check: liu spikeforge run $r failed:"; tail -n 5 "$tmp/liu.log"
   fi

@@ -245,6 +245,17 @@ TEST(ConfigTest, AliasExpansionIsBounded) {
   EXPECT_NE(msg.find("aliases"), std::string::npos) << msg;
 }
 
+// deterministic (core/device.h's switch for the GPU kernels): off by default, kept by the resolved file, and a
+// value that is no boolean names the key.
+TEST(ConfigTest, DeterministicIsABooleanThatRoundTrips) {
+  const auto f = write_temp("det.yaml", "name: det\n");
+  EXPECT_FALSE(load_experiment(f).deterministic);
+  const Experiment a = load_experiment(f, {"deterministic=true"});
+  EXPECT_TRUE(a.deterministic);
+  EXPECT_TRUE(load_experiment(write_temp("det_resolved.yaml", to_yaml(a))).deterministic);
+  EXPECT_NE(error_of(f, {"deterministic=maybe"}).find("deterministic"), std::string::npos);
+}
+
 TEST(ConfigTest, ResolvedYamlRoundTrips) {
   const Experiment a =
       load_experiment(write_temp("rt.yaml", "name: rt\nseed: 7\n"), {"model.activation=noisy_softplus"});

@@ -20,6 +20,13 @@
 namespace sf {
 namespace {
 
+// Sets deterministic_kernels() for a scope and restores it however the scope ends (a failed ASSERT returns).
+struct DeterministicKernels {
+  bool before = deterministic_kernels();
+  explicit DeterministicKernels(bool on) { set_deterministic_kernels(on); }
+  ~DeterministicKernels() { set_deterministic_kernels(before); }
+};
+
 Tensor random_tensor(int64_t n, uint64_t seed) {
   Tensor t({n});
   Rng rng(seed);
@@ -164,7 +171,8 @@ TEST(CudaOptimTest, UpdatesMatchTheCpuLoops) {
 // The Liu net agrees to 5e-6 (H200). The small MobileNet's gradient is ill-conditioned (batch norm over 64
 // values per channel, ReLU6 masks): from identical weights and batch, the CPU's optimised kernels and its
 // reference kernels part by 1.9 % in this measure (NCHW), and the GPU parts from the CPU by 1.8 % (NCHW) and
-// 1.0 % (NHWC, second step), so its bound is 3 %; a wrong kernel parts by far more.
+// 1.0 % (NHWC, second step), so its bound is 5 % (other GPUs rank other cuDNN algorithms first); a wrong
+// kernel parts by far more.
 TEST(CudaTest, TrainingStepsFollowTheCpu) {
   SF_REQUIRE_GPU();
   struct Net {
@@ -181,7 +189,7 @@ TEST(CudaTest, TrainingStepsFollowTheCpu) {
                          Net{"mobilenet_v1", "relu6", 0.25, "channels_last", {3, 32, 32}, true}}) {
     const std::string label = std::string(net.arch) + " " + net.format + (net.deterministic ? " deterministic" : "");
     SCOPED_TRACE(label);
-    set_deterministic_kernels(net.deterministic);
+    const DeterministicKernels mode(net.deterministic);
     ModelSpec spec;
     spec.arch = net.arch, spec.activation = net.activation, spec.alpha = net.alpha;
     spec.data_format = net.format, spec.input = net.input, spec.classes = 10;
@@ -211,6 +219,7 @@ TEST(CudaTest, TrainingStepsFollowTheCpu) {
       EXPECT_NEAR(got, want, 1e-4 * (1 + std::fabs(want))) << label << ": the loss of step " << step;
       const auto names = cpu.state();
       for (const NamedTensor& nt : gpu.state()) EXPECT_EQ(nt.tensor.device(), Device::cpu);  // host copies
+      for (Parameter* p : gpu.parameters()) EXPECT_EQ(p->value.device(), Device::cuda);      // trained there
       const auto cpu1 = values(cpu), gpu1 = values(gpu);
       ASSERT_EQ(cpu1.size(), gpu1.size());
       std::vector<double> diff(cpu1.size(), 0.0), norm(cpu1.size(), 0.0);
@@ -224,7 +233,7 @@ TEST(CudaTest, TrainingStepsFollowTheCpu) {
         diff[k] = std::sqrt(diff[k]), norm[k] = std::sqrt(norm[k]);
         largest = std::max(largest, norm[k]);
       }
-      const double tolerance = std::string(net.arch) == "liu_small" ? 1e-4 : 3e-2;
+      const double tolerance = std::string(net.arch) == "liu_small" ? 1e-4 : 5e-2;
       std::string apart;
       double worst = 0;
       for (size_t k = 0; k < cpu1.size(); ++k) {
@@ -238,7 +247,6 @@ TEST(CudaTest, TrainingStepsFollowTheCpu) {
       EXPECT_TRUE(apart.empty()) << label << ": step " << step << " updates these differently:" << apart;
     }
   }
-  set_deterministic_kernels(false);
 }
 
 // deterministic: true (core/device.h): two runs from one seed end with the same weights, bit for bit.
@@ -255,7 +263,7 @@ TEST(CudaTest, DeterministicRunsRepeatBitForBit) {
   for (int64_t i = 0; i < 32; ++i) data.labels.push_back(static_cast<int32_t>(i % 10));
   TrainSpec t;
   t.epochs = 1, t.batch = 16, t.loss = "crossentropy", t.optimizer.lr = 0.05, t.optimizer.momentum = 0.9;
-  set_deterministic_kernels(true);
+  const DeterministicKernels mode(true);
   std::vector<std::vector<float>> runs;
   for (int run = 0; run < 2; ++run) {
     Model m = build_model(spec, 9);
@@ -267,7 +275,6 @@ TEST(CudaTest, DeterministicRunsRepeatBitForBit) {
     }
     runs.push_back(std::move(all));
   }
-  set_deterministic_kernels(false);
   EXPECT_EQ(runs[0], runs[1]);
 }
 

@@ -2,8 +2,9 @@
 // not cuDNN's: cuDNN's batch norm fuses ReLU but not ReLU6, and its reductions are not bit-reproducible run to
 // run. Here every per-channel sum is taken in a fixed order (double partials over fixed chunks of the batch,
 // then summed chunk by chunk), so a seed gives one result. The math is the reference kernel's, in double, except
-// that the variance comes from one pass (Σx, Σx² in double: exact enough for any float data, where the
-// reference takes two), and backward reuses the forward's statistics: two passes over x each way, as cuDNN's.
+// that the variance comes from one pass over values shifted by the channel's first one (the reference takes
+// two passes), and backward reuses a train forward's statistics: two passes over x each way, as cuDNN's.
+#include <algorithm>
 #include <cmath>
 
 #include "core/cuda/buffer.h"
@@ -18,8 +19,9 @@ namespace sf::cuda {
 namespace {
 
 constexpr unsigned kThreads = 256;
-constexpr unsigned kTile = 32;               // channels per block when the channel is the fastest index
-constexpr int64_t kRowsPerChunk = 1024;  // (image, position) rows per partial sum
+constexpr unsigned kTile = 32;           // channels per block when the channel is the fastest index
+constexpr int64_t kRowsPerChunk = 1024;  // (image, position) rows per partial sum, at least
+constexpr int64_t kMaxChunks = 65535;    // gridDim.y's limit: larger batches get longer chunks
 
 // Element (row j = image·hw + position, channel ch) of x, in the op's layout.
 struct Layout {
@@ -35,13 +37,13 @@ struct Layout {
 // channels-first: a block is one channel, kThreads neighbouring positions at a time. Thread t's rows are fixed
 // and the block's sum is a fixed tree, so the result does not depend on scheduling.
 template <class F>
-__global__ void chunk_sums(Layout g, int64_t m, F f, double* part_a, double* part_b) {
+__global__ void chunk_sums(Layout g, int64_t m, int64_t chunk_rows, F f, double* part_a, double* part_b) {
   __shared__ double sa[kThreads], sb[kThreads];
   const unsigned lanes = g.channels_last ? kTile : 1;  // channels per block
   const unsigned rows = kThreads / lanes;              // rows in flight per block
   const int64_t ch = int64_t(blockIdx.x) * lanes + threadIdx.x % lanes;
-  const int64_t first = int64_t(blockIdx.y) * kRowsPerChunk;
-  const int64_t last = first + kRowsPerChunk < m ? first + kRowsPerChunk : m;
+  const int64_t first = int64_t(blockIdx.y) * chunk_rows;
+  const int64_t last = first + chunk_rows < m ? first + chunk_rows : m;
   double a = 0.0, b = 0.0;
   if (ch < g.c)
     for (int64_t j = first + threadIdx.x / lanes; j < last; j += rows) f(g.at(j, ch), ch, a, b);
@@ -85,7 +87,7 @@ class BatchNormKernel final : public BatchNormOp {
   bool backward_reads_output() const override { return true; }  // the fused activation's mask
 
   Shape prepare(std::span<const Shape> in) override {
-    stats_ready_ = false;
+    stats_ = Stats::none;
     return BatchNormOp::prepare(in);
   }
 
@@ -118,7 +120,9 @@ class BatchNormKernel final : public BatchNormOp {
     refuse_sync(ctx);
     const float *x = in[0]->raw(), *gamma = in[1]->raw(), *z = out.raw(), *dy = gout.raw();
     lay_out_scratch();
-    if (!stats_ready_) statistics(ctx, x, false);  // backward without a forward first: the statistics anew
+    // The forward's batch statistics in train mode, when the last forward was one; else taken anew (eval: the
+    // running statistics as they are now; train: the batch's, without moving the running ones again).
+    if (!ctx.training() || stats_ != Stats::batch) statistics(ctx, x, false);
     const double *mean = mean_, *var = var_;
     const double eps = eps_;
     const MaskedGrad masked{z, dy, fused_, hi_};
@@ -154,17 +158,22 @@ class BatchNormKernel final : public BatchNormOp {
         "batchnorm backward");
   }
 
- // Public only because nvcc wants extended device lambdas' enclosing functions so.
+  // Public only because nvcc wants extended device lambdas' enclosing functions so.
   Layout layout() const { return {g_.c, g_.hw, g_.channels_last}; }
 
   // SyncBatchNorm gathers statistics across processes on the host; the GPU path has no such exchange yet.
   void refuse_sync(const ExecContext& ctx) const {
     if (synced(ctx))
-      fail_input("batchnorm", "sync: 1 (whole-batch statistics across processes) has no CUDA kernel yet; "
-                              "use sync: 0 on device cuda");
+      fail_input("batchnorm",
+                 "sync: 1 (whole-batch statistics across processes) has no CUDA kernel yet; "
+                 "use sync: 0 on device cuda");
   }
 
-  int64_t chunks() const { return (g_.m() + kRowsPerChunk - 1) / kRowsPerChunk; }
+  int64_t chunk_rows() const {
+    const int64_t m = g_.m();
+    return std::max(kRowsPerChunk, (m + kMaxChunks - 1) / kMaxChunks);
+  }
+  int64_t chunks() const { return (g_.m() + chunk_rows() - 1) / chunk_rows(); }
 
   // The scratch for this shape: partial sums [2][chunks][C], then per channel Σa, Σb, mean and variance.
   void lay_out_scratch() {
@@ -183,7 +192,7 @@ class BatchNormKernel final : public BatchNormOp {
     double *part_a = part_a_, *part_b = part_b_;
     const unsigned lanes = g_.channels_last ? kTile : 1;
     const dim3 grid(static_cast<unsigned>((c + lanes - 1) / lanes), static_cast<unsigned>(chunks));
-    chunk_sums<<<grid, kThreads, 0, stream_of(ctx)>>>(layout(), m, f, part_a, part_b);
+    chunk_sums<<<grid, kThreads, 0, stream_of(ctx)>>>(layout(), m, chunk_rows(), f, part_a, part_b);
     check_launch("batchnorm");
     fold_chunks<<<grid_for(c, kThreads), kThreads, 0, stream_of(ctx)>>>(part_a, part_b, chunks, c, finish);
     check_launch("batchnorm");
@@ -194,7 +203,7 @@ class BatchNormKernel final : public BatchNormOp {
   // by m/(m − 1), none for m = 1); the running statistics in eval mode.
   void statistics(const ExecContext& ctx, const float* x, bool may_update = true) {
     double *mean = mean_, *var = var_;
-    stats_ready_ = true;
+    stats_ = ctx.training() ? Stats::batch : Stats::running;
     if (!ctx.training()) {
       require_state();
       const float *rm = running_mean_.raw(), *rv = running_var_.raw();
@@ -206,15 +215,19 @@ class BatchNormKernel final : public BatchNormOp {
     const bool update = may_update && ctx.update_state && running_mean_.defined();
     float* rm = update ? running_mean_.raw() : nullptr;
     float* rv = update ? running_var_.raw() : nullptr;
+    // Σ(x − K), Σ(x − K)² with K the channel's first value: shifted, the one-pass variance keeps its digits
+    // for a channel whose mean is far larger than its spread (the CPU loops kernel shifts the same way).
+    const Layout g = layout();
     channel_sums(
         ctx,
-        [=] __device__(int64_t e, int64_t, double& a, double& b) {
-          const double v = x[e];
+        [=] __device__(int64_t e, int64_t c, double& a, double& b) {
+          const double v = static_cast<double>(x[e]) - x[g.at(0, c)];
           a += v, b += v * v;
         },
         [=] __device__(int64_t c, double a, double b) {
-          mean[c] = a / m;
-          var[c] = fmax(b / m - mean[c] * mean[c], 0.0);
+          const double shift = x[g.at(0, c)], d = a / m;
+          mean[c] = shift + d;
+          var[c] = fmax(b / m - d * d, 0.0);
           if (!rm) return;
           rm[c] = static_cast<float>(mom * rm[c] + (1.0 - mom) * mean[c]);
           rv[c] = static_cast<float>(mom * rv[c] + (1.0 - mom) * var[c] * unbias);
@@ -223,8 +236,10 @@ class BatchNormKernel final : public BatchNormOp {
 
  private:
   DeviceBuffer scratch_;
-  double *part_a_ = nullptr, *part_b_ = nullptr, *sum_a_ = nullptr, *sum_b_ = nullptr, *mean_ = nullptr, *var_ = nullptr;
-  bool stats_ready_ = false;  // mean_ and var_ hold the last forward's statistics
+  double *part_a_ = nullptr, *part_b_ = nullptr, *sum_a_ = nullptr, *sum_b_ = nullptr, *mean_ = nullptr,
+         *var_ = nullptr;
+  enum class Stats { none, batch, running };
+  Stats stats_ = Stats::none;  // what mean_ and var_ hold: nothing yet, a train forward's batch, running ones
 };
 
 }  // namespace

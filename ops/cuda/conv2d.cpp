@@ -1,6 +1,6 @@
 // conv2d on cuDNN (grouped and depthwise included, both layouts). Descriptors and algorithms are chosen once per
-// shape (forward in prepare(), backward at the first backward()); every call then only runs them, with the
-// workspace from the execution context.
+// shape (forward in prepare(), backward at the first backward(), each reading deterministic_kernels() then);
+// every call then only runs them, with the workspace from the execution context.
 //
 // Algorithms come from cuDNN's heuristics (the _v7 queries: ranked, no trial runs, so prepare() needs no
 // tensors): the first one ranked, as PyTorch's default, or under `deterministic: true` (core/device.h) the first
@@ -103,9 +103,8 @@ class Conv2dKernel final : public Conv2dOp {
     if (!backward_ready_) prepare_backward(h);
     const float one = 1.0f, zero = 0.0f;
     if (gin[0])
-      check_cudnn(cudnnConvolutionBackwardData(h, &one, w_.d, filter(ctx, *in[1]), y_.d, gout.raw(), conv_.d,
-                                               bwd_data_, workspace(ctx, bwd_bytes_), bwd_bytes_, &zero, x_.d,
-                                               gin[0]->raw()),
+      check_cudnn(cudnnConvolutionBackwardData(h, &one, w_.d, filter(ctx, *in[1]), y_.d, gout.raw(), conv_.d, bwd_data_,
+                                               workspace(ctx, bwd_bytes_), bwd_bytes_, &zero, x_.d, gin[0]->raw()),
                   kOp, "cudnnConvolutionBackwardData");
     if (gin[1]) {
       float* dw = reorder_filter_ ? reordered_.get<float>(static_cast<size_t>(gin[1]->numel())) : gin[1]->raw();

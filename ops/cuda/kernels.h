@@ -1,6 +1,7 @@
 // The CUDA kernel set (registered under Device::cuda by ops/cuda/register.cpp). Each kernel's math is the
-// reference kernel's, shared through SF_HD functions where it is element- or sample-wise (core/hd.h), and the
-// tests compare every one with the reference on the CPU (CudaOpsTest in tests/test_ops.cpp).
+// reference kernel's (batch norm's variance from one shifted pass, not two), shared through SF_HD functions
+// where it is element- or sample-wise (core/hd.h), and the tests compare every one with the reference on the
+// CPU (CudaOpsTest in tests/test_ops.cpp).
 #pragma once
 #include <span>
 #include <string>
