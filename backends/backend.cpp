@@ -5,6 +5,7 @@
 #include <mutex>
 #include <set>
 
+#include "backends/batched/simulator.h"
 #include "backends/cpu/simulator.h"
 #include "backends/nir/nir_export.h"
 #include "backends/spinnaker/spinnaker_backend.h"
@@ -23,6 +24,37 @@ void finish_layer_stats(std::vector<LayerStats>& layers, int64_t images, double 
     s.max_rate_hz = static_cast<double>(mx) / per_neuron_second;
     s.synaptic_events = static_cast<int64_t>(static_cast<double>(s.presynaptic_spikes) * s.fanout);
   }
+}
+
+void check_simulation(const snn::Network& net, const Dataset& data, const SimOptions& opts) {
+  snn::validate(net);
+  if (opts.steps <= 0) fail_input("--steps", "must be > 0");
+  if (data.sample_shape() != net.input_shape)
+    fail_input(data.name,
+               "images are " + to_string(data.sample_shape()) + ", the network reads " + to_string(net.input_shape));
+  // Dataset indices: a slice (Dataset::first_index) holds images [first_index, end_index()).
+  if (opts.first_image < data.first_index || opts.first_image >= data.end_index())
+    fail_input("--first-image", std::to_string(opts.first_image) + " is outside the " + data.name + " images [" +
+                                    std::to_string(data.first_index) + ", " + std::to_string(data.end_index()) + ")");
+  if (opts.images < 0 || opts.first_image + opts.images > data.end_index())
+    fail_input("--images", std::to_string(opts.images) + " from image " + std::to_string(opts.first_image) +
+                               " requested, the " + data.name + " set ends at image " +
+                               std::to_string(data.end_index()));
+  if (opts.probe_layer >= static_cast<int>(net.layers.size())) fail_internal("probe layer out of range");
+}
+
+SimResult start_result(const snn::Network& net, const Dataset& data, const SimOptions& opts) {
+  SimResult r;
+  r.steps = opts.steps;
+  r.first_image = opts.first_image;
+  r.images = opts.images > 0 ? opts.images : data.end_index() - opts.first_image;
+  if (r.images == 0) fail_input(data.name, "no images to simulate");
+  r.correct.assign(opts.steps, 0);
+  r.predicted.assign(r.images, -1);
+  const auto row = data.labels.begin() + (r.first_image - data.first_index);
+  r.labels.assign(row, row + r.images);
+  r.output_counts.assign(r.images * net.layers.back().neurons(), 0);
+  return r;
 }
 
 namespace {
@@ -64,9 +96,7 @@ struct Registry {
     entries["cpu"] = {[] { return std::make_unique<cpu::CpuSimulator>(); }, ""};
     entries["spinnaker"] = {[] { return std::make_unique<spinnaker::SpinnakerBackend>(); }, ""};
     entries["nir"] = {[] { return std::make_unique<nir::NirBackend>(); }, ""};
-    entries["cuda"] = {
-        nullptr,
-        "no CUDA SNN simulator yet: the CUDA kernel set trains, and its simulator is still to come; use --backend cpu"};
+    entries["cuda"] = {[] { return std::make_unique<batched::BatchedSimulator>("cuda", Device::cuda); }, ""};
   }
 };
 

@@ -32,7 +32,7 @@ struct SimOptions {
   uint64_t seed = 1;        // Poisson input: dataset image i (its index, not its row in a slice) draws from a stream
                             // keyed on (seed, i), so results do not depend on the thread count, batch split or range
   Propagation propagation = Propagation::event;
-  int64_t batch = 32;         // images per dense-propagation batch
+  int64_t batch = 0;          // images per dense-propagation batch; 0: the simulator's default (CPU: 32)
   bool record_input = false;  // keep every input spike (image, pixel, step), for exporters and peers
   // Spike-norm calibration: simulate layers 0..probe_layer only and report, per channel, the largest synaptic
   // input (bias excluded) one of its neurons receives in a step (Sengupta 2019). -1 = a normal run.
@@ -59,6 +59,10 @@ struct LayerStats {
 // for a run of `images` images of duration_s each.
 void finish_layer_stats(std::vector<LayerStats>& layers, int64_t images, double duration_s);
 
+// The refusals every simulator makes before any work, BadInput naming the flag: a network that does not
+// validate, --steps ≤ 0, images of another shape than the network reads, an image range outside the dataset.
+void check_simulation(const snn::Network& net, const Dataset& data, const SimOptions& opts);
+
 struct InputSpike {
   int32_t image, pixel, step;  // pixel: flat C, H, W index
 };
@@ -79,6 +83,10 @@ struct SimResult {
     return images ? static_cast<double>(correct.at(step - 1)) / static_cast<double>(images) : 0.0;
   }
 };
+
+// A run's result before simulating: the image range (opts.images, or the rest of the set from
+// opts.first_image; BadInput when that is empty), its labels, and every per-step and per-image vector zeroed.
+SimResult start_result(const snn::Network& net, const Dataset& data, const SimOptions& opts);
 
 // How an exporter writes convolution layers: as connection lists (one synapse per pixel pair, any target), or
 // as kernels where the target has a convolution connector (sPyNNaker 7's local-only ConvolutionConnector).
@@ -136,6 +144,9 @@ class Backend {
   // Refusals that need no network (e.g. a non-empty output folder without --force), run before converting;
   // BadInput naming the flag.
   virtual void check_export(const std::string& dir, const ExportOptions& opts) const {}
+  // Refusals before converting that need nothing but the machine: a simulator whose device this build or
+  // machine lacks (BadInput naming --backend and why).
+  virtual void check_ready() const {}
   // Simulators (capabilities().simulates): runs images [0, opts.images) of `data`.
   virtual SimResult simulate(const snn::Network& net, const Dataset& data, const SimOptions& opts);
   // Exporters (capabilities().exports): writes the project into `dir`, the input of test images

@@ -18,6 +18,7 @@ enum class Stream : uint64_t {
   dropout = 4,        // a training step's op randomness (ExecContext::random_key); index = batch in epoch
   sgd_noise = 5,      // the noisy-SGD gradient noise (optim/sgd.cpp)
   poisson_input = 6,  // Poisson input spikes; index = image index (backends/cpu/encoder.h)
+  poisson_counter = 7,  // the batched (GPU) simulator's Philox key for Poisson input (backends/batched/snn_math.h)
 };
 
 // SplitMix64's finaliser: a bijection on 64 bits with full avalanche (each input bit flips each output bit with

@@ -2,8 +2,8 @@
 # Everything that needs a GPU, in one go: the CUDA tests, then the GPU benchmarks, then one summary line
 #   gpu_check: tests=<passed>/<total> mobilenet_speedup=... liu_speedup=... snn_10k_s=...
 # It runs the bundle that scripts/gpu_bundle.sh builds (build-gpu/, carried to the GPU machine); without one it
-# builds it first, which needs this repository's setup (scripts/setup.sh) and CUDA. Benchmarks not written yet
-# print "not_measured" in their field.
+# builds it first, which needs this repository's setup (scripts/setup.sh) and CUDA. A benchmark that did not
+# run prints "not_measured" in its field.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 B="${SPIKEFORGE_GPU_BUILD_DIR:-build-gpu}"
@@ -100,4 +100,21 @@ done
 if [[ -n $sf_ips && -n $pt_ips ]]; then mobilenet=$(python3 -c "print(f'{$sf_ips / $pt_ips:.2f}')"); fi
 echo "gpu_check: mobilenet images/s spikeforge=${sf_ips:-none} pytorch=${pt_ips:-none}"
 
-echo "gpu_check: tests=$tests mobilenet_speedup=$mobilenet liu_speedup=$liu snn_10k_s=not_measured"
+# The GPU SNN simulator: the Liu net just trained (its last run's checkpoint) with Liu's LIF mapping, the 10k
+# test images x 1000 steps, Poisson input; the CPU simulator on this machine's cores beside it (the same
+# network; other Poisson streams, so the accuracies agree within sampling noise, not exactly).
+snn=not_measured
+if [[ -f $tmp/liu/model.sfm ]]; then
+  for backend in cuda cpu; do
+    if timeout 300 "$B/bin/spikeforge" convert "$tmp/liu/model.sfm" --backend "$backend" --neuron lif --norm none \
+      --steps 1000 --data-dir "$data" --out "$tmp/snn-$backend" >"$tmp/snn-$backend.log" 2>&1; then
+      echo "gpu_check: snn $backend: $(json_field "$tmp/snn-$backend/summary.json" seconds) s, accuracy" \
+        "$(json_field "$tmp/snn-$backend/summary.json" snn_accuracy) (ANN $(json_field "$tmp/snn-$backend/summary.json" ann_accuracy))"
+    else
+      echo "gpu_check: snn $backend failed:"; tail -n 5 "$tmp/snn-$backend.log"
+    fi
+  done
+  snn=$(json_field "$tmp/snn-cuda/summary.json" seconds 2>/dev/null || echo not_measured)
+fi
+
+echo "gpu_check: tests=$tests mobilenet_speedup=$mobilenet liu_speedup=$liu snn_10k_s=$snn"

@@ -392,24 +392,9 @@ class DenseEngine {
 
 // Refusals before any work: BadInput naming the flag.
 void check_run(const snn::Network& net, const Dataset& data, const SimOptions& opts) {
-  snn::validate(net);
-  if (opts.steps <= 0) fail_input("--steps", "must be > 0");
-  if (data.sample_shape() != net.input_shape)
-    fail_input(data.name,
-               "images are " + to_string(data.sample_shape()) + ", the network reads " + to_string(net.input_shape));
-  // Dataset indices: a slice (Dataset::first_index) holds images [first_index, end_index()).
-  if (opts.first_image < data.first_index || opts.first_image >= data.end_index())
-    fail_input("--first-image", std::to_string(opts.first_image) + " is outside the " + data.name + " images [" +
-                                    std::to_string(data.first_index) + ", " + std::to_string(data.end_index()) + ")");
-  if (opts.images < 0 || opts.first_image + opts.images > data.end_index())
-    fail_input("--images", std::to_string(opts.images) + " from image " + std::to_string(opts.first_image) +
-                               " requested, the " + data.name + " set ends at image " +
-                               std::to_string(data.end_index()));
-  if (opts.probe_layer >= static_cast<int>(net.layers.size())) fail_internal("probe layer out of range");
-  if (opts.propagation == Propagation::dense) {
-    if (net.input.kind == snn::InputEncoding::current)
-      fail_input("--propagation dense", "current input is simulated by the event kernel only");
-  }
+  check_simulation(net, data, opts);
+  if (opts.propagation == Propagation::dense && net.input.kind == snn::InputEncoding::current)
+    fail_input("--propagation dense", "current input is simulated by the event kernel only");
 }
 
 void prepare_context(Context& cx) {
@@ -425,26 +410,12 @@ void prepare_context(Context& cx) {
       net.neuron == snn::NeuronModel::lif ? static_cast<float>(net.input.max_rate_hz * net.dt_ms / 1000.0) : 1.0f;
 }
 
-SimResult empty_result(const Context& cx, int64_t images) {
-  SimResult r;
-  r.steps = cx.opts.steps;
-  r.first_image = cx.opts.first_image;
-  r.images = images;
-  r.correct.assign(cx.opts.steps, 0);
-  r.predicted.assign(images, -1);
-  const auto row = cx.data.labels.begin() + (r.first_image - cx.data.first_index);
-  r.labels.assign(row, row + images);
-  const int64_t classes = cx.net.layers.back().neurons();
-  r.output_counts.assign(images * classes, 0);
-  return r;
-}
-
 // Simulates images [first_image, first_image + images) over OpenMP threads, one image (event) or one batch
 // (dense) at a time; each thread fills its own tally and its images' rows of `r`. Images keep their dataset
 // index (the Poisson stream's key), so a range gives the same spikes as the same images in a longer run.
 std::vector<Tally> run_images(const Context& cx, int64_t images, SimResult& r) {
   const SimOptions& opts = cx.opts;
-  const int64_t chunk = opts.propagation == Propagation::dense ? std::max<int64_t>(1, opts.batch) : 1;
+  const int64_t chunk = opts.propagation == Propagation::dense ? (opts.batch > 0 ? opts.batch : 32) : 1;
   const int64_t chunks = (images + chunk - 1) / chunk;
   const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), chunks)));
   std::vector<Tally> tallies(threads, Tally(opts.steps, cx.plans, opts.probe_layer));
@@ -547,9 +518,8 @@ SimResult CpuSimulator::simulate(const snn::Network& net, const Dataset& data, c
   const auto start = std::chrono::steady_clock::now();
   Context cx{net, data, opts, {}, 0, 0, 0, 0, 0, 1.0f};
   prepare_context(cx);
-  const int64_t images = opts.images > 0 ? opts.images : data.end_index() - opts.first_image;
-  if (images == 0) fail_input(data.name, "no images to simulate");
-  SimResult r = empty_result(cx, images);
+  SimResult r = start_result(net, data, opts);
+  const int64_t images = r.images;
   merge_tallies(cx, run_images(cx, images, r), images, r);
   if (opts.record_input && net.input.kind != snn::InputEncoding::current) record_input_spikes(cx, images, r);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

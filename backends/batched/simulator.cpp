@@ -1,0 +1,332 @@
+#include "backends/batched/simulator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
+#include "backends/batched/kernels.h"
+#include "backends/cpu/neurons.h"
+#include "core/error.h"
+#include "core/graph.h"
+#include "core/primitives.h"
+#include "core/rng.h"
+#include "ops/registry.h"
+
+namespace sf::batched {
+namespace {
+
+using snn::LayerKind;
+
+// Output positions o ∈ [0, out) whose window o·stride + tap − pad falls inside [0, in).
+int64_t valid_positions(int64_t out, int64_t in, int stride, int tap, int pad) {
+  int64_t n = 0;
+  for (int64_t o = 0; o < out; ++o) n += o * stride + tap - pad >= 0 && o * stride + tap - pad < in;
+  return n;
+}
+
+// Mean synapses per presynaptic spike: the connections that exist (padding taps excluded, as the CPU
+// simulator's tap tables have them) over the presynaptic neurons (before merged pooling).
+double mean_fanout(const snn::Layer& l) {
+  const int P = std::max(l.pool_in, 1);
+  const int64_t C = l.in_shape[0], ph = l.in_shape[1] / P, pw = l.in_shape[2] / P;
+  const int64_t O = l.out_shape[0], oh = l.out_shape[1], ow = l.out_shape[2];
+  int64_t taps_y = 0, taps_x = 0;
+  for (int k = 0; k < l.kernel; ++k) {
+    taps_y += valid_positions(oh, ph, l.stride, k, l.padding);
+    taps_x += valid_positions(ow, pw, l.stride, k, l.padding);
+  }
+  int64_t connected = 0;
+  switch (l.kind) {
+    case LayerKind::conv:
+      connected = O * C * taps_y * taps_x;
+      break;
+    case LayerKind::depthwise_conv:
+      connected = C * taps_y * taps_x;
+      break;
+    case LayerKind::dense:
+      connected = l.weight.numel();
+      break;
+    case LayerKind::avgpool:
+      connected = C * std::min(ph, oh * l.kernel) * std::min(pw, ow * l.kernel);
+      break;
+  }
+  const int64_t pre = numel(l.in_shape);
+  return pre ? static_cast<double>(connected * P * P) / static_cast<double>(pre) : 0.0;
+}
+
+// One simulated layer on the device: its propagation graph (spikes in, synaptic input out, through the
+// device's registered kernels) and its populations' state for a batch.
+struct DeviceLayer {
+  const snn::Layer* layer;
+  NeuronStep k;
+  int64_t neurons;
+  float in_scale;  // avgpool computes the mean; the layer's weight per input may differ (Liu: 0.25 nA)
+  std::unique_ptr<Graph> graph;
+  NodeId spikes_in, synaptic_in;
+  Tensor bias;  // per neuron (C, H, W), undefined without
+  Tensor v, isyn, refractory, count, negative;
+  PopulationState state() {
+    return {v.raw(), isyn.defined() ? isyn.raw() : nullptr, refractory.defined() ? refractory.raw() : nullptr,
+            count.raw(), negative.defined() ? negative.raw() : nullptr, neurons};
+  }
+};
+
+class Engine {
+ public:
+  Engine(const snn::Network& net, const Dataset& data, const SimOptions& opts, Device device, int64_t batch)
+      : net_(net), data_(data), opts_(opts), device_(device), batch_(batch), kernels_(snn_kernels(device)),
+        prims_(primitives(device)) {
+    last_ = opts.probe_layer >= 0 ? opts.probe_layer : static_cast<int>(net.layers.size()) - 1;
+    n_input_ = numel(net.input_shape);
+    Shape in{batch, net.input_shape[0], net.input_shape[1], net.input_shape[2]};
+    for (int l = 0; l <= last_; ++l) {
+      layers_.push_back(make_layer(net.layers[l], in));
+      in = {batch, net.layers[l].out_shape[0], net.layers[l].out_shape[1], net.layers[l].out_shape[2]};
+    }
+    pixels_ = Tensor({batch * n_input_}, device);
+    input_counts_ = Tensor({batch * n_input_}, device);
+    labels_ = Tensor({batch}, device);
+    correct_ = Tensor::zeros({opts.steps}, device);
+    if (opts.probe_layer >= 0) probe_max_ = Tensor::zeros({net.layers[opts.probe_layer].out_shape[0]}, device);
+    current_ = net.input.kind == snn::InputEncoding::current;
+    // Analog input, as the CPU simulator: the pixel value per step for IF, the Poisson train's mean drive at
+    // max_rate for LIF.
+    current_scale_ =
+        net.neuron == snn::NeuronModel::lif ? static_cast<float>(net.input.max_rate_hz * net.dt_ms / 1000.0) : 1.0f;
+    const uint64_t key = stream_seed(opts.seed, Stream::poisson_counter);
+    input_ = {net.input.kind == snn::InputEncoding::poisson ? 1 : 0, net.input.max_rate_hz * net.dt_ms / 1000.0,
+              static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32)};
+  }
+
+  // Simulates dataset images [first, first + count), count ≤ batch, into r and the per-layer totals.
+  void run_batch(int64_t first, int64_t count, SimResult& r) {
+    upload_batch(first, count);
+    for (DeviceLayer& d : layers_) {
+      prims_.fill(d.v.raw(), d.v.numel(), d.k.v_start);
+      for (Tensor* t : {&d.isyn, &d.refractory, &d.count, &d.negative})
+        if (t->defined()) prims_.fill(t->raw(), t->numel(), 0.0f);
+      Tensor& s = d.graph->value(d.spikes_in);
+      prims_.fill(s.raw(), s.numel(), 0.0f);
+    }
+    prims_.fill(input_counts_.raw(), input_counts_.numel(), 0.0f);
+    Tensor constant;  // current input: the first layer's synaptic input, the same every step
+    if (current_) {
+      DeviceLayer& d0 = layers_[0];
+      Tensor& x = d0.graph->value(d0.spikes_in);
+      prims_.copy(x.raw(), pixels_.raw(), x.numel());
+      prims_.scale(x.raw(), x.numel(), current_scale_);
+      d0.graph->forward();
+      constant = d0.graph->value(d0.synaptic_in).clone();
+    }
+    const bool delayed = net_.delay_steps > 0;
+    for (int t = 0; t < opts_.steps; ++t) {
+      if (!delayed) feed_input(first, count, t);
+      // With a one-step delay, running the layers last to first makes every population read the spikes its
+      // source fired in the previous step; first to last propagates within the step.
+      for (int i = 0; i <= last_; ++i) {
+        const int l = delayed ? last_ - i : i;
+        DeviceLayer& d = layers_[l];
+        const float* in = nullptr;
+        float scale = d.in_scale;
+        if (l == 0 && current_) {
+          in = constant.raw(), scale = 1.0f;
+        } else {
+          d.graph->forward();
+          in = d.graph->value(d.synaptic_in).raw();
+        }
+        if (l == opts_.probe_layer)
+          kernels_.probe_max(in, scale, d.neurons, d.neurons / d.layer->out_shape[0], count, probe_max_.raw());
+        float* out = l < last_ ? layers_[l + 1].graph->value(layers_[l + 1].spikes_in).raw() : nullptr;
+        kernels_.step(d.k, d.state(), in, scale, d.bias.defined() ? d.bias.raw() : nullptr, out, count);
+      }
+      if (delayed) feed_input(first, count, t);
+      if (opts_.probe_layer < 0) {
+        const DeviceLayer& o = layers_.back();
+        kernels_.readout(o.count.raw(), o.v.raw(), labels_.raw(), o.neurons, count, correct_.raw() + t);
+      }
+    }
+    finish_batch(first, count, r);
+  }
+
+  // After the last batch: accuracy per step, the probe's maxima and the layer statistics.
+  void finish(SimResult& r) {
+    const std::vector<float> correct = correct_.to_vector();
+    for (int t = 0; t < opts_.steps; ++t) r.correct[t] = static_cast<int64_t>(correct[t]);
+    if (probe_max_.defined()) r.probe_max_input = probe_max_.to_vector();
+    for (int l = 0; l <= last_; ++l) {
+      LayerStats& s = stats_[l];
+      s.name = net_.layers[l].name;
+      s.neurons = layers_[l].neurons;
+      s.fanout = mean_fanout(net_.layers[l]);
+      if (l == 0) {
+        s.presynaptic_spikes = current_ ? 0 : input_spikes_;
+      } else {
+        // A negative spike is sent as well as taken off the net count.
+        const LayerStats& src = stats_[l - 1];
+        for (int64_t c : src.neuron_spikes) s.presynaptic_spikes += c;
+        s.presynaptic_spikes += 2 * src.negative_spikes;
+      }
+    }
+    r.layers = std::move(stats_);
+    finish_layer_stats(r.layers, r.images, opts_.steps * net_.dt_ms / 1000.0);
+  }
+
+ private:
+  DeviceLayer make_layer(const snn::Layer& sl, const Shape& in) {
+    DeviceLayer d;
+    d.layer = &sl;
+    d.k = neuron_step(net_, sl);
+    d.neurons = sl.neurons();
+    d.graph = std::make_unique<Graph>(device_);
+    Graph& g = *d.graph;
+    d.spikes_in = g.input("spikes", in);
+    NodeId x = d.spikes_in;
+    auto op = [&](const std::string& type, const Attrs& a, std::vector<NodeId> inputs) {
+      std::vector<Shape> shapes;
+      for (NodeId id : inputs) shapes.push_back(g.shape(id));
+      return g.apply(type == "flatten" ? "flatten" : sl.name, make_op(type, a, device_, shapes), inputs);
+    };
+    if (sl.pool_in > 1) x = op("avgpool2d", {{"kernel", sl.pool_in}}, {x});
+    const auto weight = [&] { return g.parameter("w", sl.weight.to(device_)); };
+    switch (sl.kind) {
+      case LayerKind::conv:
+        x = op("conv2d", {{"stride", sl.stride}, {"pad", sl.padding}}, {x, weight()});
+        break;
+      case LayerKind::depthwise_conv:  // weight [C, 1, K, K]: conv2d's [O, C/G, K, K] with G = C
+        x = op("conv2d", {{"stride", sl.stride}, {"pad", sl.padding}, {"groups", sl.out_shape[0]}}, {x, weight()});
+        break;
+      case LayerKind::dense:
+        x = op("flatten", {}, {x});
+        x = op("dense", {}, {x, weight()});
+        break;
+      case LayerKind::avgpool:
+        x = op("avgpool2d", {{"kernel", sl.kernel}}, {x});
+        break;
+    }
+    d.synaptic_in = x;
+    d.in_scale = sl.kind == LayerKind::avgpool ? sl.pool_weight * sl.kernel * sl.kernel : 1.0f;
+    if (sl.bias.defined()) {
+      const int64_t plane = d.neurons / sl.out_shape[0];
+      std::vector<float> b(d.neurons);
+      for (int64_t c = 0; c < sl.out_shape[0]; ++c)
+        for (int64_t i = 0; i < plane; ++i) b[c * plane + i] = sl.bias_at(c, i);
+      d.bias = Tensor::from({d.neurons}, b).to(device_);
+    }
+    const int64_t n = batch_ * d.neurons;
+    d.v = Tensor({n}, device_);
+    d.count = Tensor({n}, device_);
+    if (net_.neuron == snn::NeuronModel::lif) d.isyn = Tensor({n}, device_), d.refractory = Tensor({n}, device_);
+    if (net_.neuron == snn::NeuronModel::if_signed) d.negative = Tensor({n}, device_);
+    stats_.emplace_back();
+    stats_.back().neuron_spikes.assign(d.neurons, 0);
+    return d;
+  }
+
+  void upload_batch(int64_t first, int64_t count) {
+    prims_.from_host(pixels_.raw(), data_.image(first), count * n_input_);
+    std::vector<float> labels(count);
+    for (int64_t b = 0; b < count; ++b) labels[b] = static_cast<float>(data_.label(first + b));
+    prims_.from_host(labels_.raw(), labels.data(), count);
+  }
+
+  void feed_input(int64_t first, int64_t count, int t) {
+    if (current_) return;
+    Tensor& x = layers_[0].graph->value(layers_[0].spikes_in);
+    kernels_.input(input_, pixels_.raw(), n_input_, first, count, t, x.raw(), input_counts_.raw());
+  }
+
+  // The host reads the batch's results: the output layer's counts and potentials (the classes), each layer's
+  // spikes per neuron, the negative and the input spikes.
+  void finish_batch(int64_t first, int64_t count, SimResult& r) {
+    if (opts_.probe_layer < 0) {
+      const DeviceLayer& o = layers_.back();
+      const int64_t classes = o.neurons;
+      std::vector<float> counts(count * classes), v(count * classes);
+      prims_.to_host(counts.data(), o.count.raw(), count * classes);
+      prims_.to_host(v.data(), o.v.raw(), count * classes);
+      for (int64_t b = 0; b < count; ++b) {
+        const int64_t row = first - opts_.first_image + b;
+        r.predicted[row] = static_cast<int32_t>(readout_class(&counts[b * classes], &v[b * classes], classes));
+        for (int64_t j = 0; j < classes; ++j)
+          r.output_counts[row * classes + j] = static_cast<int32_t>(counts[b * classes + j]);
+      }
+    }
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      DeviceLayer& d = layers_[l];
+      Tensor sums({d.neurons}, device_);
+      kernels_.sum_images(d.count.raw(), d.neurons, count, sums.raw());
+      const std::vector<float> host = sums.to_vector();
+      for (int64_t j = 0; j < d.neurons; ++j) stats_[l].neuron_spikes[j] += static_cast<int64_t>(host[j]);
+      if (d.negative.defined())
+        stats_[l].negative_spikes += static_cast<int64_t>(prims_.sum(d.negative.raw(), count * d.neurons));
+    }
+    if (!current_) input_spikes_ += static_cast<int64_t>(prims_.sum(input_counts_.raw(), count * n_input_));
+  }
+
+  const snn::Network& net_;
+  const Dataset& data_;
+  const SimOptions& opts_;
+  Device device_;
+  int64_t batch_;
+  const SnnKernels& kernels_;
+  const DevicePrimitives& prims_;
+  int last_ = 0;
+  int64_t n_input_ = 0;
+  bool current_ = false;
+  float current_scale_ = 1.0f;
+  InputStep input_{};
+  std::vector<DeviceLayer> layers_;
+  std::vector<LayerStats> stats_;
+  int64_t input_spikes_ = 0;
+  Tensor pixels_, input_counts_, labels_, correct_, probe_max_;
+};
+
+// Images per batch: --batch, or as many as keep the neuron state near 64 M neurons (a few GB with the
+// propagation buffers), at most kDefaultGpuBatch.
+int64_t batch_size(const snn::Network& net, const SimOptions& opts, int64_t images) {
+  if (opts.batch > 0) return std::min(opts.batch, images);
+  const int64_t per_image = std::max<int64_t>(1, net.neurons());
+  return std::clamp<int64_t>((int64_t{64} << 20) / per_image, 1, std::min(kDefaultGpuBatch, images));
+}
+
+}  // namespace
+
+NeuronStep neuron_step(const snn::Network& net, const snn::Layer& l) {
+  const cpu::NeuronConstants k(net, l);
+  const Model model = k.model == snn::NeuronModel::lif           ? Model::lif
+                      : k.model == snn::NeuronModel::if_subtract ? Model::if_subtract
+                      : k.model == snn::NeuronModel::if_signed   ? Model::if_signed
+                                                                 : Model::if_reset_zero;
+  return {model,  k.threshold, k.v_start, k.v_reset, k.v_rest, k.p11, k.p22, k.p21, k.p20, k.i_offset,
+          static_cast<float>(k.refractory_steps)};
+}
+
+Capabilities BatchedSimulator::capabilities() const {
+  Capabilities c;
+  c.simulates = true;
+  c.neurons = {snn::NeuronModel::if_reset_zero, snn::NeuronModel::if_subtract, snn::NeuronModel::if_signed,
+               snn::NeuronModel::lif};
+  c.inputs = {snn::InputEncoding::poisson, snn::InputEncoding::current, snn::InputEncoding::regular};
+  c.resets = {ResetMode::to_value, ResetMode::subtract};
+  c.propagations = {Propagation::dense};
+  c.reasons["--propagation"] = "the " + name_ + " simulator propagates spike tensors through cuDNN/cuBLAS (dense)";
+  c.options = {"--batch", "--first-image"};
+  return c;
+}
+
+void BatchedSimulator::check_ready() const { snn_kernels(device_); }
+
+SimResult BatchedSimulator::simulate(const snn::Network& net, const Dataset& data, const SimOptions& opts) {
+  check_simulation(net, data, opts);
+  const auto start = std::chrono::steady_clock::now();
+  SimResult r = start_result(net, data, opts);
+  const int64_t batch = batch_size(net, opts, r.images);
+  Engine engine(net, data, opts, device_, batch);
+  for (int64_t done = 0; done < r.images; done += batch)
+    engine.run_batch(opts.first_image + done, std::min(batch, r.images - done), r);
+  engine.finish(r);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace sf::batched
