@@ -136,7 +136,7 @@ Dataset random_images(int64_t n, uint64_t seed) {
   return d;
 }
 
-// A converted Liu net whose weights and biases are rounded to multiples of 2^-7 and whose images are
+// A converted Liu net whose weights are rounded to multiples of 2^-7 (biases: of 2^-6) and whose images are
 // multiples of 1/16: every synaptic sum is exact in float, so any summation order (oneDNN's, the CPU's
 // scatter, cuDNN's) gives the same spikes.
 snn::Network exact_net(const Dataset& data, NeuronModel neuron, snn::InputEncoding input) {
@@ -148,6 +148,9 @@ snn::Network exact_net(const Dataset& data, NeuronModel neuron, snn::InputEncodi
   snn::Network net = snn::convert(build_model(ModelSpec{}, 5), data, o).net;
   for (snn::Layer& l : net.layers) {
     l.pool_weight = std::round(l.pool_weight * 128.0f) / 128.0f;
+    // A bias per channel everywhere (the Liu convolutions have none), so that both simulators' bias paths run.
+    l.bias = Tensor({l.out_shape[0]});
+    for (int64_t c = 0; c < l.out_shape[0]; ++c) l.bias[c] = static_cast<float>(c % 5 - 2) / 64.0f;
     for (Tensor* t : {&l.weight, &l.bias})
       if (t->defined())
         for (int64_t i = 0; i < t->numel(); ++i) (*t)[i] = std::round((*t)[i] * 128.0f) / 128.0f;
@@ -207,7 +210,8 @@ TEST(BatchedSimulatorTest, OnTheCpuItIsTheCpuSimulatorForDeterministicInput) {
 
 TEST(BatchedSimulatorTest, PoissonInputAgreesWithTheCpuSimulatorInDistribution) {
   // Other random streams (Philox per step against the CPU's geometric gaps): the same rates, not the same
-  // spikes. 40 images × 300 steps; the bound below is 3× the largest gap seen over seeds 1-5 (≤ 1.1 %).
+  // spikes. 40 images × 300 steps: over seeds 1-5 a layer's spike total differed by at most 2.5 % and the
+  // input's by 0.7 %; the bounds are 6 % and 2 %.
   const Dataset data = random_images(40, 3);
   snn::ConvertOptions o;
   o.neuron = NeuronModel::if_subtract;
@@ -221,11 +225,11 @@ TEST(BatchedSimulatorTest, PoissonInputAgreesWithTheCpuSimulatorInDistribution) 
   for (size_t l = 0; l < net.layers.size(); ++l) {
     const double a = static_cast<double>(cpu_run.layers[l].spikes), b = static_cast<double>(gpu_math.layers[l].spikes);
     EXPECT_GT(a, 1000) << l;
-    EXPECT_NEAR(b / a, 1.0, 0.035) << "layer " << l << ": " << a << " vs " << b;
+    EXPECT_NEAR(b / a, 1.0, 0.06) << "layer " << l << ": " << a << " vs " << b;
   }
   const double input_a = static_cast<double>(cpu_run.layers[0].presynaptic_spikes),
                input_b = static_cast<double>(gpu_math.layers[0].presynaptic_spikes);
-  EXPECT_NEAR(input_b / input_a, 1.0, 0.01) << input_a << " vs " << input_b;
+  EXPECT_NEAR(input_b / input_a, 1.0, 0.02) << input_a << " vs " << input_b;
   EXPECT_NE(cpu_run.layers[0].neuron_spikes, gpu_math.layers[0].neuron_spikes) << "the streams should differ";
 }
 
