@@ -354,7 +354,8 @@ Range image_range(const ConvertRunOptions& o, const Capabilities& caps, const Co
 Range rank_share(const ConvertRunOptions& o, const Capabilities& caps, int64_t images) {
   Communicator& comm = world();
   return caps.simulates
-             ? image_share(images, o.sim.propagation == Propagation::dense ? (o.sim.batch > 0 ? o.sim.batch : 32) : 1, comm.rank(), comm.size())
+             ? image_share(images, o.sim.propagation == Propagation::dense ? (o.sim.batch > 0 ? o.sim.batch : 32) : 1,
+                           comm.rank(), comm.size())
              : Range{0, images};
 }
 
@@ -425,7 +426,8 @@ ConvertRunResult run_conversion(const ConvertRunOptions& options) {
   if (!caps.simulates && !caps.exports) fail_internal("backend '" + o.backend + "' neither simulates nor exports");
   backend->check_ready();
   // Without --propagation, a simulator that lacks the default kernel runs its own (cuda: dense).
-  if (caps.simulates && !has(o.flags_given, std::string("--propagation")) && !caps.propagations.empty() &&
+  if (caps.simulates && !has(o.flags_given, std::string("--propagation")) &&
+      o.sim.propagation == SimOptions{}.propagation && !caps.propagations.empty() &&
       !has(caps.propagations, o.sim.propagation))
     o.sim.propagation = caps.propagations.front();
   if (nir::is_nir_path(o.checkpoint)) return run_nir(o, *backend, caps);

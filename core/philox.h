@@ -2,7 +2,7 @@
 // generator cuRAND, PyTorch and JAX use on GPUs: a keyed bijection of a 128-bit counter, so any thread can
 // draw the number of any (image, step, pixel) without state or order. Hand-written because cuRAND's
 // device API is CUDA-only and the CPU tests and the CPU path must run the same function (core/hd.h);
-// tests/test_philox.cpp checks it against Random123's known-answer vectors.
+// tests/test_batched_sim.cpp checks it against Random123's known-answer vectors.
 #pragma once
 #include <cstdint>
 

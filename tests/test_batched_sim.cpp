@@ -3,6 +3,7 @@
 // and the neuron step.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -83,7 +84,8 @@ TEST(BatchedSimMathTest, RegularInputIsTheCpuPhaseAccumulator) {
       std::vector<float> expected(5, 0.0f);
       for (int32_t px : trains.at(t)) expected[px] = 1.0f;
       for (int px = 0; px < 5; ++px)
-        ASSERT_EQ(batched::input_spike(e, pixels[px], 0, px, t), expected[px]) << rate << " Hz, pixel " << px << " step " << t;
+        ASSERT_EQ(batched::input_spike(e, pixels[px], 0, px, t), expected[px])
+            << rate << " Hz, pixel " << px << " step " << t;
     }
   }
 }
@@ -93,8 +95,8 @@ TEST(BatchedSimMathTest, NeuronStepIsTheCpuSimulatorsStep) {
   snn::Layer layer;
   layer.threshold = 1.0;
   net.v_init = 0.5;
-  for (NeuronModel model : {NeuronModel::if_reset_zero, NeuronModel::if_subtract, NeuronModel::if_signed,
-                            NeuronModel::lif}) {
+  for (NeuronModel model :
+       {NeuronModel::if_reset_zero, NeuronModel::if_subtract, NeuronModel::if_signed, NeuronModel::lif}) {
     net.neuron = model;
     const cpu::NeuronConstants k(net, layer);
     const batched::NeuronStep bk = batched::neuron_step(net, layer);
@@ -163,6 +165,12 @@ Dataset sixteenths(Dataset d) {
   return d;
 }
 
+// The batched simulator's options: the CPU simulator's, with its one propagation kernel.
+SimOptions dense(SimOptions so) {
+  so.propagation = Propagation::dense;
+  return so;
+}
+
 void expect_same_run(const SimResult& a, const SimResult& b, const std::string& what) {
   SCOPED_TRACE(what);
   EXPECT_EQ(a.correct, b.correct);
@@ -195,7 +203,7 @@ TEST(BatchedSimulatorTest, OnTheCpuItIsTheCpuSimulatorForDeterministicInput) {
       int64_t spikes = 0;
       for (const LayerStats& l : want.layers) spikes += l.spikes;
       EXPECT_GT(spikes, 100) << snn::to_string(neuron);
-      expect_same_run(batched_cpu.simulate(net, data, so), want,
+      expect_same_run(batched_cpu.simulate(net, data, dense(so)), want,
                       std::string(snn::to_string(neuron)) + ", " + snn::to_string(input));
     }
   }
@@ -203,9 +211,12 @@ TEST(BatchedSimulatorTest, OnTheCpuItIsTheCpuSimulatorForDeterministicInput) {
   snn::Network net = exact_net(data, NeuronModel::if_subtract, snn::InputEncoding::regular);
   so.first_image = 3, so.images = 6;
   net.delay_steps = 1;
-  expect_same_run(batched_cpu.simulate(net, data, so), reference.simulate(net, data, so), "delayed, images 3-8");
+  expect_same_run(batched_cpu.simulate(net, data, dense(so)), reference.simulate(net, data, so), "delayed, images 3-8");
+  snn::Network current = exact_net(data, NeuronModel::if_signed, snn::InputEncoding::current);
+  current.delay_steps = 1;  // the CPU feeds the current after each step: none in the first
+  expect_same_run(batched_cpu.simulate(current, data, dense(so)), reference.simulate(current, data, so), "delayed current");
   so.probe_layer = 2;
-  EXPECT_EQ(batched_cpu.simulate(net, data, so).probe_max_input, reference.simulate(net, data, so).probe_max_input);
+  EXPECT_EQ(batched_cpu.simulate(net, data, dense(so)).probe_max_input, reference.simulate(net, data, so).probe_max_input);
 }
 
 TEST(BatchedSimulatorTest, PoissonInputAgreesWithTheCpuSimulatorInDistribution) {
@@ -221,7 +232,7 @@ TEST(BatchedSimulatorTest, PoissonInputAgreesWithTheCpuSimulatorInDistribution) 
   so.steps = 300;
   so.batch = 16;
   const SimResult cpu_run = cpu::CpuSimulator().simulate(net, data, so);
-  const SimResult gpu_math = batched::BatchedSimulator("batched-cpu", Device::cpu).simulate(net, data, so);
+  const SimResult gpu_math = batched::BatchedSimulator("batched-cpu", Device::cpu).simulate(net, data, dense(so));
   for (size_t l = 0; l < net.layers.size(); ++l) {
     const double a = static_cast<double>(cpu_run.layers[l].spikes), b = static_cast<double>(gpu_math.layers[l].spikes);
     EXPECT_GT(a, 1000) << l;
@@ -233,7 +244,27 @@ TEST(BatchedSimulatorTest, PoissonInputAgreesWithTheCpuSimulatorInDistribution) 
   EXPECT_NE(cpu_run.layers[0].neuron_spikes, gpu_math.layers[0].neuron_spikes) << "the streams should differ";
 }
 
-TEST(BatchedSimulatorCudaTest, RunsTheCpuSimulatorsNetworkExactly) {
+// cuDNN may run a convolution as Winograd or FFT, whose transforms round even where the plain sum is exact:
+// on the GPU a neuron at exactly its threshold may flip. So: the same output counts on nearly every image, the
+// same spike totals within 1 %.
+void expect_close_run(const SimResult& gpu, const SimResult& cpu, const std::string& what) {
+  SCOPED_TRACE(what);
+  const int64_t classes = static_cast<int64_t>(cpu.output_counts.size()) / cpu.images;
+  int64_t same = 0;
+  for (int64_t i = 0; i < cpu.images; ++i)
+    same += std::equal(cpu.output_counts.begin() + i * classes, cpu.output_counts.begin() + (i + 1) * classes,
+                       gpu.output_counts.begin() + i * classes);
+  EXPECT_GE(same, cpu.images * 9 / 10);
+  ASSERT_EQ(gpu.layers.size(), cpu.layers.size());
+  for (size_t l = 0; l < cpu.layers.size(); ++l) {
+    EXPECT_NEAR(gpu.layers[l].spikes, cpu.layers[l].spikes, 0.01 * cpu.layers[l].spikes + 2) << l;
+    EXPECT_NEAR(gpu.layers[l].negative_spikes, cpu.layers[l].negative_spikes, 0.01 * cpu.layers[l].negative_spikes + 2);
+    EXPECT_DOUBLE_EQ(gpu.layers[l].fanout, cpu.layers[l].fanout) << l;
+  }
+  EXPECT_NEAR(gpu.accuracy_at(gpu.steps), cpu.accuracy_at(cpu.steps), 0.06);
+}
+
+TEST(BatchedSimulatorCudaTest, RunsTheCpuSimulatorsNetwork) {
   SF_REQUIRE_GPU();
   const Dataset data = sixteenths(random_images(37, 4));
   SimOptions so;
@@ -244,8 +275,8 @@ TEST(BatchedSimulatorCudaTest, RunsTheCpuSimulatorsNetworkExactly) {
     for (snn::InputEncoding input : {snn::InputEncoding::regular, snn::InputEncoding::current}) {
       if (neuron == NeuronModel::lif && input == snn::InputEncoding::current) continue;
       const snn::Network net = exact_net(data, neuron, input);
-      expect_same_run(gpu.simulate(net, data, so), cpu::CpuSimulator().simulate(net, data, so),
-                      std::string(snn::to_string(neuron)) + ", " + snn::to_string(input));
+      expect_close_run(gpu.simulate(net, data, dense(so)), cpu::CpuSimulator().simulate(net, data, so),
+                       std::string(snn::to_string(neuron)) + ", " + snn::to_string(input));
     }
   }
 }
@@ -254,10 +285,16 @@ TEST(BatchedSimulatorTest, RefusesWhatItCannotRun) {
   const Dataset data = random_images(2, 5);
   const snn::Network net = exact_net(data, NeuronModel::if_subtract, snn::InputEncoding::regular);
   batched::BatchedSimulator sim("batched-cpu", Device::cpu);
-  SimOptions so;
+  SimOptions so = dense({});
   so.steps = 5;
   so.images = 3;
   EXPECT_NE(test::bad_input([&] { sim.simulate(net, data, so); }).find("--images"), std::string::npos);
+  so.images = 1;
+  so.record_input = true;
+  EXPECT_NE(test::bad_input([&] { sim.simulate(net, data, so); }).find("--record-input"), std::string::npos);
+  so.record_input = false;
+  so.propagation = Propagation::event;
+  EXPECT_NE(test::bad_input([&] { sim.simulate(net, data, so); }).find("--propagation"), std::string::npos);
   const Capabilities caps = sim.capabilities();
   EXPECT_EQ(caps.propagations, std::vector<Propagation>{Propagation::dense});
 }

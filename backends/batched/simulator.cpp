@@ -17,6 +17,8 @@ namespace {
 
 using snn::LayerKind;
 
+constexpr int64_t kMaxSteps = int64_t{1} << 24;  // counts are floats, exact to 2^24
+
 // Output positions o ∈ [0, out) whose window o·stride + tap − pad falls inside [0, in).
 int64_t valid_positions(int64_t out, int64_t in, int stride, int tap, int pad) {
   int64_t n = 0;
@@ -66,15 +68,21 @@ struct DeviceLayer {
   Tensor bias;  // per neuron (C, H, W), undefined without
   Tensor v, isyn, refractory, count, negative;
   PopulationState state() {
-    return {v.raw(), isyn.defined() ? isyn.raw() : nullptr, refractory.defined() ? refractory.raw() : nullptr,
-            count.raw(), negative.defined() ? negative.raw() : nullptr, neurons};
+    return {
+        v.raw(),     isyn.defined() ? isyn.raw() : nullptr,         refractory.defined() ? refractory.raw() : nullptr,
+        count.raw(), negative.defined() ? negative.raw() : nullptr, neurons};
   }
 };
 
 class Engine {
  public:
   Engine(const snn::Network& net, const Dataset& data, const SimOptions& opts, Device device, int64_t batch)
-      : net_(net), data_(data), opts_(opts), device_(device), batch_(batch), kernels_(snn_kernels(device)),
+      : net_(net),
+        data_(data),
+        opts_(opts),
+        device_(device),
+        batch_(batch),
+        kernels_(snn_kernels(device)),
         prims_(primitives(device)) {
     last_ = opts.probe_layer >= 0 ? opts.probe_layer : static_cast<int>(net.layers.size()) - 1;
     n_input_ = numel(net.input_shape);
@@ -129,7 +137,10 @@ class Engine {
         const float* in = nullptr;
         float scale = d.in_scale;
         if (l == 0 && current_) {
-          in = constant.raw(), scale = 1.0f;
+          // The constant current, through the layer's input scale (an average pool's weight); with a delay the
+          // CPU feeds it after the step, so the first step gets none.
+          in = constant.raw();
+          if (delayed && t == 0) scale = 0.0f;
         } else {
           d.graph->forward();
           in = d.graph->value(d.synaptic_in).raw();
@@ -283,10 +294,13 @@ class Engine {
 
 // Images per batch: --batch, or as many as keep the neuron state near 64 M neurons (a few GB with the
 // propagation buffers), at most kDefaultGpuBatch.
+// A batch's spikes per neuron are summed in float: whole numbers stay exact while batch × steps ≤ 2^24, so
+// a larger batch is cut down to that (results do not depend on the batch).
 int64_t batch_size(const snn::Network& net, const SimOptions& opts, int64_t images) {
-  if (opts.batch > 0) return std::min(opts.batch, images);
+  const int64_t exact = std::max<int64_t>(1, kMaxSteps / opts.steps);
+  if (opts.batch > 0) return std::min({opts.batch, images, exact});
   const int64_t per_image = std::max<int64_t>(1, net.neurons());
-  return std::clamp<int64_t>((int64_t{64} << 20) / per_image, 1, std::min(kDefaultGpuBatch, images));
+  return std::clamp<int64_t>((int64_t{64} << 20) / per_image, 1, std::min({kDefaultGpuBatch, images, exact}));
 }
 
 }  // namespace
@@ -297,7 +311,16 @@ NeuronStep neuron_step(const snn::Network& net, const snn::Layer& l) {
                       : k.model == snn::NeuronModel::if_subtract ? Model::if_subtract
                       : k.model == snn::NeuronModel::if_signed   ? Model::if_signed
                                                                  : Model::if_reset_zero;
-  return {model,  k.threshold, k.v_start, k.v_reset, k.v_rest, k.p11, k.p22, k.p21, k.p20, k.i_offset,
+  return {model,
+          k.threshold,
+          k.v_start,
+          k.v_reset,
+          k.v_rest,
+          k.p11,
+          k.p22,
+          k.p21,
+          k.p20,
+          k.i_offset,
           static_cast<float>(k.refractory_steps)};
 }
 
@@ -310,7 +333,7 @@ Capabilities BatchedSimulator::capabilities() const {
   c.resets = {ResetMode::to_value, ResetMode::subtract};
   c.propagations = {Propagation::dense};
   c.reasons["--propagation"] = "the " + name_ + " simulator propagates spike tensors through cuDNN/cuBLAS (dense)";
-  c.options = {"--batch", "--first-image"};
+  c.options = {"--propagation", "--batch", "--first-image"};
   return c;
 }
 
@@ -318,6 +341,12 @@ void BatchedSimulator::check_ready() const { snn_kernels(device_); }
 
 SimResult BatchedSimulator::simulate(const snn::Network& net, const Dataset& data, const SimOptions& opts) {
   check_simulation(net, data, opts);
+  if (opts.propagation != Propagation::dense)
+    fail_input("--propagation", "the " + name_ + " simulator has the dense kernel only");
+  if (opts.record_input) fail_input("--record-input", "the " + name_ + " simulator does not record input spikes");
+  if (opts.steps > kMaxSteps)
+    fail_input("--steps", std::to_string(opts.steps) + " is more than the " + name_ + " simulator counts exactly (" +
+                              std::to_string(kMaxSteps) + ": spike counts are floats)");
   const auto start = std::chrono::steady_clock::now();
   SimResult r = start_result(net, data, opts);
   const int64_t batch = batch_size(net, opts, r.images);

@@ -31,7 +31,7 @@ class BatchedSimulator final : public Backend {
 NeuronStep neuron_step(const snn::Network& net, const snn::Layer& l);
 
 // Images per batch when --batch is not given: a GPU needs thousands of neurons per kernel to be busy, and a
-// Liu net's batch of 1024 holds 1.8 M neurons (57 MB of state).
+// Liu net's batch of 1024 holds a few million neurons.
 inline constexpr int64_t kDefaultGpuBatch = 1024;
 
 }  // namespace sf::batched

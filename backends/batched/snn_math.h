@@ -67,9 +67,9 @@ SF_HD inline float step_neuron(const NeuronStep& k, const PopulationState& s, in
 // simulators agree in distribution, not spike for spike. Regular: the CPU's phase accumulator exactly (the
 // k-th spike at the first step s with (s + 1)·p ≥ k, the same double expression).
 struct InputStep {
-  int32_t poisson;       // 1: Poisson, 0: regular
-  double per_step;       // max_rate · dt, spikes per step of a pixel of value 1
-  uint32_t key0, key1;   // Philox key, from the run's seed
+  int32_t poisson;      // 1: Poisson, 0: regular
+  double per_step;      // max_rate · dt, spikes per step of a pixel of value 1
+  uint32_t key0, key1;  // Philox key, from the run's seed
 };
 
 SF_HD inline int64_t regular_spike_step(int64_t k, double p) {
@@ -81,10 +81,10 @@ SF_HD inline float input_spike(const InputStep& e, float pixel, int64_t image, i
   if (!(p > 0)) return 0.0f;
   if (e.poisson) {
     if (p >= 1.0) return 1.0f;
-    const Philox4x32 r = philox4x32_10(
-        {{static_cast<uint32_t>(i), static_cast<uint32_t>(step), static_cast<uint32_t>(image),
-          static_cast<uint32_t>(static_cast<uint64_t>(image) >> 32)}},
-        e.key0, e.key1);
+    const Philox4x32 r =
+        philox4x32_10({{static_cast<uint32_t>(i), static_cast<uint32_t>(step), static_cast<uint32_t>(image),
+                        static_cast<uint32_t>(static_cast<uint64_t>(image) >> 32)}},
+                      e.key0, e.key1);
     return static_cast<double>(philox_uniform(r.v[0])) < p ? 1.0f : 0.0f;
   }
   // The spike index k that could fall on `step`: (step + 1)·p rounded down, give or take one for the 1e−9.
