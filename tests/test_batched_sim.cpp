@@ -16,6 +16,7 @@
 #include "core/philox.h"
 #include "core/rng.h"
 #include "models/zoo.h"
+#include "tests/snn_data.h"
 #include "tests/support.h"
 
 namespace sf {
@@ -125,18 +126,7 @@ TEST(BatchedSimMathTest, NeuronStepIsTheCpuSimulatorsStep) {
   }
 }
 
-// Random images in [0, 1], a third of the pixels lit, with labels.
-Dataset random_images(int64_t n, uint64_t seed) {
-  Dataset d;
-  d.name = "random";
-  d.images = Tensor({n, 1, 28, 28});
-  Rng rng(seed);
-  for (int64_t i = 0; i < d.images.numel(); ++i)
-    d.images[i] = rng.uniform() < 0.3 ? static_cast<float>(rng.uniform()) : 0.0f;
-  for (int64_t i = 0; i < n; ++i) d.labels.push_back(static_cast<int32_t>(rng.below(10)));
-  d.num_classes = 10;
-  return d;
-}
+using test::random_images;
 
 // A converted Liu net whose weights are rounded to multiples of 2^-7 (biases: of 2^-6) and whose images are
 // multiples of 1/16: every synaptic sum is exact in float, so any summation order (oneDNN's, the CPU's

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "datasets/channel_affine.h"
 #include "models/zoo.h"
+#include "tests/snn_data.h"
 #include "tests/support.h"
 
 namespace sf {
@@ -658,18 +659,7 @@ TEST(SnnConvertTest, UnsupportedLayersAndBadOptionsAreNamed) {
 
 // ---- the simulator ------------------------------------------------------------------------------------------
 
-// Random images in [0, 1] with labels, for a Liu net whose weights are Glorot-random.
-Dataset random_images(int64_t n, uint64_t seed) {
-  Dataset d;
-  d.name = "random";
-  d.images = Tensor({n, 1, 28, 28});
-  Rng rng(seed);
-  for (int64_t i = 0; i < d.images.numel(); ++i)
-    d.images[i] = rng.uniform() < 0.3 ? static_cast<float>(rng.uniform()) : 0.0f;
-  for (int64_t i = 0; i < n; ++i) d.labels.push_back(static_cast<int32_t>(rng.below(10)));
-  d.num_classes = 10;
-  return d;
-}
+using test::random_images;
 
 TEST(SnnSimulatorTest, EventAndDenseKernelsAgreeAndRunsAreDeterministic) {
   const Model m = build_model(ModelSpec{}, 5);

@@ -6,6 +6,7 @@
 
 #include "backends/batched/kernels.h"
 #include "backends/cpu/neurons.h"
+#include "backends/cpu/simulator.h"
 #include "core/error.h"
 #include "core/graph.h"
 #include "core/primitives.h"
@@ -325,12 +326,8 @@ NeuronStep neuron_step(const snn::Network& net, const snn::Layer& l) {
 }
 
 Capabilities BatchedSimulator::capabilities() const {
-  Capabilities c;
-  c.simulates = true;
-  c.neurons = {snn::NeuronModel::if_reset_zero, snn::NeuronModel::if_subtract, snn::NeuronModel::if_signed,
-               snn::NeuronModel::lif};
-  c.inputs = {snn::InputEncoding::poisson, snn::InputEncoding::current, snn::InputEncoding::regular};
-  c.resets = {ResetMode::to_value, ResetMode::subtract};
+  // The CPU simulator's neuron models, inputs and resets (the same step math), with one propagation kernel.
+  Capabilities c = cpu::CpuSimulator().capabilities();
   c.propagations = {Propagation::dense};
   c.reasons["--propagation"] = "the " + name_ + " simulator propagates spike tensors through cuDNN/cuBLAS (dense)";
   c.options = {"--propagation", "--batch", "--first-image"};
