@@ -31,7 +31,8 @@ class CudaAllocator final : public Allocator {
       (void)cudaGetLastError();
       size_t free = 0, total = 0;
       (void)cudaMemGetInfo(&free, &total);
-      // BadInput: the user's batch (or net) does not fit; the trainer adds the layer and batch size.
+      // BadInput: the user's batch (or net) does not fit. It does not name the layer yet (issue 13: the graph
+      // allocates one arena for all of them; naming the largest is still to do).
       fail_input("cuda", "out of GPU memory allocating " + mib(bytes) + " (" + mib(free) + " free of " + mib(total) +
                              "); use a smaller batch");
     }
