@@ -5,11 +5,13 @@
 // thus holds zero plus the 2^b − 1 exponents FSR − 2^b + 1 … FSR − 1: magnitudes too small for the range
 // become 0, too large ones saturate at 2^(FSR − 1), and the sign is kept (weights carry it separately).
 // ±Inf and NaN pass unchanged so divergence stays visible. Backward passes the gradient straight through
-// (dq/dx := 1), as the paper trains. Attrs: bits (≥ 1), fsr (an integer exponent).
+// (dq/dx := 1), as the paper trains. Attrs: bits (≥ 1), fsr (an integer exponent). LogQuantizer is the one
+// definition of q for the CPU kernel and ops/cuda/log_quantize.cu (core/hd.h).
 #pragma once
 #include <algorithm>
 #include <cmath>
 
+#include "core/hd.h"
 #include "core/op.h"
 #include "ops/op_schema.h"
 
@@ -22,7 +24,7 @@ struct LogQuantizer {
   float lo_exp, hi_exp;
   LogQuantizer(int64_t bits, int64_t fsr)
       : lo_exp(static_cast<float>(fsr) - std::ldexp(1.0f, static_cast<int>(bits))), hi_exp(static_cast<float>(fsr)) {}
-  float operator()(float x) const {
+  SF_HD float operator()(float x) const {
     if (x == 0.0f || !std::isfinite(x)) return x;
     const float e = std::nearbyint(std::log2(std::fabs(x)));
     if (e <= lo_exp) return std::copysign(0.0f, x);
@@ -40,7 +42,7 @@ class LogQuantizeOp : public Op {
   void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor& out, const Tensor& gout,
                 std::span<Tensor* const> gin) override;
 
- private:
+ protected:
   LogQuantizer q_;
 };
 

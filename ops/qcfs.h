@@ -8,10 +8,11 @@
 // so inside the range λ learns from the quantisation error, and above it λ grows as a clipped ReLU's ceiling
 // would (∂y/∂λ = 1). Converted, an IF neuron with threshold θ = λ, reset by subtraction and v(0) = θ/2 fires on
 // average what y is (the paper's Theorem 2: the 1/2 shift is the half-threshold start).
-// The math is one set of inline functions, shared by every kernel (the CPU loops here, a CUDA kernel later).
+// The math is one set of SF_HD functions, shared by every kernel (the CPU loops here, ops/cuda/qcfs.cu).
 #pragma once
 #include <cmath>
 
+#include "core/hd.h"
 #include "core/op.h"
 #include "ops/op_schema.h"
 
@@ -23,17 +24,19 @@ inline constexpr OpSchema kQcfsSchema{"qcfs", kQcfsAttrs};
 struct Qcfs {
   float levels;  // L
   // q(u) = clip(floor(u·L + 1/2)/L, 0, 1).
-  float quantise(float u) const { return std::fmin(std::fmax(std::floor(u * levels + 0.5f) / levels, 0.0f), 1.0f); }
-  float forward(float x, float lambda) const { return lambda * quantise(x / lambda); }
+  SF_HD float quantise(float u) const {
+    return std::fmin(std::fmax(std::floor(u * levels + 0.5f) / levels, 0.0f), 1.0f);
+  }
+  SF_HD float forward(float x, float lambda) const { return lambda * quantise(x / lambda); }
   // ∂y/∂x and ∂y/∂λ at x.
-  static bool passes(float u) { return u >= 0.0f && u <= 1.0f; }
-  float dlambda(float x, float lambda) const {
+  static SF_HD bool passes(float u) { return u >= 0.0f && u <= 1.0f; }
+  SF_HD float dlambda(float x, float lambda) const {
     const float u = x / lambda;
     return quantise(u) - (passes(u) ? u : 0.0f);
   }
 };
 
-class QcfsOp final : public Op {
+class QcfsOp : public Op {
  public:
   explicit QcfsOp(const Attrs& a);
   const char* type() const override { return "qcfs"; }
@@ -43,8 +46,10 @@ class QcfsOp final : public Op {
   void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor& out, const Tensor& gout,
                 std::span<Tensor* const> gin) override;
 
- private:
+ protected:
   Qcfs q_;
+
+ private:
   std::vector<double> partial_;  // ∂λ per fixed block, summed in block order: thread-count independent
 };
 

@@ -281,10 +281,54 @@ TEST(CudaTest, DeterministicRunsRepeatBitForBit) {
 TEST(CudaTest, AnOpWithoutACudaKernelIsRefusedNamingIt) {
   SF_REQUIRE_GPU();
   const std::string msg = test::error_message([] {
-    const std::vector<Shape> shapes = {{2, 3, 8, 8}};
-    make_op("log_quantize", {}, Device::cuda, shapes);
+    const std::vector<Shape> shapes = {{2, 6, 24, 24}, {2, 1, 28, 28}, {6, 1, 5, 5}};
+    make_op("noisy_softplus_liu", {}, Device::cuda, shapes);
   });
-  EXPECT_NE(msg.find("log_quantize"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("noisy_softplus_liu"), std::string::npos) << msg;
+}
+
+// The quantisers (QCFS, LDR's log_quantize) against their reference kernels: forward, ∂x and QCFS's ∂λ.
+// Forward and ∂x are the same SF_HD functions without FMA contraction: equal. ∂λ sums 70,000 terms in
+// double in another order: within 1e-5 relative.
+TEST(CudaTest, QuantisersMatchTheReference) {
+  SF_REQUIRE_GPU();
+  const Shape shape{7, 10, 10, 100};
+  const int64_t n = numel(shape);
+  const Tensor x = Tensor::from(shape, random_tensor(n, 21).to_vector());
+  const Tensor dy = Tensor::from(shape, random_tensor(n, 22).to_vector());
+  for (const std::string type : {"qcfs", "log_quantize"}) {
+    SCOPED_TRACE(type);
+    const Attrs attrs = type == "qcfs" ? Attrs{{"levels", 4}} : Attrs{{"bits", 3}, {"fsr", 1}};
+    std::vector<Tensor> host{x};
+    if (type == "qcfs") host.push_back(Tensor::from({1}, {1.5f}));
+    std::vector<Shape> shapes;
+    for (const Tensor& t : host) shapes.push_back(t.shape());
+    OpPtr ref = make_op(type, attrs, Device::cpu, shapes, "reference");
+    OpPtr gpu = make_op(type, attrs, Device::cuda, shapes);
+    EXPECT_STREQ(gpu->impl(), "cuda");
+    ref->prepare(shapes);
+    gpu->prepare(shapes);
+    std::vector<Tensor> dev;
+    for (const Tensor& t : host) dev.push_back(t.to(Device::cuda));
+    std::vector<const Tensor*> in_h, in_d;
+    for (size_t k = 0; k < host.size(); ++k) in_h.push_back(&host[k]), in_d.push_back(&dev[k]);
+    Tensor y_h(shape), y_d(shape, Device::cuda);
+    const ExecContext cpu_ctx;
+    ExecContext gpu_ctx;
+    gpu_ctx.device = Device::cuda;
+    ref->forward(cpu_ctx, in_h, y_h);
+    gpu->forward(gpu_ctx, in_d, y_d);
+    EXPECT_EQ(y_d.to_vector(), y_h.to_vector());
+    std::vector<Tensor> g_h, g_d;
+    for (const Tensor& t : host) g_h.emplace_back(t.shape()), g_d.emplace_back(t.shape(), Device::cuda);
+    std::vector<Tensor*> gp_h, gp_d;
+    for (size_t k = 0; k < host.size(); ++k) gp_h.push_back(&g_h[k]), gp_d.push_back(&g_d[k]);
+    const Tensor dy_d = dy.to(Device::cuda);
+    ref->backward(cpu_ctx, in_h, y_h, dy, gp_h);
+    gpu->backward(gpu_ctx, in_d, y_d, dy_d, gp_d);
+    EXPECT_EQ(g_d[0].to_vector(), g_h[0].to_vector());
+    if (type == "qcfs") EXPECT_NEAR(g_d[1].to_vector()[0], g_h[1][0], 1e-5 * std::fabs(g_h[1][0]) + 1e-6);
+  }
 }
 
 }  // namespace

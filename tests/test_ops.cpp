@@ -790,9 +790,9 @@ TEST(OpsTest, UnknownOpTypeOrImplThrows) {
   EXPECT_THROW(sf::make_op("conv2d", {}, Device::cpu, "no_such_impl"), sf::Error);
   EXPECT_NE(error_message([] { sf::make_op("conv2d", {}, Device::cpu, "no_such_impl"); }).find("conv2d"),
             std::string::npos);
-  // Noisy Softplus has no oneDNN form; log_quantize has no CUDA kernel (yet).
+  // Noisy Softplus has no oneDNN form; Liu's per-neuron Noisy Softplus has no CUDA kernel (yet).
   EXPECT_THROW(sf::make_op("noisy_softplus", {}, Device::cpu, "onednn"), sf::Error);
-  EXPECT_THROW(sf::make_op("log_quantize", {}, Device::cuda), sf::Error);
+  EXPECT_THROW(sf::make_op("noisy_softplus_liu", {}, Device::cuda), sf::Error);
   EXPECT_TRUE(impls_of("conv3d").empty());
   EXPECT_FALSE(sf::OpRegistry::instance().has_type("conv3d"));
 }

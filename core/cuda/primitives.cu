@@ -4,16 +4,13 @@
 #include "core/cuda/check.h"
 #include "core/cuda/elementwise.cuh"
 #include "core/cuda/primitives.h"
+#include "core/cuda/reduce.cuh"
 #include "core/primitive_math.h"
 
 namespace sf::cuda {
 namespace {
 
-constexpr unsigned kThreads = 256;
-// Reductions use a fixed grid, so each element lands in the same partial sum in the same order on every run
-// and every GPU: sum() is deterministic, as the CPU's is (the two orders differ, so the values may differ in
-// the last bits).
-constexpr unsigned kReduceBlocks = 256;
+// Reductions (core/cuda/reduce.cuh) use a fixed grid: sum() is deterministic, as the CPU's is.
 
 // Scratch that a primitive needs for one call: reduction partials, a result word, uploaded row indices.
 // Per thread, like the CPU's workspaces.
@@ -27,41 +24,13 @@ void elementwise(int64_t n, F f, const char* name) {
   launch_elementwise(n, nullptr, f, name);
 }
 
-// Sums one block's kThreads values in shared memory, always in the same tree order.
-__device__ double block_sum(double v) {
-  __shared__ double lane[kThreads];
-  lane[threadIdx.x] = v;
-  __syncthreads();
-  for (unsigned s = kThreads / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) lane[threadIdx.x] += lane[threadIdx.x + s];
-    __syncthreads();
-  }
-  return lane[0];
-}
-
-// Block b's partial sum of term(i) over i = b·kThreads + t + k·kReduceBlocks·kThreads.
-template <class F>
-__global__ void partial_sums(int64_t n, F term, double* partial) {
-  double acc = 0;
-  for (int64_t i = blockIdx.x * int64_t(kThreads) + threadIdx.x; i < n; i += int64_t(kReduceBlocks) * kThreads)
-    acc += term(i);
-  const double s = block_sum(acc);
-  if (threadIdx.x == 0) partial[blockIdx.x] = s;
-}
-__global__ void final_sum(const double* partial, double* out) {
-  double acc = 0;
-  for (unsigned i = threadIdx.x; i < kReduceBlocks; i += kThreads) acc += partial[i];
-  const double s = block_sum(acc);
-  if (threadIdx.x == 0) *out = s;
-}
 template <class F>
 double reduce(int64_t n, F term, const char* name) {
   if (n <= 0) return 0;
   double* partial = scratch().get<double>(kReduceBlocks + 1);
-  partial_sums<<<kReduceBlocks, kThreads>>>(n, term, partial);
-  check_launch(name);
-  final_sum<<<1, kThreads>>>(partial, partial + kReduceBlocks);
-  check_launch(name);
+  double* out = partial + kReduceBlocks;
+  reduce_on_device(
+      n, term, partial, [=] __device__(double s) { *out = s; }, name);
   double result = 0;
   check(cudaMemcpy(&result, partial + kReduceBlocks, sizeof(double), cudaMemcpyDeviceToHost), name);
   return result;

@@ -21,6 +21,8 @@ OpPtr make_loss(const std::string& type);   // one thread per sample (ops/loss_m
 OpPtr make_batchnorm(const Attrs& a);       // own kernels: fixed-order double sums per channel, fused ReLU6
 OpPtr make_dropout(const Attrs& a);         // the reference's hashed mask (ops/dropout.h), per element
 OpPtr make_to_nhwc(const Attrs& a);         // a transpose, one thread per element
+OpPtr make_qcfs(const Attrs& a);            // element-wise, ∂λ as a fixed-order reduction on the device
+OpPtr make_log_quantize(const Attrs& a);    // element-wise; backward a device copy (straight through)
 
 // cuBLAS and cuDNN take int dimensions: whether every input dimension fits one.
 bool dims_fit_int(const Attrs&, std::span<const Shape> input_shapes);
