@@ -43,12 +43,14 @@ __global__ void final_sum(const double* partial, Finish finish) {
   if (threadIdx.x == 0) finish(s);
 }
 
-// Σ term(i) for i < n, then finish(sum) on the device; `partial` holds kReduceBlocks doubles of scratch.
+// Σ term(i) for i < n, then finish(sum) on the device, both on `stream`; `partial` holds kReduceBlocks
+// doubles of scratch.
 template <class F, class Finish>
-void reduce_on_device(int64_t n, F term, double* partial, Finish finish, const char* name) {
-  partial_sums<<<kReduceBlocks, kReduceThreads>>>(n, term, partial);
+void reduce_on_device(int64_t n, F term, double* partial, Finish finish, const char* name,
+                      cudaStream_t stream = nullptr) {
+  partial_sums<<<kReduceBlocks, kReduceThreads, 0, stream>>>(n, term, partial);
   check_launch(name);
-  final_sum<<<1, kReduceThreads>>>(partial, finish);
+  final_sum<<<1, kReduceThreads, 0, stream>>>(partial, finish);
   check_launch(name);
 }
 

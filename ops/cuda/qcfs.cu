@@ -42,7 +42,7 @@ class QcfsKernel final : public QcfsOp {
     reduce_on_device(
         n, [=] __device__(int64_t i) { return double(g[i] * q.dlambda(x[i], *lambda)); },
         partial_.get<double>(kReduceBlocks), [=] __device__(double s) { *dlambda = static_cast<float>(s); },
-        "qcfs threshold gradient");
+        "qcfs threshold gradient", stream_of(ctx));
   }
 
  private:
