@@ -43,6 +43,10 @@ void check_simulation(const snn::Network& net, const Dataset& data, const SimOpt
   if (opts.probe_layer >= static_cast<int>(net.layers.size())) fail_internal("probe layer out of range");
 }
 
+float current_input_scale(const snn::Network& net) {
+  return net.neuron == snn::NeuronModel::lif ? static_cast<float>(net.input.max_rate_hz * net.dt_ms / 1000.0) : 1.0f;
+}
+
 SimResult start_result(const snn::Network& net, const Dataset& data, const SimOptions& opts) {
   SimResult r;
   r.steps = opts.steps;
@@ -82,21 +86,17 @@ ExportResult Backend::export_to(const snn::Network&, const Dataset&, const Expor
 
 namespace {
 
-// A registered name: a factory, or why this build has no such backend.
-struct Entry {
-  BackendFactory make;
-  std::string unavailable;
-};
-
+// Every backend is registered in every build; one that needs what the build or machine lacks (cuda: a GPU)
+// says so in check_ready().
 struct Registry {
   std::mutex mutex;
-  std::map<std::string, Entry> entries;
+  std::map<std::string, BackendFactory> entries;
   Registry() {
     // The built-in backends: one line each.
-    entries["cpu"] = {[] { return std::make_unique<cpu::CpuSimulator>(); }, ""};
-    entries["spinnaker"] = {[] { return std::make_unique<spinnaker::SpinnakerBackend>(); }, ""};
-    entries["nir"] = {[] { return std::make_unique<nir::NirBackend>(); }, ""};
-    entries["cuda"] = {[] { return std::make_unique<batched::BatchedSimulator>("cuda", Device::cuda); }, ""};
+    entries["cpu"] = [] { return std::make_unique<cpu::CpuSimulator>(); };
+    entries["spinnaker"] = [] { return std::make_unique<spinnaker::SpinnakerBackend>(); };
+    entries["nir"] = [] { return std::make_unique<nir::NirBackend>(); };
+    entries["cuda"] = [] { return std::make_unique<batched::BatchedSimulator>("cuda", Device::cuda); };
   }
 };
 
@@ -108,7 +108,7 @@ Registry& registry() {
 }  // namespace
 
 std::unique_ptr<Backend> make_backend(const std::string& name) {
-  Entry e;
+  BackendFactory make;
   {
     Registry& r = registry();
     std::lock_guard<std::mutex> lock(r.mutex);
@@ -118,17 +118,16 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
       for (const auto& [n, _] : r.entries) names += (names.empty() ? "" : ", ") + n;
       fail_input("--backend", "unknown backend '" + name + "' (" + names + ")");
     }
-    e = it->second;
+    make = it->second;
   }
-  if (!e.make) fail_input("--backend", name + ": " + e.unavailable);
-  return e.make();
+  return make();
 }
 
 void register_backend(const std::string& name, BackendFactory make) {
   if (name.empty() || !make) fail_internal("register_backend: a backend needs a name and a factory");
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);
-  r.entries[name] = {std::move(make), ""};
+  r.entries[name] = std::move(make);
 }
 
 void unregister_backend(const std::string& name) {
@@ -150,8 +149,7 @@ std::vector<std::string> backend_options() {
   {
     Registry& r = registry();
     std::lock_guard<std::mutex> lock(r.mutex);
-    for (const auto& [_, e] : r.entries)
-      if (e.make) factories.push_back(e.make);
+    for (const auto& [_, make] : r.entries) factories.push_back(make);
   }
   std::set<std::string> options;
   for (const auto& make : factories)

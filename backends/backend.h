@@ -25,6 +25,9 @@ enum class Propagation {
 };
 const char* to_string(Propagation p);
 
+// The CPU simulator's images per dense-propagation batch when SimOptions::batch is 0.
+inline constexpr int64_t kCpuDenseBatch = 32;
+
 struct SimOptions {
   int steps = 1000;
   int64_t first_image = 0;  // simulate images [first_image, first_image + images) of the dataset
@@ -32,7 +35,7 @@ struct SimOptions {
   uint64_t seed = 1;        // Poisson input: dataset image i (its index, not its row in a slice) draws from a stream
                             // keyed on (seed, i), so results do not depend on the thread count, batch split or range
   Propagation propagation = Propagation::event;
-  int64_t batch = 0;          // images per dense-propagation batch; 0: the simulator's default (CPU: 32)
+  int64_t batch = 0;          // images per dense-propagation batch; 0: the simulator's default (CPU: kCpuDenseBatch)
   bool record_input = false;  // keep every input spike (image, pixel, step), for exporters and peers
   // Spike-norm calibration: simulate layers 0..probe_layer only and report, per channel, the largest synaptic
   // input (bias excluded) one of its neurons receives in a step (Sengupta 2019). -1 = a normal run.
@@ -62,6 +65,11 @@ void finish_layer_stats(std::vector<LayerStats>& layers, int64_t images, double 
 // The refusals every simulator makes before any work, BadInput naming the flag: a network that does not
 // validate, --steps ≤ 0, images of another shape than the network reads, an image range outside the dataset.
 void check_simulation(const snn::Network& net, const Dataset& data, const SimOptions& opts);
+
+// Current (analog) input: the first layer's drive per step from a pixel of value 1 (Rueckauer 2017: the
+// normalised unit is one spike per step). IF: 1; LIF: the mean synaptic drive of the Poisson train at max_rate,
+// so the same weights hold.
+float current_input_scale(const snn::Network& net);
 
 struct InputSpike {
   int32_t image, pixel, step;  // pixel: flat C, H, W index
@@ -157,8 +165,9 @@ class Backend {
 
 using BackendFactory = std::function<std::unique_ptr<Backend>()>;
 
-// The backend registered as `name`: "cpu", "spinnaker", or one added by register_backend(). BadInput naming
-// --backend and the known names for any other; "cuda" says why this build has none.
+// The backend registered as `name`: "cpu", "cuda", "nir", "spinnaker", or one added by register_backend().
+// BadInput naming --backend and the known names for any other. (Whether "cuda" can run here, its
+// check_ready() says.)
 std::unique_ptr<Backend> make_backend(const std::string& name);
 
 // Registers (or replaces) a backend at run time, e.g. a test's fake exporter.

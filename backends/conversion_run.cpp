@@ -354,8 +354,10 @@ Range image_range(const ConvertRunOptions& o, const Capabilities& caps, const Co
 Range rank_share(const ConvertRunOptions& o, const Capabilities& caps, int64_t images) {
   Communicator& comm = world();
   return caps.simulates
-             ? image_share(images, o.sim.propagation == Propagation::dense ? (o.sim.batch > 0 ? o.sim.batch : 32) : 1,
-                           comm.rank(), comm.size())
+             ? image_share(
+                   images,
+                   o.sim.propagation == Propagation::dense ? (o.sim.batch > 0 ? o.sim.batch : kCpuDenseBatch) : 1,
+                   comm.rank(), comm.size())
              : Range{0, images};
 }
 

@@ -98,10 +98,7 @@ class Engine {
     correct_ = Tensor::zeros({opts.steps}, device);
     if (opts.probe_layer >= 0) probe_max_ = Tensor::zeros({net.layers[opts.probe_layer].out_shape[0]}, device);
     current_ = net.input.kind == snn::InputEncoding::current;
-    // Analog input, as the CPU simulator: the pixel value per step for IF, the Poisson train's mean drive at
-    // max_rate for LIF.
-    current_scale_ =
-        net.neuron == snn::NeuronModel::lif ? static_cast<float>(net.input.max_rate_hz * net.dt_ms / 1000.0) : 1.0f;
+    current_scale_ = current_input_scale(net);
     const uint64_t key = stream_seed(opts.seed, Stream::poisson_counter);
     input_ = {net.input.kind == snn::InputEncoding::poisson ? 1 : 0, net.input.max_rate_hz * net.dt_ms / 1000.0,
               static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32)};

@@ -404,10 +404,7 @@ void prepare_context(Context& cx) {
   cx.n_input = numel(net.input_shape);
   cx.ic = static_cast<int>(net.input_shape[0]), cx.ih = static_cast<int>(net.input_shape[1]),
   cx.iw = static_cast<int>(net.input_shape[2]);
-  // Analog input: IF layers get the pixel value per step (Rueckauer 2017: the normalised unit is one spike
-  // per step); LIF gets the mean synaptic drive of the Poisson train at max_rate, so the same weights hold.
-  cx.current_scale =
-      net.neuron == snn::NeuronModel::lif ? static_cast<float>(net.input.max_rate_hz * net.dt_ms / 1000.0) : 1.0f;
+  cx.current_scale = current_input_scale(net);
 }
 
 // Simulates images [first_image, first_image + images) over OpenMP threads, one image (event) or one batch
@@ -415,7 +412,7 @@ void prepare_context(Context& cx) {
 // index (the Poisson stream's key), so a range gives the same spikes as the same images in a longer run.
 std::vector<Tally> run_images(const Context& cx, int64_t images, SimResult& r) {
   const SimOptions& opts = cx.opts;
-  const int64_t chunk = opts.propagation == Propagation::dense ? (opts.batch > 0 ? opts.batch : 32) : 1;
+  const int64_t chunk = opts.propagation == Propagation::dense ? (opts.batch > 0 ? opts.batch : kCpuDenseBatch) : 1;
   const int64_t chunks = (images + chunk - 1) / chunk;
   const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), chunks)));
   std::vector<Tally> tallies(threads, Tally(opts.steps, cx.plans, opts.probe_layer));

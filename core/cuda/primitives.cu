@@ -32,7 +32,7 @@ double reduce(int64_t n, F term, const char* name) {
   reduce_on_device(
       n, term, partial, [=] __device__(double s) { *out = s; }, name);
   double result = 0;
-  check(cudaMemcpy(&result, partial + kReduceBlocks, sizeof(double), cudaMemcpyDeviceToHost), name);
+  check(cudaMemcpy(&result, out, sizeof(double), cudaMemcpyDeviceToHost), name);
   return result;
 }
 
