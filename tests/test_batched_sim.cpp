@@ -285,6 +285,9 @@ TEST(BatchedSimulatorTest, RefusesWhatItCannotRun) {
   so.record_input = false;
   so.propagation = Propagation::event;
   EXPECT_NE(test::bad_input([&] { sim.simulate(net, data, so); }).find("--propagation"), std::string::npos);
+  so.propagation = Propagation::dense;
+  so.steps = (1 << 24) + 1;  // more than float spike counts hold exactly: refused before any work
+  EXPECT_NE(test::bad_input([&] { sim.simulate(net, data, so); }).find("--steps"), std::string::npos);
   const Capabilities caps = sim.capabilities();
   EXPECT_EQ(caps.propagations, std::vector<Propagation>{Propagation::dense});
 }

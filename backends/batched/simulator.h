@@ -4,7 +4,8 @@
 // that device (cuDNN and cuBLAS on a GPU), then one fused kernel updates the neurons and writes their spikes
 // as the next layer's input (backends/batched/kernels.h). Accuracy per step is counted on the device; the host
 // reads results once per batch. On Device::cpu the same engine runs with the CPU kernels: that is how the
-// tests check it on a machine without a GPU (the CPU's own simulator, backends/cpu, is faster there).
+// tests check it on a machine without a GPU (users on a CPU run backends/cpu: this engine is registered as
+// the cuda backend only).
 #pragma once
 #include <string>
 
