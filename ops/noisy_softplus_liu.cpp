@@ -26,15 +26,6 @@ SigmaSource parse_sigma_source(const std::string& type) {
   fail_internal("op noisy_softplus_liu: source must be conv2d, dense or avgpool2d, not '" + type + "'");
 }
 
-namespace {
-// kσ from σ², floored at 1e−12 (σ = 0 when every input is 0: f → p·max(x, 0)). Ternaries, not std::max,
-// whose reference results keep GCC from vectorising the loops.
-inline float floored_ks(float k, float sigma2) {
-  const float ks = k * std::sqrt(sigma2 > 0.0f ? sigma2 : 0.0f);
-  return ks > 1e-12f ? ks : 1e-12f;
-}
-}  // namespace
-
 NoisySoftplusLiuOp::NoisySoftplusLiuOp(const Attrs& a, std::string inner_impl, Device device)
     : inner_impl_(std::move(inner_impl)), device_(device) {
   const OpSchema& s = kNoisySoftplusLiuSchema;
@@ -62,63 +53,64 @@ Shape NoisySoftplusLiuOp::prepare(std::span<const Shape> in) {
     const double kk = static_cast<double>(kAvgPool2dSchema.get_int(source_attrs_, "kernel"));
     pool_factor_ = static_cast<float>(0.5 / (kk * kk));
   }
-  abs_in_ = Tensor(in[1]);
-  if (weighted) half_w2_ = Tensor(in[2]);
-  sigma2_ = Tensor(in[0]);
+  abs_in_ = Tensor(in[1], device_);
+  if (weighted) half_w2_ = Tensor(in[2], device_);
+  sigma2_ = Tensor(in[0], device_);
   return in[0];
 }
 
 void NoisySoftplusLiuOp::forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) {
   // σ² = source(|a|, ½w²)
-  const float* a = in[1]->data();
-  float* aa = abs_in_.data();
-  for (int64_t i = 0; i < abs_in_.numel(); ++i) aa[i] = std::fabs(a[i]);
+  const bool weighted = source_ != SigmaSource::avgpool2d;
+  abs_and_half_square(ctx, in[1]->raw(), abs_in_.raw(), abs_in_.numel(), weighted ? in[2]->raw() : nullptr,
+                      weighted ? half_w2_.raw() : nullptr, weighted ? half_w2_.numel() : 0);
   std::vector<const Tensor*> inner_in{&abs_in_};
-  if (source_ != SigmaSource::avgpool2d) {
-    const float* w = in[2]->data();
-    float* hw = half_w2_.data();
-    for (int64_t i = 0; i < half_w2_.numel(); ++i) hw[i] = 0.5f * w[i] * w[i];
-    inner_in.push_back(&half_w2_);
-  }
+  if (weighted) inner_in.push_back(&half_w2_);
   inner_->forward(ctx, inner_in, sigma2_);
-  float* s2 = sigma2_.data();
-  if (source_ == SigmaSource::avgpool2d)
-    for (int64_t i = 0; i < sigma2_.numel(); ++i) s2[i] *= pool_factor_;  // avg = Σ/k²; ½Σ/k⁴ = avg·½/k²
-
-  // f = p·kσ·softplus(x/(kσ)). The reference kernel (inner_impl_ "reference") stays scalar with log1p; the CPU kernel
-  // vectorises.
-  const float* __restrict x = in[0]->data();
-  float* __restrict y = out.data();
-  const int64_t n = out.numel();
-  const float k = k_, p = scale_;
-  if (!inner_impl_.empty()) {
-    for (int64_t i = 0; i < n; ++i) {
-      const float ks = floored_ks(k, s2[i]);
-      y[i] = p * (std::max(x[i], 0.0f) + ks * std::log1p(std::exp(-std::fabs(x[i]) / ks)));
-    }
-    return;
-  }
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) {
-    const float ks = floored_ks(k, s2[i]);
-    y[i] = p * ks * simd::softplus(x[i] / ks);
-  }
+  if (!weighted) scale(ctx, sigma2_.raw(), sigma2_.numel(), pool_factor_);  // avg = Σ/k²; ½Σ/k⁴ = avg·½/k²
+  activate(ctx, in[0]->raw(), sigma2_.raw(), out.raw(), out.numel());
 }
 
 // dx = p·logistic(x/(kσ))·dy; σ is a constant of the backward pass, so a and w get no gradient from here.
 void NoisySoftplusLiuOp::backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor&,
                                   const Tensor& gout, std::span<Tensor* const> gin) {
-  const float* __restrict x = in[0]->data();
-  const float* __restrict s2 = sigma2_.data();
-  const float* __restrict dy = gout.data();
-  const float k = k_, p = scale_;
-  if (Tensor* g = gin[0]) {
-    float* __restrict dx = g->data();
-#pragma omp simd
-    for (int64_t i = 0; i < g->numel(); ++i) dx[i] = p * dy[i] * simd::logistic(x[i] / floored_ks(k, s2[i]));
-  }
+  if (Tensor* g = gin[0]) gradient(ctx, in[0]->raw(), sigma2_.raw(), gout.raw(), g->raw(), g->numel());
   for (size_t j = 1; j < gin.size(); ++j)
     if (gin[j]) gin[j]->fill(0.0f);
+}
+
+void NoisySoftplusLiuOp::abs_and_half_square(const ExecContext&, const float* a, float* abs_a, int64_t na,
+                                             const float* w, float* half_w2, int64_t nw) {
+  for (int64_t i = 0; i < na; ++i) abs_a[i] = std::fabs(a[i]);
+  for (int64_t i = 0; i < nw; ++i) half_w2[i] = 0.5f * w[i] * w[i];
+}
+
+void NoisySoftplusLiuOp::scale(const ExecContext&, float* s2, int64_t n, float factor) {
+  for (int64_t i = 0; i < n; ++i) s2[i] *= factor;
+}
+
+// The reference kernel (inner_impl_ "reference") stays scalar with log1p; the CPU kernel vectorises.
+void NoisySoftplusLiuOp::activate(const ExecContext&, const float* __restrict x, const float* __restrict s2,
+                                  float* __restrict y, int64_t n) {
+  const NspLiu f = math();
+  if (!inner_impl_.empty()) {
+    for (int64_t i = 0; i < n; ++i) y[i] = f.value(x[i], s2[i]);
+    return;
+  }
+  const float p = scale_;
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const float ks = f.ks(s2[i]);
+    y[i] = p * ks * simd::softplus(x[i] / ks);
+  }
+}
+
+void NoisySoftplusLiuOp::gradient(const ExecContext&, const float* __restrict x, const float* __restrict s2,
+                                  const float* __restrict dy, float* __restrict dx, int64_t n) {
+  const NspLiu f = math();
+  const float p = scale_;
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) dx[i] = p * dy[i] * simd::logistic(x[i] / f.ks(s2[i]));
 }
 
 }  // namespace sf

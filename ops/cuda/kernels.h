@@ -23,6 +23,7 @@ OpPtr make_dropout(const Attrs& a);         // the reference's hashed mask (ops/
 OpPtr make_to_nhwc(const Attrs& a);         // a transpose, one thread per element
 OpPtr make_qcfs(const Attrs& a);            // element-wise, ∂λ as a fixed-order reduction on the device
 OpPtr make_log_quantize(const Attrs& a);    // element-wise; backward a device copy (straight through)
+OpPtr make_noisy_softplus_liu(const Attrs& a);  // the source layer's CUDA kernel for σ², element-wise around it
 
 // cuBLAS and cuDNN take int dimensions: whether every input dimension fits one.
 bool dims_fit_int(const Attrs&, std::span<const Shape> input_shapes);

@@ -15,9 +15,8 @@ bool cuda::dims_fit_int(const Attrs&, std::span<const Shape> input_shapes) {
   return true;
 }
 
-// The CUDA kernels, one per op type so far; each is the only one for its type on the device, so priorities
-// do not matter yet. Op types without a CUDA kernel here (noisy_softplus_liu) are refused by make_op on
-// Device::cuda, naming the op.
+// The CUDA kernels, one per op type; each is the only one for its type on the device, so priorities do not
+// matter yet. An op type without a CUDA kernel here would be refused by make_op on Device::cuda, naming the op.
 void register_cuda_kernels(OpRegistry& r) {
   using namespace cuda;
   const Device gpu = Device::cuda;
@@ -38,6 +37,7 @@ void register_cuda_kernels(OpRegistry& r) {
   r.add({"to_nhwc", gpu, "cuda", 20, make_to_nhwc});
   r.add({"qcfs", gpu, "cuda", 20, make_qcfs});
   r.add({"log_quantize", gpu, "cuda", 20, make_log_quantize});
+  r.add({"noisy_softplus_liu", gpu, "cuda", 20, make_noisy_softplus_liu});
   // Flatten is a copy between tensors of one device (Tensor::copy_from), so the one kernel serves both.
   r.add({"flatten", gpu, "reference", 0, [](const Attrs& a) -> OpPtr { return std::make_unique<FlattenOp>(a); }});
 }
