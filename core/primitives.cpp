@@ -86,9 +86,25 @@ void cpu_gather_rows(float* dst, const float* src, const int64_t* index, int64_t
     std::memcpy(dst + i * row, src + index[i] * row, static_cast<size_t>(row) * sizeof(float));
 }
 
+void cpu_add_top_k(double* acc, const float* logits, const float* targets, int64_t rows, int64_t k, int64_t top) {
+  *acc += static_cast<double>(cpu_count_top_k(logits, targets, rows, k, top));
+}
+void cpu_add_weight_penalty(double* acc, const float* w, float* g, int64_t n, double l1, double l2) {
+  *acc += cpu_weight_penalty(w, g, n, l1, l2);
+}
+void cpu_add_step_loss(double* acc, const float* loss, double count, double* penalty, double whole) {
+  *acc += static_cast<double>(*loss) * count + whole * *penalty;
+  *penalty = 0;
+}
+void cpu_mark_non_finite(double* mark, const float* x, int64_t n, double value) {
+  if (*mark == 0 && cpu_first_non_finite(x, n) >= 0) *mark = value;
+}
+
 const DevicePrimitives kCpu = {
-    cpu_fill,  cpu_copy,        cpu_scale,          cpu_axpy,        cpu_sum,  cpu_first_non_finite,
-    cpu_clamp, cpu_count_top_k, cpu_weight_penalty, cpu_gather_rows, cpu_copy, cpu_copy};
+    cpu_fill,      cpu_copy,        cpu_scale,          cpu_axpy,        cpu_sum,
+    cpu_first_non_finite,           cpu_clamp,          cpu_count_top_k, cpu_weight_penalty,
+    cpu_gather_rows, cpu_copy,      cpu_copy,           cpu_add_top_k,   cpu_add_weight_penalty,
+    cpu_add_step_loss, cpu_mark_non_finite};
 
 const DevicePrimitives*& slot(Device d) {
   static const DevicePrimitives* tables[] = {&kCpu, nullptr};
@@ -127,6 +143,17 @@ void copy_between(float* dst, Device dst_device, const float* src, Device src_de
   std::vector<float> staging(static_cast<size_t>(n));
   primitives(src_device).to_host(staging.data(), src, n);
   primitives(dst_device).from_host(dst, staging.data(), n);
+}
+
+std::vector<double> DeviceDoubles::read() const {
+  std::vector<double> out(static_cast<size_t>(size()));
+  primitives(device()).to_host(reinterpret_cast<float*>(out.data()), storage_.raw(), storage_.numel());
+  return out;
+}
+
+void DeviceDoubles::set(int64_t i, double value) {
+  if (i < 0 || i >= size()) fail_internal("DeviceDoubles::set: index " + std::to_string(i) + " of " + std::to_string(size()));
+  primitives(device()).from_host(storage_.raw() + 2 * i, reinterpret_cast<const float*>(&value), 2);
 }
 
 void axpy(float a, const Tensor& x, Tensor& y) {

@@ -4,6 +4,7 @@
 // only, so a CUDA build adds one table and the trainer does not change. Pointers are on the table's device.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "core/device.h"
 #include "core/tensor.h"
@@ -30,6 +31,33 @@ struct DevicePrimitives {
   // Host ↔ device transfers (plain memcpy on the CPU).
   void (*to_host)(float* host, const float* src, int64_t n);
   void (*from_host)(float* dst, const float* host, int64_t n);
+
+  // Totals kept in device memory (DeviceDoubles below), so that a training step adds to them without the host
+  // waiting for the device; `acc`, `mark` and `penalty` point at doubles on this device.
+  // *acc += count_top_k(...), *acc += weight_penalty(...):
+  void (*add_top_k)(double* acc, const float* logits, const float* targets, int64_t rows, int64_t k, int64_t top);
+  void (*add_weight_penalty)(double* acc, const float* w, float* g, int64_t n, double l1, double l2);
+  // One step's Σ loss·n as the host adds it (Trainer): *acc += loss[0]·count + whole·*penalty, then *penalty = 0.
+  void (*add_step_loss)(double* acc, const float* loss, double count, double* penalty, double whole);
+  // *mark = value if *mark is 0 and any x is NaN or ±Inf: the first bad step's number, kept.
+  void (*mark_non_finite)(double* mark, const float* x, int64_t n, double value);
+};
+
+// A few doubles in a device's memory that kernels add to, read back in one copy (one host wait on a GPU). Held
+// in a float Tensor, the one allocation every device offers (64-byte aligned on the CPU, 256 on CUDA).
+class DeviceDoubles {
+ public:
+  DeviceDoubles() = default;
+  DeviceDoubles(int64_t n, Device device) : storage_(Tensor::zeros({2 * n}, device)) {}
+  double* data() { return reinterpret_cast<double*>(storage_.raw()); }
+  int64_t size() const { return storage_.numel() / 2; }
+  Device device() const { return storage_.device(); }
+  void zero() { storage_.fill(0.0f); }  // all-zero bits are 0.0
+  std::vector<double> read() const;
+  void set(int64_t i, double value);
+
+ private:
+  Tensor storage_;
 };
 
 // The table of `device`; an internal error naming the build option when this build lacks the device.

@@ -10,7 +10,7 @@ void Adam::update(size_t k, Tensor& w, const Tensor& g, float lr) {
   const float lr_t =
       static_cast<float>(lr * std::sqrt(1.0 - std::pow(spec_.beta2, t)) / (1.0 - std::pow(spec_.beta1, t)));
   optim_kernels(w.device())
-      .adam(w.raw(), g.raw(), state(k, 0).raw(), state(k, 1).raw(), w.numel(), static_cast<float>(spec_.beta1),
+      .adam(skip_, w.raw(), g.raw(), state(k, 0).raw(), state(k, 1).raw(), w.numel(), static_cast<float>(spec_.beta1),
             static_cast<float>(spec_.beta2), static_cast<float>(spec_.epsilon), lr_t);
 }
 

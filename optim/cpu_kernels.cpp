@@ -8,16 +8,23 @@
 namespace sf {
 namespace {
 
-void sgd(float* w, const float* g, float* v, int64_t n, float mu, float lr, bool nesterov) {
+bool skipped(const double* skip) { return skip && *skip != 0; }
+
+void sgd(const double* skip, float* w, const float* g, float* v, int64_t n, float mu, float lr, bool nesterov) {
+  if (skipped(skip)) return;
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) sgd_update(w[i], g[i], v[i], mu, lr, nesterov);
 }
 
-void adam(float* w, const float* g, float* m, float* v, int64_t n, float b1, float b2, float eps, float lr_t) {
+void adam(const double* skip, float* w, const float* g, float* m, float* v, int64_t n, float b1, float b2, float eps,
+          float lr_t) {
+  if (skipped(skip)) return;
   for (int64_t i = 0; i < n; ++i) adam_update(w[i], g[i], m[i], v[i], b1, b2, eps, lr_t);
 }
 
-void adadelta(float* w, const float* g, float* a, float* d, int64_t n, float rho, float eps, float lr) {
+void adadelta(const double* skip, float* w, const float* g, float* a, float* d, int64_t n, float rho, float eps,
+              float lr) {
+  if (skipped(skip)) return;
   for (int64_t i = 0; i < n; ++i) adadelta_update(w[i], g[i], a[i], d[i], rho, eps, lr);
 }
 

@@ -4,7 +4,7 @@
 
 namespace sf {
 
-void Optimizer::step(const std::vector<Parameter*>& params) {
+void Optimizer::step(const std::vector<Parameter*>& params, const double* skip) {
   if (state_[0].empty())
     for (int s = 0; s < state_count(); ++s)
       for (auto* p : params) state_[s].push_back(Tensor::zeros(p->value.shape(), p->value.device()));
@@ -14,8 +14,10 @@ void Optimizer::step(const std::vector<Parameter*>& params) {
     fail_internal("optimizer: " + std::to_string(lr_scales_.size()) + " learning-rate scales for " +
                   std::to_string(params.size()) + " parameters");
   const float lr = static_cast<float>(current_lr());
+  skip_ = skip;
   for (size_t k = 0; k < params.size(); ++k)
     update(k, params[k]->value, params[k]->grad, lr_scales_.empty() ? lr : lr * lr_scales_[k]);
+  skip_ = nullptr;
   ++iterations_;
 }
 

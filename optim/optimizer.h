@@ -26,7 +26,9 @@ class Optimizer {
  public:
   explicit Optimizer(const OptimizerSpec& spec) : spec_(spec) {}
   virtual ~Optimizer() = default;
-  void step(const std::vector<Parameter*>& params);
+  // `skip`: a double on the parameters' device; the updates leave everything as it is where it is non-zero
+  // (optim/kernels.h). The iteration count advances either way: a skipped step ends the run (Trainer).
+  void step(const std::vector<Parameter*>& params, const double* skip = nullptr);
   // The rate the next step() uses: lr · schedule / (1 + decay · t), times a per-parameter scale.
   double current_lr() const { return spec_.lr * schedule_ / (1.0 + spec_.decay * static_cast<double>(iterations_)); }
   void set_schedule(double factor) { schedule_ = factor; }  // epoch-level schedules (step decay)
@@ -49,6 +51,7 @@ class Optimizer {
 
   OptimizerSpec spec_;
   int64_t iterations_ = 0;
+  const double* skip_ = nullptr;  // step()'s, for the kernels update() calls
 
  private:
   double schedule_ = 1.0;

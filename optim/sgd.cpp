@@ -12,6 +12,7 @@ void Sgd::update(size_t k, Tensor& w, const Tensor& g, float lr) {
   if (spec_.noise_std > 0) {
     // The noise is drawn element by element from one sequential stream, so it runs on the host.
     if (!w.on_host()) fail_input("train.optimizer.noise_std", "gradient noise is implemented on the CPU only");
+    if (skip_ && *skip_ != 0) return;  // on the CPU, so host memory
     const double sigma = spec_.noise_std / std::pow(1.0 + static_cast<double>(iterations_), spec_.noise_anneal / 2.0);
     float* wp = w.data();
     float* vp = v.data();
@@ -23,7 +24,7 @@ void Sgd::update(size_t k, Tensor& w, const Tensor& g, float lr) {
     }
     return;
   }
-  optim_kernels(w.device()).sgd(w.raw(), g.raw(), v.raw(), w.numel(), mu, lr, spec_.nesterov);
+  optim_kernels(w.device()).sgd(skip_, w.raw(), g.raw(), v.raw(), w.numel(), mu, lr, spec_.nesterov);
 }
 
 }  // namespace sf

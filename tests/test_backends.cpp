@@ -165,9 +165,10 @@ TEST(BackendRegistryTest, KnownNamesAndTheirCapabilities) {
   const std::string unknown = bad_input([] { make_backend("loihi"); });
   EXPECT_EQ(unknown, "--backend: unknown backend 'loihi' (cpu, cuda, nir, spinnaker)");
   // The GPU simulator is always registered; a machine or build without a GPU refuses it before converting.
-  if (!device_available(Device::cuda))
+  if (!device_available(Device::cuda)) {
     EXPECT_EQ(bad_input([] { make_backend("cuda")->check_ready(); }),
               "--backend: " + device_unavailable_reason(Device::cuda));
+  }
   const Capabilities cpu = make_backend("cpu")->capabilities();
   EXPECT_TRUE(cpu.simulates);
   EXPECT_FALSE(cpu.exports);

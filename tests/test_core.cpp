@@ -142,6 +142,36 @@ TEST(PrimitiveTest, ClampKeepsNan) {
   EXPECT_EQ(x[2], 1.0f);
 }
 
+// The accumulating forms add what the returning ones return, into doubles on the device; a mark keeps the
+// first value it was given.
+TEST(PrimitiveTest, AccumulatingFormsAddWhatTheReturningFormsReturn) {
+  const DevicePrimitives& p = primitives(Device::cpu);
+  DeviceDoubles acc(4, Device::cpu);
+  EXPECT_EQ(acc.read(), std::vector<double>(4, 0.0));
+  acc.set(0, 2.5);
+  const Tensor logits = Tensor::from({2, 3}, {1, 5, 2, 9, 0, 1}), targets = Tensor::from({2, 3}, {0, 1, 0, 0, 0, 1});
+  p.add_top_k(acc.data(), logits.raw(), targets.raw(), 2, 3, 1);
+  p.add_top_k(acc.data(), logits.raw(), targets.raw(), 2, 3, 2);
+  EXPECT_EQ(acc.read()[0], 2.5 + 1 + 2);
+  Tensor w = Tensor::from({2}, {0.5f, -2.0f}), g = Tensor::zeros({2});
+  p.add_weight_penalty(acc.data() + 1, w.raw(), g.raw(), 2, 0.1, 0.01);
+  EXPECT_DOUBLE_EQ(acc.read()[1], 0.1 * 2.5 + 0.01 * 4.25);
+  EXPECT_FLOAT_EQ(g[1], -0.1f - 0.04f);
+  const Tensor loss = Tensor::from({1}, {0.75f});
+  p.add_step_loss(acc.data() + 2, loss.raw(), 4.0, acc.data() + 1, 8.0);
+  std::vector<double> now = acc.read();
+  EXPECT_EQ(now[2], 0.75 * 4.0 + 8.0 * (0.1 * 2.5 + 0.01 * 4.25));
+  EXPECT_EQ(now[1], 0.0) << "the step's penalty is used up";
+  const Tensor finite = Tensor::from({3}, {1, 2, 3}), bad = Tensor::from({3}, {1, NAN, 3});
+  p.mark_non_finite(acc.data() + 3, finite.raw(), 3, 7.0);
+  EXPECT_EQ(acc.read()[3], 0.0);
+  p.mark_non_finite(acc.data() + 3, bad.raw(), 3, 8.0);
+  p.mark_non_finite(acc.data() + 3, bad.raw(), 3, 9.0);
+  EXPECT_EQ(acc.read()[3], 8.0) << "the first mark stays";
+  acc.zero();
+  EXPECT_EQ(acc.read(), std::vector<double>(4, 0.0));
+}
+
 TEST(PrimitiveTest, MismatchedOperandsAreRejected) {
   Tensor a({3}), b({4});
   EXPECT_THROW(axpy(1.0f, a, b), Error);

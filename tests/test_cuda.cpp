@@ -103,7 +103,7 @@ TEST_P(CudaPrimitiveTest, MatchTheCpuPrimitives) {
 
 INSTANTIATE_TEST_SUITE_P(Sizes, CudaPrimitiveTest, ::testing::Values(0, 1, 257, 100003, (1 << 24) + 5));
 
-TEST(CudaPrimitiveTest, CountTopKGatherRowsAndClampMatchTheCpu) {
+TEST(CudaPrimitiveTest, CountTopKGatherRowsClampAndAccumulatorsMatchTheCpu) {
   SF_REQUIRE_GPU();
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const Tensor logits = Tensor::from(
@@ -120,6 +120,32 @@ TEST(CudaPrimitiveTest, CountTopKGatherRowsAndClampMatchTheCpu) {
   EXPECT_TRUE(std::isnan(c[0])) << "NaN survives clipping, as on the CPU";
   EXPECT_EQ(c[1], -1.0f);
   EXPECT_EQ(c[2], 1.0f);
+
+  // The accumulating forms leave in device memory what the CPU's leave in host memory.
+  const Tensor w = random_tensor(100003, 7), loss = Tensor::from({1}, {0.625f});
+  const Tensor gw = w.to(Device::cuda), gloss = loss.to(Device::cuda);
+  Tensor grad = Tensor::zeros({100003}), ggrad = Tensor::zeros({100003}, Device::cuda);
+  std::vector<double> got[2];
+  for (int d = 0; d < 2; ++d) {
+    const bool gpu = d == 1;
+    const DevicePrimitives& p = primitives(gpu ? Device::cuda : Device::cpu);
+    DeviceDoubles acc(4, gpu ? Device::cuda : Device::cpu);
+    acc.set(0, 1.5);
+    for (int64_t top : {1, 2})
+      p.add_top_k(acc.data(), (gpu ? gl : logits).raw(), (gpu ? gt : targets).raw(), 5, 5, top);
+    p.add_weight_penalty(acc.data() + 1, (gpu ? gw : w).raw(), (gpu ? ggrad : grad).raw(), w.numel(), 1e-3, 5e-4);
+    p.add_step_loss(acc.data() + 2, (gpu ? gloss : loss).raw(), 50.0, acc.data() + 1, 100.0);
+    p.mark_non_finite(acc.data() + 3, (gpu ? gw : w).raw(), w.numel(), 4.0);
+    p.mark_non_finite(acc.data() + 3, (gpu ? gl : logits).raw(), 25, 5.0);  // holds a NaN
+    p.mark_non_finite(acc.data() + 3, (gpu ? gl : logits).raw(), 25, 6.0);
+    got[d] = acc.read();
+  }
+  EXPECT_EQ(got[1][0], got[0][0]);
+  EXPECT_EQ(got[1][1], 0.0);
+  EXPECT_NEAR(got[1][2], got[0][2], 1e-12 * got[0][2]) << "the penalty sums in another order";
+  EXPECT_EQ(got[1][3], 5.0);
+  EXPECT_EQ(got[0][3], 5.0);
+  expect_ulps(ggrad.to(Device::cpu), grad, Tensor::zeros({100003}), 0.01, "penalty gradient");
 
   const Tensor src = random_tensor(35, 6), gsrc = src.to(Device::cuda);
   Tensor dst({3, 7}), gdst({3, 7}, Device::cuda);
@@ -141,20 +167,32 @@ TEST(CudaOptimTest, UpdatesMatchTheCpuLoops) {
     Tensor gw = w.to(Device::cuda), ga = a.to(Device::cuda), gb = b.to(Device::cuda);
     for (int step = 0; step < 3; ++step) {
       const Tensor g = random_tensor(n, 20 + step), gg = g.to(Device::cuda);
-      auto run = [&](const OptimKernels& k, Tensor& w_, const Tensor& g_, Tensor& a_, Tensor& b_) {
+      auto run = [&](const OptimKernels& k, Tensor& w_, const Tensor& g_, Tensor& a_, Tensor& b_,
+                     const double* skip) {
         switch (rule) {
           case 0:
-            return k.sgd(w_.raw(), g_.raw(), a_.raw(), n, 0.9f, 0.05f, false);
+            return k.sgd(skip, w_.raw(), g_.raw(), a_.raw(), n, 0.9f, 0.05f, false);
           case 1:
-            return k.sgd(w_.raw(), g_.raw(), a_.raw(), n, 0.9f, 0.05f, true);
+            return k.sgd(skip, w_.raw(), g_.raw(), a_.raw(), n, 0.9f, 0.05f, true);
           case 2:
-            return k.adam(w_.raw(), g_.raw(), a_.raw(), b_.raw(), n, 0.9f, 0.999f, 1e-7f, 1e-3f);
+            return k.adam(skip, w_.raw(), g_.raw(), a_.raw(), b_.raw(), n, 0.9f, 0.999f, 1e-7f, 1e-3f);
           default:
-            return k.adadelta(w_.raw(), g_.raw(), a_.raw(), b_.raw(), n, 0.95f, 1e-7f, 1.0f);
+            return k.adadelta(skip, w_.raw(), g_.raw(), a_.raw(), b_.raw(), n, 0.95f, 1e-7f, 1.0f);
         }
       };
-      run(cpu, w, g, a, b);
-      run(gpu, gw, gg, ga, gb);
+      run(cpu, w, g, a, b, nullptr);
+      run(gpu, gw, gg, ga, gb, nullptr);
+      // A step marked non-finite (skip ≠ 0) leaves the weights and the state as they are.
+      DeviceDoubles marked(1, Device::cuda), unmarked(1, Device::cuda);
+      marked.set(0, 3.0);
+      const std::vector<float> before = gw.to_vector(), state_a = ga.to_vector();
+      run(gpu, gw, gg, ga, gb, marked.data());
+      ASSERT_EQ(gw.to_vector(), before);
+      ASSERT_EQ(ga.to_vector(), state_a);
+      if (step == 2) {  // and a zero mark applies it
+        run(cpu, w, g, a, b, nullptr);
+        run(gpu, gw, gg, ga, gb, unmarked.data());
+      }
     }
     // FMA contraction on the GPU: a few ulps per step of the values involved.
     const std::vector<float> want = w.to_vector(), got = gw.to_vector();
@@ -262,20 +300,31 @@ TEST(CudaTest, DeterministicRunsRepeatBitForBit) {
   for (int64_t i = 0; i < data.images.numel(); ++i) data.images[i] = static_cast<float>(rng.uniform());
   for (int64_t i = 0; i < 32; ++i) data.labels.push_back(static_cast<int32_t>(i % 10));
   TrainSpec t;
-  t.epochs = 1, t.batch = 16, t.loss = "crossentropy", t.optimizer.lr = 0.05, t.optimizer.momentum = 0.9;
+  t.epochs = 2, t.batch = 16, t.loss = "crossentropy", t.optimizer.lr = 0.05, t.optimizer.momentum = 0.9;
+  t.l2 = 1e-4;
   const DeterministicKernels mode(true);
   std::vector<std::vector<float>> runs;
-  for (int run = 0; run < 2; ++run) {
+  std::vector<std::vector<double>> histories;
+  // Runs 0 and 1 keep the step totals on the GPU (sync_every auto), run 2 reads them after every step: the
+  // same sums in the same order, so the same history too.
+  for (int run = 0; run < 3; ++run) {
     Model m = build_model(spec, 9);
-    Trainer(m, t, Device::cuda, 9).fit(data, nullptr);
+    t.sync_every = run == 2 ? 1 : 0;
+    std::vector<double> history;
+    for (const EpochStats& e : Trainer(m, t, Device::cuda, 9).fit(data, nullptr))
+      history.insert(history.end(), {e.loss, e.acc});
     std::vector<float> all;
     for (const NamedTensor& nt : m.state()) {
       const std::vector<float> v = nt.tensor.to_vector();
       all.insert(all.end(), v.begin(), v.end());
     }
     runs.push_back(std::move(all));
+    histories.push_back(std::move(history));
   }
   EXPECT_EQ(runs[0], runs[1]);
+  EXPECT_EQ(histories[0], histories[1]);
+  EXPECT_EQ(runs[2], runs[0]);
+  EXPECT_EQ(histories[2], histories[0]);
 }
 
 // Liu's per-neuron Noisy Softplus against its reference kernel, with each source layer: σ² comes from the

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 
 #include "core/error.h"
 #include "datasets/transform_spec.h"
@@ -27,6 +28,17 @@ Dataset toy(int64_t n, uint64_t seed) {
       for (int s = c0; s < c0 + 5; ++s) img[r * 28 + s] = 1.0f;
   }
   return d;
+}
+
+std::string test_error_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Numeric) << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "expected an error";
+  return "";
 }
 
 TrainSpec small_spec(int epochs) {
@@ -96,6 +108,84 @@ TEST(TrainerTest, DivergenceNamesTheOp) {
     const std::string msg = e.what();
     EXPECT_TRUE(msg.find("NaN") != std::string::npos || msg.find("Inf") != std::string::npos) << msg;
     EXPECT_NE(msg.find("first non-finite output in op"), std::string::npos) << msg;
+  }
+}
+
+// Step totals kept on the device (train.sync_every > 1, or auto on a GPU) add up in the host's order: the
+// history, the weights and every position an observer asks for equal a run that reads them after every step,
+// whatever the read interval; batch_end comes after each read only.
+struct Recorder final : TrainObserver {
+  int64_t ask_every = 0, steps = 0, reads = 0;
+  std::vector<FitPosition> asked;  // the positions at the steps wants_totals() asked for
+  bool wants_totals() const override { return ask_every > 0 && (steps + 1) % ask_every == 0; }
+  void batch_end(int64_t, int64_t, double, double, double) override { ++reads; }
+  void step_end(const FitPosition& at) override {
+    if (wants_totals()) asked.push_back(at);
+    ++steps;
+  }
+};
+
+TEST(TrainerTest, TotalsKeptOnTheDeviceEqualTheHostsStepByStep) {
+  const Dataset train = toy(300, 1);
+  struct Run {
+    std::vector<double> history;
+    std::vector<float> weights;
+    Recorder seen;
+  };
+  auto run = [&](int64_t sync_every) {
+    Model m = build_model(ModelSpec{}, 5);
+    TrainSpec spec = small_spec(2);
+    spec.parallel = "op_parallel";  // one shard: the case whose totals may stay on the device
+    spec.sync_every = sync_every;
+    spec.l2 = 1e-3, spec.label_smoothing = 0.1;  // the regulariser and the targets join the device sums too
+    Run r;
+    r.seen.ask_every = 4;
+    for (const auto& e : Trainer(m, spec, Device::cpu, 5).fit(train, nullptr, &r.seen))
+      r.history.insert(r.history.end(), {e.loss, e.acc});
+    for (const auto* p : m.parameters()) {
+      const std::vector<float> v = p->value.to_vector();
+      r.weights.insert(r.weights.end(), v.begin(), v.end());
+    }
+    return r;
+  };
+  const Run host = run(1);
+  EXPECT_EQ(host.seen.reads, 20) << "10 steps per epoch, batch_end after each";
+  for (int64_t every : {3, 1000}) {
+    SCOPED_TRACE("sync_every " + std::to_string(every));
+    const Run dev = run(every);
+    EXPECT_EQ(dev.history, host.history);
+    EXPECT_EQ(dev.weights, host.weights);
+    ASSERT_EQ(dev.seen.asked.size(), host.seen.asked.size());
+    for (size_t i = 0; i < host.seen.asked.size(); ++i) {
+      EXPECT_EQ(dev.seen.asked[i].loss_sum, host.seen.asked[i].loss_sum) << i;
+      EXPECT_EQ(dev.seen.asked[i].correct, host.seen.asked[i].correct) << i;
+    }
+    // Reads: every `every` steps, at each asked step and at each epoch's end.
+    EXPECT_EQ(dev.seen.reads, every == 3 ? 2 * 5 : 2 * 3) << "epoch of 10 steps: 3, 4, 6, 8, 9, 10 or 4, 8, 10";
+  }
+}
+
+// A step that goes non-finite while the totals wait on the device is not applied, nor is any after it; the
+// next read reruns that step on the host, which names the batch and the op as a run read step by step does.
+TEST(TrainerTest, DivergenceFoundOnTheDeviceNamesTheSameStepAndOp) {
+  const Dataset train = toy(100, 1);
+  auto message = [&](int64_t sync_every, bool poison) {
+    Model m = build_model(ModelSpec{}, 3);
+    if (poison)
+      for (auto& l : m.layers())
+        if (l.name == "conv1") l.params[0].value.fill(std::nanf(""));
+    TrainSpec spec = small_spec(1);
+    spec.parallel = "op_parallel";
+    spec.sync_every = sync_every;
+    if (!poison) spec.optimizer.lr = 1e30;  // the first update blows the weights up: batch 2 diverges
+    return test_error_message([&] { Trainer(m, spec, Device::cpu, 3).fit(train, nullptr); });
+  };
+  for (bool poison : {false, true}) {
+    SCOPED_TRACE(poison ? "NaN weight, finite loss" : "lr 1e30");
+    const std::string host = message(1, poison), device = message(4, poison);
+    EXPECT_NE(host.find("training diverged"), std::string::npos) << host;
+    EXPECT_NE(host.find(poison ? "batch 1" : "batch 2"), std::string::npos) << host;
+    EXPECT_EQ(device, host);
   }
 }
 

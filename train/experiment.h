@@ -42,6 +42,10 @@ struct TrainSpec {
   // each process's own (DDP's default). Needs one shard per process (op_parallel, or one thread).
   bool sync_batchnorm = false;
   double label_shift = 0.0;  // targets t + shift (Liu's NSP fine-tuning: 0.01)
+  // How often the host reads the step totals (loss, accuracy, the divergence check) back from the device: every
+  // this many steps, or 0 for auto (every step on the CPU, where reading costs nothing; on a GPU when ~0.1 s
+  // has passed since the last read). The run's results do not depend on it (Trainer::fit).
+  int64_t sync_every = 0;
   // Resume checkpoints (train/resume.h) are written at every epoch end and, when > 0, every this many steps.
   int64_t checkpoint_every = 0;
   // Start from this checkpoint's weights and batch-norm statistics instead of random ones (Keras load_weights

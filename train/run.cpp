@@ -262,6 +262,10 @@ struct RunObserver final : TrainObserver {
   void batch_end(int64_t a, int64_t b, double c, double d, double f) override {
     if (inner) inner->batch_end(a, b, c, d, f);
   }
+  // A checkpoint step needs the exact totals in its position.
+  bool wants_totals() const override {
+    return (every > 0 && (state.steps + 1) % every == 0) || (inner && inner->wants_totals());
+  }
   void step_end(const FitPosition& at) override {
     ++state.steps;
     // The epoch's last step is followed by its epoch-end checkpoint.

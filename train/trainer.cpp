@@ -39,6 +39,10 @@ int64_t recompute_above_bytes(const std::string& policy) {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+// With sync_every auto on a GPU, the host reads the step totals when this much time has passed since its last
+// read: often enough for a progress bar, rare enough that a 1 ms step of the Liu net waits once in ~100.
+constexpr double kAutoReadSeconds = 0.1;
+
 }  // namespace
 
 std::string loss_op(const std::string& loss) {
@@ -243,11 +247,9 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
   return *slot;
 }
 
-// Runs forward (and backward when training) of batch b on every local shard, one thread per shard, and
-// returns the whole batch's totals (every process's, in a distributed run). The model's gradients end up as
-// the batch mean: Σ_s (n_s / n)·grad_s, folded in shard order (each process its own, then the processes in
-// rank order), so the result is deterministic.
-Trainer::Totals Trainer::run_batch(Net& net, const Batch& batch, bool training, int epoch) {
+// Uploads batch b to every local shard and runs forward (and backward when training), one thread per shard.
+// always_backward: no host read of the loss first (a non-finite loss is marked on the device instead).
+void Trainer::run_shards(Net& net, const Batch& batch, bool training, int epoch, bool always_backward) {
   const int64_t b = batch.index;
   const int64_t shards = static_cast<int64_t>(net.shards.size());
   // Shifted labels are a training target; losses are reported against the true one-hot labels, so they
@@ -275,10 +277,11 @@ Trainer::Totals Trainer::run_batch(Net& net, const Batch& batch, bool training, 
     copy_between(r.graph.value(r.targets).raw(), device_, targets_.data() + row * classes, Device::cpu,
                  r.count * classes);
     r.graph.forward();
-    // A non-finite loss skips backward (the divergence is reported below), except where the shards' batch
+    // A non-finite loss skips backward (run_batch reports the divergence), except where the shards' batch
     // norms meet: the others would wait for this one. On a GPU backward always runs: reading the loss first
     // would make the host wait for the forward pass before it could queue the backward one.
-    if (training && (net.sync || device_ != Device::cpu || std::isfinite(r.loss_value()))) r.graph.backward(r.loss);
+    if (training && (always_backward || net.sync || device_ != Device::cpu || std::isfinite(r.loss_value())))
+      r.graph.backward(r.loss);
     if (profiling_ && training) r.seconds += seconds_since(ts);
   };
   if (shards == 1) {
@@ -299,6 +302,16 @@ Trainer::Totals Trainer::run_batch(Net& net, const Batch& batch, bool training, 
                     " shards (OMP_THREAD_LIMIT, or training inside a parallel region?)");
   }
   if (profiling_ && training) net.region_seconds += seconds_since(t0);
+}
+
+// Runs forward (and backward when training) of batch b on every local shard, one thread per shard, and
+// returns the whole batch's totals (every process's, in a distributed run). The model's gradients end up as
+// the batch mean: Σ_s (n_s / n)·grad_s, folded in shard order (each process its own, then the processes in
+// rank order), so the result is deterministic.
+Trainer::Totals Trainer::run_batch(Net& net, const Batch& batch, bool training, int epoch) {
+  const int64_t b = batch.index;
+  const int64_t shards = static_cast<int64_t>(net.shards.size());
+  run_shards(net, batch, training, epoch, false);
   Totals local;
   for (const auto& r : net.shards) local.loss_sum += r->loss_value() * static_cast<double>(r->count);
   local.correct = correct(net);
@@ -336,6 +349,51 @@ Trainer::Totals Trainer::run_batch(Net& net, const Batch& batch, bool training, 
   total.loss_sum += static_cast<double>(batch.whole) * penalty(training);
   if (training) check_gradients(net, b, epoch);
   return total;
+}
+
+// One process, one shard: nothing to agree with others on before a step's update, so its totals can wait on
+// the device. sync_every 1 (the CPU's auto) reads them after every step instead, through run_batch.
+bool Trainer::totals_on_device() const {
+  const int64_t every = spec_.sync_every > 0 ? spec_.sync_every : (device_ == Device::cpu ? 1 : 0);
+  return every != 1 && shards_per_rank_ == 1 && !comm_.distributed();
+}
+
+// run_batch's totals and checks for one shard, as device work the host does not wait for: the same sums in
+// the same order (so a read of them equals run_batch's), the regulariser's gradient, and the step's mark when
+// its loss or a gradient is not finite, which makes the optimiser skip this step and every later one.
+void Trainer::add_step_totals(Net& net, const Batch& batch) {
+  const DevicePrimitives& on = primitives(device_);
+  double* t = totals_.data();
+  Replica& r = *net.shards[0];
+  const Tensor &out = r.graph.value(r.output), &loss = r.graph.value(r.loss);
+  on.add_top_k(t + kCorrect, out.raw(), r.graph.value(r.targets).raw(), r.count, out.dim(1), 1);
+  if (spec_.l1 != 0 || spec_.l2 != 0)
+    for (auto& layer : model_.layers())
+      for (auto& p : layer.params)
+        if (p.name == "weight" || (spec_.regularize_batchnorm && layer.type == "batchnorm"))
+          on.add_weight_penalty(t + kPenalty, p.value.raw(), p.grad.raw(), p.value.numel(), spec_.l1, spec_.l2);
+  on.add_step_loss(t + kLossSum, loss.raw(), static_cast<double>(r.count), t + kPenalty,
+                   static_cast<double>(batch.whole));
+  const double mark = static_cast<double>(batch.index + 1);
+  on.mark_non_finite(t + kMark, loss.raw(), 1, mark);
+  for (auto* p : model_.parameters()) on.mark_non_finite(t + kMark, p->grad.raw(), p->grad.numel(), mark);
+}
+
+// A read of the device totals found step `bad` marked: the updates since were skipped, so the weights are the
+// ones that step saw, and rerunning it through run_batch (same batch, same dropout key) finds and names
+// what went non-finite as a step checked on the host would.
+void Trainer::rerun_diverged(const DataSource& train, const Pipeline& augment, const LoaderOptions& options,
+                             int epoch, int64_t bad) {
+  DataLoader again(train, augment, options);
+  again.start_epoch(epoch);
+  for (int64_t b = 0; b < bad; ++b) again.batch(b);  // the loader hands batches out in order
+  const Batch& batch = again.batch(bad);
+  run_batch(net(batch.whole, true), batch, true, epoch);
+  throw Error(ErrorKind::Numeric, "training diverged at epoch " + std::to_string(epoch) + ", batch " +
+                                      std::to_string(bad + 1) +
+                                      ": its loss or a gradient was not finite on the device, but was when the "
+                                      "step ran again (a non-deterministic kernel?) — lower train.optimizer.lr or "
+                                      "add decay");
 }
 
 int64_t Trainer::first_bad_shard(const Net& net) const {
@@ -457,6 +515,8 @@ std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& au
   std::vector<EpochStats> history;
   // Build every graph this run needs before the clock starts: primitive creation is one-time work.
   for (int64_t b = 0; b < loader.batches(); ++b) net(loader.whole_batch_size(b), true);
+  const bool on_device = totals_on_device();
+  if (on_device && totals_.size() == 0) totals_ = DeviceDoubles(kTotalSlots, device_);
 
   const int last_epoch = first_epoch + spec_.epochs - 1;
   for (int epoch = from ? from->epoch : first_epoch; epoch <= last_epoch; ++epoch) {
@@ -470,18 +530,47 @@ std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& au
     const int64_t start = resumed ? from->batch : 0;
     // The loader hands batches out in order: a resumed epoch reads (and drops) the batches it already trained.
     for (int64_t b = 0; b < start; ++b) loader.batch(b);
+    if (on_device) {  // the totals start where the host's would, so that they add up in the same order
+      totals_.zero();
+      totals_.set(kLossSum, loss_sum);
+      totals_.set(kCorrect, static_cast<double>(correct));
+    }
+    auto last_read = Clock::now();
+    int64_t unread = 0;  // steps since the host last read the device totals
     for (int64_t b = start; b < loader.batches(); ++b) {
       const Batch& batch = loader.batch(b);
       Net& net = this->net(batch.whole, true);
       optimizer_->set_schedule(schedule_factor(spec_.schedule, epoch - first_epoch, b, loader.batches(), spec_.epochs));
-      const Totals t = run_batch(net, batch, true, epoch);
-      loss_sum += t.loss_sum;
-      optimizer_->step(params);
-      if (spec_.clip_conv_weights > 0) clip_conv_weights();
-      correct += t.correct;
       seen += batch.whole;
+      if (on_device) {
+        run_shards(net, batch, true, epoch, true);
+        add_step_totals(net, batch);
+        optimizer_->step(params, totals_.data() + kMark);
+      } else {
+        const Totals t = run_batch(net, batch, true, epoch);
+        loss_sum += t.loss_sum;
+        correct += t.correct;
+        optimizer_->step(params);
+      }
+      if (spec_.clip_conv_weights > 0) clip_conv_weights();
+      bool read = !on_device;
+      if (on_device) {
+        ++unread;
+        read = b + 1 == loader.batches() || (observer && observer->wants_totals()) ||
+               (spec_.sync_every > 0 ? unread >= spec_.sync_every : seconds_since(last_read) >= kAutoReadSeconds);
+        if (read) {
+          const std::vector<double> at = totals_.read();  // waits for the device
+          if (at[kMark] != 0) rerun_diverged(train, augment, lo, epoch, static_cast<int64_t>(at[kMark]) - 1);
+          loss_sum = at[kLossSum];
+          correct = static_cast<int64_t>(at[kCorrect]);
+          unread = 0;
+          last_read = Clock::now();
+        }
+      }
       if (observer) {
-        observer->batch_end(b + 1, loader.batches(), loss_sum / seen, double(correct) / seen, seen / seconds_since(t0));
+        if (read)
+          observer->batch_end(b + 1, loader.batches(), loss_sum / seen, double(correct) / seen,
+                              seen / seconds_since(t0));
         observer->step_end({epoch, b + 1, loss_sum, correct, seen, seconds_since(t0)});
       }
     }

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "core/graph.h"
+#include "core/primitives.h"
 #include "datasets/dataset.h"
 #include "datasets/loader.h"
 #include "datasets/source.h"
@@ -56,8 +57,12 @@ class TrainObserver {
   virtual void epoch_begin(int epoch, int epochs, int64_t batches) {}
   virtual void batch_end(int64_t done, int64_t batches, double loss, double acc, double images_per_second) {}
   virtual void epoch_end(const EpochStats& stats) {}
-  // After every training step (weights updated), with the position just after it.
+  // After every training step (weights updated), with the position just after it. Where the trainer keeps
+  // the step totals on the device (TrainSpec::sync_every), the position's loss_sum and correct are as of the
+  // host's last read of them, and batch_end is called after each read only; a step for which wants_totals()
+  // says true is read before its step_end.
   virtual void step_end(const FitPosition& at) {}
+  virtual bool wants_totals() const { return false; }
 };
 
 // Name of the loss op for a `train.loss` value.
@@ -101,7 +106,14 @@ class Trainer {
     int64_t correct = 0, top5 = 0;
   };
   Net& net(int64_t batch, bool training);
+  void run_shards(Net& net, const Batch& batch, bool training, int epoch, bool always_backward);
   Totals run_batch(Net& net, const Batch& batch, bool training, int epoch);
+  // The step totals kept on the device: whether fit() keeps them there, one step's additions, and the
+  // divergence a read of them finds, rerun on the host to name the op (it throws).
+  bool totals_on_device() const;
+  void add_step_totals(Net& net, const Batch& batch);
+  [[noreturn]] void rerun_diverged(const DataSource& train, const Pipeline& augment, const LoaderOptions& options,
+                                   int epoch, int64_t bad);
   void throw_diverged(const Net& net, int64_t b, int epoch, int bad_rank) const;
   void share_buffers();
   void check_same_size(const DataSource& data) const;
@@ -131,6 +143,11 @@ class Trainer {
   // holds nothing in its arena from one step to the next (core/graph.h).
   std::vector<std::shared_ptr<Graph::SharedArena>> arenas_;
   std::vector<float> targets_;  // the step's one-hot targets, host staging
+  // An epoch's totals on the device (totals_on_device): Σ loss·n, correct classifications, the step's
+  // regulariser, and the mark of the first step whose loss or gradients went non-finite (its batch + 1;
+  // optimiser updates are skipped from it on, so the rerun sees the weights that step saw).
+  enum TotalSlot { kLossSum, kCorrect, kPenalty, kMark, kTotalSlots };
+  DeviceDoubles totals_;
 };
 
 }  // namespace sf

@@ -1,5 +1,6 @@
 // The device primitives as CUDA kernels. Everything runs on the default stream, as the ops do; the ones that
-// return a value to the host (sum, first_non_finite, count_top_k, weight_penalty) synchronise by copying it.
+// return a value to the host (sum, first_non_finite, count_top_k, weight_penalty) synchronise by copying it,
+// the add_* forms leave theirs in device memory.
 #include "core/cuda/buffer.h"
 #include "core/cuda/check.h"
 #include "core/cuda/elementwise.cuh"
@@ -103,8 +104,46 @@ void from_host(float* dst, const float* host, int64_t n) {
   if (n) check(cudaMemcpy(dst, host, n * sizeof(float), cudaMemcpyHostToDevice), "copy from the host");
 }
 
-const DevicePrimitives kTable = {fill,  copy,        scale,          axpy,        sum,     first_non_finite,
-                                 clamp, count_top_k, weight_penalty, gather_rows, to_host, from_host};
+// The accumulating forms: the same reductions, finished by adding into device memory (no copy, no wait).
+void add_top_k(double* acc, const float* logits, const float* targets, int64_t rows, int64_t k, int64_t top) {
+  if (rows <= 0) return;
+  reduce_on_device(
+      rows, [=] __device__(int64_t i) { return double(target_in_top_k(logits + i * k, targets + i * k, k, top)); },
+      scratch().get<double>(kReduceBlocks), [=] __device__(double s) { *acc += s; }, "count_top_k");
+}
+void add_weight_penalty(double* acc, const float* w, float* g, int64_t n, double l1, double l2) {
+  if (n <= 0) return;
+  const float l1f = static_cast<float>(l1), l2f = static_cast<float>(l2);
+  reduce_on_device(
+      n,
+      [=] __device__(int64_t i) {
+        if (g) g[i] += weight_penalty_grad(w[i], l1f, l2f);
+        return weight_penalty_of(w[i], l1, l2);
+      },
+      scratch().get<double>(kReduceBlocks), [=] __device__(double s) { *acc += s; }, "weight_penalty");
+}
+__global__ void step_loss_kernel(double* acc, const float* loss, double count, double* penalty, double whole) {
+  // Rounded as the host's loss·count + whole·penalty (no FMA contraction), so a deferred total equals an eager one.
+  *acc = __dadd_rn(*acc, __dadd_rn(__dmul_rn(double(*loss), count), __dmul_rn(whole, *penalty)));
+  *penalty = 0;
+}
+void add_step_loss(double* acc, const float* loss, double count, double* penalty, double whole) {
+  step_loss_kernel<<<1, 1>>>(acc, loss, count, penalty, whole);
+  check_launch("step loss");
+}
+void mark_non_finite(double* mark, const float* x, int64_t n, double value) {
+  elementwise(
+      n,
+      [=] __device__(int64_t i) {
+        if (!(x[i] - x[i] == 0.0f) && *mark == 0) *mark = value;  // every writer writes the same value
+      },
+      "mark_non_finite");
+}
+
+const DevicePrimitives kTable = {fill,        copy,    scale,     axpy,      sum,
+                                 first_non_finite, clamp, count_top_k, weight_penalty,
+                                 gather_rows, to_host, from_host, add_top_k, add_weight_penalty,
+                                 add_step_loss,    mark_non_finite};
 
 }  // namespace
 

@@ -7,17 +7,32 @@
 namespace sf {
 namespace {
 
-void sgd(float* w, const float* g, float* v, int64_t n, float mu, float lr, bool nesterov) {
+// `skip` is read on the device by every thread (a step marked non-finite is not applied), so the host never
+// waits to learn whether to launch.
+void sgd(const double* skip, float* w, const float* g, float* v, int64_t n, float mu, float lr, bool nesterov) {
   cuda::launch_elementwise(
-      n, nullptr, [=] __device__(int64_t i) { sgd_update(w[i], g[i], v[i], mu, lr, nesterov); }, "sgd update");
+      n, nullptr,
+      [=] __device__(int64_t i) {
+        if (!skip || *skip == 0) sgd_update(w[i], g[i], v[i], mu, lr, nesterov);
+      },
+      "sgd update");
 }
-void adam(float* w, const float* g, float* m, float* v, int64_t n, float b1, float b2, float eps, float lr_t) {
+void adam(const double* skip, float* w, const float* g, float* m, float* v, int64_t n, float b1, float b2, float eps,
+          float lr_t) {
   cuda::launch_elementwise(
-      n, nullptr, [=] __device__(int64_t i) { adam_update(w[i], g[i], m[i], v[i], b1, b2, eps, lr_t); }, "adam update");
+      n, nullptr,
+      [=] __device__(int64_t i) {
+        if (!skip || *skip == 0) adam_update(w[i], g[i], m[i], v[i], b1, b2, eps, lr_t);
+      },
+      "adam update");
 }
-void adadelta(float* w, const float* g, float* a, float* d, int64_t n, float rho, float eps, float lr) {
+void adadelta(const double* skip, float* w, const float* g, float* a, float* d, int64_t n, float rho, float eps,
+              float lr) {
   cuda::launch_elementwise(
-      n, nullptr, [=] __device__(int64_t i) { adadelta_update(w[i], g[i], a[i], d[i], rho, eps, lr); },
+      n, nullptr,
+      [=] __device__(int64_t i) {
+        if (!skip || *skip == 0) adadelta_update(w[i], g[i], a[i], d[i], rho, eps, lr);
+      },
       "adadelta update");
 }
 
