@@ -100,11 +100,23 @@ void cpu_mark_non_finite(double* mark, const float* x, int64_t n, double value) 
   if (*mark == 0 && cpu_first_non_finite(x, n) >= 0) *mark = value;
 }
 
-const DevicePrimitives kCpu = {
-    cpu_fill,      cpu_copy,        cpu_scale,          cpu_axpy,        cpu_sum,
-    cpu_first_non_finite,           cpu_clamp,          cpu_count_top_k, cpu_weight_penalty,
-    cpu_gather_rows, cpu_copy,      cpu_copy,           cpu_add_top_k,   cpu_add_weight_penalty,
-    cpu_add_step_loss, cpu_mark_non_finite};
+const DevicePrimitives kCpu = {cpu_fill,
+                               cpu_copy,
+                               cpu_scale,
+                               cpu_axpy,
+                               cpu_sum,
+                               cpu_first_non_finite,
+                               cpu_clamp,
+                               cpu_count_top_k,
+                               cpu_weight_penalty,
+                               cpu_gather_rows,
+                               cpu_copy,  // to_host
+                               cpu_copy,  // from_host
+                               cpu_copy,  // upload
+                               cpu_add_top_k,
+                               cpu_add_weight_penalty,
+                               cpu_add_step_loss,
+                               cpu_mark_non_finite};
 
 const DevicePrimitives*& slot(Device d) {
   static const DevicePrimitives* tables[] = {&kCpu, nullptr};
@@ -152,7 +164,8 @@ std::vector<double> DeviceDoubles::read() const {
 }
 
 void DeviceDoubles::set(int64_t i, double value) {
-  if (i < 0 || i >= size()) fail_internal("DeviceDoubles::set: index " + std::to_string(i) + " of " + std::to_string(size()));
+  if (i < 0 || i >= size())
+    fail_internal("DeviceDoubles::set: index " + std::to_string(i) + " of " + std::to_string(size()));
   primitives(device()).from_host(storage_.raw() + 2 * i, reinterpret_cast<const float*>(&value), 2);
 }
 

@@ -31,6 +31,9 @@ struct DevicePrimitives {
   // Host ↔ device transfers (plain memcpy on the CPU).
   void (*to_host)(float* host, const float* src, int64_t n);
   void (*from_host)(float* dst, const float* host, int64_t n);
+  // from_host that the host does not wait for (a training step's batch): ordered before the device work queued
+  // after it; `host` may be reused on return (CUDA: staged through pinned memory on a copy stream).
+  void (*upload)(float* dst, const float* host, int64_t n);
 
   // Totals kept in device memory (DeviceDoubles below), so that a training step adds to them without the host
   // waiting for the device; `acc`, `mark` and `penalty` point at doubles on this device.

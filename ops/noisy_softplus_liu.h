@@ -68,8 +68,7 @@ class NoisySoftplusLiuOp : public Op {
                                    float* half_w2, int64_t nw);
   virtual void scale(const ExecContext& ctx, float* s2, int64_t n, float factor);
   virtual void activate(const ExecContext& ctx, const float* x, const float* s2, float* y, int64_t n);
-  virtual void gradient(const ExecContext& ctx, const float* x, const float* s2, const float* dy, float* dx,
-                        int64_t n);
+  virtual void gradient(const ExecContext& ctx, const float* x, const float* s2, const float* dy, float* dx, int64_t n);
   NspLiu math() const { return {k_, scale_}; }
 
  private:
@@ -83,7 +82,7 @@ class NoisySoftplusLiuOp : public Op {
   Tensor abs_in_, half_w2_, sigma2_;
 };
 
-const char* sigma_source_type(SigmaSource s);  // "conv2d", "dense", "avgpool2d"
+const char* sigma_source_type(SigmaSource s);             // "conv2d", "dense", "avgpool2d"
 SigmaSource parse_sigma_source(const std::string& type);  // the inverse; an internal error for another type
 
 }  // namespace sf

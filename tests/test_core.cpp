@@ -19,10 +19,10 @@
 #include "models/model.h"
 #include "ops/registry.h"
 #include "optim/optimizer.h"
+#include "tests/support.h"
 #include "train/experiment.h"
 #include "train/parallel.h"
 #include "train/trainer.h"
-#include "tests/support.h"
 
 namespace sf {
 namespace {
@@ -113,8 +113,8 @@ TEST(PrimitiveTest, CountTopKRanksTheTargetAmongTheLogits) {
   // Targets 3, 0, 4, 1. Row 0: target ranks 2nd. Row 1: 4th. Row 2: 1st. Row 3: tie with class 0 (lower index
   // ahead) and two larger → 4th. Row 4 has a NaN logit at its target: never counted.
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  const Tensor logits =
-      Tensor::from({5, 5}, {1, 2, 0, 3, 4, /**/ 1, 3, 4, 5, 0, /**/ 0, 1, 2, 3, 9, /**/ 2, 2, 5, 6, 0, /**/ 0, nan, 0, 0, 0});
+  const Tensor logits = Tensor::from(
+      {5, 5}, {1, 2, 0, 3, 4, /**/ 1, 3, 4, 5, 0, /**/ 0, 1, 2, 3, 9, /**/ 2, 2, 5, 6, 0, /**/ 0, nan, 0, 0, 0});
   std::vector<float> t(25, 0.0f);
   for (const auto& [row, cls] : {std::pair{0, 3}, {1, 0}, {2, 4}, {3, 1}, {4, 1}}) t[row * 5 + cls] = 1.0f;
   const Tensor targets = Tensor::from({5, 5}, t);

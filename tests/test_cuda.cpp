@@ -101,6 +101,28 @@ TEST_P(CudaPrimitiveTest, MatchTheCpuPrimitives) {
   EXPECT_EQ(first_non_finite(bad.to(Device::cuda)), n / 2);
 }
 
+// Uploads return before the copy is done: the host buffer is overwritten at once, one destination is
+// reused by the next upload while kernels still read it, and the sizes grow (new staging buffers).
+TEST(CudaPrimitiveTest, UploadsArriveInOrderBeforeTheKernelsAfterThem) {
+  SF_REQUIRE_GPU();
+  const DevicePrimitives& p = primitives(Device::cuda);
+  Tensor dst({1 << 20}, Device::cuda), sum = Tensor::zeros({1 << 20}, Device::cuda);
+  std::vector<float> host(1 << 20);
+  double want = 0;
+  for (int i = 1; i <= 12; ++i) {
+    const int64_t n = int64_t{1} << (9 + i % 12);  // 1 K to 1 M floats
+    std::fill(host.begin(), host.end(), static_cast<float>(i));
+    p.upload(dst.raw(), host.data(), n);
+    std::fill(host.begin(), host.end(), -1.0f);  // the staged copy must not see this
+    p.axpy(1.0f, dst.raw(), sum.raw(), n);       // reads this upload, not the next one
+    want += i;
+    if (n == (1 << 20)) break;
+  }
+  const std::vector<float> got = sum.to_vector();
+  EXPECT_EQ(got[0], static_cast<float>(want));
+  EXPECT_EQ(got[(1 << 20) - 1], 11.0f) << "only the last, 1 M-float upload reached the end";
+}
+
 INSTANTIATE_TEST_SUITE_P(Sizes, CudaPrimitiveTest, ::testing::Values(0, 1, 257, 100003, (1 << 24) + 5));
 
 TEST(CudaPrimitiveTest, CountTopKGatherRowsClampAndAccumulatorsMatchTheCpu) {
@@ -167,8 +189,7 @@ TEST(CudaOptimTest, UpdatesMatchTheCpuLoops) {
     Tensor gw = w.to(Device::cuda), ga = a.to(Device::cuda), gb = b.to(Device::cuda);
     for (int step = 0; step < 3; ++step) {
       const Tensor g = random_tensor(n, 20 + step), gg = g.to(Device::cuda);
-      auto run = [&](const OptimKernels& k, Tensor& w_, const Tensor& g_, Tensor& a_, Tensor& b_,
-                     const double* skip) {
+      auto run = [&](const OptimKernels& k, Tensor& w_, const Tensor& g_, Tensor& a_, Tensor& b_, const double* skip) {
         switch (rule) {
           case 0:
             return k.sgd(skip, w_.raw(), g_.raw(), a_.raw(), n, 0.9f, 0.05f, false);

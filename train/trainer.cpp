@@ -93,9 +93,10 @@ Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t se
   // queue their kernels behind each other on the one device (measured on an H200: the Liu net's 16 shards,
   // one per CPU thread, made an epoch 7x slower than PyTorch's).
   const bool on_cpu = device_ == Device::cpu;
-  shards_per_rank_ = on_cpu ? training_shards(strategy_, model_.macs(), std::max<int64_t>(1, spec_.batch / comm_.size()),
-                                              std::min(omp_get_max_threads(), omp_get_thread_limit()))
-                            : 1;
+  shards_per_rank_ = on_cpu
+                         ? training_shards(strategy_, model_.macs(), std::max<int64_t>(1, spec_.batch / comm_.size()),
+                                           std::min(omp_get_max_threads(), omp_get_thread_limit()))
+                         : 1;
   const bool split = on_cpu && resolve_strategy(strategy_, model_.macs()) == ParallelStrategy::batch_split;
   if (comm_.distributed()) {
     // The global shard order (train/parallel.h) needs the same count in every process.
@@ -270,12 +271,11 @@ void Trainer::run_shards(Net& net, const Batch& batch, bool training, int epoch,
     if (shards > 1) omp_set_num_threads(1);
     Replica& r = *net.shards[s];
     // The batch is host memory (the loader's slice, from batch.offset on); the graph's inputs live on the
-    // graph's device.
+    // graph's device. On a GPU the upload overlaps the previous step's kernels and the host does not wait.
     const int64_t row = r.first - batch.offset;
-    copy_between(r.graph.value(r.images).raw(), device_, batch.images.data() + row * sample, Device::cpu,
-                 r.count * sample);
-    copy_between(r.graph.value(r.targets).raw(), device_, targets_.data() + row * classes, Device::cpu,
-                 r.count * classes);
+    const DevicePrimitives& on = primitives(device_);
+    on.upload(r.graph.value(r.images).raw(), batch.images.data() + row * sample, r.count * sample);
+    on.upload(r.graph.value(r.targets).raw(), targets_.data() + row * classes, r.count * classes);
     r.graph.forward();
     // A non-finite loss skips backward (run_batch reports the divergence), except where the shards' batch
     // norms meet: the others would wait for this one. On a GPU backward always runs: reading the loss first
@@ -382,8 +382,8 @@ void Trainer::add_step_totals(Net& net, const Batch& batch) {
 // A read of the device totals found step `bad` marked: the updates since were skipped, so the weights are the
 // ones that step saw, and rerunning it through run_batch (same batch, same dropout key) finds and names
 // what went non-finite as a step checked on the host would.
-void Trainer::rerun_diverged(const DataSource& train, const Pipeline& augment, const LoaderOptions& options,
-                             int epoch, int64_t bad) {
+void Trainer::rerun_diverged(const DataSource& train, const Pipeline& augment, const LoaderOptions& options, int epoch,
+                             int64_t bad) {
   DataLoader again(train, augment, options);
   again.start_epoch(epoch);
   for (int64_t b = 0; b < bad; ++b) again.batch(b);  // the loader hands batches out in order

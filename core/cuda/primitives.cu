@@ -6,6 +6,7 @@
 #include "core/cuda/elementwise.cuh"
 #include "core/cuda/primitives.h"
 #include "core/cuda/reduce.cuh"
+#include "core/cuda/upload.h"
 #include "core/primitive_math.h"
 
 namespace sf::cuda {
@@ -140,10 +141,23 @@ void mark_non_finite(double* mark, const float* x, int64_t n, double value) {
       "mark_non_finite");
 }
 
-const DevicePrimitives kTable = {fill,        copy,    scale,     axpy,      sum,
-                                 first_non_finite, clamp, count_top_k, weight_penalty,
-                                 gather_rows, to_host, from_host, add_top_k, add_weight_penalty,
-                                 add_step_loss,    mark_non_finite};
+const DevicePrimitives kTable = {fill,
+                                 copy,
+                                 scale,
+                                 axpy,
+                                 sum,
+                                 first_non_finite,
+                                 clamp,
+                                 count_top_k,
+                                 weight_penalty,
+                                 gather_rows,
+                                 to_host,
+                                 from_host,
+                                 cuda::upload,
+                                 add_top_k,
+                                 add_weight_penalty,
+                                 add_step_loss,
+                                 mark_non_finite};
 
 }  // namespace
 

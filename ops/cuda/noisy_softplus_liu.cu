@@ -20,11 +20,11 @@ class NspLiuKernel final : public NoisySoftplusLiuOp {
     launch_elementwise(
         na, stream_of(ctx), [=] __device__(int64_t i) { abs_a[i] = fabsf(a[i]); }, "noisy_softplus_liu |a|");
     launch_elementwise(
-        nw, stream_of(ctx), [=] __device__(int64_t i) { half_w2[i] = 0.5f * w[i] * w[i]; },
-        "noisy_softplus_liu w²/2");
+        nw, stream_of(ctx), [=] __device__(int64_t i) { half_w2[i] = 0.5f * w[i] * w[i]; }, "noisy_softplus_liu w²/2");
   }
   void scale(const ExecContext& ctx, float* s2, int64_t n, float factor) override {
-    launch_elementwise(n, stream_of(ctx), [=] __device__(int64_t i) { s2[i] *= factor; }, "noisy_softplus_liu σ²");
+    launch_elementwise(
+        n, stream_of(ctx), [=] __device__(int64_t i) { s2[i] *= factor; }, "noisy_softplus_liu σ²");
   }
   void activate(const ExecContext& ctx, const float* x, const float* s2, float* y, int64_t n) override {
     const NspLiu f = math();
