@@ -30,6 +30,13 @@ class Error : public std::runtime_error {
   bool every_rank_ = false;
 };
 
+// A device (or the host) could not hold an allocation: BadInput, since a smaller batch or net fixes it. Callers
+// that know which layer and batch asked catch it and say so (Graph, Trainer).
+class OutOfMemory final : public Error {
+ public:
+  explicit OutOfMemory(std::string message) : Error(ErrorKind::BadInput, std::move(message)) {}
+};
+
 // Helpers that format the location prefix consistently across the code base.
 [[noreturn]] inline void fail_input(const std::string& where, const std::string& what) {
   throw Error(ErrorKind::BadInput, where.empty() ? what : where + ": " + what);

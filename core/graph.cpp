@@ -11,6 +11,23 @@
 
 namespace sf {
 
+namespace {
+std::string size_of(int64_t bytes) {
+  return bytes < (1 << 20) ? std::to_string((bytes + 1023) >> 10) + " KiB"
+                           : std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB";
+}
+
+// An allocation that failed, with what it was for.
+[[noreturn]] void out_of_memory(const OutOfMemory& e, const std::string& what) {
+  throw OutOfMemory(std::string(e.what()) + " for " + what);
+}
+
+std::string described(const std::string& name, const Shape& shape) {
+  return "'" + name + "' " + to_string(shape) + " (" + size_of(numel(shape) * static_cast<int64_t>(sizeof(float))) +
+         ")";
+}
+}  // namespace
+
 void Graph::reuse_memory(int64_t recompute_above_bytes) {
   if (!nodes_.empty()) fail_internal("Graph::reuse_memory must be called before the graph is built");
   reuse_ = true;
@@ -46,7 +63,11 @@ NodeId Graph::input(std::string name, Shape shape) {
   Node n;
   n.name = std::move(name);
   n.shape = shape;
-  n.value = Tensor::zeros(std::move(shape), context_.device);
+  try {
+    n.value = Tensor::zeros(std::move(shape), context_.device);
+  } catch (const OutOfMemory& e) {
+    out_of_memory(e, "the input " + described(n.name, n.shape));
+  }
   n.kept = true;
   nodes_.push_back(std::move(n));
   grads_ready_ = false;
@@ -81,7 +102,11 @@ NodeId Graph::apply(std::string name, OpPtr op, std::vector<NodeId> inputs) {
   n.name = std::move(name);
   n.shape = op->prepare(shapes);
   n.kept = !reuse_;
-  if (n.kept) n.value = Tensor(n.shape, context_.device);
+  try {
+    if (n.kept) n.value = Tensor(n.shape, context_.device);
+  } catch (const OutOfMemory& e) {
+    out_of_memory(e, "the output of " + described(n.name, n.shape));
+  }
   n.op = std::move(op);
   n.inputs = std::move(inputs);
   n.needs_grad = needs_grad;
@@ -100,9 +125,13 @@ void Graph::allocate_gradients() {
   if (reuse_) return plan_memory();  // the plan places the gradients too
   for (auto& n : nodes_) {
     if (!n.needs_grad) continue;
-    if (!n.grad.defined()) n.grad = Tensor(n.shape, context_.device);
-    n.extra.clear();
-    for (int k = 1; k < n.consumers; ++k) n.extra.emplace_back(n.shape, context_.device);
+    try {
+      if (!n.grad.defined()) n.grad = Tensor(n.shape, context_.device);
+      n.extra.clear();
+      for (int k = 1; k < n.consumers; ++k) n.extra.emplace_back(n.shape, context_.device);
+    } catch (const OutOfMemory& e) {
+      out_of_memory(e, "the gradient of " + described(n.name, n.shape));
+    }
   }
   grads_ready_ = true;
 }
@@ -119,7 +148,17 @@ void Graph::plan_memory() {
   Tensor& buffer = arena_->buffer;
   if (!buffer.defined() || buffer.numel() < l.plan.floats) {
     buffer = Tensor();  // freed before its successor is allocated
-    buffer = Tensor({std::max<int64_t>(l.plan.floats, 1)}, context_.device);
+    try {
+      buffer = Tensor({std::max<int64_t>(l.plan.floats, 1)}, context_.device);
+    } catch (const OutOfMemory& e) {
+      // One arena holds every layer's activations and gradients: the largest output says which layer (and
+      // which batch size, its first dimension) to blame.
+      const Node* largest = nullptr;
+      for (const Node& n : nodes_)
+        if (n.op && (!largest || numel(n.shape) > numel(largest->shape))) largest = &n;
+      out_of_memory(e, "the activations and gradients of " + std::to_string(size()) + " graph nodes (the largest: " +
+                           (largest ? "the output of " + described(largest->name, largest->shape) : "none") + ")");
+    }
     ++arena_->generation;
   }
   arena_generation_ = arena_->generation;
@@ -232,6 +271,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double elapsed(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 }  // namespace
+
+void Graph::allocate() {
+  if (reuse_)
+    enter_arena();
+  else if (!grads_ready_)
+    allocate_gradients();
+}
 
 void Graph::enter_arena() {
   // A graph sharing its arena lays itself out again when another graph has grown it.

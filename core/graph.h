@@ -65,6 +65,11 @@ class Graph {
   // Appends op(inputs...). The op's prepare() runs here and fixes the output shape.
   NodeId apply(std::string name, OpPtr op, std::vector<NodeId> inputs);
 
+  // Lays out and allocates the activations and gradients now instead of at the first forward() (backward()
+  // without reuse_memory()), so that a graph too large for its device fails where its builder can say which
+  // batch size it was given. An allocation that fails throws OutOfMemory naming the node (the largest output,
+  // for the shared arena).
+  void allocate();
   // Runs every op in order with context() (train or eval mode, random key, workspace).
   void forward();
   // Seeds d loss = 1 (loss must be a one-element node) and propagates to every parameter with a gradient.

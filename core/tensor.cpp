@@ -30,7 +30,8 @@ class HostAllocator final : public Allocator {
  public:
   void* allocate(size_t bytes, size_t slack_bytes) override {
     void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!p) throw std::bad_alloc();
+    if (!p)
+      throw OutOfMemory("out of host memory allocating " + std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB");
     std::memset(static_cast<char*>(p) + bytes - slack_bytes, 0, slack_bytes);
     return p;
   }
@@ -47,6 +48,7 @@ Allocator*& allocator_slot(Device device) {
 
 void register_allocator(Device device, Allocator* allocator) { allocator_slot(device) = allocator; }
 bool has_allocator(Device device) { return allocator_slot(device) != nullptr; }
+Allocator* registered_allocator(Device device) { return allocator_slot(device); }
 
 Storage::Storage(int64_t count, Device device) : count_(count), device_(device) {
   register_device(device);

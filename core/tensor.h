@@ -29,6 +29,7 @@ class Allocator {
 };
 void register_allocator(Device device, Allocator* allocator);  // not owned; lives as long as the process
 bool has_allocator(Device device);
+Allocator* registered_allocator(Device device);  // null when none (a test wraps the CPU's to bound it)
 
 // Owns one aligned allocation. 64-byte alignment lets oneDNN and AVX-512 loops use aligned loads, and
 // kSlackFloats zeroed floats after the end let vectorised kernels over-read a row (results from the slack

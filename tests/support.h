@@ -9,6 +9,7 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "core/tensor.h"
 
 namespace sf::test {
 
@@ -39,6 +40,21 @@ class TempDir {
 
  private:
   std::filesystem::path path_;
+};
+
+// For a scope, the CPU allocator refuses any block above `bytes`, as a full device would (OutOfMemory).
+struct BoundedAllocator final : Allocator {
+  Allocator* inner = registered_allocator(Device::cpu);
+  size_t limit;
+  explicit BoundedAllocator(size_t bytes) : limit(bytes) { register_allocator(Device::cpu, this); }
+  ~BoundedAllocator() override { register_allocator(Device::cpu, inner); }
+  BoundedAllocator(const BoundedAllocator&) = delete;
+  BoundedAllocator& operator=(const BoundedAllocator&) = delete;
+  void* allocate(size_t bytes, size_t slack) override {
+    if (bytes > limit) throw OutOfMemory("out of host memory allocating " + std::to_string(bytes) + " bytes");
+    return inner->allocate(bytes, slack);
+  }
+  void deallocate(void* p) override { inner->deallocate(p); }
 };
 
 // Expects f to throw a BadInput error and returns its message.

@@ -204,9 +204,11 @@ TEST(BatchedSimulatorTest, OnTheCpuItIsTheCpuSimulatorForDeterministicInput) {
   expect_same_run(batched_cpu.simulate(net, data, dense(so)), reference.simulate(net, data, so), "delayed, images 3-8");
   snn::Network current = exact_net(data, NeuronModel::if_signed, snn::InputEncoding::current);
   current.delay_steps = 1;  // the CPU feeds the current after each step: none in the first
-  expect_same_run(batched_cpu.simulate(current, data, dense(so)), reference.simulate(current, data, so), "delayed current");
+  expect_same_run(batched_cpu.simulate(current, data, dense(so)), reference.simulate(current, data, so),
+                  "delayed current");
   so.probe_layer = 2;
-  EXPECT_EQ(batched_cpu.simulate(net, data, dense(so)).probe_max_input, reference.simulate(net, data, so).probe_max_input);
+  EXPECT_EQ(batched_cpu.simulate(net, data, dense(so)).probe_max_input,
+            reference.simulate(net, data, so).probe_max_input);
 }
 
 TEST(BatchedSimulatorTest, PoissonInputAgreesWithTheCpuSimulatorInDistribution) {
@@ -290,6 +292,25 @@ TEST(BatchedSimulatorTest, RefusesWhatItCannotRun) {
   EXPECT_NE(test::bad_input([&] { sim.simulate(net, data, so); }).find("--steps"), std::string::npos);
   const Capabilities caps = sim.capabilities();
   EXPECT_EQ(caps.propagations, std::vector<Propagation>{Propagation::dense});
+}
+
+// A batch whose populations do not fit names --batch, the layer and what to do.
+TEST(BatchedSimulatorTest, ABatchThatDoesNotFitNamesTheBatchAndTheLayer) {
+  const Dataset data = random_images(64, 5);
+  const snn::Network net = exact_net(data, NeuronModel::if_subtract, snn::InputEncoding::regular);
+  batched::BatchedSimulator sim("batched-cpu", Device::cpu);
+  SimOptions so = dense({});
+  so.steps = 3, so.batch = 64;
+  std::string msg;
+  {
+    const test::BoundedAllocator bounded(64 * 1024);  // 64 images' spikes into conv1 take 196 KiB
+    msg = test::bad_input([&] { sim.simulate(net, data, so); });
+  }
+  for (const char* part : {"--batch: out of host memory", "[64,1,28,28] (196 KiB) (layer 'conv1')",
+                           "64 images at once (--batch) do not fit on cpu"})
+    EXPECT_NE(msg.find(part), std::string::npos) << part << "\n" << msg;
+  so.batch = 4;
+  EXPECT_NO_THROW(sim.simulate(net, data, so));
 }
 
 }  // namespace

@@ -818,7 +818,9 @@ TEST(SnnSimulatorTest, RecordsInputSpikesAndRejectsBadRuns) {
   so.steps = 10, so.images = 4;
   EXPECT_THROW(sim.simulate(c.net, data, so), Error);
   EXPECT_THROW(make_backend("loihi"), Error);
-  if (!device_available(Device::cuda)) EXPECT_THROW(make_backend("cuda")->check_ready(), Error);  // no GPU here
+  if (!device_available(Device::cuda)) {  // no GPU here
+    EXPECT_THROW(make_backend("cuda")->check_ready(), Error);
+  }
   const auto exporter = make_backend("spinnaker");
   EXPECT_FALSE(exporter->capabilities().simulates);
   EXPECT_TRUE(exporter->capabilities().exports);

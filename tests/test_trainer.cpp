@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "datasets/transform_spec.h"
 #include "models/zoo.h"
+#include "tests/support.h"
 #include "train/trainer.h"
 
 namespace sf {
@@ -187,6 +188,31 @@ TEST(TrainerTest, DivergenceFoundOnTheDeviceNamesTheSameStepAndOp) {
     EXPECT_NE(host.find(poison ? "batch 1" : "batch 2"), std::string::npos) << host;
     EXPECT_EQ(device, host);
   }
+}
+
+// A batch too large for the device is refused naming the key, the batch size and the layer whose output is
+// the largest, before the first step.
+TEST(TrainerTest, ABatchThatDoesNotFitNamesTheBatchAndTheLargestLayer) {
+  const Dataset train = toy(4096, 1);
+  Model m = build_model(ModelSpec{}, 3);
+  TrainSpec spec = small_spec(1);
+  spec.batch = 4096, spec.parallel = "op_parallel";
+  std::string msg;
+  {
+    const test::BoundedAllocator bounded(size_t{64} << 20);  // the batch's 12.5 MiB of images fit, its activations not
+    Trainer t(m, spec, Device::cpu, 3);
+    try {
+      t.fit(train, nullptr);
+    } catch (const OutOfMemory& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::BadInput);
+      msg = e.what();
+    }
+  }
+  for (const char* part : {"train.batch: out of host memory", "(the largest: the output of 'conv1' [4096,6,24,24]",
+                           "the batch of 4096 does not fit on cpu", "use a smaller train.batch"})
+    EXPECT_NE(msg.find(part), std::string::npos) << part << "\n" << msg;
+  spec.batch = 64;  // and a batch that fits trains
+  EXPECT_NO_THROW(Trainer(m, spec, Device::cpu, 3).fit(train, nullptr));
 }
 
 TEST(TrainerTest, ImageSizeMustMatchTheModel) {

@@ -200,9 +200,8 @@ std::string Trainer::profile_report() const {
 
 // `batch` is the whole batch, all processes' slices together.
 Trainer::Net& Trainer::net(int64_t batch, bool training) {
-  auto& slot = nets_[{batch, training}];
-  if (slot) return *slot;
-  slot = std::make_unique<Net>();
+  if (const auto it = nets_.find({batch, training}); it != nets_.end()) return *it->second;
+  auto slot = std::make_unique<Net>();  // into nets_ once whole: a net that failed to build is not kept
   // Training follows the parallel strategy, across the processes' shards in one global order
   // (train/parallel.h); a shard left empty by a small last batch has no graph. Evaluation batches are this
   // process's own (evaluate shards by batches) and large, so ops parallelise themselves.
@@ -243,9 +242,17 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
     r->graph.keep(r->output);  // read for the accuracy and the predictions
     r->graph.keep(r->loss);
     r->graph.set_profiling(profiling_);
+    try {
+      r->graph.allocate();
+    } catch (const OutOfMemory& e) {
+      const char* key = training ? "train.batch" : "train.eval_batch";
+      throw OutOfMemory(std::string(key) + ": " + e.what() + "; the batch of " + std::to_string(batch) +
+                        (shards > 1 ? " (in " + std::to_string(shards) + " shards)" : std::string()) +
+                        " does not fit on " + std::string(to_string(device_)) + ": use a smaller " + key);
+    }
     slot->shards.push_back(std::move(r));
   }
-  return *slot;
+  return *(nets_[{batch, training}] = std::move(slot));
 }
 
 // Uploads batch b to every local shard and runs forward (and backward when training), one thread per shard.

@@ -89,7 +89,11 @@ class Engine {
     n_input_ = numel(net.input_shape);
     Shape in{batch, net.input_shape[0], net.input_shape[1], net.input_shape[2]};
     for (int l = 0; l <= last_; ++l) {
-      layers_.push_back(make_layer(net.layers[l], in));
+      try {
+        layers_.push_back(make_layer(net.layers[l], in));
+      } catch (const OutOfMemory& e) {
+        throw OutOfMemory(std::string(e.what()) + " (layer '" + net.layers[l].name + "')");
+      }
       in = {batch, net.layers[l].out_shape[0], net.layers[l].out_shape[1], net.layers[l].out_shape[2]};
     }
     pixels_ = Tensor({batch * n_input_}, device);
@@ -344,7 +348,15 @@ SimResult BatchedSimulator::simulate(const snn::Network& net, const Dataset& dat
   const auto start = std::chrono::steady_clock::now();
   SimResult r = start_result(net, data, opts);
   const int64_t batch = batch_size(net, opts, r.images);
-  Engine engine(net, data, opts, device_, batch);
+  std::unique_ptr<Engine> made;
+  try {  // every population's state and every layer's graph is allocated here, once
+    made = std::make_unique<Engine>(net, data, opts, device_, batch);
+  } catch (const OutOfMemory& e) {
+    throw OutOfMemory("--batch: " + std::string(e.what()) + "; " + std::to_string(batch) + " images at once (" +
+                      std::string(opts.batch > 0 ? "--batch" : "the default") + ") do not fit on " +
+                      std::string(to_string(device_)) + ": give a smaller --batch");
+  }
+  Engine& engine = *made;
   for (int64_t done = 0; done < r.images; done += batch)
     engine.run_batch(opts.first_image + done, std::min(batch, r.images - done), r);
   engine.finish(r);

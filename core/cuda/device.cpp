@@ -31,10 +31,10 @@ class CudaAllocator final : public Allocator {
       (void)cudaGetLastError();
       size_t free = 0, total = 0;
       (void)cudaMemGetInfo(&free, &total);
-      // BadInput: the user's batch (or net) does not fit. It does not name the layer yet (issue 13: the graph
-      // allocates one arena for all of them; naming the largest is still to do).
-      fail_input("cuda", "out of GPU memory allocating " + mib(bytes) + " (" + mib(free) + " free of " + mib(total) +
-                             "); use a smaller batch");
+      // The user's batch (or net) does not fit: the graph and the trainer catch this to name the layer and
+      // the batch.
+      throw OutOfMemory("out of GPU memory allocating " + mib(bytes) + " (" + mib(free) + " free of " + mib(total) +
+                        ")");
     }
     if (status != cudaSuccess) fail(status, "cudaMalloc of " + mib(bytes));
     if (const cudaError_t s = cudaMemset(static_cast<char*>(p) + bytes - slack_bytes, 0, slack_bytes);
