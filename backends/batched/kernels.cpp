@@ -56,7 +56,28 @@ void probe_max_cpu(const float* in, float in_scale, int64_t n, int64_t per_chann
   }
 }
 
-constexpr SnnKernels kCpu{step_cpu, input_cpu, readout_cpu, sum_images_cpu, probe_max_cpu};
+void compact_cpu(const float* spikes, int64_t n, int64_t images, int32_t* index, int32_t* count) {
+  int32_t k = 0;
+  for (int64_t i = 0; i < images * n; ++i)
+    if (spikes[i] != 0.0f) index[k++] = static_cast<int32_t>(i);
+  *count = k;
+}
+
+// In spike order, synapse by synapse: plain loops, the oracle for the GPU's atomics.
+void scatter_cpu(const EventLayer& g, const float* weight, const float* spikes, const int32_t* index,
+                 const int32_t* count, int64_t, float* out) {
+  const int64_t pre = g.pre(), post = g.post();
+  for (int32_t e = 0; e < *count; ++e) {
+    const int64_t i = index[e];
+    const float a = spikes[i] * g.factor;
+    float* dst = out + i / pre * post;
+    int64_t target = 0, w = 0;
+    for (int64_t t = 0; t < g.fanout; ++t)
+      if (g.synapse(i % pre, t, target, w)) dst[target] += a * (w >= 0 ? weight[w] : 1.0f);
+  }
+}
+
+constexpr SnnKernels kCpu{step_cpu, input_cpu, readout_cpu, sum_images_cpu, probe_max_cpu, compact_cpu, scatter_cpu};
 
 }  // namespace
 

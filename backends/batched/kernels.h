@@ -1,8 +1,8 @@
 // The batched simulator's own kernels, one table per device (as core/primitives.h's): the CPU's are plain
 // loops over backends/batched/snn_math.h, a CUDA build adds the same functions as .cu kernels
 // (backends/cuda/snn_kernels.cu). Pointers are on the table's device; every array is [images × per-image].
-// The synaptic propagation itself is not here: it is the training ops' convolution and dense kernels on
-// the same device (cuDNN and cuBLAS on a GPU).
+// Dense synaptic propagation is not here: it is the training ops' convolution and dense kernels on the same
+// device (cuDNN and cuBLAS on a GPU); the event-driven propagation is (compact + scatter).
 #pragma once
 #include <cstdint>
 
@@ -29,6 +29,14 @@ struct SnnKernels {
   // Spike-norm calibration: max_in[c] ← max(max_in[c], in[b·n + j]·in_scale) for the neurons j of channel
   // c = j / per_channel (NCHW), values above 0 only (the maxima start at 0).
   void (*probe_max)(const float* in, float in_scale, int64_t n, int64_t per_channel, int64_t images, float* max_in);
+  // Event propagation. compact: the non-zero entries of spikes [images × n] as indices b·n + j into `index`
+  // (in any order on a GPU), their number into *count; both on the device, so no host wait.
+  void (*compact)(const float* spikes, int64_t n, int64_t images, int32_t* index, int32_t* count);
+  // out[b·post + target] += spikes[i]·factor·weight for every synapse of every listed spike i = b·pre + j;
+  // out is zeroed by the caller, max_events bounds *count. On a GPU the additions are atomic, so their order
+  // (and, unlike the CPU's, the rounding of a sum of weights not exact in float) varies from run to run.
+  void (*scatter)(const EventLayer& g, const float* weight, const float* spikes, const int32_t* index,
+                  const int32_t* count, int64_t max_events, float* out);
 };
 
 // The table of `device`; BadInput naming --backend when this build or machine has none.

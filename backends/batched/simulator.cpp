@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <memory>
 
 #include "backends/batched/kernels.h"
@@ -57,6 +58,35 @@ double mean_fanout(const snn::Layer& l) {
   return pre ? static_cast<double>(connected * P * P) / static_cast<double>(pre) : 0.0;
 }
 
+// The layer's connections as event propagation enumerates them (backends/batched/snn_math.h).
+EventLayer event_layer(const snn::Layer& l) {
+  const int P = std::max(l.pool_in, 1);
+  EventLayer g{};
+  g.pool = P;
+  g.C = l.in_shape[0], g.H = l.in_shape[1], g.W = l.in_shape[2];
+  g.ph = g.H / P, g.pw = g.W / P;
+  g.O = l.out_shape[0], g.OH = l.out_shape[1], g.OW = l.out_shape[2];
+  g.K = l.kernel, g.S = l.stride, g.pad = l.padding;
+  g.factor = 1.0f / static_cast<float>(P * P);
+  switch (l.kind) {
+    case LayerKind::conv:
+      g.kind = EventKind::conv, g.fanout = g.O * g.K * g.K;
+      break;
+    case LayerKind::depthwise_conv:
+      g.kind = EventKind::depthwise, g.fanout = int64_t{g.K} * g.K;
+      break;
+    case LayerKind::dense:
+      g.kind = EventKind::dense, g.fanout = g.O;
+      break;
+    case LayerKind::avgpool:
+      // The dense path's pooling op takes the mean; the layer's in_scale then restores the weight per input.
+      g.kind = EventKind::avgpool, g.fanout = 1, g.S = g.K;
+      g.factor /= static_cast<float>(l.kernel * l.kernel);
+      break;
+  }
+  return g;
+}
+
 // One simulated layer on the device: its propagation graph (spikes in, synaptic input out, through the
 // device's registered kernels) and its populations' state for a batch.
 struct DeviceLayer {
@@ -68,6 +98,12 @@ struct DeviceLayer {
   NodeId spikes_in, synaptic_in;
   Tensor bias;  // per neuron (C, H, W), undefined without
   Tensor v, isyn, refractory, count, negative;
+  // Event propagation: the geometry, the weights on the device, the step's spike list and its length (int32
+  // in float tensors' storage, the allocation every device offers) and the synaptic input it makes.
+  EventLayer events{};
+  Tensor weight, spike_list, spike_count, event_input;
+  int32_t* list() { return reinterpret_cast<int32_t*>(spike_list.raw()); }
+  int32_t* listed() { return reinterpret_cast<int32_t*>(spike_count.raw()); }
   PopulationState state() {
     return {
         v.raw(),     isyn.defined() ? isyn.raw() : nullptr,         refractory.defined() ? refractory.raw() : nullptr,
@@ -85,6 +121,7 @@ class Engine {
         batch_(batch),
         kernels_(snn_kernels(device)),
         prims_(primitives(device)) {
+    events_ = opts.propagation == Propagation::event;
     last_ = opts.probe_layer >= 0 ? opts.probe_layer : static_cast<int>(net.layers.size()) - 1;
     n_input_ = numel(net.input_shape);
     Shape in{batch, net.input_shape[0], net.input_shape[1], net.input_shape[2]};
@@ -143,6 +180,8 @@ class Engine {
           // CPU feeds it after the step, so the first step gets none.
           in = constant.raw();
           if (delayed && t == 0) scale = 0.0f;
+        } else if (events_) {
+          in = propagate_events(d, count);
         } else {
           d.graph->forward();
           in = d.graph->value(d.synaptic_in).raw();
@@ -200,7 +239,8 @@ class Engine {
       return g.apply(type == "flatten" ? "flatten" : sl.name, make_op(type, a, device_, shapes), inputs);
     };
     if (sl.pool_in > 1) x = op("avgpool2d", {{"kernel", sl.pool_in}}, {x});
-    const auto weight = [&] { return g.parameter("w", sl.weight.to(device_)); };
+    if (sl.weight.defined()) d.weight = sl.weight.to(device_);
+    const auto weight = [&] { return g.parameter("w", d.weight); };
     switch (sl.kind) {
       case LayerKind::conv:
         x = op("conv2d", {{"stride", sl.stride}, {"pad", sl.padding}}, {x, weight()});
@@ -225,6 +265,16 @@ class Engine {
         for (int64_t i = 0; i < plane; ++i) b[c * plane + i] = sl.bias_at(c, i);
       d.bias = Tensor::from({d.neurons}, b).to(device_);
     }
+    if (events_) {
+      d.events = event_layer(sl);
+      const int64_t pre = d.events.pre() * batch_;
+      if (pre > INT32_MAX)
+        fail_input("--batch", std::to_string(batch_) + " images give layer '" + sl.name + "' " + std::to_string(pre) +
+                                  " presynaptic neurons, more than event propagation's 32-bit spike list indexes");
+      d.spike_list = Tensor({pre}, device_);
+      d.spike_count = Tensor({1}, device_);
+      d.event_input = Tensor({batch_ * d.neurons}, device_);
+    }
     const int64_t n = batch_ * d.neurons;
     d.v = Tensor({n}, device_);
     d.count = Tensor({n}, device_);
@@ -240,6 +290,17 @@ class Engine {
     std::vector<float> labels(count);
     for (int64_t b = 0; b < count; ++b) labels[b] = static_cast<float>(data_.label(first + b));
     prims_.from_host(labels_.raw(), labels.data(), count);
+  }
+
+  // The layer's synaptic input from the spikes it was sent this step, spike by spike.
+  const float* propagate_events(DeviceLayer& d, int64_t images) {
+    const float* spikes = d.graph->value(d.spikes_in).raw();
+    const int64_t pre = d.events.pre();
+    kernels_.compact(spikes, pre, images, d.list(), d.listed());
+    prims_.fill(d.event_input.raw(), images * d.neurons, 0.0f);
+    kernels_.scatter(d.events, d.weight.defined() ? d.weight.raw() : nullptr, spikes, d.list(), d.listed(),
+                     images * pre, d.event_input.raw());
+    return d.event_input.raw();
   }
 
   void feed_input(int64_t first, int64_t count, int t) {
@@ -286,6 +347,7 @@ class Engine {
   int last_ = 0;
   int64_t n_input_ = 0;
   bool current_ = false;
+  bool events_ = false;  // --propagation event
   float current_scale_ = 1.0f;
   InputStep input_{};
   std::vector<DeviceLayer> layers_;
@@ -327,10 +389,10 @@ NeuronStep neuron_step(const snn::Network& net, const snn::Layer& l) {
 }
 
 Capabilities BatchedSimulator::capabilities() const {
-  // The CPU simulator's neuron models, inputs and resets (the same step math), with one propagation kernel.
+  // The CPU simulator's neuron models, inputs and resets (the same step math). Dense first: the default, since
+  // a GPU's convolutions outrun its atomics unless spikes are very sparse.
   Capabilities c = cpu::CpuSimulator().capabilities();
-  c.propagations = {Propagation::dense};
-  c.reasons["--propagation"] = "the " + name_ + " simulator propagates spike tensors through cuDNN/cuBLAS (dense)";
+  c.propagations = {Propagation::dense, Propagation::event};
   c.options = {"--propagation", "--batch", "--first-image"};
   return c;
 }
@@ -339,8 +401,6 @@ void BatchedSimulator::check_ready() const { snn_kernels(device_); }
 
 SimResult BatchedSimulator::simulate(const snn::Network& net, const Dataset& data, const SimOptions& opts) {
   check_simulation(net, data, opts);
-  if (opts.propagation != Propagation::dense)
-    fail_input("--propagation", "the " + name_ + " simulator has the dense kernel only");
   if (opts.record_input) fail_input("--record-input", "the " + name_ + " simulator does not record input spikes");
   if (opts.steps > kMaxSteps)
     fail_input("--steps", std::to_string(opts.steps) + " is more than the " + name_ + " simulator counts exactly (" +

@@ -1,8 +1,10 @@
 // The batched simulator: the GPU's (`convert --backend cuda`), written once for any device. A batch of images
 // advances one step at a time, every population's state resident on the device: per layer and step the
 // previous layer's 0/±1 spike tensor goes through the training ops' convolution / dense / pooling kernels of
-// that device (cuDNN and cuBLAS on a GPU), then one fused kernel updates the neurons and writes their spikes
-// as the next layer's input (backends/batched/kernels.h). Accuracy per step is counted on the device; the host
+// that device (cuDNN and cuBLAS on a GPU; --propagation dense, the default) or, with --propagation event,
+// is compacted into a list of spikes whose synapses are scattered into the layer's input (work ∝ spikes);
+// then one fused kernel updates the neurons and writes their spikes as the next layer's input
+// (backends/batched/kernels.h). Accuracy per step is counted on the device; the host
 // reads results once per batch. On Device::cpu the same engine runs with the CPU kernels: that is how the
 // tests check it on a machine without a GPU (users on a CPU run backends/cpu: this engine is registered as
 // the cuda backend only).

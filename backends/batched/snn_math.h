@@ -94,6 +94,54 @@ SF_HD inline float input_spike(const InputStep& e, float pixel, int64_t image, i
   return 0.0f;
 }
 
+// Event propagation (--propagation event): the synapses of one presynaptic neuron, enumerated from the layer's
+// geometry rather than stored (the CPU simulator's tap tables would take O·K² entries per neuron), so a GPU
+// thread per (spike, synapse) finds its target and weight from two integers. A spike first lands in the
+// pooled map (pool_in: (y/pool, x/pool), weighted 1/pool²), then goes out through the layer's connections.
+enum class EventKind : int32_t { conv, depthwise, dense, avgpool };
+
+struct EventLayer {
+  EventKind kind;
+  int32_t pool;       // pool_in, 1 without
+  int64_t C, H, W;    // the presynaptic map, before pooling (NCHW)
+  int64_t ph, pw;     // after pooling
+  int64_t O, OH, OW;  // the postsynaptic map
+  int32_t K, S, pad;  // conv / depthwise: kernel, stride, padding; avgpool: window (= stride)
+  int64_t fanout;     // synapse slots per presynaptic neuron (those outside the map do not exist)
+  float factor;       // what a spike of 1 carries: 1/pool², and for avgpool the mean's 1/K² too
+
+  SF_HD int64_t pre() const { return C * H * W; }
+  SF_HD int64_t post() const { return O * OH * OW; }
+  // Synapse t < fanout of presynaptic neuron j: whether it exists; its target (NCHW, within the image) and
+  // the index of its weight (−1: an average pool's, which has none).
+  SF_HD bool synapse(int64_t j, int64_t t, int64_t& target, int64_t& weight) const {
+    const int64_t c = j / (H * W), y = j / W % H, x = j % W;
+    const int64_t py = y / pool, px = x / pool;
+    if (py >= ph || px >= pw) return false;  // dropped by the pooling's floor
+    if (kind == EventKind::dense) {
+      target = t;
+      weight = t * (C * ph * pw) + (c * ph + py) * pw + px;
+      return true;
+    }
+    if (kind == EventKind::avgpool) {
+      const int64_t oy = py / K, ox = px / K;
+      if (oy >= OH || ox >= OW) return false;
+      target = (c * OH + oy) * OW + ox;
+      weight = -1;
+      return true;
+    }
+    // out[o, oy, ox] reads in[c, oy·S + ky − pad, ox·S + kx − pad]: input (py, px) reaches oy = (py + pad − ky)/S.
+    const int64_t o = kind == EventKind::conv ? t / (K * K) : c, ky = t / K % K, kx = t % K;
+    const int64_t cy = py + pad - ky, cx = px + pad - kx;
+    if (cy < 0 || cx < 0 || cy % S != 0 || cx % S != 0) return false;
+    const int64_t oy = cy / S, ox = cx / S;
+    if (oy >= OH || ox >= OW) return false;
+    target = (o * OH + oy) * OW + ox;
+    weight = kind == EventKind::conv ? ((o * C + c) * K + ky) * K + kx : (c * K + ky) * K + kx;
+    return true;
+  }
+};
+
 // The class of one image's output layer: most spikes, ties to the higher membrane potential, then the lower
 // index (the CPU simulator's readout).
 SF_HD inline int64_t readout_class(const float* count, const float* v, int64_t classes) {

@@ -1,7 +1,10 @@
 // The batched simulator's kernels on a GPU (backends/batched/kernels.h), on the default stream as the ops
 // are: one fused element-wise kernel per layer and step for the neurons, one for the input spikes, one
-// thread per image for the read-out. Compiled with -fmad=false (CMakeLists.txt), so the neuron update rounds
-// as the CPU's does. None of them waits for the host: a batch's steps queue without synchronisation.
+// thread per image for the read-out, and for event propagation a spike list and a scatter of its synapses. Compiled
+// with -fmad=false (CMakeLists.txt), so the neuron update rounds as the CPU's does. None of them waits for the host: a
+// batch's steps queue without synchronisation.
+#include <algorithm>
+
 #include "backends/batched/kernels.h"
 #include "core/cuda/elementwise.cuh"
 
@@ -69,7 +72,38 @@ void probe_max_gpu(const float* in, float in_scale, int64_t n, int64_t per_chann
       "snn probe maxima");
 }
 
-constexpr SnnKernels kGpu{step_gpu, input_gpu, readout_gpu, sum_images_gpu, probe_max_gpu};
+void compact_gpu(const float* spikes, int64_t n, int64_t images, int32_t* index, int32_t* count) {
+  cuda::check(cudaMemsetAsync(count, 0, sizeof(int32_t), nullptr), "snn spike list");
+  launch_elementwise(
+      images * n, nullptr,
+      [=] __device__(int64_t i) {
+        if (spikes[i] != 0.0f) index[atomicAdd(count, 1)] = static_cast<int32_t>(i);
+      },
+      "snn spike list");
+}
+
+// One thread per (spike, synapse slot), grid-stride up to the count the compaction left on the device: the grid
+// is sized for the busiest step (max_events), capped, and idle threads leave at once.
+__global__ void scatter_kernel(EventLayer g, const float* weight, const float* spikes, const int32_t* index,
+                               const int32_t* count, float* out) {
+  const int64_t total = static_cast<int64_t>(*count) * g.fanout, pre = g.pre(), post = g.post();
+  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < total; k += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t i = index[k / g.fanout];
+    int64_t target = 0, w = 0;
+    if (g.synapse(i % pre, k % g.fanout, target, w))
+      atomicAdd(out + i / pre * post + target, spikes[i] * g.factor * (w >= 0 ? weight[w] : 1.0f));
+  }
+}
+
+void scatter_gpu(const EventLayer& g, const float* weight, const float* spikes, const int32_t* index,
+                 const int32_t* count, int64_t max_events, float* out) {
+  constexpr unsigned kThreads = 256, kMaxBlocks = 2048;  // 0.5 M threads: enough to fill an H100's 132 SMs
+  const unsigned blocks = std::min(cuda::grid_for(max_events * g.fanout, kThreads), kMaxBlocks);
+  scatter_kernel<<<blocks, kThreads>>>(g, weight, spikes, index, count, out);
+  cuda::check_launch("snn event scatter");
+}
+
+constexpr SnnKernels kGpu{step_gpu, input_gpu, readout_gpu, sum_images_gpu, probe_max_gpu, compact_gpu, scatter_gpu};
 
 }  // namespace
 
