@@ -133,7 +133,7 @@ struct Capabilities {
   // Reset modes it runs as the nearest one it has (its own report says so); a neuron model whose reset is in
   // neither list is refused.
   std::vector<ResetMode> approximated_resets;
-  std::vector<Propagation> propagations;  // simulators: the kernels --propagation may choose
+  std::vector<Propagation> propagations;  // simulators: the kernels --propagation may choose, the default first
   // The backend-specific flags it reads. A flag that some registered backend lists is refused, naming it,
   // when given to a backend that does not list it (it would be ignored).
   std::vector<std::string> options;

@@ -427,10 +427,9 @@ ConvertRunResult run_conversion(const ConvertRunOptions& options) {
   const Capabilities caps = backend->capabilities();
   if (!caps.simulates && !caps.exports) fail_internal("backend '" + o.backend + "' neither simulates nor exports");
   backend->check_ready();
-  // Without --propagation, a simulator that lacks the default kernel runs its own (cuda: dense).
+  // Without --propagation, a simulator runs the kernel it lists first (cpu: event; cuda: dense).
   if (caps.simulates && !has(o.flags_given, std::string("--propagation")) &&
-      o.sim.propagation == SimOptions{}.propagation && !caps.propagations.empty() &&
-      !has(caps.propagations, o.sim.propagation))
+      o.sim.propagation == SimOptions{}.propagation && !caps.propagations.empty())
     o.sim.propagation = caps.propagations.front();
   if (nir::is_nir_path(o.checkpoint)) return run_nir(o, *backend, caps);
   check_supported(o, caps);  // what the flags ask for is refused before anything is loaded

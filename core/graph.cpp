@@ -100,7 +100,16 @@ NodeId Graph::apply(std::string name, OpPtr op, std::vector<NodeId> inputs) {
   }
   Node n;
   n.name = std::move(name);
-  n.shape = op->prepare(shapes);
+  try {
+    n.shape = op->prepare(shapes);  // an op's own buffers (workspaces, σ² of noisy_softplus_liu) come from here
+  } catch (const OutOfMemory& e) {
+    out_of_memory(
+        e, "op '" + n.name + "' (" + op->type() + ") on inputs " + [&] {
+          std::string in;
+          for (const Shape& sh : shapes) in += (in.empty() ? "" : ", ") + to_string(sh);
+          return in;
+        }());
+  }
   n.kept = !reuse_;
   try {
     if (n.kept) n.value = Tensor(n.shape, context_.device);
@@ -147,7 +156,8 @@ void Graph::plan_memory() {
   if (!always && l.plan.floats * static_cast<int64_t>(sizeof(float)) > recompute_above_) l = layout(true);
   Tensor& buffer = arena_->buffer;
   if (!buffer.defined() || buffer.numel() < l.plan.floats) {
-    buffer = Tensor();  // freed before its successor is allocated
+    buffer = Tensor();  // freed before its successor is allocated: every graph's windows into it are stale
+    ++arena_->generation;
     try {
       buffer = Tensor({std::max<int64_t>(l.plan.floats, 1)}, context_.device);
     } catch (const OutOfMemory& e) {
@@ -159,7 +169,6 @@ void Graph::plan_memory() {
       out_of_memory(e, "the activations and gradients of " + std::to_string(size()) + " graph nodes (the largest: " +
                            (largest ? "the output of " + described(largest->name, largest->shape) : "none") + ")");
     }
-    ++arena_->generation;
   }
   arena_generation_ = arena_->generation;
   for (size_t s = 0; s < l.slots.size(); ++s)

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/io.h"
@@ -341,6 +342,20 @@ void prepare_run_folder(const std::string& dir, bool force) {
   remove_stale_temp_files(dir);
 }
 
+namespace {
+// train.sync_every says when the host reads the step totals, not what the run computes, and checkpoints
+// written before the key existed lack it: it takes no part in telling two experiments apart.
+std::string without_sync_every(const std::string& config) {
+  std::istringstream in(config);
+  std::string out, line;
+  while (std::getline(in, line))
+    if (line.find_first_not_of(' ') == std::string::npos ||
+        line.compare(line.find_first_not_of(' '), 11, "sync_every:") != 0)
+      out += line + "\n";
+  return out;
+}
+}  // namespace
+
 Experiment resume_experiment(const std::string& dir) {
   const std::string path = dir + "/config.yaml";
   if (!file_exists(path))
@@ -353,10 +368,10 @@ LoadedResume open_resume(const std::string& dir, const Experiment& e) {
     fail_input(dir + "/summary.json", "the run is completed, nothing to resume (train with --force to start over)");
   const std::string path = dir + "/" + kResumeCheckpointFile;
   LoadedResume saved = load_resume_checkpoint(path);
-  const std::string config = to_yaml(e);
-  if (saved.state.config != config)
+  const std::string config = without_sync_every(to_yaml(e)), was = without_sync_every(saved.state.config);
+  if (was != config)
     fail_input(dir + "/config.yaml", "is another experiment than the one " + path + " was saved from (" +
-                                         first_difference(config, saved.state.config) + ")");
+                                         first_difference(config, was) + ")");
   const int phases = 1 + static_cast<int>(e.finetune.size());
   if (saved.state.phase >= phases)
     fail_input(path, "phase " + std::to_string(saved.state.phase) + " does not exist (file is corrupt)");

@@ -199,8 +199,21 @@ std::string Trainer::profile_report() const {
 }
 
 // `batch` is the whole batch, all processes' slices together.
+// A net that does not fit on the device is refused naming the key, the batch and (Graph) the layer.
 Trainer::Net& Trainer::net(int64_t batch, bool training) {
   if (const auto it = nets_.find({batch, training}); it != nets_.end()) return *it->second;
+  try {
+    return build_net(batch, training);
+  } catch (const OutOfMemory& e) {
+    const char* key = training ? "train.batch" : "train.eval_batch";
+    const int64_t shards = training ? shards_per_rank_ * comm_.size() : 1;
+    throw OutOfMemory(std::string(key) + ": " + e.what() + "; the batch of " + std::to_string(batch) +
+                      (shards > 1 ? " (in " + std::to_string(shards) + " shards)" : std::string()) +
+                      " does not fit on " + std::string(to_string(device_)) + ": use a smaller " + key);
+  }
+}
+
+Trainer::Net& Trainer::build_net(int64_t batch, bool training) {
   auto slot = std::make_unique<Net>();  // into nets_ once whole: a net that failed to build is not kept
   // Training follows the parallel strategy, across the processes' shards in one global order
   // (train/parallel.h); a shard left empty by a small last batch has no graph. Evaluation batches are this
@@ -242,14 +255,7 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
     r->graph.keep(r->output);  // read for the accuracy and the predictions
     r->graph.keep(r->loss);
     r->graph.set_profiling(profiling_);
-    try {
-      r->graph.allocate();
-    } catch (const OutOfMemory& e) {
-      const char* key = training ? "train.batch" : "train.eval_batch";
-      throw OutOfMemory(std::string(key) + ": " + e.what() + "; the batch of " + std::to_string(batch) +
-                        (shards > 1 ? " (in " + std::to_string(shards) + " shards)" : std::string()) +
-                        " does not fit on " + std::string(to_string(device_)) + ": use a smaller " + key);
-    }
+    r->graph.allocate();  // now, not at the first step
     slot->shards.push_back(std::move(r));
   }
   return *(nets_[{batch, training}] = std::move(slot));
@@ -388,7 +394,9 @@ void Trainer::add_step_totals(Net& net, const Batch& batch) {
 
 // A read of the device totals found step `bad` marked: the updates since were skipped, so the weights are the
 // ones that step saw, and rerunning it through run_batch (same batch, same dropout key) finds and names
-// what went non-finite as a step checked on the host would.
+// what went non-finite as a step checked on the host would. The loader reads (and augments) the epoch's
+// batches up to it again: an error path's cost. Batch norm's running statistics did move in the skipped
+// steps; the run ends here, so nothing reads them.
 void Trainer::rerun_diverged(const DataSource& train, const Pipeline& augment, const LoaderOptions& options, int epoch,
                              int64_t bad) {
   DataLoader again(train, augment, options);

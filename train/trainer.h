@@ -106,6 +106,7 @@ class Trainer {
     int64_t correct = 0, top5 = 0;
   };
   Net& net(int64_t batch, bool training);
+  Net& build_net(int64_t batch, bool training);
   void run_shards(Net& net, const Batch& batch, bool training, int epoch, bool always_backward);
   Totals run_batch(Net& net, const Batch& batch, bool training, int epoch);
   // The step totals kept on the device: whether fit() keeps them there, one step's additions, and the

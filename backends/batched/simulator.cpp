@@ -79,9 +79,10 @@ EventLayer event_layer(const snn::Layer& l) {
       g.kind = EventKind::dense, g.fanout = g.O;
       break;
     case LayerKind::avgpool:
-      // The dense path's pooling op takes the mean; the layer's in_scale then restores the weight per input.
+      // Each input adds the pool's weight, as in the CPU simulator (the dense path takes the pooling op's mean
+      // and multiplies by pool_weight·K², which rounds twice for a window that is not a power of two).
       g.kind = EventKind::avgpool, g.fanout = 1, g.S = g.K;
-      g.factor /= static_cast<float>(l.kernel * l.kernel);
+      g.factor *= l.pool_weight;
       break;
   }
   return g;
@@ -122,6 +123,7 @@ class Engine {
         kernels_(snn_kernels(device)),
         prims_(primitives(device)) {
     events_ = opts.propagation == Propagation::event;
+    current_ = net.input.kind == snn::InputEncoding::current;
     last_ = opts.probe_layer >= 0 ? opts.probe_layer : static_cast<int>(net.layers.size()) - 1;
     n_input_ = numel(net.input_shape);
     Shape in{batch, net.input_shape[0], net.input_shape[1], net.input_shape[2]};
@@ -138,7 +140,6 @@ class Engine {
     labels_ = Tensor({batch}, device);
     correct_ = Tensor::zeros({opts.steps}, device);
     if (opts.probe_layer >= 0) probe_max_ = Tensor::zeros({net.layers[opts.probe_layer].out_shape[0]}, device);
-    current_ = net.input.kind == snn::InputEncoding::current;
     current_scale_ = current_input_scale(net);
     const uint64_t key = stream_seed(opts.seed, Stream::poisson_counter);
     input_ = {net.input.kind == snn::InputEncoding::poisson ? 1 : 0, net.input.max_rate_hz * net.dt_ms / 1000.0,
@@ -238,26 +239,30 @@ class Engine {
       for (NodeId id : inputs) shapes.push_back(g.shape(id));
       return g.apply(type == "flatten" ? "flatten" : sl.name, make_op(type, a, device_, shapes), inputs);
     };
-    if (sl.pool_in > 1) x = op("avgpool2d", {{"kernel", sl.pool_in}}, {x});
     if (sl.weight.defined()) d.weight = sl.weight.to(device_);
+    // Event propagation needs the graph for its spike input only, and for the first layer's constant current.
+    const bool through_graph = !events_ || (&sl == &net_.layers[0] && current_);
     const auto weight = [&] { return g.parameter("w", d.weight); };
-    switch (sl.kind) {
-      case LayerKind::conv:
-        x = op("conv2d", {{"stride", sl.stride}, {"pad", sl.padding}}, {x, weight()});
-        break;
-      case LayerKind::depthwise_conv:  // weight [C, 1, K, K]: conv2d's [O, C/G, K, K] with G = C
-        x = op("conv2d", {{"stride", sl.stride}, {"pad", sl.padding}, {"groups", sl.out_shape[0]}}, {x, weight()});
-        break;
-      case LayerKind::dense:
-        x = op("flatten", {}, {x});
-        x = op("dense", {}, {x, weight()});
-        break;
-      case LayerKind::avgpool:
-        x = op("avgpool2d", {{"kernel", sl.kernel}}, {x});
-        break;
+    if (through_graph) {
+      if (sl.pool_in > 1) x = op("avgpool2d", {{"kernel", sl.pool_in}}, {x});
+      switch (sl.kind) {
+        case LayerKind::conv:
+          x = op("conv2d", {{"stride", sl.stride}, {"pad", sl.padding}}, {x, weight()});
+          break;
+        case LayerKind::depthwise_conv:  // weight [C, 1, K, K]: conv2d's [O, C/G, K, K] with G = C
+          x = op("conv2d", {{"stride", sl.stride}, {"pad", sl.padding}, {"groups", sl.out_shape[0]}}, {x, weight()});
+          break;
+        case LayerKind::dense:
+          x = op("flatten", {}, {x});
+          x = op("dense", {}, {x, weight()});
+          break;
+        case LayerKind::avgpool:
+          x = op("avgpool2d", {{"kernel", sl.kernel}}, {x});
+          break;
+      }
     }
     d.synaptic_in = x;
-    d.in_scale = sl.kind == LayerKind::avgpool ? sl.pool_weight * sl.kernel * sl.kernel : 1.0f;
+    d.in_scale = sl.kind == LayerKind::avgpool && through_graph ? sl.pool_weight * sl.kernel * sl.kernel : 1.0f;
     if (sl.bias.defined()) {
       const int64_t plane = d.neurons / sl.out_shape[0];
       std::vector<float> b(d.neurons);
@@ -389,8 +394,9 @@ NeuronStep neuron_step(const snn::Network& net, const snn::Layer& l) {
 }
 
 Capabilities BatchedSimulator::capabilities() const {
-  // The CPU simulator's neuron models, inputs and resets (the same step math). Dense first: the default, since
-  // a GPU's convolutions outrun its atomics unless spikes are very sparse.
+  // The CPU simulator's neuron models, inputs and resets (the same step math). Dense first, so the default:
+  // cuDNN's and cuBLAS's kernels, against event propagation's atomics (which one is faster on a GPU is not
+  // measured yet; scripts/gpu_check.sh times both).
   Capabilities c = cpu::CpuSimulator().capabilities();
   c.propagations = {Propagation::dense, Propagation::event};
   c.options = {"--propagation", "--batch", "--first-image"};

@@ -97,7 +97,8 @@ __global__ void scatter_kernel(EventLayer g, const float* weight, const float* s
 
 void scatter_gpu(const EventLayer& g, const float* weight, const float* spikes, const int32_t* index,
                  const int32_t* count, int64_t max_events, float* out) {
-  constexpr unsigned kThreads = 256, kMaxBlocks = 2048;  // 0.5 M threads: enough to fill an H100's 132 SMs
+  // 0.5 M threads, about twice what an H100's 132 SMs hold resident (2,048 each): an estimate, not a measurement.
+  constexpr unsigned kThreads = 256, kMaxBlocks = 2048;
   const unsigned blocks = std::min(cuda::grid_for(max_events * g.fanout, kThreads), kMaxBlocks);
   scatter_kernel<<<blocks, kThreads>>>(g, weight, spikes, index, count, out);
   cuda::check_launch("snn event scatter");

@@ -1,4 +1,5 @@
-// The device primitives as CUDA kernels. Everything runs on the default stream, as the ops do; the ones that
+// The device primitives as CUDA kernels. Everything runs on the default stream, as the ops do (upload's copy
+// joins it through an event, core/cuda/upload.cpp); the ones that
 // return a value to the host (sum, first_non_finite, count_top_k, weight_penalty) synchronise by copying it,
 // the add_* forms leave theirs in device memory.
 #include "core/cuda/buffer.h"

@@ -1,8 +1,10 @@
 #include "core/cuda/upload.h"
 
 #include <cstring>
+#include <string>
 
 #include "core/cuda/check.h"
+#include "core/error.h"
 
 namespace sf::cuda {
 namespace {
@@ -11,9 +13,20 @@ namespace {
 //   host → pinned (memcpy on the host), pinned → staging (copy stream), staging → dst (default stream, after
 //   the copy's event).
 // Going through a staging buffer, not straight into dst, is what lets the copy run while the default stream
-// still computes on dst's previous contents; the device-to-device copy after it costs microseconds. A slot is
+// still computes on dst's previous contents; the device-to-device copy after it is of the same size, at
+// device rather than PCIe bandwidth (estimated, not measured: no GPU here yet). A slot is
 // reused kSlots uploads later, after its two events say the last use is done (a trainer's step uploads
 // images and targets, so four slots give two steps of lead).
+// A staging buffer that does not fit is the batch's doing, as a graph's arena would be (OutOfMemory).
+void allocate(cudaError_t status, size_t bytes, const char* memory) {
+  if (status == cudaErrorMemoryAllocation) {
+    (void)cudaGetLastError();
+    throw OutOfMemory(std::string("out of ") + memory + " memory allocating " +
+                      std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB for a batch's upload staging buffer");
+  }
+  check(status, "upload: staging buffer");
+}
+
 class UploadRing {
  public:
   static constexpr int kSlots = 4;
@@ -39,17 +52,25 @@ class UploadRing {
 
   void upload(float* dst, const float* host, int64_t n) {
     if (n <= 0) return;
+    // Past this size a batch's kernels outlast its copy by far (an ImageNet evaluation batch of 1000 is
+    // 602 MB): a plain copy then, rather than pinned and device staging of that size held for the run.
+    constexpr size_t kMaxStaged = size_t{256} << 20;
+    if (static_cast<size_t>(n) * sizeof(float) > kMaxStaged) {
+      check(cudaMemcpy(dst, host, static_cast<size_t>(n) * sizeof(float), cudaMemcpyHostToDevice), "upload");
+      return;
+    }
     Slot& s = slots_[next_];
     next_ = (next_ + 1) % kSlots;
     const size_t bytes = static_cast<size_t>(n) * sizeof(float);
     check(cudaEventSynchronize(s.copied), "upload: waiting for a staging slot");  // pinned is free again
     if (bytes > s.bytes) {
-      // Grows at the first steps only. cudaFree waits for the device, so the old buffers are no longer read.
+      // Grows at the first steps only, once the slot's last copy into place is done.
+      check(cudaEventSynchronize(s.consumed), "upload: waiting for a staging slot");
       check(cudaFreeHost(s.pinned), "upload: cudaFreeHost");
       check(cudaFree(s.staging), "upload: cudaFree");
       s.pinned = nullptr, s.staging = nullptr, s.bytes = 0;
-      check(cudaMallocHost(&s.pinned, bytes), "upload: pinned host buffer (cudaMallocHost)");
-      check(cudaMalloc(&s.staging, bytes), "upload: staging buffer (cudaMalloc)");
+      allocate(cudaMallocHost(&s.pinned, bytes), bytes, "pinned host");
+      allocate(cudaMalloc(&s.staging, bytes), bytes, "GPU");
       s.bytes = bytes;
     }
     std::memcpy(s.pinned, host, bytes);
