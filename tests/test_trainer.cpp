@@ -1,7 +1,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <functional>
 
 #include "core/error.h"
 #include "datasets/transform_spec.h"
@@ -29,17 +28,6 @@ Dataset toy(int64_t n, uint64_t seed) {
       for (int s = c0; s < c0 + 5; ++s) img[r * 28 + s] = 1.0f;
   }
   return d;
-}
-
-std::string test_error_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::Numeric) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an error";
-  return "";
 }
 
 TrainSpec small_spec(int epochs) {
@@ -179,7 +167,7 @@ TEST(TrainerTest, DivergenceFoundOnTheDeviceNamesTheSameStepAndOp) {
     spec.parallel = "op_parallel";
     spec.sync_every = sync_every;
     if (!poison) spec.optimizer.lr = 1e30;  // the first update blows the weights up: batch 2 diverges
-    return test_error_message([&] { Trainer(m, spec, Device::cpu, 3).fit(train, nullptr); });
+    return test::error_message([&] { Trainer(m, spec, Device::cpu, 3).fit(train, nullptr); });
   };
   for (bool poison : {false, true}) {
     SCOPED_TRACE(poison ? "NaN weight, finite loss" : "lr 1e30");
