@@ -252,7 +252,7 @@ struct Cli {
         c, "--propagation", conv.sim.propagation,
         [](const std::string& s) { return sf::parse_name(kPropagation, s, "--propagation", "propagation"); },
         "spike propagation kernel: event|dense")
-        ->default_str(sf::name_of(kPropagation, conv.sim.propagation));
+        ->default_str("cpu: event, cuda: dense");
     c->add_option("--batch", conv.sim.batch, "images per dense-propagation batch (default: cpu 32, cuda by memory)")
         ->transform(whole(1));
     c->add_option("--v-init", conv.convert.v_init, "IF membrane starts at F times the threshold")

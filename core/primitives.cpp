@@ -92,12 +92,9 @@ void cpu_add_top_k(double* acc, const float* logits, const float* targets, int64
 void cpu_add_weight_penalty(double* acc, const float* w, float* g, int64_t n, double l1, double l2) {
   *acc += cpu_weight_penalty(w, g, n, l1, l2);
 }
-// In the statements Trainer::run_batch adds in, so that a compiler contracting a·b + c into an FMA (clang
-// by default) would contract both alike.
+// Rounded as Trainer::run_batch's host sum is: the product, then one fused multiply-add for the penalty.
 void cpu_add_step_loss(double* acc, const float* loss, double count, double* penalty, double whole) {
-  double step = static_cast<double>(*loss) * count;
-  step += whole * *penalty;
-  *acc += step;
+  *acc += std::fma(whole, *penalty, static_cast<double>(*loss) * count);
   *penalty = 0;
 }
 void cpu_mark_non_finite(double* mark, const float* x, int64_t n, double value) {

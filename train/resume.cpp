@@ -344,14 +344,16 @@ void prepare_run_folder(const std::string& dir, bool force) {
 
 namespace {
 // train.sync_every says when the host reads the step totals, not what the run computes, and checkpoints
-// written before the key existed lack it: it takes no part in telling two experiments apart.
+// written before the key existed lack it: it takes no part in telling two experiments apart. to_yaml writes
+// it as a key of the top-level train map, indented two spaces (a layer named so in lr_multipliers is at four).
 std::string without_sync_every(const std::string& config) {
   std::istringstream in(config);
   std::string out, line;
-  while (std::getline(in, line))
-    if (line.find_first_not_of(' ') == std::string::npos ||
-        line.compare(line.find_first_not_of(' '), 11, "sync_every:") != 0)
-      out += line + "\n";
+  bool in_train = false;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] != ' ') in_train = line.rfind("train:", 0) == 0;
+    if (!(in_train && line.rfind("  sync_every:", 0) == 0)) out += line + "\n";
+  }
   return out;
 }
 }  // namespace

@@ -205,12 +205,16 @@ Trainer::Net& Trainer::net(int64_t batch, bool training) {
   try {
     return build_net(batch, training);
   } catch (const OutOfMemory& e) {
-    const char* key = training ? "train.batch" : "train.eval_batch";
-    const int64_t shards = training ? shards_per_rank_ * comm_.size() : 1;
-    throw OutOfMemory(std::string(key) + ": " + e.what() + "; the batch of " + std::to_string(batch) +
-                      (shards > 1 ? " (in " + std::to_string(shards) + " shards)" : std::string()) +
-                      " does not fit on " + std::string(to_string(device_)) + ": use a smaller " + key);
+    batch_does_not_fit(e, batch, training);
   }
+}
+
+void Trainer::batch_does_not_fit(const OutOfMemory& e, int64_t batch, bool training) const {
+  const char* key = training ? "train.batch" : "train.eval_batch";
+  const int64_t shards = training ? shards_per_rank_ * comm_.size() : 1;
+  throw OutOfMemory(std::string(key) + ": " + e.what() + "; the batch of " + std::to_string(batch) +
+                    (shards > 1 ? " (in " + std::to_string(shards) + " shards)" : std::string()) + " does not fit on " +
+                    std::string(to_string(device_)) + ": use a smaller " + key);
 }
 
 Trainer::Net& Trainer::build_net(int64_t batch, bool training) {
@@ -298,7 +302,11 @@ void Trainer::run_shards(Net& net, const Batch& batch, bool training, int epoch,
     if (profiling_ && training) r.seconds += seconds_since(ts);
   };
   if (shards == 1) {
-    run_shard(0);
+    try {
+      run_shard(0);
+    } catch (const OutOfMemory& e) {  // the upload's staging buffers, allocated at a batch size's first step
+      batch_does_not_fit(e, batch.whole, training);
+    }
   } else {
     // One thread per shard, shard s on thread s (shard 0 on this, the main, thread: the only one that calls
     // MPI). The shards' batch norms wait for each other, so a team smaller than the shards (OMP_THREAD_LIMIT,
@@ -359,7 +367,9 @@ Trainer::Totals Trainer::run_batch(Net& net, const Batch& batch, bool training, 
     }
   }
   // Keras reports the regularised loss, in training and in evaluation alike.
-  total.loss_sum += static_cast<double>(batch.whole) * penalty(training);
+  // One fused multiply-add, so that a compiler's choice to contract (or not) cannot part this sum from the
+  // device's (add_step_loss, which rounds the same way).
+  total.loss_sum = std::fma(static_cast<double>(batch.whole), penalty(training), total.loss_sum);
   if (training) check_gradients(net, b, epoch);
   return total;
 }

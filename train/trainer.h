@@ -107,6 +107,7 @@ class Trainer {
   };
   Net& net(int64_t batch, bool training);
   Net& build_net(int64_t batch, bool training);
+  [[noreturn]] void batch_does_not_fit(const OutOfMemory& e, int64_t batch, bool training) const;
   void run_shards(Net& net, const Batch& batch, bool training, int epoch, bool always_backward);
   Totals run_batch(Net& net, const Batch& batch, bool training, int epoch);
   // The step totals kept on the device: whether fit() keeps them there, one step's additions, and the

@@ -270,7 +270,7 @@ class Engine {
         for (int64_t i = 0; i < plane; ++i) b[c * plane + i] = sl.bias_at(c, i);
       d.bias = Tensor::from({d.neurons}, b).to(device_);
     }
-    if (events_) {
+    if (events_ && !through_graph) {
       d.events = event_layer(sl);
       const int64_t pre = d.events.pre() * batch_;
       if (pre > INT32_MAX)

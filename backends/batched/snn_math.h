@@ -108,7 +108,7 @@ struct EventLayer {
   int64_t O, OH, OW;  // the postsynaptic map
   int32_t K, S, pad;  // conv / depthwise: kernel, stride, padding; avgpool: window (= stride)
   int64_t fanout;     // synapse slots per presynaptic neuron (those outside the map do not exist)
-  float factor;       // what a spike of 1 carries: 1/pool², and for avgpool the mean's 1/K² too
+  float factor;       // what a spike of 1 carries: 1/pool², for avgpool times the pool's weight
 
   SF_HD int64_t pre() const { return C * H * W; }
   SF_HD int64_t post() const { return O * OH * OW; }

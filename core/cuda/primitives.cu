@@ -125,8 +125,8 @@ void add_weight_penalty(double* acc, const float* w, float* g, int64_t n, double
       scratch().get<double>(kReduceBlocks), [=] __device__(double s) { *acc += s; }, "weight_penalty");
 }
 __global__ void step_loss_kernel(double* acc, const float* loss, double count, double* penalty, double whole) {
-  // Rounded as the host's loss·count + whole·penalty (no FMA contraction), so a deferred total equals an eager one.
-  *acc = __dadd_rn(*acc, __dadd_rn(__dmul_rn(double(*loss), count), __dmul_rn(whole, *penalty)));
+  // Rounded as the host's sum (Trainer::run_batch): the product, one fused multiply-add, then the add.
+  *acc = __dadd_rn(*acc, __fma_rn(whole, *penalty, __dmul_rn(double(*loss), count)));
   *penalty = 0;
 }
 void add_step_loss(double* acc, const float* loss, double count, double* penalty, double whole) {
