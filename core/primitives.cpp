@@ -93,12 +93,13 @@ void cpu_add_weight_penalty(double* acc, const float* w, float* g, int64_t n, do
   *acc += cpu_weight_penalty(w, g, n, l1, l2);
 }
 // Rounded as Trainer::run_batch's host sum is: the product, then one fused multiply-add for the penalty.
-void cpu_add_step_loss(double* acc, const float* loss, double count, double* penalty, double whole) {
+void cpu_add_step_loss(double* acc, const float* loss, double count, double* penalty, double whole, double* steps) {
   *acc += std::fma(whole, *penalty, static_cast<double>(*loss) * count);
   *penalty = 0;
+  *steps += 1;
 }
-void cpu_mark_non_finite(double* mark, const float* x, int64_t n, double value) {
-  if (*mark == 0 && cpu_first_non_finite(x, n) >= 0) *mark = value;
+void cpu_mark_non_finite(double* mark, const float* x, int64_t n, const double* value) {
+  if (*mark == 0 && cpu_first_non_finite(x, n) >= 0) *mark = *value;
 }
 
 const DevicePrimitives kCpu = {cpu_fill,

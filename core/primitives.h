@@ -40,10 +40,12 @@ struct DevicePrimitives {
   // *acc += count_top_k(...), *acc += weight_penalty(...):
   void (*add_top_k)(double* acc, const float* logits, const float* targets, int64_t rows, int64_t k, int64_t top);
   void (*add_weight_penalty)(double* acc, const float* w, float* g, int64_t n, double l1, double l2);
-  // One step's Σ loss·n as the host adds it (Trainer): *acc += loss[0]·count + whole·*penalty, then *penalty = 0.
-  void (*add_step_loss)(double* acc, const float* loss, double count, double* penalty, double whole);
-  // *mark = value if *mark is 0 and any x is NaN or ±Inf: the first bad step's number, kept.
-  void (*mark_non_finite)(double* mark, const float* x, int64_t n, double value);
+  // One step's Σ loss·n as the host adds it (Trainer): *acc += loss[0]·count + whole·*penalty, then
+  // *penalty = 0, and the step is counted: *steps += 1.
+  void (*add_step_loss)(double* acc, const float* loss, double count, double* penalty, double whole, double* steps);
+  // *mark = *value if *mark is 0 and any x is NaN or ±Inf: the first bad step's number (a count of steps on the
+  // device, so that a recorded step marks with each step's own), kept.
+  void (*mark_non_finite)(double* mark, const float* x, int64_t n, const double* value);
 };
 
 // A few doubles in a device's memory that kernels add to, read back in one copy (one host wait on a GPU). Held

@@ -10,21 +10,25 @@ namespace {
 
 bool skipped(const double* skip) { return skip && *skip != 0; }
 
-void sgd(const double* skip, float* w, const float* g, float* v, int64_t n, float mu, float lr, bool nesterov) {
+void sgd(const double* skip, float* w, const float* g, float* v, int64_t n, float mu, const float* rate,
+         bool nesterov) {
   if (skipped(skip)) return;
+  const float lr = *rate;
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) sgd_update(w[i], g[i], v[i], mu, lr, nesterov);
 }
 
 void adam(const double* skip, float* w, const float* g, float* m, float* v, int64_t n, float b1, float b2, float eps,
-          float lr_t) {
+          const float* rate) {
   if (skipped(skip)) return;
+  const float lr_t = *rate;
   for (int64_t i = 0; i < n; ++i) adam_update(w[i], g[i], m[i], v[i], b1, b2, eps, lr_t);
 }
 
 void adadelta(const double* skip, float* w, const float* g, float* a, float* d, int64_t n, float rho, float eps,
-              float lr) {
+              const float* rate) {
   if (skipped(skip)) return;
+  const float lr = *rate;
   for (int64_t i = 0; i < n; ++i) adadelta_update(w[i], g[i], a[i], d[i], rho, eps, lr);
 }
 

@@ -1,10 +1,17 @@
 #include "optim/optimizer.h"
 
 #include "core/error.h"
+#include "core/primitives.h"
 
 namespace sf {
 
 void Optimizer::step(const std::vector<Parameter*>& params, const double* skip) {
+  stage(params);
+  apply(params, skip);
+  advance();
+}
+
+void Optimizer::stage(const std::vector<Parameter*>& params) {
   if (state_[0].empty())
     for (int s = 0; s < state_count(); ++s)
       for (auto* p : params) state_[s].push_back(Tensor::zeros(p->value.shape(), p->value.device()));
@@ -13,12 +20,23 @@ void Optimizer::step(const std::vector<Parameter*>& params, const double* skip) 
   if (!lr_scales_.empty() && lr_scales_.size() != params.size())
     fail_internal("optimizer: " + std::to_string(lr_scales_.size()) + " learning-rate scales for " +
                   std::to_string(params.size()) + " parameters");
+  if (params.empty()) return;
   const float lr = static_cast<float>(current_lr());
+  rates_.resize(params.size());
+  for (size_t k = 0; k < params.size(); ++k) rates_[k] = rate(lr_scales_.empty() ? lr : lr * lr_scales_[k]);
+  const Device device = params[0]->value.device();
+  const auto n = static_cast<int64_t>(params.size());
+  if (!device_rates_.defined() || device_rates_.numel() != n || device_rates_.device() != device)
+    device_rates_ = Tensor({n}, device);
+  primitives(device).upload(device_rates_.raw(), rates_.data(), n);
+}
+
+void Optimizer::apply(const std::vector<Parameter*>& params, const double* skip) {
+  if (!params.empty() && (!device_rates_.defined() || device_rates_.numel() != static_cast<int64_t>(params.size())))
+    fail_internal("optimizer: apply() without stage()");
   skip_ = skip;
-  for (size_t k = 0; k < params.size(); ++k)
-    update(k, params[k]->value, params[k]->grad, lr_scales_.empty() ? lr : lr * lr_scales_[k]);
+  for (size_t k = 0; k < params.size(); ++k) update(k, params[k]->value, params[k]->grad, device_rates_.raw() + k);
   skip_ = nullptr;
-  ++iterations_;
 }
 
 OptimizerState Optimizer::export_state() const {

@@ -29,6 +29,15 @@ class Optimizer {
   // `skip`: a double on the parameters' device; the updates leave everything as it is where it is non-zero
   // (optim/kernels.h). The iteration count advances either way: a skipped step ends the run (Trainer).
   void step(const std::vector<Parameter*>& params, const double* skip = nullptr);
+  // step() in its three parts, for a step recorded once and replayed (core/capture.h): stage() computes this
+  // step's rates on the host and uploads them to the parameters' device; apply() queues the updates, which
+  // read the rates there (the part a recording holds); advance() counts the step.
+  void stage(const std::vector<Parameter*>& params);
+  void apply(const std::vector<Parameter*>& params, const double* skip);
+  void advance() { ++iterations_; }
+  // Whether apply() reads everything that changes from step to step on the device (Sgd's gradient noise, drawn
+  // on the host from a sequential stream, does not).
+  virtual bool replayable() const { return true; }
   // The rate the next step() uses: lr · schedule / (1 + decay · t), times a per-parameter scale.
   double current_lr() const { return spec_.lr * schedule_ / (1.0 + spec_.decay * static_cast<double>(iterations_)); }
   void set_schedule(double factor) { schedule_ = factor; }  // epoch-level schedules (step decay)
@@ -42,9 +51,11 @@ class Optimizer {
   void import_state(const OptimizerState& s, const std::vector<Parameter*>& params, const std::string& where);
 
  protected:
-  // Updates parameter k (value w, gradient g) at rate lr through the device's kernel (optim/kernels.h);
-  // iterations_ is the 0-based update count.
-  virtual void update(size_t k, Tensor& w, const Tensor& g, float lr) = 0;
+  // Updates parameter k (value w, gradient g) through the device's kernel (optim/kernels.h) at the rate that
+  // `lr` points at, on w's device (rate()'s); iterations_ is the 0-based update count.
+  virtual void update(size_t k, Tensor& w, const Tensor& g, const float* lr) = 0;
+  // The rate update() is given for the scheduled rate lr (Adam folds in its bias correction).
+  virtual float rate(float lr) const { return lr; }
   virtual Rng* noise_rng() { return nullptr; }  // a sequential random stream the optimiser draws from
   // Per-parameter state tensor `which`, on the parameter's device (zero-initialised on the first step).
   Tensor& state(size_t k, int which) { return state_[which][k]; }
@@ -58,6 +69,8 @@ class Optimizer {
   std::vector<float> lr_scales_;
   virtual int state_count() const = 0;
   std::vector<Tensor> state_[2];
+  std::vector<float> rates_;  // this step's, one per parameter: stage()'s on the host
+  Tensor device_rates_;       // and on the parameters' device, where update() reads them
 };
 
 // SGD with momentum (v ← μ·v − lr_t·g; w ← w + v), optional Nesterov (w ← w + μ·v − lr_t·g) and optional
@@ -67,9 +80,10 @@ class Sgd final : public Optimizer {
   Sgd(const OptimizerSpec& spec, uint64_t seed) : Optimizer(spec), rng_(Rng::for_stream(seed, Stream::sgd_noise)) {}
 
  private:
-  void update(size_t k, Tensor& w, const Tensor& g, float lr) override;
+  void update(size_t k, Tensor& w, const Tensor& g, const float* lr) override;
   int state_count() const override { return 1; }
   Rng* noise_rng() override { return &rng_; }
+  bool replayable() const override { return spec_.noise_std <= 0; }
   Rng rng_;
 };
 
@@ -80,7 +94,8 @@ class Adam final : public Optimizer {
   using Optimizer::Optimizer;
 
  private:
-  void update(size_t k, Tensor& w, const Tensor& g, float lr) override;
+  void update(size_t k, Tensor& w, const Tensor& g, const float* lr) override;
+  float rate(float lr) const override;
   int state_count() const override { return 2; }
 };
 
@@ -91,7 +106,7 @@ class Adadelta final : public Optimizer {
   using Optimizer::Optimizer;
 
  private:
-  void update(size_t k, Tensor& w, const Tensor& g, float lr) override;
+  void update(size_t k, Tensor& w, const Tensor& g, const float* lr) override;
   int state_count() const override { return 2; }
 };
 

@@ -68,6 +68,14 @@ sf_s=$(best "${sf_runs[@]}") pt_s=$(best "${pt_runs[@]}")
 liu=not_measured
 if [[ -n $sf_s && -n $pt_s ]]; then liu=$(python3 -c "print(f'{$pt_s / $sf_s:.2f}')"); fi
 echo "gpu_check: liu epoch spikeforge_s=${sf_s:-none} pytorch_s=${pt_s:-none}"
+# What the recorded step (train.cuda_graph, on above) saves: the same epoch kernel by kernel, once. A step
+# that could not be recorded says so in the log.
+grep -h "could not be recorded" "$tmp/liu.log" || true
+if timeout 300 "$B/bin/spikeforge" train experiments/mnist_relu.yaml --set device=cuda --set train.epochs=1 \
+  --set train.loss=mse --set train.optimizer.lr=0.1 --set train.optimizer.decay=0 --set "dataset.path=$data" \
+  --set train.cuda_graph=false --force --out "$tmp/liu_eager" >"$tmp/liu_eager.log" 2>&1; then
+  echo "gpu_check: liu spikeforge kernel by kernel (train.cuda_graph false): $(json_field "$tmp/liu_eager/summary.json" train_seconds || true) s"
+fi
 
 # MobileNet v1 alpha 1.0 on 32x32, batch 128, plain fp32 on both sides: spikeforge's MobileNetTrainCuda
 # (bench/bench_train_cuda.cpp; random images in memory) in both layouts against PyTorch in both, the faster

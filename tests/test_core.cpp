@@ -158,16 +158,20 @@ TEST(PrimitiveTest, AccumulatingFormsAddWhatTheReturningFormsReturn) {
   EXPECT_DOUBLE_EQ(acc.read()[1], 0.1 * 2.5 + 0.01 * 4.25);
   EXPECT_FLOAT_EQ(g[1], -0.1f - 0.04f);
   const Tensor loss = Tensor::from({1}, {0.75f});
-  p.add_step_loss(acc.data() + 2, loss.raw(), 4.0, acc.data() + 1, 8.0);
+  DeviceDoubles steps(1, Device::cpu);
+  steps.set(0, 6.0);
+  p.add_step_loss(acc.data() + 2, loss.raw(), 4.0, acc.data() + 1, 8.0, steps.data());
   std::vector<double> now = acc.read();
   EXPECT_EQ(now[2], 0.75 * 4.0 + 8.0 * (0.1 * 2.5 + 0.01 * 4.25));
   EXPECT_EQ(now[1], 0.0) << "the step's penalty is used up";
+  EXPECT_EQ(steps.read()[0], 7.0) << "and the step counted";
   const Tensor finite = Tensor::from({3}, {1, 2, 3}), bad = Tensor::from({3}, {1, NAN, 3});
-  p.mark_non_finite(acc.data() + 3, finite.raw(), 3, 7.0);
+  p.mark_non_finite(acc.data() + 3, finite.raw(), 3, steps.data());
   EXPECT_EQ(acc.read()[3], 0.0);
-  p.mark_non_finite(acc.data() + 3, bad.raw(), 3, 8.0);
-  p.mark_non_finite(acc.data() + 3, bad.raw(), 3, 9.0);
-  EXPECT_EQ(acc.read()[3], 8.0) << "the first mark stays";
+  p.mark_non_finite(acc.data() + 3, bad.raw(), 3, steps.data());
+  steps.set(0, 9.0);
+  p.mark_non_finite(acc.data() + 3, bad.raw(), 3, steps.data());
+  EXPECT_EQ(acc.read()[3], 7.0) << "the first mark stays";
   acc.zero();
   EXPECT_EQ(acc.read(), std::vector<double>(4, 0.0));
 }

@@ -151,16 +151,19 @@ TEST(CudaPrimitiveTest, CountTopKGatherRowsClampAndAccumulatorsMatchTheCpu) {
   for (int d = 0; d < 2; ++d) {
     const bool gpu = d == 1;
     const DevicePrimitives& p = primitives(gpu ? Device::cuda : Device::cpu);
-    DeviceDoubles acc(4, gpu ? Device::cuda : Device::cpu);
+    DeviceDoubles acc(4, gpu ? Device::cuda : Device::cpu), steps(1, gpu ? Device::cuda : Device::cpu);
     acc.set(0, 1.5);
+    steps.set(0, 4.0);
     for (int64_t top : {1, 2})
       p.add_top_k(acc.data(), (gpu ? gl : logits).raw(), (gpu ? gt : targets).raw(), 5, 5, top);
     p.add_weight_penalty(acc.data() + 1, (gpu ? gw : w).raw(), (gpu ? ggrad : grad).raw(), w.numel(), 1e-3, 5e-4);
-    p.add_step_loss(acc.data() + 2, (gpu ? gloss : loss).raw(), 50.0, acc.data() + 1, 100.0);
-    p.mark_non_finite(acc.data() + 3, (gpu ? gw : w).raw(), w.numel(), 4.0);
-    p.mark_non_finite(acc.data() + 3, (gpu ? gl : logits).raw(), 25, 5.0);  // holds a NaN
-    p.mark_non_finite(acc.data() + 3, (gpu ? gl : logits).raw(), 25, 6.0);
+    p.add_step_loss(acc.data() + 2, (gpu ? gloss : loss).raw(), 50.0, acc.data() + 1, 100.0, steps.data());
+    p.mark_non_finite(acc.data() + 3, (gpu ? gw : w).raw(), w.numel(), steps.data());
+    p.mark_non_finite(acc.data() + 3, (gpu ? gl : logits).raw(), 25, steps.data());  // holds a NaN
+    steps.set(0, 6.0);
+    p.mark_non_finite(acc.data() + 3, (gpu ? gl : logits).raw(), 25, steps.data());
     got[d] = acc.read();
+    EXPECT_EQ(steps.read()[0], 6.0);
   }
   EXPECT_EQ(got[1][0], got[0][0]);
   EXPECT_EQ(got[1][1], 0.0);
@@ -189,16 +192,19 @@ TEST(CudaOptimTest, UpdatesMatchTheCpuLoops) {
     Tensor gw = w.to(Device::cuda), ga = a.to(Device::cuda), gb = b.to(Device::cuda);
     for (int step = 0; step < 3; ++step) {
       const Tensor g = random_tensor(n, 20 + step), gg = g.to(Device::cuda);
+      // The rate is read on the kernel's device.
+      const Tensor lr = Tensor::from({1}, {rule < 2 ? 0.05f : rule == 2 ? 1e-3f : 1.0f}), glr = lr.to(Device::cuda);
       auto run = [&](const OptimKernels& k, Tensor& w_, const Tensor& g_, Tensor& a_, Tensor& b_, const double* skip) {
+        const float* rate = (&k == &cpu ? lr : glr).raw();
         switch (rule) {
           case 0:
-            return k.sgd(skip, w_.raw(), g_.raw(), a_.raw(), n, 0.9f, 0.05f, false);
+            return k.sgd(skip, w_.raw(), g_.raw(), a_.raw(), n, 0.9f, rate, false);
           case 1:
-            return k.sgd(skip, w_.raw(), g_.raw(), a_.raw(), n, 0.9f, 0.05f, true);
+            return k.sgd(skip, w_.raw(), g_.raw(), a_.raw(), n, 0.9f, rate, true);
           case 2:
-            return k.adam(skip, w_.raw(), g_.raw(), a_.raw(), b_.raw(), n, 0.9f, 0.999f, 1e-7f, 1e-3f);
+            return k.adam(skip, w_.raw(), g_.raw(), a_.raw(), b_.raw(), n, 0.9f, 0.999f, 1e-7f, rate);
           default:
-            return k.adadelta(skip, w_.raw(), g_.raw(), a_.raw(), b_.raw(), n, 0.95f, 1e-7f, 1.0f);
+            return k.adadelta(skip, w_.raw(), g_.raw(), a_.raw(), b_.raw(), n, 0.95f, 1e-7f, rate);
         }
       };
       run(cpu, w, g, a, b, nullptr);
@@ -324,28 +330,39 @@ TEST(CudaTest, DeterministicRunsRepeatBitForBit) {
   t.epochs = 2, t.batch = 16, t.loss = "crossentropy", t.optimizer.lr = 0.05, t.optimizer.momentum = 0.9;
   t.l2 = 1e-4;
   const DeterministicKernels mode(true);
-  std::vector<std::vector<float>> runs;
-  std::vector<std::vector<double>> histories;
-  // Runs 0 and 1 keep the step totals on the GPU (sync_every auto), run 2 reads them after every step: the
-  // same sums in the same order, so the same history too.
-  for (int run = 0; run < 3; ++run) {
-    Model m = build_model(spec, 9);
-    t.sync_every = run == 2 ? 1 : 0;
-    std::vector<double> history;
-    for (const EpochStats& e : Trainer(m, t, Device::cuda, 9).fit(data, nullptr))
-      history.insert(history.end(), {e.loss, e.acc});
-    std::vector<float> all;
-    for (const NamedTensor& nt : m.state()) {
-      const std::vector<float> v = nt.tensor.to_vector();
-      all.insert(all.end(), v.begin(), v.end());
+  // With dropout (its key changes every step, so no step is recorded) and without.
+  for (const double dropout : {1e-3, 0.0}) {
+    SCOPED_TRACE("dropout " + std::to_string(dropout));
+    spec.dropout = dropout;
+    std::vector<std::vector<float>> runs;
+    std::vector<std::vector<double>> histories;
+    // Runs 0 and 1 keep the step totals on the GPU (sync_every auto) and replay a recorded step (a CUDA graph),
+    // run 2 reads them after every step, run 3 keeps them there but runs every step kernel by kernel: the same
+    // kernels, the same sums in the same order, so the same weights and history too.
+    for (int run = 0; run < 4; ++run) {
+      Model m = build_model(spec, 9);
+      t.sync_every = run == 2 ? 1 : 0;
+      t.cuda_graph = run != 3;
+      std::vector<double> history;
+      Trainer trainer(m, t, Device::cuda, 9);
+      for (const EpochStats& e : trainer.fit(data, nullptr)) history.insert(history.end(), {e.loss, e.acc});
+      // 2 epochs of 2 steps: the first runs as it is, the second is recorded, and replayed from then on.
+      EXPECT_EQ(trainer.replayed_steps(), run < 2 && dropout == 0 ? 3 : 0) << "run " << run;
+      std::vector<float> all;
+      for (const NamedTensor& nt : m.state()) {
+        const std::vector<float> v = nt.tensor.to_vector();
+        all.insert(all.end(), v.begin(), v.end());
+      }
+      runs.push_back(std::move(all));
+      histories.push_back(std::move(history));
     }
-    runs.push_back(std::move(all));
-    histories.push_back(std::move(history));
+    EXPECT_EQ(runs[0], runs[1]);
+    EXPECT_EQ(histories[0], histories[1]);
+    EXPECT_EQ(runs[2], runs[0]);
+    EXPECT_EQ(histories[2], histories[0]);
+    EXPECT_EQ(runs[3], runs[0]);
+    EXPECT_EQ(histories[3], histories[0]);
   }
-  EXPECT_EQ(runs[0], runs[1]);
-  EXPECT_EQ(histories[0], histories[1]);
-  EXPECT_EQ(runs[2], runs[0]);
-  EXPECT_EQ(histories[2], histories[0]);
 }
 
 // Liu's per-neuron Noisy Softplus against its reference kernel, with each source layer: σ² comes from the

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 
+#include "core/capture.h"
 #include "core/error.h"
 #include "datasets/transform_spec.h"
 #include "models/zoo.h"
@@ -151,6 +153,81 @@ TEST(TrainerTest, TotalsKeptOnTheDeviceEqualTheHostsStepByStep) {
     }
     // Reads: every `every` steps, at each asked step and at each epoch's end.
     EXPECT_EQ(dev.seen.reads, every == 3 ? 2 * 5 : 2 * 3) << "epoch 1 of 10 steps: 3, 4, 7, 8, 10 or 4, 8, 10";
+  }
+}
+
+// The CPU records no steps (core/capture.h); these tests lend it a recorder that keeps the work and runs it
+// again at each replay, to check the trainer's side of recording: which steps run as they are, which are
+// recorded and which replayed, with the same result as a run that records nothing.
+struct KeptWork final : CapturedWork {
+  static inline int recordings = 0, replays = 0;
+  static inline bool refuse = false;
+  std::function<void()> work;
+  explicit KeptWork(std::function<void()> w) : work(std::move(w)) {}
+  void replay() override {
+    ++replays;
+    work();
+  }
+  static std::unique_ptr<CapturedWork> record(const std::function<void()>& work) {
+    if (refuse) throw CaptureFailed("the test's recorder refuses");
+    ++recordings;
+    return std::make_unique<KeptWork>(work);
+  }
+};
+struct LentRecorder {
+  explicit LentRecorder(bool refuse) {
+    KeptWork::recordings = KeptWork::replays = 0;
+    KeptWork::refuse = refuse;
+    register_capturer(Device::cpu, KeptWork::record);
+  }
+  ~LentRecorder() { register_capturer(Device::cpu, nullptr); }
+};
+
+TEST(TrainerTest, RecordedStepsReplayAsTheStepsRunAsTheyAre) {
+  const Dataset train = toy(300, 1), val = toy(100, 2);
+  for (const char* type : {"sgd", "adam"}) {
+    SCOPED_TRACE(type);
+    auto run = [&](bool cuda_graph, const Dataset* v) {
+      Model m = build_model(ModelSpec{}, 5);
+      TrainSpec spec = small_spec(2);
+      spec.parallel = "op_parallel";
+      spec.sync_every = 4;  // the totals on the device: what a recorded step needs
+      spec.cuda_graph = cuda_graph;
+      spec.optimizer.type = type;
+      if (spec.optimizer.type == "adam") spec.optimizer.lr = 1e-3;
+      spec.optimizer.decay = 0.05;                   // a rate that changes every step, and Adam's bias correction
+      spec.l2 = 1e-3, spec.clip_conv_weights = 0.5;  // the regulariser and the clipping are in the recording
+      std::vector<double> out;
+      for (const auto& e : Trainer(m, spec, Device::cpu, 5).fit(train, v))
+        out.insert(out.end(), {e.loss, e.acc, v ? e.val_loss : 0.0});  // NaN without validation
+      for (const auto* p : m.parameters()) {
+        const std::vector<float> w = p->value.to_vector();
+        out.insert(out.end(), w.begin(), w.end());
+      }
+      return out;
+    };
+    const std::vector<double> as_they_are = run(false, nullptr);
+    {
+      LentRecorder lent(false);
+      EXPECT_EQ(run(false, nullptr), as_they_are);
+      EXPECT_EQ(KeptWork::recordings, 0) << "train.cuda_graph: false records nothing";
+      EXPECT_EQ(run(true, nullptr), as_they_are);
+      // Two nets (9 steps of 32, one of 12 per epoch), each recorded at its second step: the full one in
+      // epoch 1 (then 8 + 9 replays), the last batch's in epoch 2 (1 replay).
+      EXPECT_EQ(KeptWork::recordings, 2);
+      EXPECT_EQ(KeptWork::replays, 18);
+      // Validation between the epochs: its graph shares the arena, so the training steps may be recorded
+      // again, and replay as before.
+      const std::vector<double> with_val = run(false, &val);
+      KeptWork::recordings = 0;
+      EXPECT_EQ(run(true, &val), with_val);
+      EXPECT_GE(KeptWork::recordings, 2);
+    }
+    {
+      LentRecorder lent(true);  // a recording that fails: the steps run as they are
+      EXPECT_EQ(run(true, nullptr), as_they_are);
+      EXPECT_EQ(KeptWork::replays, 0);
+    }
   }
 }
 

@@ -83,6 +83,7 @@ TrainSpec parse_train(const ConfigNode& c) {
   c.check(t.workers >= -1 && t.workers <= 64, "workers", "must be -1 (auto), 0 (load on the training thread) .. 64");
   t.sync_every = c.get<int64_t>("sync_every", t.sync_every);
   c.check(t.sync_every >= 0, "sync_every", "must be 0 (auto) or a step count > 0, got " + std::to_string(t.sync_every));
+  t.cuda_graph = c.get("cuda_graph", t.cuda_graph);
   t.l1 = finite_in(c, "l1", t.l1, 0, std::numeric_limits<double>::infinity(), false);
   t.l2 = finite_in(c, "l2", t.l2, 0, std::numeric_limits<double>::infinity(), false);
   constexpr double inf = std::numeric_limits<double>::infinity();
@@ -534,7 +535,8 @@ std::string to_yaml(const Experiment& e) {
   y << YAML::Key << "eval_batch" << YAML::Value << t.eval_batch;
   y << YAML::Key << "parallel" << YAML::Value << t.parallel << YAML::Key << "recompute" << YAML::Value << t.recompute;
   y << YAML::Key << "workers" << YAML::Value << t.workers;
-  y << YAML::Key << "sync_every" << YAML::Value << t.sync_every;
+  y << YAML::Key << "sync_every" << YAML::Value << t.sync_every << YAML::Key << "cuda_graph" << YAML::Value
+    << t.cuda_graph;
   y << YAML::Key << "l1" << YAML::Value << t.l1 << YAML::Key << "l2" << YAML::Value << t.l2;
   y << YAML::Key << "clip_conv_weights" << YAML::Value << t.clip_conv_weights;
   y << YAML::Key << "lr_multipliers" << YAML::Value << YAML::BeginMap;

@@ -343,16 +343,18 @@ void prepare_run_folder(const std::string& dir, bool force) {
 }
 
 namespace {
-// train.sync_every says when the host reads the step totals, not what the run computes, and checkpoints
-// written before the key existed lack it: it takes no part in telling two experiments apart. to_yaml writes
-// it as a key of the top-level train map, indented two spaces (a layer named so in lr_multipliers is at four).
-std::string without_sync_every(const std::string& config) {
+// train.sync_every and train.cuda_graph say how the steps are run (when the host reads the step totals,
+// whether a GPU replays a recorded step), not what the run computes, and checkpoints written before the keys
+// existed lack them: they take no part in telling two experiments apart. to_yaml writes them as keys of the
+// top-level train map, indented two spaces (a layer named so in lr_multipliers is at four).
+std::string without_execution_keys(const std::string& config) {
   std::istringstream in(config);
   std::string out, line;
   bool in_train = false;
   while (std::getline(in, line)) {
     if (!line.empty() && line[0] != ' ') in_train = line.rfind("train:", 0) == 0;
-    if (!(in_train && line.rfind("  sync_every:", 0) == 0)) out += line + "\n";
+    const bool execution = line.rfind("  sync_every:", 0) == 0 || line.rfind("  cuda_graph:", 0) == 0;
+    if (!(in_train && execution)) out += line + "\n";
   }
   return out;
 }
@@ -370,7 +372,7 @@ LoadedResume open_resume(const std::string& dir, const Experiment& e) {
     fail_input(dir + "/summary.json", "the run is completed, nothing to resume (train with --force to start over)");
   const std::string path = dir + "/" + kResumeCheckpointFile;
   LoadedResume saved = load_resume_checkpoint(path);
-  const std::string config = without_sync_every(to_yaml(e)), was = without_sync_every(saved.state.config);
+  const std::string config = without_execution_keys(to_yaml(e)), was = without_execution_keys(saved.state.config);
   if (was != config)
     fail_input(dir + "/config.yaml", "is another experiment than the one " + path + " was saved from (" +
                                          first_difference(config, was) + ")");

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "core/capture.h"
 #include "core/error.h"
 #include "core/primitives.h"
 #include "core/rng.h"
@@ -72,6 +73,11 @@ struct Trainer::Net {
                                           // first, so that it outlives the graphs that point to it
   std::vector<std::unique_ptr<Replica>> shards;
   double region_seconds = 0;  // the whole parallel region, when profiling
+  // A training step recorded once (Trainer::device_step), for the graph's buffer layout it was recorded with.
+  std::unique_ptr<CapturedWork> recorded;
+  uint64_t recorded_layout = 0;
+  int64_t steps = 0;          // training steps run through device_step
+  bool unrecordable = false;  // a recording failed: the steps run as they are
 };
 
 Trainer::Trainer(Model& model, const TrainSpec& spec, Device device, uint64_t seed)
@@ -265,19 +271,33 @@ Trainer::Net& Trainer::build_net(int64_t batch, bool training) {
   return *(nets_[{batch, training}] = std::move(slot));
 }
 
-// Uploads batch b to every local shard and runs forward (and backward when training), one thread per shard.
-// always_backward: no host read of the loss first (a non-finite loss is marked on the device instead).
-void Trainer::run_shards(Net& net, const Batch& batch, bool training, int epoch, bool always_backward) {
-  const int64_t b = batch.index;
-  const int64_t shards = static_cast<int64_t>(net.shards.size());
-  // Shifted labels are a training target; losses are reported against the true one-hot labels, so they
-  // compare across phases and match `spikeforge evaluate`.
-  const int64_t sample = numel(model_.input_shape()), classes = numel(model_.output_shape());
+// The step's one-hot targets, into targets_. Shifted labels are a training target; losses are reported against
+// the true one-hot labels, so they compare across phases and match `spikeforge evaluate`.
+void Trainer::stage_targets(const Batch& batch, bool training) {
+  const int64_t classes = numel(model_.output_shape());
   const double eps = training ? spec_.label_smoothing : 0.0, shift = training ? spec_.label_shift : 0.0;
   const auto off = static_cast<float>(shift + eps / static_cast<double>(classes));
   const auto on = static_cast<float>(shift + 1.0 - eps + eps / static_cast<double>(classes));
   targets_.resize(static_cast<size_t>(batch.size * classes));
   batch.one_hot(targets_.data(), static_cast<int>(classes), on, off);
+}
+
+// The batch is host memory (the loader's slice, from batch.offset on); the graph's inputs live on the
+// graph's device. On a GPU the upload overlaps the previous step's kernels and the host does not wait.
+void Trainer::upload_inputs(Replica& r, const Batch& batch) {
+  const int64_t sample = numel(model_.input_shape()), classes = numel(model_.output_shape());
+  const int64_t row = r.first - batch.offset;
+  const DevicePrimitives& on = primitives(device_);
+  on.upload(r.graph.value(r.images).raw(), batch.images.data() + row * sample, r.count * sample);
+  on.upload(r.graph.value(r.targets).raw(), targets_.data() + row * classes, r.count * classes);
+}
+
+// Uploads batch b to every local shard and runs forward (and backward when training), one thread per shard.
+// always_backward: no host read of the loss first (a non-finite loss is marked on the device instead).
+void Trainer::run_shards(Net& net, const Batch& batch, bool training, int epoch, bool always_backward) {
+  const int64_t b = batch.index;
+  const int64_t shards = static_cast<int64_t>(net.shards.size());
+  stage_targets(batch, training);
   const auto t0 = Clock::now();
   const uint64_t key = training ? stream_seed(seed_, Stream::dropout, static_cast<uint64_t>(epoch), b) : 0;
   for (auto& r : net.shards) r->graph.context().random_key = key;
@@ -287,12 +307,7 @@ void Trainer::run_shards(Net& net, const Batch& batch, bool training, int epoch,
     // omp_get_max_threads() at run time then split it for the one thread they get.
     if (shards > 1) omp_set_num_threads(1);
     Replica& r = *net.shards[s];
-    // The batch is host memory (the loader's slice, from batch.offset on); the graph's inputs live on the
-    // graph's device. On a GPU the upload overlaps the previous step's kernels and the host does not wait.
-    const int64_t row = r.first - batch.offset;
-    const DevicePrimitives& on = primitives(device_);
-    on.upload(r.graph.value(r.images).raw(), batch.images.data() + row * sample, r.count * sample);
-    on.upload(r.graph.value(r.targets).raw(), targets_.data() + row * classes, r.count * classes);
+    upload_inputs(r, batch);
     r.graph.forward();
     // A non-finite loss skips backward (run_batch reports the divergence), except where the shards' batch
     // norms meet: the others would wait for this one. On a GPU backward always runs: reading the loss first
@@ -383,8 +398,10 @@ bool Trainer::totals_on_device() const {
 
 // run_batch's totals and checks for one shard, as device work the host does not wait for: the same sums in
 // the same order (so a read of them equals run_batch's), the regulariser's gradient, and the step's mark when
-// its loss or a gradient is not finite, which makes the optimiser skip this step and every later one.
-void Trainer::add_step_totals(Net& net, const Batch& batch) {
+// its loss or a gradient is not finite, which makes the optimiser skip this step and every later one. Only
+// what stays the same from step to step is passed by value (`whole`: the net's batch size), so that a
+// recorded step adds as a step run as it is.
+void Trainer::add_step_totals(Net& net, int64_t whole) {
   const DevicePrimitives& on = primitives(device_);
   double* t = totals_.data();
   Replica& r = *net.shards[0];
@@ -395,11 +412,75 @@ void Trainer::add_step_totals(Net& net, const Batch& batch) {
       for (auto& p : layer.params)
         if (p.name == "weight" || (spec_.regularize_batchnorm && layer.type == "batchnorm"))
           on.add_weight_penalty(t + kPenalty, p.value.raw(), p.grad.raw(), p.value.numel(), spec_.l1, spec_.l2);
-  on.add_step_loss(t + kLossSum, loss.raw(), static_cast<double>(r.count), t + kPenalty,
-                   static_cast<double>(batch.whole));
-  const double mark = static_cast<double>(batch.index + 1);
-  on.mark_non_finite(t + kMark, loss.raw(), 1, mark);
-  for (auto* p : model_.parameters()) on.mark_non_finite(t + kMark, p->grad.raw(), p->grad.numel(), mark);
+  on.add_step_loss(t + kLossSum, loss.raw(), static_cast<double>(r.count), t + kPenalty, static_cast<double>(whole),
+                   t + kSteps);
+  on.mark_non_finite(t + kMark, loss.raw(), 1, t + kSteps);
+  for (auto* p : model_.parameters()) on.mark_non_finite(t + kMark, p->grad.raw(), p->grad.numel(), t + kSteps);
+}
+
+// Whether device_step records `net`'s step once and replays it (train.cuda_graph): on a device that records
+// (core/capture.h, a GPU), with nothing in the step that the host must read (the totals on the device, one
+// shard), nothing that changes from step to step passed by value (dropout's random key, the host's gradient
+// noise), and no per-op timing (SPIKEFORGE_PROFILE times each op's launch).
+bool Trainer::records_steps(const Net& net) const {
+  return spec_.cuda_graph && capturer(device_) && totals_on_device() && !profiling_ && !net.unrecordable &&
+         net.shards.size() == 1 && optimizer_->replayable() && !net.shards[0]->graph.reads_random_key();
+}
+
+// A net's first step runs as it is: it sizes every buffer that grows on first use (workspaces, kernel scratch,
+// the optimiser's state). The second is recorded, and replayed from then on; recorded again when the graph's
+// buffers have moved (an evaluation grew the arena the graphs share). Around a replay the host only uploads
+// the batch and the optimiser's rates, and launches it.
+void Trainer::device_step(Net& net, const Batch& batch, int epoch) {
+  const std::vector<Parameter*> params = model_.parameters();
+  const int64_t whole = batch.whole;
+  if (!records_steps(net)) {
+    run_shards(net, batch, true, epoch, true);
+    add_step_totals(net, whole);
+    optimizer_->step(params, totals_.data() + kMark);
+    if (spec_.clip_conv_weights > 0) clip_conv_weights();
+    ++net.steps;
+    return;
+  }
+  Replica& r = *net.shards[0];
+  const auto queue_step = [this, &net, &r, params, whole] {  // what a recording holds: nothing of this step's
+    r.graph.forward();
+    r.graph.backward(r.loss);
+    add_step_totals(net, whole);
+    optimizer_->apply(params, totals_.data() + kMark);
+    if (spec_.clip_conv_weights > 0) clip_conv_weights();
+  };
+  const uint64_t layout = r.graph.lay_out();
+  stage_targets(batch, true);
+  try {
+    upload_inputs(r, batch);
+  } catch (const OutOfMemory& e) {  // the upload's staging buffers, allocated at a batch size's first step
+    batch_does_not_fit(e, whole, true);
+  }
+  optimizer_->stage(params);
+  if (net.steps > 0 && (!net.recorded || net.recorded_layout != layout)) {
+    net.recorded.reset();
+    try {
+      net.recorded = capturer(device_)(queue_step);
+      net.recorded_layout = layout;
+    } catch (const CaptureFailed& e) {
+      net.unrecordable = true;
+      if (!told_unrecordable_)
+        std::fprintf(stderr,
+                     "spikeforge: train.cuda_graph: the training step of batch %lld could not be recorded "
+                     "(%s); its steps run kernel by kernel\n",
+                     static_cast<long long>(whole), e.what());
+      told_unrecordable_ = true;
+    }
+  }
+  if (net.recorded) {
+    net.recorded->replay();
+    ++replayed_;
+  } else {
+    queue_step();
+  }
+  optimizer_->advance();
+  ++net.steps;
 }
 
 // A read of the device totals found step `bad` marked: the updates since were skipped, so the weights are the
@@ -559,6 +640,7 @@ std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& au
       totals_.zero();
       totals_.set(kLossSum, loss_sum);
       totals_.set(kCorrect, static_cast<double>(correct));
+      totals_.set(kSteps, static_cast<double>(start));
     }
     auto last_read = Clock::now();
     int64_t unread = 0;  // steps since the host last read the device totals
@@ -568,16 +650,14 @@ std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& au
       optimizer_->set_schedule(schedule_factor(spec_.schedule, epoch - first_epoch, b, loader.batches(), spec_.epochs));
       seen += batch.whole;
       if (on_device) {
-        run_shards(net, batch, true, epoch, true);
-        add_step_totals(net, batch);
-        optimizer_->step(params, totals_.data() + kMark);
+        device_step(net, batch, epoch);
       } else {
         const Totals t = run_batch(net, batch, true, epoch);
         loss_sum += t.loss_sum;
         correct += t.correct;
         optimizer_->step(params);
+        if (spec_.clip_conv_weights > 0) clip_conv_weights();
       }
-      if (spec_.clip_conv_weights > 0) clip_conv_weights();
       bool read = !on_device;
       if (on_device) {
         ++unread;

@@ -97,6 +97,8 @@ class Trainer {
   };
   GraphMemory graph_memory() const;
   std::string profile_report() const;  // per-op times, when SPIKEFORGE_PROFILE is set
+  // Training steps replayed from a recording (train.cuda_graph), over this trainer's life.
+  int64_t replayed_steps() const { return replayed_; }
 
  private:
   struct Replica;
@@ -108,12 +110,17 @@ class Trainer {
   Net& net(int64_t batch, bool training);
   Net& build_net(int64_t batch, bool training);
   [[noreturn]] void batch_does_not_fit(const OutOfMemory& e, int64_t batch, bool training) const;
+  void stage_targets(const Batch& batch, bool training);
+  void upload_inputs(Replica& r, const Batch& batch);
   void run_shards(Net& net, const Batch& batch, bool training, int epoch, bool always_backward);
   Totals run_batch(Net& net, const Batch& batch, bool training, int epoch);
   // The step totals kept on the device: whether fit() keeps them there, one step's additions, and the
   // divergence a read of them finds, rerun on the host to name the op (it throws).
   bool totals_on_device() const;
-  void add_step_totals(Net& net, const Batch& batch);
+  void add_step_totals(Net& net, int64_t whole);
+  // A step with its totals on the device, recorded once and replayed where records_steps() (core/capture.h).
+  void device_step(Net& net, const Batch& batch, int epoch);
+  bool records_steps(const Net& net) const;
   [[noreturn]] void rerun_diverged(const DataSource& train, const Pipeline& augment, const LoaderOptions& options,
                                    int epoch, int64_t bad);
   void throw_diverged(const Net& net, int64_t b, int epoch, int bad_rank) const;
@@ -140,15 +147,18 @@ class Trainer {
   bool sync_threads_ = false;  // batch norm over the process's shards (batch_split)
   bool sync_ranks_ = false;    // and over the ranks' (train.sync_batchnorm)
   bool profiling_ = false;
+  bool told_unrecordable_ = false;  // a step that could not be recorded has been reported
+  int64_t replayed_ = 0;
   std::map<std::pair<int64_t, bool>, std::unique_ptr<Net>> nets_;
   // One per shard position, shared by that shard's graphs in every net: nets run one at a time, and a graph
   // holds nothing in its arena from one step to the next (core/graph.h).
   std::vector<std::shared_ptr<Graph::SharedArena>> arenas_;
   std::vector<float> targets_;  // the step's one-hot targets, host staging
   // An epoch's totals on the device (totals_on_device): Σ loss·n, correct classifications, the step's
-  // regulariser, and the mark of the first step whose loss or gradients went non-finite (its batch + 1;
-  // optimiser updates are skipped from it on, so the rerun sees the weights that step saw).
-  enum TotalSlot { kLossSum, kCorrect, kPenalty, kMark, kTotalSlots };
+  // regulariser, the epoch's steps so far, and the mark of the first step whose loss or gradients went
+  // non-finite (its batch + 1, the step count then; optimiser updates are skipped from it on, so the rerun
+  // sees the weights that step saw).
+  enum TotalSlot { kLossSum, kCorrect, kPenalty, kSteps, kMark, kTotalSlots };
   DeviceDoubles totals_;
 };
 

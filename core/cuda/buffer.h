@@ -3,7 +3,9 @@
 #pragma once
 #include <cstddef>
 
+#include "core/capture.h"
 #include "core/cuda/check.h"
+#include "core/cuda/stream.h"
 
 namespace sf::cuda {
 
@@ -21,6 +23,7 @@ class DeviceBuffer {
   T* get(size_t count) {
     const size_t bytes = count * sizeof(T);
     if (bytes > size_) {
+      if (capturing()) throw CaptureFailed("kernel scratch grows during the step");  // as CudaAllocator
       check(cudaFree(p_), "kernel scratch");
       p_ = nullptr;
       size_ = 0;

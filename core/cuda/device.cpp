@@ -1,9 +1,11 @@
 // The CUDA device: the GPU probe, the allocator, and their registration with core.
 #include <mutex>
 
+#include "core/capture.h"
 #include "core/cuda/check.h"
 #include "core/cuda/primitives.h"
 #include "core/cuda/runtime.h"
+#include "core/cuda/stream.h"
 #include "core/error.h"
 #include "core/primitives.h"
 #include "core/tensor.h"
@@ -25,6 +27,8 @@ std::string mib(size_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >>
 class CudaAllocator final : public Allocator {
  public:
   void* allocate(size_t bytes, size_t slack_bytes) override {
+    // A graph would hold the address of memory that is freed before its replays (a step's temporary).
+    if (capturing()) throw CaptureFailed("a tensor of " + mib(bytes) + " is allocated during the step");
     void* p = nullptr;
     const cudaError_t status = cudaMalloc(&p, bytes);
     if (status == cudaErrorMemoryAllocation) {
@@ -85,6 +89,7 @@ void register_device_if_present() {
     static CudaAllocator allocator;
     register_allocator(Device::cuda, &allocator);
     register_primitives(Device::cuda, &device_primitives());
+    register_capture();
   });
 }
 

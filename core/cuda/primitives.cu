@@ -1,4 +1,4 @@
-// The device primitives as CUDA kernels. Everything runs on the default stream, as the ops do (upload's copy
+// The device primitives as CUDA kernels. Everything runs on the compute stream, as the ops do (upload's copy
 // joins it through an event, core/cuda/upload.cpp); the ones that
 // return a value to the host (sum, first_non_finite, count_top_k, weight_penalty) synchronise by copying it,
 // the add_* forms leave theirs in device memory.
@@ -7,6 +7,7 @@
 #include "core/cuda/elementwise.cuh"
 #include "core/cuda/primitives.h"
 #include "core/cuda/reduce.cuh"
+#include "core/cuda/stream.h"
 #include "core/cuda/upload.h"
 #include "core/primitive_math.h"
 
@@ -15,22 +16,28 @@ namespace {
 
 // Reductions (core/cuda/reduce.cuh) use a fixed grid: sum() is deterministic, as the CPU's is.
 
-// Scratch that a primitive needs for one call: reduction partials, a result word, uploaded row indices.
-// Per thread, like the CPU's workspaces.
+// Scratch that a primitive needs for one call: a result word, uploaded row indices. Per thread, like the
+// CPU's workspaces.
 DeviceBuffer& scratch() {
   thread_local DeviceBuffer s;
   return s;
 }
+// The reductions' partials and result, apart from scratch(): always this size, so never moved once allocated —
+// a recorded step (core/capture.h) holds its address.
+double* reduction_scratch() {
+  thread_local DeviceBuffer s;
+  return s.get<double>(kReduceBlocks + 1);
+}
 
 template <class F>
 void elementwise(int64_t n, F f, const char* name) {
-  launch_elementwise(n, nullptr, f, name);
+  launch_elementwise(n, compute_stream(), f, name);
 }
 
 template <class F>
 double reduce(int64_t n, F term, const char* name) {
   if (n <= 0) return 0;
-  double* partial = scratch().get<double>(kReduceBlocks + 1);
+  double* partial = reduction_scratch();
   double* out = partial + kReduceBlocks;
   reduce_on_device(
       n, term, partial, [=] __device__(double s) { *out = s; }, name);
@@ -44,7 +51,7 @@ void fill(float* x, int64_t n, float v) {
       n, [=] __device__(int64_t i) { x[i] = v; }, "fill");
 }
 void copy(float* dst, const float* src, int64_t n) {
-  if (n) check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice), "copy");
+  if (n) check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, compute_stream()), "copy");
 }
 void scale(float* x, int64_t n, float a) {
   elementwise(
@@ -111,7 +118,7 @@ void add_top_k(double* acc, const float* logits, const float* targets, int64_t r
   if (rows <= 0) return;
   reduce_on_device(
       rows, [=] __device__(int64_t i) { return double(target_in_top_k(logits + i * k, targets + i * k, k, top)); },
-      scratch().get<double>(kReduceBlocks), [=] __device__(double s) { *acc += s; }, "count_top_k");
+      reduction_scratch(), [=] __device__(double s) { *acc += s; }, "count_top_k");
 }
 void add_weight_penalty(double* acc, const float* w, float* g, int64_t n, double l1, double l2) {
   if (n <= 0) return;
@@ -122,22 +129,24 @@ void add_weight_penalty(double* acc, const float* w, float* g, int64_t n, double
         if (g) g[i] += weight_penalty_grad(w[i], l1f, l2f);
         return weight_penalty_of(w[i], l1, l2);
       },
-      scratch().get<double>(kReduceBlocks), [=] __device__(double s) { *acc += s; }, "weight_penalty");
+      reduction_scratch(), [=] __device__(double s) { *acc += s; }, "weight_penalty");
 }
-__global__ void step_loss_kernel(double* acc, const float* loss, double count, double* penalty, double whole) {
+__global__ void step_loss_kernel(double* acc, const float* loss, double count, double* penalty, double whole,
+                                 double* steps) {
   // Rounded as the host's sum (Trainer::run_batch): the product, one fused multiply-add, then the add.
   *acc = __dadd_rn(*acc, __fma_rn(whole, *penalty, __dmul_rn(double(*loss), count)));
   *penalty = 0;
+  *steps += 1;
 }
-void add_step_loss(double* acc, const float* loss, double count, double* penalty, double whole) {
-  step_loss_kernel<<<1, 1>>>(acc, loss, count, penalty, whole);
+void add_step_loss(double* acc, const float* loss, double count, double* penalty, double whole, double* steps) {
+  step_loss_kernel<<<1, 1, 0, compute_stream()>>>(acc, loss, count, penalty, whole, steps);
   check_launch("step loss");
 }
-void mark_non_finite(double* mark, const float* x, int64_t n, double value) {
+void mark_non_finite(double* mark, const float* x, int64_t n, const double* value) {
   elementwise(
       n,
       [=] __device__(int64_t i) {
-        if (!(x[i] - x[i] == 0.0f) && *mark == 0) *mark = value;  // every writer writes the same value
+        if (!(x[i] - x[i] == 0.0f) && *mark == 0) *mark = *value;  // every writer writes the same value
       },
       "mark_non_finite");
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "core/cuda/check.h"
+#include "core/cuda/stream.h"
 
 namespace sf::cuda {
 
@@ -47,7 +48,7 @@ __global__ void final_sum(const double* partial, Finish finish) {
 // doubles of scratch.
 template <class F, class Finish>
 void reduce_on_device(int64_t n, F term, double* partial, Finish finish, const char* name,
-                      cudaStream_t stream = nullptr) {
+                      cudaStream_t stream = compute_stream()) {
   partial_sums<<<kReduceBlocks, kReduceThreads, 0, stream>>>(n, term, partial);
   check_launch(name);
   final_sum<<<1, kReduceThreads, 0, stream>>>(partial, finish);

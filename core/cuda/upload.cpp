@@ -4,19 +4,20 @@
 #include <string>
 
 #include "core/cuda/check.h"
+#include "core/cuda/stream.h"
 #include "core/error.h"
 
 namespace sf::cuda {
 namespace {
 
 // A ring of staging slots, each a pinned host buffer and a device buffer of the same size. One upload:
-//   host → pinned (memcpy on the host), pinned → staging (copy stream), staging → dst (default stream, after
-//   the copy's event).
-// Going through a staging buffer, not straight into dst, is what lets the copy run while the default stream
+//   host → pinned (memcpy on the host), pinned → staging (copy stream), staging → dst (the compute stream,
+//   after the copy's event).
+// Going through a staging buffer, not straight into dst, is what lets the copy run while the compute stream
 // still computes on dst's previous contents; the device-to-device copy after it is of the same size, at
 // device rather than PCIe bandwidth (estimated, not measured: no GPU here yet). A slot is
 // reused kSlots uploads later, after its two events say the last use is done (a trainer's step uploads
-// images and targets, so four slots give two steps of lead).
+// images, targets and the optimiser's rates, so six slots give two steps of lead).
 // A staging buffer that does not fit is the batch's doing, as a graph's arena would be (OutOfMemory).
 void allocate(cudaError_t status, size_t bytes, const char* memory) {
   if (status == cudaErrorMemoryAllocation) {
@@ -29,7 +30,7 @@ void allocate(cudaError_t status, size_t bytes, const char* memory) {
 
 class UploadRing {
  public:
-  static constexpr int kSlots = 4;
+  static constexpr int kSlots = 6;
 
   UploadRing() {
     check(cudaStreamCreateWithFlags(&copy_, cudaStreamNonBlocking), "upload: copy stream");
@@ -77,9 +78,10 @@ class UploadRing {
     check(cudaStreamWaitEvent(copy_, s.consumed, 0), "upload: ordering the copy");  // staging is free again
     check(cudaMemcpyAsync(s.staging, s.pinned, bytes, cudaMemcpyHostToDevice, copy_), "upload: host to device");
     check(cudaEventRecord(s.copied, copy_), "upload: event");
-    check(cudaStreamWaitEvent(cudaStreamLegacy, s.copied, 0), "upload: ordering the kernels after the copy");
-    check(cudaMemcpyAsync(dst, s.staging, bytes, cudaMemcpyDeviceToDevice, cudaStreamLegacy), "upload: into place");
-    check(cudaEventRecord(s.consumed, cudaStreamLegacy), "upload: event");
+    const cudaStream_t compute = compute_stream();
+    check(cudaStreamWaitEvent(compute, s.copied, 0), "upload: ordering the kernels after the copy");
+    check(cudaMemcpyAsync(dst, s.staging, bytes, cudaMemcpyDeviceToDevice, compute), "upload: into place");
+    check(cudaEventRecord(s.consumed, compute), "upload: event");
   }
 
  private:

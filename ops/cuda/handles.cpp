@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "core/cuda/stream.h"
 #include "core/error.h"
 
 namespace sf::cuda {
@@ -34,7 +35,11 @@ Handles& handles() {
 
 }  // namespace
 
-cudaStream_t stream_of(const ExecContext& ctx) { return static_cast<cudaStream_t>(ctx.stream); }
+// A context that names no stream (every trainer's and simulator's) runs on the compute stream, which a CUDA
+// graph can record.
+cudaStream_t stream_of(const ExecContext& ctx) {
+  return ctx.stream ? static_cast<cudaStream_t>(ctx.stream) : compute_stream();
+}
 
 cublasHandle_t cublas(const ExecContext& ctx) {
   Handles& h = handles();
