@@ -52,6 +52,10 @@ struct ExecContext {
   // the trainer. Ops derive per-sample streams from it and the sample's index in the whole batch
   // (first_sample + row), so results do not depend on how a batch is split over threads.
   uint64_t random_key = 0;
+  // The same key in the graph's device memory, where the trainer puts it there (a recorded step, core/capture.h):
+  // kernels that use the key read it there when this is set, rather than take random_key as an argument, so
+  // that each replay draws with its own step's key. Null: use random_key.
+  const uint64_t* device_random_key = nullptr;
   int64_t first_sample = 0;  // this graph's first row within the step's batch (data-parallel shards)
   Workspace* workspace = nullptr;
   // Where batchnorm ops with attribute sync = 1 get the other shards' statistics in train mode; null: the

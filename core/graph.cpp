@@ -299,12 +299,6 @@ uint64_t Graph::lay_out() {
   return arena_generation_;
 }
 
-bool Graph::reads_random_key() const {
-  for (const Node& n : nodes_)
-    if (n.op && n.op->reads_random_key()) return true;
-  return false;
-}
-
 void Graph::forward_node(Node& n, const ExecContext& ctx, std::vector<const Tensor*>& ins) {
   ins.clear();
   for (NodeId in : n.inputs) ins.push_back(&nodes_[in].value);

@@ -84,8 +84,6 @@ class Graph {
   const Op* op(NodeId id) const { return nodes_.at(id).op.get(); }
   int size() const { return static_cast<int>(nodes_.size()); }
   Device device() const { return context_.device; }
-  // Whether any op reads the step's random key (Op::reads_random_key).
-  bool reads_random_key() const;
   // Makes the buffers current, as forward() does first (laid out again when another graph grew the shared
   // arena; this graph the arena's last user), and returns their layout's generation: while it stays the same,
   // every value and gradient keeps its address — what a recorded step (core/capture.h) holds.

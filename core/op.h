@@ -50,10 +50,6 @@ class Op {
     fail_internal(std::string("op '") + type() + "' cannot recompute its output");
   }
 
-  // Whether a train-mode forward() reads ctx.random_key (dropout's mask): a value that changes every step and
-  // that a recorded step (core/capture.h), which passes it by value, would fix.
-  virtual bool reads_random_key() const { return false; }
-
   // Model state the op reads and, in train mode when ctx.update_state is set, updates (batch-norm running
   // statistics): tensors that share storage with the model's buffers, bound once when the graph is built.
   // Ops without state accept none.

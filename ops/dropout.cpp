@@ -26,7 +26,7 @@ void DropoutOp::apply(const ExecContext& ctx, const Tensor& x, Tensor& y) const 
   const float* xs = x.data();
   float* ys = y.data();
   const DropoutMask mask = mask_;
-  const uint64_t key = ctx.random_key;
+  const uint64_t key = ctx.device_random_key ? *ctx.device_random_key : ctx.random_key;  // host memory here
   const int64_t first = ctx.first_sample, stream = stream_;
   // Rows in parallel: each row's mask depends only on its own sample index, so any split gives the same result.
   // The mask is copied out of the closure first: read through it, its fields could alias the stores to y and

@@ -49,7 +49,6 @@ class DropoutOp : public Op {
   // Backward needs only the output gradient (and the shapes).
   bool backward_reads_input(int) const override { return false; }
   bool backward_reads_output() const override { return false; }
-  bool reads_random_key() const override { return rate_ > 0; }
   void forward(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor& out) override;
   void backward(const ExecContext& ctx, std::span<const Tensor* const> in, const Tensor& out, const Tensor& gout,
                 std::span<Tensor* const> gin) override;

@@ -231,6 +231,38 @@ TEST(TrainerTest, RecordedStepsReplayAsTheStepsRunAsTheyAre) {
   }
 }
 
+// Dropout's mask changes every step: a recorded step reads the step's key from device memory
+// (ExecContext::device_random_key), and batch norm's running statistics move at each replay as at each step.
+TEST(TrainerTest, RecordedStepsDrawEachStepsDropoutMask) {
+  ModelSpec ms;
+  ms.arch = "mobilenet_v1", ms.activation = "relu6", ms.alpha = 0.25, ms.dropout = 0.3;
+  ms.input = {3, 32, 32}, ms.classes = 10;
+  Dataset data;
+  data.name = "random", data.num_classes = 10;
+  data.images = Tensor({32, 3, 32, 32});
+  Rng rng(5);
+  for (int64_t i = 0; i < data.images.numel(); ++i) data.images[i] = static_cast<float>(rng.uniform());
+  for (int32_t i = 0; i < 32; ++i) data.labels.push_back(i % 10);
+  auto run = [&](bool cuda_graph) {
+    Model m = build_model(ms, 9);
+    TrainSpec t;
+    t.epochs = 2, t.batch = 8, t.loss = "crossentropy", t.optimizer.lr = 0.05, t.optimizer.momentum = 0.9;
+    t.parallel = "op_parallel", t.sync_every = 3, t.cuda_graph = cuda_graph;
+    std::vector<double> out;
+    for (const EpochStats& e : Trainer(m, t, Device::cpu, 9).fit(data, nullptr)) out.insert(out.end(), {e.loss, e.acc});
+    for (const NamedTensor& nt : m.state()) {  // the running statistics too
+      const std::vector<float> v = nt.tensor.to_vector();
+      out.insert(out.end(), v.begin(), v.end());
+    }
+    return out;
+  };
+  const std::vector<double> as_they_are = run(false);
+  LentRecorder lent(false);
+  EXPECT_EQ(run(true), as_they_are);
+  EXPECT_EQ(KeptWork::recordings, 1);
+  EXPECT_EQ(KeptWork::replays, 7) << "8 steps of 8: the first as it is";
+}
+
 // A step that goes non-finite while the totals wait on the device is not applied, nor is any after it; the
 // next read reruns that step on the host, which names the batch and the op as a run read step by step does.
 TEST(TrainerTest, DivergenceFoundOnTheDeviceNamesTheSameStepAndOp) {

@@ -47,7 +47,7 @@ struct TrainSpec {
   // has passed since the last read). The run's results do not depend on it (Trainer::fit).
   int64_t sync_every = 0;
   // On a GPU, record a training step once as a CUDA graph and replay it (where the step allows: one shard, the
-  // totals on the device, no dropout, no gradient noise; Trainer::records_steps). Results do not depend on it.
+  // totals on the device, no gradient noise; Trainer::records_steps). Results do not depend on it.
   bool cuda_graph = true;
   // Resume checkpoints (train/resume.h) are written at every epoch end and, when > 0, every this many steps.
   int64_t checkpoint_every = 0;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "core/capture.h"
@@ -300,7 +301,10 @@ void Trainer::run_shards(Net& net, const Batch& batch, bool training, int epoch,
   stage_targets(batch, training);
   const auto t0 = Clock::now();
   const uint64_t key = training ? stream_seed(seed_, Stream::dropout, static_cast<uint64_t>(epoch), b) : 0;
-  for (auto& r : net.shards) r->graph.context().random_key = key;
+  for (auto& r : net.shards) {
+    r->graph.context().random_key = key;
+    r->graph.context().device_random_key = nullptr;  // a recorded step's copy (device_step) is not this step's
+  }
   auto run_shard = [&](int64_t s) {
     const auto ts = Clock::now();
     // This thread's ICV only (each implicit task has its own): oneDNN kernels that size their work by
@@ -420,17 +424,18 @@ void Trainer::add_step_totals(Net& net, int64_t whole) {
 
 // Whether device_step records `net`'s step once and replays it (train.cuda_graph): on a device that records
 // (core/capture.h, a GPU), with nothing in the step that the host must read (the totals on the device, one
-// shard), nothing that changes from step to step passed by value (dropout's random key, the host's gradient
-// noise), and no per-op timing (SPIKEFORGE_PROFILE times each op's launch).
+// shard), nothing that changes from step to step passed by value (not the host's gradient noise; dropout
+// reads its key from device memory, ExecContext::device_random_key), and no per-op timing (SPIKEFORGE_PROFILE
+// times each op's launch).
 bool Trainer::records_steps(const Net& net) const {
   return spec_.cuda_graph && capturer(device_) && totals_on_device() && !profiling_ && !net.unrecordable &&
-         net.shards.size() == 1 && optimizer_->replayable() && !net.shards[0]->graph.reads_random_key();
+         net.shards.size() == 1 && optimizer_->replayable();
 }
 
 // A net's first step runs as it is: it sizes every buffer that grows on first use (workspaces, kernel scratch,
 // the optimiser's state). The second is recorded, and replayed from then on; recorded again when the graph's
 // buffers have moved (an evaluation grew the arena the graphs share). Around a replay the host only uploads
-// the batch and the optimiser's rates, and launches it.
+// the batch, the dropout key and the optimiser's rates, and launches it.
 void Trainer::device_step(Net& net, const Batch& batch, int epoch) {
   const std::vector<Parameter*> params = model_.parameters();
   const int64_t whole = batch.whole;
@@ -450,34 +455,46 @@ void Trainer::device_step(Net& net, const Batch& batch, int epoch) {
     optimizer_->apply(params, totals_.data() + kMark);
     if (spec_.clip_conv_weights > 0) clip_conv_weights();
   };
-  const uint64_t layout = r.graph.lay_out();
   stage_targets(batch, true);
+  // The step's dropout key, also in device memory, where the recording's kernels read it: its 8 bytes go up
+  // as two floats' bits (an upload copies bytes and does no arithmetic).
+  const uint64_t key = stream_seed(seed_, Stream::dropout, static_cast<uint64_t>(epoch), batch.index);
+  float key_bits[2];
+  static_assert(sizeof key_bits == sizeof key);
+  std::memcpy(key_bits, &key, sizeof key);
+  // What a net's first step allocates (its layout in a grown arena, the upload's staging, workspaces, the
+  // optimiser's state) may not fit.
   try {
+    const uint64_t layout = r.graph.lay_out();
+    if (!step_key_.defined()) step_key_ = Tensor({2}, device_);
+    r.graph.context().random_key = key;
+    r.graph.context().device_random_key = reinterpret_cast<const uint64_t*>(step_key_.raw());
     upload_inputs(r, batch);
-  } catch (const OutOfMemory& e) {  // the upload's staging buffers, allocated at a batch size's first step
-    batch_does_not_fit(e, whole, true);
-  }
-  optimizer_->stage(params);
-  if (net.steps > 0 && (!net.recorded || net.recorded_layout != layout)) {
-    net.recorded.reset();
-    try {
-      net.recorded = capturer(device_)(queue_step);
-      net.recorded_layout = layout;
-    } catch (const CaptureFailed& e) {
-      net.unrecordable = true;
-      if (!told_unrecordable_)
-        std::fprintf(stderr,
-                     "spikeforge: train.cuda_graph: the training step of batch %lld could not be recorded "
-                     "(%s); its steps run kernel by kernel\n",
-                     static_cast<long long>(whole), e.what());
-      told_unrecordable_ = true;
+    primitives(device_).upload(step_key_.raw(), key_bits, 2);
+    optimizer_->stage(params);
+    if (net.steps > 0 && (!net.recorded || net.recorded_layout != layout)) {
+      net.recorded.reset();
+      try {
+        net.recorded = capturer(device_)(queue_step);
+        net.recorded_layout = layout;
+      } catch (const CaptureFailed& e) {
+        net.unrecordable = true;
+        if (!told_unrecordable_)
+          std::fprintf(stderr,
+                       "spikeforge: train.cuda_graph: the training step of batch %lld could not be recorded "
+                       "(%s); its steps run kernel by kernel\n",
+                       static_cast<long long>(whole), e.what());
+        told_unrecordable_ = true;
+      }
     }
-  }
-  if (net.recorded) {
-    net.recorded->replay();
-    ++replayed_;
-  } else {
-    queue_step();
+    if (net.recorded) {
+      net.recorded->replay();
+      ++replayed_;
+    } else {
+      queue_step();
+    }
+  } catch (const OutOfMemory& e) {
+    batch_does_not_fit(e, whole, true);
   }
   optimizer_->advance();
   ++net.steps;

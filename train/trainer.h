@@ -160,6 +160,7 @@ class Trainer {
   // sees the weights that step saw).
   enum TotalSlot { kLossSum, kCorrect, kPenalty, kSteps, kMark, kTotalSlots };
   DeviceDoubles totals_;
+  Tensor step_key_;  // a recorded step's dropout key (ExecContext::device_random_key): 8 bytes on the device
 };
 
 }  // namespace sf

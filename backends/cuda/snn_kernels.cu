@@ -1,4 +1,4 @@
-// The batched simulator's kernels on a GPU (backends/batched/kernels.h), on the default stream as the ops
+// The batched simulator's kernels on a GPU (backends/batched/kernels.h), on the compute stream as the ops
 // are: one fused element-wise kernel per layer and step for the neurons, one for the input spikes, one
 // thread per image for the read-out, and for event propagation a spike list and a scatter of its synapses. Compiled
 // with -fmad=false (CMakeLists.txt), so the neuron update rounds as the CPU's does. None of them waits for the host: a
@@ -7,6 +7,7 @@
 
 #include "backends/batched/kernels.h"
 #include "core/cuda/elementwise.cuh"
+#include "core/cuda/stream.h"
 
 namespace sf::batched {
 namespace {
@@ -17,7 +18,7 @@ void step_gpu(const NeuronStep& k, const PopulationState& s, const float* in, fl
               float* out, int64_t images) {
   const int64_t n = s.neurons;
   launch_elementwise(
-      images * n, nullptr,
+      images * n, cuda::compute_stream(),
       [=] __device__(int64_t i) {
         const float spike = step_neuron(k, s, i, in[i] * in_scale, bias ? bias[i % n] : 0.0f);
         if (out) out[i] = spike;
@@ -28,7 +29,7 @@ void step_gpu(const NeuronStep& k, const PopulationState& s, const float* in, fl
 void input_gpu(const InputStep& e, const float* pixels, int64_t n, int64_t first_image, int64_t images, int step,
                float* out, float* counts) {
   launch_elementwise(
-      images * n, nullptr,
+      images * n, cuda::compute_stream(),
       [=] __device__(int64_t i) {
         const float spike = input_spike(e, pixels[i], first_image + i / n, i % n, step);
         out[i] = spike;
@@ -41,7 +42,7 @@ void readout_gpu(const float* count, const float* v, const float* labels, int64_
                  float* correct) {
   // Whole numbers below 2^24 add exactly in any order: the sum is deterministic despite the atomics.
   launch_elementwise(
-      images, nullptr,
+      images, cuda::compute_stream(),
       [=] __device__(int64_t b) {
         if (readout_class(count + b * classes, v + b * classes, classes) == static_cast<int64_t>(labels[b]))
           atomicAdd(correct, 1.0f);
@@ -51,7 +52,7 @@ void readout_gpu(const float* count, const float* v, const float* labels, int64_
 
 void sum_images_gpu(const float* src, int64_t n, int64_t images, float* dst) {
   launch_elementwise(
-      n, nullptr,
+      n, cuda::compute_stream(),
       [=] __device__(int64_t j) {
         float acc = 0.0f;
         for (int64_t b = 0; b < images; ++b) acc += src[b * n + j];
@@ -64,7 +65,7 @@ void probe_max_gpu(const float* in, float in_scale, int64_t n, int64_t per_chann
   // Positive floats order as their bit patterns do, so an integer atomicMax is a float max (and the values
   // ≤ 0 never raise a maximum that starts at 0).
   launch_elementwise(
-      images * n, nullptr,
+      images * n, cuda::compute_stream(),
       [=] __device__(int64_t i) {
         const float x = in[i] * in_scale;
         if (x > 0.0f) atomicMax(reinterpret_cast<int*>(max_in + i % n / per_channel), __float_as_int(x));
@@ -73,9 +74,9 @@ void probe_max_gpu(const float* in, float in_scale, int64_t n, int64_t per_chann
 }
 
 void compact_gpu(const float* spikes, int64_t n, int64_t images, int32_t* index, int32_t* count) {
-  cuda::check(cudaMemsetAsync(count, 0, sizeof(int32_t), nullptr), "snn spike list");
+  cuda::check(cudaMemsetAsync(count, 0, sizeof(int32_t), cuda::compute_stream()), "snn spike list");
   launch_elementwise(
-      images * n, nullptr,
+      images * n, cuda::compute_stream(),
       [=] __device__(int64_t i) {
         if (spikes[i] != 0.0f) index[atomicAdd(count, 1)] = static_cast<int32_t>(i);
       },
@@ -100,7 +101,7 @@ void scatter_gpu(const EventLayer& g, const float* weight, const float* spikes, 
   // 0.5 M threads, about twice what an H100's 132 SMs hold resident (2,048 each): an estimate, not a measurement.
   constexpr unsigned kThreads = 256, kMaxBlocks = 2048;
   const unsigned blocks = std::min(cuda::grid_for(max_events * g.fanout, kThreads), kMaxBlocks);
-  scatter_kernel<<<blocks, kThreads>>>(g, weight, spikes, index, count, out);
+  scatter_kernel<<<blocks, kThreads, 0, cuda::compute_stream()>>>(g, weight, spikes, index, count, out);
   cuda::check_launch("snn event scatter");
 }
 

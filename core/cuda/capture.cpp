@@ -1,7 +1,9 @@
 // CUDA graphs of the compute stream's work (core/capture.h).
 #include "core/capture.h"
 
+#include <exception>
 #include <string>
+#include <vector>
 
 #include "core/cuda/check.h"
 #include "core/cuda/stream.h"
@@ -17,11 +19,13 @@ cudaStream_t compute_stream() {
   return stream;
 }
 
-bool capturing() {
-  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
-  check(cudaStreamIsCapturing(compute_stream(), &status), "cudaStreamIsCapturing");
-  return status != cudaStreamCaptureStatusNone;
-}
+namespace {
+thread_local bool recording = false;
+thread_local std::vector<void*> deferred;
+}  // namespace
+
+bool capturing() { return recording; }
+void free_after_capture(void* device_memory) { deferred.push_back(device_memory); }
 
 namespace {
 
@@ -43,32 +47,61 @@ class CudaGraph final : public CapturedWork {
   cudaGraphExec_t exec_;
 };
 
+std::string what_of(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "an exception of unknown type";
+  }
+}
+
 // Thread-local mode: a call from this thread that a graph cannot hold (cudaMalloc, a synchronising copy)
-// fails instead of running, and so does any work that joins the legacy stream; check() turns the failure
-// into an exception, and the capture reports what it said.
+// fails instead of running and spoils the recording, as does any work that joins the legacy stream; check()
+// turns the failure into an exception. The allocators refuse first (capturing()), with their own reason.
+// An error of `work` that did not spoil the recording is not the recording's: it goes to the caller as it is.
 std::unique_ptr<CapturedWork> capture(const std::function<void()>& work) {
   const cudaStream_t s = compute_stream();
   if (const cudaError_t st = cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal); st != cudaSuccess) {
     (void)cudaGetLastError();
     throw CaptureFailed("cudaStreamBeginCapture: " + reason(st));
   }
+  recording = true;
   std::string failed;
+  std::exception_ptr error;
   try {
     work();
-  } catch (const std::exception& e) {
+  } catch (const CaptureFailed& e) {
     failed = e.what();
+  } catch (...) {
+    error = std::current_exception();
   }
+  recording = false;
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(s, &status) != cudaSuccess) (void)cudaGetLastError();
   cudaGraph_t graph = nullptr;
   const cudaError_t ended = cudaStreamEndCapture(s, &graph);  // ends it whatever happened, so the stream is usable
   if (ended != cudaSuccess) (void)cudaGetLastError();
+  // A graph may hold the address of memory freed while it was recorded: such a recording is not kept.
+  const bool freed = !deferred.empty();
+  for (void* p : deferred)
+    if (cudaFree(p) != cudaSuccess) (void)cudaGetLastError();
+  deferred.clear();
+  if (error) {
+    if (graph && cudaGraphDestroy(graph) != cudaSuccess) (void)cudaGetLastError();
+    if (status != cudaStreamCaptureStatusInvalidated) std::rethrow_exception(error);
+    failed = what_of(error);
+  }
   if (failed.empty() && ended != cudaSuccess) failed = "cudaStreamEndCapture: " + reason(ended);
+  if (failed.empty() && freed) failed = "device memory is freed during the step";
   cudaGraphExec_t exec = nullptr;
   if (failed.empty())
     if (const cudaError_t st = cudaGraphInstantiate(&exec, graph, 0); st != cudaSuccess) {
       (void)cudaGetLastError();
       failed = "cudaGraphInstantiate: " + reason(st);
     }
-  if (graph && cudaGraphDestroy(graph) != cudaSuccess) (void)cudaGetLastError();
+  if (!error && graph && cudaGraphDestroy(graph) != cudaSuccess) (void)cudaGetLastError();
   if (!failed.empty()) throw CaptureFailed(failed);
   return std::make_unique<CudaGraph>(exec);
 }

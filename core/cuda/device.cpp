@@ -51,6 +51,7 @@ class CudaAllocator final : public Allocator {
   // No throw from a destructor's path: a failing cudaFree means the context is gone anyway. The error is
   // cleared, so that the next check does not blame another call for it.
   void deallocate(void* p) override {
+    if (capturing()) return free_after_capture(p);
     if (cudaFree(p) != cudaSuccess) (void)cudaGetLastError();
   }
 };

@@ -8,6 +8,13 @@
 namespace sf::cuda {
 
 cudaStream_t compute_stream();  // created at the first call, for the process's life
-bool capturing();               // whether compute_stream() is being recorded into a graph now
+
+// Whether this thread is recording the compute stream into a graph (core/capture.h) now. One thread drives
+// the GPU; another's work on the legacy stream meanwhile would join the blocking compute stream and spoil
+// the recording, so nothing else may touch the GPU while a step is recorded.
+bool capturing();
+// Memory freed while this thread records (a temporary's destructor, unwinding a failed recording): cudaFree
+// would fail inside a capture, so it is freed when the recording ends.
+void free_after_capture(void* device_memory);
 
 }  // namespace sf::cuda

@@ -1,7 +1,9 @@
 #include "core/cuda/upload.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "core/cuda/check.h"
 #include "core/cuda/stream.h"
@@ -16,8 +18,8 @@ namespace {
 // Going through a staging buffer, not straight into dst, is what lets the copy run while the compute stream
 // still computes on dst's previous contents; the device-to-device copy after it is of the same size, at
 // device rather than PCIe bandwidth (estimated, not measured: no GPU here yet). A slot is
-// reused kSlots uploads later, after its two events say the last use is done (a trainer's step uploads
-// images, targets and the optimiser's rates, so six slots give two steps of lead).
+// reused a ring's length of uploads later, after its two events say the last use is done (a trainer's step
+// uploads images and targets, so four slots give two steps of lead).
 // A staging buffer that does not fit is the batch's doing, as a graph's arena would be (OutOfMemory).
 void allocate(cudaError_t status, size_t bytes, const char* memory) {
   if (status == cudaErrorMemoryAllocation) {
@@ -30,9 +32,8 @@ void allocate(cudaError_t status, size_t bytes, const char* memory) {
 
 class UploadRing {
  public:
-  static constexpr int kSlots = 6;
-
-  UploadRing() {
+  // `slots` staging slots; each grows to the largest upload it has taken, and to at least `min_bytes`.
+  UploadRing(int slots, size_t min_bytes) : slots_(static_cast<size_t>(slots)), min_bytes_(min_bytes) {
     check(cudaStreamCreateWithFlags(&copy_, cudaStreamNonBlocking), "upload: copy stream");
     for (Slot& s : slots_) {
       check(cudaEventCreateWithFlags(&s.copied, cudaEventDisableTiming), "upload: event");
@@ -61,7 +62,7 @@ class UploadRing {
       return;
     }
     Slot& s = slots_[next_];
-    next_ = (next_ + 1) % kSlots;
+    next_ = (next_ + 1) % slots_.size();
     const size_t bytes = static_cast<size_t>(n) * sizeof(float);
     check(cudaEventSynchronize(s.copied), "upload: waiting for a staging slot");  // pinned is free again
     if (bytes > s.bytes) {
@@ -70,9 +71,10 @@ class UploadRing {
       check(cudaFreeHost(s.pinned), "upload: cudaFreeHost");
       check(cudaFree(s.staging), "upload: cudaFree");
       s.pinned = nullptr, s.staging = nullptr, s.bytes = 0;
-      allocate(cudaMallocHost(&s.pinned, bytes), bytes, "pinned host");
-      allocate(cudaMalloc(&s.staging, bytes), bytes, "GPU");
-      s.bytes = bytes;
+      const size_t size = std::max(bytes, min_bytes_);
+      allocate(cudaMallocHost(&s.pinned, size), size, "pinned host");
+      allocate(cudaMalloc(&s.staging, size), size, "GPU");
+      s.bytes = size;
     }
     std::memcpy(s.pinned, host, bytes);
     check(cudaStreamWaitEvent(copy_, s.consumed, 0), "upload: ordering the copy");  // staging is free again
@@ -92,15 +94,23 @@ class UploadRing {
     cudaEvent_t copied = nullptr, consumed = nullptr;
   };
   cudaStream_t copy_ = nullptr;
-  Slot slots_[kSlots];
-  int next_ = 0;
+  std::vector<Slot> slots_;
+  size_t next_ = 0;
+  size_t min_bytes_;
 };
+
+// Small uploads (a small batch's targets, the optimiser's rates, a recorded step's dropout key) take a ring
+// of their own, whose slots are allocated once at this size. In the batches' ring they would change how many
+// uploads a training step makes, so that after an evaluation (two per batch) images would land in slots sized
+// for rates, which would grow mid-epoch until every slot held an image batch.
+constexpr size_t kSmallBytes = 4096;
 
 }  // namespace
 
 void upload(float* dst, const float* host, int64_t n) {
-  thread_local UploadRing ring;  // per thread, as the primitives' scratch: no locking
-  ring.upload(dst, host, n);
+  // Per thread, as the primitives' scratch: no locking. Eight small slots: two steps of three small uploads.
+  thread_local UploadRing batches(4, 0), small(8, kSmallBytes);
+  (static_cast<size_t>(std::max<int64_t>(n, 0)) * sizeof(float) <= kSmallBytes ? small : batches).upload(dst, host, n);
 }
 
 }  // namespace sf::cuda

@@ -5,8 +5,8 @@
 
 namespace sf::cuda {
 
-// dst (device) ← host[0, n), ordered before every later kernel on the default stream, which the ops use. The
-// host may reuse `host` as soon as this returns.
+// dst (device) ← host[0, n), ordered before every later kernel on the compute stream (core/cuda/stream.h),
+// which the ops use. The host may reuse `host` as soon as this returns.
 void upload(float* dst, const float* host, int64_t n);
 
 }  // namespace sf::cuda

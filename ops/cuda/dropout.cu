@@ -21,13 +21,15 @@ class DropoutKernel final : public DropoutOp {
     float* ys = y.raw();
     const DropoutMask mask = mask_;
     const uint64_t key = ctx.random_key;
+    const uint64_t* key_at = ctx.device_random_key;
     const int64_t first = ctx.first_sample, stream = stream_;
     // The per-sample key is recomputed per element: ten multiply-xor rounds cost less than a second pass.
     launch_elementwise(
         x.numel(), stream_of(ctx),
         [=] __device__(int64_t i) {
           const int64_t r = i / per_row, e = i % per_row;
-          ys[i] = xs[i] * mask.factor(DropoutMask::sample_key(key, stream, first + r), e);  // NaN · 0 stays NaN
+          const uint64_t step_key = key_at ? *key_at : key;
+          ys[i] = xs[i] * mask.factor(DropoutMask::sample_key(step_key, stream, first + r), e);  // NaN · 0 stays NaN
         },
         "dropout");
   }

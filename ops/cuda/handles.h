@@ -18,8 +18,9 @@ inline void check_cudnn(cudnnStatus_t status, const char* op, const char* call) 
   if (status != CUDNN_STATUS_SUCCESS) fail_cudnn(status, op, call);
 }
 
-// The op's stream. Nothing sets ExecContext::stream yet, so ops, device primitives and optimiser updates all
-// run on the legacy default stream, in order; a copy stream (overlapped uploads) must keep that order.
+// The op's stream: ExecContext::stream, or where a context names none (every trainer's and simulator's) the
+// compute stream (core/cuda/stream.h), on which device primitives and optimiser updates run too, in order; a
+// copy stream (overlapped uploads) joins that order through events.
 cudaStream_t stream_of(const ExecContext& ctx);
 cublasHandle_t cublas(const ExecContext& ctx);  // on ctx's stream
 cudnnHandle_t cudnn(const ExecContext& ctx);    // on ctx's stream

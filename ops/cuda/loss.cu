@@ -1,6 +1,7 @@
 // The losses on the GPU: one thread per sample runs the reference's per-sample math (ops/loss_math.h), then
 // one block sums the samples in a fixed order, so the loss is deterministic and is written on the device
-// (for now the trainer copies it back every step). Backward reads the output gradient on the device too.
+// (where the trainer adds it to the step totals without a host wait). Backward reads the output gradient on
+// the device too.
 #include "core/cuda/buffer.h"
 #include "core/cuda/elementwise.cuh"
 #include "ops/cuda/handles.h"
