@@ -23,9 +23,10 @@ class CaptureFailed : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Records the device work that `work` queues, without running it, or throws CaptureFailed. Every value that
-// changes from one replay to the next must be read from device memory: what `work` passes by value (a
-// kernel argument, an address) is fixed at capture.
+// Records the device work that `work` queues, without running it, or throws CaptureFailed: when `work` throws
+// (whatever it throws), when the device refuses a call while recording, or when `work` frees device memory.
+// Every value that changes from one replay to the next must be read from device memory: what `work` passes
+// by value (a kernel argument, an address) is fixed at capture.
 using Capturer = std::unique_ptr<CapturedWork> (*)(const std::function<void()>& work);
 
 Capturer capturer(Device device);                   // null where `device` registered none (the CPU)

@@ -422,6 +422,15 @@ void Trainer::add_step_totals(Net& net, int64_t whole) {
   for (auto* p : model_.parameters()) on.mark_non_finite(t + kMark, p->grad.raw(), p->grad.numel(), t + kSteps);
 }
 
+// The optimiser's first step allocates its state, as a net's first step its workspaces: named alike.
+void Trainer::step_optimizer(const std::vector<Parameter*>& params, const double* skip, int64_t whole) {
+  try {
+    optimizer_->step(params, skip);
+  } catch (const OutOfMemory& e) {
+    batch_does_not_fit(e, whole, true);
+  }
+}
+
 // Whether device_step records `net`'s step once and replays it (train.cuda_graph): on a device that records
 // (core/capture.h, a GPU), with nothing in the step that the host must read (the totals on the device, one
 // shard), nothing that changes from step to step passed by value (not the host's gradient noise; dropout
@@ -442,7 +451,7 @@ void Trainer::device_step(Net& net, const Batch& batch, int epoch) {
   if (!records_steps(net)) {
     run_shards(net, batch, true, epoch, true);
     add_step_totals(net, whole);
-    optimizer_->step(params, totals_.data() + kMark);
+    step_optimizer(params, totals_.data() + kMark, whole);
     if (spec_.clip_conv_weights > 0) clip_conv_weights();
     ++net.steps;
     return;
@@ -672,7 +681,7 @@ std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& au
         const Totals t = run_batch(net, batch, true, epoch);
         loss_sum += t.loss_sum;
         correct += t.correct;
-        optimizer_->step(params);
+        step_optimizer(params, nullptr, batch.whole);
         if (spec_.clip_conv_weights > 0) clip_conv_weights();
       }
       bool read = !on_device;

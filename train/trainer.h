@@ -121,6 +121,7 @@ class Trainer {
   // A step with its totals on the device, recorded once and replayed where records_steps() (core/capture.h).
   void device_step(Net& net, const Batch& batch, int epoch);
   bool records_steps(const Net& net) const;
+  void step_optimizer(const std::vector<Parameter*>& params, const double* skip, int64_t whole);
   [[noreturn]] void rerun_diverged(const DataSource& train, const Pipeline& augment, const LoaderOptions& options,
                                    int epoch, int64_t bad);
   void throw_diverged(const Net& net, int64_t b, int epoch, int bad_rank) const;

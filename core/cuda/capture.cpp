@@ -59,8 +59,9 @@ std::string what_of(const std::exception_ptr& e) {
 
 // Thread-local mode: a call from this thread that a graph cannot hold (cudaMalloc, a synchronising copy)
 // fails instead of running and spoils the recording, as does any work that joins the legacy stream; check()
-// turns the failure into an exception. The allocators refuse first (capturing()), with their own reason.
-// An error of `work` that did not spoil the recording is not the recording's: it goes to the caller as it is.
+// turns the failure into an exception. The allocators refuse first (capturing()), with their own reason. Any
+// exception from `work` abandons the recording: a library may refuse a call while the stream records without
+// saying so in the capture status, and an error of the step's own comes back when the caller runs it as it is.
 std::unique_ptr<CapturedWork> capture(const std::function<void()>& work) {
   const cudaStream_t s = compute_stream();
   if (const cudaError_t st = cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal); st != cudaSuccess) {
@@ -68,41 +69,35 @@ std::unique_ptr<CapturedWork> capture(const std::function<void()>& work) {
     throw CaptureFailed("cudaStreamBeginCapture: " + reason(st));
   }
   recording = true;
+  bool ok = true;
   std::string failed;
-  std::exception_ptr error;
   try {
     work();
-  } catch (const CaptureFailed& e) {
-    failed = e.what();
   } catch (...) {
-    error = std::current_exception();
+    ok = false;
+    failed = what_of(std::current_exception());
   }
   recording = false;
-  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
-  if (cudaStreamIsCapturing(s, &status) != cudaSuccess) (void)cudaGetLastError();
   cudaGraph_t graph = nullptr;
   const cudaError_t ended = cudaStreamEndCapture(s, &graph);  // ends it whatever happened, so the stream is usable
-  if (ended != cudaSuccess) (void)cudaGetLastError();
+  if (ended != cudaSuccess) {
+    (void)cudaGetLastError();
+    if (ok) failed = "cudaStreamEndCapture: " + reason(ended);
+    ok = false;
+  }
   // A graph may hold the address of memory freed while it was recorded: such a recording is not kept.
-  const bool freed = !deferred.empty();
+  if (ok && !deferred.empty()) ok = false, failed = "device memory is freed during the step";
   for (void* p : deferred)
     if (cudaFree(p) != cudaSuccess) (void)cudaGetLastError();
   deferred.clear();
-  if (error) {
-    if (graph && cudaGraphDestroy(graph) != cudaSuccess) (void)cudaGetLastError();
-    if (status != cudaStreamCaptureStatusInvalidated) std::rethrow_exception(error);
-    failed = what_of(error);
-  }
-  if (failed.empty() && ended != cudaSuccess) failed = "cudaStreamEndCapture: " + reason(ended);
-  if (failed.empty() && freed) failed = "device memory is freed during the step";
   cudaGraphExec_t exec = nullptr;
-  if (failed.empty())
+  if (ok)
     if (const cudaError_t st = cudaGraphInstantiate(&exec, graph, 0); st != cudaSuccess) {
       (void)cudaGetLastError();
-      failed = "cudaGraphInstantiate: " + reason(st);
+      ok = false, failed = "cudaGraphInstantiate: " + reason(st);
     }
-  if (!error && graph && cudaGraphDestroy(graph) != cudaSuccess) (void)cudaGetLastError();
-  if (!failed.empty()) throw CaptureFailed(failed);
+  if (graph && cudaGraphDestroy(graph) != cudaSuccess) (void)cudaGetLastError();
+  if (!ok) throw CaptureFailed(failed.empty() ? std::string("the recording failed") : failed);
   return std::make_unique<CudaGraph>(exec);
 }
 

@@ -1,6 +1,6 @@
-// The stream that every training kernel, library call and upload of the CUDA device runs on. Not the legacy
-// default stream, which a CUDA graph cannot capture; but a blocking stream, so that the legacy stream's
-// synchronous copies (a read of a result, a tensor's copy to the host) and the simulator's kernels still wait
+// The stream that every kernel, library call and upload of the CUDA device runs on (training and the
+// simulator). Not the legacy default stream, which a CUDA graph cannot capture; but a blocking stream, so
+// that the legacy stream's synchronous copies (a read of a result, a tensor's copy to the host) still wait
 // for it, as they did when everything ran on the legacy stream.
 #pragma once
 #include <cuda_runtime.h>

@@ -19,7 +19,9 @@ namespace {
 // still computes on dst's previous contents; the device-to-device copy after it is of the same size, at
 // device rather than PCIe bandwidth (estimated, not measured: no GPU here yet). A slot is
 // reused a ring's length of uploads later, after its two events say the last use is done (a trainer's step
-// uploads images and targets, so four slots give two steps of lead).
+// uploads images and, above 4 KiB, targets: four slots give two steps of lead or more). A slot that grows
+// grows to the largest upload the ring has seen, so that whichever slot an upload lands in (the pattern
+// shifts when some batches' targets are small and others' are not) has room after the first few steps.
 // A staging buffer that does not fit is the batch's doing, as a graph's arena would be (OutOfMemory).
 void allocate(cudaError_t status, size_t bytes, const char* memory) {
   if (status == cudaErrorMemoryAllocation) {
@@ -71,7 +73,8 @@ class UploadRing {
       check(cudaFreeHost(s.pinned), "upload: cudaFreeHost");
       check(cudaFree(s.staging), "upload: cudaFree");
       s.pinned = nullptr, s.staging = nullptr, s.bytes = 0;
-      const size_t size = std::max(bytes, min_bytes_);
+      largest_ = std::max(largest_, bytes);
+      const size_t size = std::max(largest_, min_bytes_);
       allocate(cudaMallocHost(&s.pinned, size), size, "pinned host");
       allocate(cudaMalloc(&s.staging, size), size, "GPU");
       s.bytes = size;
@@ -97,6 +100,7 @@ class UploadRing {
   std::vector<Slot> slots_;
   size_t next_ = 0;
   size_t min_bytes_;
+  size_t largest_ = 0;
 };
 
 // Small uploads (a small batch's targets, the optimiser's rates, a recorded step's dropout key) take a ring
@@ -108,7 +112,8 @@ constexpr size_t kSmallBytes = 4096;
 }  // namespace
 
 void upload(float* dst, const float* host, int64_t n) {
-  // Per thread, as the primitives' scratch: no locking. Eight small slots: two steps of three small uploads.
+  // Per thread, as the primitives' scratch: no locking. Eight small slots: over two steps of three small
+  // uploads (targets, rates, a dropout key).
   thread_local UploadRing batches(4, 0), small(8, kSmallBytes);
   (static_cast<size_t>(std::max<int64_t>(n, 0)) * sizeof(float) <= kSmallBytes ? small : batches).upload(dst, host, n);
 }

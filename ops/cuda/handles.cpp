@@ -54,7 +54,14 @@ cublasHandle_t cublas(const ExecContext& ctx) {
     check_cublas(cublasCreate(&h.blas), "cuda", "cublasCreate");
     // Plain fp32 unless a run asks for TF32: the kernels are checked against the reference at its tolerance.
     check_cublas(cublasSetMathMode(h.blas, CUBLAS_DEFAULT_MATH), "cuda", "cublasSetMathMode");
-    check(cudaMalloc(&h.blas_workspace, kCublasWorkspaceBytes), "cuBLAS workspace");
+  }
+  if (!h.blas_workspace) {  // apart from the handle, so that a failed allocation is tried again, not skipped
+    if (const cudaError_t st = cudaMalloc(&h.blas_workspace, kCublasWorkspaceBytes); st != cudaSuccess) {
+      h.blas_workspace = nullptr;
+      (void)cudaGetLastError();
+      if (st == cudaErrorMemoryAllocation) throw OutOfMemory("out of GPU memory allocating cuBLAS's 32 MiB workspace");
+      fail(st, "cudaMalloc of cuBLAS's workspace");
+    }
   }
   check_cublas(cublasSetStream(h.blas, stream_of(ctx)), "cuda", "cublasSetStream");
   check_cublas(cublasSetWorkspace(h.blas, h.blas_workspace, kCublasWorkspaceBytes), "cuda", "cublasSetWorkspace");
