@@ -22,13 +22,13 @@ void Optimizer::stage(const std::vector<Parameter*>& params) {
                   std::to_string(params.size()) + " parameters");
   if (params.empty()) return;
   const float lr = static_cast<float>(current_lr());
-  rates_.resize(params.size());
-  for (size_t k = 0; k < params.size(); ++k) rates_[k] = rate(lr_scales_.empty() ? lr : lr * lr_scales_[k]);
+  std::vector<float> rates(params.size());  // upload() is done with them when it returns
+  for (size_t k = 0; k < params.size(); ++k) rates[k] = rate(lr_scales_.empty() ? lr : lr * lr_scales_[k]);
   const Device device = params[0]->value.device();
   const auto n = static_cast<int64_t>(params.size());
   if (!device_rates_.defined() || device_rates_.numel() != n || device_rates_.device() != device)
     device_rates_ = Tensor({n}, device);
-  primitives(device).upload(device_rates_.raw(), rates_.data(), n);
+  primitives(device).upload(device_rates_.raw(), rates.data(), n);
 }
 
 void Optimizer::apply(const std::vector<Parameter*>& params, const double* skip) {

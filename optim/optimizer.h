@@ -69,8 +69,7 @@ class Optimizer {
   std::vector<float> lr_scales_;
   virtual int state_count() const = 0;
   std::vector<Tensor> state_[2];
-  std::vector<float> rates_;  // this step's, one per parameter: stage()'s on the host
-  Tensor device_rates_;       // and on the parameters' device, where update() reads them
+  Tensor device_rates_;  // this step's, one per parameter (stage()'s), where update() reads them
 };
 
 // SGD with momentum (v ← μ·v − lr_t·g; w ← w + v), optional Nesterov (w ← w + μ·v − lr_t·g) and optional

@@ -9,7 +9,9 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "core/rng.h"
 #include "core/tensor.h"
+#include "datasets/dataset.h"
 
 namespace sf::test {
 
@@ -86,6 +88,20 @@ std::string error_message(F&& f) {
 
 // Why a test that needs a GPU cannot run here ("" when it can): a build without CUDA, or a machine without a
 // usable GPU, in the runtime's words.
+// n images of `shape` ({C, H, W}) with pixels uniform in [0, 1) from Rng(seed), image i labelled i mod classes:
+// a dataset for tests that train a net without caring what it learns.
+inline Dataset random_images(int64_t n, const Shape& shape, int classes, uint64_t seed) {
+  Dataset data;
+  data.name = "random", data.num_classes = classes;
+  Shape all = shape;
+  all.insert(all.begin(), n);
+  data.images = Tensor(all);
+  Rng rng(seed);
+  for (int64_t i = 0; i < data.images.numel(); ++i) data.images[i] = static_cast<float>(rng.uniform());
+  for (int64_t i = 0; i < n; ++i) data.labels.push_back(static_cast<int32_t>(i % classes));
+  return data;
+}
+
 inline std::string gpu_missing() { return device_unavailable_reason(Device::cuda); }
 
 }  // namespace sf::test

@@ -320,12 +320,7 @@ TEST(CudaTest, DeterministicRunsRepeatBitForBit) {
   ModelSpec spec;
   spec.arch = "mobilenet_v1", spec.activation = "relu6", spec.alpha = 0.25;
   spec.data_format = "channels_last", spec.input = {3, 32, 32}, spec.classes = 10;
-  Dataset data;
-  data.name = "random", data.num_classes = 10;
-  data.images = Tensor({36, 3, 32, 32});  // batches of 16, 16 and 4: two nets
-  Rng rng(5);
-  for (int64_t i = 0; i < data.images.numel(); ++i) data.images[i] = static_cast<float>(rng.uniform());
-  for (int64_t i = 0; i < 36; ++i) data.labels.push_back(static_cast<int32_t>(i % 10));
+  const Dataset data = test::random_images(36, {3, 32, 32}, 10, 5);  // batches of 16, 16 and 4: two nets
   TrainSpec t;
   t.epochs = 2, t.batch = 16, t.loss = "crossentropy", t.optimizer.lr = 0.05, t.optimizer.momentum = 0.9;
   t.optimizer.decay = 0.01;  // a rate that changes every step

@@ -237,12 +237,7 @@ TEST(TrainerTest, RecordedStepsDrawEachStepsDropoutMask) {
   ModelSpec ms;
   ms.arch = "mobilenet_v1", ms.activation = "relu6", ms.alpha = 0.25, ms.dropout = 0.3;
   ms.input = {3, 32, 32}, ms.classes = 10;
-  Dataset data;
-  data.name = "random", data.num_classes = 10;
-  data.images = Tensor({32, 3, 32, 32});
-  Rng rng(5);
-  for (int64_t i = 0; i < data.images.numel(); ++i) data.images[i] = static_cast<float>(rng.uniform());
-  for (int32_t i = 0; i < 32; ++i) data.labels.push_back(i % 10);
+  const Dataset data = test::random_images(32, {3, 32, 32}, 10, 5);
   auto run = [&](bool cuda_graph) {
     Model m = build_model(ms, 9);
     TrainSpec t;

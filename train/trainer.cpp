@@ -272,6 +272,11 @@ Trainer::Net& Trainer::build_net(int64_t batch, bool training) {
   return *(nets_[{batch, training}] = std::move(slot));
 }
 
+// Training step b's random key (dropout masks), as every path that runs the step must draw it.
+uint64_t Trainer::dropout_key(int epoch, int64_t b) const {
+  return stream_seed(seed_, Stream::dropout, static_cast<uint64_t>(epoch), b);
+}
+
 // The step's one-hot targets, into targets_. Shifted labels are a training target; losses are reported against
 // the true one-hot labels, so they compare across phases and match `spikeforge evaluate`.
 void Trainer::stage_targets(const Batch& batch, bool training) {
@@ -300,7 +305,7 @@ void Trainer::run_shards(Net& net, const Batch& batch, bool training, int epoch,
   const int64_t shards = static_cast<int64_t>(net.shards.size());
   stage_targets(batch, training);
   const auto t0 = Clock::now();
-  const uint64_t key = training ? stream_seed(seed_, Stream::dropout, static_cast<uint64_t>(epoch), b) : 0;
+  const uint64_t key = training ? dropout_key(epoch, b) : 0;
   for (auto& r : net.shards) {
     r->graph.context().random_key = key;
     r->graph.context().device_random_key = nullptr;  // a recorded step's copy (device_step) is not this step's
@@ -445,8 +450,7 @@ bool Trainer::records_steps(const Net& net) const {
 // the optimiser's state). The second is recorded, and replayed from then on; recorded again when the graph's
 // buffers have moved (an evaluation grew the arena the graphs share). Around a replay the host only uploads
 // the batch, the dropout key and the optimiser's rates, and launches it.
-void Trainer::device_step(Net& net, const Batch& batch, int epoch) {
-  const std::vector<Parameter*> params = model_.parameters();
+void Trainer::device_step(Net& net, const Batch& batch, int epoch, const std::vector<Parameter*>& params) {
   const int64_t whole = batch.whole;
   if (!records_steps(net)) {
     run_shards(net, batch, true, epoch, true);
@@ -467,7 +471,7 @@ void Trainer::device_step(Net& net, const Batch& batch, int epoch) {
   stage_targets(batch, true);
   // The step's dropout key, also in device memory, where the recording's kernels read it: its 8 bytes go up
   // as two floats' bits (an upload copies bytes and does no arithmetic).
-  const uint64_t key = stream_seed(seed_, Stream::dropout, static_cast<uint64_t>(epoch), batch.index);
+  const uint64_t key = dropout_key(epoch, batch.index);
   float key_bits[2];
   static_assert(sizeof key_bits == sizeof key);
   std::memcpy(key_bits, &key, sizeof key);
@@ -676,7 +680,7 @@ std::vector<EpochStats> Trainer::fit(const DataSource& train, const Pipeline& au
       optimizer_->set_schedule(schedule_factor(spec_.schedule, epoch - first_epoch, b, loader.batches(), spec_.epochs));
       seen += batch.whole;
       if (on_device) {
-        device_step(net, batch, epoch);
+        device_step(net, batch, epoch, params);
       } else {
         const Totals t = run_batch(net, batch, true, epoch);
         loss_sum += t.loss_sum;

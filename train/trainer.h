@@ -110,6 +110,7 @@ class Trainer {
   Net& net(int64_t batch, bool training);
   Net& build_net(int64_t batch, bool training);
   [[noreturn]] void batch_does_not_fit(const OutOfMemory& e, int64_t batch, bool training) const;
+  uint64_t dropout_key(int epoch, int64_t b) const;
   void stage_targets(const Batch& batch, bool training);
   void upload_inputs(Replica& r, const Batch& batch);
   void run_shards(Net& net, const Batch& batch, bool training, int epoch, bool always_backward);
@@ -119,7 +120,7 @@ class Trainer {
   bool totals_on_device() const;
   void add_step_totals(Net& net, int64_t whole);
   // A step with its totals on the device, recorded once and replayed where records_steps() (core/capture.h).
-  void device_step(Net& net, const Batch& batch, int epoch);
+  void device_step(Net& net, const Batch& batch, int epoch, const std::vector<Parameter*>& params);
   bool records_steps(const Net& net) const;
   void step_optimizer(const std::vector<Parameter*>& params, const double* skip, int64_t whole);
   [[noreturn]] void rerun_diverged(const DataSource& train, const Pipeline& augment, const LoaderOptions& options,
