@@ -1282,10 +1282,13 @@ TEST_F(CliTest, ResumeChecksItsInputsAndFinishesAFailedRun) {
   EXPECT_TRUE(contains(error_line(r), ckpt)) << r.err;
   write_text(ckpt, bytes);
 
-  // How often the host reads the totals is no part of the experiment (nor in checkpoints older than the key).
-  ASSERT_TRUE(contains(config, "sync_every: 0")) << config;
-  write_text(out + "/config.yaml", config.substr(0, config.find("sync_every: 0")) + "sync_every: 7" +
-                                       config.substr(config.find("sync_every: 0") + 13));
+  // How often the host reads the totals, and whether a GPU replays a recorded step, are no part of the
+  // experiment (nor in checkpoints older than the keys).
+  ASSERT_TRUE(contains(config, "sync_every: 0") && contains(config, "cuda_graph: true")) << config;
+  std::string changed = config;
+  changed.replace(changed.find("sync_every: 0"), 13, "sync_every: 7");
+  changed.replace(changed.find("cuda_graph: true"), 16, "cuda_graph: false");
+  write_text(out + "/config.yaml", changed);
   fs::remove_all(out + "/model.sfm");
   r = spikeforge(tmp, {"train", "--resume", out});
   ASSERT_EQ(r.code, 0) << r.out << r.err;

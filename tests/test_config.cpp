@@ -266,21 +266,23 @@ TEST(ConfigTest, ResolvedYamlRoundTrips) {
 }
 
 TEST(ConfigTest, AugmentationWorkersAndParallelRoundTripAndAreChecked) {
-  const Experiment a = load_experiment(
-      write_temp("aug.yaml",
-                 "dataset:\n  augment:\n    - {type: random_crop, size: 28, padding: 2}\n"
-                 "    - {type: hflip, p: 0.25}\ntrain: {workers: 3, parallel: op_parallel, sync_every: 25}\n"));
+  const Experiment a = load_experiment(write_temp(
+      "aug.yaml",
+      "dataset:\n  augment:\n    - {type: random_crop, size: 28, padding: 2}\n"
+      "    - {type: hflip, p: 0.25}\ntrain: {workers: 3, parallel: op_parallel, sync_every: 25, cuda_graph: false}\n"));
   ASSERT_EQ(a.data.augment.size(), 2u);
   EXPECT_EQ(a.data.augment[0].padding, 2);
   EXPECT_EQ(a.data.augment[1].p, 0.25);
   EXPECT_EQ(a.train.workers, 3);
   EXPECT_EQ(a.train.parallel, "op_parallel");
   EXPECT_EQ(a.train.sync_every, 25);
+  EXPECT_FALSE(a.train.cuda_graph);
   const Experiment b = load_experiment(write_temp("aug_resolved.yaml", to_yaml(a)));
   EXPECT_EQ(to_yaml(a), to_yaml(b));
   EXPECT_NE(error_of(write_temp("w.yaml", "train: {workers: -2}\n")).find("train.workers"), std::string::npos);
   EXPECT_NE(error_of(write_temp("p.yaml", "train: {parallel: gpus}\n")).find("train.parallel"), std::string::npos);
   EXPECT_NE(error_of(write_temp("s.yaml", "train: {sync_every: -1}\n")).find("train.sync_every"), std::string::npos);
+  EXPECT_NE(error_of(write_temp("g.yaml", "train: {cuda_graph: maybe}\n")).find("train.cuda_graph"), std::string::npos);
   EXPECT_NE(error_of(write_temp("r.yaml", "train: {recompute: sometimes}\n")).find("train.recompute"),
             std::string::npos);
   EXPECT_NE(error_of(write_temp("a.yaml", "dataset: {augment: [{type: hflip, padding: 2}]}\n")).find("padding"),
